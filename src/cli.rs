@@ -1,0 +1,147 @@
+//! Command-line flags and environment: turns `argv` into a [`Config`].
+//!
+//! Only parsing lives here; finding the OpenClaw installation is `detect.rs`.
+
+use std::path::PathBuf;
+
+/// Everything the user can set. Defaults give the zero-configuration behaviour.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub openclaw_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+    pub prices: Option<PathBuf>,
+    pub no_gateway: bool,
+    pub workers: usize,
+    /// Fixed "now" in epoch milliseconds, for tests and reproducible screenshots.
+    pub fake_now_ms: Option<i64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "0.0.0.0".into(),
+            port: 8900,
+            openclaw_dir: None,
+            data_dir: None,
+            log_dir: None,
+            prices: None,
+            no_gateway: false,
+            workers: 4,
+            fake_now_ms: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+pub enum Command {
+    Run(Config),
+    Help,
+    Version,
+}
+
+pub const HELP: &str = "\
+clawmetry - observability dashboard for the OpenClaw agent gateway
+
+USAGE:
+    clawmetry [OPTIONS]
+
+Finds the OpenClaw state dir by itself ($OPENCLAW_STATE_DIR, $OPENCLAW_HOME, ~/.openclaw,
+~/.clawdbot, ~/.moltbot), indexes every session and serves the dashboard on http://HOST:PORT.
+It only reads OpenClaw's files; it never writes under them.
+
+OPTIONS:
+    --port N             port to listen on (default 8900; 0 picks a free one)
+    --host ADDR          address to bind (default 0.0.0.0: the whole LAN)
+    --openclaw-dir DIR   the OpenClaw state dir, when auto-detection picks the wrong one
+    --data-dir DIR       where clawmetry keeps its own files (default ~/.clawmetry)
+    --log-dir DIR        gateway log dir (default: logging.file from openclaw.json, else /tmp/openclaw)
+    --prices FILE        a prices.json overriding the embedded price table
+    --workers N          HTTP handler threads (default 4)
+    --no-gateway         do not connect to the gateway WebSocket
+    --version            print the version and exit
+    -h, --help           print this help and exit
+
+ENVIRONMENT:
+    OPENCLAW_STATE_DIR, OPENCLAW_HOME   where OpenClaw keeps its state
+    CLAWMETRY_PORT, CLAWMETRY_HOST      defaults for --port and --host
+";
+
+/// Parses the process arguments.
+pub fn parse() -> Result<Command, String> {
+    parse_from(std::env::args_os().skip(1))
+}
+
+/// Parses an argument list (without the program name); testable.
+pub fn parse_from<I>(args: I) -> Result<Command, String>
+where
+    I: IntoIterator,
+    I::Item: Into<std::ffi::OsString>,
+{
+    use lexopt::prelude::*;
+    let mut cfg = Config::default();
+    if let Ok(p) = std::env::var("CLAWMETRY_PORT") {
+        cfg.port = p.parse().map_err(|_| format!("CLAWMETRY_PORT={p:?} is not a port number"))?;
+    }
+    if let Ok(h) = std::env::var("CLAWMETRY_HOST") {
+        cfg.host = h;
+    }
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("port") => cfg.port = parse_value(&mut parser, "--port")?,
+            Long("host") => cfg.host = string_value(&mut parser, "--host")?,
+            Long("openclaw-dir") => cfg.openclaw_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("data-dir") => cfg.data_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("log-dir") => cfg.log_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("workers") => cfg.workers = parse_value::<usize>(&mut parser, "--workers")?.clamp(1, 64),
+            Long("no-gateway") => cfg.no_gateway = true,
+            Long("fake-now-ms") => cfg.fake_now_ms = Some(parse_value(&mut parser, "--fake-now-ms")?),
+            Long("version") | Short('V') => return Ok(Command::Version),
+            Long("help") | Short('h') => return Ok(Command::Help),
+            other => return Err(format!("{}; see clawmetry --help", other.unexpected())),
+        }
+    }
+    Ok(Command::Run(cfg))
+}
+
+fn string_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, String> {
+    parser.value().map_err(|e| e.to_string())?.into_string().map_err(|_| format!("{flag} needs a UTF-8 value"))
+}
+
+fn parse_value<T: std::str::FromStr>(parser: &mut lexopt::Parser, flag: &str) -> Result<T, String> {
+    let s = string_value(parser, flag)?;
+    s.parse().map_err(|_| format!("{flag} {s:?}: not a valid value; see clawmetry --help"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match parse_from(args.iter().copied()).unwrap() {
+            Command::Run(c) => c,
+            _ => panic!("expected run"),
+        }
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let c = run(&["--port", "0", "--host", "127.0.0.1", "--openclaw-dir", "/x", "--no-gateway"]);
+        assert_eq!(c.port, 0);
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.openclaw_dir.unwrap(), PathBuf::from("/x"));
+        assert!(c.no_gateway);
+    }
+
+    #[test]
+    fn bad_port_is_a_clear_error() {
+        let e = parse_from(["--port", "eighty"]).err().unwrap();
+        assert!(e.contains("--port"), "{e}");
+        let e = parse_from(["--bogus"]).err().unwrap();
+        assert!(e.contains("--help"), "{e}");
+    }
+}

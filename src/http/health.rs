@@ -1,0 +1,43 @@
+//! `GET /api/health`: version, uptime, what was found, index progress and input problems.
+
+use super::{Req, Resp};
+use crate::state::Shared;
+use serde_json::json;
+
+pub fn get(_req: &Req, ctx: &Shared) -> Resp {
+    let st = ctx.read();
+    let i = &st.install;
+    let hint = (!i.found).then(|| {
+        format!(
+            "No OpenClaw installation at {} (chosen by {}). Start OpenClaw once, or point clawmetry at it with --openclaw-dir DIR or $OPENCLAW_STATE_DIR.",
+            i.state_dir.display(),
+            i.chosen_by
+        )
+    });
+    let v = json!({
+        "status": "ok",
+        "version": ctx.version,
+        "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000,
+        "openclaw": {
+            "found": i.found,
+            "stateDir": i.state_dir,
+            "chosenBy": i.chosen_by,
+            "hint": hint,
+            "configPath": i.config_path,
+            "configError": i.config_error,
+            "gatewayPort": i.gateway_port,
+            "agents": i.agents,
+            "stateDb": i.state_db,
+        },
+        "sources": {
+            "jsonlFiles": st.health.files,
+            "databases": st.health.databases,
+            "sessions": st.sessions.len(),
+            "subagentRuns": st.subagent_runs.len(),
+            "prices": st.price_source,
+        },
+        "index": st.health,
+    });
+    drop(st);
+    Resp::json(&v)
+}

@@ -1,0 +1,40 @@
+//! `GET /api/memory`: the agents' workspace memory files; `?agent=A&file=NAME` returns one
+//! file's text. Only names the listing produced are opened.
+
+use super::{Req, Resp};
+use crate::sources::memory;
+use crate::state::Shared;
+use serde_json::json;
+
+const MAX_TEXT: u64 = 2 * 1024 * 1024;
+
+pub fn get(req: &Req, ctx: &Shared) -> Resp {
+    let agents: Vec<(String, Option<std::path::PathBuf>)> = {
+        let st = ctx.read();
+        st.install.agents.iter().map(|a| (a.id.clone(), a.workspace.clone())).collect()
+    };
+    let mut files = Vec::new();
+    for (id, ws) in &agents {
+        if req.q("agent").is_some_and(|a| a != id) {
+            continue;
+        }
+        if let Some(ws) = ws {
+            files.extend(memory::list(id, ws));
+        }
+    }
+    if let Some(name) = req.q("file") {
+        let Some(f) = files.iter().find(|f| f.name == name) else {
+            return Resp::not_found(&format!("memory file {name:?}"));
+        };
+        if f.size > MAX_TEXT {
+            return Resp::error(413, &format!("{name} is {} bytes; the limit is {MAX_TEXT}", f.size));
+        }
+        return match std::fs::read(&f.path) {
+            Ok(b) => Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
+                "modifiedMs": f.modified_ms, "text": String::from_utf8_lossy(&b)})),
+            Err(e) => Resp::error(503, &format!("cannot read {name}: {e}")),
+        };
+    }
+    let workspaces: Vec<_> = agents.iter().map(|(id, ws)| json!({"agent": id, "workspace": ws})).collect();
+    Resp::json(&json!({"workspaces": workspaces, "files": files}))
+}

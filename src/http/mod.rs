@@ -1,0 +1,177 @@
+//! The HTTP server: a tiny_http listener and a fixed pool of handler threads, each taking
+//! requests off the same listener. Routing is in `routes.rs`; one file per API area.
+
+pub mod events;
+pub mod health;
+pub mod logs;
+pub mod memory;
+pub mod overview;
+pub mod routes;
+pub mod sessions;
+pub mod static_files;
+pub mod transcript;
+pub mod usage;
+
+use crate::state::Shared;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// A request as handlers see it: method, decoded path segments, query parameters.
+pub struct Req {
+    pub method: String,
+    pub path: String,
+    pub segments: Vec<String>,
+    pub query: HashMap<String, String>,
+    pub if_none_match: Option<String>,
+}
+
+impl Req {
+    pub fn q(&self, k: &str) -> Option<&str> {
+        self.query.get(k).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A numeric query parameter with a default and bounds; a bad value is a 400.
+    pub fn q_num(&self, k: &str, default: i64, min: i64, max: i64) -> Result<i64, Resp> {
+        match self.q(k) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<i64>()
+                .map(|n| n.clamp(min, max))
+                .map_err(|_| Resp::error(400, &format!("query parameter {k}={v:?} is not a number"))),
+        }
+    }
+}
+
+/// A response before it is handed to tiny_http.
+pub struct Resp {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Resp {
+    pub fn json(v: &Value) -> Resp {
+        Resp {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+            headers: vec![("Cache-Control", "no-store".into())],
+        }
+    }
+    pub fn error(status: u16, msg: &str) -> Resp {
+        let mut r = Resp::json(&json!({ "error": msg }));
+        r.status = status;
+        r
+    }
+    pub fn not_found(what: &str) -> Resp {
+        Resp::error(404, &format!("{what} not found"))
+    }
+}
+
+/// Starts the listener and `workers` handler threads. Returns the bound port.
+pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16, Vec<JoinHandle<()>>), String> {
+    let server = tiny_http::Server::http((host, port))
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
+    let bound = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
+    let server = Arc::new(server);
+    let mut handles = Vec::new();
+    for i in 0..workers {
+        let server = server.clone();
+        let ctx = ctx.clone();
+        let h = std::thread::Builder::new()
+            .name(format!("http-{i}"))
+            .spawn(move || loop {
+                match server.recv() {
+                    Ok(rq) => handle(&ctx, rq),
+                    Err(e) => eprintln!("clawmetry: http accept: {e}"),
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        handles.push(h);
+    }
+    Ok((bound, handles))
+}
+
+fn handle(ctx: &Shared, rq: tiny_http::Request) {
+    let req = parse_request(&rq);
+    if req.method == "GET" && req.path == "/api/events" {
+        events::serve(ctx.clone(), rq);
+        return;
+    }
+    let resp = routes::route(&req, ctx);
+    let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
+    let mut headers = resp.headers;
+    headers.push(("Content-Type", resp.content_type.to_string()));
+    headers.push(("X-Content-Type-Options", "nosniff".into()));
+    for (k, v) in headers {
+        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            out.add_header(h);
+        }
+    }
+    // The client may have gone; nothing to do about it.
+    let _ = rq.respond(out);
+}
+
+fn parse_request(rq: &tiny_http::Request) -> Req {
+    let url = rq.url();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
+    let query = query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    let header =
+        |name: &'static str| rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string());
+    Req {
+        method: rq.method().as_str().to_ascii_uppercase(),
+        path: path.to_string(),
+        segments,
+        query,
+        if_none_match: header("If-None-Match"),
+    }
+}
+
+/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("agent%3Amain%3Amain"), "agent:main:main");
+        assert_eq!(percent_decode("a+b%20c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%4"), "%4");
+    }
+}

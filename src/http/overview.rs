@@ -1,0 +1,125 @@
+//! `GET /api/overview`: what is running, what it costs today and this month, what went wrong.
+
+use super::sessions::summary;
+use super::{Req, Resp};
+use crate::state::{round_cost, usage_json, Cell, Shared, State};
+use crate::timefmt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// A running session with no activity for this long is reported as stuck.
+const STUCK_MS: i64 = 30 * 60 * 1000;
+/// Sessions active this recently are listed as active.
+const ACTIVE_MS: i64 = 24 * 3600 * 1000;
+
+/// Sums the hourly cells in `[from, to)` (ms), total and per model.
+pub fn sum_range(st: &State, from: i64, to: i64) -> (Cell, HashMap<u32, Cell>) {
+    let h0 = (from.max(0) / 3_600_000) as u32;
+    let h1 = (to.max(0) / 3_600_000) as u32;
+    let mut total = Cell::default();
+    let mut by_model: HashMap<u32, Cell> = HashMap::new();
+    for (&(_, m, _), c) in st.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
+        total.usage.add(&c.usage);
+        total.calls += c.calls;
+        let e = by_model.entry(m).or_default();
+        e.usage.add(&c.usage);
+        e.calls += c.calls;
+    }
+    (total, by_model)
+}
+
+fn top_models(st: &State, by_model: HashMap<u32, Cell>, n: usize) -> Vec<Value> {
+    let mut v: Vec<(u32, Cell)> = by_model.into_iter().collect();
+    v.sort_by(|a, b| {
+        b.1.usage.cost.total_cmp(&a.1.usage.cost).then(b.1.usage.total_tokens().cmp(&a.1.usage.total_tokens()))
+    });
+    v.into_iter()
+        .take(n)
+        .map(|(m, c)| {
+            let mut j = usage_json(&c.usage, c.calls);
+            j["model"] = json!(st.models.name(m));
+            j
+        })
+        .collect()
+}
+
+pub fn get(_req: &Req, ctx: &Shared) -> Resp {
+    let now = ctx.now_ms();
+    let st = ctx.read();
+    let today = timefmt::day_start(now);
+    let month = timefmt::month_start(now);
+    let end = i64::MAX / 2;
+    let (t_today, _) = sum_range(&st, today, end);
+    let (t_month, m_month) = sum_range(&st, month, end);
+    let (t_all, m_all) = sum_range(&st, 0, end);
+
+    let mut counts: HashMap<&str, u64> = HashMap::new();
+    let mut kinds: HashMap<&str, u64> = HashMap::new();
+    let mut active: Vec<(i64, &str)> = Vec::new();
+    let mut by_cost: Vec<(f64, &str)> = Vec::new();
+    let mut warnings: Vec<Value> = Vec::new();
+    for s in st.sessions.values() {
+        let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
+        let status = s.status(now, run);
+        *counts.entry(status.status).or_default() += 1;
+        *kinds.entry(s.kind()).or_default() += 1;
+        let last = s.last_ms().unwrap_or(0);
+        if status.status == "running" || now - last < ACTIVE_MS {
+            active.push((if status.status == "running" { i64::MAX } else { last }, &s.id));
+        }
+        if s.tally.usage.cost > 0.0 {
+            by_cost.push((s.tally.usage.cost, &s.id));
+        }
+        if status.status == "running" && now - last > STUCK_MS {
+            warnings.push(json!({"kind": "stuck", "sessionId": s.id, "label": s.meta.label,
+                "message": format!("running but idle for {} min", (now - last) / 60_000)}));
+        }
+        if s.tally.errors() > 0 && now - last < ACTIVE_MS {
+            warnings.push(json!({"kind": "errors", "sessionId": s.id, "label": s.meta.label,
+                "count": s.tally.errors(), "message": format!("{} errors in the last 24 h", s.tally.errors())}));
+        }
+        if status.status == "failed" && now - last < ACTIVE_MS {
+            warnings.push(json!({"kind": "failed", "sessionId": s.id, "label": s.meta.label,
+                "message": format!("failed: {}", status.detail)}));
+        }
+    }
+    active.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let active_rows: Vec<Value> =
+        active.iter().take(20).filter_map(|(_, id)| st.sessions.get(*id)).map(|s| summary(&st, s, now)).collect();
+    by_cost.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    let top_sessions: Vec<Value> = by_cost
+        .iter()
+        .take(10)
+        .filter_map(|(_, id)| st.sessions.get(*id))
+        .map(|s| {
+            json!({"id": s.id, "agent": s.agent, "label": s.meta.label, "key": s.meta.key,
+            "cost": round_cost(s.tally.usage.cost), "tokens": s.tally.usage.total_tokens()})
+        })
+        .collect();
+    warnings.truncate(50);
+    let v = json!({
+        "nowMs": now,
+        "install": {"found": st.install.found, "stateDir": st.install.state_dir, "agents": st.agents.len().max(st.install.agents.len())},
+        "index": {"ready": st.health.ready, "malformedLines": st.health.malformed_lines},
+        "sessions": {
+            "total": st.sessions.len(),
+            "running": counts.get("running").copied().unwrap_or(0),
+            "done": counts.get("done").copied().unwrap_or(0),
+            "failed": counts.get("failed").copied().unwrap_or(0),
+            "byKind": kinds,
+        },
+        "usage": {
+            "today": usage_json(&t_today.usage, t_today.calls),
+            "month": usage_json(&t_month.usage, t_month.calls),
+            "total": usage_json(&t_all.usage, t_all.calls),
+            "todayStartMs": today,
+            "monthStartMs": month,
+        },
+        "topModels": {"month": top_models(&st, m_month, 5), "total": top_models(&st, m_all, 5)},
+        "topSessions": top_sessions,
+        "active": active_rows,
+        "warnings": warnings,
+    });
+    drop(st);
+    Resp::json(&v)
+}

@@ -1,0 +1,25 @@
+//! The route table: a plain `match` on (method, path segments).
+
+use super::{health, logs, memory, overview, sessions, static_files, transcript, usage, Req, Resp};
+use crate::state::Shared;
+
+pub fn route(req: &Req, ctx: &Shared) -> Resp {
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    match (req.method.as_str(), segs.as_slice()) {
+        ("GET", ["api", "health"]) => health::get(req, ctx),
+        ("GET", ["api", "overview"]) => overview::get(req, ctx),
+        ("GET", ["api", "sessions"]) => sessions::list(req, ctx),
+        ("GET", ["api", "sessions", id]) => sessions::one(req, ctx, id),
+        ("GET", ["api", "subagents"]) => sessions::subagents(req, ctx),
+        ("GET", ["api", "transcript", id]) => transcript::page(req, ctx, id),
+        ("GET", ["api", "timeline"]) => transcript::timeline(req, ctx),
+        ("GET", ["api", "usage"]) => usage::get(req, ctx),
+        ("GET", ["api", "usage.csv"]) => usage::csv(req, ctx),
+        ("GET", ["api", "memory"]) => memory::get(req, ctx),
+        ("GET", ["api", "logs"]) => logs::get(req, ctx),
+        (_, ["api", ..]) if req.method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),
+        (_, ["api", ..]) => Resp::not_found(&format!("endpoint {}", req.path)),
+        ("GET", _) | ("HEAD", _) => static_files::get(req),
+        _ => Resp::error(405, &format!("{} is not allowed here", req.method)),
+    }
+}

@@ -1,0 +1,186 @@
+//! `GET /api/transcript/<id>` (a page of full events, filterable by kind) and
+//! `GET /api/timeline?session=<id>` (every event condensed to one line). Transcripts are read
+//! from disk on demand; the index keeps only aggregates.
+
+use super::sessions::summary;
+use super::{Req, Resp};
+use crate::sources::jsonl_store::LineReader;
+use crate::sources::sqlite_store;
+use crate::sources::transcript::{render, KindFilter};
+use crate::state::{Shared, Store};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Where a session's lines are, copied out of the state so no lock is held during I/O.
+struct Location {
+    store: Store,
+    files: Vec<PathBuf>,
+    db: Option<PathBuf>,
+    id: String,
+}
+
+/// Calls `f(seq, line)` for every raw line of a session, in order.
+fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) -> Result<(), String> {
+    let mut seq = 0u64;
+    match loc.store {
+        Store::Sqlite => {
+            let db = loc.db.as_ref().ok_or("session has no database")?;
+            let conn = sqlite_store::open(db)?;
+            sqlite_store::session_events(&conn, &loc.id, |s, ev| {
+                let s = s.max(0) as u64;
+                match ev {
+                    Ok(b) => f(s, Ok(&b)),
+                    Err(e) => f(s, Err(e)),
+                }
+            })?;
+        }
+        Store::Jsonl => {
+            let mut files = loc.files.clone();
+            // Older generations (reset/deleted) first, by modification time.
+            files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+            for p in files {
+                let Ok(mut file) = std::fs::File::open(&p) else { continue };
+                let mut reader = LineReader::default();
+                let mut buf = vec![0u8; 256 * 1024];
+                loop {
+                    let n = match file.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    reader.feed(&buf[..n], |line| {
+                        f(seq, Ok(line));
+                        seq += 1;
+                    });
+                }
+            }
+        }
+        Store::None => {}
+    }
+    Ok(())
+}
+
+fn locate(ctx: &Shared, id: &str) -> Option<(Location, Value)> {
+    let now = ctx.now_ms();
+    let st = ctx.read();
+    let s = st.sessions.get(id).or_else(|| st.session_by_key(id))?;
+    let loc = Location { store: s.store.clone(), files: s.files.clone(), db: s.db.clone(), id: s.id.clone() };
+    Some((loc, summary(&st, s, now)))
+}
+
+pub fn page(req: &Req, ctx: &Shared, id: &str) -> Resp {
+    let filter = match KindFilter::parse(req.q("kind").unwrap_or("all")) {
+        Some(f) => f,
+        None => return Resp::error(400, "kind: use all, messages, tools, thinking or errors"),
+    };
+    let (limit, offset) = match (req.q_num("limit", 100, 1, 1000), req.q_num("offset", 0, 0, i64::MAX)) {
+        (Ok(l), Ok(o)) => (l as u64, o as u64),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let Some((loc, session)) = locate(ctx, id) else {
+        return Resp::not_found(&format!("session {id:?}"));
+    };
+    let mut events = Vec::new();
+    let mut total = 0u64;
+    let mut malformed = 0u64;
+    let result = for_each_line(&loc, |seq, line| {
+        let line = match line {
+            Ok(l) => l,
+            Err(_) => {
+                malformed += 1;
+                return;
+            }
+        };
+        // Unfiltered pages need no parsing outside the window.
+        if filter == KindFilter::All && (total < offset || total >= offset + limit) {
+            total += 1;
+            return;
+        }
+        match render(line, seq, filter) {
+            Ok(Some(ev)) => {
+                if total >= offset && total < offset + limit {
+                    events.push(ev);
+                }
+                total += 1;
+            }
+            Ok(None) => {}
+            Err(_) => malformed += 1,
+        }
+    });
+    if let Err(e) = result {
+        return Resp::error(503, &format!("cannot read the transcript: {e}"));
+    }
+    Resp::json(&json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
+        "offset": offset, "limit": limit, "malformed": malformed, "events": events}))
+}
+
+/// One short line per event: what happened, when, tokens and cost.
+pub fn timeline(req: &Req, ctx: &Shared) -> Resp {
+    let Some(id) = req.q("session") else {
+        return Resp::error(400, "missing ?session=<id>");
+    };
+    let (limit, offset) = match (req.q_num("limit", 500, 1, 5000), req.q_num("offset", 0, 0, i64::MAX)) {
+        (Ok(l), Ok(o)) => (l as u64, o as u64),
+        (Err(r), _) | (_, Err(r)) => return r,
+    };
+    let Some((loc, session)) = locate(ctx, id) else {
+        return Resp::not_found(&format!("session {id:?}"));
+    };
+    let mut items = Vec::new();
+    let mut total = 0u64;
+    let mut malformed = 0u64;
+    let result = for_each_line(&loc, |seq, line| {
+        let Ok(line) = line else {
+            malformed += 1;
+            return;
+        };
+        if total < offset || total >= offset + limit {
+            total += 1;
+            return;
+        }
+        match render(line, seq, KindFilter::All) {
+            Ok(Some(ev)) => {
+                items.push(condense(&ev));
+                total += 1;
+            }
+            Ok(None) => {}
+            Err(_) => malformed += 1,
+        }
+    });
+    if let Err(e) = result {
+        return Resp::error(503, &format!("cannot read the transcript: {e}"));
+    }
+    Resp::json(&json!({"session": session, "total": total, "offset": offset, "limit": limit,
+        "malformed": malformed, "items": items}))
+}
+
+fn condense(ev: &Value) -> Value {
+    let kind = ev["kind"].as_str().unwrap_or("");
+    let blocks = ev["blocks"].as_array().cloned().unwrap_or_default();
+    let text: String =
+        blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join(" ");
+    let tools: Vec<Value> = blocks.iter().filter(|b| b["type"] == "tool_call").map(|b| b["name"].clone()).collect();
+    let summary = match kind {
+        "model_change" => {
+            format!("model → {}/{}", ev["provider"].as_str().unwrap_or(""), ev["modelId"].as_str().unwrap_or(""))
+        }
+        "tool_result" => format!("{} → {}", ev["toolName"].as_str().unwrap_or("tool"), short(&text, 160)),
+        "custom" => ev["customType"].as_str().unwrap_or("custom").to_string(),
+        _ => short(&text, 300),
+    };
+    let error = ev["stopReason"] == "error" || ev["isError"] == true;
+    json!({
+        "seq": ev["seq"], "ts": ev["ts"], "kind": kind, "summary": summary, "tools": tools,
+        "model": ev["model"], "usage": ev.get("usage"), "error": error,
+        "thinking": blocks.iter().any(|b| b["type"] == "thinking"),
+    })
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}

@@ -1,0 +1,408 @@
+//! The one event model every data source is decoded into.
+//!
+//! Sources (JSONL files, agent SQLite databases, later the gateway and OTLP) produce
+//! [`LineSummary`] values; the index adds them up into [`Tally`] values per session. Nothing here
+//! knows where an event came from or does any I/O.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Token counts by kind, and cost in USD.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Usage {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub reasoning: u64,
+    pub cost: f64,
+}
+
+impl Usage {
+    pub fn add(&mut self, o: &Usage) {
+        self.input += o.input;
+        self.output += o.output;
+        self.cache_read += o.cache_read;
+        self.cache_write += o.cache_write;
+        self.reasoning += o.reasoning;
+        self.cost += o.cost;
+    }
+    pub fn sub(&mut self, o: &Usage) {
+        self.input = self.input.saturating_sub(o.input);
+        self.output = self.output.saturating_sub(o.output);
+        self.cache_read = self.cache_read.saturating_sub(o.cache_read);
+        self.cache_write = self.cache_write.saturating_sub(o.cache_write);
+        self.reasoning = self.reasoning.saturating_sub(o.reasoning);
+        self.cost -= o.cost;
+        if self.cost.abs() < 1e-12 {
+            self.cost = 0.0;
+        }
+    }
+    /// Tokens the provider billed: input, output and both cache kinds (reasoning is part of
+    /// output for every provider seen).
+    pub fn total_tokens(&self) -> u64 {
+        self.input + self.output + self.cache_read + self.cache_write
+    }
+}
+
+/// What one transcript line is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LineKind {
+    /// The header line: `{"type":"session", "id", ...}`.
+    Session {
+        id: String,
+    },
+    ModelChange {
+        model: String,
+    },
+    User,
+    Assistant,
+    ToolResult,
+    /// `custom`, `custom_message`, compaction and the other bookkeeping lines.
+    Meta,
+    /// A `type` this version does not know; counted, kept in the transcript view.
+    Unknown,
+}
+
+/// The aggregate-relevant content of one transcript line, decoded without keeping its text.
+#[derive(Debug, Clone)]
+pub struct LineSummary {
+    pub kind: LineKind,
+    pub ts_ms: Option<i64>,
+    /// `provider/model` of an assistant message that was a real model call.
+    pub model: Option<String>,
+    /// Usage of a real model call; cost is `None` when the line carried no cost.
+    pub usage: Option<(Usage, bool)>,
+    pub tool_calls: Vec<String>,
+    pub is_error: bool,
+    pub stop_reason: Option<String>,
+    /// OpenClaw's own injected lines (delivery mirrors): not model calls.
+    pub injected: bool,
+    /// First part of a user message's text (for a sub-agent's task).
+    pub user_text: Option<String>,
+    /// Task text of a `sessions_spawn` call made in this line.
+    pub spawn_task: Option<String>,
+}
+
+impl LineSummary {
+    pub fn new(kind: LineKind) -> Self {
+        LineSummary {
+            kind,
+            ts_ms: None,
+            model: None,
+            usage: None,
+            tool_calls: Vec::new(),
+            is_error: false,
+            stop_reason: None,
+            injected: false,
+            user_text: None,
+            spawn_task: None,
+        }
+    }
+}
+
+/// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tally {
+    pub events: u64,
+    pub user_messages: u64,
+    pub assistant_messages: u64,
+    pub tool_calls: u64,
+    pub tool_results: u64,
+    pub tool_errors: u64,
+    pub assistant_errors: u64,
+    pub unknown_events: u64,
+    pub usage: Usage,
+    /// Model calls whose cost was computed from the price table (no `usage.cost` in the line).
+    pub estimated_cost_calls: u64,
+    pub models: Vec<String>,
+    pub tools: BTreeMap<String, u64>,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub last_stop_reason: Option<String>,
+    pub last_kind_assistant: bool,
+    pub first_user_text: Option<String>,
+    pub spawn_tasks: Vec<String>,
+    /// Usage by hour (epoch hour) and model, for time series.
+    #[serde(skip)]
+    pub hourly: Vec<HourUsage>,
+}
+
+/// Usage of one model in one hour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HourUsage {
+    pub hour: u32,
+    /// Index into the owning [`Tally::models`].
+    pub model: u32,
+    pub usage: Usage,
+    pub calls: u32,
+}
+
+/// Interns model names so that time buckets stay small.
+#[derive(Debug, Default)]
+pub struct ModelNames {
+    names: Vec<String>,
+    ids: std::collections::HashMap<String, u32>,
+}
+
+impl ModelNames {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), i);
+        i
+    }
+    pub fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("?")
+    }
+}
+
+impl Tally {
+    /// Adds one decoded line. `cost_of` prices a model call that carried no cost.
+    pub fn add_line(&mut self, line: &LineSummary, cost_of: &dyn Fn(&str, &Usage) -> f64) {
+        self.events += 1;
+        if let Some(ts) = line.ts_ms {
+            self.first_ms = Some(self.first_ms.map_or(ts, |f| f.min(ts)));
+            self.last_ms = Some(self.last_ms.map_or(ts, |l| l.max(ts)));
+        }
+        match &line.kind {
+            LineKind::User => {
+                self.user_messages += 1;
+                if self.first_user_text.is_none() {
+                    self.first_user_text = line.user_text.clone();
+                }
+                self.last_kind_assistant = false;
+            }
+            LineKind::Assistant => {
+                self.assistant_messages += 1;
+                self.last_kind_assistant = true;
+                if !line.injected {
+                    self.last_stop_reason = line.stop_reason.clone();
+                }
+                if line.stop_reason.as_deref() == Some("error") {
+                    self.assistant_errors += 1;
+                }
+            }
+            LineKind::ToolResult => {
+                self.tool_results += 1;
+                if line.is_error {
+                    self.tool_errors += 1;
+                }
+                self.last_kind_assistant = false;
+            }
+            LineKind::ModelChange { model } => {
+                self.note_model(model);
+            }
+            LineKind::Unknown => self.unknown_events += 1,
+            LineKind::Session { .. } | LineKind::Meta => {}
+        }
+        for t in &line.tool_calls {
+            self.tool_calls += 1;
+            *self.tools.entry(t.clone()).or_default() += 1;
+        }
+        if let Some(task) = &line.spawn_task {
+            self.spawn_tasks.push(task.clone());
+        }
+        if line.injected {
+            return;
+        }
+        if let (Some(model), Some((usage, has_cost))) = (&line.model, &line.usage) {
+            let id = self.note_model(model);
+            let mut u = *usage;
+            if !has_cost {
+                u.cost = cost_of(model, &u);
+                self.estimated_cost_calls += 1;
+            }
+            self.usage.add(&u);
+            let hour = line.ts_ms.or(self.last_ms).map_or(0, |t| (t / 3_600_000) as u32);
+            self.add_hourly(HourUsage { hour, model: id, usage: u, calls: 1 });
+        }
+    }
+
+    /// Index of `model` in `self.models`, adding it when new.
+    fn note_model(&mut self, model: &str) -> u32 {
+        match self.models.iter().position(|m| m == model) {
+            Some(i) => i as u32,
+            None => {
+                self.models.push(model.to_string());
+                (self.models.len() - 1) as u32
+            }
+        }
+    }
+
+    fn add_hourly(&mut self, h: HourUsage) {
+        // Lines arrive mostly in time order: the matching bucket is nearly always at the end.
+        if let Some(b) = self.hourly.iter_mut().rev().take(8).find(|b| b.hour == h.hour && b.model == h.model) {
+            b.usage.add(&h.usage);
+            b.calls += h.calls;
+        } else {
+            self.hourly.push(h);
+        }
+    }
+
+    /// Adds a later delta of the same session.
+    pub fn merge(&mut self, d: Tally) {
+        self.events += d.events;
+        self.user_messages += d.user_messages;
+        self.assistant_messages += d.assistant_messages;
+        self.tool_calls += d.tool_calls;
+        self.tool_results += d.tool_results;
+        self.tool_errors += d.tool_errors;
+        self.assistant_errors += d.assistant_errors;
+        self.unknown_events += d.unknown_events;
+        self.usage.add(&d.usage);
+        self.estimated_cost_calls += d.estimated_cost_calls;
+        let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
+        for (t, n) in d.tools {
+            *self.tools.entry(t).or_default() += n;
+        }
+        if let Some(f) = d.first_ms {
+            self.first_ms = Some(self.first_ms.map_or(f, |x| x.min(f)));
+        }
+        if let Some(l) = d.last_ms {
+            self.last_ms = Some(self.last_ms.map_or(l, |x| x.max(l)));
+        }
+        if d.events > 0 {
+            if d.last_stop_reason.is_some() {
+                self.last_stop_reason = d.last_stop_reason;
+            }
+            self.last_kind_assistant = d.last_kind_assistant;
+        }
+        if self.first_user_text.is_none() {
+            self.first_user_text = d.first_user_text;
+        }
+        self.spawn_tasks.extend(d.spawn_tasks);
+        for mut h in d.hourly {
+            h.model = remap[h.model as usize];
+            self.add_hourly(h);
+        }
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.tool_errors + self.assistant_errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assistant(model: &str, ts: i64, input: u64, cost: Option<f64>) -> LineSummary {
+        let mut l = LineSummary::new(LineKind::Assistant);
+        l.ts_ms = Some(ts);
+        l.model = Some(model.into());
+        l.usage = Some((Usage { input, output: 10, cost: cost.unwrap_or(0.0), ..Default::default() }, cost.is_some()));
+        l.stop_reason = Some("stop".into());
+        l
+    }
+
+    #[test]
+    fn reported_cost_wins_and_missing_cost_is_priced() {
+        let price = |_: &str, u: &Usage| u.input as f64 * 0.001;
+        let mut t = Tally::default();
+        t.add_line(&assistant("a/x", 3_600_000, 100, Some(0.5)), &price);
+        t.add_line(&assistant("a/x", 3_600_001, 200, None), &price);
+        assert_eq!(t.usage.input, 300);
+        assert!((t.usage.cost - 0.7).abs() < 1e-9);
+        assert_eq!(t.estimated_cost_calls, 1);
+        assert_eq!(t.hourly.len(), 1);
+        assert_eq!(t.hourly[0].calls, 2);
+    }
+
+    #[test]
+    fn merge_equals_adding_all_lines() {
+        let price = |_: &str, _: &Usage| 0.0;
+        let lines: Vec<_> =
+            (0..6).map(|i| assistant(if i % 2 == 0 { "a/x" } else { "b/y" }, i * 2_000_000, 7, Some(0.1))).collect();
+        let mut whole = Tally::default();
+        for l in &lines {
+            whole.add_line(l, &price);
+        }
+        let mut a = Tally::default();
+        let mut b = Tally::default();
+        for l in &lines[..3] {
+            a.add_line(l, &price);
+        }
+        for l in &lines[3..] {
+            b.add_line(l, &price);
+        }
+        a.merge(b);
+        assert_eq!(a.usage.input, whole.usage.input);
+        assert!((a.usage.cost - whole.usage.cost).abs() < 1e-12);
+        assert_eq!(a.models, whole.models);
+        let mut ha = a.hourly.clone();
+        let mut hw = whole.hourly.clone();
+        ha.sort_by_key(|h| (h.hour, h.model));
+        hw.sort_by_key(|h| (h.hour, h.model));
+        assert_eq!(ha, hw);
+    }
+
+    #[test]
+    fn injected_lines_are_not_model_calls() {
+        let mut l = assistant("openclaw/delivery-mirror", 1, 5, Some(0.0));
+        l.injected = true;
+        let mut t = Tally::default();
+        t.add_line(&l, &|_, _| 1.0);
+        assert_eq!(t.usage.input, 0);
+        assert!(t.models.is_empty());
+        assert_eq!(t.assistant_messages, 1);
+    }
+}
+
+/// What OpenClaw's session index says about a session (legacy `sessions.json` entry, or
+/// `session_nodes` + `session_windows`). Every field is optional: old installs write few.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SessionMeta {
+    pub id: String,
+    pub key: Option<String>,
+    pub label: Option<String>,
+    pub channel: Option<String>,
+    pub model: Option<String>,
+    /// OpenClaw's own status word: running, done, failed, killed, timeout.
+    pub status: Option<String>,
+    pub created_via: Option<String>,
+    pub parent_key: Option<String>,
+    pub started_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+}
+
+impl SessionMeta {
+    /// Fills the fields `self` lacks from `other` (a second key of the same session).
+    pub fn fill_from(&mut self, other: &SessionMeta) {
+        fn fill<T: Clone>(a: &mut Option<T>, b: &Option<T>) {
+            if a.is_none() {
+                a.clone_from(b);
+            }
+        }
+        fill(&mut self.key, &other.key);
+        fill(&mut self.label, &other.label);
+        fill(&mut self.channel, &other.channel);
+        fill(&mut self.model, &other.model);
+        fill(&mut self.status, &other.status);
+        fill(&mut self.created_via, &other.created_via);
+        fill(&mut self.parent_key, &other.parent_key);
+        fill(&mut self.started_ms, &other.started_ms);
+        fill(&mut self.ended_ms, &other.ended_ms);
+        fill(&mut self.updated_ms, &other.updated_ms);
+    }
+}
+
+/// A sub-agent run record (`subagent_runs.payload_json` or the file era's `subagents/runs.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubagentRun {
+    pub run_id: String,
+    pub child_key: String,
+    pub requester_key: Option<String>,
+    pub task: Option<String>,
+    pub label: Option<String>,
+    pub model: Option<String>,
+    pub outcome: Option<String>,
+    pub ended_reason: Option<String>,
+    pub created_ms: Option<i64>,
+    pub ended_ms: Option<i64>,
+}

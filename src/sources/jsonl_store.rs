@@ -1,0 +1,223 @@
+//! The legacy (file-era) transcript store: `agents/<agent>/sessions/<id>.jsonl` files and the
+//! `sessions.json` index beside them.
+//!
+//! Which files count, how a session id is read from a file name, how `sessions.json` entries
+//! decode, and [`LineReader`], which splits a byte stream into complete lines across reads
+//! (a partial last line waits for its newline; an over-long line is skipped and counted).
+
+use crate::model::SessionMeta;
+use serde_json::Value;
+
+/// What a file in a sessions dir is.
+#[derive(Debug, PartialEq)]
+pub enum FileRole {
+    /// A transcript of session `id` (`<id>.jsonl`, `.jsonl.reset.<ts>`, `.jsonl.deleted.<ts>`).
+    Transcript { id: String },
+    /// The session index.
+    Index,
+    /// Copies, locks, temp files and archives that would double-count.
+    Ignored,
+}
+
+/// Classifies a file name found in a sessions dir.
+pub fn classify(name: &str) -> FileRole {
+    if name == "sessions.json" {
+        return FileRole::Index;
+    }
+    let Some(pos) = name.find(".jsonl") else { return FileRole::Ignored };
+    let (stem, rest) = (&name[..pos], &name[pos + ".jsonl".len()..]);
+    if stem.is_empty() || stem.contains(".checkpoint.") || stem.contains(".bak") {
+        return FileRole::Ignored;
+    }
+    let counted = rest.is_empty()
+        || (rest.starts_with(".reset.") && !rest.ends_with(".zst"))
+        || (rest.starts_with(".deleted.") && !rest.ends_with(".zst"));
+    if counted {
+        FileRole::Transcript { id: stem.to_string() }
+    } else {
+        FileRole::Ignored
+    }
+}
+
+/// Decodes `sessions.json`: session key -> entry. Several keys may name one session id (a cron
+/// job's node and its run key): their fields are merged, the shorter key wins as `key`.
+pub fn parse_sessions_json(text: &str) -> Result<Vec<SessionMeta>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("sessions.json: {e}"))?;
+    let obj = v.as_object().ok_or("sessions.json: expected an object of session keys")?;
+    let mut out: Vec<SessionMeta> = Vec::new();
+    let mut keys: Vec<&String> = obj.keys().collect();
+    keys.sort_by_key(|k| k.len());
+    for key in keys {
+        let Some(meta) = entry_meta(key, &obj[key]) else { continue };
+        match out.iter_mut().find(|m| m.id == meta.id) {
+            Some(existing) => existing.fill_from(&meta),
+            None => out.push(meta),
+        }
+    }
+    Ok(out)
+}
+
+/// One index entry (a sessions.json value or a `session_nodes.entry_json`).
+pub fn entry_meta(key: &str, e: &Value) -> Option<SessionMeta> {
+    let s = |k: &str| e.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    let id = s("sessionId")?;
+    let model = match (s("modelProvider"), s("model")) {
+        (Some(p), Some(m)) => Some(format!("{p}/{m}")),
+        (None, Some(m)) => Some(m),
+        _ => None,
+    };
+    Some(SessionMeta {
+        id,
+        key: Some(key.to_string()),
+        label: s("label").or_else(|| s("displayName")).or_else(|| s("subject")),
+        channel: channel_of(e),
+        model,
+        status: s("status"),
+        created_via: s("createdVia"),
+        parent_key: s("spawnedBy").or_else(|| s("parentSessionKey")),
+        started_ms: e.get("startedAt").and_then(Value::as_i64),
+        ended_ms: e.get("endedAt").and_then(Value::as_i64),
+        updated_ms: e.get("updatedAt").and_then(Value::as_i64),
+    })
+}
+
+/// The channel a session talks on, from the several places OpenClaw has kept it.
+pub fn channel_of(e: &Value) -> Option<String> {
+    ["/channel", "/lastChannel", "/deliveryContext/channel", "/origin/provider", "/origin/channel"]
+        .iter()
+        .find_map(|p| e.pointer(p).and_then(Value::as_str))
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The longest line kept; longer ones are skipped (and counted) rather than buffered.
+pub const MAX_LINE: usize = 32 * 1024 * 1024;
+
+/// Splits bytes fed in chunks into complete lines.
+#[derive(Debug, Default)]
+pub struct LineReader {
+    partial: Vec<u8>,
+    skipping: bool,
+    pub huge_lines: u64,
+}
+
+impl LineReader {
+    /// Calls `f` with each complete line in `chunk` (without its newline); keeps an unfinished
+    /// tail for the next call. Returns the number of bytes of `chunk` that ended in a newline,
+    /// i.e. how far a file offset may advance.
+    pub fn feed(&mut self, chunk: &[u8], mut f: impl FnMut(&[u8])) -> usize {
+        let mut start = 0;
+        let mut consumed = 0;
+        while let Some(nl) = chunk[start..].iter().position(|&b| b == b'\n') {
+            let end = start + nl;
+            if self.skipping {
+                self.skipping = false;
+            } else if self.partial.is_empty() {
+                emit(&chunk[start..end], &mut f);
+            } else {
+                self.partial.extend_from_slice(&chunk[start..end]);
+                emit(&self.partial, &mut f);
+                self.partial.clear();
+            }
+            start = end + 1;
+            consumed = start;
+        }
+        if !self.skipping {
+            let rest = &chunk[start..];
+            if self.partial.len() + rest.len() > MAX_LINE {
+                self.partial = Vec::new();
+                self.skipping = true;
+                self.huge_lines += 1;
+            } else {
+                self.partial.extend_from_slice(rest);
+            }
+        }
+        consumed
+    }
+
+    /// Bytes waiting for a newline.
+    #[cfg(test)]
+    pub fn pending(&self) -> bool {
+        !self.partial.is_empty() || self.skipping
+    }
+}
+
+fn emit(line: &[u8], f: &mut impl FnMut(&[u8])) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if !line.iter().all(u8::is_ascii_whitespace) {
+        f(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_roles() {
+        let id = "003d9e5b-51f2-496b-911f-3564cacac047";
+        assert_eq!(classify(&format!("{id}.jsonl")), FileRole::Transcript { id: id.into() });
+        assert_eq!(
+            classify(&format!("{id}.jsonl.reset.2026-04-05T04-22-28.629Z")),
+            FileRole::Transcript { id: id.into() }
+        );
+        assert_eq!(classify(&format!("{id}.jsonl.deleted.2026-04-05")), FileRole::Transcript { id: id.into() });
+        for ignored in [
+            format!("{id}.jsonl.bak.1"),
+            format!("{id}.checkpoint.aaaa.jsonl"),
+            format!("{id}.jsonl.lock"),
+            format!("{id}.jsonl.tmp"),
+            format!("{id}.jsonl.migrated"),
+            format!("{id}.jsonl.deleted.2026.zst"),
+            "notes.txt".into(),
+        ] {
+            assert_eq!(classify(&ignored), FileRole::Ignored, "{ignored}");
+        }
+        assert_eq!(classify("sessions.json"), FileRole::Index);
+    }
+
+    #[test]
+    fn partial_lines_wait_for_their_newline() {
+        let mut r = LineReader::default();
+        let mut got: Vec<String> = Vec::new();
+        let n = r.feed(b"{\"a\":1}\n{\"b\"", |l| got.push(String::from_utf8_lossy(l).into()));
+        assert_eq!(n, 8);
+        assert_eq!(got, vec!["{\"a\":1}"]);
+        assert!(r.pending());
+        let n = r.feed(b":2}\r\n\n", |l| got.push(String::from_utf8_lossy(l).into()));
+        assert_eq!(n, 6);
+        assert_eq!(got, vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert!(!r.pending());
+    }
+
+    #[test]
+    fn huge_lines_are_skipped_and_counted() {
+        let mut r = LineReader::default();
+        let mut got = 0;
+        let big = vec![b'x'; MAX_LINE / 2 + 1];
+        r.feed(&big, |_| got += 1);
+        r.feed(&big, |_| got += 1);
+        r.feed(b"tail\n{}\n", |_| got += 1);
+        assert_eq!(got, 1);
+        assert_eq!(r.huge_lines, 1);
+    }
+
+    #[test]
+    fn sessions_json_merges_keys_of_one_session() {
+        let text = r#"{
+          "agent:main:cron:job1": {"sessionId": "s1", "label": "Cron: x", "updatedAt": 5},
+          "agent:main:cron:job1:run:s1": {"sessionId": "s1", "status": "done", "modelProvider": "p", "model": "m"},
+          "agent:main:subagent:u": {"sessionId": "s2", "spawnedBy": "agent:main:main", "deliveryContext": {"channel": "whatsapp"}},
+          "broken": 7
+        }"#;
+        let m = parse_sessions_json(text).unwrap();
+        assert_eq!(m.len(), 2);
+        let s1 = m.iter().find(|x| x.id == "s1").unwrap();
+        assert_eq!(s1.key.as_deref(), Some("agent:main:cron:job1"));
+        assert_eq!(s1.status.as_deref(), Some("done"));
+        assert_eq!(s1.model.as_deref(), Some("p/m"));
+        let s2 = m.iter().find(|x| x.id == "s2").unwrap();
+        assert_eq!(s2.parent_key.as_deref(), Some("agent:main:main"));
+        assert_eq!(s2.channel.as_deref(), Some("whatsapp"));
+    }
+}

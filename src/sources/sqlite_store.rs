@@ -1,0 +1,201 @@
+//! The current (OpenClaw 2026.7+) transcript store: `agents/<agent>/agent/openclaw-agent.sqlite`.
+//!
+//! Sessions come from `session_windows` (one row per session id) joined with `session_nodes`
+//! (one row per session key); transcript lines are `transcript_events` rows, plain in
+//! `event_json` or a zstd frame in `event_zstd`. The database is opened read-only and no
+//! transaction is held between calls, so OpenClaw's writers and checkpoints never wait on us.
+
+use crate::model::SessionMeta;
+use rusqlite::{params, Connection, OpenFlags};
+use std::io::Read;
+use std::path::Path;
+
+/// Largest inflated event accepted (OpenClaw itself caps events at 4 MiB).
+pub const MAX_EVENT: u64 = 16 * 1024 * 1024;
+
+/// Opens an agent database read-only.
+pub fn open(path: &Path) -> Result<Connection, String> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_millis(250)).ok();
+    Ok(conn)
+}
+
+/// Inflates an `event_zstd` frame.
+pub fn inflate(frame: &[u8]) -> Result<Vec<u8>, String> {
+    let mut src = frame;
+    let dec = ruzstd::decoding::StreamingDecoder::new(&mut src).map_err(|e| format!("zstd: {e}"))?;
+    let mut out = Vec::new();
+    dec.take(MAX_EVENT + 1).read_to_end(&mut out).map_err(|e| format!("zstd: {e}"))?;
+    if out.len() as u64 > MAX_EVENT {
+        return Err(format!("zstd event larger than {MAX_EVENT} bytes"));
+    }
+    Ok(out)
+}
+
+/// One `transcript_events` row, inflated.
+pub struct Row {
+    pub session_id: String,
+    pub seq: i64,
+    pub event: Result<Vec<u8>, String>,
+}
+
+fn row_event(json: Option<Vec<u8>>, zstd: Option<Vec<u8>>) -> Result<Vec<u8>, String> {
+    match (json, zstd) {
+        (Some(j), _) => Ok(j),
+        (None, Some(z)) => inflate(&z),
+        (None, None) => Err("row has neither event_json nor event_zstd".into()),
+    }
+}
+
+/// Calls `f` for every row with rowid above `after`, in rowid order; returns the highest rowid.
+pub fn events_since(conn: &Connection, after: i64, mut f: impl FnMut(Row)) -> Result<i64, String> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT rowid, session_id, seq, CAST(event_json AS BLOB), event_zstd FROM transcript_events \
+             WHERE rowid > ?1 ORDER BY rowid",
+        )
+        .map_err(|e| format!("transcript_events: {e}"))?;
+    let mut rows = stmt.query(params![after]).map_err(|e| e.to_string())?;
+    let mut max = after;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let rowid: i64 = r.get(0).map_err(|e| e.to_string())?;
+        max = max.max(rowid);
+        let event = row_event(r.get(3).ok().flatten(), r.get(4).ok().flatten());
+        f(Row { session_id: r.get(1).unwrap_or_default(), seq: r.get(2).unwrap_or(0), event });
+    }
+    Ok(max)
+}
+
+/// The highest rowid of `transcript_events` (0 when empty).
+pub fn max_rowid(conn: &Connection) -> Result<i64, String> {
+    conn.query_row("SELECT coalesce(max(rowid), 0) FROM transcript_events", [], |r| r.get(0))
+        .map_err(|e| format!("transcript_events: {e}"))
+}
+
+/// Calls `f` with (seq, event) for the rows of one session in seq order, from `offset`, at most
+/// `limit` rows. Returns how many rows the session has in all.
+pub fn session_events(
+    conn: &Connection,
+    session_id: &str,
+    mut f: impl FnMut(i64, Result<Vec<u8>, String>),
+) -> Result<u64, String> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, CAST(event_json AS BLOB), event_zstd FROM transcript_events \
+             WHERE session_id = ?1 ORDER BY seq",
+        )
+        .map_err(|e| format!("transcript_events: {e}"))?;
+    let mut rows = stmt.query(params![session_id]).map_err(|e| e.to_string())?;
+    let mut n = 0;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        n += 1;
+        f(r.get(0).unwrap_or(0), row_event(r.get(1).ok().flatten(), r.get(2).ok().flatten()));
+    }
+    Ok(n)
+}
+
+/// The columns a table has, so that queries name only those (older schemas lack some, newer
+/// ones add more).
+fn columns(conn: &Connection, table: &str) -> Vec<String> {
+    let Ok(mut stmt) = conn.prepare(&format!("PRAGMA table_info({table})")) else { return Vec::new() };
+    stmt.query_map([], |r| r.get::<_, String>(1)).map(|rows| rows.flatten().collect()).unwrap_or_default()
+}
+
+/// Session metadata changed after `since` (ms, by `updated_at`); returns the metas and the
+/// highest `updated_at` seen.
+pub fn sessions_since(conn: &Connection, since: i64) -> Result<(Vec<SessionMeta>, i64), String> {
+    let w = columns(conn, "session_windows");
+    if w.is_empty() {
+        return Err("no session_windows table (not an OpenClaw agent database?)".into());
+    }
+    let n = columns(conn, "session_nodes");
+    let col = |cols: &[String], alias: &str, name: &str| {
+        if cols.iter().any(|c| c == name) {
+            format!("{alias}.{name}")
+        } else {
+            "NULL".to_string()
+        }
+    };
+    let have_nodes = !n.is_empty();
+    let sql = format!(
+        "SELECT w.session_id, w.session_key, {w_status}, {w_started}, {w_ended}, {w_updated}, {w_channel}, \
+         {w_provider}, {w_model}, coalesce({w_parent}, {n_parent}, {n_spawned}), coalesce({n_label}, {w_display}), \
+         {n_via}, {n_status}, {n_entry_channel}, {n_updated} \
+         FROM session_windows w {join} WHERE {w_updated} > ?1 OR coalesce({n_updated}, 0) > ?1",
+        w_status = col(&w, "w", "status"),
+        w_started = col(&w, "w", "started_at"),
+        w_ended = col(&w, "w", "ended_at"),
+        w_updated = col(&w, "w", "updated_at"),
+        w_channel = col(&w, "w", "channel"),
+        w_provider = col(&w, "w", "model_provider"),
+        w_model = col(&w, "w", "model"),
+        w_parent = col(&w, "w", "parent_session_key"),
+        w_display = col(&w, "w", "display_name"),
+        n_parent = col(&n, "n", "parent_session_key"),
+        n_spawned = col(&n, "n", "spawned_by"),
+        n_label = col(&n, "n", "label"),
+        n_via = col(&n, "n", "created_via"),
+        n_status = col(&n, "n", "status"),
+        n_entry_channel = if n.iter().any(|c| c == "entry_json") {
+            "coalesce(json_extract(n.entry_json, '$.channel'), json_extract(n.entry_json, '$.lastChannel'), \
+             json_extract(n.entry_json, '$.deliveryContext.channel'))"
+                .to_string()
+        } else {
+            "NULL".into()
+        },
+        n_updated = col(&n, "n", "updated_at"),
+        join = if have_nodes { "LEFT JOIN session_nodes n ON n.session_key = w.session_key" } else { "" },
+    );
+    let mut stmt = conn.prepare(&sql).map_err(|e| format!("session_windows: {e}"))?;
+    let mut max = since;
+    let rows = stmt
+        .query_map(params![since], |r| {
+            let s = |i: usize| r.get::<_, Option<String>>(i).ok().flatten().filter(|s| !s.is_empty());
+            let i = |i: usize| r.get::<_, Option<i64>>(i).ok().flatten();
+            let model = match (s(7), s(8)) {
+                (Some(p), Some(m)) => Some(format!("{p}/{m}")),
+                (None, Some(m)) => Some(m),
+                _ => None,
+            };
+            let updated = i(5).max(i(14));
+            Ok(SessionMeta {
+                id: r.get(0)?,
+                key: s(1),
+                status: s(2).or_else(|| s(12)),
+                started_ms: i(3),
+                ended_ms: i(4),
+                updated_ms: updated,
+                channel: s(6).or_else(|| s(13)),
+                model,
+                parent_key: s(9),
+                label: s(10),
+                created_via: s(11),
+            })
+        })
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for m in rows.flatten() {
+        max = max.max(m.updated_ms.unwrap_or(0));
+        out.push(m);
+    }
+    Ok((out, max))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zstd_round_trip_and_garbage() {
+        let text = br#"{"type":"message","message":{"role":"user","content":"hi"}}"#.repeat(50);
+        let frame = ruzstd::encoding::compress_to_vec(&text[..], ruzstd::encoding::CompressionLevel::Fastest);
+        assert_eq!(&frame[..4], &[0x28, 0xb5, 0x2f, 0xfd]);
+        assert_eq!(inflate(&frame).unwrap(), text);
+        assert!(inflate(b"not zstd").is_err());
+        assert!(inflate(&frame[..frame.len() / 2]).is_err());
+    }
+}

@@ -1,0 +1,454 @@
+//! The shared state: the session index, usage time buckets and index health, behind one
+//! `RwLock`. Writers (the watcher) compute deltas outside the lock and hold the write lock only
+//! to apply them; readers (HTTP handlers) copy what they need and let go.
+//!
+//! Also the change [`Hub`]: a counter and a short ring of recent changes that the event stream
+//! waits on, kept outside the `RwLock` so waiting never blocks writers.
+
+use crate::detect::Install;
+use crate::model::{ModelNames, SessionMeta, SubagentRun, Tally, Usage};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+
+pub type Shared = Arc<Ctx>;
+
+/// Everything the threads share.
+pub struct Ctx {
+    pub state: RwLock<State>,
+    pub hub: Hub,
+    pub version: &'static str,
+    pub started_ms: i64,
+    /// A fixed clock for tests (`--fake-now-ms`).
+    pub fake_now_ms: Option<i64>,
+}
+
+impl Ctx {
+    pub fn new(install: Install, fake_now_ms: Option<i64>) -> Shared {
+        Arc::new(Ctx {
+            state: RwLock::new(State::new(install)),
+            hub: Hub::default(),
+            version: env!("CARGO_PKG_VERSION"),
+            started_ms: crate::timefmt::now_ms(),
+            fake_now_ms,
+        })
+    }
+    pub fn now_ms(&self) -> i64 {
+        self.fake_now_ms.unwrap_or_else(crate::timefmt::now_ms)
+    }
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Which store a session's transcript is read from. SQLite wins when both have it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Store {
+    None,
+    Jsonl,
+    Sqlite,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub agent: String,
+    pub meta: SessionMeta,
+    pub store: Store,
+    pub tally: Tally,
+    /// JSONL files holding this session (current, reset and deleted generations).
+    pub files: Vec<PathBuf>,
+    /// The agent database holding it.
+    pub db: Option<PathBuf>,
+}
+
+/// Counters shown on /api/health: what was read and what was wrong with it.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexHealth {
+    pub ready: bool,
+    pub cold_index_ms: Option<u64>,
+    pub files: u64,
+    pub databases: u64,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub malformed_lines: u64,
+    pub non_utf8_lines: u64,
+    pub huge_lines: u64,
+    pub bad_rows: u64,
+    pub ignored_files: u64,
+    pub duplicate_source_lines: u64,
+    pub source_errors: u64,
+    pub last_error: Option<String>,
+    pub last_update_ms: Option<i64>,
+}
+
+impl IndexHealth {
+    pub fn add(&mut self, d: &IndexHealth) {
+        self.files += d.files;
+        self.databases += d.databases;
+        self.bytes_read += d.bytes_read;
+        self.lines += d.lines;
+        self.malformed_lines += d.malformed_lines;
+        self.non_utf8_lines += d.non_utf8_lines;
+        self.huge_lines += d.huge_lines;
+        self.bad_rows += d.bad_rows;
+        self.ignored_files += d.ignored_files;
+        self.duplicate_source_lines += d.duplicate_source_lines;
+        self.source_errors += d.source_errors;
+        if d.last_error.is_some() {
+            self.last_error.clone_from(&d.last_error);
+        }
+    }
+}
+
+/// Usage of one (hour, model, agent) cell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cell {
+    pub usage: Usage,
+    pub calls: u64,
+}
+
+pub struct State {
+    pub install: Install,
+    pub sessions: HashMap<String, Session>,
+    pub by_key: HashMap<String, String>,
+    pub subagent_runs: HashMap<String, SubagentRun>,
+    pub models: ModelNames,
+    pub agents: Vec<String>,
+    /// (epoch hour, model id, agent index) -> usage. The source of every time series.
+    pub hourly: BTreeMap<(u32, u32, u16), Cell>,
+    pub health: IndexHealth,
+    pub price_source: String,
+}
+
+impl State {
+    pub fn new(install: Install) -> State {
+        State {
+            install,
+            sessions: HashMap::new(),
+            by_key: HashMap::new(),
+            subagent_runs: HashMap::new(),
+            models: ModelNames::default(),
+            agents: Vec::new(),
+            hourly: BTreeMap::new(),
+            health: IndexHealth::default(),
+            price_source: String::new(),
+        }
+    }
+
+    pub fn agent_index(&mut self, agent: &str) -> u16 {
+        match self.agents.iter().position(|a| a == agent) {
+            Some(i) => i as u16,
+            None => {
+                self.agents.push(agent.to_string());
+                (self.agents.len() - 1) as u16
+            }
+        }
+    }
+
+    fn session_mut(&mut self, agent: &str, id: &str) -> &mut Session {
+        self.sessions.entry(id.to_string()).or_insert_with(|| Session {
+            id: id.to_string(),
+            agent: agent.to_string(),
+            meta: SessionMeta { id: id.to_string(), ..Default::default() },
+            store: Store::None,
+            tally: Tally::default(),
+            files: Vec::new(),
+            db: None,
+        })
+    }
+
+    /// Applies index metadata. Fields a newer record has replace the old ones.
+    pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
+        for m in metas {
+            if let Some(k) = &m.key {
+                self.by_key.insert(k.clone(), m.id.clone());
+            }
+            let s = self.session_mut(agent, &m.id);
+            let mut merged = m;
+            merged.fill_from(&s.meta);
+            s.meta = merged;
+        }
+    }
+
+    /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
+    /// dropped because the session's other store is authoritative.
+    pub fn apply_tally(&mut self, agent: &str, id: &str, store: Store, delta: Tally) -> bool {
+        let ai = self.agent_index(agent);
+        let s = self.session_mut(agent, id);
+        match (&s.store, &store) {
+            (Store::Sqlite, Store::Jsonl) => return false,
+            (Store::Jsonl, Store::Sqlite) => {
+                // Migrated session: the database copy replaces what the files said.
+                let old = std::mem::take(&mut s.tally);
+                s.store = Store::Sqlite;
+                self.remove_hourly(&old, ai);
+            }
+            _ => {}
+        }
+        let s = self.sessions.get_mut(id).expect("session exists");
+        s.store = store;
+        for h in &delta.hourly {
+            let model = &delta.models[h.model as usize];
+            let mid = self.models.id(model);
+            let cell = self.hourly.entry((h.hour, mid, ai)).or_default();
+            cell.usage.add(&h.usage);
+            cell.calls += h.calls as u64;
+        }
+        let s = self.sessions.get_mut(id).expect("session exists");
+        s.tally.merge(delta);
+        true
+    }
+
+    /// Forgets the transcript part of a session (before it is re-read from scratch).
+    pub fn reset_tally(&mut self, id: &str) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        let old = std::mem::take(&mut s.tally);
+        let agent = s.agent.clone();
+        let ai = self.agent_index(&agent);
+        self.remove_hourly(&old, ai);
+    }
+
+    fn remove_hourly(&mut self, old: &Tally, ai: u16) {
+        for h in &old.hourly {
+            let mid = self.models.id(&old.models[h.model as usize]);
+            if let Some(cell) = self.hourly.get_mut(&(h.hour, mid, ai)) {
+                cell.usage.sub(&h.usage);
+                cell.calls = cell.calls.saturating_sub(h.calls as u64);
+                if cell.calls == 0 {
+                    self.hourly.remove(&(h.hour, mid, ai));
+                }
+            }
+        }
+    }
+
+    pub fn note_file(&mut self, agent: &str, id: &str, path: &std::path::Path) {
+        let s = self.session_mut(agent, id);
+        if !s.files.iter().any(|f| f == path) {
+            s.files.push(path.to_path_buf());
+        }
+    }
+
+    pub fn note_db(&mut self, agent: &str, id: &str, path: &std::path::Path) {
+        let s = self.session_mut(agent, id);
+        s.db = Some(path.to_path_buf());
+    }
+
+    pub fn session_by_key(&self, key: &str) -> Option<&Session> {
+        self.by_key.get(key).and_then(|id| self.sessions.get(id))
+    }
+}
+
+/// A recent change, as the event stream sends it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub seq: u64,
+    pub kind: &'static str,
+    pub data: Value,
+}
+
+/// Wakes event-stream handlers when the index changes.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<HubInner>,
+    cond: Condvar,
+}
+
+#[derive(Default)]
+struct HubInner {
+    seq: u64,
+    recent: VecDeque<Change>,
+}
+
+const HUB_KEEP: usize = 512;
+
+impl Hub {
+    pub fn publish(&self, kind: &'static str, data: Value) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.seq += 1;
+        let seq = g.seq;
+        g.recent.push_back(Change { seq, kind, data });
+        while g.recent.len() > HUB_KEEP {
+            g.recent.pop_front();
+        }
+        drop(g);
+        self.cond.notify_all();
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).seq
+    }
+
+    /// Changes after `after`, waiting up to `timeout` for one. `None` when the caller fell so
+    /// far behind that changes were dropped (it must resynchronise).
+    pub fn wait_after(&self, after: u64, timeout: std::time::Duration) -> Option<Vec<Change>> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (g, _) = self.cond.wait_timeout_while(g, timeout, |g| g.seq <= after).unwrap_or_else(|p| p.into_inner());
+        if let Some(first) = g.recent.front() {
+            if first.seq > after + 1 && g.seq > after {
+                return None;
+            }
+        }
+        Some(g.recent.iter().filter(|c| c.seq > after).cloned().collect())
+    }
+}
+
+/// A session's status and how it was decided.
+pub struct Status {
+    pub status: &'static str,
+    pub detail: Cow<'static, str>,
+    pub source: &'static str,
+}
+
+/// A session counts as running when its transcript moved this recently and its last turn is
+/// not finished.
+pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+impl Session {
+    pub fn kind(&self) -> &'static str {
+        let key = self.meta.key.as_deref().unwrap_or("");
+        if key.contains(":subagent:") || self.meta.created_via.as_deref() == Some("spawn") {
+            "subagent"
+        } else if key.contains(":cron:") || self.meta.created_via.as_deref() == Some("cron") {
+            "cron"
+        } else if key.is_empty() || key.ends_with(":main") {
+            "main"
+        } else {
+            "chat"
+        }
+    }
+
+    pub fn last_ms(&self) -> Option<i64> {
+        self.tally.last_ms.max(self.meta.updated_ms).max(self.meta.ended_ms)
+    }
+
+    pub fn first_ms(&self) -> Option<i64> {
+        match (self.tally.first_ms, self.meta.started_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn status(&self, now: i64, run: Option<&SubagentRun>) -> Status {
+        if let Some(s) = self.meta.status.as_deref() {
+            let (status, detail) = match s {
+                "running" => ("running", "running"),
+                "done" => ("done", "done"),
+                "failed" => ("failed", "failed"),
+                "killed" => ("failed", "killed"),
+                "timeout" => ("failed", "timeout"),
+                _ => ("failed", "unknown status"),
+            };
+            return Status { status, detail: Cow::Borrowed(detail), source: "openclaw session index" };
+        }
+        if let Some(r) = run {
+            if let Some(o) = r.outcome.as_deref() {
+                let status = if o == "ok" { "done" } else { "failed" };
+                return Status {
+                    status,
+                    detail: Cow::Owned(format!("sub-agent outcome {o}")),
+                    source: "sub-agent run record",
+                };
+            }
+            if r.ended_ms.is_none() {
+                return Status {
+                    status: "running",
+                    detail: Cow::Borrowed("run not ended"),
+                    source: "sub-agent run record",
+                };
+            }
+        }
+        let stop = self.tally.last_stop_reason.as_deref();
+        if matches!(stop, Some("error") | Some("aborted")) {
+            return Status {
+                status: "failed",
+                detail: Cow::Owned(format!("last turn ended with stopReason {}", stop.unwrap_or(""))),
+                source: "transcript",
+            };
+        }
+        let idle = self.last_ms().map(|l| now - l);
+        let finished =
+            self.tally.last_kind_assistant && matches!(stop, Some("stop") | Some("end_turn") | Some("length"));
+        match idle {
+            Some(i) if i < RUNNING_WINDOW_MS && !finished => Status {
+                status: "running",
+                detail: Cow::Owned(format!("active {}s ago, turn not finished", i / 1000)),
+                source: "transcript",
+            },
+            _ => Status { status: "done", detail: Cow::Borrowed("idle"), source: "transcript" },
+        }
+    }
+}
+
+/// Short summary of a usage value as the API shows it.
+pub fn usage_json(u: &Usage, calls: u64) -> Value {
+    json!({
+        "input": u.input,
+        "output": u.output,
+        "cacheRead": u.cache_read,
+        "cacheWrite": u.cache_write,
+        "reasoning": u.reasoning,
+        "totalTokens": u.total_tokens(),
+        "cost": round_cost(u.cost),
+        "calls": calls,
+    })
+}
+
+/// Costs are sums of many small floats: round to 1e-9 USD so the API prints stable figures.
+pub fn round_cost(c: f64) -> f64 {
+    (c * 1e9).round() / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LineKind, LineSummary};
+
+    fn install() -> Install {
+        crate::detect::detect(&crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() })
+    }
+
+    fn tally(model: &str, input: u64) -> Tally {
+        let mut l = LineSummary::new(LineKind::Assistant);
+        l.ts_ms = Some(7_200_000);
+        l.model = Some(model.into());
+        l.usage = Some((Usage { input, cost: 1.0, ..Default::default() }, true));
+        let mut t = Tally::default();
+        t.add_line(&l, &|_, _| 0.0);
+        t
+    }
+
+    #[test]
+    fn sqlite_replaces_jsonl_for_the_same_session() {
+        let mut s = State::new(install());
+        assert!(s.apply_tally("main", "s1", Store::Jsonl, tally("a/x", 10)));
+        assert_eq!(s.hourly.values().map(|c| c.usage.input).sum::<u64>(), 10);
+        assert!(s.apply_tally("main", "s1", Store::Sqlite, tally("a/x", 7)));
+        assert!(!s.apply_tally("main", "s1", Store::Jsonl, tally("a/x", 100)));
+        assert_eq!(s.sessions["s1"].tally.usage.input, 7);
+        assert_eq!(s.hourly.values().map(|c| c.usage.input).sum::<u64>(), 7);
+        s.reset_tally("s1");
+        assert!(s.hourly.is_empty());
+    }
+
+    #[test]
+    fn hub_wakes_waiters_and_reports_gaps() {
+        let hub = Hub::default();
+        hub.publish("x", json!(1));
+        let got = hub.wait_after(0, std::time::Duration::from_millis(10)).unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(hub.wait_after(1, std::time::Duration::from_millis(10)).unwrap().is_empty());
+        for i in 0..(HUB_KEEP + 10) {
+            hub.publish("x", json!(i));
+        }
+        assert!(hub.wait_after(1, std::time::Duration::from_millis(1)).is_none());
+    }
+}

@@ -1,0 +1,752 @@
+//! The watcher thread: indexes every transcript once at start-up, then follows them live.
+//!
+//! inotify reports changes in the sessions dirs (JSONL files, `sessions.json`), the agent dirs
+//! (the agent database and its `-wal`) and the state dir. A JSONL file is read from its last
+//! offset (a partial last line waits for its newline; a truncated or replaced file is re-read
+//! from the start); a database is read past the highest rowid seen. Every few seconds a rescan
+//! catches what inotify cannot (new agents, a state dir that appears later, inotify limits).
+//! All parsing happens outside the state lock; the lock is taken only to apply finished deltas.
+
+use crate::cli::Config;
+use crate::detect::{self, Install};
+use crate::model::Tally;
+use crate::pricing::PriceTable;
+use crate::sources::jsonl_store::{self, FileRole, LineReader};
+use crate::sources::{sqlite_store, subagents, transcript};
+use crate::state::{IndexHealth, Shared, Store};
+use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
+use rusqlite::Connection;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How often the rescan runs.
+const RESCAN: Duration = Duration::from_secs(5);
+/// Read size for transcript files.
+const CHUNK: usize = 1024 * 1024;
+
+/// Starts the watcher thread.
+pub fn spawn(ctx: Shared, cfg: Config) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("watcher".into()).spawn(move || {
+        let mut w = Watcher::new(ctx, cfg);
+        w.run();
+    })
+}
+
+struct FileCursor {
+    agent: String,
+    session_id: String,
+    ino: u64,
+    /// Bytes read so far (the reader holds any unfinished last line).
+    read_pos: u64,
+    reader: LineReader,
+}
+
+struct DbCursor {
+    agent: String,
+    conn: Option<Connection>,
+    ino: u64,
+    max_rowid: i64,
+    meta_since: i64,
+    seqs: HashMap<String, i64>,
+}
+
+type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
+
+struct Watcher {
+    ctx: Shared,
+    cfg: Config,
+    install: Install,
+    prices: PriceTable,
+    files: HashMap<PathBuf, FileCursor>,
+    dbs: HashMap<PathBuf, DbCursor>,
+    stamps: HashMap<PathBuf, (i64, u64)>,
+    watches: Option<Watches>,
+    wd_dirs: WdMap,
+    watched: HashSet<PathBuf>,
+    rx: Option<Receiver<PathBuf>>,
+}
+
+impl Watcher {
+    fn new(ctx: Shared, cfg: Config) -> Watcher {
+        let install = ctx.read().install.clone();
+        let wd_dirs: WdMap = Arc::default();
+        let (watches, rx) = match start_inotify(wd_dirs.clone()) {
+            Ok((w, rx)) => (Some(w), Some(rx)),
+            Err(e) => {
+                eprintln!("clawmetry: inotify unavailable ({e}); following changes by rescanning every {RESCAN:?}");
+                (None, None)
+            }
+        };
+        Watcher {
+            ctx,
+            cfg,
+            install,
+            prices: PriceTable::default(),
+            files: HashMap::new(),
+            dbs: HashMap::new(),
+            stamps: HashMap::new(),
+            watches,
+            wd_dirs,
+            watched: HashSet::new(),
+            rx,
+        }
+    }
+
+    fn run(&mut self) {
+        self.cold_index();
+        let mut last_rescan = Instant::now();
+        loop {
+            let wait = RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10));
+            let first = match &self.rx {
+                Some(rx) => match rx.recv_timeout(wait) {
+                    Ok(p) => Some(p),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.rx = None;
+                        None
+                    }
+                },
+                None => {
+                    std::thread::sleep(wait);
+                    None
+                }
+            };
+            if let Some(p) = first {
+                let mut dirty: Vec<PathBuf> = vec![p];
+                if let Some(rx) = &self.rx {
+                    while let Ok(p) = rx.try_recv() {
+                        if !dirty.contains(&p) {
+                            dirty.push(p);
+                        }
+                    }
+                }
+                for p in dirty {
+                    self.on_change(&p);
+                }
+            }
+            if last_rescan.elapsed() >= RESCAN {
+                self.rescan();
+                last_rescan = Instant::now();
+            }
+        }
+    }
+
+    /// Loads prices and indexes everything found, publishing the installation to the state.
+    fn cold_index(&mut self) {
+        let t0 = Instant::now();
+        self.install = detect::detect(&self.cfg);
+        self.load_prices();
+        {
+            let mut st = self.ctx.write();
+            st.install = self.install.clone();
+            st.price_source = self.prices.source.clone();
+            if !self.install.found {
+                st.health.ready = true;
+            }
+        }
+        if !self.install.found {
+            eprintln!(
+                "clawmetry: no OpenClaw installation found (looked at {}); set --openclaw-dir or $OPENCLAW_STATE_DIR. \
+                 Serving anyway and checking again every few seconds.",
+                detect::candidates(&self.cfg)
+                    .iter()
+                    .map(|(p, _)| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return;
+        }
+        self.ensure_watches();
+        self.load_subagent_runs();
+        let agents = self.install.agents.clone();
+        for a in &agents {
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
+        }
+        // JSONL files: decoded in parallel, one worker per core.
+        let mut jobs: Vec<(PathBuf, String, String, u64)> = Vec::new();
+        let mut ignored = 0;
+        for a in &agents {
+            for (path, role) in list_dir(&a.sessions_dir) {
+                match role {
+                    FileRole::Transcript { id } => {
+                        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                        jobs.push((path, a.id.clone(), id, len));
+                    }
+                    FileRole::Ignored => ignored += 1,
+                    FileRole::Index => {}
+                }
+            }
+        }
+        self.ctx.write().health.ignored_files += ignored;
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+        let mut buckets: Vec<Vec<(PathBuf, String, String, u64)>> = vec![Vec::new(); workers];
+        let mut loads = vec![0u64; workers];
+        for j in jobs {
+            let i = (0..workers).min_by_key(|&i| loads[i]).unwrap_or(0);
+            loads[i] += j.3 + 4096;
+            buckets[i].push(j);
+        }
+        let prices = &self.prices;
+        let ctx = &self.ctx;
+        let results: Vec<Vec<(PathBuf, FileCursor)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = buckets
+                .into_iter()
+                .map(|bucket| {
+                    s.spawn(move || {
+                        let mut cursors = Vec::new();
+                        let mut batch: Vec<(String, String, PathBuf, Tally)> = Vec::new();
+                        let mut health = IndexHealth::default();
+                        for (path, agent, id, _) in bucket {
+                            let mut cur = FileCursor {
+                                agent: agent.clone(),
+                                session_id: id.clone(),
+                                ino: 0,
+                                read_pos: 0,
+                                reader: LineReader::default(),
+                            };
+                            let tally = read_file(&path, &mut cur, prices, &mut health);
+                            health.files += 1;
+                            batch.push((agent, id, path.clone(), tally));
+                            cursors.push((path, cur));
+                            if batch.len() >= 256 {
+                                apply_file_batch(ctx, &mut batch, &mut health);
+                            }
+                        }
+                        apply_file_batch(ctx, &mut batch, &mut health);
+                        cursors
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        for (p, c) in results.into_iter().flatten() {
+            self.files.insert(p, c);
+        }
+        for a in &agents {
+            if a.db_path.is_file() {
+                self.poll_db(&a.db_path.clone(), &a.id.clone());
+            }
+        }
+        let ms = t0.elapsed().as_millis() as u64;
+        {
+            let mut st = self.ctx.write();
+            st.health.ready = true;
+            st.health.cold_index_ms = Some(ms);
+            st.health.last_update_ms = Some(crate::timefmt::now_ms());
+        }
+        self.ctx.hub.publish("index", json!({"ready": true, "coldIndexMs": ms}));
+    }
+
+    fn load_prices(&mut self) {
+        let user_path = self
+            .cfg
+            .prices
+            .clone()
+            .or_else(|| self.cfg.data_dir.as_ref().map(|d| d.join("prices.json")).filter(|p| p.is_file()));
+        let user = user_path.as_ref().and_then(|p| match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("clawmetry: cannot read prices file {}: {e}", p.display());
+                None
+            }
+        });
+        self.prices = match PriceTable::load(user.as_deref(), self.install.config.as_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("clawmetry: {e}; using the embedded price table");
+                PriceTable::load(None, self.install.config.as_ref()).unwrap_or_default()
+            }
+        };
+    }
+
+    fn ensure_watches(&mut self) {
+        let Some(watches) = self.watches.as_mut() else { return };
+        let dir_mask = WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::CLOSE_WRITE;
+        let file_mask = dir_mask | WatchMask::MODIFY | WatchMask::MOVED_FROM;
+        let mut wanted: Vec<(PathBuf, WatchMask)> = vec![
+            (self.install.state_dir.clone(), dir_mask),
+            (self.install.state_dir.join("agents"), dir_mask),
+            (self.install.state_dir.join("state"), file_mask),
+        ];
+        for a in &self.install.agents {
+            wanted.push((a.sessions_dir.clone(), file_mask));
+            wanted.push((a.db_path.parent().map(Path::to_path_buf).unwrap_or_default(), file_mask));
+            if let Some(agent_dir) = a.sessions_dir.parent() {
+                wanted.push((agent_dir.to_path_buf(), dir_mask));
+            }
+        }
+        for (dir, mask) in wanted {
+            if self.watched.contains(&dir) || !dir.is_dir() {
+                continue;
+            }
+            match watches.add(&dir, mask) {
+                Ok(wd) => {
+                    self.wd_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(wd, dir.clone());
+                    self.watched.insert(dir);
+                }
+                Err(e) => eprintln!("clawmetry: cannot watch {}: {e} (the rescan still follows it)", dir.display()),
+            }
+        }
+    }
+
+    /// Handles one changed path reported by inotify.
+    fn on_change(&mut self, path: &Path) {
+        let Some(dir) = path.parent() else { return };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(agent) = self.install.agents.iter().find(|a| a.sessions_dir == dir).map(|a| a.id.clone()) {
+            match jsonl_store::classify(name) {
+                FileRole::Transcript { id } => self.tail_file(path, &agent, &id),
+                FileRole::Index => self.load_sessions_json(&agent, path),
+                FileRole::Ignored => {}
+            }
+            return;
+        }
+        if let Some(a) = self.install.agents.iter().find(|a| a.db_path.parent() == Some(dir)).cloned() {
+            if name == "openclaw-agent.sqlite" || name == "openclaw-agent.sqlite-wal" {
+                self.poll_db(&a.db_path, &a.id);
+            }
+            return;
+        }
+        if dir == self.install.state_dir.join("state") {
+            if name == "openclaw.sqlite" || name == "openclaw.sqlite-wal" {
+                self.load_subagent_runs();
+            }
+            return;
+        }
+        // Something changed in the state dir or agents/: a new agent, a new config.
+        self.redetect();
+    }
+
+    /// Re-reads the installation; indexes agents and files that appeared.
+    fn redetect(&mut self) {
+        let fresh = detect::detect(&self.cfg);
+        if fresh.found && !self.install.found {
+            eprintln!("clawmetry: OpenClaw installation found at {}", fresh.state_dir.display());
+            self.cold_index();
+            return;
+        }
+        let changed = fresh.agents != self.install.agents || fresh.config_path != self.install.config_path;
+        self.install = fresh;
+        if changed {
+            self.load_prices();
+            let mut st = self.ctx.write();
+            st.install = self.install.clone();
+        }
+        self.ensure_watches();
+    }
+
+    /// The periodic safety net: new files and agents, missed changes.
+    fn rescan(&mut self) {
+        if !self.install.found {
+            self.redetect();
+            return;
+        }
+        self.redetect();
+        for a in self.install.agents.clone() {
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
+            for (path, role) in list_dir(&a.sessions_dir) {
+                if let FileRole::Transcript { id } = role {
+                    let grown = match (self.files.get(&path), std::fs::metadata(&path)) {
+                        (Some(c), Ok(m)) => m.len() != c.read_pos || m.ino() != c.ino,
+                        (None, _) => true,
+                        _ => false,
+                    };
+                    if grown {
+                        self.tail_file(&path, &a.id, &id);
+                    }
+                }
+            }
+            if a.db_path.is_file() {
+                self.poll_db(&a.db_path, &a.id);
+            }
+        }
+        self.load_subagent_runs();
+    }
+
+    /// Reads what was added to one JSONL file.
+    fn tail_file(&mut self, path: &Path, agent: &str, id: &str) {
+        let Ok(md) = std::fs::symlink_metadata(path) else {
+            // Gone (renamed or deleted): its data stays, only the cursor goes.
+            self.files.remove(path);
+            return;
+        };
+        if !md.is_file() {
+            return;
+        }
+        if !self.files.contains_key(path) {
+            // A rename (e.g. `<id>.jsonl` -> `<id>.jsonl.reset.<ts>`) keeps the inode: move the
+            // cursor instead of counting the content twice.
+            let moved = self
+                .files
+                .iter()
+                .find(|(p, c)| c.ino == md.ino() && c.session_id == id && !p.exists())
+                .map(|(p, _)| p.clone());
+            let cur = match moved.and_then(|p| self.files.remove(&p)) {
+                Some(c) => c,
+                None => FileCursor {
+                    agent: agent.to_string(),
+                    session_id: id.to_string(),
+                    ino: md.ino(),
+                    read_pos: 0,
+                    reader: LineReader::default(),
+                },
+            };
+            let fresh = cur.read_pos == 0;
+            self.files.insert(path.to_path_buf(), cur);
+            if fresh {
+                self.ctx.write().health.files += 1;
+            }
+        }
+        let cur = self.files.get(path).expect("cursor inserted");
+        if cur.ino != md.ino() || md.len() < cur.read_pos {
+            self.rebuild_jsonl_session(id);
+            return;
+        }
+        if md.len() == cur.read_pos {
+            return;
+        }
+        let mut health = IndexHealth::default();
+        let cur = self.files.get_mut(path).expect("cursor exists");
+        let tally = read_file(path, cur, &self.prices, &mut health);
+        let mut batch = vec![(agent.to_string(), id.to_string(), path.to_path_buf(), tally)];
+        apply_file_batch(&self.ctx, &mut batch, &mut health);
+    }
+
+    /// A file of the session was truncated or replaced: re-read all of its files.
+    fn rebuild_jsonl_session(&mut self, id: &str) {
+        self.ctx.write().reset_tally(id);
+        let paths: Vec<PathBuf> =
+            self.files.iter().filter(|(_, c)| c.session_id == id).map(|(p, _)| p.clone()).collect();
+        let mut health = IndexHealth::default();
+        let mut batch = Vec::new();
+        for p in paths {
+            let Some(cur) = self.files.get_mut(&p) else { continue };
+            cur.read_pos = 0;
+            cur.reader = LineReader::default();
+            if !p.exists() {
+                self.files.remove(&p);
+                continue;
+            }
+            let tally = read_file(&p, cur, &self.prices, &mut health);
+            batch.push((cur.agent.clone(), id.to_string(), p.clone(), tally));
+        }
+        apply_file_batch(&self.ctx, &mut batch, &mut health);
+    }
+
+    fn load_sessions_json(&mut self, agent: &str, path: &Path) {
+        if !self.stamp_changed(path) {
+            return;
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(_) => return,
+        };
+        match jsonl_store::parse_sessions_json(&text) {
+            Ok(metas) => self.ctx.write().apply_meta(agent, metas),
+            Err(e) => {
+                let mut st = self.ctx.write();
+                st.health.source_errors += 1;
+                st.health.last_error = Some(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+
+    /// True when the file's (mtime, size) differs from the last look.
+    fn stamp_changed(&mut self, path: &Path) -> bool {
+        let stamp =
+            std::fs::metadata(path).map(|m| (m.mtime() * 1_000_000_000 + m.mtime_nsec(), m.len())).unwrap_or((0, 0));
+        if stamp == (0, 0) {
+            return false;
+        }
+        self.stamps.insert(path.to_path_buf(), stamp) != Some(stamp)
+    }
+
+    fn load_subagent_runs(&mut self) {
+        let mut runs = Vec::new();
+        if let Some(p) = self.install.state_db.clone() {
+            let wal = PathBuf::from(format!("{}-wal", p.display()));
+            if self.stamp_changed(&p) | self.stamp_changed(&wal) {
+                match subagents::read_state_db(&p) {
+                    Ok(r) => runs.extend(r),
+                    Err(e) => self.note_error(e),
+                }
+            }
+        }
+        if let Some(p) = self.install.subagent_runs_file.clone() {
+            if self.stamp_changed(&p) {
+                match std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| subagents::parse_runs_json(&t))
+                {
+                    Ok(r) => runs.extend(r),
+                    Err(e) => self.note_error(format!("{}: {e}", p.display())),
+                }
+            }
+        }
+        if !runs.is_empty() {
+            let mut st = self.ctx.write();
+            for r in runs {
+                st.subagent_runs.insert(r.child_key.clone(), r);
+            }
+        }
+    }
+
+    fn note_error(&self, e: String) {
+        let mut st = self.ctx.write();
+        st.health.source_errors += 1;
+        st.health.last_error = Some(e);
+    }
+
+    /// Reads new session metadata and transcript rows from an agent database.
+    fn poll_db(&mut self, path: &Path, agent: &str) {
+        let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+        if ino == 0 {
+            return;
+        }
+        let fresh = !self.dbs.contains_key(path);
+        let cur = self.dbs.entry(path.to_path_buf()).or_insert_with(|| DbCursor {
+            agent: agent.to_string(),
+            conn: None,
+            ino,
+            max_rowid: 0,
+            meta_since: i64::MIN,
+            seqs: HashMap::new(),
+        });
+        if fresh {
+            self.ctx.write().health.databases += 1;
+        }
+        let mut replaced = cur.ino != ino;
+        if cur.conn.is_none() || replaced {
+            match sqlite_store::open(path) {
+                Ok(c) => cur.conn = Some(c),
+                Err(e) => {
+                    let msg = e.to_string();
+                    self.note_error(msg);
+                    return;
+                }
+            }
+        }
+        let conn = cur.conn.as_ref().expect("connection opened");
+        match sqlite_store::max_rowid(conn) {
+            Ok(m) if m < cur.max_rowid => replaced = true,
+            Ok(_) => {}
+            Err(e) => {
+                cur.conn = None;
+                self.note_error(format!("{}: {e}", path.display()));
+                return;
+            }
+        }
+        if replaced {
+            // The database was replaced or rewritten: forget what it said and read it again.
+            cur.ino = ino;
+            cur.max_rowid = 0;
+            cur.meta_since = i64::MIN;
+            cur.seqs.clear();
+            let ids: Vec<String> = {
+                let st = self.ctx.read();
+                st.sessions.values().filter(|s| s.db.as_deref() == Some(path)).map(|s| s.id.clone()).collect()
+            };
+            let mut st = self.ctx.write();
+            for id in ids {
+                st.reset_tally(&id);
+            }
+        }
+        let mut health = IndexHealth::default();
+        let metas = match sqlite_store::sessions_since(conn, cur.meta_since) {
+            Ok((m, since)) => {
+                cur.meta_since = since;
+                m
+            }
+            Err(e) => {
+                health.source_errors += 1;
+                health.last_error = Some(format!("{}: {e}", path.display()));
+                Vec::new()
+            }
+        };
+        let mut per_session: HashMap<String, Tally> = HashMap::new();
+        let prices = &self.prices;
+        let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
+        let seqs = &mut cur.seqs;
+        let result = sqlite_store::events_since(conn, cur.max_rowid, |row| {
+            let last = seqs.entry(row.session_id.clone()).or_insert(-1);
+            if row.seq <= *last {
+                health.duplicate_source_lines += 1;
+                return;
+            }
+            *last = row.seq;
+            health.lines += 1;
+            match row.event {
+                Ok(bytes) => {
+                    health.bytes_read += bytes.len() as u64;
+                    let t = per_session.entry(row.session_id).or_default();
+                    decode_line(&bytes, t, &mut health, &cost_of);
+                }
+                Err(_) => health.bad_rows += 1,
+            }
+        });
+        match result {
+            Ok(max) => cur.max_rowid = max,
+            Err(e) => {
+                health.source_errors += 1;
+                health.last_error = Some(format!("{}: {e}", path.display()));
+            }
+        }
+        if metas.is_empty() && per_session.is_empty() && health.source_errors == 0 {
+            return;
+        }
+        let agent = cur.agent.clone();
+        let touched: Vec<String> = per_session.keys().cloned().chain(metas.iter().map(|m| m.id.clone())).collect();
+        {
+            let mut st = self.ctx.write();
+            st.apply_meta(&agent, metas);
+            for id in &touched {
+                st.note_db(&agent, id, path);
+            }
+            for (id, t) in per_session {
+                st.apply_tally(&agent, &id, Store::Sqlite, t);
+            }
+            st.health.add(&health);
+            st.health.last_update_ms = Some(crate::timefmt::now_ms());
+        }
+        publish_touched(&self.ctx, touched);
+    }
+}
+
+/// Decodes one transcript line into `t`, counting what is wrong with it.
+fn decode_line(
+    bytes: &[u8],
+    t: &mut Tally,
+    health: &mut IndexHealth,
+    cost_of: &dyn Fn(&str, &crate::model::Usage) -> f64,
+) {
+    match transcript::summarize(bytes) {
+        Ok(s) => t.add_line(&s, cost_of),
+        Err(transcript::DecodeError::NotUtf8) => health.non_utf8_lines += 1,
+        Err(transcript::DecodeError::Malformed(_)) => health.malformed_lines += 1,
+    }
+}
+
+/// Reads a JSONL file from the cursor to its end; returns the tally of the complete lines.
+fn read_file(path: &Path, cur: &mut FileCursor, prices: &PriceTable, health: &mut IndexHealth) -> Tally {
+    let mut tally = Tally::default();
+    let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            health.source_errors += 1;
+            health.last_error = Some(format!("{}: {e}", path.display()));
+            return tally;
+        }
+    };
+    if let Ok(m) = f.metadata() {
+        cur.ino = m.ino();
+    }
+    if f.seek(SeekFrom::Start(cur.read_pos)).is_err() {
+        return tally;
+    }
+    let mut buf = vec![0u8; CHUNK];
+    let huge_before = cur.reader.huge_lines;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                health.source_errors += 1;
+                health.last_error = Some(format!("{}: {e}", path.display()));
+                break;
+            }
+        };
+        cur.read_pos += n as u64;
+        health.bytes_read += n as u64;
+        cur.reader.feed(&buf[..n], |line| {
+            health.lines += 1;
+            decode_line(line, &mut tally, health, &cost_of);
+        });
+    }
+    health.huge_lines += cur.reader.huge_lines - huge_before;
+    tally
+}
+
+fn apply_file_batch(ctx: &Shared, batch: &mut Vec<(String, String, PathBuf, Tally)>, health: &mut IndexHealth) {
+    if batch.is_empty() && health.lines == 0 && health.files == 0 {
+        return;
+    }
+    let mut touched = Vec::new();
+    {
+        let mut st = ctx.write();
+        for (agent, id, path, tally) in batch.drain(..) {
+            st.note_file(&agent, &id, &path);
+            let lines = tally.events;
+            if !st.apply_tally(&agent, &id, Store::Jsonl, tally) {
+                health.duplicate_source_lines += lines;
+            }
+            touched.push(id);
+        }
+        st.health.add(health);
+        st.health.last_update_ms = Some(crate::timefmt::now_ms());
+    }
+    *health = IndexHealth::default();
+    publish_touched(ctx, touched);
+}
+
+fn publish_touched(ctx: &Shared, touched: Vec<String>) {
+    if touched.is_empty() {
+        return;
+    }
+    let mut ids = touched;
+    ids.sort();
+    ids.dedup();
+    ctx.hub.publish("sessions", json!({"ids": ids}));
+}
+
+fn list_dir(dir: &Path) -> Vec<(PathBuf, FileRole)> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            Some((e.path(), jsonl_store::classify(&name)))
+        })
+        .collect()
+}
+
+/// Starts the inotify reader thread; it turns events into changed paths on a channel.
+fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)> {
+    let mut inotify = Inotify::init()?;
+    let watches = inotify.watches();
+    let (tx, rx): (Sender<PathBuf>, Receiver<PathBuf>) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name("inotify".into()).spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let events = match inotify.read_events_blocking(&mut buf) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("clawmetry: inotify read failed: {e}; falling back to rescans");
+                    return;
+                }
+            };
+            let map = wd_dirs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            for ev in events {
+                let Some(dir) = map.get(&ev.wd) else { continue };
+                let path = match ev.name {
+                    Some(n) => dir.join(n),
+                    None => dir.clone(),
+                };
+                if tx.send(path).is_err() {
+                    return;
+                }
+            }
+        }
+    })?;
+    Ok((watches, rx))
+}
