@@ -30,6 +30,9 @@ use std::time::{Duration, Instant};
 const RESCAN: Duration = Duration::from_secs(5);
 /// Read size for transcript files.
 const CHUNK: usize = 1024 * 1024;
+/// A database is polled again this long after a change: a WAL commit becomes visible to readers
+/// only when the writer updates the shared-memory index, which inotify cannot see.
+const DB_RECHECK: Duration = Duration::from_millis(40);
 
 /// Starts the watcher thread.
 pub fn spawn(ctx: Shared, cfg: Config) -> std::io::Result<JoinHandle<()>> {
@@ -54,6 +57,7 @@ struct DbCursor {
     ino: u64,
     max_rowid: i64,
     meta_since: i64,
+    window_rowid: i64,
     seqs: HashMap<String, i64>,
 }
 
@@ -71,6 +75,8 @@ struct Watcher {
     wd_dirs: WdMap,
     watched: HashSet<PathBuf>,
     rx: Option<Receiver<PathBuf>>,
+    /// Databases to poll again, and when.
+    recheck: Vec<(Instant, PathBuf, String)>,
 }
 
 impl Watcher {
@@ -96,6 +102,7 @@ impl Watcher {
             wd_dirs,
             watched: HashSet::new(),
             rx,
+            recheck: Vec::new(),
         }
     }
 
@@ -103,7 +110,10 @@ impl Watcher {
         self.cold_index();
         let mut last_rescan = Instant::now();
         loop {
-            let wait = RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10));
+            let mut wait = RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10));
+            if let Some(due) = self.recheck.iter().map(|r| r.0).min() {
+                wait = wait.min(due.saturating_duration_since(Instant::now()));
+            }
             let first = match &self.rx {
                 Some(rx) => match rx.recv_timeout(wait) {
                     Ok(p) => Some(p),
@@ -130,6 +140,12 @@ impl Watcher {
                 for p in dirty {
                     self.on_change(&p);
                 }
+            }
+            let now = Instant::now();
+            let due: Vec<(Instant, PathBuf, String)> = self.recheck.iter().filter(|r| r.0 <= now).cloned().collect();
+            self.recheck.retain(|r| r.0 > now);
+            for (_, db, agent) in due {
+                self.poll_db(&db, &agent);
             }
             if last_rescan.elapsed() >= RESCAN {
                 self.rescan();
@@ -312,6 +328,9 @@ impl Watcher {
         if let Some(a) = self.install.agents.iter().find(|a| a.db_path.parent() == Some(dir)).cloned() {
             if name == "openclaw-agent.sqlite" || name == "openclaw-agent.sqlite-wal" {
                 self.poll_db(&a.db_path, &a.id);
+                if !self.recheck.iter().any(|r| r.1 == a.db_path) {
+                    self.recheck.push((Instant::now() + DB_RECHECK, a.db_path.clone(), a.id.clone()));
+                }
             }
             return;
         }
@@ -350,6 +369,7 @@ impl Watcher {
             return;
         }
         self.redetect();
+        self.files.retain(|p, _| p.exists());
         for a in self.install.agents.clone() {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
             for (path, role) in list_dir(&a.sessions_dir) {
@@ -374,8 +394,8 @@ impl Watcher {
     /// Reads what was added to one JSONL file.
     fn tail_file(&mut self, path: &Path, agent: &str, id: &str) {
         let Ok(md) = std::fs::symlink_metadata(path) else {
-            // Gone (renamed or deleted): its data stays, only the cursor goes.
-            self.files.remove(path);
+            // Gone: its data stays. The cursor stays too until the rescan, so that the other
+            // half of a rename can adopt it.
             return;
         };
         if !md.is_file() {
@@ -518,6 +538,7 @@ impl Watcher {
             ino,
             max_rowid: 0,
             meta_since: i64::MIN,
+            window_rowid: 0,
             seqs: HashMap::new(),
         });
         if fresh {
@@ -549,6 +570,7 @@ impl Watcher {
             cur.ino = ino;
             cur.max_rowid = 0;
             cur.meta_since = i64::MIN;
+            cur.window_rowid = 0;
             cur.seqs.clear();
             let ids: Vec<String> = {
                 let st = self.ctx.read();
@@ -560,9 +582,10 @@ impl Watcher {
             }
         }
         let mut health = IndexHealth::default();
-        let metas = match sqlite_store::sessions_since(conn, cur.meta_since) {
-            Ok((m, since)) => {
+        let metas = match sqlite_store::sessions_since(conn, cur.meta_since, cur.window_rowid) {
+            Ok((m, since, rowid)) => {
                 cur.meta_since = since;
+                cur.window_rowid = rowid;
                 m
             }
             Err(e) => {

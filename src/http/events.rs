@@ -4,7 +4,7 @@
 
 use crate::state::Shared;
 use serde_json::json;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -30,22 +30,26 @@ pub fn serve(ctx: Shared, rq: tiny_http::Request) {
             .iter()
             .find(|h| h.field.equiv("Last-Event-ID"))
             .and_then(|h| h.value.as_str().parse::<u64>().ok());
-        let stream = Stream {
+        let mut stream = Stream {
             ctx: ctx.clone(),
             after: after.unwrap_or_else(|| ctx.hub.seq()),
             buf: Vec::new(),
             pos: 0,
             started: false,
         };
-        let mut resp = tiny_http::Response::new(200.into(), Vec::new(), stream, None, None);
-        for (k, v) in
-            [("Content-Type", "text/event-stream"), ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")]
-        {
-            if let Ok(h) = tiny_http::Header::from_bytes(k, v) {
-                resp.add_header(h);
+        // tiny_http buffers chunked bodies; an event stream must reach the browser at once, so
+        // the response is written by hand (close-delimited, no chunking) and flushed per event.
+        let mut out = rq.into_writer();
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
+                    Connection: close\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n\r\n";
+        let mut chunk = [0u8; 16 * 1024];
+        if out.write_all(head.as_bytes()).and_then(|_| out.flush()).is_ok() {
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 || out.write_all(&chunk[..n]).and_then(|_| out.flush()).is_err() {
+                    break;
+                }
             }
         }
-        let _ = rq.respond(resp);
         OPEN.fetch_sub(1, Ordering::SeqCst);
     });
     if spawned.is_err() {

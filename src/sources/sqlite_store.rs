@@ -105,9 +105,10 @@ fn columns(conn: &Connection, table: &str) -> Vec<String> {
     stmt.query_map([], |r| r.get::<_, String>(1)).map(|rows| rows.flatten().collect()).unwrap_or_default()
 }
 
-/// Session metadata changed after `since` (ms, by `updated_at`); returns the metas and the
-/// highest `updated_at` seen.
-pub fn sessions_since(conn: &Connection, since: i64) -> Result<(Vec<SessionMeta>, i64), String> {
+/// Session metadata changed after `since` (ms, by `updated_at`) or added after window rowid
+/// `after_rowid` (new rows are caught even when OpenClaw's clock went backwards); returns the
+/// metas, the highest `updated_at` and the highest window rowid seen.
+pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result<(Vec<SessionMeta>, i64, i64), String> {
     let w = columns(conn, "session_windows");
     if w.is_empty() {
         return Err("no session_windows table (not an OpenClaw agent database?)".into());
@@ -124,8 +125,8 @@ pub fn sessions_since(conn: &Connection, since: i64) -> Result<(Vec<SessionMeta>
     let sql = format!(
         "SELECT w.session_id, w.session_key, {w_status}, {w_started}, {w_ended}, {w_updated}, {w_channel}, \
          {w_provider}, {w_model}, coalesce({w_parent}, {n_parent}, {n_spawned}), coalesce({n_label}, {w_display}), \
-         {n_via}, {n_status}, {n_entry_channel}, {n_updated} \
-         FROM session_windows w {join} WHERE {w_updated} > ?1 OR coalesce({n_updated}, 0) > ?1",
+         {n_via}, {n_status}, {n_entry_channel}, {n_updated}, w.rowid \
+         FROM session_windows w {join} WHERE {w_updated} > ?1 OR coalesce({n_updated}, 0) > ?1 OR w.rowid > ?2",
         w_status = col(&w, "w", "status"),
         w_started = col(&w, "w", "started_at"),
         w_ended = col(&w, "w", "ended_at"),
@@ -152,8 +153,9 @@ pub fn sessions_since(conn: &Connection, since: i64) -> Result<(Vec<SessionMeta>
     );
     let mut stmt = conn.prepare(&sql).map_err(|e| format!("session_windows: {e}"))?;
     let mut max = since;
+    let mut max_rowid = after_rowid;
     let rows = stmt
-        .query_map(params![since], |r| {
+        .query_map(params![since, after_rowid], |r| {
             let s = |i: usize| r.get::<_, Option<String>>(i).ok().flatten().filter(|s| !s.is_empty());
             let i = |i: usize| r.get::<_, Option<i64>>(i).ok().flatten();
             let model = match (s(7), s(8)) {
@@ -162,27 +164,32 @@ pub fn sessions_since(conn: &Connection, since: i64) -> Result<(Vec<SessionMeta>
                 _ => None,
             };
             let updated = i(5).max(i(14));
-            Ok(SessionMeta {
-                id: r.get(0)?,
-                key: s(1),
-                status: s(2).or_else(|| s(12)),
-                started_ms: i(3),
-                ended_ms: i(4),
-                updated_ms: updated,
-                channel: s(6).or_else(|| s(13)),
-                model,
-                parent_key: s(9),
-                label: s(10),
-                created_via: s(11),
-            })
+            let rowid = i(15).unwrap_or(0);
+            Ok((
+                rowid,
+                SessionMeta {
+                    id: r.get(0)?,
+                    key: s(1),
+                    status: s(2).or_else(|| s(12)),
+                    started_ms: i(3),
+                    ended_ms: i(4),
+                    updated_ms: updated,
+                    channel: s(6).or_else(|| s(13)),
+                    model,
+                    parent_key: s(9),
+                    label: s(10),
+                    created_via: s(11),
+                },
+            ))
         })
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
-    for m in rows.flatten() {
+    for (rowid, m) in rows.flatten() {
         max = max.max(m.updated_ms.unwrap_or(0));
+        max_rowid = max_rowid.max(rowid);
         out.push(m);
     }
-    Ok((out, max))
+    Ok((out, max, max_rowid))
 }
 
 #[cfg(test)]

@@ -159,6 +159,7 @@ impl Server {
     }
 
     /// Polls `f` until it returns Some, up to `timeout`; returns the value and the time it took.
+    #[track_caller]
     pub fn wait_for<T>(&self, timeout: Duration, mut f: impl FnMut(&Server) -> Option<T>) -> (T, Duration) {
         let t0 = Instant::now();
         loop {
