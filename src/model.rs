@@ -101,6 +101,9 @@ impl LineSummary {
     }
 }
 
+/// Spawn tasks remembered per session (the index stays small; the transcript has them all).
+const MAX_SPAWN_TASKS: usize = 20;
+
 /// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
@@ -171,8 +174,15 @@ impl Tally {
         match &line.kind {
             LineKind::User => {
                 self.user_messages += 1;
-                if self.first_user_text.is_none() {
-                    self.first_user_text = line.user_text.clone();
+                // Kept only for sub-agents (their task); other sessions' text stays on disk.
+                if self.first_user_text.is_none() && self.user_messages == 1 {
+                    self.first_user_text = line.user_text.as_deref().filter(|t| t.contains("[Subagent")).map(|t| {
+                        let mut end = t.len().min(1500);
+                        while !t.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        t[..end].to_string()
+                    });
                 }
                 self.last_kind_assistant = false;
             }
@@ -204,7 +214,9 @@ impl Tally {
             *self.tools.entry(t.clone()).or_default() += 1;
         }
         if let Some(task) = &line.spawn_task {
-            self.spawn_tasks.push(task.clone());
+            if self.spawn_tasks.len() < MAX_SPAWN_TASKS {
+                self.spawn_tasks.push(task.chars().take(300).collect());
+            }
         }
         if line.injected {
             return;
@@ -274,7 +286,8 @@ impl Tally {
         if self.first_user_text.is_none() {
             self.first_user_text = d.first_user_text;
         }
-        self.spawn_tasks.extend(d.spawn_tasks);
+        let room = MAX_SPAWN_TASKS.saturating_sub(self.spawn_tasks.len());
+        self.spawn_tasks.extend(d.spawn_tasks.into_iter().take(room));
         for mut h in d.hourly {
             h.model = remap[h.model as usize];
             self.add_hourly(h);
