@@ -62,6 +62,8 @@ struct DbCursor {
 }
 
 type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
+/// What the cold-index threads hand back: file cursors per worker, database cursors.
+type ColdResults = (Vec<Vec<(PathBuf, FileCursor)>>, Vec<(PathBuf, DbCursor)>);
 
 struct Watcher {
     ctx: Shared,
@@ -210,9 +212,28 @@ impl Watcher {
             loads[i] += j.3 + 4096;
             buckets[i].push(j);
         }
+        // Databases: one reader thread each, alongside the file workers.
+        let mut db_jobs: Vec<(PathBuf, DbCursor)> = Vec::new();
+        for a in &agents {
+            if a.db_path.is_file() {
+                if let Some(c) = self.take_db_cursor(&a.db_path, &a.id) {
+                    db_jobs.push((a.db_path.clone(), c));
+                }
+            }
+        }
         let prices = &self.prices;
         let ctx = &self.ctx;
-        let results: Vec<Vec<(PathBuf, FileCursor)>> = std::thread::scope(|s| {
+        let (results, db_results): ColdResults = std::thread::scope(|s| {
+            let db_handles: Vec<_> = db_jobs
+                .into_iter()
+                .map(|(path, mut cur)| {
+                    s.spawn(move || {
+                        let d = read_db(&mut cur, &path, prices);
+                        apply_db_delta(ctx, &path, d);
+                        (path, cur)
+                    })
+                })
+                .collect();
             let handles: Vec<_> = buckets
                 .into_iter()
                 .map(|bucket| {
@@ -241,16 +262,14 @@ impl Watcher {
                     })
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            let files = handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            let dbs = db_handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            (files, dbs)
         });
         for (p, c) in results.into_iter().flatten() {
             self.files.insert(p, c);
         }
-        for a in &agents {
-            if a.db_path.is_file() {
-                self.poll_db(&a.db_path.clone(), &a.id.clone());
-            }
-        }
+        self.dbs.extend(db_results);
         let ms = t0.elapsed().as_millis() as u64;
         {
             let mut st = self.ctx.write();
@@ -527,12 +546,21 @@ impl Watcher {
 
     /// Reads new session metadata and transcript rows from an agent database.
     fn poll_db(&mut self, path: &Path, agent: &str) {
-        let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
-        if ino == 0 {
-            return;
+        let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
+        let delta = read_db(&mut cur, path, &self.prices);
+        self.dbs.insert(path.to_path_buf(), cur);
+        apply_db_delta(&self.ctx, path, delta);
+    }
+
+    /// The cursor of a database (new ones are counted on /api/health), out of the map so that
+    /// it can be moved to a reader thread.
+    fn take_db_cursor(&mut self, path: &Path, agent: &str) -> Option<DbCursor> {
+        let ino = std::fs::metadata(path).map(|m| m.ino()).ok()?;
+        if let Some(c) = self.dbs.remove(path) {
+            return Some(c);
         }
-        let fresh = !self.dbs.contains_key(path);
-        let cur = self.dbs.entry(path.to_path_buf()).or_insert_with(|| DbCursor {
+        self.ctx.write().health.databases += 1;
+        Some(DbCursor {
             agent: agent.to_string(),
             conn: None,
             ino,
@@ -540,107 +568,122 @@ impl Watcher {
             meta_since: i64::MIN,
             window_rowid: 0,
             seqs: HashMap::new(),
-        });
-        if fresh {
-            self.ctx.write().health.databases += 1;
-        }
-        let mut replaced = cur.ino != ino;
-        if cur.conn.is_none() || replaced {
-            match sqlite_store::open(path) {
-                Ok(c) => cur.conn = Some(c),
-                Err(e) => {
-                    let msg = e.to_string();
-                    self.note_error(msg);
-                    return;
-                }
-            }
-        }
-        let conn = cur.conn.as_ref().expect("connection opened");
-        match sqlite_store::max_rowid(conn) {
-            Ok(m) if m < cur.max_rowid => replaced = true,
-            Ok(_) => {}
+        })
+    }
+}
+
+/// What one poll of a database found.
+struct DbDelta {
+    agent: String,
+    /// The database was replaced or rewritten: its sessions are re-read from scratch.
+    replaced: bool,
+    metas: Vec<crate::model::SessionMeta>,
+    per_session: HashMap<String, Tally>,
+    health: IndexHealth,
+}
+
+/// Reads what is new in a database past the cursor. No state lock is taken.
+fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
+    let mut d = DbDelta {
+        agent: cur.agent.clone(),
+        replaced: false,
+        metas: Vec::new(),
+        per_session: HashMap::new(),
+        health: IndexHealth::default(),
+    };
+    let fail = |d: &mut DbDelta, e: String| {
+        d.health.source_errors += 1;
+        d.health.last_error = Some(format!("{}: {e}", path.display()));
+    };
+    let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+    if cur.conn.is_none() || cur.ino != ino {
+        d.replaced = cur.ino != ino;
+        match sqlite_store::open(path) {
+            Ok(c) => cur.conn = Some(c),
             Err(e) => {
-                cur.conn = None;
-                self.note_error(format!("{}: {e}", path.display()));
-                return;
+                fail(&mut d, e);
+                return d;
             }
         }
-        if replaced {
-            // The database was replaced or rewritten: forget what it said and read it again.
-            cur.ino = ino;
-            cur.max_rowid = 0;
-            cur.meta_since = i64::MIN;
-            cur.window_rowid = 0;
-            cur.seqs.clear();
-            let ids: Vec<String> = {
-                let st = self.ctx.read();
-                st.sessions.values().filter(|s| s.db.as_deref() == Some(path)).map(|s| s.id.clone()).collect()
-            };
-            let mut st = self.ctx.write();
+    }
+    let conn = cur.conn.as_ref().expect("connection opened");
+    match sqlite_store::max_rowid(conn) {
+        Ok(m) if m < cur.max_rowid => d.replaced = true,
+        Ok(_) => {}
+        Err(e) => {
+            cur.conn = None;
+            fail(&mut d, e);
+            return d;
+        }
+    }
+    if d.replaced {
+        cur.ino = ino;
+        cur.max_rowid = 0;
+        cur.meta_since = i64::MIN;
+        cur.window_rowid = 0;
+        cur.seqs.clear();
+    }
+    match sqlite_store::sessions_since(conn, cur.meta_since, cur.window_rowid) {
+        Ok((m, since, rowid)) => {
+            cur.meta_since = since;
+            cur.window_rowid = rowid;
+            d.metas = m;
+        }
+        Err(e) => fail(&mut d, e),
+    }
+    let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
+    let seqs = &mut cur.seqs;
+    let (health, per_session) = (&mut d.health, &mut d.per_session);
+    let result = sqlite_store::events_since(conn, cur.max_rowid, |row| {
+        let last = seqs.entry(row.session_id.clone()).or_insert(-1);
+        if row.seq <= *last {
+            health.duplicate_source_lines += 1;
+            return;
+        }
+        *last = row.seq;
+        health.lines += 1;
+        match row.event {
+            Ok(bytes) => {
+                health.bytes_read += bytes.len() as u64;
+                let t = per_session.entry(row.session_id).or_default();
+                decode_line(&bytes, t, health, &cost_of);
+            }
+            Err(_) => health.bad_rows += 1,
+        }
+    });
+    match result {
+        Ok(max) => cur.max_rowid = max,
+        Err(e) => fail(&mut d, e),
+    }
+    d
+}
+
+/// Applies a database poll to the state (one write lock) and tells the event stream.
+fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
+    if !d.replaced && d.metas.is_empty() && d.per_session.is_empty() && d.health.source_errors == 0 {
+        return;
+    }
+    let touched: Vec<String> = d.per_session.keys().cloned().chain(d.metas.iter().map(|m| m.id.clone())).collect();
+    {
+        let mut st = ctx.write();
+        if d.replaced {
+            let ids: Vec<String> =
+                st.sessions.values().filter(|s| s.db.as_deref() == Some(path)).map(|s| s.id.clone()).collect();
             for id in ids {
                 st.reset_tally(&id);
             }
         }
-        let mut health = IndexHealth::default();
-        let metas = match sqlite_store::sessions_since(conn, cur.meta_since, cur.window_rowid) {
-            Ok((m, since, rowid)) => {
-                cur.meta_since = since;
-                cur.window_rowid = rowid;
-                m
-            }
-            Err(e) => {
-                health.source_errors += 1;
-                health.last_error = Some(format!("{}: {e}", path.display()));
-                Vec::new()
-            }
-        };
-        let mut per_session: HashMap<String, Tally> = HashMap::new();
-        let prices = &self.prices;
-        let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
-        let seqs = &mut cur.seqs;
-        let result = sqlite_store::events_since(conn, cur.max_rowid, |row| {
-            let last = seqs.entry(row.session_id.clone()).or_insert(-1);
-            if row.seq <= *last {
-                health.duplicate_source_lines += 1;
-                return;
-            }
-            *last = row.seq;
-            health.lines += 1;
-            match row.event {
-                Ok(bytes) => {
-                    health.bytes_read += bytes.len() as u64;
-                    let t = per_session.entry(row.session_id).or_default();
-                    decode_line(&bytes, t, &mut health, &cost_of);
-                }
-                Err(_) => health.bad_rows += 1,
-            }
-        });
-        match result {
-            Ok(max) => cur.max_rowid = max,
-            Err(e) => {
-                health.source_errors += 1;
-                health.last_error = Some(format!("{}: {e}", path.display()));
-            }
+        st.apply_meta(&d.agent, d.metas);
+        for id in &touched {
+            st.note_db(&d.agent, id, path);
         }
-        if metas.is_empty() && per_session.is_empty() && health.source_errors == 0 {
-            return;
+        for (id, t) in d.per_session {
+            st.apply_tally(&d.agent, &id, Store::Sqlite, t);
         }
-        let agent = cur.agent.clone();
-        let touched: Vec<String> = per_session.keys().cloned().chain(metas.iter().map(|m| m.id.clone())).collect();
-        {
-            let mut st = self.ctx.write();
-            st.apply_meta(&agent, metas);
-            for id in &touched {
-                st.note_db(&agent, id, path);
-            }
-            for (id, t) in per_session {
-                st.apply_tally(&agent, &id, Store::Sqlite, t);
-            }
-            st.health.add(&health);
-            st.health.last_update_ms = Some(crate::timefmt::now_ms());
-        }
-        publish_touched(&self.ctx, touched);
+        st.health.add(&d.health);
+        st.health.last_update_ms = Some(crate::timefmt::now_ms());
     }
+    publish_touched(ctx, touched);
 }
 
 /// Decodes one transcript line into `t`, counting what is wrong with it.

@@ -72,16 +72,31 @@ fn task(s: &Session, from_run: Option<&str>) -> Option<String> {
     Some(body.to_string())
 }
 
-fn sort_key(v: &Value, by: &str) -> f64 {
-    let f = |p: &str| v.pointer(p).and_then(Value::as_f64).unwrap_or(f64::MIN);
+/// The numeric sort key of a session, read straight from the index (no JSON built).
+fn sort_key(s: &Session, by: &str) -> f64 {
+    let t = &s.tally;
+    let opt = |v: Option<i64>| v.map_or(f64::MIN, |x| x as f64);
     match by {
-        "cost" => f("/cost"),
-        "tokens" => f("/tokens/total"),
-        "started" | "first" => f("/firstMs"),
-        "duration" => f("/durationMs"),
-        "errors" => f("/errors"),
-        "messages" => f("/messages"),
-        _ => f("/lastMs"),
+        "cost" => t.usage.cost,
+        "tokens" => t.usage.total_tokens() as f64,
+        "started" | "first" => opt(s.first_ms()),
+        "duration" => match (s.first_ms(), s.last_ms()) {
+            (Some(f), Some(l)) => (l - f) as f64,
+            _ => f64::MIN,
+        },
+        "errors" => t.errors() as f64,
+        "messages" => (t.user_messages + t.assistant_messages) as f64,
+        _ => opt(s.last_ms()),
+    }
+}
+
+/// The text sort key of a session.
+fn sort_text(s: &Session, by: &str, status: &str) -> String {
+    match by {
+        "label" => s.meta.label.clone().or_else(|| s.meta.key.clone()).unwrap_or_default().to_lowercase(),
+        "agent" => s.agent.to_lowercase(),
+        "model" => s.tally.models.last().cloned().or_else(|| s.meta.model.clone()).unwrap_or_default().to_lowercase(),
+        _ => status.to_string(),
     }
 }
 
@@ -98,7 +113,12 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
     };
     let by = req.q("sort").unwrap_or("last");
     if !SORTS.contains(&by) && !["label", "agent", "model", "status"].contains(&by) {
-        return Resp::error(400, &format!("sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, label, agent, model, status"));
+        return Resp::error(
+            400,
+            &format!(
+                "sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, label, agent, model, status"
+            ),
+        );
     }
     let asc = match req.q("order") {
         None | Some("desc") => false,
@@ -124,7 +144,8 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
     let q = req.q("q").map(str::to_lowercase);
     let now = ctx.now_ms();
     let st = ctx.read();
-    let mut rows: Vec<Value> = Vec::new();
+    // Filter and sort on the index itself; JSON is built for the page only.
+    let mut rows: Vec<(&Session, &'static str)> = Vec::new();
     for s in st.sessions.values() {
         if !agents.is_empty() && !agents.contains(&s.agent.as_str()) {
             continue;
@@ -143,29 +164,23 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
                 continue;
             }
         }
-        let v = summary(&st, s, now);
-        if !statuses.is_empty() && !statuses.iter().any(|x| v["status"] == *x) {
+        let status = s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status;
+        if !statuses.is_empty() && !statuses.contains(&status) {
             continue;
         }
-        rows.push(v);
+        rows.push((s, status));
     }
-    drop(st);
     if SORTS.contains(&by) {
-        rows.sort_by(|a, b| {
-            sort_key(a, by).total_cmp(&sort_key(b, by)).then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
-        });
+        rows.sort_by(|a, b| sort_key(a.0, by).total_cmp(&sort_key(b.0, by)).then_with(|| a.0.id.cmp(&b.0.id)));
     } else {
-        let field = by;
-        rows.sort_by(|a, b| {
-            let s = |v: &Value| v[field].as_str().unwrap_or("").to_lowercase();
-            s(a).cmp(&s(b)).then_with(|| a["id"].as_str().cmp(&b["id"].as_str()))
-        });
+        rows.sort_by_cached_key(|(s, status)| (sort_text(s, by, status), s.id.clone()));
     }
     if !asc {
         rows.reverse();
     }
     let total = rows.len();
-    let page: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|(s, _)| summary(&st, s, now)).collect();
+    drop(st);
     Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": by,
         "order": if asc { "asc" } else { "desc" }, "sessions": page}))
 }
@@ -226,7 +241,8 @@ pub fn subagents(req: &Req, ctx: &Shared) -> Resp {
             "firstMs": r.created_ms, "lastMs": r.ended_ms, "model": r.model, "run": r}));
     }
     drop(st);
-    rows.sort_by(|a, b| sort_key(b, "last").total_cmp(&sort_key(a, "last")));
+    let last = |v: &Value| v["lastMs"].as_f64().unwrap_or(f64::MIN);
+    rows.sort_by(|a, b| last(b).total_cmp(&last(a)));
     let total = rows.len();
     rows.truncate(limit);
     Resp::json(&json!({"total": total, "subagents": rows}))

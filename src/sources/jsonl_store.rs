@@ -117,7 +117,8 @@ impl LineReader {
             } else {
                 self.partial.extend_from_slice(&chunk[start..end]);
                 emit(&self.partial, &mut f);
-                self.partial.clear();
+                // Readers live as long as their file's cursor: give a long line's memory back.
+                self.partial = Vec::new();
             }
             start = end + 1;
             consumed = start;
