@@ -5,7 +5,6 @@
 //! knows where an event came from or does any I/O.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Token counts by kind, and cost in USD.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -119,7 +118,7 @@ pub struct Tally {
     /// Model calls whose cost was computed from the price table (no `usage.cost` in the line).
     pub estimated_cost_calls: u64,
     pub models: Vec<String>,
-    pub tools: BTreeMap<String, u64>,
+    pub tools: ToolCounts,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
     pub last_stop_reason: Option<String>,
@@ -129,6 +128,43 @@ pub struct Tally {
     /// Usage by hour (epoch hour) and model, for time series.
     #[serde(skip)]
     pub hourly: Vec<HourUsage>,
+}
+
+/// Calls per tool name. A sorted vector: sessions use a handful of tools, and a map's nodes
+/// would cost more than the names. Iterates and serialises like a map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCounts(Vec<(String, u64)>);
+
+impl ToolCounts {
+    pub fn add(&mut self, name: &str, n: u64) {
+        match self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)) {
+            Ok(i) => self.0[i].1 += n,
+            Err(i) => self.0.insert(i, (name.to_string(), n)),
+        }
+    }
+    pub fn get(&self, name: &str) -> Option<u64> {
+        self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> IntoIterator for &'a ToolCounts {
+    type Item = (&'a String, &'a u64);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, u64)>, fn(&'a (String, u64)) -> (&'a String, &'a u64)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(t, n)| (t, n))
+    }
+}
+
+impl Serialize for ToolCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self)
+    }
 }
 
 /// Usage of one model in one hour.
@@ -177,7 +213,7 @@ impl Tally {
                 // Kept only for sub-agents (their task); other sessions' text stays on disk.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
                     self.first_user_text = line.user_text.as_deref().filter(|t| t.contains("[Subagent")).map(|t| {
-                        let mut end = t.len().min(1500);
+                        let mut end = t.len().min(600);
                         while !t.is_char_boundary(end) {
                             end -= 1;
                         }
@@ -211,7 +247,7 @@ impl Tally {
         }
         for t in &line.tool_calls {
             self.tool_calls += 1;
-            *self.tools.entry(t.clone()).or_default() += 1;
+            self.tools.add(t, 1);
         }
         if let Some(task) = &line.spawn_task {
             if self.spawn_tasks.len() < MAX_SPAWN_TASKS {
@@ -268,8 +304,8 @@ impl Tally {
         self.usage.add(&d.usage);
         self.estimated_cost_calls += d.estimated_cost_calls;
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
-        for (t, n) in d.tools {
-            *self.tools.entry(t).or_default() += n;
+        for (t, n) in &d.tools {
+            self.tools.add(t, *n);
         }
         if let Some(f) = d.first_ms {
             self.first_ms = Some(self.first_ms.map_or(f, |x| x.min(f)));
@@ -351,6 +387,17 @@ mod tests {
         ha.sort_by_key(|h| (h.hour, h.model));
         hw.sort_by_key(|h| (h.hour, h.model));
         assert_eq!(ha, hw);
+    }
+
+    #[test]
+    fn tool_counts_stay_sorted_and_serialise_as_a_map() {
+        let mut t = ToolCounts::default();
+        for name in ["read", "exec", "read", "write", "exec", "read"] {
+            t.add(name, 1);
+        }
+        assert_eq!(t.get("read"), Some(3));
+        assert_eq!(t.len(), 3);
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#"{"exec":2,"read":3,"write":1}"#);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 pub type Shared = Arc<Ctx>;
@@ -24,6 +25,9 @@ pub struct Ctx {
     pub started_ms: i64,
     /// A fixed clock for tests (`--fake-now-ms`).
     pub fake_now_ms: Option<i64>,
+    /// Bumped by every write lock: a cached answer computed at generation g is current while
+    /// the generation is still g.
+    pub generation: AtomicU64,
 }
 
 impl Ctx {
@@ -34,6 +38,7 @@ impl Ctx {
             version: env!("CARGO_PKG_VERSION"),
             started_ms: crate::timefmt::now_ms(),
             fake_now_ms,
+            generation: AtomicU64::new(0),
         })
     }
     pub fn now_ms(&self) -> i64 {
@@ -43,7 +48,9 @@ impl Ctx {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
     pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        self.state.write().unwrap_or_else(|p| p.into_inner())
+        let g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        g
     }
 }
 
@@ -118,7 +125,8 @@ pub struct Cell {
 
 pub struct State {
     pub install: Install,
-    pub sessions: HashMap<String, Session>,
+    /// Boxed: the table's empty slots then cost a pointer, not a whole session.
+    pub sessions: HashMap<String, Box<Session>>,
     pub by_key: HashMap<String, String>,
     pub subagent_runs: HashMap<String, SubagentRun>,
     pub models: ModelNames,
@@ -155,14 +163,16 @@ impl State {
     }
 
     fn session_mut(&mut self, agent: &str, id: &str) -> &mut Session {
-        self.sessions.entry(id.to_string()).or_insert_with(|| Session {
-            id: id.to_string(),
-            agent: agent.to_string(),
-            meta: SessionMeta { id: id.to_string(), ..Default::default() },
-            store: Store::None,
-            tally: Tally::default(),
-            files: Vec::new(),
-            db: None,
+        self.sessions.entry(id.to_string()).or_insert_with(|| {
+            Box::new(Session {
+                id: id.to_string(),
+                agent: agent.to_string(),
+                meta: SessionMeta { id: id.to_string(), ..Default::default() },
+                store: Store::None,
+                tally: Tally::default(),
+                files: Vec::new(),
+                db: None,
+            })
         })
     }
 
@@ -230,6 +240,17 @@ impl State {
         }
     }
 
+    /// Gives back spare capacity after the cold index (vectors grew by doubling).
+    pub fn shrink(&mut self) {
+        for s in self.sessions.values_mut() {
+            s.tally.hourly.shrink_to_fit();
+            s.tally.models.shrink_to_fit();
+            s.files.shrink_to_fit();
+        }
+        self.sessions.shrink_to_fit();
+        self.by_key.shrink_to_fit();
+    }
+
     pub fn note_file(&mut self, agent: &str, id: &str, path: &std::path::Path) {
         let s = self.session_mut(agent, id);
         if !s.files.iter().any(|f| f == path) {
@@ -243,7 +264,12 @@ impl State {
     }
 
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {
-        self.by_key.get(key).and_then(|id| self.sessions.get(id))
+        self.by_key.get(key).and_then(|id| self.sessions.get(id)).map(|b| &**b)
+    }
+
+    /// A session by id, else by session key.
+    pub fn session(&self, id_or_key: &str) -> Option<&Session> {
+        self.sessions.get(id_or_key).map(|b| &**b).or_else(|| self.session_by_key(id_or_key))
     }
 }
 

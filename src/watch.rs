@@ -271,6 +271,8 @@ impl Watcher {
         }
         self.dbs.extend(db_results);
         let ms = t0.elapsed().as_millis() as u64;
+        self.ctx.write().shrink();
+        release_free_memory();
         {
             let mut st = self.ctx.write();
             st.health.ready = true;
@@ -684,6 +686,22 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
         st.health.last_update_ms = Some(crate::timefmt::now_ms());
     }
     publish_touched(ctx, touched);
+}
+
+/// Hands memory freed by the cold index back to the system. glibc keeps freed heap in its
+/// per-thread arenas; musl (the static ARM builds) returns it by itself.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only releases free pages of glibc's own heap; no Rust invariant
+        // depends on them.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// Decodes one transcript line into `t`, counting what is wrong with it.

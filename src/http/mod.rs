@@ -1,6 +1,7 @@
 //! The HTTP server: a tiny_http listener and a fixed pool of handler threads, each taking
 //! requests off the same listener. Routing is in `routes.rs`; one file per API area.
 
+pub mod cache;
 pub mod events;
 pub mod health;
 pub mod logs;

@@ -1,5 +1,6 @@
 //! The route table: a plain `match` on (method, path segments).
 
+use super::cache::cached;
 use super::{health, logs, memory, overview, sessions, static_files, transcript, usage, Req, Resp};
 use crate::state::Shared;
 
@@ -7,14 +8,14 @@ pub fn route(req: &Req, ctx: &Shared) -> Resp {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["api", "health"]) => health::get(req, ctx),
-        ("GET", ["api", "overview"]) => overview::get(req, ctx),
-        ("GET", ["api", "sessions"]) => sessions::list(req, ctx),
+        ("GET", ["api", "overview"]) => cached(req, ctx, || overview::get(req, ctx)),
+        ("GET", ["api", "sessions"]) => cached(req, ctx, || sessions::list(req, ctx)),
         ("GET", ["api", "sessions", id]) => sessions::one(req, ctx, id),
-        ("GET", ["api", "subagents"]) => sessions::subagents(req, ctx),
+        ("GET", ["api", "subagents"]) => cached(req, ctx, || sessions::subagents(req, ctx)),
         ("GET", ["api", "transcript", id]) => transcript::page(req, ctx, id),
         ("GET", ["api", "timeline"]) => transcript::timeline(req, ctx),
-        ("GET", ["api", "usage"]) => usage::get(req, ctx),
-        ("GET", ["api", "usage.csv"]) => usage::csv(req, ctx),
+        ("GET", ["api", "usage"]) => cached(req, ctx, || usage::get(req, ctx)),
+        ("GET", ["api", "usage.csv"]) => cached(req, ctx, || usage::csv(req, ctx)),
         ("GET", ["api", "memory"]) => memory::get(req, ctx),
         ("GET", ["api", "logs"]) => logs::get(req, ctx),
         (_, ["api", ..]) if req.method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),

@@ -189,7 +189,7 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
 pub fn one(_req: &Req, ctx: &Shared, id: &str) -> Resp {
     let now = ctx.now_ms();
     let st = ctx.read();
-    let Some(s) = st.sessions.get(id).or_else(|| st.session_by_key(id)) else {
+    let Some(s) = st.session(id) else {
         return Resp::not_found(&format!("session {id:?}"));
     };
     let mut v = summary(&st, s, now);

@@ -63,7 +63,7 @@ fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) 
 fn locate(ctx: &Shared, id: &str) -> Option<(Location, Value)> {
     let now = ctx.now_ms();
     let st = ctx.read();
-    let s = st.sessions.get(id).or_else(|| st.session_by_key(id))?;
+    let s = st.session(id)?;
     let loc = Location { store: s.store.clone(), files: s.files.clone(), db: s.db.clone(), id: s.id.clone() };
     Some((loc, summary(&st, s, now)))
 }
