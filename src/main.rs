@@ -1,6 +1,7 @@
 //! clawmetry: wiring only. Parses the command line, detects the installation, builds the
 //! shared state and starts the threads (watcher, HTTP). See ARCHITECTURE.md for the map.
 
+mod alloc;
 mod cli;
 mod detect;
 mod http;
@@ -14,6 +15,7 @@ mod watch;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cfg = match cli::parse() {
         Ok(cli::Command::Run(c)) => c,
         Ok(cli::Command::Help) => {

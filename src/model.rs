@@ -100,9 +100,6 @@ impl LineSummary {
     }
 }
 
-/// Spawn tasks remembered per session (the index stays small; the transcript has them all).
-const MAX_SPAWN_TASKS: usize = 20;
-
 /// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
@@ -124,7 +121,6 @@ pub struct Tally {
     pub last_stop_reason: Option<String>,
     pub last_kind_assistant: bool,
     pub first_user_text: Option<String>,
-    pub spawn_tasks: Vec<String>,
     /// Usage by hour (epoch hour) and model, for time series.
     #[serde(skip)]
     pub hourly: Vec<HourUsage>,
@@ -213,7 +209,7 @@ impl Tally {
                 // Kept only for sub-agents (their task); other sessions' text stays on disk.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
                     self.first_user_text = line.user_text.as_deref().filter(|t| t.contains("[Subagent")).map(|t| {
-                        let mut end = t.len().min(600);
+                        let mut end = t.len().min(400);
                         while !t.is_char_boundary(end) {
                             end -= 1;
                         }
@@ -248,11 +244,6 @@ impl Tally {
         for t in &line.tool_calls {
             self.tool_calls += 1;
             self.tools.add(t, 1);
-        }
-        if let Some(task) = &line.spawn_task {
-            if self.spawn_tasks.len() < MAX_SPAWN_TASKS {
-                self.spawn_tasks.push(task.chars().take(300).collect());
-            }
         }
         if line.injected {
             return;
@@ -322,8 +313,6 @@ impl Tally {
         if self.first_user_text.is_none() {
             self.first_user_text = d.first_user_text;
         }
-        let room = MAX_SPAWN_TASKS.saturating_sub(self.spawn_tasks.len());
-        self.spawn_tasks.extend(d.spawn_tasks.into_iter().take(room));
         for mut h in d.hourly {
             h.model = remap[h.model as usize];
             self.add_hourly(h);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
@@ -73,7 +73,8 @@ pub struct Session {
     /// JSONL files holding this session (current, reset and deleted generations).
     pub files: Vec<PathBuf>,
     /// The agent database holding it.
-    pub db: Option<PathBuf>,
+    /// Shared with the other sessions of the same database.
+    pub db: Option<Arc<Path>>,
 }
 
 /// Counters shown on /api/health: what was read and what was wrong with it.
@@ -135,6 +136,8 @@ pub struct State {
     pub hourly: BTreeMap<(u32, u32, u16), Cell>,
     pub health: IndexHealth,
     pub price_source: String,
+    /// The agent databases, shared by their sessions.
+    pub db_paths: Vec<Arc<Path>>,
 }
 
 impl State {
@@ -149,6 +152,7 @@ impl State {
             hourly: BTreeMap::new(),
             health: IndexHealth::default(),
             price_source: String::new(),
+            db_paths: Vec::new(),
         }
     }
 
@@ -167,7 +171,7 @@ impl State {
             Box::new(Session {
                 id: id.to_string(),
                 agent: agent.to_string(),
-                meta: SessionMeta { id: id.to_string(), ..Default::default() },
+                meta: SessionMeta::default(),
                 store: Store::None,
                 tally: Tally::default(),
                 files: Vec::new(),
@@ -185,6 +189,8 @@ impl State {
             let s = self.session_mut(agent, &m.id);
             let mut merged = m;
             merged.fill_from(&s.meta);
+            // The id is the map key and `Session::id`; a third copy would only cost memory.
+            merged.id = String::new();
             s.meta = merged;
         }
     }
@@ -241,14 +247,21 @@ impl State {
     }
 
     /// Gives back spare capacity after the cold index (vectors grew by doubling).
+    ///
+    /// The sessions are rebuilt by copying: their pieces were allocated by the index workers
+    /// between lots of short-lived parsing garbage, and a fresh copy packs them densely so the
+    /// allocator can hand the scattered old pages back.
     pub fn shrink(&mut self) {
-        for s in self.sessions.values_mut() {
+        let mut sessions: HashMap<String, Box<Session>> = HashMap::with_capacity(self.sessions.len());
+        for (k, v) in self.sessions.drain() {
+            let mut s = (*v).clone();
             s.tally.hourly.shrink_to_fit();
             s.tally.models.shrink_to_fit();
             s.files.shrink_to_fit();
+            sessions.insert(k, Box::new(s));
         }
-        self.sessions.shrink_to_fit();
-        self.by_key.shrink_to_fit();
+        self.sessions = sessions;
+        self.by_key = self.by_key.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     }
 
     pub fn note_file(&mut self, agent: &str, id: &str, path: &std::path::Path) {
@@ -258,9 +271,19 @@ impl State {
         }
     }
 
-    pub fn note_db(&mut self, agent: &str, id: &str, path: &std::path::Path) {
+    pub fn note_db(&mut self, agent: &str, id: &str, path: &Path) {
+        let shared = match self.db_paths.iter().find(|p| &***p == path) {
+            Some(p) => p.clone(),
+            None => {
+                let p: Arc<Path> = Arc::from(path);
+                self.db_paths.push(p.clone());
+                p
+            }
+        };
         let s = self.session_mut(agent, id);
-        s.db = Some(path.to_path_buf());
+        if s.db.as_deref() != Some(path) {
+            s.db = Some(shared);
+        }
     }
 
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {

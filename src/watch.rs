@@ -42,9 +42,9 @@ pub fn spawn(ctx: Shared, cfg: Config) -> std::io::Result<JoinHandle<()>> {
     })
 }
 
+/// Where a JSONL file has been read to. Its session and agent are in its path
+/// (`agents/<agent>/sessions/<id>.jsonl…`), so the cursor does not repeat them.
 struct FileCursor {
-    agent: String,
-    session_id: String,
     ino: u64,
     /// Bytes read so far (the reader holds any unfinished last line).
     read_pos: u64,
@@ -242,13 +242,7 @@ impl Watcher {
                         let mut batch: Vec<(String, String, PathBuf, Tally)> = Vec::new();
                         let mut health = IndexHealth::default();
                         for (path, agent, id, _) in bucket {
-                            let mut cur = FileCursor {
-                                agent: agent.clone(),
-                                session_id: id.clone(),
-                                ino: 0,
-                                read_pos: 0,
-                                reader: LineReader::default(),
-                            };
+                            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default() };
                             let tally = read_file(&path, &mut cur, prices, &mut health);
                             health.files += 1;
                             batch.push((agent, id, path.clone(), tally));
@@ -272,7 +266,7 @@ impl Watcher {
         self.dbs.extend(db_results);
         let ms = t0.elapsed().as_millis() as u64;
         self.ctx.write().shrink();
-        release_free_memory();
+        crate::alloc::release_free_memory();
         {
             let mut st = self.ctx.write();
             st.health.ready = true;
@@ -428,17 +422,11 @@ impl Watcher {
             let moved = self
                 .files
                 .iter()
-                .find(|(p, c)| c.ino == md.ino() && c.session_id == id && !p.exists())
+                .find(|(p, c)| c.ino == md.ino() && session_of(p).as_deref() == Some(id) && !p.exists())
                 .map(|(p, _)| p.clone());
             let cur = match moved.and_then(|p| self.files.remove(&p)) {
                 Some(c) => c,
-                None => FileCursor {
-                    agent: agent.to_string(),
-                    session_id: id.to_string(),
-                    ino: md.ino(),
-                    read_pos: 0,
-                    reader: LineReader::default(),
-                },
+                None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default() },
             };
             let fresh = cur.read_pos == 0;
             self.files.insert(path.to_path_buf(), cur);
@@ -464,8 +452,7 @@ impl Watcher {
     /// A file of the session was truncated or replaced: re-read all of its files.
     fn rebuild_jsonl_session(&mut self, id: &str) {
         self.ctx.write().reset_tally(id);
-        let paths: Vec<PathBuf> =
-            self.files.iter().filter(|(_, c)| c.session_id == id).map(|(p, _)| p.clone()).collect();
+        let paths: Vec<PathBuf> = self.files.keys().filter(|p| session_of(p).as_deref() == Some(id)).cloned().collect();
         let mut health = IndexHealth::default();
         let mut batch = Vec::new();
         for p in paths {
@@ -477,7 +464,7 @@ impl Watcher {
                 continue;
             }
             let tally = read_file(&p, cur, &self.prices, &mut health);
-            batch.push((cur.agent.clone(), id.to_string(), p.clone(), tally));
+            batch.push((agent_of(&p), id.to_string(), p.clone(), tally));
         }
         apply_file_batch(&self.ctx, &mut batch, &mut health);
     }
@@ -688,22 +675,6 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
     publish_touched(ctx, touched);
 }
 
-/// Hands memory freed by the cold index back to the system. glibc keeps freed heap in its
-/// per-thread arenas; musl (the static ARM builds) returns it by itself.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> i32;
-        }
-        // SAFETY: malloc_trim only releases free pages of glibc's own heap; no Rust invariant
-        // depends on them.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
-}
-
 /// Decodes one transcript line into `t`, counting what is wrong with it.
 fn decode_line(
     bytes: &[u8],
@@ -790,6 +761,24 @@ fn publish_touched(ctx: &Shared, touched: Vec<String>) {
     ids.sort();
     ids.dedup();
     ctx.hub.publish("sessions", json!({"ids": ids}));
+}
+
+/// The session a transcript file belongs to, from its name.
+fn session_of(path: &Path) -> Option<String> {
+    match jsonl_store::classify(path.file_name()?.to_str()?) {
+        FileRole::Transcript { id } => Some(id),
+        _ => None,
+    }
+}
+
+/// The agent of a transcript file: `agents/<agent>/sessions/<file>`.
+fn agent_of(path: &Path) -> String {
+    path.parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("main")
+        .to_string()
 }
 
 fn list_dir(dir: &Path) -> Vec<(PathBuf, FileRole)> {

@@ -206,7 +206,6 @@ pub fn one(_req: &Req, ctx: &Shared, id: &str) -> Resp {
         None => Vec::new(),
     };
     v["children"] = Value::Array(children);
-    v["spawnTasks"] = json!(s.tally.spawn_tasks);
     Resp::json(&v)
 }
 

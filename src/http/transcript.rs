@@ -16,7 +16,7 @@ use std::path::PathBuf;
 struct Location {
     store: Store,
     files: Vec<PathBuf>,
-    db: Option<PathBuf>,
+    db: Option<std::sync::Arc<std::path::Path>>,
     id: String,
 }
 

@@ -22,7 +22,7 @@ pub fn open(path: &Path) -> Result<Connection, String> {
     .map_err(|e| format!("{}: {e}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_millis(250)).ok();
     // Reads are sequential scans past a watermark: a big page cache would only hold memory.
-    conn.execute_batch("PRAGMA cache_size = -512").ok();
+    conn.execute_batch("PRAGMA cache_size = -128").ok();
     Ok(conn)
 }
 
