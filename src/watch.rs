@@ -404,6 +404,9 @@ impl Watcher {
             }
         }
         self.load_subagent_runs();
+        // Transcript pages and answers come and go on the handler threads; give their freed
+        // heap back now and then.
+        crate::alloc::release_free_memory();
     }
 
     /// Reads what was added to one JSONL file.
