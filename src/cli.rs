@@ -88,6 +88,7 @@ where
     if let Ok(h) = std::env::var("CLAWMETRY_HOST") {
         cfg.host = h;
     }
+    cfg.data_dir = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".clawmetry"));
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {

@@ -83,6 +83,8 @@ pub struct Session {
 pub struct IndexHealth {
     pub ready: bool,
     pub cold_index_ms: Option<u64>,
+    /// Transcript files found; `files` of them are read (the cold index's progress).
+    pub files_total: u64,
     pub files: u64,
     pub databases: u64,
     pub bytes_read: u64,

@@ -202,7 +202,11 @@ impl Watcher {
                 }
             }
         }
-        self.ctx.write().health.ignored_files += ignored;
+        {
+            let mut st = self.ctx.write();
+            st.health.ignored_files += ignored;
+            st.health.files_total += jobs.len() as u64;
+        }
         jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
         let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
         let mut buckets: Vec<Vec<(PathBuf, String, String, u64)>> = vec![Vec::new(); workers];
@@ -434,7 +438,9 @@ impl Watcher {
             let fresh = cur.read_pos == 0;
             self.files.insert(path.to_path_buf(), cur);
             if fresh {
-                self.ctx.write().health.files += 1;
+                let mut st = self.ctx.write();
+                st.health.files += 1;
+                st.health.files_total += 1;
             }
         }
         let cur = self.files.get(path).expect("cursor inserted");

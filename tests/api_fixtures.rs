@@ -183,6 +183,8 @@ fn legacy_jsonl_store_2026_3() {
     let h = server.get("/api/health");
     assert_eq!(h["index"]["ignoredFiles"], 1, "the .bak.1 copy must not count");
     assert_eq!(h["sources"]["jsonlFiles"], 6);
+    assert_eq!(h["index"]["filesTotal"], 6);
+    assert_eq!(h["index"]["files"], 6);
     // sessions.json says the main session failed; the sub-agent links to it by key.
     let main = server.get("/api/sessions/003d9e5b-51f2-496b-911f-3564cacac047");
     assert_eq!(main["status"], "failed");
