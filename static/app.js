@@ -1,32 +1,228 @@
-// Minimal dashboard page: overview figures and the session list, from the JSON API.
-const $ = (s) => document.querySelector(s);
-const fmtTokens = (n) => n >= 1e6 ? (n / 1e6).toFixed(1) + 'M' : n >= 1e3 ? (n / 1e3).toFixed(1) + 'k' : String(n);
-const fmtCost = (c) => '$' + (c >= 1 ? c.toFixed(2) : c.toFixed(4));
-const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+// clawmetry web UI: the hash router, the live event stream and the view lifecycle. Each view is
+// an ES module (static/js/*.js) loaded on first use and exporting mount(root, route, app) ->
+// { update?(route), refresh(changes), unmount() }.
+import { api, parseHash, setHTML, html, $, $$, tickTimes, errorBox, debounce } from './js/util.js';
 
-async function load() {
-  const [health, ov, list] = await Promise.all([
-    fetch('/api/health').then((r) => r.json()),
-    fetch('/api/overview').then((r) => r.json()),
-    fetch('/api/sessions?limit=100').then((r) => r.json()),
-  ]);
-  $('#status').textContent = health.openclaw.found ? health.openclaw.stateDir : 'OpenClaw not found';
-  if (!health.openclaw.found) {
-    $('#app').innerHTML = `<p>${esc(health.openclaw.hint)}</p>`;
-    return;
+const VIEWS = {
+  overview: { title: 'Overview', load: () => import('./js/overview.js') },
+  sessions: { title: 'Sessions', load: () => import('./js/sessions.js') },
+  session: { title: 'Session', nav: 'sessions', load: () => import('./js/session.js') },
+  subagents: { title: 'Sub-agents', load: () => import('./js/subagents.js') },
+  usage: { title: 'Usage & cost', load: () => import('./js/usage.js') },
+  flow: { title: 'Flow', load: () => import('./js/flow.js') },
+};
+
+// State visible to the browser tests (and handy in the console).
+const probe = (window.__cm = { view: '', renders: 0, errors: [], live: 'connecting', refreshes: 0 });
+const main = $('#main');
+
+function record(kind, msg) {
+  probe.errors.push(`${kind}: ${msg}`);
+  toast(`Something went wrong: ${msg}`);
+}
+window.addEventListener('error', (e) => record('error', e.message || String(e.error)));
+window.addEventListener('unhandledrejection', (e) => {
+  if (e.reason && e.reason.name === 'AbortError') return;
+  record('rejection', (e.reason && e.reason.message) || String(e.reason));
+});
+
+let toastTimer = 0;
+function toast(text) {
+  let t = $('#toast');
+  if (!t) {
+    t = document.createElement('div');
+    t.id = 'toast';
+    t.setAttribute('role', 'alert');
+    document.body.append(t);
   }
-  const u = ov.usage;
-  const card = (label, value) => `<div class="card"><span class="muted">${label}</span><b>${value}</b></div>`;
-  const rows = list.sessions.map((s) => `<tr><td>${esc(s.agent)}</td><td>${esc(s.label ?? s.key ?? s.id)}</td>
-    <td>${esc(s.status)}</td><td>${esc(s.model)}</td><td class="n">${fmtTokens(s.tokens.total)}</td>
-    <td class="n">${fmtCost(s.cost)}</td></tr>`).join('');
-  $('#app').innerHTML = `<div class="cards">
-      ${card('Sessions', ov.sessions.total)}${card('Running', ov.sessions.running)}
-      ${card('Cost today', fmtCost(u.today.cost))}${card('Cost this month', fmtCost(u.month.cost))}
-      ${card('Cost, all time', fmtCost(u.total.cost))}${card('Tokens, all time', fmtTokens(u.total.totalTokens))}
-    </div>
-    <table><thead><tr><th>Agent</th><th>Session</th><th>Status</th><th>Model</th><th>Tokens</th><th>Cost</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
 }
 
-load().catch((e) => { $('#app').textContent = 'Cannot reach the clawmetry API: ' + e; });
+// ---- installation status (banner, footer) -----------------------------------------------------
+
+const app = {
+  health: null,
+  /** Fetches /api/health (cached unless `fresh`). */
+  async getHealth(fresh = false) {
+    if (!this.health || fresh) {
+      this.health = await api('/api/health');
+      showInstall(this.health);
+    }
+    return this.health;
+  },
+  /** A view calls this after each render: the tests wait on it. */
+  rendered(name) {
+    probe.renders++;
+    probe.view = name;
+    document.documentElement.dataset.view = name;
+    document.documentElement.dataset.state = 'ready';
+    tickTimes(main);
+  },
+  /** Standard error state with a retry button. */
+  failed(root, e, retry) {
+    if (e && e.name === 'AbortError') return;
+    setHTML(root, errorBox(e));
+    const b = $('[data-action=retry]', root);
+    if (b) b.onclick = retry;
+    document.documentElement.dataset.state = 'error';
+    probe.renders++;
+  },
+};
+
+function showInstall(h) {
+  const b = $('#banner');
+  const oc = h.openclaw || {};
+  if (!oc.found) {
+    b.hidden = false;
+    b.className = 'banner warn';
+    setHTML(b, html`<strong>No OpenClaw installation found</strong> at <code>${oc.stateDir || '?'}</code>.
+      Start clawmetry with <code>--openclaw-dir DIR</code> (or set <code>OPENCLAW_STATE_DIR</code>); this page picks it up once it appears.`);
+  } else if (h.index && !h.index.ready) {
+    b.hidden = false;
+    b.className = 'banner info';
+    setHTML(b, html`Indexing <code>${oc.stateDir}</code>… ${h.index.files || 0} files and ${h.index.databases || 0} databases read so far.`);
+  } else {
+    b.hidden = true;
+  }
+  setHTML($('#foot-install'), oc.found ? html`OpenClaw: <code>${oc.stateDir}</code> (${oc.chosenBy || 'detected'})` : html`OpenClaw: not found`);
+  setHTML($('#foot-version'), html`clawmetry ${h.version}`);
+}
+
+// ---- routing ----------------------------------------------------------------------------------
+
+function resolve({ parts }) {
+  const [a, b] = parts;
+  if (!a || a === 'overview') return { name: 'overview', key: 'overview' };
+  if (a === 'sessions' && b) return { name: 'session', key: 'session:' + b };
+  if (VIEWS[a] && a !== 'session') return { name: a, key: a };
+  return { name: null, key: 'missing' };
+}
+
+let current = null;
+let navSeq = 0;
+
+async function navigate() {
+  const route = parseHash();
+  const { name, key } = resolve(route);
+  if (current && current.key === key && current.instance && current.instance.update) {
+    current.instance.update(route);
+    return;
+  }
+  const seq = ++navSeq;
+  if (current && current.instance) current.instance.unmount();
+  current = null;
+  const def = VIEWS[name];
+  for (const a of $$('#nav a')) {
+    const on = def && a.dataset.view === (def.nav || name);
+    a.classList.toggle('on', !!on);
+    if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  document.documentElement.dataset.state = 'loading';
+  if (!def) {
+    document.title = 'Not found · clawmetry';
+    setHTML(main, html`<div class="empty"><h3>No such page</h3><p><code>${location.hash}</code> is not a view of this dashboard.</p>
+      <p><a href="#/">Go to the overview</a></p></div>`);
+    app.rendered('missing');
+    return;
+  }
+  document.title = `${def.title} · clawmetry`;
+  main.innerHTML = '<p class="loading">Loading…</p>';
+  let mod;
+  try {
+    mod = await def.load();
+  } catch (e) {
+    app.failed(main, e, navigate);
+    return;
+  }
+  if (seq !== navSeq) return;
+  main.scrollTop = 0;
+  window.scrollTo(0, 0);
+  current = { key, name, instance: mod.mount(main, route, app) };
+}
+
+window.addEventListener('hashchange', navigate);
+
+// ---- live updates -----------------------------------------------------------------------------
+
+/** Changes collected since the last refresh: session ids, or everything. */
+let pending = { ids: new Set(), all: false };
+let firstPending = 0;
+
+function flush() {
+  if (document.hidden) return; // applied when the tab is visible again
+  const changes = pending;
+  pending = { ids: new Set(), all: false };
+  firstPending = 0;
+  if (!changes.all && !changes.ids.size) return;
+  probe.refreshes++;
+  if (current && current.instance) current.instance.refresh(changes);
+}
+const flushSoon = debounce(flush, 250);
+
+function queue(ids, all = false) {
+  for (const id of ids || []) pending.ids.add(id);
+  pending.all = pending.all || all;
+  // Trailing debounce, but never more than 1.5 s behind a continuous stream of changes.
+  if (!firstPending) firstPending = Date.now();
+  if (Date.now() - firstPending > 1500) { flushSoon.cancel(); flush(); } else flushSoon();
+}
+
+document.addEventListener('visibilitychange', () => { if (!document.hidden) flush(); });
+
+let es = null;
+let connectedOnce = false;
+let retryMs = 2000;
+let retryTimer = 0;
+
+function setLive(state, title) {
+  probe.live = state;
+  const el = $('#live');
+  el.className = 'live ' + state;
+  el.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline' }[state];
+  el.title = title || '';
+}
+
+function connect() {
+  clearTimeout(retryTimer);
+  if (es) es.close();
+  es = new EventSource('/api/events');
+  es.addEventListener('hello', () => {
+    retryMs = 2000;
+    setLive('live', 'Updates arrive as OpenClaw writes them');
+    // After a drop, changes may have been missed: re-read everything once.
+    if (connectedOnce) resync();
+    connectedOnce = true;
+  });
+  es.addEventListener('sessions', (e) => {
+    let d = {};
+    try { d = JSON.parse(e.data); } catch { /* keep going */ }
+    queue(d.ids || [], !d.ids);
+  });
+  es.addEventListener('index', () => { app.getHealth(true).catch(() => {}); queue([], true); });
+  es.addEventListener('resync', () => resync());
+  es.onerror = () => {
+    if (es.readyState === EventSource.CLOSED) {
+      // The server refused the stream (e.g. too many open): retry with backoff.
+      setLive('offline', `Retrying in ${Math.round(retryMs / 1000)} s`);
+      retryTimer = setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    } else {
+      setLive('reconnecting', 'The connection to clawmetry dropped; the browser is reconnecting');
+    }
+  };
+}
+
+function resync() {
+  app.getHealth(true).catch(() => {});
+  queue([], true);
+}
+
+// Relative times ("3 min ago") age without any request.
+setInterval(() => tickTimes(document), 30_000);
+
+app.getHealth().catch((e) => toast(e.message));
+navigate();
+connect();

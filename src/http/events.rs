@@ -30,13 +30,15 @@ pub fn serve(ctx: Shared, rq: tiny_http::Request) {
             .iter()
             .find(|h| h.field.equiv("Last-Event-ID"))
             .and_then(|h| h.value.as_str().parse::<u64>().ok());
-        let mut stream = Stream {
-            ctx: ctx.clone(),
-            after: after.unwrap_or_else(|| ctx.hub.seq()),
-            buf: Vec::new(),
-            pos: 0,
-            started: false,
+        // A Last-Event-ID ahead of the hub comes from before a restart of clawmetry: the ids
+        // started over, so what the client missed is unknown and it must resynchronise.
+        let seq = ctx.hub.seq();
+        let (after, stale) = match after {
+            Some(a) if a > seq => (seq, true),
+            Some(a) => (a, false),
+            None => (seq, false),
         };
+        let mut stream = Stream { ctx: ctx.clone(), after, buf: Vec::new(), pos: 0, started: false, stale };
         // tiny_http buffers chunked bodies; an event stream must reach the browser at once, so
         // the response is written by hand (close-delimited, no chunking) and flushed per event.
         let mut out = rq.into_writer();
@@ -64,6 +66,8 @@ struct Stream {
     buf: Vec<u8>,
     pos: usize,
     started: bool,
+    /// Send a `resync` right after `hello` (see `serve`).
+    stale: bool,
 }
 
 impl Read for Stream {
@@ -76,6 +80,9 @@ impl Read for Stream {
                 self.buf.extend_from_slice(
                     format!("retry: 2000\nevent: hello\nid: {}\ndata: {{}}\n\n", self.after).as_bytes(),
                 );
+                if self.stale {
+                    self.buf.extend_from_slice(format!("event: resync\nid: {}\ndata: {{}}\n\n", self.after).as_bytes());
+                }
                 break;
             }
             match self.ctx.hub.wait_after(self.after, PING) {

@@ -3,6 +3,8 @@
 
 pub mod cache;
 pub mod events;
+pub mod flow;
+pub mod gzip;
 pub mod health;
 pub mod logs;
 pub mod memory;
@@ -26,6 +28,8 @@ pub struct Req {
     pub segments: Vec<String>,
     pub query: HashMap<String, String>,
     pub if_none_match: Option<String>,
+    /// The client's `Accept-Encoding` allows gzip.
+    pub accept_gzip: bool,
 }
 
 impl Req {
@@ -136,6 +140,7 @@ fn parse_request(rq: &tiny_http::Request) -> Req {
         segments,
         query,
         if_none_match: header("If-None-Match"),
+        accept_gzip: header("Accept-Encoding").is_some_and(|v| gzip::accepts_gzip(&v)),
     }
 }
 

@@ -18,6 +18,7 @@ pub fn route(req: &Req, ctx: &Shared) -> Resp {
         ("GET", ["api", "usage.csv"]) => cached(req, ctx, || usage::csv(req, ctx)),
         ("GET", ["api", "memory"]) => memory::get(req, ctx),
         ("GET", ["api", "logs"]) => logs::get(req, ctx),
+        ("GET", ["api", "flow"]) => super::flow::get(req, ctx),
         (_, ["api", ..]) if req.method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),
         (_, ["api", ..]) => Resp::not_found(&format!("endpoint {}", req.path)),
         ("GET", _) | ("HEAD", _) => static_files::get(req),

@@ -1,27 +1,59 @@
-//! The embedded web UI (`static/`), served with an ETag and `Cache-Control`. Unknown paths
-//! get `index.html` so that deep links work.
+//! The embedded web UI (`static/`), served with an ETag, `Cache-Control` and, when the browser
+//! accepts it, gzip (compressed once per asset, on first use; see `gzip.rs`). Unknown paths
+//! without a file extension get `index.html` so that deep links work.
 
-use super::{Req, Resp};
+use super::{gzip, Req, Resp};
+use std::sync::OnceLock;
 
-struct Asset {
-    path: &'static str,
-    body: &'static [u8],
-    content_type: &'static str,
+pub struct Asset {
+    pub path: &'static str,
+    pub body: &'static [u8],
+    pub content_type: &'static str,
 }
 
-const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/index.html",
-        body: include_bytes!("../../static/index.html"),
-        content_type: "text/html; charset=utf-8",
-    },
-    Asset {
-        path: "/app.js",
-        body: include_bytes!("../../static/app.js"),
-        content_type: "text/javascript; charset=utf-8",
-    },
-    Asset { path: "/app.css", body: include_bytes!("../../static/app.css"), content_type: "text/css; charset=utf-8" },
+macro_rules! asset {
+    ($path:literal, $ty:expr) => {
+        Asset { path: $path, body: include_bytes!(concat!("../../static", $path)), content_type: $ty }
+    };
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
+pub const ASSETS: [Asset; 14] = [
+    asset!("/index.html", HTML),
+    asset!("/app.js", JS),
+    asset!("/app.css", CSS),
+    asset!("/favicon.svg", "image/svg+xml"),
+    asset!("/js/util.js", JS),
+    asset!("/js/overview.js", JS),
+    asset!("/js/sessions.js", JS),
+    asset!("/js/session.js", JS),
+    asset!("/js/subagents.js", JS),
+    asset!("/js/usage.js", JS),
+    asset!("/js/flow.js", JS),
+    asset!("/vendor/uplot-1.6.32/uPlot.iife.min.js", JS),
+    asset!("/vendor/uplot-1.6.32/uPlot.min.css", CSS),
+    asset!("/vendor/uplot-1.6.32/LICENSE", "text/plain; charset=utf-8"),
 ];
+
+/// The gzip form of each asset, made on first request (None when it would not be smaller).
+static GZIPPED: [OnceLock<Option<Vec<u8>>>; ASSETS.len()] = [const { OnceLock::new() }; ASSETS.len()];
+
+fn gzipped(i: usize) -> Option<&'static [u8]> {
+    GZIPPED[i]
+        .get_or_init(|| {
+            let a = &ASSETS[i];
+            if a.content_type.starts_with("image/") && !a.content_type.contains("svg") {
+                return None;
+            }
+            let z = gzip::gzip(a.body);
+            (z.len() + 64 < a.body.len()).then_some(z)
+        })
+        .as_deref()
+}
 
 /// FNV-1a of the body: a stable, cheap ETag.
 fn etag(body: &[u8]) -> String {
@@ -30,30 +62,100 @@ fn etag(body: &[u8]) -> String {
         h ^= b as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("\"{h:016x}\"")
+    format!("{h:016x}")
+}
+
+/// Whether `If-None-Match` (a list of tags, possibly weak) names `tag`.
+fn matches(header: Option<&str>, tag: &str) -> bool {
+    header.is_some_and(|h| h.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == tag || t == "*"))
 }
 
 pub fn get(req: &Req) -> Resp {
     let path = if req.path == "/" { "/index.html" } else { req.path.as_str() };
-    let asset = match ASSETS.iter().find(|a| a.path == path) {
-        Some(a) => a,
-        None if !path.contains('.') => &ASSETS[0],
+    let index = match ASSETS.iter().position(|a| a.path == path) {
+        Some(i) => i,
+        None if !path.contains('.') => 0,
         None => return Resp::not_found(&format!("file {path}")),
     };
-    let tag = etag(asset.body);
-    let cache = if asset.path == "/index.html" { "no-cache" } else { "public, max-age=300, must-revalidate" };
-    if req.if_none_match.as_deref() == Some(tag.as_str()) {
-        return Resp {
-            status: 304,
-            content_type: asset.content_type,
-            body: Vec::new(),
-            headers: vec![("ETag", tag), ("Cache-Control", cache.into())],
-        };
+    let asset = &ASSETS[index];
+    let gz = if req.accept_gzip { gzipped(index) } else { None };
+    // A representation's tag differs per encoding (RFC 9110 8.8.3).
+    let tag = match gz {
+        Some(_) => format!("\"{}-gz\"", etag(asset.body)),
+        None => format!("\"{}\"", etag(asset.body)),
+    };
+    // Vendored files carry their version in the path and never change; the app's own files are
+    // revalidated on each load (a cheap 304) so that an upgraded binary never mixes versions.
+    let cache = if asset.path.starts_with("/vendor/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let mut headers =
+        vec![("ETag", tag.clone()), ("Cache-Control", cache.to_string()), ("Vary", "Accept-Encoding".into())];
+    if matches(req.if_none_match.as_deref(), &tag) {
+        return Resp { status: 304, content_type: asset.content_type, body: Vec::new(), headers };
     }
-    Resp {
-        status: 200,
-        content_type: asset.content_type,
-        body: asset.body.to_vec(),
-        headers: vec![("ETag", tag), ("Cache-Control", cache.into())],
+    let body = match gz {
+        Some(z) => {
+            headers.push(("Content-Encoding", "gzip".into()));
+            z.to_vec()
+        }
+        None => asset.body.to_vec(),
+    };
+    if asset.path == "/index.html" {
+        headers.push((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; \
+             object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+                .into(),
+        ));
+        headers.push(("Referrer-Policy", "no-referrer".into()));
+    }
+    Resp { status: 200, content_type: asset.content_type, body, headers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str, gzip: bool, inm: Option<&str>) -> Req {
+        Req {
+            method: "GET".into(),
+            path: path.into(),
+            segments: path.split('/').filter(|s| !s.is_empty()).map(String::from).collect(),
+            query: Default::default(),
+            if_none_match: inm.map(String::from),
+            accept_gzip: gzip,
+        }
+    }
+
+    fn header<'a>(r: &'a Resp, k: &str) -> Option<&'a str> {
+        r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn gzip_etag_and_revalidation() {
+        let plain = get(&req("/app.js", false, None));
+        assert_eq!(plain.status, 200);
+        assert_eq!(plain.body, ASSETS[1].body);
+        assert_eq!(header(&plain, "Content-Encoding"), None);
+        let gz = get(&req("/app.js", true, None));
+        assert_eq!(header(&gz, "Content-Encoding"), Some("gzip"));
+        assert!(gz.body.len() < plain.body.len());
+        let (t1, t2) = (header(&plain, "ETag").unwrap(), header(&gz, "ETag").unwrap());
+        assert_ne!(t1, t2);
+        assert_eq!(get(&req("/app.js", true, Some(t2))).status, 304);
+        assert_eq!(get(&req("/app.js", true, Some(&format!("\"x\", W/{t2}")))).status, 304);
+        // The plain tag does not validate the gzip form.
+        assert_eq!(get(&req("/app.js", true, Some(t1))).status, 200);
+        assert_eq!(header(&gz, "Vary"), Some("Accept-Encoding"));
+    }
+
+    #[test]
+    fn deep_links_get_the_page_and_missing_files_404() {
+        let r = get(&req("/sessions/abc", false, None));
+        assert_eq!((r.status, r.content_type), (200, HTML));
+        assert_eq!(get(&req("/nope.js", false, None)).status, 404);
+        let v = get(&req("/vendor/uplot-1.6.32/uPlot.iife.min.js", false, None));
+        assert!(header(&v, "Cache-Control").unwrap().contains("immutable"));
+        assert_eq!(get(&req("/app.css", false, None)).content_type, CSS);
+        assert_eq!(get(&req("/js/util.js", false, None)).content_type, JS);
     }
 }

@@ -1,0 +1,265 @@
+// Shared helpers: safe HTML templates, numbers and times formatted for people, the API client,
+// the hash router's URL helpers and incremental list rendering.
+
+// ---- HTML ------------------------------------------------------------------------------------
+
+class Raw {
+  constructor(s) { this.s = s; }
+  toString() { return this.s; }
+}
+
+/** Marks a string as already-safe HTML. */
+export const raw = (s) => new Raw(String(s));
+
+const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ESC[c]);
+
+function piece(v) {
+  if (v == null || v === false || v === true) return '';
+  if (v instanceof Raw) return v.s;
+  if (Array.isArray(v)) return v.map(piece).join('');
+  return esc(v);
+}
+
+/** Tagged template: every interpolated value is escaped unless it is `raw()` or another `html`. */
+export function html(strings, ...vals) {
+  let out = strings[0];
+  for (let i = 0; i < vals.length; i++) out += piece(vals[i]) + strings[i + 1];
+  return new Raw(out);
+}
+
+export function setHTML(el, h) { el.innerHTML = piece(h); return el; }
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+// ---- numbers ---------------------------------------------------------------------------------
+
+const trim0 = (s) => s.replace(/\.0+$/, '').replace(/(\.\d*?)0+$/, '$1');
+
+/** 532, 1.2k, 602.4k, 1.25M */
+export function fmtTokens(n) {
+  n = Number(n) || 0;
+  const a = Math.abs(n);
+  if (a < 1000) return String(Math.round(n));
+  if (a < 999_950) return trim0((n / 1e3).toFixed(1)) + 'k';
+  if (a < 9_995_000) return trim0((n / 1e6).toFixed(2)) + 'M';
+  if (a < 999_950_000) return trim0((n / 1e6).toFixed(1)) + 'M';
+  return trim0((n / 1e9).toFixed(2)) + 'B';
+}
+
+/** $0.00, $0.0043, $0.5966, $12.34, $1,234 */
+export function fmtCost(c) {
+  c = Number(c) || 0;
+  const a = Math.abs(c);
+  if (a === 0) return '$0.00';
+  if (a < 0.0001) return '<$0.0001';
+  if (a < 1) return '$' + c.toFixed(4);
+  if (a < 1000) return '$' + c.toFixed(2);
+  return '$' + Math.round(c).toLocaleString('en-US');
+}
+
+export const fmtInt = (n) => (Number(n) || 0).toLocaleString('en-US');
+export const fmtPct = (x) => (x >= 0.995 ? '100' : x < 0.001 && x > 0 ? '<0.1' : (x * 100).toFixed(x < 0.1 ? 1 : 0)) + '%';
+
+/** 403 ms, 2.1 s, 51 s, 3 min 12 s, 2 h 5 min, 3 d 4 h */
+export function fmtDuration(ms) {
+  if (ms == null || !isFinite(ms)) return '–';
+  ms = Math.max(0, ms);
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return `${m} min ${Math.round(s % 60)} s`;
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return m % 60 ? `${h} h ${m % 60} min` : `${h} h`;
+  return h % 24 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${Math.floor(h / 24)} d`;
+}
+
+// ---- time ------------------------------------------------------------------------------------
+
+/** The server's clock: "3 min ago" is relative to the server, which may be a fixed test clock. */
+export const clock = { skew: 0, now() { return Date.now() + this.skew; } };
+
+export function fmtAgo(ts, now = clock.now()) {
+  if (ts == null) return 'never';
+  const d = now - ts;
+  if (d < 45_000) return 'just now';
+  if (d < 90_000) return '1 min ago';
+  if (d < 3_600_000) return `${Math.round(d / 60_000)} min ago`;
+  if (d < 86_400_000) return `${Math.round(d / 3_600_000)} h ago`;
+  if (d < 2 * 86_400_000) return 'yesterday';
+  if (d < 30 * 86_400_000) return `${Math.floor(d / 86_400_000)} days ago`;
+  return fmtDate(ts);
+}
+
+const pad = (n) => String(n).padStart(2, '0');
+export function fmtDate(ts) {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+export function fmtTime(ts) {
+  if (ts == null) return '–';
+  const d = new Date(ts);
+  return `${fmtDate(ts)} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+export const fmtClock = (ts) => { const d = new Date(ts); return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; };
+
+/** A <time> that keeps saying "3 min ago" correctly (see tickTimes). */
+export const ago = (ts) => ts == null
+  ? html`<span class="muted">–</span>`
+  : html`<time datetime="${new Date(ts).toISOString()}" title="${fmtTime(ts)}" data-ts="${ts}">${fmtAgo(ts)}</time>`;
+
+export function tickTimes(root = document) {
+  const now = clock.now();
+  for (const t of $$('time[data-ts]', root)) {
+    const s = fmtAgo(Number(t.dataset.ts), now);
+    if (t.textContent !== s) t.textContent = s;
+  }
+}
+
+// ---- API -------------------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+/** GET a JSON endpoint; errors carry the API's own message. */
+export async function api(path, { signal } = {}) {
+  let r;
+  try {
+    r = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'cannot reach the clawmetry server');
+  }
+  let body = null;
+  try { body = await r.json(); } catch (e) {
+    if (e.name === 'AbortError') throw e;
+  }
+  if (!r.ok || body == null) throw new ApiError(r.status, (body && body.error) || `${path}: HTTP ${r.status}`);
+  if (typeof body.nowMs === 'number') clock.skew = body.nowMs - Date.now();
+  return body;
+}
+
+/** Query string from an object, skipping empty values. */
+export function qs(o) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) if (v !== '' && v != null && v !== false) p.set(k, String(v));
+  const s = p.toString();
+  return s ? '?' + s : '';
+}
+
+// ---- router URLs -----------------------------------------------------------------------------
+
+/** The hash as {parts: ['sessions', 'id'], query: {k: v}}. */
+export function parseHash(hash = location.hash) {
+  const h = hash.replace(/^#\/?/, '');
+  const [p, q = ''] = h.split('?');
+  const parts = p.split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+  return { parts, query: Object.fromEntries(new URLSearchParams(q)) };
+}
+
+export const href = (parts, query = {}) => '#/' + parts.map(encodeURIComponent).join('/') + qs(query);
+export const sessionHref = (id, query) => href(['sessions', id], query);
+
+/** Changes the query part of the current view's hash; `replace` keeps history short while typing. */
+export function setQuery(patch, { replace = false } = {}) {
+  const { parts, query } = parseHash();
+  const next = { ...query, ...patch };
+  for (const k of Object.keys(next)) if (next[k] === '' || next[k] == null) delete next[k];
+  const url = href(parts, next);
+  if (url === location.hash) return;
+  if (replace) {
+    history.replaceState(history.state, '', url);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  } else location.hash = url;
+}
+
+// ---- little widgets --------------------------------------------------------------------------
+
+export const badge = (status, title) => html`<span class="badge st-${status}" title="${title || status}">${status}</span>`;
+
+const KIND_LABEL = { main: 'main', subagent: 'sub-agent', cron: 'cron', chat: 'chat' };
+export const kindTag = (kind) => html`<span class="tag k-${kind}">${KIND_LABEL[kind] || kind}</span>`;
+
+/** A session's name for people: label, else the key's tail, else the id's start. */
+export function sessionName(s) {
+  if (!s) return '';
+  if (s.label) return s.label;
+  const key = s.key || '';
+  if (key) {
+    const parts = key.split(':');
+    if (parts[2] === 'subagent' || parts[2] === 'cron') return `${parts[2]} ${(parts[3] || '').slice(0, 8)}`;
+    return parts.slice(2).join(':') || key;
+  }
+  return (s.id || '').slice(0, 8);
+}
+
+/** A model id for people: without the provider and a region / vendor prefix
+ * (`amazon-bedrock/us.anthropic.claude-opus-4-6-v1` -> `claude-opus-4-6-v1`). */
+export function shortModel(m) {
+  if (!m) return '';
+  let s = m.includes('/') ? m.slice(m.lastIndexOf('/') + 1) : m;
+  s = s.replace(/^(us|eu|apac|global)\./, '').replace(/^(anthropic|amazon|meta|mistral|cohere|ai21|openai|google)\./, '');
+  return s || m;
+}
+
+/** The short model name; the full one in the title. */
+export const modelName = (m) => m ? html`<span title="${m}">${shortModel(m)}</span>` : html`<span class="muted">–</span>`;
+
+/** "1 call", "3 calls" */
+export const plural = (n, one, many = one + 's') => `${fmtInt(n)} ${Number(n) === 1 ? one : many}`;
+
+export const TOKEN_KINDS = [['input', 'input'], ['output', 'output'], ['cacheRead', 'cache read'], ['cacheWrite', 'cache write']];
+
+/** A stacked bar of token kinds with its legend. */
+export function tokenBar(u) {
+  const total = TOKEN_KINDS.reduce((a, [k]) => a + (u[k] || 0), 0);
+  if (!total) return '';
+  return html`<div class="tbar" role="img" aria-label="tokens by kind">${TOKEN_KINDS.map(([k, label]) => u[k]
+    ? html`<span class="tseg t-${k}" style="width:${(100 * u[k] / total).toFixed(2)}%" title="${label}: ${fmtInt(u[k])}"></span>` : '')}</div>`;
+}
+
+export function empty(title, text, extra = '') {
+  return html`<div class="empty"><h3>${title}</h3><p>${text}</p>${extra}</div>`;
+}
+
+export function errorBox(e) {
+  return html`<div class="empty error"><h3>Could not load this view</h3><p>${e && e.message ? e.message : String(e)}</p>
+    <p><button type="button" data-action="retry">Try again</button></p></div>`;
+}
+
+// ---- scheduling ------------------------------------------------------------------------------
+
+export function debounce(fn, ms) {
+  let t = 0;
+  const d = (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+  d.cancel = () => clearTimeout(t);
+  return d;
+}
+
+/**
+ * Appends `items` to `container` in chunks: the first `first` at once, the rest one animation
+ * frame at a time, so a long list never blocks the page. Resolves when done (or cancelled via
+ * `signal`).
+ */
+export function renderChunks(container, items, render, { first = 60, chunk = 120, signal, where = 'beforeend' } = {}) {
+  return new Promise((resolve) => {
+    let i = 0;
+    const step = (n) => {
+      if (signal && signal.aborted) return resolve(false);
+      const end = Math.min(items.length, i + n);
+      let out = '';
+      for (; i < end; i++) out += piece(render(items[i], i));
+      if (out) container.insertAdjacentHTML(where, out);
+      if (i < items.length) requestAnimationFrame(() => step(chunk));
+      else resolve(true);
+    };
+    step(first);
+  });
+}
+
+/** Downloads-free copy of a CSS custom property (for charts). */
+export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();

@@ -1,0 +1,487 @@
+//! The web UI in a real browser: headless Chromium, driven over the DevTools protocol, against
+//! the real binary serving temp copies of the fixtures. Every view must load without console
+//! errors and show the fixture's real figures; deep links and back/forward must work; a line
+//! appended to a transcript must appear without a reload; the CSV download must equal the API's.
+//! Screenshots of each view (light, dark, phone) go to target/screenshots/.
+//!
+//! Needs Chromium (`apt-get install chromium`); without it these tests fail with that advice.
+
+#[path = "ui/harness.rs"]
+mod harness;
+
+use harness::{fixture, start_server, Chrome, LAB_NOW_MS};
+use serde_json::Value;
+use std::time::Duration;
+
+const MAIN: &str = "bdfa3cc5-508a-4896-9c98-ae502491d01e";
+const SUB: &str = "7f6a72ed-ee39-440f-9ef7-02993034ca30";
+const TASK: &str = "Sub-agent job: check the host with SUBEXEC and reply with a one-line status report.";
+const S: Duration = Duration::from_secs(10);
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+/// Inner text of every element matching `sel`, in order.
+fn texts(page: &harness::Page, sel: &str) -> Vec<String> {
+    page.eval(&format!("[...document.querySelectorAll({})].map(e => e.innerText.trim())", js(sel)))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn card(page: &harness::Page, k: &str) -> String {
+    page.text(&format!("main .card[data-k={k}]"))
+}
+
+#[test]
+fn every_view_shows_the_lab_figures_without_errors() {
+    let (_tmp, home) = fixture("lab-2026.9");
+    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    page.wait_rendered(0, "overview");
+
+    // Overview: 5 sessions, $0.5966 / 602.4k tokens this month and all time, nothing today.
+    assert!(card(&page, "sessions").contains('5'), "{}", card(&page, "sessions"));
+    assert!(card(&page, "sessions").contains("2 sub-agent"), "{}", card(&page, "sessions"));
+    for k in ["month", "total"] {
+        let c = card(&page, k);
+        assert!(c.contains("$0.5966") && c.contains("602.4k tokens"), "{k} card: {c}");
+    }
+    assert!(card(&page, "today").contains("$0.00"), "{}", card(&page, "today"));
+    let kinds = texts(&page, "table.kinds tbody tr");
+    assert!(kinds[0].starts_with("input") && kinds[0].contains("151.2k"), "{kinds:?}");
+    assert!(kinds[1].starts_with("output") && kinds[1].contains("529"), "{kinds:?}");
+    assert!(kinds[2].starts_with("cache read") && kinds[2].contains("450.8k"), "{kinds:?}");
+    // All five sessions were active in the 24 h before the fixed clock.
+    assert_eq!(page.count("#active tbody tr"), 5);
+    assert!(page.text("#active").contains("Automation: lab-cron"));
+    assert!(page.text("#top-models").contains("fake-model") && page.text("#top-models").contains("$0.5966"));
+    let top = texts(&page, "#top-sessions li");
+    assert!(top[0].contains("main") && top[0].contains("$0.4086"), "{top:?}");
+    assert!(page.text("#warnings").contains("No errors"), "{}", page.text("#warnings"));
+    assert_eq!(page.text("#live"), "live");
+
+    // Sessions: the table, search, filters and sorting, each in the URL.
+    page.show("#/sessions", "sessions");
+    assert_eq!(page.count("#s-table tbody tr"), 5);
+    assert_eq!(page.text("#s-total"), "(5)");
+    let first = texts(&page, "#s-table tbody tr:first-child td");
+    assert!(first.iter().any(|t| t.contains("$0.4086")) && first.iter().any(|t| t == "412.9k"), "{first:?}");
+    page.show("#/sessions?q=cron", "sessions");
+    assert_eq!(texts(&page, "#s-table tbody td.name a"), vec!["Automation: lab-cron"]);
+    assert_eq!(page.eval("document.querySelector('#s-filters input[name=q]').value"), "cron");
+    page.show("#/sessions?kind=subagent", "sessions");
+    assert_eq!(page.count("#s-table tbody tr"), 2);
+    assert!(page.text("#s-table").contains(TASK));
+    page.show("#/sessions?sort=cost&order=asc", "sessions");
+    let costs = texts(&page, "#s-table tbody tr td:nth-child(7)");
+    assert_eq!(costs, vec!["$0.0335", "$0.0336", "$0.0405", "$0.0804", "$0.4086"]);
+    assert_eq!(page.eval("document.querySelector('th[aria-sort=ascending]').innerText.trim()"), "Cost ▲");
+    page.show("#/sessions?agent=ops", "sessions");
+    assert_eq!(page.count("#s-table tbody tr"), 1);
+    page.show("#/sessions?status=failed", "sessions");
+    assert_eq!(page.count("#s-table tbody tr"), 0);
+    assert!(page.text("#s-empty").contains("No session matches"));
+
+    // One session: header figures, the timeline with nested tool results, links to sub-agents.
+    page.show(&format!("#/sessions/{MAIN}"), "session");
+    page.wait_for("timeline loaded", "document.querySelectorAll('#tl .ev').length >= 40", S);
+    let head = page.text(".s-head");
+    assert!(head.contains("$0.4086") && head.contains("412.9k") && head.contains("6 user · 14 assistant"), "{head}");
+    let tl = page.text("#tl");
+    assert!(tl.contains("Hello from the lab, turn 1."), "{tl}");
+    assert!(tl.contains("Model → fakellm/fake-model"));
+    // exec call with its result nested inside, collapsed.
+    let exec = "document.querySelector('#tl details.tool[data-call=call_b36d5a08f6bb4e5ab087]')";
+    assert_eq!(page.eval(&format!("{exec}.open")), Value::Bool(false));
+    assert!(page.eval(&format!("{exec}.innerText")).as_str().unwrap().contains("echo fake-exec-ok; uname -s"));
+    assert!(page
+        .eval(&format!("{exec}.querySelector('.tres').textContent"))
+        .as_str()
+        .unwrap()
+        .contains("fake-exec-ok"));
+    assert!(page.eval(&format!("{exec}.querySelector('.tstat').textContent")).as_str().unwrap().contains('✓'));
+    // Per call and per turn usage.
+    assert!(tl.contains("6.9k in · 22 out · 20.6k cached"), "per-call usage missing");
+    assert!(
+        page.text(".turn-sum[data-turn='1']").contains("1 call · 27.5k tokens · $0.0272"),
+        "{}",
+        page.text(".turn-sum[data-turn='1']")
+    );
+    // The long AGENTS.md read result is clipped with a "show all" button that reveals it.
+    let clipped = page.count("#tl button[data-full]");
+    assert!(clipped >= 1, "no clipped result");
+    page.click("#tl button[data-full]");
+    assert_eq!(page.count("#tl button[data-full]"), clipped - 1);
+    // Both sub-agents are linked from the parent, and link back.
+    assert_eq!(page.count(".s-head .children a"), 2);
+    assert!(page.count("#tl a.sublink") >= 2, "spawn results link to the children");
+    page.click(&format!(".s-head .children a[href='#/sessions/{SUB}']"));
+    page.wait_for(
+        "sub-agent page",
+        &format!("location.hash === '#/sessions/{SUB}' && !!document.querySelector('.s-head')"),
+        S,
+    );
+    page.wait_for(
+        "sub-agent header",
+        "document.querySelector('.s-head') && document.querySelector('.s-head').innerText.includes('Spawned by')",
+        S,
+    );
+    assert!(page.text(".s-head").contains(TASK));
+    assert!(page
+        .eval(&format!("!!document.querySelector(\".s-head .rel a[href='#/sessions/{MAIN}']\")"))
+        .as_bool()
+        .unwrap());
+    // Event filter: only tool events.
+    page.show(&format!("#/sessions/{MAIN}?kind=tools"), "session");
+    page.wait_for("tools filter", "document.querySelector('#tl-bar button.on') && document.querySelector('#tl-bar button.on').dataset.kind === 'tools'", S);
+    page.wait_for(
+        "tools only",
+        "[...document.querySelectorAll('#tl > li.ev')].every(e => e.matches('.assistant, .tool_result'))",
+        S,
+    );
+    assert!(page.count("#tl .ev.user") == 0 && page.count("#tl details.tool") >= 6);
+
+    // Sub-agents: two cards with task, status, tools and transcript link.
+    page.show("#/subagents", "subagents");
+    assert_eq!(page.count("#sa-list .card"), 2);
+    let cards = texts(&page, "#sa-list .card");
+    for c in &cards {
+        assert!(c.contains(TASK) && c.contains("done") && c.contains("exec") && c.contains("Transcript →"), "{c}");
+    }
+    assert!(cards.iter().any(|c| c.contains("$0.0336") && c.contains("33.7k")), "{cards:?}");
+    assert!(cards.iter().all(|c| c.contains("Parent\nmain") || c.contains("Parent main")), "{cards:?}");
+
+    // Usage: all time, both charts drawn, per-model row.
+    page.show("#/usage?range=all", "usage");
+    assert!(
+        card(&page, "cost").contains("$0.5966") && card(&page, "cost").contains("23 model calls"),
+        "{}",
+        card(&page, "cost")
+    );
+    assert!(card(&page, "tokens").contains("602.4k"));
+    assert_eq!(page.count(".uplot"), 2);
+    assert_eq!(page.count(".uplot canvas"), 2);
+    let by_model = texts(&page, "#u-models tbody tr");
+    assert!(
+        by_model[0].contains("fake-model") && by_model[0].contains("23") && by_model[0].contains("$0.5966"),
+        "{by_model:?}"
+    );
+    // The last 24 h before the fixed clock hold the whole lab run, hour by hour.
+    page.show("#/usage?range=24h", "usage");
+    assert!(card(&page, "cost").contains("$0.5966"));
+    assert_eq!(
+        page.eval("document.querySelector('#u-form button[data-step=hour]').classList.contains('on')"),
+        Value::Bool(true)
+    );
+    page.show("#/usage?range=custom&from=2026-10-01&to=2026-10-31", "usage");
+    assert!(page.text("#u-body").contains("No model calls in this range"), "{}", page.text("#u-body"));
+    assert!(page.text("#u-span").starts_with("2026-10-01 to 2026-10-31 (UTC), daily"), "{}", page.text("#u-span"));
+
+    // Flow: the four columns with live counts.
+    page.show("#/flow", "flow");
+    let node = |name: &str| page.text(&format!("#f-graph g.node[data-name='{name}']"));
+    assert!(node("gateway").contains("5 sessions · 23 calls"), "{}", node("gateway"));
+    assert!(node("fakellm/fake-model").contains("23 calls · $0.5966"), "{}", node("fakellm/fake-model"));
+    assert!(node("direct").contains("2 sessions"));
+    assert!(node("sub-agent").contains("2 sessions"));
+    assert!(node("exec").contains("7 calls"), "{}", node("exec"));
+    assert!(page.count("#f-graph path.edge") >= 3 + 1 + 4);
+
+    page.assert_no_errors("lab views");
+}
+
+#[test]
+fn deep_links_and_back_forward() {
+    let (_tmp, home) = fixture("lab-2026.9");
+    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    // A deep link straight into a filtered session view.
+    page.goto(&server.url(&format!("/#/sessions/{MAIN}?kind=messages")));
+    page.wait_rendered(0, "session");
+    page.wait_for("messages filter on", "document.querySelector('#tl-bar button.on') && document.querySelector('#tl-bar button.on').dataset.kind === 'messages'", S);
+    assert_eq!(page.eval("document.querySelector('#nav a.on').dataset.view"), "sessions");
+    assert!(page.eval("document.title").as_str().unwrap().starts_with("main ·"));
+    // A path deep link (no hash) also gets the app, which starts on the overview.
+    page.goto(&server.url("/sessions"));
+    page.wait_rendered(0, "overview");
+    // Deep links to views with state in the URL.
+    page.goto(&server.url("/#/sessions?kind=subagent&sort=cost"));
+    page.wait_rendered(0, "sessions");
+    assert_eq!(page.count("#s-table tbody tr"), 2);
+    assert_eq!(page.eval("document.querySelector('#s-filters select[name=kind]').value"), "subagent");
+
+    // Back and forward through views.
+    page.show("#/subagents", "subagents");
+    page.show("#/usage?range=all", "usage");
+    page.show("#/flow", "flow");
+    let back = |view: &str, hash: &str| {
+        let before = page.eval("window.__cm.renders").as_u64().unwrap();
+        page.eval("history.back()");
+        page.wait_rendered(before, view);
+        assert_eq!(page.eval("location.hash"), hash);
+    };
+    back("usage", "#/usage?range=all");
+    back("subagents", "#/subagents");
+    back("sessions", "#/sessions?kind=subagent&sort=cost");
+    assert_eq!(page.count("#s-table tbody tr"), 2, "filters restored from the URL");
+    let before = page.eval("window.__cm.renders").as_u64().unwrap();
+    page.eval("history.forward()");
+    page.wait_rendered(before, "subagents");
+    // Clicking a row opens the session; back returns to the same filtered list.
+    page.show("#/sessions?kind=subagent", "sessions");
+    let before = page.eval("window.__cm.renders").as_u64().unwrap();
+    page.click("#s-table tbody tr td:first-child");
+    page.wait_rendered(before, "session");
+    back("sessions", "#/sessions?kind=subagent");
+    // An unknown session and an unknown view say so.
+    page.show("#/sessions/no-such-session", "session");
+    assert!(page.text("main").contains("No such session"));
+    page.show("#/nowhere", "missing");
+    assert!(page.text("main").contains("No such page"));
+    // The only error is the browser noting the 404 this test asked for.
+    assert_eq!(page.errors().len(), 1, "{:?}", page.errors());
+    page.assert_errors_only("deep links", &["404 (Not Found)", "/api/sessions/no-such-session"]);
+}
+
+#[test]
+fn appended_transcript_lines_appear_live() {
+    let (_tmp, home) = fixture("legacy-2026.3");
+    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap()]);
+    let id = "e284ffb1-15b9-4955-bf7f-252e5a91938e";
+    let chrome = Chrome::launch();
+    let session = chrome.page();
+    session.goto(&server.url(&format!("/#/sessions/{id}")));
+    session.wait_rendered(0, "session");
+    session.wait_for("timeline", "document.querySelectorAll('#tl .ev').length > 10", S);
+    let overview = chrome.page();
+    overview.goto(&server.url("/"));
+    overview.wait_rendered(0, "overview");
+    let total_before = card(&overview, "total");
+    assert!(total_before.contains("$2.27"), "{total_before}");
+    for p in [&session, &overview] {
+        p.wait_for("event stream open", "window.__cm.live === 'live'", S);
+        p.eval("window.__marker = 42");
+    }
+    let events_before = session.count("#tl .ev");
+
+    // OpenClaw appends a turn: a user line, then an assistant line with usage and cost.
+    let path = home.join(format!("agents/main/sessions/{id}.jsonl"));
+    append(&path, &line("live0001", now_ms(), "Live check from the UI test: are you there?", None));
+    session.wait_for(
+        "user line shown live",
+        "document.querySelector('#tl').innerText.includes('Live check from the UI test')",
+        S,
+    );
+    append(&path, &line("live0002", now_ms() + 1000, "Yes, still here (live reply).", Some(0.5)));
+    session.wait_for(
+        "assistant line shown live",
+        "document.querySelector('#tl').innerText.includes('Yes, still here (live reply).')",
+        S,
+    );
+    assert_eq!(session.count("#tl .ev"), events_before + 2);
+    assert!(session.count("#tl li.new") >= 2, "new events are marked");
+    session.wait_for("header cost updated", "document.querySelector('.s-head').innerText.includes('$1.09')", S);
+    let usage = session.eval("[...document.querySelectorAll('#tl .ev.assistant')].pop().innerText");
+    assert!(
+        usage.as_str().unwrap().contains("1k in · 2k out") && usage.as_str().unwrap().contains("$0.5000"),
+        "{usage}"
+    );
+    overview.wait_for(
+        "overview total updated",
+        "document.querySelector('main .card[data-k=total]').innerText.includes('$2.77')",
+        S,
+    );
+    for p in [&session, &overview] {
+        assert_eq!(p.eval("window.__marker"), 42, "the page was reloaded instead of updated");
+        p.assert_no_errors("live");
+    }
+    session.screenshot("live-session-light");
+}
+
+/// A transcript line in OpenClaw's JSONL form: a user message, or an assistant reply costing `cost`.
+fn line(id: &str, ts: i64, text: &str, cost: Option<f64>) -> String {
+    let message = match cost {
+        None => serde_json::json!({"role": "user", "content": [{"type": "text", "text": text}], "timestamp": ts}),
+        Some(c) => serde_json::json!({"role": "assistant", "content": [{"type": "text", "text": text}],
+            "provider": "amazon-bedrock", "model": "us.anthropic.claude-opus-4-6-v1", "stopReason": "stop",
+            "usage": {"input": 1000, "output": 2000, "cacheRead": 0, "cacheWrite": 0, "totalTokens": 3000,
+                      "cost": {"input": c / 5.0, "output": c * 0.8, "cacheRead": 0, "cacheWrite": 0, "total": c}}}),
+    };
+    serde_json::json!({"type": "message", "id": id, "parentId": null, "timestamp": ts, "message": message}).to_string()
+        + "\n"
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[test]
+fn stream_drop_reconnects_and_resyncs() {
+    let (_tmp, home) = fixture("legacy-2026.3");
+    let sessions = home.join("agents/main/sessions");
+    let port = harness::free_port();
+    let dir = home.to_str().unwrap().to_string();
+    let server = start_server(port, &["--openclaw-dir", &dir]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/sessions"));
+    page.wait_rendered(0, "sessions");
+    page.wait_for("live", "window.__cm.live === 'live'", S);
+    assert_eq!(page.text("#s-total"), "(9)");
+    page.eval("window.__marker = 7");
+    // A few changes, so that the page's last event id is well past a fresh server's.
+    let cron = sessions.join("6a5d2a19-7148-419a-8c4c-28a69f062726.jsonl");
+    for i in 0..4 {
+        let before = page.eval("window.__cm.refreshes").as_u64().unwrap();
+        append(&cron, &line(&format!("cron{i}"), now_ms(), &format!("cron ping {i}"), None));
+        page.wait_for("change applied", &format!("window.__cm.refreshes > {before}"), S);
+    }
+    drop(server);
+    page.wait_for("drop noticed", "window.__cm.live !== 'live'", S);
+    assert!(["reconnecting…", "offline"].contains(&page.text("#live").as_str()), "{}", page.text("#live"));
+    // A new session is written while the dashboard is away.
+    let new_id = "0badc0de-0000-4000-8000-00000000beef";
+    let new_file = sessions.join(format!("{new_id}.jsonl"));
+    append(&new_file, &line("n1", now_ms(), "written while the dashboard was down", None));
+    let before = page.eval("window.__cm.renders").as_u64().unwrap();
+    let server = start_server(port, &["--openclaw-dir", &dir]);
+    page.wait_for("reconnected", "window.__cm.live === 'live'", Duration::from_secs(40));
+    page.wait_rendered(before, "sessions");
+    page.wait_for("resynchronised", "document.querySelector('#s-total').innerText === '(10)'", S);
+    // Events after the reconnect arrive too (the restarted server's ids started over).
+    append(&new_file, &line("n2", now_ms(), "and a reply after the restart", Some(0.5)));
+    page.wait_for(
+        "live after reconnect",
+        &format!(
+            "(r => r && r.innerText.includes('$0.5000'))(document.querySelector('#s-table tr[data-id=\"{new_id}\"]'))"
+        ),
+        S,
+    );
+    assert_eq!(page.eval("window.__marker"), 7, "reconnecting must not reload the page");
+    drop(server);
+}
+
+#[test]
+fn csv_download_matches_the_api() {
+    let (_tmp, home) = fixture("lab-2026.9");
+    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let chrome = Chrome::launch();
+    let downloads = harness::TempDir::new("downloads");
+    chrome.allow_downloads(downloads.path());
+    let page = chrome.page();
+    page.goto(&server.url("/#/usage?range=month"));
+    page.wait_rendered(0, "usage");
+    let href = page.eval("document.querySelector('#u-csv').getAttribute('href')").as_str().unwrap().to_string();
+    assert!(href.starts_with("/api/usage.csv?") && href.contains("step=day"), "{href}");
+    page.click("#u-csv");
+    let t0 = std::time::Instant::now();
+    let file = loop {
+        let done: Vec<_> = std::fs::read_dir(downloads.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+            .collect();
+        if let Some(e) = done.first() {
+            break e.path();
+        }
+        assert!(t0.elapsed() < S, "no CSV downloaded");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(file.file_name().unwrap().to_string_lossy().starts_with("clawmetry-usage-2026-11-01-"), "{file:?}");
+    let downloaded = std::fs::read_to_string(&file).unwrap();
+    let (status, _, api) = server.get_raw(&href, &[]).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(downloaded, String::from_utf8(api).unwrap(), "the download differs from the API");
+    // And it adds up to what the page shows.
+    let cost: f64 = downloaded.lines().skip(1).map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap()).sum();
+    assert!((cost - 0.5966346).abs() < 1e-6, "{cost}");
+    assert!(card(&page, "cost").contains("$0.5966"));
+    // One day (2026-11-24), one model, two agents.
+    assert_eq!(downloaded.lines().count(), 3, "{downloaded}");
+    page.assert_no_errors("csv");
+}
+
+#[test]
+fn missing_installation_says_which_flag_to_use() {
+    let tmp = harness::TempDir::new("nothing");
+    let missing = tmp.path().join("no-openclaw-here");
+    let server = start_server(0, &["--openclaw-dir", missing.to_str().unwrap()]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    page.wait_rendered(0, "overview");
+    let main = page.text("main");
+    assert!(main.contains("No OpenClaw installation found"), "{main}");
+    assert!(main.contains("--openclaw-dir") && main.contains(missing.to_str().unwrap()), "{main}");
+    page.show("#/sessions", "sessions");
+    let banner = page.text("#banner");
+    assert!(banner.contains("No OpenClaw installation found") && banner.contains("--openclaw-dir"), "{banner}");
+    assert!(page.text("#s-empty").contains("No sessions yet"));
+    page.show("#/subagents", "subagents");
+    assert!(page.text("main").contains("No sub-agents yet"));
+    page.show("#/usage", "usage");
+    assert!(page.text("main").contains("No model calls in this range"));
+    page.show("#/flow", "flow");
+    assert!(page.text("main").contains("Nothing flowed yet"));
+    page.assert_no_errors("empty install");
+    page.show("#/", "overview");
+    page.screenshot("empty-install-light");
+}
+
+/// Light, dark and phone screenshots of every view, on the richer legacy data; on a phone no view
+/// may scroll sideways as a whole.
+#[test]
+fn screenshots_light_dark_and_phone() {
+    let (_tmp, home) = fixture("legacy-2026.3");
+    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", "1775640000000"]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    page.wait_rendered(0, "overview");
+    let views = [
+        ("overview", "#/", "overview"),
+        ("sessions", "#/sessions", "sessions"),
+        ("session", "#/sessions/003d9e5b-51f2-496b-911f-3564cacac047", "session"),
+        ("session-tools", "#/sessions/e284ffb1-15b9-4955-bf7f-252e5a91938e?kind=tools", "session"),
+        ("subagents", "#/subagents", "subagents"),
+        ("usage", "#/usage?range=all", "usage"),
+        ("flow", "#/flow", "flow"),
+    ];
+    for (dark, theme) in [(false, "light"), (true, "dark")] {
+        page.color_scheme(dark);
+        page.viewport(1280, 900, false);
+        for (name, hash, view) in views {
+            page.show("#/nowhere", "missing");
+            page.show(hash, view);
+            let bg = page.eval("getComputedStyle(document.body).backgroundColor");
+            assert_eq!(bg == "rgb(17, 20, 24)", dark, "{name}: {theme} theme not applied ({bg})");
+            page.screenshot(&format!("{name}-{theme}"));
+        }
+    }
+    page.color_scheme(false);
+    page.viewport(390, 844, true);
+    for (name, hash, view) in views {
+        page.show("#/nowhere", "missing");
+        page.show(hash, view);
+        let overflow = page.eval("document.documentElement.scrollWidth - window.innerWidth");
+        assert!(overflow.as_i64().unwrap() <= 0, "{name}: the page scrolls sideways on a phone by {overflow} px");
+        page.screenshot(&format!("{name}-phone"));
+    }
+    // The legacy data's errors and failures are flagged on the overview.
+    page.viewport(1280, 900, false);
+    page.show("#/", "overview");
+    page.assert_no_errors("screenshots");
+}
