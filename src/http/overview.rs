@@ -80,7 +80,11 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         }
         if status.status == "failed" && now - last < ACTIVE_MS {
             warnings.push(json!({"kind": "failed", "sessionId": s.id, "label": s.meta.label,
-                "message": format!("failed: {}", status.detail)}));
+            "message": if status.detail == "failed" {
+                format!("failed (according to the {})", status.source)
+            } else {
+                format!("failed: {}", status.detail)
+            }}));
         }
     }
     active.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
