@@ -17,6 +17,12 @@ pub struct Config {
     pub workers: usize,
     /// Fixed "now" in epoch milliseconds, for tests and reproducible screenshots.
     pub fake_now_ms: Option<i64>,
+    /// Fleet: the central clawmetry this node reports to.
+    pub fleet_server: Option<String>,
+    pub fleet_interval_secs: u64,
+    pub node_name: Option<String>,
+    /// Fleet key (`CLAWMETRY_FLEET_KEY`): needed to report, and to accept reports.
+    pub fleet_key: Option<String>,
 }
 
 impl Default for Config {
@@ -31,13 +37,17 @@ impl Default for Config {
             no_gateway: false,
             workers: 4,
             fake_now_ms: None,
+            fleet_server: None,
+            fleet_interval_secs: 60,
+            node_name: None,
+            fleet_key: None,
         }
     }
 }
 
 /// What the command line asks for.
 pub enum Command {
-    Run(Config),
+    Run(Box<Config>),
     Help,
     Version,
 }
@@ -61,12 +71,17 @@ OPTIONS:
     --prices FILE        a prices.json overriding the embedded price table
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
+    --fleet-server URL   report this node to a central clawmetry (needs CLAWMETRY_FLEET_KEY)
+    --fleet-interval S   seconds between fleet reports (default 60)
+    --node-name NAME     this node's name in the fleet view (default: the host name)
     --version            print the version and exit
     -h, --help           print this help and exit
 
 ENVIRONMENT:
     OPENCLAW_STATE_DIR, OPENCLAW_HOME   where OpenClaw keeps its state
     CLAWMETRY_PORT, CLAWMETRY_HOST      defaults for --port and --host
+    CLAWMETRY_FLEET_KEY                 shared fleet key: a node sends it, a central instance
+                                        accepts nodes only when it is set
 ";
 
 /// Parses the process arguments.
@@ -89,6 +104,7 @@ where
         cfg.host = h;
     }
     cfg.data_dir = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".clawmetry"));
+    cfg.fleet_key = std::env::var("CLAWMETRY_FLEET_KEY").ok().filter(|k| !k.is_empty());
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -100,13 +116,18 @@ where
             Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("workers") => cfg.workers = parse_value::<usize>(&mut parser, "--workers")?.clamp(1, 64),
             Long("no-gateway") => cfg.no_gateway = true,
+            Long("fleet-server") => cfg.fleet_server = Some(string_value(&mut parser, "--fleet-server")?),
+            Long("fleet-interval") => {
+                cfg.fleet_interval_secs = parse_value::<u64>(&mut parser, "--fleet-interval")?.clamp(1, 86_400)
+            }
+            Long("node-name") => cfg.node_name = Some(string_value(&mut parser, "--node-name")?),
             Long("fake-now-ms") => cfg.fake_now_ms = Some(parse_value(&mut parser, "--fake-now-ms")?),
             Long("version") | Short('V') => return Ok(Command::Version),
             Long("help") | Short('h') => return Ok(Command::Help),
             other => return Err(format!("{}; see clawmetry --help", other.unexpected())),
         }
     }
-    Ok(Command::Run(cfg))
+    Ok(Command::Run(Box::new(cfg)))
 }
 
 fn string_value(parser: &mut lexopt::Parser, flag: &str) -> Result<String, String> {
@@ -124,7 +145,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Config {
         match parse_from(args.iter().copied()).unwrap() {
-            Command::Run(c) => c,
+            Command::Run(c) => *c,
             _ => panic!("expected run"),
         }
     }

@@ -4,8 +4,10 @@
 mod alloc;
 mod cli;
 mod detect;
+mod fleet;
 mod http;
 mod model;
+mod otlp;
 mod pricing;
 mod sources;
 mod state;
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     alloc::tune();
     let cfg = match cli::parse() {
-        Ok(cli::Command::Run(c)) => c,
+        Ok(cli::Command::Run(c)) => *c,
         Ok(cli::Command::Help) => {
             print!("{}", cli::HELP);
             return ExitCode::SUCCESS;
@@ -32,7 +34,11 @@ fn main() -> ExitCode {
         }
     };
     let install = detect::detect(&cfg);
-    let ctx = state::Ctx::new(install, cfg.fake_now_ms);
+    if cfg.fleet_server.is_some() && cfg.fleet_key.is_none() {
+        eprintln!("clawmetry: --fleet-server needs the fleet key in CLAWMETRY_FLEET_KEY");
+        return ExitCode::from(2);
+    }
+    let ctx = state::Ctx::new(install, &cfg);
     let (port, http_threads) = match http::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers) {
         Ok(x) => x,
         Err(e) => {
@@ -52,6 +58,21 @@ fn main() -> ExitCode {
                 i.chosen_by,
                 i.agents.len()
             );
+        }
+    }
+    if let (Some(server), Some(key)) = (&cfg.fleet_server, &cfg.fleet_key) {
+        let reporter = fleet::Reporter {
+            server: server.clone(),
+            key: key.clone(),
+            interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
+            name: cfg.node_name.clone().unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
+            }),
+            data_dir: cfg.data_dir.clone(),
+        };
+        if let Err(e) = fleet::spawn(ctx.clone(), reporter) {
+            eprintln!("clawmetry: cannot start the fleet reporter: {e}");
+            return ExitCode::from(1);
         }
     }
     if let Err(e) = watch::spawn(ctx.clone(), cfg.clone()) {

@@ -31,7 +31,7 @@ impl Price {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PriceTable {
     /// Exact `provider/model` prices from the OpenClaw config.
     exact: HashMap<String, Price>,

@@ -28,17 +28,25 @@ pub struct Ctx {
     /// Bumped by every write lock: a cached answer computed at generation g is current while
     /// the generation is still g.
     pub generation: AtomicU64,
+    /// What the OTLP receiver keeps (spans, metrics, logs); not part of the index.
+    pub otlp: Mutex<crate::otlp::Buffers>,
+    /// Fleet (central side): the key nodes must present, and the nodes.
+    pub fleet_key: Option<String>,
+    pub fleet: Mutex<crate::fleet::Nodes>,
 }
 
 impl Ctx {
-    pub fn new(install: Install, fake_now_ms: Option<i64>) -> Shared {
+    pub fn new(install: Install, cfg: &crate::cli::Config) -> Shared {
         Arc::new(Ctx {
             state: RwLock::new(State::new(install)),
             hub: Hub::default(),
             version: env!("CARGO_PKG_VERSION"),
             started_ms: crate::timefmt::now_ms(),
-            fake_now_ms,
+            fake_now_ms: cfg.fake_now_ms,
             generation: AtomicU64::new(0),
+            otlp: Mutex::default(),
+            fleet_key: cfg.fleet_key.clone(),
+            fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
         })
     }
     pub fn now_ms(&self) -> i64 {
@@ -54,13 +62,27 @@ impl Ctx {
     }
 }
 
-/// Which store a session's transcript is read from. SQLite wins when both have it.
+/// Where a session's figures come from. When several have the same session, the higher one
+/// wins: the agent database over JSONL files (a migrated install), any transcript over OTLP
+/// telemetry (which would otherwise count the same model calls twice).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Store {
     None,
+    Otlp,
     Jsonl,
     Sqlite,
+}
+
+impl Store {
+    fn rank(&self) -> u8 {
+        match self {
+            Store::None => 0,
+            Store::Otlp => 1,
+            Store::Jsonl => 2,
+            Store::Sqlite => 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +162,8 @@ pub struct State {
     pub price_source: String,
     /// The agent databases, shared by their sessions.
     pub db_paths: Vec<Arc<Path>>,
+    /// The price table in force (set by the watcher), for usage priced outside it (OTLP).
+    pub prices: Arc<crate::pricing::PriceTable>,
 }
 
 impl State {
@@ -155,6 +179,7 @@ impl State {
             health: IndexHealth::default(),
             price_source: String::new(),
             db_paths: Vec::new(),
+            prices: Arc::default(),
         }
     }
 
@@ -200,18 +225,19 @@ impl State {
     /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
     /// dropped because the session's other store is authoritative.
     pub fn apply_tally(&mut self, agent: &str, id: &str, store: Store, delta: Tally) -> bool {
-        let ai = self.agent_index(agent);
         let s = self.session_mut(agent, id);
-        match (&s.store, &store) {
-            (Store::Sqlite, Store::Jsonl) => return false,
-            (Store::Jsonl, Store::Sqlite) => {
-                // Migrated session: the database copy replaces what the files said.
-                let old = std::mem::take(&mut s.tally);
-                s.store = Store::Sqlite;
-                self.remove_hourly(&old, ai);
-            }
-            _ => {}
+        let (current, incoming) = (s.store.rank(), store.rank());
+        if incoming < current {
+            return false;
         }
+        if incoming > current && current > 0 {
+            // A better source for this session replaces what the other said.
+            let old = std::mem::take(&mut s.tally);
+            let old_agent = std::mem::replace(&mut s.agent, agent.to_string());
+            let old_ai = self.agent_index(&old_agent);
+            self.remove_hourly(&old, old_ai);
+        }
+        let ai = self.agent_index(agent);
         let s = self.sessions.get_mut(id).expect("session exists");
         s.store = store;
         for h in &delta.hourly {
@@ -366,7 +392,9 @@ pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
 impl Session {
     pub fn kind(&self) -> &'static str {
         let key = self.meta.key.as_deref().unwrap_or("");
-        if key.contains(":subagent:") || self.meta.created_via.as_deref() == Some("spawn") {
+        if self.store == Store::Otlp {
+            "otlp"
+        } else if key.contains(":subagent:") || self.meta.created_via.as_deref() == Some("spawn") {
             "subagent"
         } else if key.contains(":cron:") || self.meta.created_via.as_deref() == Some("cron") {
             "cron"
@@ -488,6 +516,19 @@ mod tests {
         assert_eq!(s.hourly.values().map(|c| c.usage.input).sum::<u64>(), 7);
         s.reset_tally("s1");
         assert!(s.hourly.is_empty());
+    }
+
+    #[test]
+    fn transcripts_replace_telemetry_of_the_same_session() {
+        let mut s = State::new(install());
+        assert!(s.apply_tally("bot", "c1", Store::Otlp, tally("a/x", 40)));
+        assert!(s.apply_tally("bot", "c1", Store::Otlp, tally("a/x", 2)));
+        assert_eq!(s.sessions["c1"].kind(), "otlp");
+        assert!(s.apply_tally("main", "c1", Store::Jsonl, tally("a/x", 10)));
+        assert!(!s.apply_tally("bot", "c1", Store::Otlp, tally("a/x", 5)));
+        assert_eq!(s.sessions["c1"].agent, "main");
+        assert_eq!(s.sessions["c1"].tally.usage.input, 10);
+        assert_eq!(s.hourly.values().map(|c| c.usage.input).sum::<u64>(), 10);
     }
 
     #[test]

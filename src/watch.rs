@@ -165,6 +165,7 @@ impl Watcher {
             let mut st = self.ctx.write();
             st.install = self.install.clone();
             st.price_source = self.prices.source.clone();
+            st.prices = std::sync::Arc::new(self.prices.clone());
             if !self.install.found {
                 st.health.ready = true;
             }
@@ -377,6 +378,7 @@ impl Watcher {
             self.load_prices();
             let mut st = self.ctx.write();
             st.install = self.install.clone();
+            st.prices = std::sync::Arc::new(self.prices.clone());
         }
         self.ensure_watches();
     }

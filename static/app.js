@@ -10,6 +10,8 @@ const VIEWS = {
   subagents: { title: 'Sub-agents', load: () => import('./js/subagents.js') },
   usage: { title: 'Usage & cost', load: () => import('./js/usage.js') },
   flow: { title: 'Flow', load: () => import('./js/flow.js') },
+  otlp: { title: 'OTLP', load: () => import('./js/otlp.js') },
+  fleet: { title: 'Fleet', load: () => import('./js/fleet.js') },
 };
 
 // State visible to the browser tests (and handy in the console).

@@ -8,6 +8,9 @@ pub mod gzip;
 pub mod health;
 pub mod logs;
 pub mod memory;
+pub mod metrics;
+pub mod nodes;
+pub mod otlp;
 pub mod overview;
 pub mod routes;
 pub mod sessions;
@@ -30,9 +33,34 @@ pub struct Req {
     pub if_none_match: Option<String>,
     /// The client's `Accept-Encoding` allows gzip.
     pub accept_gzip: bool,
+    /// The peer's address (mutations are allowed from loopback only, see `crons.rs`).
+    pub remote: Option<std::net::SocketAddr>,
+    /// The request body of POST/PUT/DELETE/PATCH, at most the path's limit + 1 bytes (more is a 413).
+    pub body: Vec<u8>,
+    /// All request headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1 << 20;
+/// Largest OTLP export accepted (`/v1/*`; after gzip inflation the limit is in `otlp.rs`).
+pub const MAX_OTLP_BODY: usize = 16 << 20;
+
+/// The body limit of a path.
+pub fn body_limit(path: &str) -> usize {
+    if path.starts_with("/v1/") {
+        MAX_OTLP_BODY
+    } else {
+        MAX_BODY
+    }
 }
 
 impl Req {
+    /// A request header by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
     pub fn q(&self, k: &str) -> Option<&str> {
         self.query.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
@@ -100,13 +128,18 @@ pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16,
     Ok((bound, handles))
 }
 
-fn handle(ctx: &Shared, rq: tiny_http::Request) {
-    let req = parse_request(&rq);
+fn handle(ctx: &Shared, mut rq: tiny_http::Request) {
+    let req = parse_request(&mut rq);
     if req.method == "GET" && req.path == "/api/events" {
         events::serve(ctx.clone(), rq);
         return;
     }
-    let resp = routes::route(&req, ctx);
+    let limit = body_limit(&req.path);
+    let resp = if req.body.len() > limit {
+        Resp::error(413, &format!("request body over {limit} bytes"))
+    } else {
+        routes::route(&req, ctx)
+    };
     let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
     let mut headers = resp.headers;
     headers.push(("Content-Type", resp.content_type.to_string()));
@@ -120,7 +153,7 @@ fn handle(ctx: &Shared, rq: tiny_http::Request) {
     let _ = rq.respond(out);
 }
 
-fn parse_request(rq: &tiny_http::Request) -> Req {
+fn parse_request(rq: &mut tiny_http::Request) -> Req {
     let url = rq.url();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
@@ -134,14 +167,27 @@ fn parse_request(rq: &tiny_http::Request) -> Req {
         .collect();
     let header =
         |name: &'static str| rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string());
-    Req {
+    let mut req = Req {
         method: rq.method().as_str().to_ascii_uppercase(),
         path: path.to_string(),
         segments,
         query,
         if_none_match: header("If-None-Match"),
         accept_gzip: header("Accept-Encoding").is_some_and(|v| gzip::accepts_gzip(&v)),
+        remote: rq.remote_addr().copied(),
+        body: Vec::new(),
+        headers: rq
+            .headers()
+            .iter()
+            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+            .collect(),
+    };
+    if matches!(req.method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
+        use std::io::Read;
+        let limit = body_limit(&req.path) as u64 + 1;
+        let _ = rq.as_reader().take(limit).read_to_end(&mut req.body);
     }
+    req
 }
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.

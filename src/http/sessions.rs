@@ -134,10 +134,10 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
     }
     let kinds: Vec<&str> = req.q("kind").map(|a| a.split(',').collect()).unwrap_or_default();
     for k in &kinds {
-        if !["main", "subagent", "cron", "chat", "top"].contains(k) {
+        if !["main", "subagent", "cron", "chat", "otlp", "top"].contains(k) {
             return Resp::error(
                 400,
-                &format!("kind={k:?}: use main, subagent, cron, chat or top (all but sub-agents)"),
+                &format!("kind={k:?}: use main, subagent, cron, chat, otlp or top (all but sub-agents)"),
             );
         }
     }

@@ -55,7 +55,8 @@ fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) 
                 }
             }
         }
-        Store::None => {}
+        // Telemetry has no transcript: its model calls are in the index only.
+        Store::None | Store::Otlp => {}
     }
     Ok(())
 }

@@ -1,0 +1,276 @@
+//! Fleet mode, both halves.
+//!
+//! The reporter thread (a node started with `--fleet-server URL` and `CLAWMETRY_FLEET_KEY`)
+//! registers with the central clawmetry, then posts this node's summary every interval. While
+//! the server is unreachable, summaries queue (bounded) and are sent oldest first once it
+//! answers again. The central side (`http/nodes.rs`) keeps the nodes in [`Nodes`], saved in the
+//! data dir so that a restart keeps them.
+
+use crate::state::Shared;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The header that carries the fleet key.
+pub const KEY_HEADER: &str = "x-clawmetry-fleet-key";
+/// Reports kept while the server is unreachable (two hours at the default interval).
+pub const MAX_QUEUED: usize = 120;
+/// A node is offline after this many missed reports.
+pub const MISSED_FOR_OFFLINE: i64 = 3;
+
+/// Constant-time comparison, so the key cannot be guessed byte by byte from timings.
+pub fn key_matches(expected: &str, given: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0 && !a.is_empty()
+}
+
+/// A node as the central instance knows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Node {
+    pub node_id: String,
+    pub name: String,
+    pub host: String,
+    pub version: String,
+    pub openclaw_version: Option<String>,
+    pub interval_seconds: i64,
+    pub registered_ms: i64,
+    pub last_seen_ms: i64,
+    pub reports: u64,
+    /// The newest summary (by its own `atMs`).
+    pub summary: Value,
+}
+
+/// All nodes, persisted as `<data-dir>/fleet-nodes.json`.
+#[derive(Debug, Default)]
+pub struct Nodes {
+    pub nodes: BTreeMap<String, Node>,
+    pub path: Option<PathBuf>,
+}
+
+impl Nodes {
+    pub fn load(data_dir: Option<&Path>) -> Nodes {
+        let path = data_dir.map(|d| d.join("fleet-nodes.json"));
+        let nodes = path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str::<Vec<Node>>(&t).ok())
+            .map(|v| v.into_iter().map(|n| (n.node_id.clone(), n)).collect())
+            .unwrap_or_default();
+        Nodes { nodes, path }
+    }
+
+    /// Writes the file atomically (temp file + rename), so a crash never leaves half a file.
+    pub fn save(&self) -> Result<(), String> {
+        let Some(path) = &self.path else { return Ok(()) };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(&self.nodes.values().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn online(&self, n: &Node, now_ms: i64) -> bool {
+        now_ms - n.last_seen_ms <= MISSED_FOR_OFFLINE * n.interval_seconds.max(1) * 1000
+    }
+}
+
+/// Configuration of the reporter.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    pub server: String,
+    pub key: String,
+    pub interval: Duration,
+    pub name: String,
+    pub data_dir: Option<PathBuf>,
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A random id, kept in the data dir so a node keeps its identity across restarts.
+fn node_id(data_dir: Option<&Path>) -> String {
+    let path = data_dir.map(|d| d.join("node-id"));
+    if let Some(id) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
+        let id = id.trim().to_string();
+        if !id.is_empty() {
+            return id;
+        }
+    }
+    let mut bytes = [0u8; 8];
+    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(p) = path {
+        let _ = p.parent().map(std::fs::create_dir_all);
+        let _ = std::fs::write(&p, &id);
+    }
+    id
+}
+
+/// This node's summary for the central view.
+pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
+    let now = ctx.now_ms();
+    let today = crate::timefmt::day_start(now);
+    let st = ctx.read();
+    let (t, _) = crate::http::overview::sum_range(&st, today, i64::MAX / 2);
+    let mut running = 0;
+    let mut failed = 0;
+    for s in st.sessions.values() {
+        match s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status {
+            "running" => running += 1,
+            "failed" => failed += 1,
+            _ => {}
+        }
+    }
+    let openclaw_version = st
+        .install
+        .config
+        .as_ref()
+        .and_then(|c| c.pointer("/meta/lastTouchedVersion"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    json!({
+        "nodeId": node,
+        "name": name,
+        "host": hostname(),
+        "version": ctx.version,
+        "openclawVersion": openclaw_version,
+        "atMs": now,
+        "openclawFound": st.install.found,
+        "sessions": {"total": st.sessions.len(), "running": running, "failed": failed},
+        "today": crate::state::usage_json(&t.usage, t.calls),
+        "health": {"indexReady": st.health.ready, "malformedLines": st.health.malformed_lines,
+                   "sourceErrors": st.health.source_errors, "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000},
+    })
+}
+
+/// Starts the reporter thread.
+pub fn spawn(ctx: Shared, cfg: Reporter) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("fleet".into()).spawn(move || run(ctx, cfg))
+}
+
+fn post(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<(), String> {
+    let resp = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header(KEY_HEADER, key)
+        .send(serde_json::to_vec(body).unwrap_or_default())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        Err(format!("{url}: HTTP {status} {text}"))
+    }
+}
+
+fn run(ctx: Shared, cfg: Reporter) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let base = cfg.server.trim_end_matches('/').to_string();
+    let id = node_id(cfg.data_dir.as_deref());
+    // A summary taken during the cold index would report a half-counted node.
+    let t0 = std::time::Instant::now();
+    while !ctx.read().health.ready && t0.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut queue: VecDeque<Value> = VecDeque::new();
+    let mut registered = false;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if !registered {
+            let mut reg = summary(&ctx, &cfg.name, &id);
+            reg["intervalSeconds"] = json!(cfg.interval.as_secs().max(1));
+            match post(&agent, &format!("{base}/api/nodes/register"), &cfg.key, &reg) {
+                Ok(()) => {
+                    registered = true;
+                    backoff = Duration::from_secs(1);
+                    eprintln!("clawmetry: registered with fleet server {base} as node {id}");
+                }
+                Err(e) => {
+                    eprintln!("clawmetry: fleet register failed ({e}); retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(cfg.interval.max(Duration::from_secs(1)));
+                    continue;
+                }
+            }
+        }
+        queue.push_back(summary(&ctx, &cfg.name, &id));
+        while queue.len() > MAX_QUEUED {
+            queue.pop_front();
+        }
+        while let Some(next) = queue.front() {
+            match post(&agent, &format!("{base}/api/nodes/report"), &cfg.key, next) {
+                Ok(()) => {
+                    queue.pop_front();
+                }
+                Err(e) => {
+                    if e.contains("HTTP 404") {
+                        registered = false; // the server forgot us: register again
+                    }
+                    eprintln!("clawmetry: fleet report failed ({e}); {} report(s) queued", queue.len());
+                    break;
+                }
+            }
+        }
+        std::thread::sleep(cfg.interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_comparison() {
+        assert!(key_matches("s3cret", "s3cret"));
+        assert!(!key_matches("s3cret", "s3cres"));
+        assert!(!key_matches("s3cret", "s3cret!"));
+        assert!(!key_matches("", ""));
+    }
+
+    #[test]
+    fn nodes_survive_a_save_and_load() {
+        let dir = std::env::temp_dir().join(format!("clawmetry-fleet-{}", std::process::id()));
+        let mut n = Nodes::load(Some(&dir));
+        n.nodes.insert(
+            "a".into(),
+            Node {
+                node_id: "a".into(),
+                name: "pi".into(),
+                host: "pi".into(),
+                version: "0.1.0".into(),
+                openclaw_version: None,
+                interval_seconds: 60,
+                registered_ms: 1,
+                last_seen_ms: 1000,
+                reports: 2,
+                summary: json!({}),
+            },
+        );
+        n.save().unwrap();
+        let back = Nodes::load(Some(&dir));
+        assert_eq!(back.nodes, n.nodes);
+        assert!(back.online(&back.nodes["a"], 1000 + 180_000));
+        assert!(!back.online(&back.nodes["a"], 1000 + 180_001));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -1,0 +1,131 @@
+//! Fleet, central side: `POST /api/nodes/register`, `POST /api/nodes/report` (both need the
+//! fleet key, compared in constant time) and `GET /api/nodes` (all nodes, online or offline,
+//! and the fleet's totals).
+
+use super::{Req, Resp};
+use crate::fleet::{key_matches, Node, KEY_HEADER};
+use crate::state::Shared;
+use serde_json::{json, Value};
+
+fn check_key(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+    let Some(expected) = ctx.fleet_key.as_deref() else {
+        return Err(Resp::error(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set"));
+    };
+    let given = req
+        .header(KEY_HEADER)
+        .or_else(|| req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")))
+        .unwrap_or("");
+    if key_matches(expected, given) {
+        Ok(())
+    } else {
+        Err(Resp::error(401, "wrong or missing fleet key (header X-Clawmetry-Fleet-Key)"))
+    }
+}
+
+fn body_json(req: &Req) -> Result<Value, Resp> {
+    let v: Value =
+        serde_json::from_slice(&req.body).map_err(|e| Resp::error(400, &format!("body is not JSON: {e}")))?;
+    let id = v.get("nodeId").and_then(Value::as_str).unwrap_or("");
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(Resp::error(400, "nodeId: 1-64 letters, digits, '-' or '_'"));
+    }
+    Ok(v)
+}
+
+fn text(v: &Value, k: &str, max: usize) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").chars().take(max).collect()
+}
+
+pub fn register(req: &Req, ctx: &Shared) -> Resp {
+    if let Err(r) = check_key(req, ctx) {
+        return r;
+    }
+    let v = match body_json(req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let now = ctx.now_ms();
+    let id = text(&v, "nodeId", 64);
+    let mut nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let reports = nodes.nodes.get(&id).map_or(0, |n| n.reports);
+    let node = Node {
+        node_id: id.clone(),
+        name: text(&v, "name", 100),
+        host: text(&v, "host", 200),
+        version: text(&v, "version", 40),
+        openclaw_version: v.get("openclawVersion").and_then(Value::as_str).map(|s| s.chars().take(40).collect()),
+        interval_seconds: v.get("intervalSeconds").and_then(Value::as_i64).unwrap_or(60).clamp(1, 86_400),
+        registered_ms: now,
+        last_seen_ms: now,
+        reports,
+        summary: v.clone(),
+    };
+    nodes.nodes.insert(id.clone(), node);
+    if let Err(e) = nodes.save() {
+        eprintln!("clawmetry: cannot save fleet nodes: {e}");
+    }
+    drop(nodes);
+    let from = req.remote.map_or_else(|| "?".to_string(), |a| a.to_string());
+    eprintln!("clawmetry: fleet node {id} registered from {from}");
+    ctx.hub.publish("fleet", json!({"nodeId": id, "event": "registered"}));
+    Resp::json(&json!({"ok": true, "nodeId": id}))
+}
+
+pub fn report(req: &Req, ctx: &Shared) -> Resp {
+    if let Err(r) = check_key(req, ctx) {
+        return r;
+    }
+    let v = match body_json(req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let id = text(&v, "nodeId", 64);
+    let now = ctx.now_ms();
+    let mut nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(node) = nodes.nodes.get_mut(&id) else {
+        return Resp::error(404, &format!("node {id:?} is not registered: POST /api/nodes/register first"));
+    };
+    node.last_seen_ms = now;
+    node.reports += 1;
+    // Queued reports arrive oldest first; keep the newest summary.
+    let at = |s: &Value| s.get("atMs").and_then(Value::as_i64).unwrap_or(0);
+    if at(&v) >= at(&node.summary) {
+        node.summary = v;
+    }
+    if let Err(e) = nodes.save() {
+        eprintln!("clawmetry: cannot save fleet nodes: {e}");
+    }
+    drop(nodes);
+    ctx.hub.publish("fleet", json!({"nodeId": id, "event": "report"}));
+    Resp::json(&json!({"ok": true}))
+}
+
+pub fn list(_req: &Req, ctx: &Shared) -> Resp {
+    let now = ctx.now_ms();
+    let nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let mut totals = json!({"nodes": 0, "online": 0, "sessions": 0, "running": 0, "costToday": 0.0, "tokensToday": 0});
+    let mut rows = Vec::new();
+    for n in nodes.nodes.values() {
+        let online = nodes.online(n, now);
+        totals["nodes"] = json!(totals["nodes"].as_u64().unwrap_or(0) + 1);
+        if online {
+            totals["online"] = json!(totals["online"].as_u64().unwrap_or(0) + 1);
+        }
+        let s = &n.summary;
+        totals["sessions"] =
+            json!(totals["sessions"].as_u64().unwrap_or(0) + s["sessions"]["total"].as_u64().unwrap_or(0));
+        totals["running"] =
+            json!(totals["running"].as_u64().unwrap_or(0) + s["sessions"]["running"].as_u64().unwrap_or(0));
+        totals["tokensToday"] =
+            json!(totals["tokensToday"].as_u64().unwrap_or(0) + s["today"]["totalTokens"].as_u64().unwrap_or(0));
+        totals["costToday"] = json!(crate::state::round_cost(
+            totals["costToday"].as_f64().unwrap_or(0.0) + s["today"]["cost"].as_f64().unwrap_or(0.0)
+        ));
+        let mut row = serde_json::to_value(n).unwrap_or(Value::Null);
+        row["status"] = json!(if online { "online" } else { "offline" });
+        row["missedReports"] = json!(((now - n.last_seen_ms) / (n.interval_seconds.max(1) * 1000)).max(0));
+        rows.push(row);
+    }
+    drop(nodes);
+    Resp::json(&json!({"fleetMode": ctx.fleet_key.is_some(), "nodes": rows, "totals": totals}))
+}

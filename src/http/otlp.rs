@@ -1,0 +1,204 @@
+//! `POST /v1/traces`, `POST /v1/metrics`, `POST /v1/logs` (OTLP/HTTP, protobuf or JSON, gzip
+//! allowed) and `GET /api/otlp` (what was received, for the OTLP view).
+//!
+//! Status codes follow the OTLP/HTTP specification: 200 with an `Export*ServiceResponse` (and
+//! `partial_success` when items were rejected), 400 with a `google.rpc.Status` for data that
+//! cannot be decoded, 415 for other media types, 413 above the body limit; responses use the
+//! request's encoding.
+
+use super::{Req, Resp};
+use crate::model::{LineKind, LineSummary, SessionMeta, Tally};
+use crate::otlp::{self, Encoding, Ingested, UsageRecord};
+use crate::state::{Shared, Store};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
+use prost::Message;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// `google.rpc.Status`, the body of OTLP error responses.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+fn reply(enc: Encoding, status: u16, proto: Vec<u8>, json: Value) -> Resp {
+    match enc {
+        Encoding::Protobuf => Resp { status, content_type: "application/x-protobuf", body: proto, headers: Vec::new() },
+        Encoding::Json => {
+            let mut r = Resp::json(&json);
+            r.status = status;
+            r
+        }
+    }
+}
+
+fn bad_request(enc: Encoding, msg: &str) -> Resp {
+    // gRPC code 3: INVALID_ARGUMENT.
+    reply(
+        enc,
+        400,
+        RpcStatus { code: 3, message: msg.to_string() }.encode_to_vec(),
+        json!({"code": 3, "message": msg, "error": msg}),
+    )
+}
+
+pub fn post(req: &Req, ctx: &Shared, signal: &str) -> Resp {
+    let Some(enc) = Encoding::from_content_type(req.header("content-type")) else {
+        let mut r = Resp::error(415, "OTLP/HTTP takes Content-Type application/x-protobuf or application/json");
+        r.headers.push(("Accept-Post", "application/x-protobuf, application/json".into()));
+        return r;
+    };
+    let body = match req.header("content-encoding").map(|s| s.trim().to_ascii_lowercase()) {
+        None => std::borrow::Cow::Borrowed(&req.body[..]),
+        Some(e) if e == "identity" => std::borrow::Cow::Borrowed(&req.body[..]),
+        Some(e) if e == "gzip" => match otlp::gunzip(&req.body) {
+            Ok(b) => std::borrow::Cow::Owned(b),
+            Err(e) => return bad_request(enc, &e),
+        },
+        Some(e) => return bad_request(enc, &format!("Content-Encoding {e:?} is not supported (use gzip)")),
+    };
+    let now = ctx.now_ms() as f64;
+    let openclaw_indexed = ctx.read().install.found;
+    let (ingested, proto, json) = match signal {
+        "traces" => {
+            let r = match otlp::decode_traces(&body, enc) {
+                Ok(r) => r,
+                Err(e) => return bad_request(enc, &e),
+            };
+            let got = lock(ctx).ingest_traces(&r, now);
+            let resp = ExportTraceServiceResponse {
+                partial_success: (got.rejected > 0).then(|| ExportTracePartialSuccess {
+                    rejected_spans: got.rejected,
+                    error_message: got.message.clone(),
+                }),
+            };
+            let j = serde_json::to_value(&resp).unwrap_or(Value::Null);
+            (got, resp.encode_to_vec(), j)
+        }
+        "metrics" => {
+            let r = match otlp::decode_metrics(&body, enc) {
+                Ok(r) => r,
+                Err(e) => return bad_request(enc, &e),
+            };
+            let got = lock(ctx).ingest_metrics(&r, now, openclaw_indexed);
+            let resp = ExportMetricsServiceResponse {
+                partial_success: (got.rejected > 0).then(|| ExportMetricsPartialSuccess {
+                    rejected_data_points: got.rejected,
+                    error_message: got.message.clone(),
+                }),
+            };
+            let j = serde_json::to_value(&resp).unwrap_or(Value::Null);
+            (got, resp.encode_to_vec(), j)
+        }
+        _ => {
+            let r = match otlp::decode_logs(&body, enc) {
+                Ok(r) => r,
+                Err(e) => return bad_request(enc, &e),
+            };
+            let got = lock(ctx).ingest_logs(&r, now);
+            let resp = ExportLogsServiceResponse {
+                partial_success: (got.rejected > 0).then(|| ExportLogsPartialSuccess {
+                    rejected_log_records: got.rejected,
+                    error_message: got.message.clone(),
+                }),
+            };
+            let j = serde_json::to_value(&resp).unwrap_or(Value::Null);
+            (got, resp.encode_to_vec(), j)
+        }
+    };
+    apply_usage(ctx, ingested);
+    ctx.hub.publish("otlp", json!({"signal": signal}));
+    reply(enc, 200, proto, json)
+}
+
+fn lock(ctx: &Shared) -> std::sync::MutexGuard<'_, otlp::Buffers> {
+    ctx.otlp.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Adds telemetry usage to the index as sessions of store `otlp`; a session a transcript
+/// already has keeps the transcript's figures.
+fn apply_usage(ctx: &Shared, got: Ingested) {
+    if got.usage.is_empty() {
+        return;
+    }
+    let prices = ctx.read().prices.clone();
+    let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
+    let mut per_session: HashMap<String, (UsageRecord, Tally)> = HashMap::new();
+    for u in got.usage {
+        let mut line = LineSummary::new(LineKind::Assistant);
+        line.ts_ms = Some(u.ts_ms);
+        line.model = Some(u.model.clone());
+        line.usage = Some((u.usage, u.has_cost));
+        line.stop_reason = Some("stop".into());
+        let e = per_session.entry(u.session_id.clone()).or_insert_with(|| (u.clone(), Tally::default()));
+        e.1.add_line(&line, &cost_of);
+    }
+    let mut dropped = 0;
+    let ids: Vec<String> = per_session.keys().cloned().collect();
+    {
+        let mut st = ctx.write();
+        for (id, (first, tally)) in per_session {
+            let known = st.sessions.get(&id).is_some_and(|s| s.store != Store::None && s.store != Store::Otlp);
+            if known {
+                dropped += 1;
+                continue;
+            }
+            st.apply_meta(
+                &first.agent,
+                vec![SessionMeta {
+                    id: id.clone(),
+                    label: Some(format!("{} ({})", first.service, first.source)),
+                    model: Some(first.model.clone()),
+                    ..Default::default()
+                }],
+            );
+            st.apply_tally(&first.agent, &id, Store::Otlp, tally);
+        }
+        st.health.duplicate_source_lines += dropped;
+    }
+    ctx.hub.publish("sessions", json!({"ids": ids}));
+}
+
+/// `GET /api/otlp?service=S&trace=T&limit=N`: services, recent spans, metrics and logs.
+pub fn get(req: &Req, ctx: &Shared) -> Resp {
+    let limit = match req.q_num("limit", 200, 1, 2000) {
+        Ok(v) => v as usize,
+        Err(r) => return r,
+    };
+    let service = req.q("service");
+    let trace = req.q("trace");
+    let b = lock(ctx);
+    let spans: Vec<&otlp::SpanRec> = b
+        .spans
+        .iter()
+        .rev()
+        .filter(|s| service.is_none_or(|x| s.service == x) && trace.is_none_or(|t| s.trace_id == t))
+        .take(limit)
+        .collect();
+    let logs: Vec<&otlp::LogRec> =
+        b.logs.iter().rev().filter(|l| service.is_none_or(|x| l.service == x)).take(limit).collect();
+    let metrics: Vec<Value> = b
+        .metrics
+        .iter()
+        .filter(|(_, m)| service.is_none_or(|x| m.service == x))
+        .map(|(name, m)| {
+            let mut v = serde_json::to_value(m).unwrap_or(Value::Null);
+            v["name"] = json!(name);
+            v
+        })
+        .collect();
+    let v = json!({
+        "counters": b.counters,
+        "services": b.services,
+        "spans": spans,
+        "metrics": metrics,
+        "logs": logs,
+    });
+    drop(b);
+    Resp::json(&v)
+}
