@@ -14,9 +14,17 @@ pub struct Config {
     pub log_dir: Option<PathBuf>,
     pub prices: Option<PathBuf>,
     pub no_gateway: bool,
+    pub gateway_url: Option<String>,
+    pub gateway_token: Option<String>,
     pub workers: usize,
     /// Fixed "now" in epoch milliseconds, for tests and reproducible screenshots.
     pub fake_now_ms: Option<i64>,
+    /// The monitor (`monitor.rs`): checks, history snapshots, retention, Telegram API.
+    pub monitor_interval_secs: u64,
+    pub history_interval_secs: u64,
+    pub history_days: u32,
+    pub telegram_api_base: String,
+    pub alert_retry_secs: u64,
     /// Fleet: the central clawmetry this node reports to.
     pub fleet_server: Option<String>,
     pub fleet_interval_secs: u64,
@@ -35,8 +43,15 @@ impl Default for Config {
             log_dir: None,
             prices: None,
             no_gateway: false,
+            gateway_url: None,
+            gateway_token: None,
             workers: 4,
             fake_now_ms: None,
+            monitor_interval_secs: 60,
+            history_interval_secs: 300,
+            history_days: 90,
+            telegram_api_base: "https://api.telegram.org".into(),
+            alert_retry_secs: 5,
             fleet_server: None,
             fleet_interval_secs: 60,
             node_name: None,
@@ -46,6 +61,8 @@ impl Default for Config {
 }
 
 /// What the command line asks for.
+// Parsed once at start: the size of `Run` does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     Run(Box<Config>),
     Help,
@@ -71,6 +88,14 @@ OPTIONS:
     --prices FILE        a prices.json overriding the embedded price table
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
+    --gateway-url URL    gateway WebSocket (default ws://127.0.0.1:<gateway.port from openclaw.json>)
+    --gateway-token T    gateway token (default gateway.auth.token from openclaw.json)
+    --monitor-interval S budget and alert-rule checks every S seconds (default 60)
+    --history-interval S history snapshot every S seconds (default 300)
+    --history-days N     keep snapshots, hourly usage and alerts N days (default 90, at least
+                         32); daily totals are kept
+    --telegram-api-base URL   Telegram Bot API (default https://api.telegram.org)
+    --alert-retry-secs S a failed alert is sent again after S and 5*S seconds (default 5)
     --fleet-server URL   report this node to a central clawmetry (needs CLAWMETRY_FLEET_KEY)
     --fleet-interval S   seconds between fleet reports (default 60)
     --node-name NAME     this node's name in the fleet view (default: the host name)
@@ -116,6 +141,21 @@ where
             Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("workers") => cfg.workers = parse_value::<usize>(&mut parser, "--workers")?.clamp(1, 64),
             Long("no-gateway") => cfg.no_gateway = true,
+            Long("gateway-url") => cfg.gateway_url = Some(string_value(&mut parser, "--gateway-url")?),
+            Long("gateway-token") => cfg.gateway_token = Some(string_value(&mut parser, "--gateway-token")?),
+            Long("monitor-interval") => {
+                cfg.monitor_interval_secs = parse_value::<u64>(&mut parser, "--monitor-interval")?.clamp(1, 86_400)
+            }
+            Long("history-interval") => {
+                cfg.history_interval_secs = parse_value::<u64>(&mut parser, "--history-interval")?.clamp(1, 86_400)
+            }
+            Long("history-days") => {
+                cfg.history_days = parse_value::<u32>(&mut parser, "--history-days")?.clamp(32, 36_500)
+            }
+            Long("telegram-api-base") => cfg.telegram_api_base = string_value(&mut parser, "--telegram-api-base")?,
+            Long("alert-retry-secs") => {
+                cfg.alert_retry_secs = parse_value::<u64>(&mut parser, "--alert-retry-secs")?.min(600)
+            }
             Long("fleet-server") => cfg.fleet_server = Some(string_value(&mut parser, "--fleet-server")?),
             Long("fleet-interval") => {
                 cfg.fleet_interval_secs = parse_value::<u64>(&mut parser, "--fleet-interval")?.clamp(1, 86_400)

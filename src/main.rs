@@ -1,16 +1,21 @@
 //! clawmetry: wiring only. Parses the command line, detects the installation, builds the
 //! shared state and starts the threads (watcher, HTTP). See ARCHITECTURE.md for the map.
 
+mod alerts;
 mod alloc;
 mod cli;
 mod detect;
 mod fleet;
+mod gateway;
+mod history;
 mod http;
 mod model;
+mod monitor;
 mod otlp;
 mod pricing;
 mod sources;
 mod state;
+mod system;
 mod timefmt;
 mod watch;
 
@@ -25,7 +30,13 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Version) => {
-            println!("clawmetry {}", env!("CARGO_PKG_VERSION"));
+            // build.rs sets the target triple and the git commit.
+            println!(
+                "clawmetry {} ({}, commit {})",
+                env!("CARGO_PKG_VERSION"),
+                env!("CLAWMETRY_TARGET"),
+                env!("CLAWMETRY_GIT_COMMIT")
+            );
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -60,6 +71,11 @@ fn main() -> ExitCode {
             );
         }
     }
+    // Before the watcher: the monitor's handle exists by the time the index is ready.
+    if let Err(e) = monitor::spawn(ctx.clone(), monitor::Settings::from_cli(&cfg)) {
+        eprintln!("clawmetry: cannot start the monitor thread: {e}");
+        return ExitCode::from(1);
+    }
     if let (Some(server), Some(key)) = (&cfg.fleet_server, &cfg.fleet_key) {
         let reporter = fleet::Reporter {
             server: server.clone(),
@@ -78,6 +94,16 @@ fn main() -> ExitCode {
     if let Err(e) = watch::spawn(ctx.clone(), cfg.clone()) {
         eprintln!("clawmetry: cannot start the watcher thread: {e}");
         return ExitCode::from(1);
+    }
+    if !cfg.no_gateway {
+        let s = gateway::Settings {
+            url: cfg.gateway_url.clone(),
+            token: cfg.gateway_token.clone(),
+            data_dir: cfg.data_dir.clone(),
+        };
+        if let Err(e) = gateway::spawn(ctx.clone(), s) {
+            eprintln!("clawmetry: cannot start the gateway thread: {e}");
+        }
     }
     for h in http_threads {
         let _ = h.join();

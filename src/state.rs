@@ -28,6 +28,10 @@ pub struct Ctx {
     /// Bumped by every write lock: a cached answer computed at generation g is current while
     /// the generation is still g.
     pub generation: AtomicU64,
+    /// The gateway thread's handle: connection state and RPC (`gateway.rs`).
+    pub gateway: crate::gateway::Handle,
+    /// The monitor thread's handle: health, budget, alerts, history (`monitor.rs`).
+    pub monitor: std::sync::OnceLock<Arc<crate::monitor::Monitor>>,
     /// What the OTLP receiver keeps (spans, metrics, logs); not part of the index.
     pub otlp: Mutex<crate::otlp::Buffers>,
     /// Fleet (central side): the key nodes must present, and the nodes.
@@ -44,6 +48,8 @@ impl Ctx {
             started_ms: crate::timefmt::now_ms(),
             fake_now_ms: cfg.fake_now_ms,
             generation: AtomicU64::new(0),
+            gateway: crate::gateway::Handle::disabled(),
+            monitor: std::sync::OnceLock::new(),
             otlp: Mutex::default(),
             fleet_key: cfg.fleet_key.clone(),
             fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),

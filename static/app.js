@@ -10,6 +10,9 @@ const VIEWS = {
   subagents: { title: 'Sub-agents', load: () => import('./js/subagents.js') },
   usage: { title: 'Usage & cost', load: () => import('./js/usage.js') },
   flow: { title: 'Flow', load: () => import('./js/flow.js') },
+  crons: { title: 'Crons', load: () => import('./js/crons.js') },
+  health: { title: 'Health', load: () => import('./js/health.js') },
+  alerts: { title: 'Budgets & alerts', load: () => import('./js/alerts.js') },
   otlp: { title: 'OTLP', load: () => import('./js/otlp.js') },
   fleet: { title: 'Fleet', load: () => import('./js/fleet.js') },
 };
@@ -205,6 +208,7 @@ function connect() {
   });
   es.addEventListener('index', () => { app.getHealth(true).catch(() => {}); queue([], true); });
   es.addEventListener('resync', () => resync());
+  es.addEventListener('cron', () => queue([], true)); // the gateway's cron events (static/js/crons.js)
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
       // The server refused the stream (e.g. too many open): retry with backoff.

@@ -1,11 +1,16 @@
 //! The HTTP server: a tiny_http listener and a fixed pool of handler threads, each taking
 //! requests off the same listener. Routing is in `routes.rs`; one file per API area.
 
+pub mod alerts;
+pub mod budget;
 pub mod cache;
+pub mod crons;
 pub mod events;
 pub mod flow;
+pub mod gateway;
 pub mod gzip;
 pub mod health;
+pub mod history;
 pub mod logs;
 pub mod memory;
 pub mod metrics;
@@ -15,6 +20,7 @@ pub mod overview;
 pub mod routes;
 pub mod sessions;
 pub mod static_files;
+pub mod system_health;
 pub mod transcript;
 pub mod usage;
 

@@ -22,7 +22,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 16] = [
+pub const ASSETS: [Asset; 19] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -34,6 +34,9 @@ pub const ASSETS: [Asset; 16] = [
     asset!("/js/subagents.js", JS),
     asset!("/js/usage.js", JS),
     asset!("/js/flow.js", JS),
+    asset!("/js/crons.js", JS),
+    asset!("/js/health.js", JS),
+    asset!("/js/alerts.js", JS),
     asset!("/js/otlp.js", JS),
     asset!("/js/fleet.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.iife.min.js", JS),

@@ -69,6 +69,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub stderr_path: PathBuf,
+    /// The server's own data dir (history, settings, device key), removed with it.
+    pub data_dir: TempDir,
 }
 
 impl Drop for Server {
@@ -85,8 +87,10 @@ pub fn start(args: &[&str]) -> Server {
         std::process::id(),
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     ));
+    let data_dir = TempDir::new("data");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
         .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway"])
+        .args(["--data-dir", data_dir.path().to_str().unwrap()])
         .args(args)
         .env("HOME", std::env::temp_dir().join("clawmetry-test-no-home"))
         .env_remove("OPENCLAW_STATE_DIR")
@@ -105,7 +109,7 @@ pub fn start(args: &[&str]) -> Server {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, port, stderr_path };
+    let server = Server { child, port, stderr_path, data_dir };
     let t0 = Instant::now();
     loop {
         if let Ok((200, v)) = server.try_get_json("/api/health") {

@@ -1,0 +1,684 @@
+//! clawmetry's own database, `<data dir>/history.db` (SQLite, WAL, `synchronous=FULL`): usage by
+//! hour, model and agent (synced from the index, so it also backfills the days before clawmetry
+//! was installed and keeps figures whose transcripts OpenClaw later deleted), 5-minute snapshots
+//! of session counts and health figures, daily rollups of both, and the monitor's settings
+//! (budget, alert channels, alert rules) and alert log.
+//!
+//! Storage only: what a budget or a rule means is `alerts.rs`, when to write is `monitor.rs`.
+//! Every write is one transaction committed with `synchronous=FULL`, so whatever an API answer
+//! showed survives a crash or `kill -9`. Fine-grained rows (hourly usage, snapshots, alerts) are
+//! kept for the retention period (`--history-days`, default 90); daily rollups are kept.
+//! When the data dir is not writable the same schema lives in memory and `persistent()` is false.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// The health figures of a snapshot: (column, API metric name, unit).
+pub const SNAPSHOT_METRICS: &[(&str, &str, &str)] = &[
+    ("sessions", "sessions", "sessions"),
+    ("running", "running", "sessions"),
+    ("failed", "failed", "sessions"),
+    ("tokens_total", "tokensTotal", "tokens"),
+    ("cost_total", "costTotal", "USD"),
+    ("cost_today", "costToday", "USD"),
+    ("disk_percent", "disk", "%"),
+    ("data_disk_percent", "dataDisk", "%"),
+    ("mem_percent", "memory", "%"),
+    ("load1", "load", "load"),
+    ("cpu_percent", "cpu", "%"),
+    ("cpu_temp", "cpuTemp", "°C"),
+    ("gpu_percent", "gpu", "%"),
+    ("rss_bytes", "rss", "bytes"),
+    ("gateway_up", "gatewayUp", "0/1"),
+];
+
+/// The usage figures: (column, API metric name, unit).
+pub const USAGE_METRICS: &[(&str, &str, &str)] = &[
+    ("cost", "cost", "USD"),
+    ("input + output + cache_read + cache_write", "tokens", "tokens"),
+    ("input", "input", "tokens"),
+    ("output", "output", "tokens"),
+    ("cache_read", "cacheRead", "tokens"),
+    ("cache_write", "cacheWrite", "tokens"),
+    ("reasoning", "reasoning", "tokens"),
+    ("calls", "calls", "calls"),
+];
+
+/// Usage of one (hour, model, agent) cell as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UsageRow {
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub reasoning: u64,
+    pub cost: f64,
+    pub calls: u64,
+}
+
+/// (epoch hour, model, agent).
+pub type CellKey = (u32, String, String);
+
+/// One 5-minute snapshot; `None` is a figure this machine does not have.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub ts: i64,
+    pub values: Vec<Option<f64>>,
+}
+
+/// An alert as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRow {
+    pub id: i64,
+    pub ts: i64,
+    pub kind: String,
+    pub severity: String,
+    pub rule_id: Option<i64>,
+    pub dedupe: String,
+    pub title: String,
+    pub message: String,
+    pub data: Value,
+    /// pending, sent, partial, failed, not-sent (no channel configured).
+    pub status: String,
+    pub deliveries: Value,
+}
+
+pub struct History {
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    /// A second connection for the HTTP handlers: with WAL, reading never waits for a write.
+    reader: Option<Mutex<Connection>>,
+    pub retention_days: u32,
+    /// Why the database is in memory, when it is.
+    pub open_error: Option<String>,
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn setup(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL: readers never block the writer. FULL: a commit is on disk before it returns.
+    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL;
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS usage_hourly (
+            hour INTEGER NOT NULL, model TEXT NOT NULL, agent TEXT NOT NULL,
+            input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+            cache_write INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost REAL NOT NULL, calls INTEGER NOT NULL,
+            PRIMARY KEY (hour, model, agent)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS usage_daily (
+            day INTEGER NOT NULL, model TEXT NOT NULL, agent TEXT NOT NULL,
+            input INTEGER NOT NULL, output INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+            cache_write INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost REAL NOT NULL, calls INTEGER NOT NULL,
+            PRIMARY KEY (day, model, agent)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS snapshots (
+            ts INTEGER PRIMARY KEY, sessions REAL, running REAL, failed REAL, tokens_total REAL, cost_total REAL,
+            cost_today REAL, disk_percent REAL, data_disk_percent REAL, mem_percent REAL, load1 REAL,
+            cpu_percent REAL, cpu_temp REAL, gpu_percent REAL, rss_bytes REAL, gateway_up REAL);
+        CREATE TABLE IF NOT EXISTS health_daily (
+            day INTEGER NOT NULL, metric TEXT NOT NULL, min REAL, max REAL, avg REAL, n INTEGER NOT NULL,
+            PRIMARY KEY (day, metric)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, json TEXT NOT NULL, updated_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS rules (id INTEGER PRIMARY KEY AUTOINCREMENT, json TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS alerts (id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL,
+            kind TEXT NOT NULL, severity TEXT NOT NULL, rule_id INTEGER, dedupe TEXT NOT NULL,
+            title TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL, status TEXT NOT NULL,
+            deliveries TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS alerts_dedupe ON alerts (dedupe, ts);
+        CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);",
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+impl History {
+    /// Opens (creating) `<dir>/history.db`; falls back to an in-memory database, with the reason
+    /// in `open_error`, when the directory cannot be created or the file cannot be opened.
+    pub fn open(dir: Option<&Path>, retention_days: u32) -> History {
+        let err = match dir {
+            None => "no data dir: $HOME is not set and --data-dir was not given".to_string(),
+            Some(d) => match Self::open_file(d) {
+                Ok((path, w, r)) => {
+                    return History {
+                        path: Some(path),
+                        writer: Mutex::new(w),
+                        reader: Some(Mutex::new(r)),
+                        retention_days,
+                        open_error: None,
+                    }
+                }
+                Err(e) => e,
+            },
+        };
+        let conn = Connection::open_in_memory().expect("in-memory SQLite");
+        let _ = setup(&conn);
+        History { path: None, writer: Mutex::new(conn), reader: None, retention_days, open_error: Some(err) }
+    }
+
+    fn open_file(dir: &Path) -> Result<(PathBuf, Connection, Connection), String> {
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            // Alert channel secrets are stored here: only the owner may read them.
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        }
+        let path = dir.join("history.db");
+        let fresh = !path.exists();
+        let w = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        if fresh {
+            use std::os::unix::fs::PermissionsExt;
+            // SQLite gives the -wal and -shm files the database file's mode.
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        setup(&w).map_err(|e| format!("{}: {e}", path.display()))?;
+        let r = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        r.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
+        Ok((path, w, r))
+    }
+
+    pub fn persistent(&self) -> bool {
+        self.path.is_some()
+    }
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+    fn w(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.writer)
+    }
+    fn r(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(r) => lock(r),
+            None => lock(&self.writer),
+        }
+    }
+
+    /// First hour kept, for a clock at `now_ms`.
+    pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
+        crate::timefmt::day_start(now_ms) - self.retention_days as i64 * 86_400_000
+    }
+
+    pub fn meta(&self, key: &str) -> Option<String> {
+        self.r().query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional().ok().flatten()
+    }
+    pub fn set_meta(&self, key: &str, value: &str) -> rusqlite::Result<()> {
+        self.w().execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)", params![key, value]).map(|_| ())
+    }
+
+    // ---- usage ---------------------------------------------------------------------------------
+
+    /// Every stored usage cell from `from_hour` on.
+    pub fn load_cells(&self, from_hour: u32) -> rusqlite::Result<HashMap<CellKey, UsageRow>> {
+        let c = self.r();
+        let mut st = c.prepare(
+            "SELECT hour, model, agent, input, output, cache_read, cache_write, reasoning, cost, calls
+             FROM usage_hourly WHERE hour >= ?1",
+        )?;
+        let rows = st.query_map([from_hour], |r| {
+            Ok((
+                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                UsageRow {
+                    input: r.get::<_, i64>(3)? as u64,
+                    output: r.get::<_, i64>(4)? as u64,
+                    cache_read: r.get::<_, i64>(5)? as u64,
+                    cache_write: r.get::<_, i64>(6)? as u64,
+                    reasoning: r.get::<_, i64>(7)? as u64,
+                    cost: r.get(8)?,
+                    calls: r.get::<_, i64>(9)? as u64,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
+    /// Writes changed cells and recomputes the daily rollups of the days they fall in, in one
+    /// transaction.
+    pub fn store_cells(&self, cells: &[(CellKey, UsageRow)]) -> rusqlite::Result<()> {
+        if cells.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.w();
+        let tx = c.transaction()?;
+        {
+            let mut up = tx.prepare_cached(
+                "INSERT OR REPLACE INTO usage_hourly
+                 (hour, model, agent, input, output, cache_read, cache_write, reasoning, cost, calls)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            let mut days = std::collections::BTreeSet::new();
+            for ((hour, model, agent), u) in cells {
+                up.execute(params![
+                    hour,
+                    model,
+                    agent,
+                    u.input as i64,
+                    u.output as i64,
+                    u.cache_read as i64,
+                    u.cache_write as i64,
+                    u.reasoning as i64,
+                    u.cost,
+                    u.calls as i64
+                ])?;
+                days.insert(*hour as i64 / 24);
+            }
+            for d in days {
+                tx.execute("DELETE FROM usage_daily WHERE day = ?1", [d * 86_400_000])?;
+                tx.execute(
+                    "INSERT INTO usage_daily (day, model, agent, input, output, cache_read, cache_write, reasoning, cost, calls)
+                     SELECT ?1, model, agent, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(reasoning),
+                            SUM(cost), SUM(calls)
+                     FROM usage_hourly WHERE hour >= ?2 AND hour < ?3 GROUP BY model, agent",
+                    params![d * 86_400_000, d * 24, d * 24 + 24],
+                )?;
+            }
+        }
+        tx.commit()
+    }
+
+    // ---- snapshots -------------------------------------------------------------------------------
+
+    /// Stores a snapshot (`values` in the order of [`SNAPSHOT_METRICS`]) and recomputes the
+    /// daily rollup of its day.
+    pub fn store_snapshot(&self, s: &Snapshot) -> rusqlite::Result<()> {
+        let mut c = self.w();
+        let tx = c.transaction()?;
+        let cols: Vec<&str> = SNAPSHOT_METRICS.iter().map(|m| m.0).collect();
+        let marks: Vec<String> = (0..cols.len()).map(|i| format!("?{}", i + 2)).collect();
+        let sql =
+            format!("INSERT OR REPLACE INTO snapshots (ts, {}) VALUES (?1, {})", cols.join(", "), marks.join(", "));
+        let mut vals: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(s.ts)];
+        for i in 0..cols.len() {
+            vals.push(match s.values.get(i).copied().flatten() {
+                Some(v) if v.is_finite() => rusqlite::types::Value::Real(v),
+                _ => rusqlite::types::Value::Null,
+            });
+        }
+        tx.execute(&sql, rusqlite::params_from_iter(vals))?;
+        let day = crate::timefmt::day_start(s.ts);
+        for (col, name, _) in SNAPSHOT_METRICS {
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO health_daily (day, metric, min, max, avg, n)
+                     SELECT ?1, ?2, MIN({col}), MAX({col}), AVG({col}), COUNT({col})
+                     FROM snapshots WHERE ts >= ?1 AND ts < ?3"
+                ),
+                params![day, name, day + 86_400_000],
+            )?;
+        }
+        tx.commit()
+    }
+
+    pub fn snapshot_count(&self) -> i64 {
+        self.r().query_row("SELECT COUNT(*) FROM snapshots", [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    pub fn last_snapshot_ms(&self) -> Option<i64> {
+        self.r().query_row("SELECT MAX(ts) FROM snapshots", [], |r| r.get(0)).ok().flatten()
+    }
+
+    /// Deletes fine-grained rows older than the retention period. Returns rows deleted.
+    pub fn prune(&self, now_ms: i64) -> rusqlite::Result<usize> {
+        let cutoff = self.cutoff_ms(now_ms);
+        let mut c = self.w();
+        let tx = c.transaction()?;
+        let mut n = tx.execute("DELETE FROM snapshots WHERE ts < ?1", [cutoff])?;
+        n += tx.execute("DELETE FROM usage_hourly WHERE hour < ?1", [cutoff / 3_600_000])?;
+        n += tx.execute("DELETE FROM alerts WHERE ts < ?1 AND status != 'pending'", [cutoff])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    // ---- queries for charts ----------------------------------------------------------------------
+
+    /// Sums of a usage metric per bucket of `step_ms` in `[from, to)`, optionally grouped by
+    /// `model` or `agent` and filtered. Hourly rows when the step is under a day, else daily.
+    pub fn usage_series(&self, q: &SeriesQuery) -> rusqlite::Result<Vec<(i64, String, f64)>> {
+        let Some((col, _, _)) = USAGE_METRICS.iter().find(|m| m.1 == q.metric) else { return Ok(Vec::new()) };
+        let daily = q.step_ms % 86_400_000 == 0;
+        let (table, tcol, unit) = if daily { ("usage_daily", "day", 1) } else { ("usage_hourly", "hour", 3_600_000) };
+        let group = match q.by.as_deref() {
+            Some("model") => "model",
+            Some("agent") => "agent",
+            _ => "''",
+        };
+        let sql = format!(
+            "SELECT ({tcol} * {unit} - ?1) / ?3 AS b, {group}, SUM({col}) FROM {table}
+             WHERE {tcol} * {unit} >= ?1 AND {tcol} * {unit} < ?2
+               AND (?4 IS NULL OR agent = ?4) AND (?5 IS NULL OR model = ?5)
+             GROUP BY b, {group} ORDER BY b"
+        );
+        let c = self.r();
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map(params![q.from, q.to, q.step_ms, q.agent, q.model], |r| {
+            Ok((q.from + r.get::<_, i64>(0)? * q.step_ms, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+        })?;
+        rows.collect()
+    }
+
+    /// (bucket start, avg, min, max) of a snapshot metric: raw snapshots when the step is under
+    /// a day, else the daily rollups.
+    pub fn snapshot_series(&self, q: &SeriesQuery) -> rusqlite::Result<Vec<(i64, f64, f64, f64)>> {
+        let Some((col, name, _)) = SNAPSHOT_METRICS.iter().find(|m| m.1 == q.metric) else { return Ok(Vec::new()) };
+        let c = self.r();
+        let rows: Vec<(i64, f64, f64, f64)> = if q.step_ms % 86_400_000 == 0 {
+            let mut st = c.prepare(
+                "SELECT (day - ?1) / ?3 AS b, SUM(avg * n) / SUM(n), MIN(min), MAX(max) FROM health_daily
+                 WHERE metric = ?4 AND n > 0 AND day >= ?1 AND day < ?2 GROUP BY b ORDER BY b",
+            )?;
+            let it = st.query_map(params![q.from, q.to, q.step_ms, name], |r| {
+                Ok((q.from + r.get::<_, i64>(0)? * q.step_ms, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            it.collect::<rusqlite::Result<_>>()?
+        } else {
+            let mut st = c.prepare(&format!(
+                "SELECT (ts - ?1) / ?3 AS b, AVG({col}), MIN({col}), MAX({col}) FROM snapshots
+                 WHERE ts >= ?1 AND ts < ?2 AND {col} IS NOT NULL GROUP BY b ORDER BY b"
+            ))?;
+            let it = st.query_map(params![q.from, q.to, q.step_ms], |r| {
+                Ok((q.from + r.get::<_, i64>(0)? * q.step_ms, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            it.collect::<rusqlite::Result<_>>()?
+        };
+        Ok(rows)
+    }
+
+    /// The earliest data the history holds: (first usage ms, first snapshot ms).
+    pub fn coverage(&self) -> (Option<i64>, Option<i64>) {
+        let c = self.r();
+        let u: Option<i64> =
+            c.query_row("SELECT MIN(day) FROM usage_daily", [], |r| r.get(0)).ok().flatten().or_else(|| {
+                c.query_row("SELECT MIN(hour) * 3600000 FROM usage_hourly", [], |r| r.get(0)).ok().flatten()
+            });
+        let s: Option<i64> = c.query_row("SELECT MIN(day) FROM health_daily", [], |r| r.get(0)).ok().flatten();
+        (u, s)
+    }
+
+    // ---- settings and rules ----------------------------------------------------------------------
+
+    pub fn setting(&self, key: &str) -> Option<Value> {
+        let t: Option<String> =
+            self.r().query_row("SELECT json FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional().ok()?;
+        t.and_then(|t| serde_json::from_str(&t).ok())
+    }
+
+    pub fn put_setting(&self, key: &str, v: &Value, now_ms: i64) -> rusqlite::Result<()> {
+        self.w()
+            .execute(
+                "INSERT OR REPLACE INTO settings (key, json, updated_ms) VALUES (?1, ?2, ?3)",
+                params![key, v.to_string(), now_ms],
+            )
+            .map(|_| ())
+    }
+
+    /// Every rule: (id, json).
+    pub fn rules(&self) -> rusqlite::Result<Vec<(i64, Value)>> {
+        let c = self.r();
+        let mut st = c.prepare("SELECT id, json FROM rules ORDER BY id")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        Ok(rows.flatten().filter_map(|(id, t)| serde_json::from_str(&t).ok().map(|v| (id, v))).collect())
+    }
+
+    pub fn insert_rule(&self, v: &Value, now_ms: i64) -> rusqlite::Result<i64> {
+        let c = self.w();
+        c.execute(
+            "INSERT INTO rules (json, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
+            params![v.to_string(), now_ms],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    pub fn update_rule(&self, id: i64, v: &Value, now_ms: i64) -> rusqlite::Result<bool> {
+        self.w()
+            .execute("UPDATE rules SET json = ?2, updated_ms = ?3 WHERE id = ?1", params![id, v.to_string(), now_ms])
+            .map(|n| n > 0)
+    }
+
+    pub fn delete_rule(&self, id: i64) -> rusqlite::Result<bool> {
+        self.w().execute("DELETE FROM rules WHERE id = ?1", [id]).map(|n| n > 0)
+    }
+
+    // ---- alerts ----------------------------------------------------------------------------------
+
+    pub fn insert_alert(&self, a: &AlertRow) -> rusqlite::Result<i64> {
+        let c = self.w();
+        c.execute(
+            "INSERT INTO alerts (ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                a.ts,
+                a.kind,
+                a.severity,
+                a.rule_id,
+                a.dedupe,
+                a.title,
+                a.message,
+                a.data.to_string(),
+                a.status,
+                a.deliveries.to_string()
+            ],
+        )?;
+        Ok(c.last_insert_rowid())
+    }
+
+    pub fn set_alert_delivery(&self, id: i64, status: &str, deliveries: &Value) -> rusqlite::Result<()> {
+        self.w()
+            .execute(
+                "UPDATE alerts SET status = ?2, deliveries = ?3 WHERE id = ?1",
+                params![id, status, deliveries.to_string()],
+            )
+            .map(|_| ())
+    }
+
+    /// When an alert with this dedupe key was last recorded.
+    pub fn last_fired(&self, dedupe: &str) -> Option<i64> {
+        self.w().query_row("SELECT MAX(ts) FROM alerts WHERE dedupe = ?1", [dedupe], |r| r.get(0)).ok().flatten()
+    }
+
+    fn alert_from_row(r: &rusqlite::Row) -> rusqlite::Result<AlertRow> {
+        Ok(AlertRow {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            kind: r.get(2)?,
+            severity: r.get(3)?,
+            rule_id: r.get(4)?,
+            dedupe: r.get(5)?,
+            title: r.get(6)?,
+            message: r.get(7)?,
+            data: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or(Value::Null),
+            status: r.get(9)?,
+            deliveries: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or(json!([])),
+        })
+    }
+
+    /// Newest first. `kind` filters on the alert kind, `severity` on the severity.
+    pub fn alerts(
+        &self,
+        limit: i64,
+        offset: i64,
+        kind: Option<&str>,
+        severity: Option<&str>,
+    ) -> rusqlite::Result<(i64, Vec<AlertRow>)> {
+        let c = self.r();
+        let total: i64 = c.query_row(
+            "SELECT COUNT(*) FROM alerts WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR severity = ?2)",
+            params![kind, severity],
+            |r| r.get(0),
+        )?;
+        let mut st = c.prepare(
+            "SELECT id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries FROM alerts
+             WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR severity = ?2)
+             ORDER BY ts DESC, id DESC LIMIT ?3 OFFSET ?4",
+        )?;
+        let rows = st.query_map(params![kind, severity, limit, offset], Self::alert_from_row)?;
+        Ok((total, rows.collect::<rusqlite::Result<_>>()?))
+    }
+
+    /// Alerts whose sending never finished (clawmetry stopped in between), oldest first.
+    pub fn pending_alerts(&self, since_ms: i64) -> rusqlite::Result<Vec<AlertRow>> {
+        let c = self.r();
+        let mut st = c.prepare(
+            "SELECT id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries FROM alerts
+             WHERE status = 'pending' AND ts >= ?1 ORDER BY id",
+        )?;
+        let rows = st.query_map([since_ms], Self::alert_from_row)?;
+        rows.collect()
+    }
+}
+
+/// A chart query; `from` and `to` are aligned to `step_ms` by the caller.
+#[derive(Debug, Clone)]
+pub struct SeriesQuery {
+    pub metric: String,
+    pub from: i64,
+    pub to: i64,
+    pub step_ms: i64,
+    pub by: Option<String>,
+    pub agent: Option<String>,
+    pub model: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("clawmetry-hist-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+
+    fn row(calls: u64, cost: f64) -> UsageRow {
+        UsageRow { input: calls * 100, output: calls * 10, cost, calls, ..Default::default() }
+    }
+
+    #[test]
+    fn cells_rollups_and_series_survive_reopening() {
+        let dir = tmpdir("cells");
+        let h = History::open(Some(&dir), 90);
+        assert!(h.persistent(), "{:?}", h.open_error);
+        let day = 20_000i64; // an epoch day
+        let hour = (day * 24) as u32;
+        h.store_cells(&[
+            ((hour + 1, "a/x".into(), "main".into()), row(2, 0.5)),
+            ((hour + 1, "a/y".into(), "ops".into()), row(1, 0.25)),
+            ((hour + 30, "a/x".into(), "main".into()), row(1, 1.0)),
+        ])
+        .unwrap();
+        // Replacing a cell updates the daily rollup.
+        h.store_cells(&[((hour + 1, "a/x".into(), "main".into()), row(3, 0.75))]).unwrap();
+        drop(h);
+        let h = History::open(Some(&dir), 90);
+        let cells = h.load_cells(0).unwrap();
+        assert_eq!(cells.len(), 3);
+        assert_eq!(cells[&(hour + 1, "a/x".to_string(), "main".to_string())].calls, 3);
+        let from = day * 86_400_000;
+        let q = |step_ms: i64, by: Option<&str>, metric: &str| SeriesQuery {
+            metric: metric.into(),
+            from,
+            to: from + 2 * 86_400_000,
+            step_ms,
+            by: by.map(String::from),
+            agent: None,
+            model: None,
+        };
+        let daily = h.usage_series(&q(86_400_000, None, "cost")).unwrap();
+        assert_eq!(daily, vec![(from, String::new(), 1.0), (from + 86_400_000, String::new(), 1.0)]);
+        let hourly = h.usage_series(&q(3_600_000, Some("agent"), "calls")).unwrap();
+        assert_eq!(hourly[0], (from + 3_600_000, "main".into(), 3.0));
+        assert_eq!(hourly[1], (from + 3_600_000, "ops".into(), 1.0));
+        let tokens = h.usage_series(&q(86_400_000, None, "tokens")).unwrap();
+        assert_eq!(tokens[0].2, 440.0);
+        let mut f = q(86_400_000, None, "cost");
+        f.agent = Some("ops".into());
+        assert_eq!(h.usage_series(&f).unwrap(), vec![(from, String::new(), 0.25)]);
+        assert_eq!(h.coverage().0, Some(from));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn snapshots_rollups_and_retention() {
+        let dir = tmpdir("snap");
+        let h = History::open(Some(&dir), 2);
+        let day0 = 20_000i64 * 86_400_000;
+        let n = SNAPSHOT_METRICS.len();
+        let mut vals = vec![None; n];
+        let disk = SNAPSHOT_METRICS.iter().position(|m| m.1 == "disk").unwrap();
+        for (i, v) in [10.0, 20.0, 60.0].iter().enumerate() {
+            vals[disk] = Some(*v);
+            h.store_snapshot(&Snapshot { ts: day0 + i as i64 * 300_000, values: vals.clone() }).unwrap();
+        }
+        vals[disk] = Some(50.0);
+        h.store_snapshot(&Snapshot { ts: day0 + 3 * 86_400_000, values: vals.clone() }).unwrap();
+        assert_eq!(h.snapshot_count(), 4);
+        let q = |step_ms: i64| SeriesQuery {
+            metric: "disk".into(),
+            from: day0,
+            to: day0 + 4 * 86_400_000,
+            step_ms,
+            by: None,
+            agent: None,
+            model: None,
+        };
+        let raw = h.snapshot_series(&q(600_000)).unwrap();
+        assert_eq!(raw[0], (day0, 15.0, 10.0, 20.0));
+        assert_eq!(raw[1], (day0 + 600_000, 60.0, 60.0, 60.0));
+        let daily = h.snapshot_series(&q(86_400_000)).unwrap();
+        assert_eq!(daily[0], (day0, 30.0, 10.0, 60.0));
+        // Retention 2 days at day 3: day 0's snapshots go, its daily rollup stays.
+        assert_eq!(h.prune(day0 + 3 * 86_400_000 + 1000).unwrap(), 3);
+        assert_eq!(h.snapshot_count(), 1);
+        assert_eq!(h.snapshot_series(&q(86_400_000)).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn settings_rules_alerts_and_the_in_memory_fallback() {
+        let file = tmpdir("notadir");
+        std::fs::write(&file, "x").unwrap();
+        let h = History::open(Some(&file.join("sub")), 90);
+        assert!(!h.persistent());
+        assert!(h.open_error.as_deref().unwrap().contains("cannot create"), "{:?}", h.open_error);
+        h.put_setting("budget", &json!({"dailyUsd": 5}), 1).unwrap();
+        assert_eq!(h.setting("budget").unwrap()["dailyUsd"], 5);
+        let id = h.insert_rule(&json!({"kind": "disk"}), 1).unwrap();
+        assert!(h.update_rule(id, &json!({"kind": "disk", "percent": 90}), 2).unwrap());
+        assert!(!h.update_rule(id + 1, &json!({}), 2).unwrap());
+        assert_eq!(h.rules().unwrap()[0].1["percent"], 90);
+        assert!(h.delete_rule(id).unwrap());
+        assert!(h.rules().unwrap().is_empty());
+        let a = AlertRow {
+            id: 0,
+            ts: 10,
+            kind: "disk".into(),
+            severity: "warning".into(),
+            rule_id: Some(1),
+            dedupe: "disk:1".into(),
+            title: "t".into(),
+            message: "m".into(),
+            data: json!({}),
+            status: "pending".into(),
+            deliveries: json!([]),
+        };
+        let id = h.insert_alert(&a).unwrap();
+        assert_eq!(h.last_fired("disk:1"), Some(10));
+        assert_eq!(h.last_fired("other"), None);
+        assert_eq!(h.pending_alerts(0).unwrap().len(), 1);
+        h.set_alert_delivery(id, "sent", &json!([{"channel": "webhook", "ok": true}])).unwrap();
+        assert!(h.pending_alerts(0).unwrap().is_empty());
+        let (total, rows) = h.alerts(10, 0, Some("disk"), None).unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(rows[0].status, "sent");
+        let _ = std::fs::remove_file(&file);
+    }
+}

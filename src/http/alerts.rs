@@ -1,0 +1,129 @@
+//! Alerts: `GET /api/alerts` (the alert log, newest first, with each channel's delivery),
+//! `GET/POST /api/alerts/rules`, `PUT/DELETE /api/alerts/rules/<id>`, `GET/PUT
+//! /api/alerts/channels` (secrets are never returned: `botTokenSet`, `secretSet`,
+//! `passwordSet` say whether one is stored) and `POST /api/alerts/test` (sends a test message
+//! now and reports each channel's outcome). Changes are allowed from this machine only.
+
+use super::budget::{api_error, body_json, monitor};
+use super::{Req, Resp};
+use crate::alerts::{Delivery, RULE_KINDS};
+use crate::state::Shared;
+use serde_json::{json, Value};
+
+fn done(r: Result<Value, Resp>) -> Resp {
+    r.map(|v| Resp::json(&v)).unwrap_or_else(|r| r)
+}
+
+pub fn list(req: &Req, ctx: &Shared) -> Resp {
+    done((|| {
+        let mon = monitor(ctx)?;
+        let limit = req.q_num("limit", 100, 1, 1000)?;
+        let offset = req.q_num("offset", 0, 0, i64::MAX / 2)?;
+        let (total, rows) = mon
+            .history
+            .alerts(limit, offset, req.q("kind"), req.q("severity"))
+            .map_err(|e| Resp::error(500, &format!("reading history.db: {e}")))?;
+        let alerts: Vec<Value> = rows
+            .into_iter()
+            .map(|a| {
+                json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
+                    "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries})
+            })
+            .collect();
+        Ok(json!({"nowMs": ctx.now_ms(), "total": total, "limit": limit, "offset": offset, "alerts": alerts,
+            "channelsEnabled": mon.config().channels.enabled()}))
+    })())
+}
+
+pub fn rules(_req: &Req, ctx: &Shared) -> Resp {
+    done((|| {
+        let mon = monitor(ctx)?;
+        let rules: Vec<Value> = mon.config().rules.iter().map(|r| r.to_json()).collect();
+        Ok(json!({"rules": rules, "kinds": RULE_KINDS}))
+    })())
+}
+
+pub fn add_rule(req: &Req, ctx: &Shared) -> Resp {
+    let r = (|| {
+        super::crons::authorize_mutation(req, ctx)?;
+        let mon = monitor(ctx)?;
+        let r = mon.add_rule(&body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        Ok(r.to_json())
+    })();
+    let mut resp = done(r);
+    if resp.status == 200 {
+        resp.status = 201;
+    }
+    resp
+}
+
+fn rule_id(id: &str) -> Result<i64, Resp> {
+    id.parse().map_err(|_| Resp::error(404, &format!("alert rule {id:?} not found (ids are numbers)")))
+}
+
+pub fn update_rule(req: &Req, ctx: &Shared, id: &str) -> Resp {
+    done((|| {
+        super::crons::authorize_mutation(req, ctx)?;
+        let mon = monitor(ctx)?;
+        let r = mon.update_rule(rule_id(id)?, &body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        Ok(r.to_json())
+    })())
+}
+
+pub fn delete_rule(req: &Req, ctx: &Shared, id: &str) -> Resp {
+    done((|| {
+        super::crons::authorize_mutation(req, ctx)?;
+        let mon = monitor(ctx)?;
+        let id = rule_id(id)?;
+        mon.delete_rule(id).map_err(api_error)?;
+        Ok(json!({"deleted": id}))
+    })())
+}
+
+pub fn channels(_req: &Req, ctx: &Shared) -> Resp {
+    done(monitor(ctx).map(|m| {
+        json!({"channels": m.config().channels.public_json(), "telegramApiBase": m.settings.send.telegram_api_base})
+    }))
+}
+
+pub fn put_channels(req: &Req, ctx: &Shared) -> Resp {
+    done((|| {
+        super::crons::authorize_mutation(req, ctx)?;
+        let mon = monitor(ctx)?;
+        let c = mon.set_channels(&body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        Ok(json!({"channels": c.public_json()}))
+    })())
+}
+
+/// `POST /api/alerts/test[?channel=webhook]`: 200 when every channel took the message, 502
+/// (with each channel's outcome) when one did not.
+pub fn test(req: &Req, ctx: &Shared) -> Resp {
+    let r = (|| {
+        super::crons::authorize_mutation(req, ctx)?;
+        let mon = monitor(ctx)?;
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let only = req.q("channel").map(str::to_string).or_else(|| body["channel"].as_str().map(str::to_string));
+        let results = mon.send_test(only.as_deref(), ctx.now_ms()).map_err(api_error)?;
+        Ok(results)
+    })();
+    match r {
+        Err(r) => r,
+        Ok(results) => {
+            let failed: Vec<String> = results
+                .iter()
+                .filter(|d| !d.ok)
+                .map(|d| format!("{}: {}", d.channel, d.error.as_deref().unwrap_or("failed")))
+                .collect();
+            let list: Vec<Value> = results.iter().map(Delivery::json).collect();
+            let mut v = json!({"ok": failed.is_empty(), "results": list});
+            if failed.is_empty() {
+                Resp::json(&v)
+            } else {
+                v["error"] = json!(format!("the test message did not go through: {}", failed.join("; ")));
+                let mut r = Resp::json(&v);
+                r.status = 502;
+                r
+            }
+        }
+    }
+}

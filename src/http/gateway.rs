@@ -1,0 +1,12 @@
+//! `GET /api/gateway`: the gateway connection as the dashboard sees it: state, protocol,
+//! server version, last error (with the approve command when pairing is pending), the
+//! methods and events the gateway offers, and which sessions it reports running.
+
+use super::{Req, Resp};
+use crate::state::Shared;
+
+pub fn get(_req: &Req, ctx: &Shared) -> Resp {
+    let mut v = ctx.gateway.status_json();
+    v["nowMs"] = ctx.now_ms().into();
+    Resp::json(&v)
+}

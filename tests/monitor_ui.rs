@@ -1,0 +1,80 @@
+//! The Health and Alerts views in headless Chromium (the harness of tests/ui_browser.rs): they
+//! render the API's figures, the history chart appears, a budget and a rule can be set through
+//! the forms, and the page reports no errors.
+
+#[path = "ui/harness.rs"]
+mod harness;
+
+use harness::{fixture, start_server, Chrome};
+use std::time::Duration;
+
+#[test]
+fn health_and_alerts_views_in_a_browser() {
+    let (tmp, home) = fixture("lab-2026.9");
+    let data = tmp.path().join("data");
+    let server = start_server(
+        0,
+        &[
+            "--openclaw-dir",
+            home.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            // 2026-11-24T22:00Z: the lab's $0.5966 was spent today.
+            "--fake-now-ms",
+            "1795557600000",
+            "--monitor-interval",
+            "1",
+            "--history-interval",
+            "1",
+        ],
+    );
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/health"));
+    page.wait_rendered(0, "health");
+    assert_eq!(page.count("#h-disks tbody tr"), 2);
+    assert!(page.text("#h-disks").contains(home.to_str().unwrap()), "{}", page.text("#h-disks"));
+    assert!(page.text("main .card[data-k=gateway]").contains("port 18789"));
+    assert!(page.text("#h-ports").contains("model provider fakellm"));
+    assert!(page.text("#h-history").contains("history.db"));
+    assert_eq!(page.eval("document.querySelector('#nav a.on').dataset.view"), "health");
+    page.wait_for(
+        "the disk history chart",
+        "document.querySelector('#h-chart .uplot') !== null",
+        Duration::from_secs(15),
+    );
+    page.screenshot("monitor-health");
+    page.show("#/health?metric=sessions&range=7d", "health");
+    page.wait_for(
+        "the sessions chart",
+        "document.querySelector('#h-metrics button.on').dataset.metric === 'sessions' && !!document.querySelector('#h-chart .uplot')",
+        Duration::from_secs(15),
+    );
+
+    page.show("#/alerts", "alerts");
+    assert!(page.text("#a-budget").contains("No limits set"), "{}", page.text("#a-budget"));
+    page.eval("document.querySelector('#f-budget input[name=dailyUsd]').value = '0.7'");
+    page.click("#f-budget button[type=submit]");
+    page.wait_for(
+        "the budget bar and the warning in the log",
+        "(document.querySelector('#a-budget .bars') || {}).innerText?.includes('85.2%') && document.querySelector('#a-log').innerText.includes('85% of the daily budget used')",
+        Duration::from_secs(15),
+    );
+    assert_eq!(page.text("#a-msg"), "Budget saved.");
+    page.screenshot("monitor-alerts");
+    // A rule through the form.
+    page.eval("(f => { f.kind.value = 'disk'; f.kind.dispatchEvent(new Event('change')); f.percent.value = '1'; })(document.querySelector('#f-rule'))");
+    page.click("#f-rule button[type=submit]");
+    page.wait_for(
+        "the rule row",
+        "document.querySelectorAll('#a-rules tbody tr').length === 1",
+        Duration::from_secs(10),
+    );
+    assert!(page.text("#a-rules").contains("Disk fuller than 1%"), "{}", page.text("#a-rules"));
+    // A bad value is refused with the API's reason.
+    page.eval("document.querySelector('#f-budget input[name=dailyUsd]').value = '0'");
+    page.click("#f-budget button[type=submit]");
+    page.wait_for("the error", "document.querySelector('#a-msg').className === 'errmsg'", Duration::from_secs(10));
+    assert!(page.text("#a-msg").contains("more than 0"), "{}", page.text("#a-msg"));
+    page.assert_errors_only("health and alerts views", &["/api/budget"]);
+}
