@@ -228,7 +228,7 @@ class Server:
         self.stderr_path = stderr_path
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
-            cmd + ["--port", "0", "--host", "127.0.0.1", "--openclaw-dir", str(home), "--no-gateway"],
+            cmd + ["--port", "0", "--host", "127.0.0.1", "--openclaw-dir", str(home), "--no-gateway", "--no-auth"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=open(stderr_path, "wb"),

@@ -31,6 +31,12 @@ pub struct Config {
     pub node_name: Option<String>,
     /// Fleet key (`CLAWMETRY_FLEET_KEY`): needed to report, and to accept reports.
     pub fleet_key: Option<String>,
+    /// Dashboard access token (`--token` / `CLAWMETRY_TOKEN`); else the gateway token is used.
+    pub token: Option<String>,
+    /// `--no-auth`: loopback peers need no token.
+    pub no_auth: bool,
+    /// `--public-overview`: `GET /api/overview` needs no token.
+    pub public_overview: bool,
 }
 
 impl Default for Config {
@@ -56,6 +62,9 @@ impl Default for Config {
             fleet_interval_secs: 60,
             node_name: None,
             fleet_key: None,
+            token: None,
+            no_auth: false,
+            public_overview: false,
         }
     }
 }
@@ -99,6 +108,11 @@ OPTIONS:
     --fleet-server URL   report this node to a central clawmetry (needs CLAWMETRY_FLEET_KEY)
     --fleet-interval S   seconds between fleet reports (default 60)
     --node-name NAME     this node's name in the fleet view (default: the host name)
+    --token T            dashboard access token (default: $CLAWMETRY_TOKEN, else the gateway
+                         token from openclaw.json); without any token only this machine
+                         (loopback) may use the API. See SECURITY.md
+    --no-auth            requests from this machine (loopback) need no token
+    --public-overview    GET /api/overview needs no token
     --version            print the version and exit
     -h, --help           print this help and exit
 
@@ -107,6 +121,7 @@ ENVIRONMENT:
     CLAWMETRY_PORT, CLAWMETRY_HOST      defaults for --port and --host
     CLAWMETRY_FLEET_KEY                 shared fleet key: a node sends it, a central instance
                                         accepts nodes only when it is set
+    CLAWMETRY_TOKEN                     default for --token
 ";
 
 /// Parses the process arguments.
@@ -130,6 +145,7 @@ where
     }
     cfg.data_dir = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".clawmetry"));
     cfg.fleet_key = std::env::var("CLAWMETRY_FLEET_KEY").ok().filter(|k| !k.is_empty());
+    cfg.token = std::env::var("CLAWMETRY_TOKEN").ok().filter(|t| !t.is_empty());
     let mut parser = lexopt::Parser::from_args(args);
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
@@ -161,6 +177,9 @@ where
                 cfg.fleet_interval_secs = parse_value::<u64>(&mut parser, "--fleet-interval")?.clamp(1, 86_400)
             }
             Long("node-name") => cfg.node_name = Some(string_value(&mut parser, "--node-name")?),
+            Long("token") => cfg.token = Some(string_value(&mut parser, "--token")?).filter(|t| !t.is_empty()),
+            Long("no-auth") => cfg.no_auth = true,
+            Long("public-overview") => cfg.public_overview = true,
             Long("fake-now-ms") => cfg.fake_now_ms = Some(parse_value(&mut parser, "--fake-now-ms")?),
             Long("version") | Short('V') => return Ok(Command::Version),
             Long("help") | Short('h') => return Ok(Command::Help),

@@ -13,6 +13,7 @@ mod model;
 mod monitor;
 mod otlp;
 mod pricing;
+mod redact;
 mod sources;
 mod state;
 mod system;

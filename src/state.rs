@@ -37,6 +37,8 @@ pub struct Ctx {
     /// Fleet (central side): the key nodes must present, and the nodes.
     pub fleet_key: Option<String>,
     pub fleet: Mutex<crate::fleet::Nodes>,
+    /// Dashboard auth: token settings, login sessions, failed-login counts (`http/auth.rs`).
+    pub auth: crate::http::auth::Auth,
 }
 
 impl Ctx {
@@ -53,6 +55,7 @@ impl Ctx {
             otlp: Mutex::default(),
             fleet_key: cfg.fleet_key.clone(),
             fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
+            auth: crate::http::auth::Auth::from_cli(cfg),
         })
     }
     pub fn now_ms(&self) -> i64 {

@@ -2,6 +2,7 @@
 // an ES module (static/js/*.js) loaded on first use and exporting mount(root, route, app) ->
 // { update?(route), refresh(changes), unmount() }.
 import { api, parseHash, setHTML, html, $, $$, tickTimes, errorBox, debounce } from './js/util.js';
+import { showLogin } from './js/login.js';
 
 const VIEWS = {
   overview: { title: 'Overview', load: () => import('./js/overview.js') },
@@ -45,6 +46,13 @@ function toast(text) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
 }
+
+// An API call answered 401: the dashboard needs its token (SECURITY.md). The login form reloads
+// the page once the session cookie is set.
+window.addEventListener('cm:unauthorized', (e) => {
+  probe.login = true;
+  showLogin(e.detail);
+});
 
 // ---- installation status (banner, footer) -----------------------------------------------------
 

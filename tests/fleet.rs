@@ -27,7 +27,7 @@ impl Drop for Proc {
 fn spawn(args: &[&str], key: &str, tag: &str) -> Proc {
     let stderr = std::env::temp_dir().join(format!("clawmetry-fleet-{tag}-{}.log", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--host", "127.0.0.1", "--no-gateway"])
+        .args(["--host", "127.0.0.1", "--no-gateway", "--no-auth"])
         .args(args)
         .env("CLAWMETRY_FLEET_KEY", key)
         .env("HOME", std::env::temp_dir().join("clawmetry-test-no-home"))

@@ -276,7 +276,7 @@ fn answer(method: &str, params: &Value) -> Value {
 fn start(args: &[&str], home: &std::path::Path) -> Server {
     let stderr_path = home.join("stderr.txt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1"])
+        .args(["--port", "0", "--host", "127.0.0.1", "--no-auth"])
         .args(args)
         .env("HOME", home)
         .env_remove("OPENCLAW_STATE_DIR")

@@ -91,7 +91,7 @@ impl Drop for Lab {
 fn start(args: &[&str], home: &Path) -> Server {
     let stderr_path = home.join("clawmetry-stderr.txt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1"])
+        .args(["--port", "0", "--host", "127.0.0.1", "--no-auth"])
         .args(args)
         .env("HOME", home)
         .env_remove("OPENCLAW_STATE_DIR")

@@ -485,3 +485,35 @@ fn screenshots_light_dark_and_phone() {
     page.show("#/", "overview");
     page.assert_no_errors("screenshots");
 }
+
+#[test]
+fn login_screen_asks_for_the_token_then_shows_the_dashboard() {
+    let (_tmp, home) = fixture("lab-2026.9");
+    let token = "ui-login-token-0123456789";
+    let server =
+        start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS, "--token", token]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    // The overview's API call answers 401: the login form appears.
+    page.wait_for("login form", "!!document.querySelector('#login form input[name=token]')", S);
+    assert!(page.text("#login").contains("Log in to clawmetry"), "{}", page.text("#login"));
+    // A wrong token: the API's message, still on the form.
+    let submit = |t: &str| {
+        page.eval(&format!(
+            "(() => {{ const f = document.querySelector('#login form'); f.token.value = {}; f.requestSubmit(); return true; }})()",
+            js(t)
+        ));
+    };
+    submit("wrong");
+    page.wait_for("wrong-token message", "!document.querySelector('#login-error').hidden", S);
+    assert!(page.text("#login-error").contains("wrong token"), "{}", page.text("#login-error"));
+    // The right one: the page reloads signed in and the overview renders, live stream on.
+    submit(token);
+    page.wait_rendered(0, "overview");
+    assert_eq!(page.count("#login"), 0);
+    page.wait_for("live stream", "window.__cm.live === 'live'", S);
+    // The session cookie is HttpOnly: the page's script cannot read it.
+    assert_eq!(page.eval("document.cookie"), Value::String(String::new()));
+    assert!(card(&page, "sessions").contains('5'), "{}", card(&page, "sessions"));
+}

@@ -29,7 +29,11 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
     };
     let mut lines: Vec<Value> = raw
         .iter()
-        .map(|l| logs::decode_line(l))
+        .map(|l| {
+            let mut v = logs::decode_line(l);
+            crate::redact::value(&mut v);
+            v
+        })
         .filter(|v| level.as_deref().is_none_or(|lv| v["level"].as_str() == Some(lv)))
         .filter(|v| q.as_deref().is_none_or(|q| v["message"].as_str().unwrap_or("").to_lowercase().contains(q)))
         .collect();

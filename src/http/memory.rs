@@ -31,7 +31,7 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
         }
         return match std::fs::read(&f.path) {
             Ok(b) => Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
-                "modifiedMs": f.modified_ms, "text": String::from_utf8_lossy(&b)})),
+                "modifiedMs": f.modified_ms, "text": crate::redact::text(&String::from_utf8_lossy(&b))})),
             Err(e) => Resp::error(503, &format!("cannot read {name}: {e}")),
         };
     }

@@ -2,6 +2,7 @@
 //! requests off the same listener. Routing is in `routes.rs`; one file per API area.
 
 pub mod alerts;
+pub mod auth;
 pub mod budget;
 pub mod cache;
 pub mod crons;
@@ -39,7 +40,7 @@ pub struct Req {
     pub if_none_match: Option<String>,
     /// The client's `Accept-Encoding` allows gzip.
     pub accept_gzip: bool,
-    /// The peer's address (mutations are allowed from loopback only, see `crons.rs`).
+    /// The peer's address (loopback peers may need no token, see `auth.rs`).
     pub remote: Option<std::net::SocketAddr>,
     /// The request body of POST/PUT/DELETE/PATCH, at most the path's limit + 1 bytes (more is a 413).
     pub body: Vec<u8>,
@@ -136,6 +137,11 @@ pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16,
 
 fn handle(ctx: &Shared, mut rq: tiny_http::Request) {
     let req = parse_request(&mut rq);
+    // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
+    if let Err(resp) = auth::check(&req, ctx) {
+        respond(rq, resp);
+        return;
+    }
     if req.method == "GET" && req.path == "/api/events" {
         events::serve(ctx.clone(), rq);
         return;
@@ -146,6 +152,10 @@ fn handle(ctx: &Shared, mut rq: tiny_http::Request) {
     } else {
         routes::route(&req, ctx)
     };
+    respond(rq, resp);
+}
+
+fn respond(rq: tiny_http::Request, resp: Resp) {
     let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
     let mut headers = resp.headers;
     headers.push(("Content-Type", resp.content_type.to_string()));

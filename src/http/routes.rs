@@ -8,6 +8,8 @@ pub fn route(req: &Req, ctx: &Shared) -> Resp {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["api", "health"]) => health::get(req, ctx),
+        ("POST", ["api", "login"]) => super::auth::login(req, ctx),
+        ("POST", ["api", "logout"]) => super::auth::logout(req, ctx),
         ("GET", ["api", "overview"]) => cached(req, ctx, || overview::get(req, ctx)),
         ("GET", ["api", "sessions"]) => cached(req, ctx, || sessions::list(req, ctx)),
         ("GET", ["api", "sessions", id]) => sessions::one(req, ctx, id),

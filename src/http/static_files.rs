@@ -22,7 +22,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 19] = [
+pub const ASSETS: [Asset; 20] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -39,6 +39,7 @@ pub const ASSETS: [Asset; 19] = [
     asset!("/js/alerts.js", JS),
     asset!("/js/otlp.js", JS),
     asset!("/js/fleet.js", JS),
+    asset!("/js/login.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.iife.min.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.min.css", CSS),
     asset!("/vendor/uplot-1.6.32/LICENSE", "text/plain; charset=utf-8"),

@@ -98,8 +98,9 @@ pub fn page(req: &Req, ctx: &Shared, id: &str) -> Resp {
             return;
         }
         match render(line, seq, filter) {
-            Ok(Some(ev)) => {
+            Ok(Some(mut ev)) => {
                 if total >= offset && total < offset + limit {
+                    crate::redact::value(&mut ev);
                     events.push(ev);
                 }
                 total += 1;
@@ -140,7 +141,8 @@ pub fn timeline(req: &Req, ctx: &Shared) -> Resp {
             return;
         }
         match render(line, seq, KindFilter::All) {
-            Ok(Some(ev)) => {
+            Ok(Some(mut ev)) => {
+                crate::redact::value(&mut ev);
                 items.push(condense(&ev));
                 total += 1;
             }

@@ -1,7 +1,7 @@
 // Alerts: budgets (spend against daily and monthly limits, overall and per agent, auto-pause of
 // the gateway), alert channels (Telegram, webhook, e-mail; secrets are write-only), custom alert
 // rules, and the alert log with each channel's delivery. Everything goes through /api/budget and
-// /api/alerts*; changes are accepted from this machine only (the API says so otherwise).
+// /api/alerts*; like every API call they need the dashboard's token (SECURITY.md).
 import { api, ApiError, html, setHTML, $, $$, ago, fmtCost, empty } from './util.js';
 
 /** POST/PUT/DELETE with a JSON body; errors carry the API's message. */

@@ -122,7 +122,12 @@ export function tickTimes(root = document) {
 // ---- API -------------------------------------------------------------------------------------
 
 export class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+    // Every API call ends here on failure: a 401 means "log in" (app.js shows js/login.js).
+    if (status === 401) window.dispatchEvent(new CustomEvent('cm:unauthorized', { detail: message }));
+  }
 }
 
 /** GET a JSON endpoint; errors carry the API's own message. */

@@ -80,8 +80,16 @@ impl Drop for Server {
     }
 }
 
-/// Starts the binary on port 0 with `args` and waits for its index to be ready.
+/// Starts the binary on port 0 with `args` and `--no-auth` (the tests call from loopback) and
+/// waits for its index to be ready.
 pub fn start(args: &[&str]) -> Server {
+    let mut all = vec!["--no-auth"];
+    all.extend_from_slice(args);
+    start_exact(&all)
+}
+
+/// Like [`start`] without `--no-auth`: the dashboard's auth applies (tests/security.rs).
+pub fn start_exact(args: &[&str]) -> Server {
     let stderr_path = std::env::temp_dir().join(format!(
         "clawmetry-test-stderr-{}-{}",
         std::process::id(),
@@ -95,6 +103,8 @@ pub fn start(args: &[&str]) -> Server {
         .env("HOME", std::env::temp_dir().join("clawmetry-test-no-home"))
         .env_remove("OPENCLAW_STATE_DIR")
         .env_remove("OPENCLAW_HOME")
+        .env_remove("CLAWMETRY_TOKEN")
+        .env_remove("OPENCLAW_GATEWAY_TOKEN")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()

@@ -89,7 +89,7 @@ pub fn start_opts(args: &[&str], gateway: bool) -> Server {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     ));
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1"])
+        .args(["--port", "0", "--host", "127.0.0.1", "--no-auth"])
         .args(if gateway { &[][..] } else { &["--no-gateway"][..] })
         .args(args)
         .env("HOME", std::env::temp_dir().join("clawmetry-mon-no-home"))

@@ -96,7 +96,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts the real binary on `port` (0 = any) and waits until its index is ready.
+/// Starts the real binary on `port` (0 = any) and waits until its index is ready. With
+/// `--token` in `args` the dashboard's auth applies, else `--no-auth` is added.
 pub fn start_server(port: u16, args: &[&str]) -> Server {
     static N: AtomicU64 = AtomicU64::new(0);
     let stderr_path = std::env::temp_dir().join(format!(
@@ -106,10 +107,12 @@ pub fn start_server(port: u16, args: &[&str]) -> Server {
     ));
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
         .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--no-gateway"])
+        .args(if args.contains(&"--token") { &[][..] } else { &["--no-auth"][..] })
         .args(args)
         .env("HOME", std::env::temp_dir().join("clawmetry-ui-no-home"))
         .env_remove("OPENCLAW_STATE_DIR")
         .env_remove("OPENCLAW_HOME")
+        .env_remove("CLAWMETRY_TOKEN")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()

@@ -1,0 +1,378 @@
+//! Dashboard authentication and cross-site protection: one gate, [`check`], called by
+//! `handle()` in `mod.rs` before routing (and before the `/api/events` stream).
+//!
+//! Rules (also in `SECURITY.md`):
+//! - Mutating requests (POST/PUT/DELETE/PATCH) whose `Origin` names another host than `Host`
+//!   are refused (403), whatever the path.
+//! - Protected: every `/api/*` endpoint, OTLP `/v1/*` and `/metrics`. Public: the UI's static
+//!   files, `GET /api/health`, `POST /api/login`, `POST /api/logout`, the fleet endpoints
+//!   `POST /api/nodes/register|report` (they check the fleet key themselves) and, with
+//!   `--public-overview`, `GET /api/overview`.
+//! - The token is `--token` / `CLAWMETRY_TOKEN`, else the OpenClaw gateway token. It is accepted
+//!   as `Authorization: Bearer <token>`, or as a session cookie set by `POST /api/login`
+//!   (a random id kept in memory with an expiry; never the token itself).
+//! - No token at all: loopback peers only; others get a 403 that says to set `--token`.
+//! - `--no-auth`: loopback peers skip the check (other peers still need the token).
+//! - Failed logins are limited per peer address: [`MAX_FAILURES`] per [`FAILURE_WINDOW`], then 429.
+
+use super::{Req, Resp};
+use crate::state::Shared;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The session cookie's name.
+pub const COOKIE: &str = "clawmetry_session";
+/// How long a login lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+/// Sessions kept at most (the oldest goes first).
+const MAX_SESSIONS: usize = 1024;
+/// Failed logins allowed per peer address within [`FAILURE_WINDOW`].
+pub const MAX_FAILURES: usize = 5;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+/// Peer addresses whose failures are remembered at most.
+const MAX_PEERS: usize = 4096;
+
+/// The settings and in-memory state of the gate; one per process, in `Ctx`.
+#[derive(Default)]
+pub struct Auth {
+    /// `--token` / `CLAWMETRY_TOKEN`.
+    pub token: Option<String>,
+    /// `--no-auth`: loopback peers skip the check.
+    pub no_auth: bool,
+    /// `--public-overview`: `GET /api/overview` needs no token.
+    pub public_overview: bool,
+    /// Session id -> expiry.
+    sessions: Mutex<HashMap<String, Instant>>,
+    /// Peer -> times of its recent failed logins.
+    failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+}
+
+impl Auth {
+    pub fn from_cli(cfg: &crate::cli::Config) -> Auth {
+        Auth {
+            token: cfg.token.clone().filter(|t| !t.is_empty()),
+            no_auth: cfg.no_auth,
+            public_overview: cfg.public_overview,
+            ..Auth::default()
+        }
+    }
+
+    fn new_session(&self) -> String {
+        let mut raw = [0u8; 32];
+        if getrandom::fill(&mut raw).is_err() {
+            // No OS randomness: no session (the caller reports it); never a guessable id.
+            return String::new();
+        }
+        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let now = Instant::now();
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        s.retain(|_, exp| *exp > now);
+        if s.len() >= MAX_SESSIONS {
+            if let Some(oldest) = s.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone()) {
+                s.remove(&oldest);
+            }
+        }
+        s.insert(id.clone(), now + SESSION_TTL);
+        id
+    }
+
+    fn session_valid(&self, id: &str) -> bool {
+        if id.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        // Constant-time over the ids: the map lookup alone would compare byte by byte.
+        let found = s.iter().find(|(k, _)| crate::fleet::key_matches(k, id)).map(|(k, e)| (k.clone(), *e));
+        match found {
+            Some((_, exp)) if exp > now => true,
+            Some((k, _)) => {
+                s.remove(&k);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn end_session(&self, id: &str) {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    /// Seconds until this peer may try again, when it is over the limit.
+    fn blocked_for(&self, ip: IpAddr) -> Option<u64> {
+        let now = Instant::now();
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let times = f.get_mut(&ip)?;
+        times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
+        if times.len() < MAX_FAILURES {
+            return None;
+        }
+        let oldest = times.iter().min().copied()?;
+        let wait = FAILURE_WINDOW.saturating_sub(now.duration_since(oldest));
+        Some(wait.as_secs().max(1))
+    }
+
+    fn record_failure(&self, ip: IpAddr) {
+        let now = Instant::now();
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if f.len() >= MAX_PEERS {
+            f.retain(|_, ts| ts.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
+        }
+        if f.len() < MAX_PEERS || f.contains_key(&ip) {
+            f.entry(ip).or_default().push(now);
+        }
+    }
+}
+
+/// The token in force: `--token` / `CLAWMETRY_TOKEN`, else the OpenClaw gateway token.
+pub fn token(ctx: &Shared) -> Option<String> {
+    ctx.auth.token.clone().or_else(|| ctx.read().install.gateway_token.clone().filter(|t| !t.is_empty()))
+}
+
+fn is_loopback(req: &Req) -> bool {
+    req.remote.is_some_and(|a| a.ip().is_loopback() || is_mapped_loopback(a.ip()))
+}
+
+fn is_mapped_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V4(_) => false,
+    }
+}
+
+fn is_mutation(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "DELETE" | "PATCH")
+}
+
+/// Whether a path needs the token (see the module comment).
+fn protected(req: &Req, public_overview: bool) -> bool {
+    let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
+    let m = req.method.as_str();
+    match segs.as_slice() {
+        ["api", "health"] => false,
+        ["api", "login" | "logout"] => false,
+        ["api", "nodes", "register" | "report"] if m == "POST" => false,
+        ["api", "overview"] if public_overview && m == "GET" => false,
+        ["api", ..] | ["v1", ..] | ["metrics", ..] => true,
+        _ => false,
+    }
+}
+
+/// The host part of a `Host` header or of an `Origin` URL, lower case, port kept.
+fn origin_host(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    rest.split('/').next().unwrap_or("")
+}
+
+/// Refuses a cross-site mutation: an `Origin` whose host:port is not the `Host` header.
+fn same_origin(req: &Req) -> Result<(), Resp> {
+    if !is_mutation(&req.method) {
+        return Ok(());
+    }
+    let Some(origin) = req.header("origin") else { return Ok(()) };
+    let host = req.header("host").unwrap_or("");
+    if !host.is_empty() && origin_host(origin).eq_ignore_ascii_case(host) {
+        return Ok(());
+    }
+    Err(Resp::error(
+        403,
+        &format!("cross-origin {} refused: Origin {origin:?} is not this dashboard ({host:?})", req.method),
+    ))
+}
+
+fn bearer(req: &Req) -> Option<&str> {
+    let v = req.header("authorization")?.trim();
+    let (scheme, rest) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+fn cookie(req: &Req) -> Option<&str> {
+    req.headers
+        .iter()
+        .filter(|(k, _)| k == "cookie")
+        .flat_map(|(_, v)| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.trim())
+}
+
+/// The gate: `Ok` when the request may go on to routing, else the refusal to send.
+pub fn check(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+    same_origin(req)?;
+    if !protected(req, ctx.auth.public_overview) {
+        return Ok(());
+    }
+    authenticated(req, ctx)
+}
+
+/// Whether this request carries the dashboard's credentials (or needs none: see the rules).
+pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+    let local = is_loopback(req);
+    if local && ctx.auth.no_auth {
+        return Ok(());
+    }
+    let Some(token) = token(ctx) else {
+        if local {
+            return Ok(());
+        }
+        let peer = req.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "an unknown address".into());
+        return Err(Resp::error(
+            403,
+            &format!(
+                "this dashboard has no access token, so only this machine may use it (request from {peer}); \
+                 start clawmetry with --token <secret> (or CLAWMETRY_TOKEN) to open it to other machines"
+            ),
+        ));
+    };
+    if bearer(req).is_some_and(|b| crate::fleet::key_matches(&token, b)) {
+        return Ok(());
+    }
+    if cookie(req).is_some_and(|c| ctx.auth.session_valid(c)) {
+        return Ok(());
+    }
+    let mut r = Resp::error(401, "authentication required: log in, or send Authorization: Bearer <token>");
+    r.headers.push(("WWW-Authenticate", "Bearer realm=\"clawmetry\"".into()));
+    Err(r)
+}
+
+/// `POST /api/login {"token": "..."}`: sets the session cookie.
+pub fn login(req: &Req, ctx: &Shared) -> Resp {
+    let ip = req.remote.map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    if let Some(wait) = ctx.auth.blocked_for(ip) {
+        let mut r = Resp::error(429, &format!("too many failed logins; try again in {wait} s"));
+        r.headers.push(("Retry-After", wait.to_string()));
+        return r;
+    }
+    let given = serde_json::from_slice::<Value>(&req.body)
+        .ok()
+        .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_default();
+    let Some(token) = token(ctx) else {
+        return Resp::error(
+            400,
+            "this dashboard has no access token to log in with; start clawmetry with --token <secret> (or CLAWMETRY_TOKEN)",
+        );
+    };
+    if !crate::fleet::key_matches(&token, &given) {
+        ctx.auth.record_failure(ip);
+        return Resp::error(401, "wrong token");
+    }
+    let id = ctx.auth.new_session();
+    if id.is_empty() {
+        return Resp::error(500, "no OS randomness for a session id");
+    }
+    let mut r = Resp::json(&json!({ "ok": true, "expiresInSeconds": SESSION_TTL.as_secs() }));
+    r.headers.push((
+        "Set-Cookie",
+        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_TTL.as_secs()),
+    ));
+    r
+}
+
+/// `POST /api/logout`: forgets the session and clears the cookie.
+pub fn logout(req: &Req, ctx: &Shared) -> Resp {
+    if let Some(c) = cookie(req) {
+        ctx.auth.end_session(c);
+    }
+    let mut r = Resp::json(&json!({ "ok": true }));
+    r.headers.push(("Set-Cookie", format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, path: &str, remote: &str, headers: &[(&str, &str)]) -> Req {
+        Req {
+            method: method.into(),
+            path: path.into(),
+            segments: path.split('/').filter(|s| !s.is_empty()).map(String::from).collect(),
+            query: HashMap::new(),
+            if_none_match: None,
+            accept_gzip: false,
+            remote: Some(remote.parse().unwrap()),
+            body: Vec::new(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn which_paths_are_protected() {
+        let p = |m: &str, path: &str, po: bool| protected(&req(m, path, "127.0.0.1:1", &[]), po);
+        assert!(p("GET", "/api/transcript/x", false));
+        assert!(p("GET", "/api/nodes", false));
+        assert!(p("GET", "/api/overview", false));
+        assert!(!p("GET", "/api/overview", true));
+        assert!(p("POST", "/api/overview", true));
+        assert!(p("POST", "/v1/traces", false));
+        assert!(p("GET", "/metrics", false));
+        assert!(p("GET", "//api//logs", false));
+        assert!(!p("GET", "/api/health", false));
+        assert!(!p("POST", "/api/login", false));
+        assert!(!p("POST", "/api/nodes/report", false));
+        assert!(p("GET", "/api/nodes/report", false));
+        assert!(!p("GET", "/", false));
+        assert!(!p("GET", "/js/util.js", false));
+    }
+
+    #[test]
+    fn cross_origin_mutations_are_refused() {
+        let h = |o: &'static str| [("host", "pi:8900"), ("origin", o)];
+        assert!(same_origin(&req("POST", "/api/login", "127.0.0.1:1", &h("http://pi:8900"))).is_ok());
+        assert!(same_origin(&req("POST", "/api/login", "127.0.0.1:1", &h("http://PI:8900"))).is_ok());
+        for bad in ["http://evil.example", "http://pi:8901", "null", "http://pi:8900.evil.example"] {
+            let r = same_origin(&req("POST", "/api/budget", "127.0.0.1:1", &h(bad))).err().unwrap();
+            assert_eq!(r.status, 403, "{bad}");
+        }
+        // No Origin (curl, fleet nodes) or a GET: not a browser's cross-site write.
+        assert!(same_origin(&req("POST", "/api/budget", "127.0.0.1:1", &[("host", "pi:8900")])).is_ok());
+        assert!(same_origin(&req("GET", "/api/budget", "127.0.0.1:1", &h("http://evil.example"))).is_ok());
+    }
+
+    #[test]
+    fn credentials_are_parsed() {
+        let r = req(
+            "GET",
+            "/api/logs",
+            "10.0.0.2:1",
+            &[("authorization", "Bearer  abc "), ("cookie", "a=b; clawmetry_session=s1d")],
+        );
+        assert_eq!(bearer(&r), Some("abc"));
+        assert_eq!(cookie(&r), Some("s1d"));
+        assert!(is_loopback(&req("GET", "/", "[::ffff:127.0.0.1]:1", &[])));
+        assert!(is_loopback(&req("GET", "/", "[::1]:1", &[])));
+        assert!(!is_loopback(&req("GET", "/", "192.168.1.20:1", &[])));
+    }
+
+    #[test]
+    fn sessions_expire_and_end() {
+        let a = Auth::default();
+        let id = a.new_session();
+        assert_eq!(id.len(), 64);
+        assert!(a.session_valid(&id));
+        assert!(!a.session_valid("nope"));
+        assert!(!a.session_valid(""));
+        a.end_session(&id);
+        assert!(!a.session_valid(&id));
+        let old = a.new_session();
+        a.sessions.lock().unwrap().insert(old.clone(), Instant::now() - Duration::from_secs(1));
+        assert!(!a.session_valid(&old));
+    }
+
+    #[test]
+    fn failed_logins_are_limited_per_peer() {
+        let a = Auth::default();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            assert!(a.blocked_for(ip).is_none());
+            a.record_failure(ip);
+        }
+        let wait = a.blocked_for(ip).unwrap();
+        assert!((1..=60).contains(&wait));
+        assert!(a.blocked_for("10.0.0.10".parse().unwrap()).is_none());
+    }
+}

@@ -1,0 +1,191 @@
+//! Secret redaction for what the dashboard shows of transcripts, gateway logs and memory files:
+//! API keys and tokens are replaced with [`MARK`]. A small hand-written scanner (no regex crate):
+//!
+//! | pattern | what |
+//! |---|---|
+//! | `sk-` + 20 or more of `[A-Za-z0-9_-]` | OpenAI (`sk-proj-…`), Anthropic (`sk-ant-…`) and alike |
+//! | `xoxb-` `xoxp-` `xoxa-` `xoxr-` `xoxs-` + 10 or more of `[A-Za-z0-9-]` | Slack tokens |
+//! | `ghp_` `gho_` `ghu_` `ghs_` `ghr_` + 30 or more of `[A-Za-z0-9]`; `github_pat_` + 20 or more of `[A-Za-z0-9_]` | GitHub tokens |
+//! | `AKIA` + exactly 16 of `[0-9A-Z]` | AWS access key ids |
+//! | 8 to 10 digits, `:`, 35 or more of `[A-Za-z0-9_-]` | Telegram bot tokens |
+//! | `Bearer ` + 16 or more of `[A-Za-z0-9._~+/=-]` | HTTP bearer credentials (the word `Bearer` is kept) |
+//!
+//! A match must start at a word boundary (the byte before it is not a letter, digit, `_` or `-`)
+//! (a Telegram token may also follow `bot`, as in its API URLs) and, for AWS key ids, end at one.
+
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// What a secret is replaced with.
+pub const MARK: &str = "[REDACTED]";
+
+fn word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// Length of the run of bytes from `i` for which `ok` holds.
+fn run(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
+    b[i.min(b.len())..].iter().take_while(|&&c| ok(c)).count()
+}
+
+/// The secret starting at `i`, if any: (start of the part to replace, end).
+fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let rest = &b[i..];
+    let prefixed = |prefix: &[u8], min: usize, ok: fn(u8) -> bool| -> Option<(usize, usize)> {
+        if !rest.starts_with(prefix) {
+            return None;
+        }
+        let n = run(b, i + prefix.len(), ok);
+        (n >= min).then_some((i, i + prefix.len() + n))
+    };
+    let key = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    match rest.first()? {
+        b's' => prefixed(b"sk-", 20, key),
+        b'x' => [&b"xoxb-"[..], b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-"]
+            .iter()
+            .find_map(|p| prefixed(p, 10, |c| c.is_ascii_alphanumeric() || c == b'-')),
+        b'g' => [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"]
+            .iter()
+            .find_map(|p| prefixed(p, 30, alnum))
+            .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_')),
+        b'A' => {
+            let n = run(b, i + 4, |c| c.is_ascii_digit() || c.is_ascii_uppercase());
+            (rest.starts_with(b"AKIA") && n == 16 && !b.get(i + 20).copied().is_some_and(word)).then_some((i, i + 20))
+        }
+        b'B' | b'b' => {
+            if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case(b"bearer ") {
+                return None;
+            }
+            let from = i + 7 + run(b, i + 7, |c| c == b' ');
+            let n = run(b, from, |c| c.is_ascii_alphanumeric() || b"._~+/=-".contains(&c));
+            (n >= 16).then_some((from, from + n))
+        }
+        c if c.is_ascii_digit() => {
+            let d = run(b, i, |c| c.is_ascii_digit());
+            if !(8..=10).contains(&d) || b.get(i + d) != Some(&b':') {
+                return None;
+            }
+            let n = run(b, i + d + 1, key);
+            (n >= 35).then_some((i, i + d + 1 + n))
+        }
+        _ => None,
+    }
+}
+
+/// `s` with every secret replaced by [`MARK`]; borrowed when there is none.
+pub fn text(s: &str) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        // A Telegram token also follows `bot` directly, as in `https://api.telegram.org/bot<token>/`.
+        let boundary = i == 0 || !word(b[i - 1]) || (b[i].is_ascii_digit() && b[..i].ends_with(b"bot"));
+        if boundary && b[i].is_ascii() {
+            if let Some((from, to)) = secret_at(b, i) {
+                // Every pattern is ASCII, so `from` and `to` are char boundaries.
+                out.push_str(&s[copied..from]);
+                out.push_str(MARK);
+                copied = to;
+                i = to;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(s);
+    }
+    out.push_str(&s[copied..]);
+    Cow::Owned(out)
+}
+
+/// Redacts every string inside a JSON value (object keys are left alone).
+pub fn value(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            if let Cow::Owned(r) = text(s) {
+                *s = r;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(value),
+        Value::Object(o) => o.values_mut().for_each(value),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> String {
+        text(s).into_owned()
+    }
+
+    #[test]
+    fn real_looking_secrets_are_redacted() {
+        let cases = [
+            (
+                "export OPENAI_API_KEY=sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd",
+                "export OPENAI_API_KEY=[REDACTED]",
+            ),
+            (
+                "key: sk-ant-api03-q1w2e3r4t5y6u7i8o9p0AaSsDdFfGgHhJjKkLl-ZzXxCcVvBbNnMm-0123456789AA rest",
+                "key: [REDACTED] rest",
+            ),
+            ("slack xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx.", "slack [REDACTED]."),
+            ("user xoxp-1111111111-2222222222-abcdef", "user [REDACTED]"),
+            ("gh token ghp_16C7e42F292c6912E7710c838347Ae178B4a ok", "gh token [REDACTED] ok"),
+            (
+                "\"github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012\"",
+                "\"[REDACTED]\"",
+            ),
+            ("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n", "aws_access_key_id = [REDACTED]\n"),
+            ("bot 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4 started", "bot [REDACTED] started"),
+            (
+                "GET https://api.telegram.org/bot7012345678:AAFbq-3xZ_9kLmNoPqRsTuVwXyZaBcDeFgH/getMe",
+                "GET https://api.telegram.org/bot[REDACTED]/getMe",
+            ),
+            (
+                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abc-DEF_ghi",
+                "Authorization: Bearer [REDACTED]",
+            ),
+            ("curl -H 'authorization: bearer 0123456789abcdef0123'", "curl -H 'authorization: bearer [REDACTED]'"),
+            ("two: sk-aaaaaaaaaaaaaaaaaaaaaaaa and AKIAABCDEFGHIJKLMNOP", "two: [REDACTED] and [REDACTED]"),
+            ("ünïcödé → sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ ✓", "ünïcödé → [REDACTED] ✓"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        for s in [
+            "",
+            "the task-sk-1 is done",
+            "ask-me-anything about risk-free",
+            "sk-short",
+            "the Bearer scheme; Bearer abc",
+            "AKIA1234 is too short, AKIAIOSFODNN7EXAMPLEX is too long",
+            "order 12345678: shipped",
+            "phone 1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4",
+            "ghp_short and xoxb-1",
+            "désolé, ça marche 日本語",
+        ] {
+            assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn json_values_are_walked() {
+        let mut v = serde_json::json!({
+            "sk-keys-stay-as-keys-aaaaaaaaaa": ["ok", {"t": "token sk-ant-REDACTME0123456789abcdef", "n": 5}],
+        });
+        value(&mut v);
+        assert_eq!(v["sk-keys-stay-as-keys-aaaaaaaaaa"][1]["t"], "token [REDACTED]");
+        assert_eq!(v["sk-keys-stay-as-keys-aaaaaaaaaa"][0], "ok");
+        assert_eq!(v["sk-keys-stay-as-keys-aaaaaaaaaa"][1]["n"], 5);
+    }
+}

@@ -1,0 +1,228 @@
+//! Dashboard auth and cross-site protection (SECURITY.md), against the real binary started
+//! WITHOUT `--no-auth`: tokens, the login cookie, the failed-login limit, cross-origin writes,
+//! the public endpoints and `--public-overview`. Every call comes from loopback.
+
+mod common;
+
+use common::{install_fixture, start_exact, Server, TempDir};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+const TOKEN: &str = "s3cret-dashboard-token-0123456789";
+
+/// One HTTP/1.0 request: (status, head, body).
+fn send(s: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", s.port);
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    c.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn start_with(extra: &[&str]) -> (TempDir, Server) {
+    let (tmp, home) = install_fixture("legacy-2026.3");
+    let mut args = vec!["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN];
+    args.extend_from_slice(extra);
+    let s = start_exact(&args);
+    (tmp, s)
+}
+
+#[test]
+fn sensitive_endpoints_need_the_token() {
+    let (_tmp, s) = start_with(&[]);
+    let bearer = format!("Bearer {TOKEN}");
+    for path in [
+        "/api/overview",
+        "/api/sessions",
+        "/api/transcript/6a5d2a19-7148-419a-8c4c-28a69f062726",
+        "/api/timeline",
+        "/api/memory",
+        "/api/logs",
+        "/api/crons",
+        "/api/budget",
+        "/api/alerts/channels",
+        "/api/nodes",
+        "/api/events",
+        "/metrics",
+        "//api//sessions",
+    ] {
+        let (st, head, body) = send(&s, "GET", path, &[], "");
+        assert_eq!(st, 401, "{path}: {body}");
+        assert!(header(&head, "WWW-Authenticate").is_some_and(|v| v.starts_with("Bearer")), "{path}: {head}");
+        assert!(body.contains("authentication required"), "{path}: {body}");
+    }
+    for (m, path) in
+        [("POST", "/v1/traces"), ("PUT", "/api/budget"), ("POST", "/api/crons"), ("POST", "/api/alerts/test")]
+    {
+        let (st, _, body) = send(&s, m, path, &[("Content-Type", "application/json")], "{}");
+        assert_eq!(st, 401, "{m} {path}: {body}");
+    }
+    for path in ["/api/sessions", "/api/overview", "/metrics", "/api/nodes"] {
+        let (st, _, body) = send(&s, "GET", path, &[("Authorization", &bearer)], "");
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    let (st, _, _) = send(&s, "GET", "/api/sessions", &[("Authorization", "Bearer wrong")], "");
+    assert_eq!(st, 401);
+    // The UI itself and the health check are public; health shows no token.
+    let (st, _, body) = send(&s, "GET", "/", &[], "");
+    assert_eq!(st, 200);
+    assert!(body.contains("<script"), "{body}");
+    let (st, _, body) = send(&s, "GET", "/js/login.js", &[], "");
+    assert_eq!(st, 200);
+    assert!(body.contains("/api/login"));
+    let (st, _, body) = send(&s, "GET", "/api/health", &[], "");
+    assert_eq!(st, 200, "{body}");
+    assert!(!body.contains(TOKEN), "{body}");
+    assert!(!body.to_lowercase().contains("\"token\""), "{body}");
+}
+
+#[test]
+fn login_cookie_logout_and_the_failed_login_limit() {
+    let (_tmp, s) = start_with(&[]);
+    let json = [("Content-Type", "application/json")];
+    let (st, head, body) = send(&s, "POST", "/api/login", &json, &format!("{{\"token\":\"{TOKEN}\"}}"));
+    assert_eq!(st, 200, "{body}");
+    let set = header(&head, "Set-Cookie").unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+    assert!(!set.contains(TOKEN), "the cookie must not carry the token: {set}");
+    let pair = set.split(';').next().unwrap().to_string();
+    let (name, value) = pair.split_once('=').unwrap();
+    assert_eq!(name, "clawmetry_session");
+    assert!(value.len() >= 32, "{value}");
+    let cookie = [("Cookie", pair.as_str())];
+    let (st, _, body) = send(&s, "GET", "/api/sessions", &cookie, "");
+    assert_eq!(st, 200, "{body}");
+    // A made-up session id is not a session.
+    let (st, _, _) = send(&s, "GET", "/api/sessions", &[("Cookie", "clawmetry_session=00ff")], "");
+    assert_eq!(st, 401);
+    // Logout ends the session and clears the cookie.
+    let (st, head, _) = send(&s, "POST", "/api/logout", &cookie, "");
+    assert_eq!(st, 200);
+    assert!(header(&head, "Set-Cookie").is_some_and(|c| c.contains("Max-Age=0")), "{head}");
+    let (st, _, _) = send(&s, "GET", "/api/sessions", &cookie, "");
+    assert_eq!(st, 401);
+    // Wrong tokens: 401 five times, then 429 with Retry-After (even for the right one).
+    for i in 0..5 {
+        let (st, head, body) = send(&s, "POST", "/api/login", &json, "{\"token\":\"guess\"}");
+        assert_eq!(st, 401, "try {i}: {body}");
+        assert!(header(&head, "Set-Cookie").is_none());
+    }
+    let (st, head, body) = send(&s, "POST", "/api/login", &json, &format!("{{\"token\":\"{TOKEN}\"}}"));
+    assert_eq!(st, 429, "{body}");
+    let wait: u64 = header(&head, "Retry-After").and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!((1..=60).contains(&wait), "{head}");
+    // The Bearer header still works: the limit is on guessing through the login form.
+    let (st, _, _) = send(&s, "GET", "/api/sessions", &[("Authorization", &format!("Bearer {TOKEN}"))], "");
+    assert_eq!(st, 200);
+}
+
+#[test]
+fn cross_origin_writes_are_refused() {
+    let (_tmp, s) = start_with(&[]);
+    let bearer = format!("Bearer {TOKEN}");
+    let own = format!("http://127.0.0.1:{}", s.port);
+    for (m, path) in
+        [("POST", "/api/login"), ("PUT", "/api/budget"), ("POST", "/api/logout"), ("DELETE", "/api/crons/x")]
+    {
+        for origin in ["http://evil.example", "null", &format!("http://127.0.0.1:{}", s.port + 1)] {
+            let (st, _, body) = send(
+                &s,
+                m,
+                path,
+                &[("Origin", origin), ("Authorization", &bearer), ("Content-Type", "application/json")],
+                "{}",
+            );
+            assert_eq!(st, 403, "{m} {path} from {origin}: {body}");
+            assert!(body.contains("cross-origin"), "{body}");
+        }
+    }
+    // The dashboard's own origin is fine; GETs are not affected.
+    let (st, _, body) = send(&s, "POST", "/api/logout", &[("Origin", &own)], "");
+    assert_eq!(st, 200, "{body}");
+    let (st, _, _) =
+        send(&s, "GET", "/api/sessions", &[("Origin", "http://evil.example"), ("Authorization", &bearer)], "");
+    assert_eq!(st, 200);
+    // No wildcard CORS anywhere.
+    for path in ["/", "/api/health", "/api/sessions"] {
+        let (_, head, _) = send(&s, "GET", path, &[("Origin", "http://evil.example"), ("Authorization", &bearer)], "");
+        assert!(header(&head, "Access-Control-Allow-Origin").is_none(), "{path}: {head}");
+    }
+}
+
+#[test]
+fn public_overview_opens_only_the_overview() {
+    let (_tmp, s) = start_with(&["--public-overview"]);
+    let (st, _, body) = send(&s, "GET", "/api/overview", &[], "");
+    assert_eq!(st, 200, "{body}");
+    for path in ["/api/sessions", "/api/timeline", "/api/logs", "/metrics"] {
+        let (st, _, _) = send(&s, "GET", path, &[], "");
+        assert_eq!(st, 401, "{path}");
+    }
+}
+
+#[test]
+fn without_any_token_loopback_still_works() {
+    // An empty state dir: no openclaw.json, so no gateway token either.
+    let tmp = TempDir::new("sec-empty");
+    let s = start_exact(&["--openclaw-dir", tmp.path().to_str().unwrap()]);
+    let (st, _, body) = send(&s, "GET", "/api/sessions", &[], "");
+    assert_eq!(st, 200, "{body}");
+    let (st, _, body) = send(&s, "POST", "/api/login", &[], "{\"token\":\"x\"}");
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("--token"), "{body}");
+}
+
+#[test]
+fn secrets_are_redacted_in_transcripts_and_logs() {
+    const SK: &str = "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA-0123456789";
+    const TG: &str = "7012345678:AAFbq-3xZ_9kLmNoPqRsTuVwXyZaBcDeFgH";
+    let (tmp, home) = install_fixture("legacy-2026.3");
+    let id = "6a5d2a19-7148-419a-8c4c-28a69f062726";
+    let file = home.join(format!("agents/main/sessions/{id}.jsonl"));
+    let line = serde_json::json!({"type": "message", "id": "5ec7e75e", "parentId": "9f80a768",
+        "timestamp": "2026-04-08T03:09:00.000Z",
+        "message": {"role": "user", "content": [{"type": "text",
+            "text": format!("use ANTHROPIC_API_KEY={SK} and the bot {TG}")}]}});
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str(&format!("{line}\n"));
+    std::fs::write(&file, text).unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("openclaw-2026-04-08.log"),
+        format!("{{\"time\":\"2026-04-08T03:09:01Z\",\"level\":\"INFO\",\"message\":\"telegram GET https://api.telegram.org/bot{TG}/getMe with Bearer {SK}\"}}\nplain line AKIAIOSFODNN7EXAMPLE\n"),
+    )
+    .unwrap();
+    let s =
+        start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--log-dir", logs.to_str().unwrap(), "--token", TOKEN]);
+    let auth = [("Authorization", format!("Bearer {TOKEN}"))];
+    let auth: Vec<(&str, &str)> = auth.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for path in [format!("/api/transcript/{id}?limit=1000"), format!("/api/timeline?session={id}")] {
+        let (st, _, body) = send(&s, "GET", &path, &auth, "");
+        assert_eq!(st, 200, "{path}: {body}");
+        assert!(body.contains("use ANTHROPIC_API_KEY=[REDACTED] and the bot [REDACTED]"), "{path}: {body}");
+        assert!(!body.contains(SK) && !body.contains(TG), "{path}: {body}");
+    }
+    let (st, _, body) = send(&s, "GET", "/api/logs", &auth, "");
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("bot[REDACTED]/getMe with Bearer [REDACTED]"), "{body}");
+    assert!(body.contains("plain line [REDACTED]"), "{body}");
+    assert!(!body.contains(SK) && !body.contains(TG) && !body.contains("AKIAIOSFODNN7EXAMPLE"), "{body}");
+}
