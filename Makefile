@@ -1,7 +1,7 @@
 # clawmetry — every developer and CI entry point. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help run build release test lint fmt bench clean
+.PHONY: help run build release test lint fmt bench clean fuzz load
 
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
@@ -9,6 +9,8 @@ help:
 	@echo "make test-gateway-lab  end-to-end test against the real OpenClaw gateway (npm install, ~2-3 min)"
 	@echo "make bench    generate corpora (10 MB, 200 MB, 1 GB) and print index/latency/RSS figures"
 	@echo "make release  optimised binary in target/release/clawmetry"
+	@echo "make fuzz     cargo-fuzz every target in fuzz/ for FUZZ_SECS (30) s each (installs cargo-fuzz if missing)"
+	@echo "make load     release server on a temp corpus + clawmetry-load: 1,000 req/s for LOAD_SECS (60) s"
 	@echo "make cross    static musl binaries in dist/: clawmetry-aarch64, -armv7 (Raspberry Pi), -x86_64"
 	@echo "              (one target: make cross-aarch64 | cross-armv7 | cross-x86_64; installs zig + cargo-zigbuild if missing)"
 	@echo "make cross-test  make cross, then run each binary (ARM under qemu-user-static) against the lab fixture"
@@ -68,3 +70,37 @@ cross-test: cross
 .PHONY: test-gateway-lab
 test-gateway-lab:
 	$(CARGO) test --test gateway_lab -- --ignored --nocapture
+
+# ---- fuzzing (fuzz/, SECURITY.md "Fuzzing") ----------------------------------------------------
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 allows them on the stable toolchain.
+# Each target runs FUZZ_SECS seconds from its corpus (fuzz/corpus/<target>, kept out of git);
+# a crash stops the run with the input saved under fuzz/artifacts/<target>/.
+FUZZ_SECS ?= 30
+FUZZ_TARGETS ?= transcript json5 otlp router
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$t ($(FUZZ_SECS) s)"; \
+		mkdir -p fuzz/corpus/$$t; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 || exit 1; \
+	done
+
+# ---- load test (src/bin/clawmetry-load.rs, README "Load test") ---------------------------------
+# Release server with --no-auth on loopback, against a temp copy of the 200 MB bench corpus when
+# `make bench` left one in /tmp/bench-data, else of tests/fixtures/legacy-2026.3; a thread of the
+# load client appends transcript lines to a new session file meanwhile.
+LOAD_PORT ?= 18990
+LOAD_SECS ?= 60
+LOAD_RATE ?= 1000
+LOAD_CORPUS ?= $(if $(wildcard /tmp/bench-data/corpus-200mb/agents),/tmp/bench-data/corpus-200mb,tests/fixtures/legacy-2026.3/home)
+.PHONY: load
+load: release
+	@tmp=$$(mktemp -d /tmp/clawmetry-load.XXXXXX); \
+	cp -r $(LOAD_CORPUS) $$tmp/home && mkdir -p $$tmp/home/agents/main/sessions $$tmp/data; \
+	echo "== corpus $(LOAD_CORPUS) ($$(du -sh $$tmp/home | cut -f1))"; \
+	target/release/clawmetry --no-auth --no-gateway --host 127.0.0.1 --port $(LOAD_PORT) \
+		--openclaw-dir $$tmp/home --data-dir $$tmp/data >$$tmp/stdout 2>$$tmp/stderr & pid=$$!; \
+	target/release/clawmetry-load --url http://127.0.0.1:$(LOAD_PORT) --rate $(LOAD_RATE) --secs $(LOAD_SECS) \
+		--threads 4 --pid $$pid --append $$tmp/home/agents/main/sessions/10ad7e57-0000-4000-8000-000000000001.jsonl; \
+	rc=$$?; kill $$pid; wait $$pid 2>/dev/null; rm -rf $$tmp; exit $$rc

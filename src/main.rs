@@ -1,24 +1,7 @@
 //! clawmetry: wiring only. Parses the command line, detects the installation, builds the
 //! shared state and starts the threads (watcher, HTTP). See ARCHITECTURE.md for the map.
 
-mod alerts;
-mod alloc;
-mod cli;
-mod detect;
-mod fleet;
-mod gateway;
-mod history;
-mod http;
-mod model;
-mod monitor;
-mod otlp;
-mod pricing;
-mod redact;
-mod sources;
-mod state;
-mod system;
-mod timefmt;
-mod watch;
+use clawmetry::{alloc, cli, detect, fleet, gateway, http, monitor, state, watch};
 
 use std::process::ExitCode;
 

@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod gzip;
 pub mod health;
 pub mod history;
+pub mod limits;
 pub mod logs;
 pub mod memory;
 pub mod metrics;
@@ -112,21 +113,28 @@ impl Resp {
 }
 
 /// Starts the listener and `workers` handler threads. Returns the bound port.
+/// Requests reach the pool through a bounded dispatcher (`limits.rs`): past `MAX_QUEUED` waiting
+/// requests the answer is a 503 at once (a request body must also arrive within a deadline).
 pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16, Vec<JoinHandle<()>>), String> {
-    let server = tiny_http::Server::http((host, port))
-        .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
+    let listen_err = |e: &dyn std::fmt::Display| {
+        format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)")
+    };
+    let limits = limits::Limits::from_env();
+    let listener = std::net::TcpListener::bind((host, port)).map_err(|e| listen_err(&e))?;
+    limits::no_delay(&listener);
+    let server = tiny_http::Server::from_listener(listener, None).map_err(|e| listen_err(&e))?;
     let bound = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
-    let server = Arc::new(server);
+    let dispatch = Arc::new(limits::Dispatch::start(Arc::new(server), limits.max_queued).map_err(|e| e.to_string())?);
     let mut handles = Vec::new();
     for i in 0..workers {
-        let server = server.clone();
+        let dispatch = dispatch.clone();
         let ctx = ctx.clone();
         let h = std::thread::Builder::new()
             .name(format!("http-{i}"))
-            .spawn(move || loop {
-                match server.recv() {
-                    Ok(rq) => handle(&ctx, rq),
-                    Err(e) => eprintln!("clawmetry: http accept: {e}"),
+            .spawn(move || {
+                while let Some(rq) = dispatch.next() {
+                    handle(&ctx, rq, &limits);
+                    limits::done();
                 }
             })
             .map_err(|e| e.to_string())?;
@@ -135,8 +143,14 @@ pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16,
     Ok((bound, handles))
 }
 
-fn handle(ctx: &Shared, mut rq: tiny_http::Request) {
-    let req = parse_request(&mut rq);
+fn handle(ctx: &Shared, mut rq: tiny_http::Request, limits: &limits::Limits) {
+    let req = match parse_request(&mut rq, limits) {
+        Ok(req) => req,
+        Err(resp) => {
+            respond(rq, resp);
+            return;
+        }
+    };
     // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
     if let Err(resp) = auth::check(&req, ctx) {
         respond(rq, resp);
@@ -169,7 +183,7 @@ fn respond(rq: tiny_http::Request, resp: Resp) {
     let _ = rq.respond(out);
 }
 
-fn parse_request(rq: &mut tiny_http::Request) -> Req {
+fn parse_request(rq: &mut tiny_http::Request, limits: &limits::Limits) -> Result<Req, Resp> {
     let url = rq.url();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
@@ -199,11 +213,10 @@ fn parse_request(rq: &mut tiny_http::Request) -> Req {
             .collect(),
     };
     if matches!(req.method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
-        use std::io::Read;
-        let limit = body_limit(&req.path) as u64 + 1;
-        let _ = rq.as_reader().take(limit).read_to_end(&mut req.body);
+        let limit = body_limit(&req.path) + 1;
+        req.body = limits::read_body(rq.as_reader(), limit, limits.body_deadline)?;
     }
-    req
+    Ok(req)
 }
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.

@@ -90,6 +90,18 @@ pub fn start(args: &[&str]) -> Server {
 
 /// Like [`start`] without `--no-auth`: the dashboard's auth applies (tests/security.rs).
 pub fn start_exact(args: &[&str]) -> Server {
+    start_exact_env(args, &[])
+}
+
+/// Like [`start`] with extra environment variables (e.g. the HTTP limits of tests/http_limits.rs).
+pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut all = vec!["--no-auth"];
+    all.extend_from_slice(args);
+    start_exact_env(&all, env)
+}
+
+/// [`start_exact`] with extra environment variables.
+pub fn start_exact_env(args: &[&str], env: &[(&str, &str)]) -> Server {
     let stderr_path = std::env::temp_dir().join(format!(
         "clawmetry-test-stderr-{}-{}",
         std::process::id(),
@@ -105,6 +117,7 @@ pub fn start_exact(args: &[&str]) -> Server {
         .env_remove("OPENCLAW_HOME")
         .env_remove("CLAWMETRY_TOKEN")
         .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
