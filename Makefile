@@ -1,11 +1,12 @@
 # clawmetry — every developer and CI entry point. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help run build release test lint fmt bench clean fuzz load
+.PHONY: help run build release test test-all deps lint fmt bench clean fuzz load
 
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
-	@echo "make test     fmt check + clippy -D warnings + every test"
+	@echo "make test     fmt check + clippy -D warnings + unit, integration and browser tests"
+	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu"
 	@echo "make test-gateway-lab  end-to-end test against the real OpenClaw gateway (npm install, ~2-3 min)"
 	@echo "make bench    generate corpora (10 MB, 200 MB, 1 GB) and print index/latency/RSS figures"
 	@echo "make release  optimised binary in target/release/clawmetry"
@@ -31,8 +32,20 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# What the tests need from Debian, installed when missing (root, as on CI): chromium for the
+# browser tests, npm for the OpenClaw lab, qemu-user-static for the ARM binaries.
+deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm; }
+	@{ command -v qemu-aarch64-static && command -v qemu-arm-static; } >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }
+
 test: lint
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 	$(CARGO) test --all-targets
+
+# Every test there is (what CI runs).
+test-all: deps test test-gateway-lab cross-test
 
 bench: release
 	$(CARGO) run --release --bin clawmetry-bench -- $(BENCH_ARGS)
