@@ -1,16 +1,13 @@
 //! Resource limits of the HTTP layer (SECURITY.md, "Resource limits"):
 //!
-//! - a read timeout on every accepted connection (set by our patched tiny_http,
-//!   `vendor/tiny_http/PATCHES.md`): an idle keep-alive connection or a client that stops in the
-//!   middle of its headers is closed after it (408), freeing tiny_http's connection thread;
-//! - a deadline for reading a request body (`read_body`): a client that sends half a body and
-//!   stalls, or trickles it, gets a 408 and frees the handler thread;
+//! - a deadline for reading a request body (`read_body`): a client that trickles its body gets a
+//!   408 once the deadline has passed (one that stalls completely still holds the handler thread
+//!   until it goes: tiny_http 0.12 sets no read timeout, see SECURITY.md "Not protected (yet)");
 //! - a bound on the work waiting for the handler pool (`Dispatch`): one dispatcher thread takes
 //!   requests off tiny_http's queue and hands them to the pool over a bounded channel; when it is
 //!   full the request is answered 503 with `Retry-After` at once, by a separate rejector thread
 //!   (answering can block behind an earlier response on the same keep-alive connection);
-//! - a bound on the size of the request line plus headers: 64 KiB, enforced in the patched
-//!   tiny_http (a 431, then the connection is closed).
+//! - `TCP_NODELAY` on the listening socket (`no_delay`).
 
 use super::Resp;
 use std::io::Read;
@@ -21,8 +18,6 @@ use std::time::{Duration, Instant};
 
 /// Requests waiting for a handler thread, at most (the in-flight limit is this plus the workers).
 pub const MAX_QUEUED: usize = 256;
-/// How long a connection may stay silent while a request (or the next one) is expected.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a request body may take to arrive, however it trickles.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -32,24 +27,22 @@ pub static REJECTED: AtomicU64 = AtomicU64::new(0);
 pub static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 
 /// The limits in force; tests shrink them with `CLAWMETRY_MAX_QUEUED` and
-/// `CLAWMETRY_READ_TIMEOUT_MS` (the body deadline is then three read timeouts).
+/// `CLAWMETRY_READ_TIMEOUT_MS` (the body deadline is then three times that).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_queued: usize,
-    pub read_timeout: Duration,
     pub body_deadline: Duration,
 }
 
 impl Limits {
     pub fn from_env() -> Limits {
         let num = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<u64>().ok());
-        let mut l = Limits { max_queued: MAX_QUEUED, read_timeout: READ_TIMEOUT, body_deadline: BODY_DEADLINE };
+        let mut l = Limits { max_queued: MAX_QUEUED, body_deadline: BODY_DEADLINE };
         if let Some(n) = num("CLAWMETRY_MAX_QUEUED") {
             l.max_queued = (n as usize).max(1);
         }
         if let Some(ms) = num("CLAWMETRY_READ_TIMEOUT_MS") {
-            l.read_timeout = Duration::from_millis(ms.max(10));
-            l.body_deadline = l.read_timeout * 3;
+            l.body_deadline = Duration::from_millis(ms.max(10)) * 3;
         }
         l
     }
