@@ -1,5 +1,7 @@
 //! Resource limits of the HTTP layer and path traversal (SECURITY.md, "Resource limits"): a full
-//! handler queue, `..` in ids and file names, and symlinks in the sessions dir.
+//! handler queue, slow and stalled clients, oversized heads and bodies, request framing,
+//! connection limits, running out of file descriptors, `..` in ids and file names, and symlinks
+//! in the sessions dir.
 
 mod common;
 
@@ -13,8 +15,8 @@ fn status(resp: &str) -> u16 {
 }
 
 /// A connection that sent the headers of a POST and part of its body, then stalls.
-fn stalled_post(server: &Server, path: &str) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+fn stalled_post(port: u16, path: &str) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"token\": \"half")
         .unwrap();
@@ -27,49 +29,230 @@ fn read_all(mut s: TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Sends `bytes` on a fresh connection and reads until the server closes it.
+fn exchange(port: u16, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(bytes).unwrap();
+    read_all(s)
+}
+
+fn get_once(port: u16, path: &str) -> (String, Duration) {
+    let t = Instant::now();
+    let r = exchange(port, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes());
+    (r, t.elapsed())
+}
+
+fn legacy_server(env: &[(&str, &str)], extra: &[&str]) -> (TempDir, Server) {
+    let (tmp, home) = install_fixture("legacy-2026.3");
+    let mut args = vec!["--openclaw-dir", home.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let server = start_env(&args, env);
+    (tmp, server)
+}
+
 #[test]
 fn a_full_queue_answers_503_with_retry_after_at_once() {
-    let (_tmp, home) = install_fixture("legacy-2026.3");
-    let server = start_env(
-        &["--openclaw-dir", home.to_str().unwrap(), "--workers", "1"],
-        &[("CLAWMETRY_READ_TIMEOUT_MS", "3000"), ("CLAWMETRY_MAX_QUEUED", "1")],
-    );
-    // The worker is stuck on a stalled body; one request may wait, the rest get 503 at once.
-    // (tiny_http 0.12 sets no read timeout, so the worker is free only when the client goes:
-    // SECURITY.md, "Not protected (yet)".)
-    let stalled = stalled_post(&server, "/api/login");
-    std::thread::sleep(Duration::from_millis(200));
-    let closer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(2));
-        drop(stalled);
-    });
+    // One handler thread, one place in the queue, and every handler takes 2 s: the first request
+    // is handled, the second waits, the rest get 503 at once.
+    let (_tmp, server) =
+        legacy_server(&[("CLAWMETRY_MAX_QUEUED", "1"), ("CLAWMETRY_HANDLER_DELAY_MS", "2000")], &["--workers", "1"]);
     let port = server.port;
+    let first = std::thread::spawn(move || get_once(port, "/api/overview"));
+    std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
-    let clients: Vec<_> = (0..6)
-        .map(|_| {
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                s.write_all(b"GET /api/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
-                let t = Instant::now();
-                let r = read_all(s);
-                (r, t.elapsed())
-            })
-        })
-        .collect();
+    let clients: Vec<_> = (0..6).map(|_| std::thread::spawn(move || get_once(port, "/api/overview"))).collect();
     let answers: Vec<(String, Duration)> = clients.into_iter().map(|c| c.join().unwrap()).collect();
     let busy: Vec<_> = answers.iter().filter(|(r, _)| status(r) == 503).collect();
-    assert!(busy.len() >= 4, "expected 503s: {:?}", answers.iter().map(|(r, _)| status(r)).collect::<Vec<_>>());
+    assert_eq!(busy.len(), 5, "{:?}", answers.iter().map(|(r, _)| status(r)).collect::<Vec<_>>());
     for (r, took) in &busy {
-        assert!(*took < Duration::from_millis(1500), "a 503 took {took:?}");
+        assert!(*took < Duration::from_millis(1000), "a 503 took {took:?}");
         assert!(r.contains("Retry-After: 1"), "{r}");
         assert!(r.contains("\"error\":\"server busy"), "{r}");
     }
-    // The one that could wait is served once the stalled client is gone.
-    closer.join().unwrap();
+    // The one that could wait is served once the first is done.
     assert!(answers.iter().any(|(r, _)| status(r) == 200), "one queued request is served");
-    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert_eq!(status(&first.join().unwrap().0), 200);
+    assert!(t0.elapsed() < Duration::from_secs(8));
+}
+
+#[test]
+fn stalled_and_trickling_clients_get_408_while_others_are_served() {
+    // Head and idle timeout 500 ms, body deadline 1.5 s.
+    let (_tmp, server) = legacy_server(&[("CLAWMETRY_READ_TIMEOUT_MS", "500")], &["--workers", "1"]);
+    let port = server.port;
+    // A body that stops halfway: 408 once the body deadline has passed.
+    let stalled = std::thread::spawn(move || {
+        let t = Instant::now();
+        (read_all(stalled_post(port, "/api/login")), t.elapsed())
+    });
+    // A head sent one byte every 100 ms: 408 once the head timeout has passed, however it trickles.
+    let trickle = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let t = Instant::now();
+        for b in b"GET /api/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n" {
+            if s.write_all(&[*b]).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (read_all(s), t.elapsed())
+    });
+    // An idle connection that never sends anything: closed after the idle timeout, no answer.
+    let idle = std::thread::spawn(move || {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let t = Instant::now();
+        (read_all(s), t.elapsed())
+    });
+    // Meanwhile the one handler thread serves everyone else at once.
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..10 {
+        let (r, took) = get_once(port, "/api/overview");
+        assert_eq!(status(&r), 200, "{r}");
+        assert!(took < Duration::from_millis(500), "a request took {took:?} beside slow clients");
+    }
+    let (r, took) = stalled.join().unwrap();
+    assert_eq!(status(&r), 408, "{r}");
+    assert!(r.contains("\"error\":\"request body not received in time\""), "{r}");
+    assert!(took >= Duration::from_millis(1400) && took < Duration::from_secs(4), "{took:?}");
+    let (r, took) = trickle.join().unwrap();
+    assert_eq!(status(&r), 408, "{r}");
+    assert!(r.contains("request head not received in time"), "{r}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    let (r, took) = idle.join().unwrap();
+    assert_eq!(r, "");
+    assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(3), "{took:?}");
     assert_eq!(server.get("/api/health")["index"]["ready"], true);
+}
+
+#[test]
+fn oversized_heads_and_bodies_are_refused_without_reading_them() {
+    let (_tmp, server) = legacy_server(&[], &[]);
+    let port = server.port;
+    // A 100 KB header line: 431, the connection closed.
+    let big = format!("GET /api/overview HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
+    let r = exchange(port, big.as_bytes());
+    assert_eq!(status(&r), 431, "{}", &r[..r.len().min(300)]);
+    assert!(r.contains("\"error\":\"request head over 65536 bytes\""), "{r}");
+    // Many small headers.
+    let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(200));
+    assert_eq!(status(&exchange(port, many.as_bytes())), 431);
+    // A 20 KB request target: 414.
+    let long = format!("GET /api/sessions?q={} HTTP/1.1\r\n\r\n", "x".repeat(20_000));
+    assert_eq!(status(&exchange(port, long.as_bytes())), 414);
+    // A declared body of 100 TB: 413 at once; nothing of it is read or allocated.
+    let t = Instant::now();
+    let r = exchange(port, b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000000000\r\n\r\n");
+    assert_eq!(status(&r), 413, "{r}");
+    assert!(r.contains("request body over 16777216 bytes"), "{r}");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let r = exchange(port, b"POST /api/login HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n");
+    assert_eq!(status(&r), 413, "{r}");
+    // A chunked body over the limit: 413 once the limit is passed.
+    let mut chunked = b"POST /api/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        chunked.extend_from_slice(format!("10000\r\n{}\r\n", "a".repeat(0x10000)).as_bytes());
+    }
+    assert_eq!(status(&exchange(port, &chunked)), 413);
+    // Framing that could smuggle a request is refused.
+    let r =
+        exchange(port, b"POST /api/login HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    assert_eq!(status(&r), 400, "{r}");
+    let r = exchange(port, b"POST /api/login HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+    assert_eq!(status(&r), 400, "{r}");
+    assert_eq!(status(&exchange(port, b"GET / HTTP/2.0\r\n\r\n")), 505);
+    assert_eq!(status(&exchange(port, b"GARBAGE\r\n\r\n")), 400);
+    // The process is alive and serving.
+    assert_eq!(server.get("/api/health")["index"]["ready"], true);
+}
+
+#[test]
+fn keep_alive_pipelining_chunked_bodies_and_expect_continue_work() {
+    let (_tmp, server) = legacy_server(&[], &["--token", "s3cret-token-for-tests"]);
+    let port = server.port;
+    // Two pipelined requests in one write, answered in order on one connection.
+    let r = exchange(
+        port,
+        b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    let first = r.find("HTTP/1.1 200 OK").expect("first answer");
+    let second = r.find("HTTP/1.1 404 Not Found").expect("second answer");
+    assert!(first < second, "{r}");
+    assert!(r[..second].contains("Connection: keep-alive"), "{r}");
+    // A chunked login body is read whole: a wrong token is a 401, the right one sets the cookie.
+    let login = |token: &str| {
+        let body = format!("{{\"token\":\"{token}\"}}");
+        let (a, b) = body.split_at(5);
+        format!(
+            "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{a}\r\n{:x};ext=1\r\n{b}\r\n0\r\nTrailer: x\r\n\r\n",
+            a.len(),
+            b.len()
+        )
+    };
+    let r = exchange(port, login("wrong").as_bytes());
+    assert_eq!(status(&r), 401, "{r}");
+    let r = exchange(port, login("s3cret-token-for-tests").as_bytes());
+    assert_eq!(status(&r), 200, "{r}");
+    assert!(r.to_ascii_lowercase().contains("set-cookie:"), "{r}");
+    // Expect: 100-continue gets the interim answer before the body is sent.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let body = "{\"token\":\"s3cret-token-for-tests\"}";
+    write!(
+        s,
+        "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    assert_eq!(status(&read_all(s)), 200);
+}
+
+#[test]
+fn connection_limits_per_peer_answer_503_and_free_up() {
+    let (_tmp, server) = legacy_server(&[("CLAWMETRY_MAX_CONNS_PER_PEER", "4")], &[]);
+    let port = server.port;
+    let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (r, took) = get_once(port, "/api/overview");
+    assert_eq!(status(&r), 503, "{r}");
+    assert!(r.contains("too many connections"), "{r}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    let (r, _) = get_once(port, "/api/overview");
+    assert_eq!(status(&r), 200, "{r}");
+}
+
+#[test]
+fn running_out_of_file_descriptors_does_not_stop_the_server() {
+    let (_tmp, server) = legacy_server(&[], &[]);
+    let port = server.port;
+    // Lower the running server's descriptor limit, then open more connections than it allows:
+    // accept() fails with EMFILE for a while, and the server must go on once they are closed.
+    let pid = server.child.id().to_string();
+    let out = std::process::Command::new("prlimit")
+        .args(["--pid", &pid, "--nofile=64:64"])
+        .output()
+        .expect("prlimit (util-linux) is needed for this test");
+    assert!(out.status.success(), "prlimit: {}", String::from_utf8_lossy(&out.stderr));
+    let flood: Vec<TcpStream> = (0..150).filter_map(|_| TcpStream::connect(("127.0.0.1", port)).ok()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(flood);
+    let (_, took) = server.wait_for(Duration::from_secs(10), |s| {
+        let (code, _) = s.try_get_json("/api/health").ok()?;
+        (code == 200).then_some(())
+    });
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(server.stderr().contains("accept: Too many open files"), "EMFILE was not reached: {}", server.stderr());
+    assert!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap() > 0);
 }
 
 #[test]

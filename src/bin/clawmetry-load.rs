@@ -141,7 +141,7 @@ impl Conn {
             }
         }
         let mut body = Vec::new();
-        // tiny_http sends bodies of 32 KiB and more chunked.
+        // Chunked bodies are understood too, though the server sends Content-Length.
         if chunked {
             loop {
                 line.clear();

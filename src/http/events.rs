@@ -1,9 +1,10 @@
 //! `GET /api/events`: Server-Sent Events. Each index change is pushed as an SSE message with
 //! the change's sequence number as `id`; a client that fell behind gets a `resync` event and
-//! re-fetches. Streams run on their own threads (bounded), never on the handler pool.
+//! re-fetches. Streams run on their connection's thread (bounded), never on the handler pool.
 
+use super::server::Reply;
+use super::{Req, Resp};
 use crate::state::Shared;
-use serde_json::json;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,33 +16,37 @@ static OPEN: AtomicUsize = AtomicUsize::new(0);
 /// Keep-alive comment interval: proxies and browsers drop silent connections.
 const PING: Duration = Duration::from_secs(15);
 
-/// Serves one event stream on its own thread.
-pub fn serve(ctx: Shared, rq: tiny_http::Request) {
+/// Holds one of the `MAX_STREAMS` places while a stream lives (or until it is dropped unused).
+struct Place;
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Opens an event stream: the connection thread writes it (`server.rs`), so a stream never
+/// holds a handler thread; past `MAX_STREAMS` open ones the answer is a 503.
+pub fn open(ctx: &Shared, req: &Req) -> Reply {
     if OPEN.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
         OPEN.fetch_sub(1, Ordering::SeqCst);
-        let body = json!({"error": format!("too many event streams (limit {MAX_STREAMS})")}).to_string();
-        let resp = tiny_http::Response::from_string(body).with_status_code(503);
-        let _ = rq.respond(resp);
-        return;
+        return Reply::Resp(Resp::error(503, &format!("too many event streams (limit {MAX_STREAMS})")));
     }
-    let spawned = std::thread::Builder::new().name("sse".into()).spawn(move || {
-        let after = rq
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Last-Event-ID"))
-            .and_then(|h| h.value.as_str().parse::<u64>().ok());
-        // A Last-Event-ID ahead of the hub comes from before a restart of clawmetry: the ids
-        // started over, so what the client missed is unknown and it must resynchronise.
-        let seq = ctx.hub.seq();
-        let (after, stale) = match after {
-            Some(a) if a > seq => (seq, true),
-            Some(a) => (a, false),
-            None => (seq, false),
-        };
-        let mut stream = Stream { ctx: ctx.clone(), after, buf: Vec::new(), pos: 0, started: false, stale };
-        // tiny_http buffers chunked bodies; an event stream must reach the browser at once, so
-        // the response is written by hand (close-delimited, no chunking) and flushed per event.
-        let mut out = rq.into_writer();
+    let place = Place;
+    let after = req.header("last-event-id").and_then(|v| v.parse::<u64>().ok());
+    // A Last-Event-ID ahead of the hub comes from before a restart of clawmetry: the ids started
+    // over, so what the client missed is unknown and it must resynchronise.
+    let seq = ctx.hub.seq();
+    let (after, stale) = match after {
+        Some(a) if a > seq => (seq, true),
+        Some(a) => (a, false),
+        None => (seq, false),
+    };
+    let ctx = ctx.clone();
+    Reply::Stream(Box::new(move |out: &mut dyn Write| {
+        let _place = place;
+        let mut stream = Stream { ctx, after, buf: Vec::new(), pos: 0, started: false, stale };
+        // Close-delimited, not chunked, and flushed per event: it must reach the browser at once.
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
                     Connection: close\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n\r\n";
         let mut chunk = [0u8; 16 * 1024];
@@ -52,11 +57,7 @@ pub fn serve(ctx: Shared, rq: tiny_http::Request) {
                 }
             }
         }
-        OPEN.fetch_sub(1, Ordering::SeqCst);
-    });
-    if spawned.is_err() {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
-    }
+    }))
 }
 
 /// A never-ending body: blocks until the next change, then yields it as SSE text.

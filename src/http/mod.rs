@@ -1,5 +1,6 @@
-//! The HTTP server: a tiny_http listener and a fixed pool of handler threads, each taking
-//! requests off the same listener. Routing is in `routes.rs`; one file per API area.
+//! The HTTP layer: `server.rs` reads requests off connections and runs them on a fixed pool of
+//! handler threads; `handle` below is what a handler thread does with one (auth, then routing).
+//! Routing is in `routes.rs`; one file per API area.
 
 pub mod alerts;
 pub mod auth;
@@ -20,6 +21,7 @@ pub mod nodes;
 pub mod otlp;
 pub mod overview;
 pub mod routes;
+pub mod server;
 pub mod sessions;
 pub mod static_files;
 pub mod system_health;
@@ -43,7 +45,7 @@ pub struct Req {
     pub accept_gzip: bool,
     /// The peer's address (loopback peers may need no token, see `auth.rs`).
     pub remote: Option<std::net::SocketAddr>,
-    /// The request body of POST/PUT/DELETE/PATCH, at most the path's limit + 1 bytes (more is a 413).
+    /// The request body (at most the path's `body_limit`; more is a 413 before routing).
     pub body: Vec<u8>,
     /// All request headers, names in lower case.
     pub headers: Vec<(String, String)>,
@@ -64,6 +66,37 @@ pub fn body_limit(path: &str) -> usize {
 }
 
 impl Req {
+    /// A request from its parts: `target` is the path with its query, `headers` have lower-case
+    /// names.
+    pub fn new(
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        remote: Option<std::net::SocketAddr>,
+    ) -> Req {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        Req {
+            method: method.to_string(),
+            path: path.to_string(),
+            segments: path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect(),
+            query: query
+                .split('&')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect(),
+            if_none_match: header("if-none-match").map(str::to_string),
+            accept_gzip: header("accept-encoding").is_some_and(gzip::accepts_gzip),
+            remote,
+            body,
+            headers,
+        }
+    }
+
     /// A request header by lower-case name.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
@@ -85,7 +118,7 @@ impl Req {
     }
 }
 
-/// A response before it is handed to tiny_http.
+/// A response before `server.rs` writes it.
 pub struct Resp {
     pub status: u16,
     pub content_type: &'static str,
@@ -112,111 +145,27 @@ impl Resp {
     }
 }
 
-/// Starts the listener and `workers` handler threads. Returns the bound port.
-/// Requests reach the pool through a bounded dispatcher (`limits.rs`): past `MAX_QUEUED` waiting
-/// requests the answer is a 503 at once (a request body must also arrive within a deadline).
+/// Starts the listener, the connection threads and `workers` handler threads (`server.rs`,
+/// under the limits of `limits.rs`). Returns the bound port.
 pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16, Vec<JoinHandle<()>>), String> {
-    let listen_err = |e: &dyn std::fmt::Display| {
-        format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)")
-    };
-    let limits = limits::Limits::from_env();
-    let listener = std::net::TcpListener::bind((host, port)).map_err(|e| listen_err(&e))?;
-    limits::no_delay(&listener);
-    let server = tiny_http::Server::from_listener(listener, None).map_err(|e| listen_err(&e))?;
-    let bound = server.server_addr().to_ip().map(|a| a.port()).unwrap_or(port);
-    let dispatch = Arc::new(limits::Dispatch::start(Arc::new(server), limits.max_queued).map_err(|e| e.to_string())?);
-    let mut handles = Vec::new();
-    for i in 0..workers {
-        let dispatch = dispatch.clone();
-        let ctx = ctx.clone();
-        let h = std::thread::Builder::new()
-            .name(format!("http-{i}"))
-            .spawn(move || {
-                while let Some(rq) = dispatch.next() {
-                    handle(&ctx, rq, &limits);
-                    limits::done();
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        handles.push(h);
-    }
+    let listener = std::net::TcpListener::bind((host, port))
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
+    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
+    let handles = server::start(listener, limits::Limits::from_env(), workers, handler).map_err(|e| e.to_string())?;
     Ok((bound, handles))
 }
 
-fn handle(ctx: &Shared, mut rq: tiny_http::Request, limits: &limits::Limits) {
-    let req = match parse_request(&mut rq, limits) {
-        Ok(req) => req,
-        Err(resp) => {
-            respond(rq, resp);
-            return;
-        }
-    };
+/// One request on a handler thread.
+fn handle(ctx: &Shared, req: Req) -> server::Reply {
     // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
     if let Err(resp) = auth::check(&req, ctx) {
-        respond(rq, resp);
-        return;
+        return server::Reply::Resp(resp);
     }
     if req.method == "GET" && req.path == "/api/events" {
-        events::serve(ctx.clone(), rq);
-        return;
+        return events::open(ctx, &req);
     }
-    let limit = body_limit(&req.path);
-    let resp = if req.body.len() > limit {
-        Resp::error(413, &format!("request body over {limit} bytes"))
-    } else {
-        routes::route(&req, ctx)
-    };
-    respond(rq, resp);
-}
-
-fn respond(rq: tiny_http::Request, resp: Resp) {
-    let mut out = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
-    let mut headers = resp.headers;
-    headers.push(("Content-Type", resp.content_type.to_string()));
-    headers.push(("X-Content-Type-Options", "nosniff".into()));
-    for (k, v) in headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            out.add_header(h);
-        }
-    }
-    // The client may have gone; nothing to do about it.
-    let _ = rq.respond(out);
-}
-
-fn parse_request(rq: &mut tiny_http::Request, limits: &limits::Limits) -> Result<Req, Resp> {
-    let url = rq.url();
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let segments = path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect();
-    let query = query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect();
-    let header =
-        |name: &'static str| rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string());
-    let mut req = Req {
-        method: rq.method().as_str().to_ascii_uppercase(),
-        path: path.to_string(),
-        segments,
-        query,
-        if_none_match: header("If-None-Match"),
-        accept_gzip: header("Accept-Encoding").is_some_and(|v| gzip::accepts_gzip(&v)),
-        remote: rq.remote_addr().copied(),
-        body: Vec::new(),
-        headers: rq
-            .headers()
-            .iter()
-            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
-            .collect(),
-    };
-    if matches!(req.method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
-        let limit = body_limit(&req.path) + 1;
-        req.body = limits::read_body(rq.as_reader(), limit, limits.body_deadline)?;
-    }
-    Ok(req)
+    server::Reply::Resp(routes::route(&req, ctx))
 }
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
