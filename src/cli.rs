@@ -37,6 +37,9 @@ pub struct Config {
     pub no_auth: bool,
     /// `--public-overview`: `GET /api/overview` needs no token.
     pub public_overview: bool,
+    /// `--tls-cert` / `--tls-key`: serve HTTPS with this PEM certificate chain and key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -65,6 +68,8 @@ impl Default for Config {
             token: None,
             no_auth: false,
             public_overview: false,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -113,6 +118,8 @@ OPTIONS:
                          (loopback) may use the API. See SECURITY.md
     --no-auth            requests from this machine (loopback) need no token
     --public-overview    GET /api/overview needs no token
+    --tls-cert FILE      serve HTTPS (only) with this PEM certificate chain ...
+    --tls-key FILE       ... and this PEM private key; login cookies are then Secure
     --version            print the version and exit
     -h, --help           print this help and exit
 
@@ -180,11 +187,16 @@ where
             Long("token") => cfg.token = Some(string_value(&mut parser, "--token")?).filter(|t| !t.is_empty()),
             Long("no-auth") => cfg.no_auth = true,
             Long("public-overview") => cfg.public_overview = true,
+            Long("tls-cert") => cfg.tls_cert = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("tls-key") => cfg.tls_key = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("fake-now-ms") => cfg.fake_now_ms = Some(parse_value(&mut parser, "--fake-now-ms")?),
             Long("version") | Short('V') => return Ok(Command::Version),
             Long("help") | Short('h') => return Ok(Command::Help),
             other => return Err(format!("{}; see clawmetry --help", other.unexpected())),
         }
+    }
+    if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
     }
     Ok(Command::Run(Box::new(cfg)))
 }

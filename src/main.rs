@@ -34,7 +34,18 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let ctx = state::Ctx::new(install, &cfg);
-    let (port, http_threads) = match http::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers) {
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => match http::tls::load(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("clawmetry: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let (port, http_threads) = match http::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers, tls) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("clawmetry: {e}");
@@ -42,7 +53,7 @@ fn main() -> ExitCode {
         }
     };
     // The line tests and scripts wait for; keep its shape.
-    println!("clawmetry {} listening on http://{}:{port}", env!("CARGO_PKG_VERSION"), cfg.host);
+    println!("clawmetry {} listening on {scheme}://{}:{port}", env!("CARGO_PKG_VERSION"), cfg.host);
     {
         let st = ctx.read();
         let i = &st.install;

@@ -267,7 +267,7 @@ pub fn login(req: &Req, ctx: &Shared) -> Resp {
     let mut r = Resp::json(&json!({ "ok": true, "expiresInSeconds": SESSION_TTL.as_secs() }));
     r.headers.push((
         "Set-Cookie",
-        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}", SESSION_TTL.as_secs()),
+        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", SESSION_TTL.as_secs(), secure(req)),
     ));
     r
 }
@@ -278,8 +278,17 @@ pub fn logout(req: &Req, ctx: &Shared) -> Resp {
         ctx.auth.end_session(c);
     }
     let mut r = Resp::json(&json!({ "ok": true }));
-    r.headers.push(("Set-Cookie", format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")));
+    r.headers.push(("Set-Cookie", format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", secure(req))));
     r
+}
+
+/// The cookie attribute that keeps a cookie set over HTTPS from ever going out over plain HTTP.
+fn secure(req: &Req) -> &'static str {
+    if req.secure {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]
@@ -287,17 +296,8 @@ mod tests {
     use super::*;
 
     fn req(method: &str, path: &str, remote: &str, headers: &[(&str, &str)]) -> Req {
-        Req {
-            method: method.into(),
-            path: path.into(),
-            segments: path.split('/').filter(|s| !s.is_empty()).map(String::from).collect(),
-            query: HashMap::new(),
-            if_none_match: None,
-            accept_gzip: false,
-            remote: Some(remote.parse().unwrap()),
-            body: Vec::new(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        }
+        let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Req::new(method, path, headers, Vec::new(), Some(remote.parse().unwrap()))
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod server;
 pub mod sessions;
 pub mod static_files;
 pub mod system_health;
+pub mod tls;
 pub mod transcript;
 pub mod usage;
 
@@ -49,6 +50,8 @@ pub struct Req {
     pub body: Vec<u8>,
     /// All request headers, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// It came over TLS (`--tls-cert`): cookies get the `Secure` attribute.
+    pub secure: bool,
 }
 
 /// Largest request body accepted.
@@ -94,6 +97,7 @@ impl Req {
             remote,
             body,
             headers,
+            secure: false,
         }
     }
 
@@ -147,12 +151,19 @@ impl Resp {
 
 /// Starts the listener, the connection threads and `workers` handler threads (`server.rs`,
 /// under the limits of `limits.rs`). Returns the bound port.
-pub fn spawn(ctx: Shared, host: &str, port: u16, workers: usize) -> Result<(u16, Vec<JoinHandle<()>>), String> {
+pub fn spawn(
+    ctx: Shared,
+    host: &str,
+    port: u16,
+    workers: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<(u16, Vec<JoinHandle<()>>), String> {
     let listener = std::net::TcpListener::bind((host, port))
         .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
     let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
-    let handles = server::start(listener, limits::Limits::from_env(), workers, handler).map_err(|e| e.to_string())?;
+    let handles =
+        server::start(listener, limits::Limits::from_env(), workers, handler, tls).map_err(|e| e.to_string())?;
     Ok((bound, handles))
 }
 

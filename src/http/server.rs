@@ -14,6 +14,7 @@
 //! `Transfer-Encoding` or two different lengths (400), another protocol version (505).
 
 use super::limits::{self, Limits};
+use super::tls::Transport;
 use super::{body_limit, Req, Resp};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -60,6 +61,7 @@ pub fn start(
     limits: Limits,
     workers: usize,
     handler: Arc<Handler>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let (tx, rx) = sync_channel::<Job>(limits.max_queued);
     let rx = Arc::new(Mutex::new(rx));
@@ -83,14 +85,20 @@ pub fn start(
     handles.push(
         std::thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &tx, limits, &conns))?,
+            .spawn(move || accept_loop(&listener, &tx, limits, &conns, tls))?,
     );
     Ok(handles)
 }
 
 /// Accepts for as long as the process runs. An accept error never ends the loop: running out of
 /// file descriptors (EMFILE, ENFILE) or memory backs off for a moment and tries again.
-fn accept_loop(listener: &TcpListener, pool: &SyncSender<Job>, limits: Limits, conns: &Arc<Conns>) {
+fn accept_loop(
+    listener: &TcpListener,
+    pool: &SyncSender<Job>,
+    limits: Limits,
+    conns: &Arc<Conns>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
     let mut last_log: Option<Instant> = None;
     let mut log = |what: String| {
         if last_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
@@ -112,13 +120,22 @@ fn accept_loop(listener: &TcpListener, pool: &SyncSender<Job>, limits: Limits, c
         };
         let Some(slot) = conns.admit(peer.ip(), &limits) else {
             limits::REFUSED_CONNS.fetch_add(1, Ordering::Relaxed);
-            refuse(sock);
+            // A TLS client could not read a plain answer: it is just closed.
+            if tls.is_none() {
+                refuse(sock);
+            }
             continue;
         };
         let pool = pool.clone();
+        let tls = tls.clone();
         let spawned = std::thread::Builder::new().name("http-conn".into()).stack_size(CONN_STACK).spawn(move || {
             let _slot = slot;
-            serve_conn(sock, peer, &pool, &limits);
+            let _ = sock.set_nodelay(true);
+            let _ = sock.set_write_timeout(Some(limits.write_timeout));
+            match Transport::new(sock, tls.as_ref()) {
+                Ok(io) => serve_conn(Conn { io, buf: Vec::new() }, peer, &pool, &limits),
+                Err(e) => eprintln!("clawmetry: http: TLS: {e}"),
+            }
         });
         if let Err(e) = spawned {
             log(format!("cannot start a connection thread: {e}"));
@@ -198,9 +215,9 @@ fn refuse(sock: TcpStream) {
     }
 }
 
-/// A connection: the socket and the bytes read from it but not yet used.
+/// A connection: its transport and the bytes read from it but not yet used.
 struct Conn {
-    sock: TcpStream,
+    io: Transport,
     buf: Vec<u8>,
 }
 
@@ -242,18 +259,15 @@ impl Head {
     }
 }
 
-fn serve_conn(sock: TcpStream, peer: SocketAddr, pool: &SyncSender<Job>, limits: &Limits) {
-    let _ = sock.set_nodelay(true);
-    let _ = sock.set_write_timeout(Some(limits.write_timeout));
-    let mut conn = Conn { sock, buf: Vec::new() };
+fn serve_conn(mut conn: Conn, peer: SocketAddr, pool: &SyncSender<Job>, limits: &Limits) {
     loop {
         let (req, keep_alive, head_only) = match conn.read_request(peer, limits) {
             Ok(Some(x)) => x,
             Ok(None) | Err(Fail::Close) => return,
             Err(Fail::Answer(resp)) => {
                 // The rest of the request is not read, so the connection cannot go on.
-                let _ = write_resp(&mut conn.sock, resp, false, false);
-                linger_close(&mut conn.sock);
+                let _ = write_resp(&mut conn.io, resp, false, false);
+                linger_close(&mut conn.io);
                 return;
             }
         };
@@ -272,15 +286,15 @@ fn serve_conn(sock: TcpStream, peer: SocketAddr, pool: &SyncSender<Job>, limits:
         };
         match reply {
             Reply::Resp(resp) => {
-                if write_resp(&mut conn.sock, resp, head_only, keep_alive).is_err() || !keep_alive {
-                    let _ = conn.sock.shutdown(Shutdown::Both);
+                if write_resp(&mut conn.io, resp, head_only, keep_alive).is_err() || !keep_alive {
+                    conn.io.close();
                     return;
                 }
             }
             Reply::Stream(write) => {
-                let _ = conn.sock.set_read_timeout(None);
-                write(&mut conn.sock);
-                let _ = conn.sock.shutdown(Shutdown::Both);
+                let _ = conn.io.tcp().set_read_timeout(None);
+                write(&mut conn.io);
+                conn.io.close();
                 return;
             }
         }
@@ -289,14 +303,18 @@ fn serve_conn(sock: TcpStream, peer: SocketAddr, pool: &SyncSender<Job>, limits:
 
 /// Closes after an error answer without resetting the connection over unread request bytes
 /// (which could make the client lose the answer): stop writing, then read briefly.
-fn linger_close(sock: &mut TcpStream) {
-    let _ = sock.shutdown(Shutdown::Write);
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
+fn linger_close(io: &mut Transport) {
+    if let Transport::Tls(s) = io {
+        s.conn.send_close_notify();
+        let _ = s.flush();
+    }
+    let _ = io.tcp().shutdown(Shutdown::Write);
+    let _ = io.tcp().set_read_timeout(Some(Duration::from_millis(500)));
     let mut sink = [0u8; 16 * 1024];
     let t0 = Instant::now();
     let mut total = 0usize;
     while t0.elapsed() < Duration::from_millis(500) && total < (1 << 20) {
-        match sock.read(&mut sink) {
+        match io.tcp().read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(n) => total += n,
         }
@@ -311,11 +329,11 @@ impl Conn {
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        self.io.tcp().set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
         let mut chunk = [0u8; 16 * 1024];
         let want = max.clamp(1, chunk.len());
         loop {
-            match self.sock.read(&mut chunk[..want]) {
+            match self.io.read(&mut chunk[..want]) {
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(n);
@@ -336,7 +354,8 @@ impl Conn {
         let body = self.read_body(&head, body_limit(path), limits)?;
         let keep_alive = head.keep_alive();
         let head_only = head.method == "HEAD";
-        let req = Req::new(&head.method, &head.target, head.headers, body, Some(peer));
+        let mut req = Req::new(&head.method, &head.target, head.headers, body, Some(peer));
+        req.secure = self.io.is_tls();
         Ok(Some((req, keep_alive, head_only)))
     }
 
@@ -409,7 +428,7 @@ impl Conn {
             None => {}
             // If the interim answer cannot be written, the body read below fails and says so.
             Some(v) if v.trim().eq_ignore_ascii_case("100-continue") && !head.http10 => {
-                let _ = self.sock.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+                let _ = self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").and_then(|_| self.io.flush());
             }
             Some(v) if v.trim().eq_ignore_ascii_case("100-continue") => {}
             Some(v) => return Err(fail(417, &format!("Expect {v:?} is not supported"))),

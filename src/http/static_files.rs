@@ -122,17 +122,14 @@ mod tests {
     use super::*;
 
     fn req(path: &str, gzip: bool, inm: Option<&str>) -> Req {
-        Req {
-            method: "GET".into(),
-            path: path.into(),
-            segments: path.split('/').filter(|s| !s.is_empty()).map(String::from).collect(),
-            query: Default::default(),
-            if_none_match: inm.map(String::from),
-            accept_gzip: gzip,
-            remote: None,
-            body: Vec::new(),
-            headers: Vec::new(),
+        let mut headers = Vec::new();
+        if gzip {
+            headers.push(("accept-encoding".to_string(), "gzip".to_string()));
         }
+        if let Some(tag) = inm {
+            headers.push(("if-none-match".to_string(), tag.to_string()));
+        }
+        Req::new("GET", path, headers, Vec::new(), None)
     }
 
     fn header<'a>(r: &'a Resp, k: &str) -> Option<&'a str> {
