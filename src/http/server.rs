@@ -216,9 +216,24 @@ fn refuse(sock: TcpStream) {
 }
 
 /// A connection: its transport and the bytes read from it but not yet used.
-struct Conn {
-    io: Transport,
+struct Conn<S> {
+    io: S,
     buf: Vec<u8>,
+}
+
+/// What requests are read from: a connection's transport, or bytes in memory (`read_all`).
+trait Source: Read + Write {
+    fn set_read_timeout(&self, t: Duration) -> io::Result<()>;
+    fn is_tls(&self) -> bool;
+}
+
+impl Source for Transport {
+    fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+        self.tcp().set_read_timeout(Some(t))
+    }
+    fn is_tls(&self) -> bool {
+        Transport::is_tls(self)
+    }
 }
 
 /// Why a request could not be read: answer this and close, or just close.
@@ -259,7 +274,7 @@ impl Head {
     }
 }
 
-fn serve_conn(mut conn: Conn, peer: SocketAddr, pool: &SyncSender<Job>, limits: &Limits) {
+fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, pool: &SyncSender<Job>, limits: &Limits) {
     loop {
         let (req, keep_alive, head_only) = match conn.read_request(peer, limits) {
             Ok(Some(x)) => x,
@@ -321,7 +336,7 @@ fn linger_close(io: &mut Transport) {
     }
 }
 
-impl Conn {
+impl<S: Source> Conn<S> {
     /// Reads more bytes into `buf` (at most `max` more), waiting until `deadline` at the latest.
     /// `Ok(0)` = the peer closed.
     fn fill(&mut self, max: usize, deadline: Instant) -> io::Result<usize> {
@@ -329,7 +344,7 @@ impl Conn {
         if left.is_zero() {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.io.tcp().set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        self.io.set_read_timeout(left.max(Duration::from_millis(1)))?;
         let mut chunk = [0u8; 16 * 1024];
         let want = max.clamp(1, chunk.len());
         loop {
@@ -623,6 +638,60 @@ fn parse_head(raw: &[u8]) -> Result<Head, Fail> {
     Ok(Head { method: method.to_ascii_uppercase(), target: target.to_string(), http10, headers })
 }
 
+/// Bytes in memory as a connection: reads them, then end of stream; writes go nowhere.
+struct Mem<'a>(&'a [u8]);
+
+impl Read for Mem<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.0.read(out)
+    }
+}
+
+impl Write for Mem<'_> {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Source for Mem<'_> {
+    fn set_read_timeout(&self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+    fn is_tls(&self) -> bool {
+        false
+    }
+}
+
+/// Reads every request in `data` the way a connection thread would, without a network: each
+/// one parsed, or the status it was refused with (0 = the stream ended). For the fuzz target
+/// and tests.
+pub fn read_all(data: &[u8]) -> Vec<Result<Req, u16>> {
+    let mut conn = Conn { io: Mem(data), buf: Vec::new() };
+    let peer = SocketAddr::from(([127, 0, 0, 1], 1));
+    let mut out = Vec::new();
+    loop {
+        match conn.read_request(peer, &Limits::default()) {
+            Ok(Some((req, keep_alive, _))) => {
+                out.push(Ok(req));
+                if !keep_alive {
+                    return out;
+                }
+            }
+            Ok(None) | Err(Fail::Close) => {
+                out.push(Err(0));
+                return out;
+            }
+            Err(Fail::Answer(r)) => {
+                out.push(Err(r.status));
+                return out;
+            }
+        }
+    }
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
@@ -729,6 +798,59 @@ mod tests {
         assert_eq!(head(&long).err(), Some(414));
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(MAX_HEADERS + 1));
         assert_eq!(head(&many).err(), Some(431));
+    }
+
+    fn statuses(data: &[u8]) -> Vec<u16> {
+        read_all(data).into_iter().map(|r| r.map(|_| 200).unwrap_or_else(|s| s)).collect()
+    }
+
+    #[test]
+    fn requests_are_read_off_a_stream() {
+        let data = b"\r\nPOST /v1/logs?x=%41 HTTP/1.1\nContent-Length: 5\n\nhelloGET /b HTTP/1.1\r\n\
+                     Transfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n\
+                     GET /c HTTP/1.0\r\n\r\nGET /never HTTP/1.1\r\n\r\n";
+        let reqs = read_all(data);
+        assert_eq!(reqs.len(), 3, "HTTP/1.0 without keep-alive ends the connection");
+        let r: Vec<&Req> = reqs.iter().map(|r| r.as_ref().ok().unwrap()).collect();
+        assert_eq!(
+            (r[0].method.as_str(), r[0].path.as_str(), r[0].body.as_slice()),
+            ("POST", "/v1/logs", &b"hello"[..])
+        );
+        assert_eq!(r[0].query.get("x").map(String::as_str), Some("A"));
+        assert_eq!((r[1].path.as_str(), r[1].body.as_slice()), ("/b", &b"abcde"[..]));
+        assert_eq!(r[2].path, "/c");
+        assert_eq!(statuses(b"GET / HTTP/1.1\r\n\r\n"), [200, 0]);
+    }
+
+    #[test]
+    fn bad_framing_is_refused() {
+        let cases: [(&[u8], u16); 9] = [
+            (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 413),
+            (b"POST /v1/traces HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", 413),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
+            (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: magic\r\n\r\nx", 417),
+        ];
+        for (data, want) in cases {
+            assert_eq!(statuses(data), [want], "{}", String::from_utf8_lossy(data));
+        }
+        // A body cut short, and a head that never ends, just end the stream.
+        assert_eq!(statuses(b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"), [0]);
+        assert_eq!(statuses(b"GET / HTTP/1.1\r\nHost: x"), [0]);
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.resize(MAX_HEAD + 10, b'a');
+        assert_eq!(statuses(&big), [431]);
+        let mut chunks = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..17 {
+            chunks.extend_from_slice(b"10000\r\n");
+            chunks.resize(chunks.len() + 0x10000, b'a');
+            chunks.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(statuses(&chunks), [413]);
     }
 
     #[test]
