@@ -173,6 +173,9 @@ pub struct State {
     pub db_paths: Vec<Arc<Path>>,
     /// The price table in force (set by the watcher), for usage priced outside it (OTLP).
     pub prices: Arc<crate::pricing::PriceTable>,
+    /// The sessions the gateway reports running now (written by the gateway thread); None when
+    /// it is not connected, then nobody knows.
+    pub live: Option<crate::gateway::LiveSet>,
 }
 
 impl State {
@@ -189,7 +192,14 @@ impl State {
             price_source: String::new(),
             db_paths: Vec::new(),
             prices: Arc::default(),
+            live: None,
         }
+    }
+
+    /// The `live` flag of a session: true when the gateway says it runs now, false when it does
+    /// not, null when the gateway is not connected.
+    pub fn live_flag(&self, key: Option<&str>, id: &str) -> Value {
+        self.live.as_ref().map_or(Value::Null, |l| Value::Bool(l.has(key, id)))
     }
 
     /// A session's status, decided with its sub-agent run record when there is one.
