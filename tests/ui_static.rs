@@ -103,8 +103,8 @@ fn vendored_chart_library_is_pinned_with_its_licence() {
     let js = std::fs::read_to_string(dir.join("uPlot.iife.min.js")).unwrap();
     assert!(js.starts_with("/*! https://github.com/leeoniya/uPlot (v1.6.32) */"));
     assert!(std::fs::read_to_string(dir.join("LICENSE")).unwrap().contains("The MIT License"));
-    let usage = std::fs::read_to_string(common::root().join("static/js/usage.js")).unwrap();
-    assert!(usage.contains("'/vendor/uplot-1.6.32/'"), "usage.js must load the pinned version");
+    let util = std::fs::read_to_string(common::root().join("static/js/util.js")).unwrap();
+    assert!(util.contains("'/vendor/uplot-1.6.32/'"), "util.js (loadUplot) must load the pinned version");
     let readme = std::fs::read_to_string(common::root().join("static/vendor/README.md")).unwrap();
     assert!(readme.contains("uplot@1.6.32"));
 }
