@@ -9,11 +9,7 @@ mod support;
 use common::{approx, start};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{assistant_line, insert_row, lab, next_seq, LAB_COST, LAB_EVENING_MS, MAIN_SESSION};
-
-fn args<'a>(home: &'a str, data: &'a str, now: &'a str) -> Vec<&'a str> {
-    vec!["--openclaw-dir", home, "--data-dir", data, "--fake-now-ms", now, "--monitor-interval", "1"]
-}
+use support::{assistant_line, insert_row, lab, monitor_args, next_seq, LAB_COST, LAB_EVENING_MS, MAIN_SESSION};
 
 fn limit<'a>(b: &'a Value, agent: Option<&str>, period: &str) -> &'a Value {
     b["status"]["limits"]
@@ -28,7 +24,7 @@ fn limit<'a>(b: &'a Value, agent: Option<&str>, period: &str) -> &'a Value {
 fn budget_crosses_80_then_100_percent() {
     let (_tmp, home, data) = lab();
     let now = LAB_EVENING_MS.to_string();
-    let s = start(&args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
+    let s = start(&monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
 
     // No limits yet: spend is known, nothing is alerted.
     let (b, _) = s.wait_for(Duration::from_secs(10), |s| {
@@ -156,7 +152,7 @@ fn custom_rules_fire_once_per_cooldown() {
     let text = std::fs::read_to_string(&cfg).unwrap().replace("\"port\": 18789", &format!("\"port\": {closed}"));
     std::fs::write(&cfg, text).unwrap();
     let now = LAB_EVENING_MS.to_string();
-    let s = start(&args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
+    let s = start(&monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
 
     let mut ids = Vec::new();
     for r in [

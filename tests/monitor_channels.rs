@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, LAB_EVENING_MS};
+use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[derive(Debug, Clone)]
 struct HttpReq {
@@ -205,20 +205,9 @@ const TOKEN: &str = "123456:TESTTOKEN-abcdefghijklmnop";
 fn server(tg: &FakeHttp, data: &std::path::Path, home: &std::path::Path) -> common::Server {
     let base = format!("http://127.0.0.1:{}", tg.port);
     let now = LAB_EVENING_MS.to_string();
-    start(&[
-        "--openclaw-dir",
-        home.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--fake-now-ms",
-        &now,
-        "--monitor-interval",
-        "1",
-        "--telegram-api-base",
-        &base,
-        "--alert-retry-secs",
-        "0",
-    ])
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--telegram-api-base", &base, "--alert-retry-secs", "0"]);
+    start(&args)
 }
 
 fn channels(hook: u16, smtp: u16, security: &str) -> Value {

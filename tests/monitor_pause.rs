@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, LAB_EVENING_MS};
+use support::{lab, monitor_args, LAB_EVENING_MS};
 use tungstenite::{Message, WebSocket};
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
@@ -90,20 +90,9 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
     let (port, calls) = fake_gateway();
     let url = format!("ws://127.0.0.1:{port}");
     let now = LAB_EVENING_MS.to_string();
-    let s = start_with_gateway(&[
-        "--openclaw-dir",
-        home.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--fake-now-ms",
-        &now,
-        "--monitor-interval",
-        "1",
-        "--gateway-url",
-        &url,
-        "--gateway-token",
-        "t",
-    ]);
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--gateway-url", &url, "--gateway-token", "t"]);
+    let s = start_with_gateway(&args);
     s.wait_for(Duration::from_secs(15), |s| (s.get("/api/gateway")["state"] == "connected").then_some(()));
     let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
         let h = s.get("/api/system-health");

@@ -5,28 +5,22 @@
 mod common;
 #[path = "ui/harness.rs"]
 mod harness;
+#[path = "monitor_support/mod.rs"]
+mod support;
 
-use common::{install_fixture, start};
+use common::start;
 use harness::Chrome;
 use std::time::Duration;
+use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[test]
 fn health_and_alerts_views_in_a_browser() {
-    let (tmp, home) = install_fixture("lab-2026.9");
-    let data = tmp.path().join("data");
-    let server = start(&[
-        "--openclaw-dir",
-        home.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        // 2026-11-24T22:00Z: the lab's $0.5966 was spent today.
-        "--fake-now-ms",
-        "1795557600000",
-        "--monitor-interval",
-        "1",
-        "--history-interval",
-        "1",
-    ]);
+    let (_tmp, home, data) = lab();
+    // The lab's evening: its $0.5966 was spent today.
+    let now = LAB_EVENING_MS.to_string();
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--history-interval", "1"]);
+    let server = start(&args);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/#/health"));

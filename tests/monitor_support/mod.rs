@@ -20,6 +20,11 @@ pub fn lab() -> (TempDir, PathBuf, PathBuf) {
     (tmp, home, data)
 }
 
+/// A monitor test's flags: the lab's state dir, a data dir, a fixed clock and a 1 s monitor.
+pub fn monitor_args<'a>(home: &'a str, data: &'a str, now: &'a str) -> Vec<&'a str> {
+    vec!["--openclaw-dir", home, "--data-dir", data, "--fake-now-ms", now, "--monitor-interval", "1"]
+}
+
 // The alert log is only the monitor tests' business: kept here, on the common server.
 impl Server {
     /// The alert log, oldest first.
