@@ -11,9 +11,10 @@
 //! never waits longer than its timeout, and a disconnected gateway answers at once.
 //!
 //! Pushed events feed two things: the set of sessions that are running right now (see [`Live`],
-//! kept in `State::live` and merged into the session JSON by `State::live_flag`) and the UI's event stream (`Hub`), condensed:
-//! `gateway` (connection state), `live` and `sessions` (live set changed), `agent` (run and tool
-//! start/end), `chat` (final/error/aborted), `cron`, `gateway.health`.
+//! kept in `State::live` and merged into the session JSON by `State::live_flag`) and the UI's
+//! event stream (`Hub`), condensed: `gateway` (connection state), `live` and `sessions` (live set
+//! changed), `agent` (run and tool start/end), `chat` (final/error/aborted), `cron`,
+//! `gateway.health`.
 //!
 //! The only file clawmetry ever writes is the device key, `<data dir>/gateway-device.json`
 //! (mode 0600). Nothing here writes under OpenClaw's dirs.

@@ -1,5 +1,6 @@
-// Shared helpers: safe HTML templates, numbers and times formatted for people, the API client,
-// the hash router's URL helpers and incremental list rendering.
+// Shared helpers: safe HTML templates, numbers and times formatted for people, the API client
+// (reads and writes), the hash router's URL helpers, incremental list rendering and the charts'
+// common set-up (uPlot, loaded on first use).
 
 // ---- HTML ------------------------------------------------------------------------------------
 
