@@ -126,15 +126,7 @@ pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
     let today = crate::timefmt::day_start(now);
     let st = ctx.read();
     let (t, _) = crate::http::overview::sum_range(&st, today, i64::MAX / 2);
-    let mut running = 0;
-    let mut failed = 0;
-    for s in st.sessions.values() {
-        match s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status {
-            "running" => running += 1,
-            "failed" => failed += 1,
-            _ => {}
-        }
-    }
+    let counts = st.status_counts(now);
     let openclaw_version = st
         .install
         .config
@@ -150,7 +142,7 @@ pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
         "openclawVersion": openclaw_version,
         "atMs": now,
         "openclawFound": st.install.found,
-        "sessions": {"total": st.sessions.len(), "running": running, "failed": failed},
+        "sessions": {"total": st.sessions.len(), "running": counts.running, "failed": counts.failed},
         "today": crate::state::usage_json(&t.usage, t.calls),
         "health": {"indexReady": st.health.ready, "malformedLines": st.health.malformed_lines,
                    "sourceErrors": st.health.source_errors, "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000},

@@ -11,9 +11,10 @@
 //! never waits longer than its timeout, and a disconnected gateway answers at once.
 //!
 //! Pushed events feed two things: the set of sessions that are running right now (see [`Live`],
-//! merged into the session JSON by [`live_flag`]) and the UI's event stream (`Hub`), condensed:
-//! `gateway` (connection state), `live` and `sessions` (live set changed), `agent` (run and tool
-//! start/end), `chat` (final/error/aborted), `cron`, `gateway.health`.
+//! kept in `State::live` and merged into the session JSON by `State::live_flag`) and the UI's
+//! event stream (`Hub`), condensed: `gateway` (connection state), `live` and `sessions` (live set
+//! changed), `agent` (run and tool start/end), `chat` (final/error/aborted), `cron`,
+//! `gateway.health`.
 //!
 //! The only file clawmetry ever writes is the device key, `<data dir>/gateway-device.json`
 //! (mode 0600). Nothing here writes under OpenClaw's dirs.
@@ -25,7 +26,7 @@ use std::io::{ErrorKind, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::WebSocketConfig;
@@ -113,6 +114,8 @@ struct Status {
     next_retry_ms: Option<i64>,
     bad_frames: u64,
     events_seen: u64,
+    /// The keys of `State::live`, for `/api/gateway` (the handle does not see the index).
+    live_sessions: Option<Vec<String>>,
 }
 
 struct Inner {
@@ -218,7 +221,7 @@ impl Handle {
             "scopes": st.scopes,
             "methods": st.methods,
             "events": st.events,
-            "liveSessions": live_keys(),
+            "liveSessions": st.live_sessions,
         })
     }
 }
@@ -650,36 +653,26 @@ impl Live {
     }
 }
 
-/// The current live set, or None when the gateway is not connected (then nobody knows).
-///
-/// Process-wide because `http::sessions::summary` sees only the index (`&State`), not `Ctx`;
-/// only the gateway thread writes it.
-static LIVE: RwLock<Option<LiveSet>> = RwLock::new(None);
+impl LiveSet {
+    /// Whether the session with this key or id runs now.
+    pub fn has(&self, key: Option<&str>, id: &str) -> bool {
+        key.is_some_and(|k| self.keys.binary_search_by(|x| x.as_str().cmp(k)).is_ok())
+            || self.ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok()
+    }
+}
 
-/// Replaces the live set; returns the previous one when it changed.
-fn set_live(v: Option<LiveSet>) -> Option<Option<LiveSet>> {
-    let mut g = LIVE.write().unwrap_or_else(|p| p.into_inner());
-    if *g == v {
+/// Replaces the live set in the index (`State::live`, None when the gateway is not connected)
+/// and its copy for `/api/gateway`; returns the previous set when it changed. Only the gateway
+/// thread writes it, so the check under the read lock stays true until the write.
+fn set_live(ctx: &Shared, v: Option<LiveSet>) -> Option<Option<LiveSet>> {
+    if ctx.read().live == v {
         return None;
     }
-    Some(std::mem::replace(&mut *g, v))
-}
-
-fn live_keys() -> Option<Vec<String>> {
-    LIVE.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|l| l.keys.clone())
-}
-
-/// The `live` flag of a session: true when the gateway says it runs now, false when it does
-/// not, null when the gateway is not connected.
-pub fn live_flag(key: Option<&str>, id: &str) -> Value {
-    let g = LIVE.read().unwrap_or_else(|p| p.into_inner());
-    match g.as_ref() {
-        None => Value::Null,
-        Some(l) => Value::Bool(
-            key.is_some_and(|k| l.keys.binary_search_by(|x| x.as_str().cmp(k)).is_ok())
-                || l.ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok(),
-        ),
-    }
+    let keys = v.as_ref().map(|l| l.keys.clone());
+    // The write lock bumps the generation: cached answers carrying `live` are stale now.
+    let old = std::mem::replace(&mut ctx.write().live, v);
+    ctx.gateway.status().live_sessions = keys;
+    Some(old)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -945,7 +938,7 @@ fn connected(ctx: &Shared, hello: &Value) {
 }
 
 fn disconnected(ctx: &Shared, why: String) {
-    if let Some(old) = set_live(None) {
+    if let Some(old) = set_live(ctx, None) {
         live_changed(ctx, old.as_ref(), &LiveSet::default());
     }
     {
@@ -1109,7 +1102,7 @@ fn handle_text(ctx: &Shared, text: &str, pending: &mut HashMap<String, Pending>,
                         }
                     } else {
                         // No session list at all: live flags stay unknown rather than wrong.
-                        if let Some(old) = set_live(None) {
+                        if let Some(old) = set_live(ctx, None) {
                             live_changed(ctx, old.as_ref(), &LiveSet::default());
                         }
                     }
@@ -1129,15 +1122,13 @@ fn handle_text(ctx: &Shared, text: &str, pending: &mut HashMap<String, Pending>,
 
 fn publish_live(ctx: &Shared, live: &Live) {
     let snap = live.snapshot();
-    if let Some(old) = set_live(Some(snap.clone())) {
+    if let Some(old) = set_live(ctx, Some(snap.clone())) {
         live_changed(ctx, old.as_ref(), &snap);
     }
 }
 
 /// Tells the UI and the answer cache that live flags moved: the sessions that were or are live.
 fn live_changed(ctx: &Shared, old: Option<&LiveSet>, snap: &LiveSet) {
-    // Cached /api/sessions answers carry `live`: they are stale now.
-    ctx.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let ids: Vec<String> = {
         let st = ctx.read();
         let sets = [Some(snap), old];
@@ -1351,14 +1342,26 @@ mod tests {
     }
 
     #[test]
-    fn live_flag_is_null_when_unknown() {
-        // The only test that touches the process-wide set.
-        set_live(None);
-        assert_eq!(live_flag(Some("k"), "i"), Value::Null);
-        set_live(Some(LiveSet { keys: vec!["a".into(), "k".into()], ids: vec!["z".into()] }));
-        assert_eq!(live_flag(Some("k"), "i"), Value::Bool(true));
-        assert_eq!(live_flag(None, "z"), Value::Bool(true));
-        assert_eq!(live_flag(Some("b"), "i"), Value::Bool(false));
-        set_live(None);
+    fn live_set_is_per_ctx_and_null_until_known() {
+        let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
+        let (a, b) = (
+            crate::state::Ctx::new(crate::detect::detect(&cfg), &cfg),
+            crate::state::Ctx::new(crate::detect::detect(&cfg), &cfg),
+        );
+        assert_eq!(a.read().live_flag(Some("k"), "i"), Value::Null);
+        let g0 = a.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let set = LiveSet { keys: vec!["a".into(), "k".into()], ids: vec!["z".into()] };
+        assert_eq!(set_live(&a, Some(set.clone())), Some(None));
+        assert!(a.generation.load(std::sync::atomic::Ordering::SeqCst) > g0, "cached answers must go stale");
+        assert_eq!(set_live(&a, Some(set)), None, "no change, no write");
+        assert_eq!(a.read().live_flag(Some("k"), "i"), Value::Bool(true));
+        assert_eq!(a.read().live_flag(None, "z"), Value::Bool(true));
+        assert_eq!(a.read().live_flag(Some("b"), "i"), Value::Bool(false));
+        assert_eq!(a.gateway.status_json()["liveSessions"], json!(["a", "k"]));
+        // Another Ctx (another server in the same process) knows nothing of it.
+        assert_eq!(b.read().live_flag(Some("k"), "i"), Value::Null);
+        assert_eq!(b.gateway.status_json()["liveSessions"], Value::Null);
+        assert!(set_live(&a, None).is_some());
+        assert_eq!(a.read().live_flag(Some("k"), "i"), Value::Null);
     }
 }

@@ -173,6 +173,9 @@ pub struct State {
     pub db_paths: Vec<Arc<Path>>,
     /// The price table in force (set by the watcher), for usage priced outside it (OTLP).
     pub prices: Arc<crate::pricing::PriceTable>,
+    /// The sessions the gateway reports running now (written by the gateway thread); None when
+    /// it is not connected, then nobody knows.
+    pub live: Option<crate::gateway::LiveSet>,
 }
 
 impl State {
@@ -189,7 +192,28 @@ impl State {
             price_source: String::new(),
             db_paths: Vec::new(),
             prices: Arc::default(),
+            live: None,
         }
+    }
+
+    /// The `live` flag of a session: true when the gateway says it runs now, false when it does
+    /// not, null when the gateway is not connected.
+    pub fn live_flag(&self, key: Option<&str>, id: &str) -> Value {
+        self.live.as_ref().map_or(Value::Null, |l| Value::Bool(l.has(key, id)))
+    }
+
+    /// A session's status, decided with its sub-agent run record when there is one.
+    pub fn status_of(&self, s: &Session, now: i64) -> Status {
+        s.status(now, s.meta.key.as_deref().and_then(|k| self.subagent_runs.get(k)))
+    }
+
+    /// How many sessions are running, done and failed now.
+    pub fn status_counts(&self, now: i64) -> StatusCounts {
+        let mut c = StatusCounts::default();
+        for s in self.sessions.values() {
+            c.add(self.status_of(s, now).status);
+        }
+        c
     }
 
     pub fn agent_index(&mut self, agent: &str) -> u16 {
@@ -394,6 +418,25 @@ pub struct Status {
     pub source: &'static str,
 }
 
+/// Sessions by status, as the overview and the fleet summary count them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StatusCounts {
+    pub running: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: &str) {
+        match status {
+            "running" => self.running += 1,
+            "done" => self.done += 1,
+            "failed" => self.failed += 1,
+            _ => {}
+        }
+    }
+}
+
 /// A session counts as running when its transcript moved this recently and its last turn is
 /// not finished.
 pub const RUNNING_WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -551,5 +594,30 @@ mod tests {
             hub.publish("x", json!(i));
         }
         assert!(hub.wait_after(1, std::time::Duration::from_millis(1)).is_none());
+    }
+
+    #[test]
+    fn status_counts_use_the_session_index_and_run_records() {
+        let mut st = State::new(install());
+        let meta = |id: &str, key: &str, status: Option<&str>| SessionMeta {
+            id: id.into(),
+            key: Some(key.into()),
+            status: status.map(str::to_string),
+            ..Default::default()
+        };
+        st.apply_meta(
+            "main",
+            vec![
+                meta("a", "agent:main:a", Some("running")),
+                meta("b", "agent:main:b", Some("killed")),
+                meta("c", "agent:main:c", Some("done")),
+                meta("d", "agent:main:subagent:d", None),
+                meta("e", "agent:main:e", None),
+            ],
+        );
+        // No status word: the run record decides (an unfinished run is running).
+        st.subagent_runs.insert("agent:main:subagent:d".into(), SubagentRun::default());
+        assert_eq!(st.status_of(&st.sessions["d"], 0).status, "running");
+        assert_eq!(st.status_counts(0), StatusCounts { running: 2, done: 2, failed: 1 });
     }
 }

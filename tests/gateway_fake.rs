@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::{install_fixture, Server};
+use common::{install_fixture, start, start_with_gateway, Server};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{json, Value};
 use sha2::Digest;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tungstenite::handshake::server::{Request, Response};
@@ -272,47 +271,10 @@ fn answer(method: &str, params: &Value) -> Value {
 
 // ---- clawmetry -------------------------------------------------------------------------------
 
-/// Starts clawmetry WITH its gateway thread (common::start passes --no-gateway).
-fn start(args: &[&str], home: &std::path::Path) -> Server {
-    let stderr_path = home.join("stderr.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1", "--no-auth"])
-        .args(args)
-        .env("HOME", home)
-        .env_remove("OPENCLAW_STATE_DIR")
-        .env_remove("OPENCLAW_HOME")
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .env_remove("OPENCLAW_GATEWAY_PORT")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("start clawmetry");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("clawmetry printed nothing").unwrap();
-    let port: u16 = first.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port");
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, port, stderr_path, data_dir: common::TempDir::new("fake-gw-data") }
-}
-
-/// Any method, optional body: (status, JSON body, elapsed).
+/// Any method, optional raw body: (status, JSON body, elapsed).
 fn request(s: &Server, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value, Duration) {
     let t0 = Instant::now();
-    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let body = body.unwrap_or(b"");
-    write!(
-        c,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    let _ = c.write_all(body);
-    let mut buf = Vec::new();
-    let _ = c.read_to_end(&mut buf);
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap();
-    let v = serde_json::from_slice(&buf[split + 4..]).unwrap_or(Value::Null);
+    let (status, v) = s.call_bytes(method, path, body);
     (status, v, t0.elapsed())
 }
 
@@ -345,7 +307,7 @@ fn handshake_rpc_live_sessions_and_cron_round_trips() {
     let (tmp, state) = install_fixture("lab-2026.9");
     let data = tmp.path().join("data");
     let args = gateway_args(fk.port, &data, &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let g = wait_state(&s, "connected", Duration::from_secs(10));
 
     // The handshake the fake checked.
@@ -437,7 +399,7 @@ fn reconnects_after_a_drop_and_fails_pending_calls_at_once() {
     let fk = fake(vec![Mode::Swallow(3000), Mode::DropAfter(300), Mode::Normal]);
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     wait_state(&s, "connected", Duration::from_secs(10));
     // A call the gateway never answers ends when the connection does, not after its 30 s timeout.
     let (st, v, took) = request(&s, "POST", "/api/crons/job-1/run", None);
@@ -467,7 +429,7 @@ fn silent_gateway_is_dropped_after_two_tick_intervals() {
     let fk = fake(vec![Mode::Silent, Mode::Normal]);
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let (g, _) = s.wait_for(Duration::from_secs(15), |s| {
         let g = s.get("/api/gateway");
         (g["connects"].as_u64() >= Some(2)).then_some(g)
@@ -481,7 +443,7 @@ fn unanswered_reads_time_out_and_fall_back_to_disk() {
     let fk = fake(vec![Mode::Swallow(60_000)]);
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     wait_state(&s, "connected", Duration::from_secs(10));
     let (st, v, took) = request(&s, "GET", "/api/crons", None);
     assert_eq!(st, 200, "{v}");
@@ -497,7 +459,7 @@ fn bad_frames_are_counted_and_broken_framing_reconnects() {
     let fk = fake(vec![Mode::Garbage, Mode::BrokenFrame, Mode::Normal]);
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let g = wait_state(&s, "connected", Duration::from_secs(10));
     // Still connected despite the garbage, and RPC still works.
     let (g2, _) = s.wait_for(Duration::from_secs(5), |s| {
@@ -508,7 +470,7 @@ fn bad_frames_are_counted_and_broken_framing_reconnects() {
     assert_eq!(s.get("/api/crons")["source"], "gateway");
     // The fake's next connection is the broken frame: a fresh clawmetry gets it first.
     drop(s);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let (g, _) = s.wait_for(Duration::from_secs(15), |s| {
         let g = s.get("/api/gateway");
         (g["connects"].as_u64() >= Some(2) && g["state"] == "connected").then_some(g)
@@ -522,7 +484,7 @@ fn a_pairing_refusal_shows_the_approve_command() {
     let fk = fake(vec![Mode::Pairing]);
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let g = wait_state(&s, "pairing-required", Duration::from_secs(10));
     assert_eq!(g["pairing"]["command"], "openclaw devices approve req-42");
     assert!(g["lastError"].as_str().unwrap().contains("openclaw devices approve req-42"), "{g}");
@@ -539,7 +501,7 @@ fn without_a_gateway_crons_are_read_only_and_mutations_answer_503_fast() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let (tmp, state) = install_fixture("lab-2026.9");
     let args = gateway_args(port, &tmp.path().join("data"), &state);
-    let s = start(&args.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let g = wait_state(&s, "disconnected", Duration::from_secs(10));
     assert!(g["lastError"].as_str().unwrap().contains("cannot connect"), "{g}");
     let c = s.get("/api/crons");
@@ -575,9 +537,8 @@ fn without_a_gateway_crons_are_read_only_and_mutations_answer_503_fast() {
 
 #[test]
 fn legacy_cron_files_are_read_when_there_is_no_state_db() {
-    let (tmp, state) = install_fixture("legacy-2026.3");
-    let s = start(&["--no-gateway", "--openclaw-dir", state.to_str().unwrap()], tmp.path());
-    s.wait_for(Duration::from_secs(20), |s| (s.get("/api/health")["index"]["ready"] == true).then_some(()));
+    let (_tmp, state) = install_fixture("legacy-2026.3");
+    let s = start(&["--openclaw-dir", state.to_str().unwrap()]);
     let c = s.get("/api/crons");
     assert_eq!(c["source"], "files");
     assert_eq!(c["gateway"]["state"], "disabled");

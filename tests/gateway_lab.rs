@@ -12,10 +12,10 @@
 
 mod common;
 
-use common::{Server, TempDir};
+use common::{free_port, start_with_gateway, Server, TempDir};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -26,10 +26,6 @@ fn lab_script() -> PathBuf {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/openclaw-lab"),
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Node and openclaw as the lab script npm-installs them (its default versions), kept between
@@ -88,40 +84,10 @@ impl Drop for Lab {
     }
 }
 
-fn start(args: &[&str], home: &Path) -> Server {
-    let stderr_path = home.join("clawmetry-stderr.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1", "--no-auth"])
-        .args(args)
-        .env("HOME", home)
-        .env_remove("OPENCLAW_STATE_DIR")
-        .env_remove("OPENCLAW_HOME")
-        .env_remove("OPENCLAW_GATEWAY_TOKEN")
-        .env_remove("OPENCLAW_GATEWAY_PORT")
-        .env_remove("OPENCLAW_CONFIG_PATH")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("start clawmetry");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("clawmetry printed nothing").unwrap();
-    let port: u16 = first.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port");
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, port, stderr_path, data_dir: TempDir::new("lab-data") }
-}
-
 fn request(s: &Server, method: &str, path: &str, body: Option<&Value>) -> (u16, Value, Duration) {
     let t0 = Instant::now();
-    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    write!(c, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let mut buf = Vec::new();
-    let _ = c.read_to_end(&mut buf);
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-    let head = String::from_utf8_lossy(&buf[..split]).to_string();
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap();
-    (status, serde_json::from_slice(&buf[split + 4..]).unwrap_or(Value::Null), t0.elapsed())
+    let (status, v) = s.call(method, path, body);
+    (status, v, t0.elapsed())
 }
 
 /// Collects the dashboard's event stream: (event name, data) pairs.
@@ -188,7 +154,7 @@ fn clawmetry_against_the_real_openclaw_gateway() {
 
     // 2. clawmetry finds port and token in openclaw.json by itself.
     let data = tmp.path().join("cm-data");
-    let s = start(&["--openclaw-dir", state.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], tmp.path());
+    let s = start_with_gateway(&["--openclaw-dir", state.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
     let (g, took) = s.wait_for(Duration::from_secs(30), |s| {
         let g = s.get("/api/gateway");
         (g["state"] == "connected").then_some(g)
@@ -207,7 +173,6 @@ fn clawmetry_against_the_real_openclaw_gateway() {
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
 
     // 3. Sessions from the agent databases, each with a live flag from the gateway.
-    s.wait_for(Duration::from_secs(30), |s| (s.get("/api/health")["index"]["ready"] == true).then_some(()));
     let (sessions, _) = s.wait_for(Duration::from_secs(20), |s| {
         let v = s.get("/api/sessions?limit=200");
         let a = v["sessions"].as_array()?.clone();

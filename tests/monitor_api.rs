@@ -2,16 +2,14 @@
 //! clock, custom alert rules with their cooldowns, the system health report, and the history
 //! surviving `kill -9` with nothing acknowledged lost.
 
+mod common;
 #[path = "monitor_support/mod.rs"]
 mod support;
 
+use common::{approx, start};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{approx, assistant_line, insert_row, lab, next_seq, start, LAB_COST, LAB_EVENING_MS, MAIN_SESSION};
-
-fn args<'a>(home: &'a str, data: &'a str, now: &'a str) -> Vec<&'a str> {
-    vec!["--openclaw-dir", home, "--data-dir", data, "--fake-now-ms", now, "--monitor-interval", "1"]
-}
+use support::{assistant_line, insert_row, lab, monitor_args, next_seq, LAB_COST, LAB_EVENING_MS, MAIN_SESSION};
 
 fn limit<'a>(b: &'a Value, agent: Option<&str>, period: &str) -> &'a Value {
     b["status"]["limits"]
@@ -26,10 +24,10 @@ fn limit<'a>(b: &'a Value, agent: Option<&str>, period: &str) -> &'a Value {
 fn budget_crosses_80_then_100_percent() {
     let (_tmp, home, data) = lab();
     let now = LAB_EVENING_MS.to_string();
-    let s = start(&args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
+    let s = start(&monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
 
     // No limits yet: spend is known, nothing is alerted.
-    let b = s.wait_for(Duration::from_secs(10), |s| {
+    let (b, _) = s.wait_for(Duration::from_secs(10), |s| {
         let b = s.get("/api/budget");
         b["status"]["checkedMs"].is_i64().then_some(b)
     });
@@ -44,7 +42,8 @@ fn budget_crosses_80_then_100_percent() {
     assert_eq!(all["percent"], 80.6);
     assert_eq!(limit(&b, Some("ops"), "daily")["level"], "warning");
     assert_eq!(b["budget"]["warnPercent"], 80.0);
-    let warnings = s.wait_for(Duration::from_secs(5), |s| Some(s.alerts_of("budget_warning")).filter(|w| w.len() == 2));
+    let (warnings, _) =
+        s.wait_for(Duration::from_secs(5), |s| Some(s.alerts_of("budget_warning")).filter(|w| w.len() == 2));
     let w = warnings.iter().find(|a| a["data"]["agent"].is_null()).unwrap();
     assert_eq!(w["severity"], "warning");
     assert_eq!(w["title"], "80% of the daily budget used (all agents)");
@@ -58,7 +57,7 @@ fn budget_crosses_80_then_100_percent() {
     // A new model call of $0.20 today takes spend to $0.7966: over the limit.
     let seq = next_seq(&home, MAIN_SESSION);
     insert_row(&home, MAIN_SESSION, seq, &assistant_line(1, "2026-11-24T21:30:00.000Z", 1000, 0.2), LAB_EVENING_MS);
-    let over = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("budget_exceeded").pop());
+    let (over, _) = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("budget_exceeded").pop());
     assert_eq!(over["severity"], "critical");
     assert!(approx(&over["data"]["spentUsd"], LAB_COST + 0.2), "{over}");
     assert_eq!(over["data"]["percent"], 107.7);
@@ -79,7 +78,7 @@ fn budget_crosses_80_then_100_percent() {
     assert_eq!(b["pause"]["active"], false);
     assert_eq!(b["pause"]["method"], "gateway.suspend.prepare");
     assert!(b["pause"]["explanation"].as_str().unwrap().contains("gateway.suspend.resume"));
-    let failed = s.wait_for(Duration::from_secs(5), |s| s.alerts_of("budget_pause_failed").pop());
+    let (failed, _) = s.wait_for(Duration::from_secs(5), |s| s.alerts_of("budget_pause_failed").pop());
     assert!(failed["message"].as_str().unwrap().contains("gateway RPC unavailable"));
     // Resume by hand: nothing to resume, but auto-pause stays off until the day ends.
     let r = s.send("POST", "/api/budget/resume", &json!({}), 200);
@@ -153,7 +152,7 @@ fn custom_rules_fire_once_per_cooldown() {
     let text = std::fs::read_to_string(&cfg).unwrap().replace("\"port\": 18789", &format!("\"port\": {closed}"));
     std::fs::write(&cfg, text).unwrap();
     let now = LAB_EVENING_MS.to_string();
-    let s = start(&args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
+    let s = start(&monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now));
 
     let mut ids = Vec::new();
     for r in [
@@ -171,25 +170,25 @@ fn custom_rules_fire_once_per_cooldown() {
         assert_eq!(v["cooldownMinutes"], 30);
         ids.push(v["id"].as_i64().unwrap());
     }
-    let long = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("long_session").pop());
+    let (long, _) = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("long_session").pop());
     assert_eq!(long["ruleId"], ids[1]);
     assert_eq!(long["title"], "Session Long chat running for 30 min");
     assert_eq!(long["data"]["sessionId"], "dddddddd-1111-4222-8333-444444444444");
-    let cron = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("cron_failure").pop());
+    let (cron, _) = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("cron_failure").pop());
     assert_eq!(cron["title"], "Cron job lab-cron failed");
     assert_eq!(cron["severity"], "critical");
     assert!(cron["message"].as_str().unwrap().contains("exit code 3"), "{cron}");
-    let disks = s.wait_for(Duration::from_secs(10), |s| Some(s.alerts_of("disk")).filter(|d| d.len() == 2));
+    let (disks, _) = s.wait_for(Duration::from_secs(10), |s| Some(s.alerts_of("disk")).filter(|d| d.len() == 2));
     let paths: Vec<&str> = disks.iter().map(|d| d["data"]["path"].as_str().unwrap()).collect();
     assert!(paths.contains(&home.to_str().unwrap()) && paths.contains(&data.to_str().unwrap()), "{paths:?}");
-    let down = s.wait_for(Duration::from_secs(15), |s| s.alerts_of("gateway_down").pop());
+    let (down, _) = s.wait_for(Duration::from_secs(15), |s| s.alerts_of("gateway_down").pop());
     assert_eq!(down["data"]["port"], closed);
 
     // A burst of 50,000 tokens after the first sample: a spike.
     assert!(s.alerts_of("token_spike").is_empty());
     let seq = next_seq(&home, MAIN_SESSION);
     insert_row(&home, MAIN_SESSION, seq, &assistant_line(2, "2026-11-24T21:59:00.000Z", 50_000, 0.01), LAB_EVENING_MS);
-    let spike = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("token_spike").pop());
+    let (spike, _) = s.wait_for(Duration::from_secs(10), |s| s.alerts_of("token_spike").pop());
     assert_eq!(spike["data"]["tokens"], 50_010);
 
     // Cooldowns: the clock is frozen, so nothing repeats within 30 minutes.
@@ -300,7 +299,7 @@ fn system_health_report() {
     assert!(h.get("disksObserved").is_none());
     // The gateway goes away: the report says so within a health interval.
     drop(gw);
-    let h = s.wait_for(Duration::from_secs(15), |s| {
+    let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
         let h = s.get("/api/system-health");
         (h["gateway"]["listening"] == false).then_some(h)
     });
@@ -311,7 +310,7 @@ fn system_health_report() {
     );
 }
 
-fn cost_history(s: &support::Server, q: &str) -> Value {
+fn cost_history(s: &common::Server, q: &str) -> Value {
     s.get(&format!("/api/history?metric=cost&{q}"))
 }
 
@@ -322,7 +321,7 @@ fn history_backfills_and_survives_kill_9() {
     // 2026-11-25T12:00Z, the day after the lab's usage; clawmetry was not running then.
     let day2 = "1795608000000";
     let a = start(&["--openclaw-dir", h, "--data-dir", d, "--fake-now-ms", day2, "--history-interval", "1"]);
-    let daily = a.wait_for(Duration::from_secs(10), |s| {
+    let (daily, _) = a.wait_for(Duration::from_secs(10), |s| {
         let v = cost_history(s, "range=7d&step=1d");
         approx(&v["total"], LAB_COST).then_some(v)
     });
@@ -339,7 +338,7 @@ fn history_backfills_and_survives_kill_9() {
     let tokens = a.get("/api/history?metric=tokens&range=7d&step=1d");
     assert_eq!(tokens["total"], 151_158 + 529 + 450_752);
     // A snapshot of the session counts.
-    let snap = a.wait_for(Duration::from_secs(10), |s| {
+    let (snap, _) = a.wait_for(Duration::from_secs(10), |s| {
         let v = s.get("/api/history?metric=sessions&range=1h&step=5m");
         v["points"].as_array().unwrap().iter().find(|p| !p["v"].is_null()).cloned()
     });
@@ -365,7 +364,7 @@ fn history_backfills_and_survives_kill_9() {
     assert_eq!(b.get("/api/overview")["usage"]["total"]["calls"], 0, "the index is empty now");
     let v = cost_history(&b, "range=7d&step=1d");
     assert!(approx(&v["total"], LAB_COST), "usage kept after the transcripts went: {v}");
-    let v = b.wait_for(Duration::from_secs(10), |s| {
+    let (v, _) = b.wait_for(Duration::from_secs(10), |s| {
         let v = s.get("/api/history?metric=sessions&range=1h&step=5m");
         let pts: Vec<Value> = v["points"].as_array().unwrap().iter().filter(|p| !p["v"].is_null()).cloned().collect();
         (pts.len() == 2).then_some(pts)
@@ -373,7 +372,7 @@ fn history_backfills_and_survives_kill_9() {
     assert_eq!((v[0]["v"].as_f64(), v[1]["v"].as_f64()), (Some(5.0), Some(0.0)), "{v:?}");
     let budget = b.get("/api/budget");
     assert_eq!(budget["budget"]["monthlyUsd"], 0.7);
-    let st = b.wait_for(Duration::from_secs(10), |s| {
+    let (st, _) = b.wait_for(Duration::from_secs(10), |s| {
         let b = s.get("/api/budget");
         b["status"]["checkedMs"].is_i64().then_some(b)
     });

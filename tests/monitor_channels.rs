@@ -3,16 +3,18 @@
 //! Covers the test message, a real budget alert, retries, permanent failures, and that a
 //! failure is recorded in the alert log with the reason.
 
+mod common;
 #[path = "monitor_support/mod.rs"]
 mod support;
 
+use common::start;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, start, LAB_EVENING_MS};
+use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[derive(Debug, Clone)]
 struct HttpReq {
@@ -200,23 +202,12 @@ fn b64(s: &str) -> String {
 
 const TOKEN: &str = "123456:TESTTOKEN-abcdefghijklmnop";
 
-fn server(tg: &FakeHttp, data: &std::path::Path, home: &std::path::Path) -> support::Server {
+fn server(tg: &FakeHttp, data: &std::path::Path, home: &std::path::Path) -> common::Server {
     let base = format!("http://127.0.0.1:{}", tg.port);
     let now = LAB_EVENING_MS.to_string();
-    start(&[
-        "--openclaw-dir",
-        home.to_str().unwrap(),
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--fake-now-ms",
-        &now,
-        "--monitor-interval",
-        "1",
-        "--telegram-api-base",
-        &base,
-        "--alert-retry-secs",
-        "0",
-    ])
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--telegram-api-base", &base, "--alert-retry-secs", "0"]);
+    start(&args)
 }
 
 fn channels(hook: u16, smtp: u16, security: &str) -> Value {
@@ -282,7 +273,7 @@ fn telegram_webhook_and_email_reach_local_fakes() {
 
     // A real alert: $0.5966 spent today against a $0.50 limit.
     s.send("PUT", "/api/budget", &json!({"dailyUsd": 0.5}), 200);
-    let a = s.wait_for(Duration::from_secs(15), |s| {
+    let (a, _) = s.wait_for(Duration::from_secs(15), |s| {
         s.alerts_of("budget_exceeded").pop().filter(|a| a["status"] != "pending")
     });
     assert_eq!(a["status"], "sent", "{a}");
@@ -312,7 +303,7 @@ fn failed_sends_are_retried_and_recorded() {
     let s = server(&tg, &data, &home);
     s.send("PUT", "/api/alerts/channels", &channels(hook.port, smtp.port, "none"), 200);
     s.send("PUT", "/api/budget", &json!({"dailyUsd": 0.5}), 200);
-    let a = s.wait_for(Duration::from_secs(15), |s| {
+    let (a, _) = s.wait_for(Duration::from_secs(15), |s| {
         s.alerts_of("budget_exceeded").pop().filter(|a| a["status"] != "pending")
     });
     assert_eq!(a["status"], "partial", "{a}");

@@ -3,14 +3,16 @@
 //! check; under the limit again it calls `gateway.suspend.resume`; a manual resume keeps the
 //! gateway running for the rest of the period.
 
+mod common;
 #[path = "monitor_support/mod.rs"]
 mod support;
 
+use common::start_with_gateway;
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, start_opts, LAB_EVENING_MS};
+use support::{lab, monitor_args, LAB_EVENING_MS};
 use tungstenite::{Message, WebSocket};
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
@@ -88,25 +90,11 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
     let (port, calls) = fake_gateway();
     let url = format!("ws://127.0.0.1:{port}");
     let now = LAB_EVENING_MS.to_string();
-    let s = start_opts(
-        &[
-            "--openclaw-dir",
-            home.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--fake-now-ms",
-            &now,
-            "--monitor-interval",
-            "1",
-            "--gateway-url",
-            &url,
-            "--gateway-token",
-            "t",
-        ],
-        true,
-    );
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--gateway-url", &url, "--gateway-token", "t"]);
+    let s = start_with_gateway(&args);
     s.wait_for(Duration::from_secs(15), |s| (s.get("/api/gateway")["state"] == "connected").then_some(()));
-    let h = s.wait_for(Duration::from_secs(15), |s| {
+    let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
         let h = s.get("/api/system-health");
         (h["gateway"]["connected"] == true).then_some(h)
     });
@@ -119,7 +107,7 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
 
     // $0.5966 spent today, limit $0.50, auto-pause on.
     s.send("PUT", "/api/budget", &json!({"dailyUsd": 0.5, "autoPause": true}), 200);
-    let b = s.wait_for(Duration::from_secs(10), |s| {
+    let (b, _) = s.wait_for(Duration::from_secs(10), |s| {
         let b = s.get("/api/budget");
         (b["pause"]["active"] == true).then_some(b)
     });
@@ -127,7 +115,7 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
     assert!(b["pause"]["reason"].as_str().unwrap().contains("daily budget of $0.50"), "{}", b["pause"]);
     let prepare = calls.lock().unwrap().iter().find(|(m, _)| m == "gateway.suspend.prepare").unwrap().1.clone();
     assert_eq!(prepare, json!({"requestId": "clawmetry-budget"}));
-    let paused = s.wait_for(Duration::from_secs(5), |s| s.alerts_of("budget_paused").pop());
+    let (paused, _) = s.wait_for(Duration::from_secs(5), |s| s.alerts_of("budget_paused").pop());
     assert_eq!(paused["severity"], "critical");
     // The lease is renewed at every check while over budget.
     let n = count(&calls, "gateway.suspend.prepare");
@@ -139,7 +127,7 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
     s.wait_for(Duration::from_secs(10), |_| (count(&calls, "gateway.suspend.resume") == 1).then_some(()));
     let resume = calls.lock().unwrap().iter().find(|(m, _)| m == "gateway.suspend.resume").unwrap().1.clone();
     assert_eq!(resume, json!({"suspensionId": "susp-1"}));
-    let b = s.wait_for(Duration::from_secs(5), |s| {
+    let (b, _) = s.wait_for(Duration::from_secs(5), |s| {
         let b = s.get("/api/budget");
         (b["pause"]["active"] == false).then_some(b)
     });

@@ -2,32 +2,25 @@
 //! render the API's figures, the history chart appears, a budget and a rule can be set through
 //! the forms, and the page reports no errors.
 
+mod common;
 #[path = "ui/harness.rs"]
 mod harness;
+#[path = "monitor_support/mod.rs"]
+mod support;
 
-use harness::{fixture, start_server, Chrome};
+use common::start;
+use harness::Chrome;
 use std::time::Duration;
+use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[test]
 fn health_and_alerts_views_in_a_browser() {
-    let (tmp, home) = fixture("lab-2026.9");
-    let data = tmp.path().join("data");
-    let server = start_server(
-        0,
-        &[
-            "--openclaw-dir",
-            home.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            // 2026-11-24T22:00Z: the lab's $0.5966 was spent today.
-            "--fake-now-ms",
-            "1795557600000",
-            "--monitor-interval",
-            "1",
-            "--history-interval",
-            "1",
-        ],
-    );
+    let (_tmp, home, data) = lab();
+    // The lab's evening: its $0.5966 was spent today.
+    let now = LAB_EVENING_MS.to_string();
+    let mut args = monitor_args(home.to_str().unwrap(), data.to_str().unwrap(), &now);
+    args.extend(["--history-interval", "1"]);
+    let server = start(&args);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/#/health"));

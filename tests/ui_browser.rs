@@ -6,10 +6,12 @@
 //!
 //! Needs Chromium (`apt-get install chromium`); without it these tests fail with that advice.
 
+mod common;
 #[path = "ui/harness.rs"]
 mod harness;
 
-use harness::{fixture, start_server, Chrome, LAB_NOW_MS};
+use common::{install_fixture, start, start_exact};
+use harness::{Chrome, LAB_NOW_MS};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -38,8 +40,8 @@ fn card(page: &harness::Page, k: &str) -> String {
 
 #[test]
 fn every_view_shows_the_lab_figures_without_errors() {
-    let (_tmp, home) = fixture("lab-2026.9");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/"));
@@ -198,8 +200,8 @@ fn every_view_shows_the_lab_figures_without_errors() {
 
 #[test]
 fn deep_links_and_back_forward() {
-    let (_tmp, home) = fixture("lab-2026.9");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     // A deep link straight into a filtered session view.
@@ -252,8 +254,8 @@ fn deep_links_and_back_forward() {
 
 #[test]
 fn appended_transcript_lines_appear_live() {
-    let (_tmp, home) = fixture("legacy-2026.3");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap()]);
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
     let id = "e284ffb1-15b9-4955-bf7f-252e5a91938e";
     let chrome = Chrome::launch();
     let session = chrome.page();
@@ -330,11 +332,11 @@ fn now_ms() -> i64 {
 
 #[test]
 fn stream_drop_reconnects_and_resyncs() {
-    let (_tmp, home) = fixture("legacy-2026.3");
+    let (_tmp, home) = install_fixture("legacy-2026.3");
     let sessions = home.join("agents/main/sessions");
-    let port = harness::free_port();
+    let port = common::free_port();
     let dir = home.to_str().unwrap().to_string();
-    let server = start_server(port, &["--openclaw-dir", &dir]);
+    let server = start(&["--port", &port.to_string(), "--openclaw-dir", &dir]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/#/sessions"));
@@ -357,7 +359,7 @@ fn stream_drop_reconnects_and_resyncs() {
     let new_file = sessions.join(format!("{new_id}.jsonl"));
     append(&new_file, &line("n1", now_ms(), "written while the dashboard was down", None));
     let before = page.eval("window.__cm.renders").as_u64().unwrap();
-    let server = start_server(port, &["--openclaw-dir", &dir]);
+    let server = start(&["--port", &port.to_string(), "--openclaw-dir", &dir]);
     page.wait_for("reconnected", "window.__cm.live === 'live'", Duration::from_secs(40));
     page.wait_rendered(before, "sessions");
     page.wait_for("resynchronised", "document.querySelector('#s-total').innerText === '(10)'", S);
@@ -376,10 +378,10 @@ fn stream_drop_reconnects_and_resyncs() {
 
 #[test]
 fn csv_download_matches_the_api() {
-    let (_tmp, home) = fixture("lab-2026.9");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
     let chrome = Chrome::launch();
-    let downloads = harness::TempDir::new("downloads");
+    let downloads = common::TempDir::new("downloads");
     chrome.allow_downloads(downloads.path());
     let page = chrome.page();
     page.goto(&server.url("/#/usage?range=month"));
@@ -402,7 +404,7 @@ fn csv_download_matches_the_api() {
     };
     assert!(file.file_name().unwrap().to_string_lossy().starts_with("clawmetry-usage-2026-11-01-"), "{file:?}");
     let downloaded = std::fs::read_to_string(&file).unwrap();
-    let (status, _, api) = server.get_raw(&href, &[]).unwrap();
+    let (status, _, api) = server.get_raw(&href).unwrap();
     assert_eq!(status, 200);
     assert_eq!(downloaded, String::from_utf8(api).unwrap(), "the download differs from the API");
     // And it adds up to what the page shows.
@@ -416,9 +418,9 @@ fn csv_download_matches_the_api() {
 
 #[test]
 fn missing_installation_says_which_flag_to_use() {
-    let tmp = harness::TempDir::new("nothing");
+    let tmp = common::TempDir::new("nothing");
     let missing = tmp.path().join("no-openclaw-here");
-    let server = start_server(0, &["--openclaw-dir", missing.to_str().unwrap()]);
+    let server = start(&["--openclaw-dir", missing.to_str().unwrap()]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/"));
@@ -445,8 +447,8 @@ fn missing_installation_says_which_flag_to_use() {
 /// may scroll sideways as a whole.
 #[test]
 fn screenshots_light_dark_and_phone() {
-    let (_tmp, home) = fixture("legacy-2026.3");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", "1775640000000"]);
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", "1775640000000"]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/"));
@@ -488,10 +490,10 @@ fn screenshots_light_dark_and_phone() {
 
 #[test]
 fn login_screen_asks_for_the_token_then_shows_the_dashboard() {
-    let (_tmp, home) = fixture("lab-2026.9");
+    let (_tmp, home) = install_fixture("lab-2026.9");
     let token = "ui-login-token-0123456789";
     let server =
-        start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS, "--token", token]);
+        start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS, "--token", token]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/"));

@@ -2,24 +2,12 @@
 //! the API has, and say what to do when there is nothing yet. Screenshots (light and dark) go
 //! to `target/screenshots/`.
 
+mod common;
 #[path = "ui/harness.rs"]
 mod harness;
 
-use harness::{fixture, start_server, Chrome, LAB_NOW_MS};
-use std::io::{Read, Write};
-
-fn post_json(port: u16, path: &str, body: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
+use common::{install_fixture, start};
+use harness::{Chrome, LAB_NOW_MS};
 
 const TRACE: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"support-bot"}}]},
   "scopeSpans":[{"spans":[
@@ -34,8 +22,8 @@ const TRACE: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"serv
 
 #[test]
 fn otlp_and_fleet_views() {
-    let (_tmp, home) = fixture("lab-2026.9");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
     let chrome = Chrome::launch();
     let page = chrome.page();
 
@@ -44,7 +32,7 @@ fn otlp_and_fleet_views() {
     assert!(page.text("main").contains("No OpenTelemetry data yet"), "{}", page.text("main"));
     assert!(page.text("main").contains("OTEL_EXPORTER_OTLP_ENDPOINT"));
 
-    assert_eq!(post_json(server.port, "/v1/traces", TRACE), 200);
+    assert_eq!(server.call_bytes("POST", "/v1/traces", Some(TRACE.as_bytes())).0, 200);
     page.show("#/", "overview");
     page.show("#/otlp", "otlp");
     let text = page.text("main");

@@ -2,10 +2,12 @@
 //! whole UI stays under its size budget, assets carry ETag / Cache-Control and are gzipped when
 //! the client accepts it (checked against an independent CRC-32), and `/api/flow` adds up.
 
+mod common;
 #[path = "ui/harness.rs"]
 mod harness;
 
-use harness::{crc32, fixture, header, start_server, LAB_NOW_MS};
+use common::{header, install_fixture, start};
+use harness::{crc32, LAB_NOW_MS};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +26,7 @@ fn static_files() -> Vec<(String, PathBuf)> {
             }
         }
     }
-    let base = harness::root().join("static");
+    let base = common::root().join("static");
     let mut out = Vec::new();
     walk(&base, &base, &mut out);
     out.sort();
@@ -33,14 +35,14 @@ fn static_files() -> Vec<(String, PathBuf)> {
 
 #[test]
 fn every_static_file_is_served_small_cached_and_gzipped() {
-    let tmp = harness::TempDir::new("static");
-    let server = start_server(0, &["--openclaw-dir", tmp.path().join("none").to_str().unwrap()]);
+    let tmp = common::TempDir::new("static");
+    let server = start(&["--openclaw-dir", tmp.path().join("none").to_str().unwrap()]);
     let files = static_files();
     assert!(files.len() >= 10, "{files:?}");
     let (mut raw_total, mut gz_total) = (0usize, 0usize);
     for (url, path) in &files {
         let disk = std::fs::read(path).unwrap();
-        let (status, head, body) = server.get_raw(url, &[]).unwrap();
+        let (status, head, body) = server.get_raw(url).unwrap();
         assert_eq!(status, 200, "{url} is not served (missing from ASSETS in src/http/static_files.rs?)");
         assert_eq!(body, disk, "{url}: served bytes differ from the file (stale build?)");
         assert!(header(&head, "Content-Encoding").is_none());
@@ -51,10 +53,10 @@ fn every_static_file_is_served_small_cached_and_gzipped() {
         } else {
             assert_eq!(cache, "no-cache", "{url}");
         }
-        let (status, _, body) = server.get_raw(url, &[("If-None-Match", &tag)]).unwrap();
+        let (status, _, body) = server.request("GET", url, &[("If-None-Match", &tag)], None).unwrap();
         assert_eq!((status, body.len()), (304, 0), "{url}: revalidation");
 
-        let (status, head, gz) = server.get_raw(url, &[("Accept-Encoding", "gzip, deflate, br")]).unwrap();
+        let (status, head, gz) = server.request("GET", url, &[("Accept-Encoding", "gzip, deflate, br")], None).unwrap();
         assert_eq!(status, 200);
         assert_eq!(header(&head, "Vary").as_deref(), Some("Accept-Encoding"), "{url}");
         raw_total += disk.len();
@@ -68,7 +70,7 @@ fn every_static_file_is_served_small_cached_and_gzipped() {
             let gz_tag = header(&head, "ETag").unwrap();
             assert_ne!(gz_tag, tag, "{url}: gzip and identity need different tags");
             let (status, _, _) =
-                server.get_raw(url, &[("Accept-Encoding", "gzip"), ("If-None-Match", &gz_tag)]).unwrap();
+                server.request("GET", url, &[("Accept-Encoding", "gzip"), ("If-None-Match", &gz_tag)], None).unwrap();
             assert_eq!(status, 304);
             gz_total += gz.len();
         } else {
@@ -85,35 +87,35 @@ fn every_static_file_is_served_small_cached_and_gzipped() {
     assert!(gz_total * 3 < raw_total * 2, "gzip should save at least a third: {gz_total} of {raw_total}");
 
     // Deep links without a file extension get the app; unknown files are a 404.
-    let (status, head, body) = server.get_raw("/sessions/abc", &[]).unwrap();
+    let (status, head, body) = server.get_raw("/sessions/abc").unwrap();
     assert_eq!(status, 200);
     assert!(header(&head, "Content-Type").unwrap().starts_with("text/html"));
     assert!(String::from_utf8_lossy(&body).contains("/app.js"));
     assert!(header(&head, "Content-Security-Policy").unwrap().contains("default-src 'self'"));
-    assert_eq!(server.get_raw("/nope.js", &[]).unwrap().0, 404);
-    let (_, head, _) = server.get_raw("/app.js", &[("Accept-Encoding", "gzip;q=0")]).unwrap();
+    assert_eq!(server.get_raw("/nope.js").unwrap().0, 404);
+    let (_, head, _) = server.request("GET", "/app.js", &[("Accept-Encoding", "gzip;q=0")], None).unwrap();
     assert_eq!(header(&head, "Content-Encoding"), None, "gzip;q=0 refuses gzip");
 }
 
 #[test]
 fn vendored_chart_library_is_pinned_with_its_licence() {
-    let dir = harness::root().join("static/vendor/uplot-1.6.32");
+    let dir = common::root().join("static/vendor/uplot-1.6.32");
     let js = std::fs::read_to_string(dir.join("uPlot.iife.min.js")).unwrap();
     assert!(js.starts_with("/*! https://github.com/leeoniya/uPlot (v1.6.32) */"));
     assert!(std::fs::read_to_string(dir.join("LICENSE")).unwrap().contains("The MIT License"));
-    let usage = std::fs::read_to_string(harness::root().join("static/js/usage.js")).unwrap();
-    assert!(usage.contains("'/vendor/uplot-1.6.32/'"), "usage.js must load the pinned version");
-    let readme = std::fs::read_to_string(harness::root().join("static/vendor/README.md")).unwrap();
+    let util = std::fs::read_to_string(common::root().join("static/js/util.js")).unwrap();
+    assert!(util.contains("'/vendor/uplot-1.6.32/'"), "util.js (loadUplot) must load the pinned version");
+    let readme = std::fs::read_to_string(common::root().join("static/vendor/README.md")).unwrap();
     assert!(readme.contains("uplot@1.6.32"));
 }
 
 #[test]
 fn flow_counts_add_up() {
-    let (_tmp, home) = fixture("lab-2026.9");
-    let server = start_server(0, &["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
-    let flow = server.get_json("/api/flow");
-    let ov = server.get_json("/api/overview");
-    let sessions = server.get_json("/api/sessions?limit=1000");
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let flow = server.get("/api/flow");
+    let ov = server.get("/api/overview");
+    let sessions = server.get("/api/sessions?limit=1000");
     let g = &flow["gateway"];
     assert_eq!(g["sessions"], 5);
     assert_eq!(g["calls"], ov["usage"]["total"]["calls"]);
@@ -139,11 +141,11 @@ fn flow_counts_add_up() {
     assert_eq!(sum(&flow["tools"], "calls"), tools.values().sum::<u64>());
     assert_eq!(sum(&flow["modelTool"], "calls"), tools.values().sum::<u64>());
     // A window after the last activity keeps nothing; a bad one is a 400.
-    let later = server.get_json("/api/flow?since=2026-11-25");
+    let later = server.get("/api/flow?since=2026-11-25");
     assert_eq!(later["gateway"]["sessions"], 0);
     assert_eq!(later["gateway"]["calls"], 0);
-    let (status, _, body) = server.get_raw("/api/flow?since=yesterday", &[]).unwrap();
+    let (status, _, body) = server.get_raw("/api/flow?since=yesterday").unwrap();
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
-    let within = server.get_json("/api/flow?since=2026-11-24");
+    let within = server.get("/api/flow?since=2026-11-24");
     assert_eq!(within["gateway"]["sessions"], 5);
 }

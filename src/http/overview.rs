@@ -2,7 +2,7 @@
 
 use super::sessions::summary;
 use super::{Req, Resp};
-use crate::state::{round_cost, usage_json, Cell, Shared, State};
+use crate::state::{round_cost, usage_json, Cell, Shared, State, StatusCounts};
 use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -53,15 +53,14 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
     let (t_month, m_month) = sum_range(&st, month, end);
     let (t_all, m_all) = sum_range(&st, 0, end);
 
-    let mut counts: HashMap<&str, u64> = HashMap::new();
+    let mut counts = StatusCounts::default();
     let mut kinds: HashMap<&str, u64> = HashMap::new();
     let mut active: Vec<(i64, &str)> = Vec::new();
     let mut by_cost: Vec<(f64, &str)> = Vec::new();
     let mut warnings: Vec<Value> = Vec::new();
     for s in st.sessions.values() {
-        let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
-        let status = s.status(now, run);
-        *counts.entry(status.status).or_default() += 1;
+        let status = st.status_of(s, now);
+        counts.add(status.status);
         *kinds.entry(s.kind()).or_default() += 1;
         let last = s.last_ms().unwrap_or(0);
         if status.status == "running" || now - last < ACTIVE_MS {
@@ -107,9 +106,9 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         "index": {"ready": st.health.ready, "malformedLines": st.health.malformed_lines},
         "sessions": {
             "total": st.sessions.len(),
-            "running": counts.get("running").copied().unwrap_or(0),
-            "done": counts.get("done").copied().unwrap_or(0),
-            "failed": counts.get("failed").copied().unwrap_or(0),
+            "running": counts.running,
+            "done": counts.done,
+            "failed": counts.failed,
             "byKind": kinds,
         },
         "usage": {

@@ -51,7 +51,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "task": task(s, run.and_then(|r| r.task.as_deref())),
         "store": s.store,
         "tools": t.tools,
-        "live": crate::gateway::live_flag(s.meta.key.as_deref(), &s.id),
+        "live": st.live_flag(s.meta.key.as_deref(), &s.id),
     })
 }
 

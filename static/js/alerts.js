@@ -2,29 +2,7 @@
 // the gateway), alert channels (Telegram, webhook, e-mail; secrets are write-only), custom alert
 // rules, and the alert log with each channel's delivery. Everything goes through /api/budget and
 // /api/alerts*; like every API call they need the dashboard's token (SECURITY.md).
-import { api, ApiError, html, setHTML, $, $$, ago, fmtCost, empty } from './util.js';
-
-/** POST/PUT/DELETE with a JSON body; errors carry the API's message. */
-async function send(method, path, body) {
-  let r;
-  try {
-    r = await fetch(path, {
-      method,
-      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'cannot reach the clawmetry server');
-  }
-  let data = null;
-  try { data = await r.json(); } catch { /* keep null */ }
-  if (!r.ok) {
-    const e = new ApiError(r.status, (data && data.error) || `${method} ${path}: HTTP ${r.status}`);
-    e.data = data;
-    throw e;
-  }
-  return data;
-}
+import { api, send, html, setHTML, $, $$, ago, fmtCost, empty } from './util.js';
 
 const RULES = {
   token_spike: { label: 'Token spike', fields: [['tokens', 'more than (tokens)', 100000], ['minutes', 'within (minutes)', 10]] },

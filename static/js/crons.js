@@ -3,26 +3,8 @@
 // connected the list comes from OpenClaw's own store and is read-only. #/crons?job=<id> opens a
 // job's history; #/crons?edit=<id> or ?edit=new opens the form.
 import {
-  api, ApiError, html, setHTML, $, $$, ago, clock, fmtDuration, fmtTokens, fmtTime, setQuery, href, empty,
+  api, send, html, setHTML, $, $$, ago, clock, fmtDuration, fmtTokens, fmtTime, setQuery, href, empty,
 } from './util.js';
-
-/** POST/PUT/DELETE with a JSON body; errors carry the API's message. */
-async function send(method, path, body) {
-  let r;
-  try {
-    r = await fetch(path, {
-      method,
-      headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, 'cannot reach the clawmetry server');
-  }
-  let data = null;
-  try { data = await r.json(); } catch { /* keep null */ }
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${method} ${path}: HTTP ${r.status}`);
-  return data;
-}
 
 const STATUS_CLASS = { ok: 'done', error: 'failed', running: 'running', skipped: 'done' };
 const statusBadge = (s, title) => html`<span class="badge st-${STATUS_CLASS[s] || s}" title="${title || s}">${s}</span>`;

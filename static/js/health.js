@@ -2,31 +2,13 @@
 // few seconds; re-read every 10 s while the page is visible): disks, memory, load, CPU and its
 // temperature, GPUs, the gateway's version and uptime, port checks, and a chart of the history
 // (/api/history). The chart's metric and range live in the URL: #/health?metric=disk&range=7d.
-import { api, html, setHTML, $, fmtDuration, ago, empty, setQuery, cssVar, debounce, plural } from './util.js';
+import {
+  api, html, setHTML, $, fmtDuration, ago, empty, setQuery, cssVar, debounce, plural, loadUplot, chartBase, chartAxis, chartWidth,
+} from './util.js';
 
-const UPLOT = '/vendor/uplot-1.6.32/';
 const METRICS = [['disk', 'Disk'], ['memory', 'Memory'], ['load', 'Load'], ['cpu', 'CPU'], ['cpuTemp', 'CPU °C'], ['sessions', 'Sessions'], ['cost', 'Cost']];
 const RANGES = [['24h', '15m'], ['7d', '1h'], ['30d', '6h'], ['90d', '1d']];
 const POLL_MS = 10_000;
-
-let uplotLoading = null;
-function loadUplot() {
-  if (window.uPlot) return Promise.resolve(window.uPlot);
-  if (!uplotLoading) {
-    uplotLoading = new Promise((resolve, reject) => {
-      const css = document.createElement('link');
-      css.rel = 'stylesheet';
-      css.href = UPLOT + 'uPlot.min.css';
-      document.head.append(css);
-      const s = document.createElement('script');
-      s.src = UPLOT + 'uPlot.iife.min.js';
-      s.onload = () => resolve(window.uPlot);
-      s.onerror = () => { uplotLoading = null; reject(new Error('cannot load the chart library')); };
-      document.head.append(s);
-    });
-  }
-  return uplotLoading;
-}
 
 /** 1.2 GB, 512 MB */
 export function fmtBytes(n) {
@@ -143,10 +125,9 @@ export function mount(root, route, app) {
       $('#h-chart-note', root).textContent = have ? `${d.source}, ${d.unit}, UTC` : '';
       if (!have) { setHTML(el, empty('No history yet', 'Snapshots are taken every 5 minutes; this chart fills as they come.')); return; }
       el.textContent = '';
-      const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--line'), width: 1 }, ticks: { stroke: cssVar('--line'), width: 1 }, font: '11px system-ui, sans-serif' };
+      const axis = chartAxis();
       chart = new U({
-        width: Math.max(280, el.clientWidth), height: 200,
-        tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+        ...chartBase(U, el, 200),
         scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
         axes: [axis, { ...axis, size: 56 }],
         series: [{}, { label: `${metric} (${d.unit})`, stroke: cssVar('--accent'), width: 2, fill: 'transparent', spanGaps: false, points: { show: have < 60 } }],
@@ -156,7 +137,7 @@ export function mount(root, route, app) {
     }
   }
 
-  const onResize = debounce(() => { const el = $('#h-chart', root); if (chart) chart.setSize({ width: Math.max(280, el.clientWidth), height: 200 }); }, 150);
+  const onResize = debounce(() => { const el = $('#h-chart', root); if (chart) chart.setSize({ width: chartWidth(el), height: 200 }); }, 150);
   window.addEventListener('resize', onResize);
   load();
   loadChart();

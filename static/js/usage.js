@@ -3,39 +3,19 @@
 // #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days).
 import {
   api, html, setHTML, $, fmtTokens, fmtCost, fmtInt, fmtPct, fmtDate, sessionHref, sessionName, setQuery, qs, empty, tokenBar,
-  TOKEN_KINDS, modelName, shortModel, cssVar, debounce, clock,
+  TOKEN_KINDS, modelName, shortModel, cssVar, debounce, clock, loadUplot, chartBase, chartAxis, chartWidth,
 } from './util.js';
 
-const UPLOT = '/vendor/uplot-1.6.32/';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const RANGES = [['24h', '24 h'], ['7d', '7 days'], ['30d', '30 days'], ['90d', '90 days'], ['month', 'This month'], ['all', 'All time'], ['custom', 'Custom']];
 const PALETTE = ['#2f7ed8', '#e8743b', '#19a979', '#945ecf', '#d64550', '#13a4b4', '#b3891c', '#6c8893'];
 const KIND_COLORS = { input: '--k-input', output: '--k-output', cacheRead: '--k-cacheRead', cacheWrite: '--k-cacheWrite' };
 
-let uplotLoading = null;
-/** Loads the vendored uPlot once (script + stylesheet); resolves with the uPlot constructor. */
-function loadUplot() {
-  if (window.uPlot) return Promise.resolve(window.uPlot);
-  if (!uplotLoading) {
-    uplotLoading = new Promise((resolve, reject) => {
-      const css = document.createElement('link');
-      css.rel = 'stylesheet';
-      css.href = UPLOT + 'uPlot.min.css';
-      document.head.append(css);
-      const s = document.createElement('script');
-      s.src = UPLOT + 'uPlot.iife.min.js';
-      s.onload = () => resolve(window.uPlot);
-      s.onerror = () => { uplotLoading = null; reject(new Error('cannot load the chart library')); };
-      document.head.append(s);
-    });
-  }
-  return uplotLoading;
-}
-
 const utcDay = (ms) => Math.floor(ms / DAY) * DAY;
 const utcMonth = (ms) => { const d = new Date(ms); return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1); };
 const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const chartHeight = (el) => (el.clientWidth < 500 ? 180 : 220);
 
 export function mount(root, route, app) {
   let q = route.query;
@@ -210,12 +190,10 @@ export function mount(root, route, app) {
       cum.push(acc);
     }
     const order = layers.map((_, i) => i).reverse();
-    const axis = { stroke: cssVar('--muted'), grid: { stroke: cssVar('--line'), width: 1 }, ticks: { stroke: cssVar('--line'), width: 1 }, font: '11px system-ui, sans-serif' };
+    const axis = chartAxis();
     const bars = U.paths.bars({ size: [0.8, 48], gap: 1 });
     const opts = {
-      width: Math.max(280, el.clientWidth),
-      height: el.clientWidth < 500 ? 180 : 220,
-      tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+      ...chartBase(U, el, chartHeight(el)),
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       legend: { live: true },
       // xs are bucket middles: pad the x range by half a step so the bars fit.
@@ -262,7 +240,7 @@ export function mount(root, route, app) {
   }
 
   const onResize = debounce(() => {
-    for (const c of charts) c.u.setSize({ width: Math.max(280, c.el.clientWidth), height: c.el.clientWidth < 500 ? 180 : 220 });
+    for (const c of charts) c.u.setSize({ width: chartWidth(c.el), height: chartHeight(c.el) });
   }, 150);
   window.addEventListener('resize', onResize);
   // Colours come from the theme: redraw when the system switches between light and dark.

@@ -1,5 +1,6 @@
-// Shared helpers: safe HTML templates, numbers and times formatted for people, the API client,
-// the hash router's URL helpers and incremental list rendering.
+// Shared helpers: safe HTML templates, numbers and times formatted for people, the API client
+// (reads and writes), the hash router's URL helpers, incremental list rendering and the charts'
+// common set-up (uPlot, loaded on first use).
 
 // ---- HTML ------------------------------------------------------------------------------------
 
@@ -130,11 +131,11 @@ export class ApiError extends Error {
   }
 }
 
-/** GET a JSON endpoint; errors carry the API's own message. */
-export async function api(path, { signal } = {}) {
+/** One request: (response, its JSON body or null). Only an abort is thrown as it is. */
+async function fetchJSON(path, init) {
   let r;
   try {
-    r = await fetch(path, { signal, headers: { Accept: 'application/json' } });
+    r = await fetch(path, init);
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'cannot reach the clawmetry server');
@@ -143,9 +144,26 @@ export async function api(path, { signal } = {}) {
   try { body = await r.json(); } catch (e) {
     if (e.name === 'AbortError') throw e;
   }
+  return [r, body];
+}
+
+/** GET a JSON endpoint; errors carry the API's own message. */
+export async function api(path, { signal } = {}) {
+  const [r, body] = await fetchJSON(path, { signal, headers: { Accept: 'application/json' } });
   if (!r.ok || body == null) throw new ApiError(r.status, (body && body.error) || `${path}: HTTP ${r.status}`);
   if (typeof body.nowMs === 'number') clock.skew = body.nowMs - Date.now();
   return body;
+}
+
+/** POST/PUT/DELETE with a JSON body; errors carry the API's message. */
+export async function send(method, path, body) {
+  const [r, data] = await fetchJSON(path, {
+    method,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${method} ${path}: HTTP ${r.status}`);
+  return data;
 }
 
 /** Query string from an object, skipping empty values. */
@@ -268,3 +286,35 @@ export function renderChunks(container, items, render, { first = 60, chunk = 120
 
 /** Downloads-free copy of a CSS custom property (for charts). */
 export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+// ---- charts (uPlot) --------------------------------------------------------------------------
+
+const UPLOT = '/vendor/uplot-1.6.32/';
+let uplotLoading = null;
+
+/** Loads the vendored uPlot once (script + stylesheet); resolves with the uPlot constructor. */
+export function loadUplot() {
+  if (window.uPlot) return Promise.resolve(window.uPlot);
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve, reject) => {
+      const css = document.createElement('link');
+      css.rel = 'stylesheet';
+      css.href = UPLOT + 'uPlot.min.css';
+      document.head.append(css);
+      const s = document.createElement('script');
+      s.src = UPLOT + 'uPlot.iife.min.js';
+      s.onload = () => resolve(window.uPlot);
+      s.onerror = () => { uplotLoading = null; reject(new Error('cannot load the chart library')); };
+      document.head.append(s);
+    });
+  }
+  return uplotLoading;
+}
+
+/** The options every chart shares: the box's width, the height, times in UTC. */
+export const chartBase = (U, el, height) => ({ width: chartWidth(el), height, tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC') });
+
+/** An axis in the theme's colours (read when the chart is drawn). */
+export const chartAxis = () => ({ stroke: cssVar('--muted'), grid: { stroke: cssVar('--line'), width: 1 }, ticks: { stroke: cssVar('--line'), width: 1 }, font: '11px system-ui, sans-serif' });
+
+export const chartWidth = (el) => Math.max(280, el.clientWidth);

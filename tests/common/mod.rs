@@ -1,5 +1,7 @@
 //! Test harness: copies a fixture state dir to a temp dir, starts the real `clawmetry` binary on
-//! port 0 against it, and talks HTTP to it with a tiny std-only client.
+//! port 0 against it, and talks HTTP to it with a tiny std-only client. Every test file starts
+//! its servers here; tests/ui/harness.rs (Chromium) and tests/monitor_support (transcript rows,
+//! the alert log) add only what is theirs.
 #![allow(dead_code)]
 
 use serde_json::Value;
@@ -7,10 +9,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// The repository (`CARGO_MANIFEST_DIR`).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    root().join("tests/fixtures")
 }
 
 pub fn expected() -> Value {
@@ -23,8 +31,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let p = std::env::temp_dir().join(format!("clawmetry-test-{tag}-{}-{n}", std::process::id()));
+        // Time and a counter: two dirs made in the same instant by one process still differ.
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let p = std::env::temp_dir().join(format!("clawmetry-test-{tag}-{}-{t}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -65,11 +76,17 @@ pub fn install_fixture(name: &str) -> (TempDir, PathBuf) {
     (tmp, root.join("home"))
 }
 
+/// A port that was free a moment ago (for a server that must come back on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub struct Server {
     pub child: Child,
     pub port: u16,
     pub stderr_path: PathBuf,
-    /// The server's own data dir (history, settings, device key), removed with it.
+    /// The server's own data dir (history, settings, device key; its stderr), removed with it.
+    /// A `--data-dir` in the arguments comes later and wins.
     pub data_dir: TempDir,
 }
 
@@ -102,29 +119,46 @@ pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
 
 /// [`start_exact`] with extra environment variables.
 pub fn start_exact_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-    let stderr_path = std::env::temp_dir().join(format!(
-        "clawmetry-test-stderr-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-    ));
+    launch(&["--no-gateway"], args, env)
+}
+
+/// Like [`start`] with the gateway thread running (pass `--gateway-url` or an `--openclaw-dir`
+/// whose config names the gateway).
+pub fn start_with_gateway(args: &[&str]) -> Server {
+    let mut all = vec!["--no-auth"];
+    all.extend_from_slice(args);
+    launch(&[], &all, &[])
+}
+
+/// Port 0 on loopback, its own data dir, a HOME without clawmetry or OpenClaw files and none of
+/// their variables from the caller's environment but `env`; then `first` and `args` (a later
+/// `--port` or `--data-dir` wins). Returns once the index is ready.
+fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
     let data_dir = TempDir::new("data");
+    let stderr_path = data_dir.path().join("stderr.txt");
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway"])
+        .args(["--port", "0", "--host", "127.0.0.1"])
         .args(["--data-dir", data_dir.path().to_str().unwrap()])
+        .args(first)
         .args(args)
         .env("HOME", std::env::temp_dir().join("clawmetry-test-no-home"))
         .env_remove("OPENCLAW_STATE_DIR")
         .env_remove("OPENCLAW_HOME")
-        .env_remove("CLAWMETRY_TOKEN")
+        .env_remove("OPENCLAW_CONFIG_PATH")
         .env_remove("OPENCLAW_GATEWAY_TOKEN")
+        .env_remove("OPENCLAW_GATEWAY_PORT")
+        .env_remove("CLAWMETRY_TOKEN")
+        .env_remove("CLAWMETRY_FLEET_KEY")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .expect("start clawmetry");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().expect("clawmetry printed nothing").unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = match lines.next() {
+        Some(Ok(l)) => l,
+        _ => panic!("clawmetry printed nothing; stderr: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default()),
+    };
     let port: u16 = first
         .rsplit(':')
         .next()
@@ -140,24 +174,54 @@ pub fn start_exact_env(args: &[&str], env: &[(&str, &str)]) -> Server {
                 break;
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "index not ready after 30 s");
+        assert!(t0.elapsed() < Duration::from_secs(30), "index not ready after 30 s; stderr:\n{}", server.stderr());
         std::thread::sleep(Duration::from_millis(20));
     }
     server
 }
 
 impl Server {
-    /// Raw GET: (status, headers, body).
-    pub fn get_raw(&self, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// One request with extra headers and a body: (status, head, body).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> std::io::Result<(u16, String, Vec<u8>)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(20)))?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        // Long enough for a cron run through a real gateway.
+        s.set_read_timeout(Some(Duration::from_secs(90)))?;
+        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(b) = body {
+            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes())?;
+        // The server may answer (413) and close before reading all of a large body: an error
+        // writing it, or a reset after the answer, is not the test's failure.
+        let _ = s.write_all(body.unwrap_or_default());
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf)?;
-        let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+        let read = s.read_to_end(&mut buf);
+        let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            read?;
+            panic!("{method} {path}: no header end in {:?}", String::from_utf8_lossy(&buf));
+        };
         let head = String::from_utf8_lossy(&buf[..split]).to_string();
         let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
         Ok((status, head, buf[split + 4..].to_vec()))
+    }
+
+    /// Raw GET: (status, headers, body).
+    pub fn get_raw(&self, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+        self.request("GET", path, &[], None)
     }
 
     pub fn try_get_json(&self, path: &str) -> std::io::Result<(u16, Value)> {
@@ -168,9 +232,10 @@ impl Server {
     }
 
     /// GET that must answer 200 with JSON.
+    #[track_caller]
     pub fn get(&self, path: &str) -> Value {
         let (status, v) = self.try_get_json(path).unwrap();
-        assert_eq!(status, 200, "{path}: {v}");
+        assert_eq!(status, 200, "{path}: {v}\nstderr: {}", self.stderr());
         v
     }
 
@@ -179,6 +244,28 @@ impl Server {
         let (got, v) = self.try_get_json(path).unwrap();
         assert_eq!(got, status, "{path}: {v}");
         v["error"].as_str().unwrap_or_else(|| panic!("{path}: no error field in {v}")).to_string()
+    }
+
+    /// A request with a JSON body (or raw bytes that may not be JSON): (status, JSON answer;
+    /// Null when the answer is not JSON).
+    pub fn call_bytes(&self, method: &str, path: &str, body: Option<&[u8]>) -> (u16, Value) {
+        let (status, _, answer) = self
+            .request(method, path, &[("Content-Type", "application/json")], Some(body.unwrap_or_default()))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    }
+
+    /// [`Server::call_bytes`] with a JSON value.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.call_bytes(method, path, body.map(|b| b.to_string()).as_deref().map(str::as_bytes))
+    }
+
+    /// A request that must answer `want`; returns the JSON answer.
+    #[track_caller]
+    pub fn send(&self, method: &str, path: &str, body: &Value, want: u16) -> Value {
+        let (st, v) = self.call(method, path, Some(body));
+        assert_eq!(st, want, "{method} {path} {body}: {v}\nstderr: {}", self.stderr());
+        v
     }
 
     pub fn stderr(&self) -> String {
@@ -197,6 +284,20 @@ impl Server {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// A header's value from a raw response head.
+pub fn header(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
 }
 
 pub fn approx(a: &Value, b: f64) -> bool {

@@ -1,12 +1,12 @@
-//! Helpers for the web UI tests: a temp copy of a fixture, the real binary on a port, a tiny
-//! HTTP client, and headless Chromium driven over the DevTools protocol on
+//! Helpers for the web UI tests: headless Chromium driven over the DevTools protocol on
 //! `--remote-debugging-pipe` (NUL-separated JSON on fds 3 and 4), with std and serde_json only.
+//! The server, fixtures and temp dirs are tests/common's (each UI test file has `mod common;`).
 #![allow(dead_code)]
 
+use crate::common::{root, TempDir};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -19,174 +19,12 @@ use std::time::{Duration, Instant};
 /// Lab data's "now" for the tests: 2026-11-25 09:46 UTC, about 13 h after the lab ran.
 pub const LAB_NOW_MS: &str = "1795600000000";
 
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `target/screenshots`, created on demand.
 pub fn screenshot_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
     let dir = if target.is_absolute() { target } else { root().join(target) }.join("screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-// ---- temp dirs and fixtures -------------------------------------------------------------------
-
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let p = std::env::temp_dir().join(format!("clawmetry-ui-{tag}-{}-{t}-{n}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
-}
-
-/// A temp copy of `tests/fixtures/<name>` with `<lab>` in openclaw.json replaced by the copy's
-/// path. Returns (temp dir, state dir).
-pub fn fixture(name: &str) -> (TempDir, PathBuf) {
-    let tmp = TempDir::new(name);
-    let dir = tmp.path().join(name);
-    copy_dir(&root().join("tests/fixtures").join(name), &dir);
-    let cfg = dir.join("home/openclaw.json");
-    if let Ok(text) = std::fs::read_to_string(&cfg) {
-        std::fs::write(&cfg, text.replace("<lab>", &dir.display().to_string())).unwrap();
-    }
-    (tmp, dir.join("home"))
-}
-
-// ---- the server -------------------------------------------------------------------------------
-
-pub struct Server {
-    pub child: Child,
-    pub port: u16,
-    pub stderr_path: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.stderr_path);
-    }
-}
-
-/// Starts the real binary on `port` (0 = any) and waits until its index is ready. With
-/// `--token` in `args` the dashboard's auth applies, else `--no-auth` is added.
-pub fn start_server(port: u16, args: &[&str]) -> Server {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let stderr_path = std::env::temp_dir().join(format!(
-        "clawmetry-ui-stderr-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clawmetry"))
-        .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--no-gateway"])
-        .args(if args.contains(&"--token") { &[][..] } else { &["--no-auth"][..] })
-        .args(args)
-        .env("HOME", std::env::temp_dir().join("clawmetry-ui-no-home"))
-        .env_remove("OPENCLAW_STATE_DIR")
-        .env_remove("OPENCLAW_HOME")
-        .env_remove("CLAWMETRY_TOKEN")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("start clawmetry");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = match lines.next() {
-        Some(Ok(l)) => l,
-        _ => panic!("clawmetry printed nothing; stderr: {}", std::fs::read_to_string(&stderr_path).unwrap_or_default()),
-    };
-    let port: u16 = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, port, stderr_path };
-    let t0 = Instant::now();
-    loop {
-        if let Ok((200, _, body)) = server.get_raw("/api/health", &[]) {
-            if serde_json::from_slice::<Value>(&body).is_ok_and(|v| v["index"]["ready"] == true) {
-                break;
-            }
-        }
-        assert!(t0.elapsed() < Duration::from_secs(30), "index not ready after 30 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
-}
-
-/// A port that was free a moment ago (for a server that must come back on the same port).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl Server {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// GET with extra headers: (status, head, body).
-    pub fn get_raw(&self, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String, Vec<u8>)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(20)))?;
-        let mut req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes())?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)?;
-        let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-        let head = String::from_utf8_lossy(&buf[..split]).to_string();
-        let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-        Ok((status, head, buf[split + 4..].to_vec()))
-    }
-
-    pub fn get_json(&self, path: &str) -> Value {
-        let (status, _, body) = self.get_raw(path, &[]).unwrap();
-        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
-        serde_json::from_slice(&body).unwrap()
-    }
-
-    pub fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
-    }
-}
-
-/// A header's value from a raw response head.
-pub fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-    })
 }
 
 // ---- Chromium over the DevTools protocol ------------------------------------------------------
