@@ -893,13 +893,14 @@ fn sender_loop(history: Arc<History>, settings: SendSettings, rx: Receiver<Job>)
     for job in rx {
         let results = deliver(&agent, &settings, &job);
         if let Some(id) = job.alert_id {
+            // Logged before it is recorded: once the API shows the outcome, the log has it too.
+            for r in results.iter().filter(|r| !r.ok) {
+                eprintln!("clawmetry: alert {id} via {}: {}", r.channel, r.error.as_deref().unwrap_or("failed"));
+            }
             let status = delivery_status(&results);
             let j: Vec<Value> = results.iter().map(Delivery::json).collect();
             if let Err(e) = history.set_alert_delivery(id, status, &Value::Array(j)) {
                 eprintln!("clawmetry: cannot record the delivery of alert {id}: {e}");
-            }
-            for r in results.iter().filter(|r| !r.ok) {
-                eprintln!("clawmetry: alert {id} via {}: {}", r.channel, r.error.as_deref().unwrap_or("failed"));
             }
         }
         if let Some(reply) = job.reply {
