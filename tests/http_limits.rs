@@ -74,6 +74,7 @@ fn a_full_queue_answers_503_with_retry_after_at_once() {
     assert!(answers.iter().any(|(r, _)| status(r) == 200), "one queued request is served");
     assert_eq!(status(&first.join().unwrap().0), 200);
     assert!(t0.elapsed() < Duration::from_secs(8));
+    assert_eq!(server.get("/api/health")["http"]["queueFullRejections"], 5);
 }
 
 #[test]
@@ -124,7 +125,9 @@ fn stalled_and_trickling_clients_get_408_while_others_are_served() {
     let (r, took) = idle.join().unwrap();
     assert_eq!(r, "");
     assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(3), "{took:?}");
-    assert_eq!(server.get("/api/health")["index"]["ready"], true);
+    let health = server.get("/api/health");
+    assert_eq!(health["http"]["timedOutRequests"], 2, "{health}");
+    assert_eq!(health["index"]["ready"], true);
 }
 
 #[test]
@@ -229,6 +232,7 @@ fn connection_limits_per_peer_answer_503_and_free_up() {
     std::thread::sleep(Duration::from_millis(200));
     let (r, _) = get_once(port, "/api/overview");
     assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(server.get("/api/health")["http"]["refusedConnections"], 1);
 }
 
 #[test]
@@ -252,6 +256,7 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
     });
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(server.stderr().contains("accept: Too many open files"), "EMFILE was not reached: {}", server.stderr());
+    assert!(server.get("/api/health")["http"]["acceptErrors"].as_u64().unwrap() > 0);
     assert!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap() > 0);
 }
 

@@ -1,4 +1,5 @@
-//! `GET /api/health`: version, uptime, what was found, index progress and input problems.
+//! `GET /api/health`: version, uptime, what was found, index progress and input problems, and
+//! the HTTP layer's counters (connections, refusals, timeouts).
 
 use super::{Req, Resp};
 use crate::state::Shared;
@@ -37,6 +38,7 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
             "prices": st.price_source,
         },
         "index": st.health,
+        "http": super::limits::stats(),
     });
     drop(st);
     Resp::json(&v)

@@ -96,6 +96,19 @@ impl Limits {
     }
 }
 
+/// The counters above, for `/api/health` (and `/metrics`).
+pub fn stats() -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    serde_json::json!({
+        "openConnections": OPEN_CONNS.load(Relaxed),
+        "inFlight": IN_FLIGHT.load(Relaxed),
+        "queueFullRejections": REJECTED.load(Relaxed),
+        "refusedConnections": REFUSED_CONNS.load(Relaxed),
+        "timedOutRequests": TIMED_OUT.load(Relaxed),
+        "acceptErrors": ACCEPT_ERRORS.load(Relaxed),
+    })
+}
+
 /// The 503 of a full queue.
 pub fn overloaded() -> Resp {
     let mut r = Resp::error(503, "server busy: too many requests waiting; retry shortly");
