@@ -785,17 +785,14 @@ fn check(ctx: &Shared, mon: &Monitor, l: &mut Loop) -> Result<(), String> {
             tokens += s.tally.usage.total_tokens();
             events += s.tally.tool_results + s.tally.assistant_messages;
             errors += s.tally.errors();
-            if needs("long_session") {
-                let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
-                if s.status(now, run).status == "running" {
-                    if let Some(started) = s.first_ms() {
-                        running.push(alerts::RunningSession {
-                            id: s.id.clone(),
-                            agent: s.agent.clone(),
-                            label: s.meta.label.clone(),
-                            started_ms: started,
-                        });
-                    }
+            if needs("long_session") && st.status_of(s, now).status == "running" {
+                if let Some(started) = s.first_ms() {
+                    running.push(alerts::RunningSession {
+                        id: s.id.clone(),
+                        agent: s.agent.clone(),
+                        label: s.meta.label.clone(),
+                        started_ms: started,
+                    });
                 }
             }
         }
@@ -1011,18 +1008,10 @@ fn snapshot(ctx: &Shared, mon: &Monitor, l: &Loop) -> Result<(), String> {
     };
     {
         let st = ctx.read();
-        let (mut running, mut failed) = (0u64, 0u64);
-        for s in st.sessions.values() {
-            let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
-            match s.status(now, run).status {
-                "running" => running += 1,
-                "failed" => failed += 1,
-                _ => {}
-            }
-        }
+        let counts = st.status_counts(now);
         set("sessions", Some(st.sessions.len() as f64));
-        set("running", Some(running as f64));
-        set("failed", Some(failed as f64));
+        set("running", Some(counts.running as f64));
+        set("failed", Some(counts.failed as f64));
     }
     if let Some(known) = &l.known {
         let tokens: u64 = known.values().map(|r| r.input + r.output + r.cache_read + r.cache_write).sum();
