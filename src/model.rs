@@ -18,12 +18,14 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// Saturating: token counts come from transcripts and OTLP exports, and a hostile or broken
+    /// one may claim u64::MAX (an overflow would panic a debug build and wrap in release).
     pub fn add(&mut self, o: &Usage) {
-        self.input += o.input;
-        self.output += o.output;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.reasoning += o.reasoning;
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.cache_read = self.cache_read.saturating_add(o.cache_read);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.reasoning = self.reasoning.saturating_add(o.reasoning);
         self.cost += o.cost;
     }
     pub fn sub(&mut self, o: &Usage) {
@@ -40,7 +42,7 @@ impl Usage {
     /// Tokens the provider billed: input, output and both cache kinds (reasoning is part of
     /// output for every provider seen).
     pub fn total_tokens(&self) -> u64 {
-        self.input + self.output + self.cache_read + self.cache_write
+        self.input.saturating_add(self.output).saturating_add(self.cache_read).saturating_add(self.cache_write)
     }
 }
 
@@ -398,6 +400,19 @@ mod tests {
         assert_eq!(t.usage.input, 0);
         assert!(t.models.is_empty());
         assert_eq!(t.assistant_messages, 1);
+    }
+
+    /// Found by fuzzing (fuzz/regressions/transcript/usage-u64-max.jsonl): two lines claiming
+    /// u64::MAX tokens overflowed the tally.
+    #[test]
+    fn huge_token_counts_saturate() {
+        let l = assistant("a/x", 1, u64::MAX, Some(0.0));
+        let mut t = Tally::default();
+        t.add_line(&l, &|_, _| 0.0);
+        t.add_line(&l, &|_, _| 0.0);
+        assert_eq!(t.usage.input, u64::MAX);
+        assert_eq!(t.usage.total_tokens(), u64::MAX);
+        assert_eq!(t.usage.output, 20);
     }
 }
 
