@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod cli;
 pub mod detect;
 pub mod fleet;
+pub mod fuzz_entry;
 pub mod gateway;
 pub mod history;
 pub mod http;

@@ -1,9 +1,6 @@
 //! The JSON5 config reader (openclaw.json).
+//! The body is `clawmetry::fuzz_entry::json5`, shared with `tests/fuzz_regressions.rs`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        let _ = clawmetry::sources::json5::parse(text);
-    }
-});
+fuzz_target!(|data: &[u8]| clawmetry::fuzz_entry::json5(data));

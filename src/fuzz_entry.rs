@@ -1,0 +1,164 @@
+//! The fuzz targets' bodies: one function per target in `fuzz/`, taking the fuzzer's bytes.
+//! The cargo-fuzz binaries (`fuzz/fuzz_targets/*.rs`) call these, and so does the ordinary
+//! `cargo test` suite (`tests/fuzz_regressions.rs`), which feeds them every committed seed and
+//! every input that once crashed (`fuzz/regressions/`), so a regression is caught without
+//! cargo-fuzz. A function returns normally on any input; a panic or an abort is the bug.
+//!
+//! Not part of the dashboard: `main.rs` never calls it, so it is not in the binary.
+
+use crate::http::{percent_decode, routes, Req};
+use crate::model::Tally;
+use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
+use crate::pricing::PriceTable;
+use crate::sources::transcript::{render, summarize, KindFilter};
+use crate::state::{Ctx, Shared};
+use std::sync::OnceLock;
+
+/// The names of the targets, as in `fuzz/Cargo.toml` and the folders of `fuzz/seeds/`.
+pub const TARGETS: [&str; 4] = ["transcript", "json5", "otlp", "router"];
+
+/// Runs the target called `name` on `data`; false when there is no such target.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match name {
+        "transcript" => transcript(data),
+        "json5" => json5(data),
+        "otlp" => otlp(data),
+        "router" => router(data),
+        _ => return false,
+    }
+    true
+}
+
+/// The transcript line decoder: the fast summary, what the index makes of it (the line added
+/// twice to a session's tally, priced by the embedded table) and the full render, under every
+/// filter, of any bytes taken as one line.
+pub fn transcript(data: &[u8]) {
+    if let Ok(line) = summarize(data) {
+        let prices = prices();
+        let mut tally = Tally::default();
+        for _ in 0..2 {
+            tally.add_line(&line, &|model, usage| prices.cost(model, usage));
+        }
+        let _ = tally.usage.total_tokens();
+    }
+    for f in [KindFilter::All, KindFilter::Messages, KindFilter::Tools, KindFilter::Thinking, KindFilter::Errors] {
+        let _ = render(data, 7, f);
+    }
+}
+
+/// The JSON5 config reader (`openclaw.json`); bytes that are not UTF-8 never reach it.
+pub fn json5(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = crate::sources::json5::parse(text);
+    }
+}
+
+/// The OTLP decoders and what is made of a decoded export. The first byte selects: bit 0 the
+/// encoding (protobuf, JSON), bits 1-2 the signal (traces, metrics, logs), bit 3 a gzip body.
+/// A decoded export is ingested twice into fresh buffers, so the second pass meets the
+/// cumulative-metric state the first one left.
+pub fn otlp(data: &[u8]) {
+    let Some((&sel, body)) = data.split_first() else { return };
+    let enc = if sel & 1 == 0 { Encoding::Protobuf } else { Encoding::Json };
+    let inflated;
+    let body = if sel & 8 != 0 {
+        match gunzip(body) {
+            Ok(b) => {
+                inflated = b;
+                &inflated[..]
+            }
+            Err(_) => return,
+        }
+    } else {
+        body
+    };
+    let mut buf = Buffers::default();
+    match (sel >> 1) % 3 {
+        0 => {
+            if let Ok(req) = decode_traces(body, enc) {
+                for now in [1.0e12, 1.0e12 + 1000.0] {
+                    let _ = buf.ingest_traces(&req, now);
+                }
+            }
+        }
+        1 => {
+            if let Ok(req) = decode_metrics(body, enc) {
+                for now in [1.0e12, 1.0e12 + 1000.0] {
+                    let _ = buf.ingest_metrics(&req, now, sel & 16 != 0);
+                }
+            }
+        }
+        _ => {
+            if let Ok(req) = decode_logs(body, enc) {
+                for now in [1.0e12, 1.0e12 + 1000.0] {
+                    let _ = buf.ingest_logs(&req, now);
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP router: a request made of the bytes against an empty state (no installation, no
+/// gateway, a data dir in a temp dir), as `http::parse_request` would build it. The first byte
+/// is the method (its value mod 7) and flags: bit 7 Accept-Encoding: gzip, bit 6 Content-Type
+/// JSON (else protobuf), bit 5 Content-Encoding: gzip, bit 4 over TLS; then `path?query` up to
+/// the first NUL; the rest is the body. Every answer must carry an HTTP status.
+pub fn router(data: &[u8]) {
+    let Some((&m, rest)) = data.split_first() else { return };
+    let method = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"][m as usize % 7];
+    let (url, body) = match rest.iter().position(|&b| b == 0) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let url = String::from_utf8_lossy(url);
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let req = Req {
+        method: method.into(),
+        path: path.to_string(),
+        segments: path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect(),
+        query: query
+            .split('&')
+            .filter(|kv| !kv.is_empty())
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                (percent_decode(k), percent_decode(v))
+            })
+            .collect(),
+        if_none_match: None,
+        accept_gzip: m & 0x80 != 0,
+        remote: Some(([127, 0, 0, 1], 1234).into()),
+        body: body.to_vec(),
+        secure: m & 0x10 != 0,
+        headers: [
+            ("host", "127.0.0.1:8900"),
+            ("content-type", if m & 0x40 != 0 { "application/json" } else { "application/x-protobuf" }),
+            ("content-encoding", if m & 0x20 != 0 { "gzip" } else { "identity" }),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .into(),
+    };
+    let resp = routes::route(&req, router_ctx());
+    assert!((100..600).contains(&resp.status), "status {} for {method} {url}", resp.status);
+}
+
+fn prices() -> &'static PriceTable {
+    static PRICES: OnceLock<PriceTable> = OnceLock::new();
+    PRICES.get_or_init(|| PriceTable::load(None, None).expect("the embedded price table loads"))
+}
+
+/// One state for the whole process (building it per input would cost more than routing), in
+/// a temp dir of its own.
+fn router_ctx() -> &'static Shared {
+    static CTX: OnceLock<Shared> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let tmp = std::env::temp_dir().join(format!("clawmetry-fuzz-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(tmp.join("data"));
+        let cfg = crate::cli::Config {
+            openclaw_dir: Some(tmp.join("no-openclaw")),
+            data_dir: Some(tmp.join("data")),
+            no_gateway: true,
+            ..Default::default()
+        };
+        Ctx::new(crate::detect::detect(&cfg), &cfg)
+    })
+}
