@@ -1,16 +1,17 @@
 # clawmetry — every developer and CI entry point. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help run build release test test-all deps lint fmt bench clean fuzz load
+.PHONY: help run build release test test-all deps lint fmt bench clean fuzz fuzz-ci load
 
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
 	@echo "make test     fmt check + clippy -D warnings + unit, integration and browser tests"
-	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu"
+	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu, fuzz-ci"
 	@echo "make test-gateway-lab  end-to-end test against the real OpenClaw gateway (npm install, ~2-3 min)"
 	@echo "make bench    generate corpora (10 MB, 200 MB, 1 GB) and print index/latency/RSS figures"
 	@echo "make release  optimised binary in target/release/clawmetry"
-	@echo "make fuzz     cargo-fuzz every target in fuzz/ for FUZZ_SECS (30) s each (installs cargo-fuzz if missing)"
+	@echo "make fuzz-ci  build the fuzz targets, run each for FUZZ_CI_SECS (40) s from the seeds (in test-all)"
+	@echo "make fuzz     the same for FUZZ_SECS (300) s each, to hunt longer (both install cargo-fuzz if missing)"
 	@echo "make load     release server on a temp corpus + clawmetry-load: 1,000 req/s for LOAD_SECS (60) s"
 	@echo "make cross    static musl binaries in dist/: clawmetry-aarch64, -armv7 (Raspberry Pi), -x86_64"
 	@echo "              (one target: make cross-aarch64 | cross-armv7 | cross-x86_64; installs zig + cargo-zigbuild if missing)"
@@ -45,7 +46,7 @@ test: lint
 	$(CARGO) test --all-targets
 
 # Every test there is (what CI runs).
-test-all: deps test test-gateway-lab cross-test
+test-all: deps test test-gateway-lab cross-test fuzz-ci
 
 bench: release
 	$(CARGO) run --release --bin clawmetry-bench -- $(BENCH_ARGS)
@@ -85,19 +86,21 @@ test-gateway-lab:
 	$(CARGO) test --test gateway_lab -- --ignored --nocapture
 
 # ---- fuzzing (fuzz/, SECURITY.md "Fuzzing") ----------------------------------------------------
-# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 allows them on the stable toolchain.
-# Each target runs FUZZ_SECS seconds from its corpus (fuzz/corpus/<target>, kept out of git);
-# a crash stops the run with the input saved under fuzz/artifacts/<target>/.
-FUZZ_SECS ?= 30
-FUZZ_TARGETS ?= transcript json5 otlp router
-.PHONY: fuzz
+# fuzz/ci.sh installs the pinned cargo-fuzz when missing, builds every target once (no
+# sanitizer, debug assertions on, libFuzzer coverage guidance as always) and runs each target
+# for FUZZ_SECS seconds, as many at a time as there are cores, from fuzz/corpus/<target> (out
+# of git), fuzz/seeds/<target> and fuzz/regressions/<target>. A crash fails the run and prints
+# the input (saved under fuzz/artifacts/<target>/). The same inputs run in `make test` through
+# tests/fuzz_regressions.rs, without cargo-fuzz.
+FUZZ_CI_SECS ?= 40
+FUZZ_SECS ?= 300
+FUZZ_TARGETS ?=
+.PHONY: fuzz fuzz-ci
+fuzz-ci:
+	CARGO=$(CARGO) FUZZ_SECS=$(FUZZ_CI_SECS) fuzz/ci.sh $(FUZZ_TARGETS)
+
 fuzz:
-	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	@for t in $(FUZZ_TARGETS); do \
-		echo "== fuzz $$t ($(FUZZ_SECS) s)"; \
-		mkdir -p fuzz/corpus/$$t; \
-		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t fuzz/corpus/$$t fuzz/seeds/$$t -- -max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 || exit 1; \
-	done
+	CARGO=$(CARGO) FUZZ_SECS=$(FUZZ_SECS) fuzz/ci.sh $(FUZZ_TARGETS)
 
 # ---- load test (src/bin/clawmetry-load.rs, README "Load test") ---------------------------------
 # Release server with --no-auth on loopback, against a temp copy of the 200 MB bench corpus when

@@ -146,12 +146,17 @@ fn prices() -> &'static PriceTable {
     PRICES.get_or_init(|| PriceTable::load(None, None).expect("the embedded price table loads"))
 }
 
+/// The temp dir of the router's state in this process (the caller may remove it when done).
+pub fn router_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("clawmetry-fuzz-{}", std::process::id()))
+}
+
 /// One state for the whole process (building it per input would cost more than routing), in
-/// a temp dir of its own.
+/// [`router_dir`].
 fn router_ctx() -> &'static Shared {
     static CTX: OnceLock<Shared> = OnceLock::new();
     CTX.get_or_init(|| {
-        let tmp = std::env::temp_dir().join(format!("clawmetry-fuzz-{}", std::process::id()));
+        let tmp = router_dir();
         let _ = std::fs::create_dir_all(tmp.join("data"));
         let cfg = crate::cli::Config {
             openclaw_dir: Some(tmp.join("no-openclaw")),

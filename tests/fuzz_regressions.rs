@@ -51,6 +51,7 @@ fn otlp_inputs() {
 #[test]
 fn router_inputs() {
     check("router");
+    let _ = std::fs::remove_dir_all(clawmetry::fuzz_entry::router_dir());
 }
 
 /// The test list above and the targets cargo-fuzz builds stay the same four.
