@@ -6,7 +6,8 @@
 //!
 //! Not part of the dashboard: `main.rs` never calls it, so it is not in the binary.
 
-use crate::http::{percent_decode, routes, Req};
+use crate::http::server::{read_all, write_resp};
+use crate::http::{auth, percent_decode, routes, Req};
 use crate::model::Tally;
 use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
 use crate::pricing::PriceTable;
@@ -15,7 +16,7 @@ use crate::state::{Ctx, Shared};
 use std::sync::OnceLock;
 
 /// The names of the targets, as in `fuzz/Cargo.toml` and the folders of `fuzz/seeds/`.
-pub const TARGETS: [&str; 4] = ["transcript", "json5", "otlp", "router"];
+pub const TARGETS: [&str; 5] = ["transcript", "json5", "otlp", "router", "http"];
 
 /// Runs the target called `name` on `data`; false when there is no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -24,6 +25,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "json5" => json5(data),
         "otlp" => otlp(data),
         "router" => router(data),
+        "http" => http(data),
         _ => return false,
     }
     true
@@ -146,6 +148,32 @@ fn prices() -> &'static PriceTable {
     PRICES.get_or_init(|| PriceTable::load(None, None).expect("the embedded price table loads"))
 }
 
+/// The token of the state [`router`] and [`http`] share: an `http` input that sends it reaches
+/// the routes.
+pub const FUZZ_TOKEN: &str = "fuzz-token";
+
+/// The server's HTTP/1.1 request reader on raw bytes (`http::server::read_all`: request line,
+/// headers, body, keep-alive requests one after another), then what a handler thread does with
+/// each request it accepts: the auth gate (token [`FUZZ_TOKEN`], cookies, cross-site checks),
+/// the router, the response written out. A refusal must be an HTTP error status (or 0: the
+/// bytes ended); an answer must carry an HTTP status.
+pub fn http(data: &[u8]) {
+    for r in read_all(data) {
+        match r {
+            Ok(req) => {
+                let resp = match auth::check(&req, router_ctx()) {
+                    Ok(()) => routes::route(&req, router_ctx()),
+                    Err(resp) => resp,
+                };
+                assert!((100..600).contains(&resp.status), "status {} for {} {}", resp.status, req.method, req.path);
+                let mut out = Vec::new();
+                write_resp(&mut out, resp, req.method == "HEAD", true).expect("writing to memory");
+            }
+            Err(status) => assert!(status == 0 || (400..600).contains(&status), "refused with status {status}"),
+        }
+    }
+}
+
 /// The temp dir of the router's state in this process (the caller may remove it when done).
 pub fn router_dir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("clawmetry-fuzz-{}", std::process::id()))
@@ -162,6 +190,7 @@ fn router_ctx() -> &'static Shared {
             openclaw_dir: Some(tmp.join("no-openclaw")),
             data_dir: Some(tmp.join("data")),
             no_gateway: true,
+            token: Some(FUZZ_TOKEN.into()),
             ..Default::default()
         };
         Ctx::new(crate::detect::detect(&cfg), &cfg)

@@ -54,6 +54,11 @@ fn router_inputs() {
     let _ = std::fs::remove_dir_all(clawmetry::fuzz_entry::router_dir());
 }
 
+#[test]
+fn http_inputs() {
+    check("http");
+}
+
 /// The test list above and the targets cargo-fuzz builds stay the same four.
 #[test]
 fn every_target_is_tested() {
