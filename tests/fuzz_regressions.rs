@@ -48,15 +48,12 @@ fn otlp_inputs() {
     check("otlp");
 }
 
+/// One test for the two targets that share the router's state, so its temp dir can go after both.
 #[test]
-fn router_inputs() {
+fn router_and_http_inputs() {
     check("router");
-    let _ = std::fs::remove_dir_all(clawmetry::fuzz_entry::router_dir());
-}
-
-#[test]
-fn http_inputs() {
     check("http");
+    let _ = std::fs::remove_dir_all(clawmetry::fuzz_entry::router_dir());
 }
 
 /// The test list above and the targets cargo-fuzz builds stay the same four.
