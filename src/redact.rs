@@ -1,4 +1,4 @@
-//! Secret redaction for what the dashboard shows of transcripts, gateway logs and memory files:
+//! Secret redaction for everything the dashboard shows that came from OpenClaw or a client:
 //! API keys and tokens are replaced with [`MARK`]. A small hand-written scanner (no regex crate):
 //!
 //! | pattern | what |
@@ -7,6 +7,10 @@
 //! | `xoxb-` `xoxp-` `xoxa-` `xoxr-` `xoxs-` + 10 or more of `[A-Za-z0-9-]` | Slack tokens |
 //! | `ghp_` `gho_` `ghu_` `ghs_` `ghr_` + 30 or more of `[A-Za-z0-9]`; `github_pat_` + 20 or more of `[A-Za-z0-9_]` | GitHub tokens |
 //! | `AKIA` + exactly 16 of `[0-9A-Z]` | AWS access key ids |
+//! | `AIza` + 35 or more of `[A-Za-z0-9_-]` | Google API keys (Gemini) |
+//! | `sk_live_` `sk_test_` `rk_live_` `rk_test_` + 16 or more of `[A-Za-z0-9]` | Stripe keys |
+//! | `hf_` + 30 or more, `gsk_` `xai-` `pplx-` + 40 or more, `npm_` + 36 or more of `[A-Za-z0-9]` | Hugging Face, Groq, xAI, Perplexity, npm tokens |
+//! | `glpat-` + 20 or more of `[A-Za-z0-9_-]` | GitLab personal access tokens |
 //! | 8 to 10 digits, `:`, 35 or more of `[A-Za-z0-9_-]` | Telegram bot tokens |
 //! | `Bearer ` + 16 or more of `[A-Za-z0-9._~+/=-]` | HTTP bearer credentials (the word `Bearer` is kept) |
 //!
@@ -40,15 +44,22 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     };
     let key = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let alnum = |c: u8| c.is_ascii_alphanumeric();
+    let any = |prefixes: &[&[u8]], min: usize, ok: fn(u8) -> bool| prefixes.iter().find_map(|p| prefixed(p, min, ok));
     match rest.first()? {
-        b's' => prefixed(b"sk-", 20, key),
-        b'x' => [&b"xoxb-"[..], b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-"]
-            .iter()
-            .find_map(|p| prefixed(p, 10, |c| c.is_ascii_alphanumeric() || c == b'-')),
-        b'g' => [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"]
-            .iter()
-            .find_map(|p| prefixed(p, 30, alnum))
-            .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_')),
+        b's' => prefixed(b"sk-", 20, key).or_else(|| any(&[b"sk_live_", b"sk_test_"], 16, alnum)),
+        b'r' => any(&[b"rk_live_", b"rk_test_"], 16, alnum),
+        b'x' => {
+            any(&[b"xoxb-", b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-"], 10, |c| c.is_ascii_alphanumeric() || c == b'-')
+                .or_else(|| prefixed(b"xai-", 40, alnum))
+        }
+        b'g' => any(&[b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"], 30, alnum)
+            .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_'))
+            .or_else(|| prefixed(b"glpat-", 20, key))
+            .or_else(|| prefixed(b"gsk_", 40, alnum)),
+        b'h' => prefixed(b"hf_", 30, alnum),
+        b'p' => prefixed(b"pplx-", 40, alnum),
+        b'n' => prefixed(b"npm_", 36, alnum),
+        b'A' if rest.starts_with(b"AIza") => prefixed(b"AIza", 35, key),
         b'A' => {
             let n = run(b, i + 4, |c| c.is_ascii_digit() || c.is_ascii_uppercase());
             (rest.starts_with(b"AKIA") && n == 16 && !b.get(i + 20).copied().is_some_and(word)).then_some((i, i + 20))
@@ -99,6 +110,20 @@ pub fn text(s: &str) -> Cow<'_, str> {
     }
     out.push_str(&s[copied..]);
     Cow::Owned(out)
+}
+
+/// `s` with every secret replaced by [`MARK`]; `s` itself (no copy) when there is none. For text
+/// kept in the index (labels, tasks), redacted once when it is read.
+pub fn owned(s: String) -> String {
+    match text(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(r) => r,
+    }
+}
+
+/// Whether `s` holds a secret that [`text`] would replace.
+pub fn has_secret(s: &str) -> bool {
+    matches!(text(s), Cow::Owned(_))
 }
 
 /// Redacts every string inside a JSON value (object keys are left alone).
@@ -154,6 +179,23 @@ mod tests {
             ("curl -H 'authorization: bearer 0123456789abcdef0123'", "curl -H 'authorization: bearer [REDACTED]'"),
             ("two: sk-aaaaaaaaaaaaaaaaaaaaaaaa and AKIAABCDEFGHIJKLMNOP", "two: [REDACTED] and [REDACTED]"),
             ("ünïcödé → sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ ✓", "ünïcödé → [REDACTED] ✓"),
+            ("GEMINI_API_KEY=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY;", "GEMINI_API_KEY=[REDACTED];"),
+            (
+                "stripe sk_live_51H8xYzAbCdEfGhIjKlMnOp and rk_test_4eC39HqLyjWDarjtT1zdp7dc",
+                "stripe [REDACTED] and [REDACTED]",
+            ),
+            ("HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "HF_TOKEN=[REDACTED]"),
+            ("groq gsk_0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh", "groq [REDACTED]"),
+            ("xai-0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij.", "[REDACTED]."),
+            ("pplx-0123456789abcdefghijABCDEFGHIJ0123456789abcd", "[REDACTED]"),
+            (
+                "//registry.npmjs.org/:_authToken=npm_0123456789abcdefghijABCDEFGHIJ012345",
+                "//registry.npmjs.org/:_authToken=[REDACTED]",
+            ),
+            (
+                "git clone https://oauth2:glpat-Ab12Cd34Ef56Gh78Ij90@gitlab.com/x",
+                "git clone https://oauth2:[REDACTED]@gitlab.com/x",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(r(input), want, "{input}");
@@ -172,6 +214,8 @@ mod tests {
             "order 12345678: shipped",
             "phone 1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4",
             "ghp_short and xoxb-1",
+            "AIza is a prefix, sk_live_short, hf_hub_download, the xai-grok model, pplx-api, npm_config_cache",
+            "glpat-short and gsk_short",
             "désolé, ça marche 日本語",
         ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
