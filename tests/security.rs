@@ -226,3 +226,148 @@ fn secrets_are_redacted_in_transcripts_and_logs() {
     assert!(body.contains("plain line [REDACTED]"), "{body}");
     assert!(!body.contains(SK) && !body.contains(TG) && !body.contains("AKIAIOSFODNN7EXAMPLE"), "{body}");
 }
+
+/// Secrets in the text OpenClaw and clients hand in, one kind per place they are shown.
+const KEYS: [&str; 8] = [
+    "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd",
+    "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "AKIAIOSFODNN7EXAMPLE",
+    "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA-0123456789",
+    "7012345678:AAFbq-3xZ_9kLmNoPqRsTuVwXyZaBcDeFgH",
+    "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+];
+
+/// Rewrites a JSON file of the fixture copy.
+fn edit_json(path: &std::path::Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// Replaces `from` (which must be there) in a text file of the fixture copy.
+fn edit_text(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{}: no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn authed(s: &Server, method: &str, path: &str, body: &str) -> String {
+    let bearer = format!("Bearer {TOKEN}");
+    let (st, _, text) =
+        send(s, method, path, &[("Authorization", &bearer), ("Content-Type", "application/json")], body);
+    assert_eq!(st, 200, "{method} {path}: {text}");
+    text
+}
+
+fn assert_no_secret(path: &str, body: &str) {
+    for k in KEYS {
+        assert!(!body.contains(k), "{path} shows {k}: {body}");
+    }
+}
+
+#[test]
+fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
+    let (tmp, home) = install_fixture("legacy-2026.3");
+    let sessions = home.join("agents/main/sessions");
+    // A session label, a sub-agent's first message (its task when no run record has one),
+    // a run record's task, a cron job's prompt and a cron run's summary.
+    edit_json(&sessions.join("sessions.json"), |v| {
+        v["agent:main:main"]["label"] = format!("main chat with {}", KEYS[1]).into();
+    });
+    edit_text(
+        &sessions.join("8bda3b15-d404-4ab9-a427-d4c89c251a7b.jsonl"),
+        "[Subagent Task]: You are a PRODUCT NAMING",
+        &format!("[Subagent Task]: Pull with {} first. You are a PRODUCT NAMING", KEYS[3]),
+    );
+    edit_json(&home.join("subagents/runs.json"), |v| {
+        let t = &mut v["runs"]["1c61d358-0f3c-4637-a335-e1ff99da3b5f"]["task"];
+        *t = format!("Push with {} when done. {}", KEYS[2], t.as_str().unwrap()).into();
+    });
+    edit_json(&home.join("cron/jobs.json"), |v| {
+        let job = &mut v["jobs"][0];
+        assert_eq!(job["name"], "auto-dream");
+        job["name"] = format!("auto-dream {}", KEYS[7]).into();
+        job["payload"]["message"] = format!("Dream with aws key {} tonight", KEYS[4]).into();
+    });
+    let runs = home.join("cron/runs/b9110520-e052-4b6e-a8cf-3112bb46e172.jsonl");
+    edit_text(
+        &runs,
+        "\"summary\":\"**Dream Consolidation Summary",
+        &format!("\"summary\":\"posted via {} **Dream Consolidation Summary", KEYS[0]),
+    );
+    let s = start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN]);
+
+    // OTLP: a span with a secret in its name, an attribute and the conversation id (which
+    // becomes a session), and a log record with one in its body and attributes.
+    let traces = serde_json::json!({"resourceSpans": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot-svc"}}]},
+    "scopeSpans": [{"spans": [{
+        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+        "name": format!("GET /bot{}/getMe", KEYS[6]), "kind": 3,
+        "startTimeUnixNano": "1775617200000000000", "endTimeUnixNano": "1775617201000000000",
+        "attributes": [
+            {"key": "http.request.header.authorization", "value": {"stringValue": format!("Bearer {}", KEYS[5])}},
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+            {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "3"}},
+            {"key": "gen_ai.conversation.id", "value": {"stringValue": format!("conv/{}", KEYS[0])}}
+        ]}]}]}]});
+    authed(&s, "POST", "/v1/traces", &traces.to_string());
+    let logs = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot-svc"}}]},
+    "scopeLogs": [{"logRecords": [{
+        "timeUnixNano": "1775617200000000000", "severityText": "INFO",
+        "body": {"stringValue": format!("configured OPENAI_API_KEY={} for the run", KEYS[0])},
+        "attributes": [{"key": "env", "value": {"kvlistValue": {"values": [
+            {"key": "GITHUB_TOKEN", "value": {"stringValue": KEYS[2]}}]}}}]
+    }]}]}]});
+    authed(&s, "POST", "/v1/logs", &logs.to_string());
+
+    let job = "b9110520-e052-4b6e-a8cf-3112bb46e172";
+    let main = "003d9e5b-51f2-496b-911f-3564cacac047";
+    let mut seen = String::new();
+    for path in [
+        "/api/sessions?limit=1000".to_string(),
+        "/api/sessions?limit=1000&sort=label".to_string(),
+        format!("/api/sessions/{main}"),
+        "/api/sessions/8bda3b15-d404-4ab9-a427-d4c89c251a7b".to_string(),
+        "/api/subagents".to_string(),
+        "/api/overview".to_string(),
+        "/api/usage".to_string(),
+        "/api/usage.csv".to_string(),
+        "/api/flow".to_string(),
+        "/api/crons".to_string(),
+        format!("/api/crons/{job}/runs"),
+        "/api/otlp".to_string(),
+        "/api/gateway".to_string(),
+        "/api/nodes".to_string(),
+        "/api/alerts".to_string(),
+        "/metrics".to_string(),
+    ] {
+        let body = authed(&s, "GET", &path, "");
+        assert_no_secret(&path, &body);
+        seen.push_str(&body);
+    }
+    // The text around each secret is still there.
+    for want in [
+        "main chat with [REDACTED]",
+        "Pull with [REDACTED] first. You are a PRODUCT NAMING",
+        "Push with [REDACTED] when done. You are Michael",
+        "auto-dream [REDACTED]",
+        "Dream with aws key [REDACTED] tonight",
+        "posted via [REDACTED] **Dream Consolidation Summary",
+        "GET /bot[REDACTED]/getMe",
+        "Bearer [REDACTED]",
+        "conv/[REDACTED]",
+        "configured OPENAI_API_KEY=[REDACTED] for the run",
+    ] {
+        assert!(seen.contains(want), "{want:?} is missing");
+    }
+    // A search cannot find a session by its secret either (the index keeps the label redacted).
+    let found = authed(&s, "GET", &format!("/api/sessions?q={}", &KEYS[1][..12]), "");
+    assert!(found.contains("\"total\":0"), "{found}");
+    drop(tmp);
+}
