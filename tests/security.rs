@@ -1,6 +1,8 @@
 //! Dashboard auth and cross-site protection (SECURITY.md), against the real binary started
 //! WITHOUT `--no-auth`: tokens, the login cookie, the failed-login limit, cross-origin writes,
-//! the public endpoints and `--public-overview`. Every call comes from loopback.
+//! the public endpoints and `--public-overview`, and the redaction of secrets in everything the
+//! API shows (fixture copies with secrets planted in labels, tasks, crons, OTLP exports and fleet
+//! reports). Every call comes from loopback.
 
 mod common;
 
@@ -370,4 +372,81 @@ fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
     let found = authed(&s, "GET", &format!("/api/sessions?q={}", &KEYS[1][..12]), "");
     assert!(found.contains("\"total\":0"), "{found}");
     drop(tmp);
+}
+
+#[test]
+fn secrets_are_redacted_in_the_sqlite_era_stores() {
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    for a in ["main", "ops"] {
+        std::fs::create_dir_all(home.join(format!("agents/{a}/sessions"))).unwrap();
+    }
+    let agent = rusqlite::Connection::open(home.join("agents/main/agent/openclaw-agent.sqlite")).unwrap();
+    let sub = "agent:main:subagent:74079b11-b0d7-499c-8b76-408f4c765fc9";
+    let n = agent
+        .execute("UPDATE session_nodes SET label = ?1 WHERE session_key = ?2", (format!("fake-sub {}", KEYS[6]), sub))
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(agent);
+    let state = rusqlite::Connection::open(home.join("state/openclaw.sqlite")).unwrap();
+    let n = state
+        .execute(
+            "UPDATE subagent_runs SET payload_json = json_set(payload_json, '$.task', ?1) \
+             WHERE json_extract(payload_json, '$.childSessionKey') = ?2",
+            (format!("Deploy with {} now", KEYS[7]), sub),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = state
+        .execute(
+            "UPDATE cron_jobs SET job_json = json_set(job_json, '$.description', ?1) WHERE job_id = ?2",
+            (format!("promote with {}", KEYS[4]), "2be29d26-bec1-419d-8502-4eecd8cf3b77"),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = state
+        .execute(
+            "UPDATE task_runs SET terminal_summary = ?1, \
+             detail_json = json_set(coalesce(detail_json, '{}'), '$.summary', ?1) WHERE runtime = 'cron'",
+            (format!("Done. Used {} once.", KEYS[2]),),
+        )
+        .unwrap();
+    assert!(n >= 1);
+    drop(state);
+    let s = start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN]);
+    let mut seen = String::new();
+    for path in ["/api/sessions?limit=1000", "/api/subagents", "/api/overview", "/api/usage", "/api/crons"] {
+        let body = authed(&s, "GET", path, "");
+        assert_no_secret(path, &body);
+        seen.push_str(&body);
+    }
+    for want in
+        ["fake-sub [REDACTED]", "Deploy with [REDACTED] now", "promote with [REDACTED]", "Done. Used [REDACTED] once."]
+    {
+        assert!(seen.contains(want), "{want:?} is missing");
+    }
+}
+
+#[test]
+fn fleet_node_reports_are_shown_redacted() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let fleet_key = "fleet-key-0123456789";
+    let s = common::start_exact_env(
+        &["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN],
+        &[("CLAWMETRY_FLEET_KEY", fleet_key)],
+    );
+    let node = serde_json::json!({"nodeId": "pi-1", "name": format!("pi {}", KEYS[2]), "host": "pi.local",
+        "sessions": {"total": 1, "running": 0, "recent": [{"label": format!("deploy with {} today", KEYS[0])}]}});
+    for path in ["/api/nodes/register", "/api/nodes/report"] {
+        let (st, _, body) = send(
+            &s,
+            "POST",
+            path,
+            &[("X-Clawmetry-Fleet-Key", fleet_key), ("Content-Type", "application/json")],
+            &node.to_string(),
+        );
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    let body = authed(&s, "GET", "/api/nodes", "");
+    assert_no_secret("/api/nodes", &body);
+    assert!(body.contains("deploy with [REDACTED] today") && body.contains("pi [REDACTED]"), "{body}");
 }
