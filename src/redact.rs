@@ -11,6 +11,8 @@
 //! | `sk_live_` `sk_test_` `rk_live_` `rk_test_` + 16 or more of `[A-Za-z0-9]` | Stripe keys |
 //! | `hf_` + 30 or more, `gsk_` `xai-` `pplx-` + 40 or more, `npm_` + 36 or more of `[A-Za-z0-9]` | Hugging Face, Groq, xAI, Perplexity, npm tokens |
 //! | `glpat-` + 20 or more of `[A-Za-z0-9_-]` | GitLab personal access tokens |
+//! | `https://hooks.slack.com/services/` + 20 or more, `https://discord.com/api/webhooks/` (or `discordapp.com`) + 60 or more of `[A-Za-z0-9_/-]` | Slack and Discord webhook URLs (the path after the fixed part) |
+//! | `-----BEGIN …PRIVATE KEY-----` … `-----END ` | PEM private keys (the body; the BEGIN and END lines stay) |
 //! | 8 to 10 digits, `:`, 35 or more of `[A-Za-z0-9_-]` | Telegram bot tokens |
 //! | `Bearer ` + 16 or more of `[A-Za-z0-9._~+/=-]` | HTTP bearer credentials (the word `Bearer` is kept) |
 //!
@@ -30,6 +32,41 @@ fn word(b: u8) -> bool {
 /// Length of the run of bytes from `i` for which `ok` holds.
 fn run(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
     b[i.min(b.len())..].iter().take_while(|&&c| ok(c)).count()
+}
+
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A PEM private key at `i`: the BEGIN and END lines stay, what is between them goes (up to the
+/// end of the text when it was cut before the END line). Rare: kept out of `secret_at`'s way.
+#[inline(never)]
+fn private_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let head = b[i..].strip_prefix(b"-----BEGIN ")?;
+    let close = find(&head[..head.len().min(64)], b"-----")?;
+    find(&head[..close], b"PRIVATE KEY")?;
+    let from = i + b"-----BEGIN ".len() + close + 5;
+    let to = find(&b[from..], b"-----END ").map_or(b.len(), |e| from + e);
+    (to > from).then_some((from, to))
+}
+
+/// A Slack or Discord webhook URL at `i` (its path is the secret): the host and the path's fixed
+/// part stay readable.
+#[inline(never)]
+fn webhook_url(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let path = |prefix: &[u8], min: usize| {
+        let from = i + prefix.len();
+        let n = if b[i..].starts_with(prefix) {
+            run(b, from, |c| c.is_ascii_alphanumeric() || b"_-/".contains(&c))
+        } else {
+            0
+        };
+        (n >= min).then_some((from, from + n))
+    };
+    path(b"https://hooks.slack.com/services/", 20)
+        .or_else(|| path(b"https://discord.com/api/webhooks/", 60))
+        .or_else(|| path(b"https://discordapp.com/api/webhooks/", 60))
 }
 
 /// The secret starting at `i`, if any: (start of the part to replace, end).
@@ -56,7 +93,8 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
             .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_'))
             .or_else(|| prefixed(b"glpat-", 20, key))
             .or_else(|| prefixed(b"gsk_", 40, alnum)),
-        b'h' => prefixed(b"hf_", 30, alnum),
+        b'h' => prefixed(b"hf_", 30, alnum).or_else(|| webhook_url(b, i)),
+        b'-' => private_key(b, i),
         b'p' => prefixed(b"pplx-", 40, alnum),
         b'n' => prefixed(b"npm_", 36, alnum),
         b'A' if rest.starts_with(b"AIza") => prefixed(b"AIza", 35, key),
@@ -87,7 +125,7 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
 /// Whether a secret can start with `c` (the first bytes `secret_at` looks for): most bytes of
 /// ordinary text are passed over with this one test.
 fn may_start(c: u8) -> bool {
-    matches!(c, b's' | b'r' | b'x' | b'g' | b'h' | b'p' | b'n' | b'A' | b'B' | b'b' | b'0'..=b'9')
+    matches!(c, b's' | b'r' | b'x' | b'g' | b'h' | b'p' | b'n' | b'A' | b'B' | b'b' | b'-' | b'0'..=b'9')
 }
 
 /// `s` with every secret replaced by [`MARK`]; borrowed when there is none.
@@ -202,6 +240,22 @@ mod tests {
                 "git clone https://oauth2:glpat-Ab12Cd34Ef56Gh78Ij90@gitlab.com/x",
                 "git clone https://oauth2:[REDACTED]@gitlab.com/x",
             ),
+            (
+                "POST https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX done",
+                "POST https://hooks.slack.com/services/[REDACTED] done",
+            ),
+            (
+                "url: https://discord.com/api/webhooks/1234567890123456789/AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-AbCdEfGhIjKlMnOpQrStUv\n",
+                "url: https://discord.com/api/webhooks/[REDACTED]\n",
+            ),
+            (
+                "cat id_ed25519:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\nok",
+                "cat id_ed25519:\n-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----\nok",
+            ),
+            (
+                "cut: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb",
+                "cut: -----BEGIN RSA PRIVATE KEY-----[REDACTED]",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(r(input), want, "{input}");
@@ -222,6 +276,9 @@ mod tests {
             "ghp_short and xoxb-1",
             "AIza is a prefix, sk_live_short, hf_hub_download, the xai-grok model, pplx-api, npm_config_cache",
             "glpat-short and gsk_short",
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+            "https://hooks.slack.com/services/ and https://discord.com/api/webhooks/123",
+            "--- a/x\n+++ b/x\n-----BEGIN",
             "désolé, ça marche 日本語",
         ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");

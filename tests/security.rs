@@ -230,7 +230,7 @@ fn secrets_are_redacted_in_transcripts_and_logs() {
 }
 
 /// Secrets in the text OpenClaw and clients hand in, one kind per place they are shown.
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 10] = [
     "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd",
     "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
@@ -239,6 +239,8 @@ const KEYS: [&str; 8] = [
     "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA-0123456789",
     "7012345678:AAFbq-3xZ_9kLmNoPqRsTuVwXyZaBcDeFgH",
     "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb",
 ];
 
 /// Rewrites a JSON file of the fixture copy.
@@ -292,6 +294,7 @@ fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
         assert_eq!(job["name"], "auto-dream");
         job["name"] = format!("auto-dream {}", KEYS[7]).into();
         job["payload"]["message"] = format!("Dream with aws key {} tonight", KEYS[4]).into();
+        job["description"] = format!("posts to https://hooks.slack.com/services/{}", KEYS[8]).into();
     });
     let runs = home.join("cron/runs/b9110520-e052-4b6e-a8cf-3112bb46e172.jsonl");
     edit_text(
@@ -325,6 +328,9 @@ fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
         "body": {"stringValue": format!("configured OPENAI_API_KEY={} for the run", KEYS[0])},
         "attributes": [{"key": "env", "value": {"kvlistValue": {"values": [
             {"key": "GITHUB_TOKEN", "value": {"stringValue": KEYS[2]}}]}}}]
+    }, {
+        "timeUnixNano": "1775617200000000000", "severityText": "WARN",
+        "body": {"stringValue": format!("read deploy.pem:\n-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n", KEYS[9])}
     }]}]}]});
     authed(&s, "POST", "/v1/logs", &logs.to_string());
 
@@ -365,6 +371,8 @@ fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
         "Bearer [REDACTED]",
         "conv/[REDACTED]",
         "configured OPENAI_API_KEY=[REDACTED] for the run",
+        "posts to https://hooks.slack.com/services/[REDACTED]",
+        "read deploy.pem:\\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----",
     ] {
         assert!(seen.contains(want), "{want:?} is missing");
     }
