@@ -209,8 +209,10 @@ impl Tally {
             LineKind::User => {
                 self.user_messages += 1;
                 // Kept only for sub-agents (their task); other sessions' text stays on disk.
+                // Redacted before it is cut, so that no part of a secret is kept.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
                     self.first_user_text = line.user_text.as_deref().filter(|t| t.contains("[Subagent")).map(|t| {
+                        let t = crate::redact::text(t);
                         let mut end = t.len().min(400);
                         while !t.is_char_boundary(end) {
                             end -= 1;

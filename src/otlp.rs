@@ -13,7 +13,9 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
+};
 use prost::Message;
 use serde::Serialize;
 use serde_json::Value;
@@ -164,10 +166,16 @@ pub fn decode_logs(b: &[u8], e: Encoding) -> Result<ExportLogsServiceRequest, St
     decode(b, e)
 }
 
-/// An attribute value as JSON (for display) and as text/number (for extraction).
+/// Client text as kept: secrets redacted (see `redact.rs`). Everything the buffers and the
+/// usage records hold that a client wrote goes through here (or [`any_json`]) once, on ingest.
+fn kept(s: &str) -> String {
+    crate::redact::text(s).into_owned()
+}
+
+/// An attribute value as JSON, as kept for display (strings redacted).
 fn any_json(v: &AnyValue) -> Value {
     match &v.value {
-        Some(any_value::Value::StringValue(s)) => Value::String(s.clone()),
+        Some(any_value::Value::StringValue(s)) => Value::String(kept(s)),
         Some(any_value::Value::BoolValue(b)) => Value::Bool(*b),
         Some(any_value::Value::IntValue(i)) => Value::from(*i),
         Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
@@ -188,7 +196,7 @@ impl Attrs<'_> {
     }
     fn str(&self, keys: &[&str]) -> Option<String> {
         keys.iter().find_map(|k| match &self.get(k)?.value {
-            Some(any_value::Value::StringValue(s)) if !s.is_empty() => Some(s.clone()),
+            Some(any_value::Value::StringValue(s)) if !s.is_empty() => Some(kept(s)),
             Some(any_value::Value::IntValue(i)) => Some(i.to_string()),
             _ => None,
         })
@@ -308,7 +316,7 @@ fn service_of(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resour
         .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
         .and_then(|kv| kv.value.as_ref())
         .and_then(|v| match &v.value {
-            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+            Some(any_value::Value::StringValue(s)) => Some(kept(s)),
             _ => None,
         })
         .unwrap_or_else(|| "unknown_service".into())
@@ -369,12 +377,12 @@ impl Buffers {
                         trace_id: hex(&span.trace_id),
                         span_id: hex(&span.span_id),
                         parent_span_id: hex(&span.parent_span_id),
-                        name: span.name.clone(),
+                        name: kept(&span.name),
                         kind: span.kind,
                         start_ms: span.start_time_unix_nano as f64 / 1e6,
                         end_ms: span.end_time_unix_nano as f64 / 1e6,
                         status: span.status.as_ref().map_or(0, |s| s.code),
-                        status_message: span.status.as_ref().map_or(String::new(), |s| s.message.clone()),
+                        status_message: span.status.as_ref().map_or(String::new(), |s| kept(&s.message)),
                         attributes: attrs_json(&span.attributes),
                     });
                     while self.spans.len() > KEEP_SPANS {
@@ -403,93 +411,52 @@ impl Buffers {
             let res_attrs: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
             for sm in &rm.scope_metrics {
                 for m in &sm.metrics {
-                    // (attributes, value, start, time, cumulative, monotonic)
-                    let mut points: Vec<(&[KeyValue], f64, u64, u64, bool)> = Vec::new();
-                    let kind = match &m.data {
-                        Some(metric::Data::Gauge(g)) => {
-                            for p in &g.data_points {
-                                points.push((
-                                    &p.attributes,
-                                    num(&p.value),
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    false,
-                                ));
-                            }
-                            "gauge"
-                        }
-                        Some(metric::Data::Sum(s)) => {
-                            for p in &s.data_points {
-                                points.push((
-                                    &p.attributes,
-                                    num(&p.value),
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    s.aggregation_temporality == 2,
-                                ));
-                            }
-                            "sum"
-                        }
+                    let (kind, points) = match &m.data {
+                        Some(metric::Data::Gauge(g)) => ("gauge", points(&g.data_points, 0)),
+                        Some(metric::Data::Sum(s)) => ("sum", points(&s.data_points, s.aggregation_temporality)),
                         Some(metric::Data::Histogram(h)) => {
-                            for p in &h.data_points {
-                                points.push((
-                                    &p.attributes,
-                                    p.sum.unwrap_or(0.0),
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    h.aggregation_temporality == 2,
-                                ));
-                            }
-                            "histogram"
+                            ("histogram", points(&h.data_points, h.aggregation_temporality))
                         }
                         Some(metric::Data::ExponentialHistogram(h)) => {
-                            for p in &h.data_points {
-                                points.push((
-                                    &p.attributes,
-                                    p.sum.unwrap_or(0.0),
-                                    p.start_time_unix_nano,
-                                    p.time_unix_nano,
-                                    h.aggregation_temporality == 2,
-                                ));
-                            }
-                            "exponential_histogram"
+                            ("exponential_histogram", points(&h.data_points, h.aggregation_temporality))
                         }
-                        _ => "summary",
+                        _ => ("summary", Vec::new()),
                     };
+                    let name = kept(&m.name);
                     let token_metric = matches!(m.name.as_str(), "gen_ai.client.token.usage" | "openclaw.tokens");
                     let openclaw_own = service == "openclaw" || m.name.starts_with("openclaw.");
-                    for (attrs, value, start, time, cumulative) in &points {
+                    for &Point { attrs, value, start, time, cumulative } in &points {
                         self.counters.metric_points += 1;
                         self.service(&service, now_ms).metric_points += 1;
-                        let series_key = format!("{service}\u{1}{}\u{1}{}", m.name, attrs_json(attrs));
+                        let aj = attrs_json(attrs);
+                        let series_key = format!("{service}\u{1}{name}\u{1}{aj}");
                         // Running totals become increments; a new start time is a reset.
-                        let delta = if *cumulative {
-                            let prev = self.cumulative.insert(series_key.clone(), (*start, *value));
+                        let delta = if cumulative {
+                            let prev = self.cumulative.insert(series_key.clone(), (start, value));
                             match prev {
-                                Some((s, v)) if s == *start && *value >= v => value - v,
-                                _ => *value,
+                                Some((s, v)) if s == start && value >= v => value - v,
+                                _ => value,
                             }
                         } else {
-                            *value
+                            value
                         };
                         if self.cumulative.len() > KEEP_SERIES {
                             self.cumulative.clear();
                         }
-                        let rec = self.metrics.entry(m.name.clone()).or_insert_with(|| MetricRec {
+                        let rec = self.metrics.entry(name.clone()).or_insert_with(|| MetricRec {
                             service: service.clone(),
                             kind,
                             unit: m.unit.clone(),
-                            description: m.description.clone(),
+                            description: kept(&m.description),
                             series: Vec::new(),
                             points: 0,
                             last_ms: 0.0,
                         });
                         rec.points += 1;
-                        rec.last_ms = *time as f64 / 1e6;
-                        let aj = attrs_json(attrs);
+                        rec.last_ms = time as f64 / 1e6;
                         match rec.series.iter().position(|(k, _)| *k == aj) {
-                            Some(i) => rec.series[i].1 = *value,
-                            None if rec.series.len() < 20 => rec.series.push((aj, *value)),
+                            Some(i) => rec.series[i].1 = value,
+                            None if rec.series.len() < 20 => rec.series.push((aj, value)),
                             None => {}
                         }
                         if !token_metric || delta <= 0.0 {
@@ -516,7 +483,7 @@ impl Buffers {
                             agent,
                             service: service.clone(),
                             model: model_name(&a).unwrap_or_else(|| "unknown".into()),
-                            ts_ms: (*time / 1_000_000) as i64,
+                            ts_ms: (time / 1_000_000) as i64,
                             usage: u,
                             has_cost: false,
                             source: "metric",
@@ -554,7 +521,7 @@ impl Buffers {
                         severity: if r.severity_text.is_empty() {
                             r.severity_number.to_string()
                         } else {
-                            r.severity_text.clone()
+                            kept(&r.severity_text)
                         },
                         body: r.body.as_ref().map_or(Value::Null, any_json),
                         attributes: attrs_json(&r.attributes),
@@ -567,6 +534,49 @@ impl Buffers {
         }
         Ingested::default()
     }
+}
+
+/// One metric data point as the buffers use it: its attributes, its value (the sum of a
+/// histogram), start and time, and whether the value is a running total.
+struct Point<'a> {
+    attrs: &'a [KeyValue],
+    value: f64,
+    start: u64,
+    time: u64,
+    cumulative: bool,
+}
+
+/// The data points of the metric kinds that carry a value and a temporality alike.
+trait DataPoint {
+    fn point(&self, cumulative: bool) -> Point<'_>;
+}
+
+macro_rules! data_point {
+    ($t:ty, |$p:ident| $value:expr) => {
+        impl DataPoint for $t {
+            fn point(&self, cumulative: bool) -> Point<'_> {
+                let $p = self;
+                Point {
+                    attrs: &$p.attributes,
+                    value: $value,
+                    start: $p.start_time_unix_nano,
+                    time: $p.time_unix_nano,
+                    cumulative,
+                }
+            }
+        }
+    };
+}
+
+data_point!(NumberDataPoint, |p| num(&p.value));
+data_point!(HistogramDataPoint, |p| p.sum.unwrap_or(0.0));
+data_point!(ExponentialHistogramDataPoint, |p| p.sum.unwrap_or(0.0));
+
+/// `AGGREGATION_TEMPORALITY_CUMULATIVE`: the values are running totals.
+const CUMULATIVE: i32 = 2;
+
+fn points<P: DataPoint>(ps: &[P], temporality: i32) -> Vec<Point<'_>> {
+    ps.iter().map(|p| p.point(temporality == CUMULATIVE)).collect()
 }
 
 fn num(v: &Option<number_data_point::Value>) -> f64 {
@@ -703,6 +713,70 @@ mod tests {
         let got = b.ingest_traces(&export(vec![span, chat_span("chat", 1)]), 0.0);
         assert_eq!(got.rejected, 1);
         assert_eq!(got.usage.len(), 1);
+    }
+
+    #[test]
+    fn client_text_is_kept_redacted() {
+        let key = "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA-0123456789";
+        let mut span = chat_span("chat", 5);
+        span.name = format!("call with {key}");
+        span.attributes.push(kv("note", any_value::Value::StringValue(format!("key {key} used"))));
+        span.attributes[5] = kv("gen_ai.conversation.id", any_value::Value::StringValue(format!("c/{key}")));
+        let mut b = Buffers::default();
+        let got = b.ingest_traces(&export(vec![span]), 0.0);
+        assert_eq!(got.usage[0].session_id, "c/[REDACTED]");
+        assert_eq!(b.spans[0].name, "call with [REDACTED]");
+        assert_eq!(b.spans[0].attributes["note"], "key [REDACTED] used");
+        assert_eq!(b.spans[0].attributes["gen_ai.request.model"], "gpt-4o");
+        let logs: ExportLogsServiceRequest = serde_json::from_value(serde_json::json!({"resourceLogs": [{
+            "scopeLogs": [{"logRecords": [{"body": {"kvlistValue": {"values": [
+                {"key": "msg", "value": {"stringValue": format!("Bearer {key}")}}]}}}]}]}]}))
+        .unwrap();
+        b.ingest_logs(&logs, 0.0);
+        assert_eq!(b.logs[0].body, serde_json::json!({"msg": "Bearer [REDACTED]"}));
+    }
+
+    #[test]
+    fn every_metric_kind_gives_its_points_and_running_totals_become_increments() {
+        // Two exports of the same cumulative series (start time 1): 400 then 650 input tokens.
+        let export = |sum: f64, count: u64| -> ExportMetricsServiceRequest {
+            let attrs = serde_json::json!([
+                {"key": "gen_ai.token.type", "value": {"stringValue": "input"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}]);
+            let point = serde_json::json!({"attributes": attrs, "startTimeUnixNano": "1",
+                "timeUnixNano": "2000000", "count": count.to_string(), "sum": sum});
+            serde_json::from_value(serde_json::json!({"resourceMetrics": [{
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot"}}]},
+                "scopeMetrics": [{"metrics": [
+                    {"name": "gen_ai.client.token.usage", "histogram": {"aggregationTemporality": 2, "dataPoints": [point]}},
+                    {"name": "q.depth", "gauge": {"dataPoints": [{"asInt": "7", "timeUnixNano": "2000000"}]}},
+                    {"name": "req.count", "sum": {"aggregationTemporality": 2, "isMonotonic": true,
+                        "dataPoints": [{"asDouble": sum / 10.0, "startTimeUnixNano": "1", "timeUnixNano": "2000000"}]}},
+                    {"name": "latency", "exponentialHistogram": {"aggregationTemporality": 1,
+                        "dataPoints": [{"sum": 1.5, "count": "3", "timeUnixNano": "2000000"}]}},
+                    {"name": "old.summary", "summary": {"dataPoints": [{"sum": 9.0, "count": "1"}]}}
+                ]}]}]}))
+            .unwrap()
+        };
+        let mut b = Buffers::default();
+        let first = b.ingest_metrics(&export(400.0, 1), 0.0, false);
+        let second = b.ingest_metrics(&export(650.0, 2), 0.0, false);
+        let input = |g: &Ingested| g.usage.iter().map(|u| u.usage.input).sum::<u64>();
+        assert_eq!((input(&first), input(&second)), (400, 250));
+        assert_eq!(second.usage[0].model, "gpt-4o");
+        let kind = |n: &str| b.metrics[n].kind;
+        assert_eq!(
+            [kind("gen_ai.client.token.usage"), kind("q.depth"), kind("req.count"), kind("latency")],
+            ["histogram", "gauge", "sum", "exponential_histogram"]
+        );
+        // Summaries carry no single value: not kept.
+        assert!(!b.metrics.contains_key("old.summary"));
+        let last = |n: &str| b.metrics[n].series.first().map(|s| s.1);
+        assert_eq!(last("gen_ai.client.token.usage"), Some(650.0));
+        assert_eq!(last("q.depth"), Some(7.0));
+        assert_eq!(last("req.count"), Some(65.0));
+        assert_eq!(last("latency"), Some(1.5));
+        assert_eq!(b.counters.metric_points, 8);
     }
 
     #[test]

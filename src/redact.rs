@@ -1,4 +1,4 @@
-//! Secret redaction for what the dashboard shows of transcripts, gateway logs and memory files:
+//! Secret redaction for everything the dashboard shows that came from OpenClaw or a client:
 //! API keys and tokens are replaced with [`MARK`]. A small hand-written scanner (no regex crate):
 //!
 //! | pattern | what |
@@ -7,6 +7,12 @@
 //! | `xoxb-` `xoxp-` `xoxa-` `xoxr-` `xoxs-` + 10 or more of `[A-Za-z0-9-]` | Slack tokens |
 //! | `ghp_` `gho_` `ghu_` `ghs_` `ghr_` + 30 or more of `[A-Za-z0-9]`; `github_pat_` + 20 or more of `[A-Za-z0-9_]` | GitHub tokens |
 //! | `AKIA` + exactly 16 of `[0-9A-Z]` | AWS access key ids |
+//! | `AIza` + 35 or more of `[A-Za-z0-9_-]` | Google API keys (Gemini) |
+//! | `sk_live_` `sk_test_` `rk_live_` `rk_test_` + 16 or more of `[A-Za-z0-9]` | Stripe keys |
+//! | `hf_` + 30 or more, `gsk_` `xai-` `pplx-` + 40 or more, `npm_` + 36 or more of `[A-Za-z0-9]` | Hugging Face, Groq, xAI, Perplexity, npm tokens |
+//! | `glpat-` + 20 or more of `[A-Za-z0-9_-]` | GitLab personal access tokens |
+//! | `https://hooks.slack.com/services/` + 20 or more, `https://discord.com/api/webhooks/` (or `discordapp.com`) + 60 or more of `[A-Za-z0-9_/-]` | Slack and Discord webhook URLs (the path after the fixed part) |
+//! | `-----BEGIN …PRIVATE KEY-----` … `-----END ` | PEM private keys (the body; the BEGIN and END lines stay) |
 //! | 8 to 10 digits, `:`, 35 or more of `[A-Za-z0-9_-]` | Telegram bot tokens |
 //! | `Bearer ` + 16 or more of `[A-Za-z0-9._~+/=-]` | HTTP bearer credentials (the word `Bearer` is kept) |
 //!
@@ -28,7 +34,42 @@ fn run(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
     b[i.min(b.len())..].iter().take_while(|&&c| ok(c)).count()
 }
 
-/// The secret starting at `i`, if any: (start of the part to replace, end).
+/// Where `needle` first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A PEM private key at `i`: the BEGIN and END lines stay, what is between them goes (up to the
+/// end of the text when it was cut before the END line).
+fn private_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let head = b[i..].strip_prefix(b"-----BEGIN ")?;
+    let close = find(&head[..head.len().min(64)], b"-----")?;
+    find(&head[..close], b"PRIVATE KEY")?;
+    let from = i + b"-----BEGIN ".len() + close + 5;
+    let to = find(&b[from..], b"-----END ").map_or(b.len(), |e| from + e);
+    (to > from).then_some((from, to))
+}
+
+/// A Slack or Discord webhook URL at `i` (its path is the secret): the host and the path's fixed
+/// part stay readable.
+fn webhook_url(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let path = |prefix: &[u8], min: usize| {
+        let from = i + prefix.len();
+        let n = if b[i..].starts_with(prefix) {
+            run(b, from, |c| c.is_ascii_alphanumeric() || b"_-/".contains(&c))
+        } else {
+            0
+        };
+        (n >= min).then_some((from, from + n))
+    };
+    path(b"https://hooks.slack.com/services/", 20)
+        .or_else(|| path(b"https://discord.com/api/webhooks/", 60))
+        .or_else(|| path(b"https://discordapp.com/api/webhooks/", 60))
+}
+
+/// The secret starting at `i`, if any: (start of the part to replace, end). Not inlined: the
+/// scanning loop in [`text`] stays small (inlined, its slices cost the loop a third of its speed).
+#[inline(never)]
 fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let rest = &b[i..];
     let prefixed = |prefix: &[u8], min: usize, ok: fn(u8) -> bool| -> Option<(usize, usize)> {
@@ -40,15 +81,23 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     };
     let key = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
     let alnum = |c: u8| c.is_ascii_alphanumeric();
+    let any = |prefixes: &[&[u8]], min: usize, ok: fn(u8) -> bool| prefixes.iter().find_map(|p| prefixed(p, min, ok));
     match rest.first()? {
-        b's' => prefixed(b"sk-", 20, key),
-        b'x' => [&b"xoxb-"[..], b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-"]
-            .iter()
-            .find_map(|p| prefixed(p, 10, |c| c.is_ascii_alphanumeric() || c == b'-')),
-        b'g' => [&b"ghp_"[..], b"gho_", b"ghu_", b"ghs_", b"ghr_"]
-            .iter()
-            .find_map(|p| prefixed(p, 30, alnum))
-            .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_')),
+        b's' => prefixed(b"sk-", 20, key).or_else(|| any(&[b"sk_live_", b"sk_test_"], 16, alnum)),
+        b'r' => any(&[b"rk_live_", b"rk_test_"], 16, alnum),
+        b'x' => {
+            any(&[b"xoxb-", b"xoxp-", b"xoxa-", b"xoxr-", b"xoxs-"], 10, |c| c.is_ascii_alphanumeric() || c == b'-')
+                .or_else(|| prefixed(b"xai-", 40, alnum))
+        }
+        b'g' => any(&[b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"], 30, alnum)
+            .or_else(|| prefixed(b"github_pat_", 20, |c| c.is_ascii_alphanumeric() || c == b'_'))
+            .or_else(|| prefixed(b"glpat-", 20, key))
+            .or_else(|| prefixed(b"gsk_", 40, alnum)),
+        b'h' => prefixed(b"hf_", 30, alnum).or_else(|| webhook_url(b, i)),
+        b'-' => private_key(b, i),
+        b'p' => prefixed(b"pplx-", 40, alnum),
+        b'n' => prefixed(b"npm_", 36, alnum),
+        b'A' if rest.starts_with(b"AIza") => prefixed(b"AIza", 35, key),
         b'A' => {
             let n = run(b, i + 4, |c| c.is_ascii_digit() || c.is_ascii_uppercase());
             (rest.starts_with(b"AKIA") && n == 16 && !b.get(i + 20).copied().is_some_and(word)).then_some((i, i + 20))
@@ -73,6 +122,12 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     }
 }
 
+/// Whether a secret can start with `c` (the first bytes `secret_at` looks for): most bytes of
+/// ordinary text are passed over with this one test.
+fn may_start(c: u8) -> bool {
+    matches!(c, b's' | b'r' | b'x' | b'g' | b'h' | b'p' | b'n' | b'A' | b'B' | b'b' | b'-' | b'0'..=b'9')
+}
+
 /// `s` with every secret replaced by [`MARK`]; borrowed when there is none.
 pub fn text(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
@@ -80,9 +135,9 @@ pub fn text(s: &str) -> Cow<'_, str> {
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
+        let c = b[i];
         // A Telegram token also follows `bot` directly, as in `https://api.telegram.org/bot<token>/`.
-        let boundary = i == 0 || !word(b[i - 1]) || (b[i].is_ascii_digit() && b[..i].ends_with(b"bot"));
-        if boundary && b[i].is_ascii() {
+        if may_start(c) && (i == 0 || !word(b[i - 1]) || (c.is_ascii_digit() && b[..i].ends_with(b"bot"))) {
             if let Some((from, to)) = secret_at(b, i) {
                 // Every pattern is ASCII, so `from` and `to` are char boundaries.
                 out.push_str(&s[copied..from]);
@@ -99,6 +154,20 @@ pub fn text(s: &str) -> Cow<'_, str> {
     }
     out.push_str(&s[copied..]);
     Cow::Owned(out)
+}
+
+/// `s` with every secret replaced by [`MARK`]; `s` itself (no copy) when there is none. For text
+/// kept in the index (labels, tasks), redacted once when it is read.
+pub fn owned(s: String) -> String {
+    match text(&s) {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(r) => r,
+    }
+}
+
+/// Whether `s` holds a secret that [`text`] would replace.
+pub fn has_secret(s: &str) -> bool {
+    matches!(text(s), Cow::Owned(_))
 }
 
 /// Redacts every string inside a JSON value (object keys are left alone).
@@ -154,6 +223,39 @@ mod tests {
             ("curl -H 'authorization: bearer 0123456789abcdef0123'", "curl -H 'authorization: bearer [REDACTED]'"),
             ("two: sk-aaaaaaaaaaaaaaaaaaaaaaaa and AKIAABCDEFGHIJKLMNOP", "two: [REDACTED] and [REDACTED]"),
             ("ünïcödé → sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ ✓", "ünïcödé → [REDACTED] ✓"),
+            ("GEMINI_API_KEY=AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY;", "GEMINI_API_KEY=[REDACTED];"),
+            (
+                "stripe sk_live_51H8xYzAbCdEfGhIjKlMnOp and rk_test_4eC39HqLyjWDarjtT1zdp7dc",
+                "stripe [REDACTED] and [REDACTED]",
+            ),
+            ("HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "HF_TOKEN=[REDACTED]"),
+            ("groq gsk_0123456789abcdefghijABCDEFGHIJ0123456789abcdefgh", "groq [REDACTED]"),
+            ("xai-0123456789abcdefghijABCDEFGHIJ0123456789abcdefghij.", "[REDACTED]."),
+            ("pplx-0123456789abcdefghijABCDEFGHIJ0123456789abcd", "[REDACTED]"),
+            (
+                "//registry.npmjs.org/:_authToken=npm_0123456789abcdefghijABCDEFGHIJ012345",
+                "//registry.npmjs.org/:_authToken=[REDACTED]",
+            ),
+            (
+                "git clone https://oauth2:glpat-Ab12Cd34Ef56Gh78Ij90@gitlab.com/x",
+                "git clone https://oauth2:[REDACTED]@gitlab.com/x",
+            ),
+            (
+                "POST https://hooks.slack.com/services/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX done",
+                "POST https://hooks.slack.com/services/[REDACTED] done",
+            ),
+            (
+                "url: https://discord.com/api/webhooks/1234567890123456789/AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-AbCdEfGhIjKlMnOpQrStUv\n",
+                "url: https://discord.com/api/webhooks/[REDACTED]\n",
+            ),
+            (
+                "cat id_ed25519:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\nAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\nok",
+                "cat id_ed25519:\n-----BEGIN OPENSSH PRIVATE KEY-----[REDACTED]-----END OPENSSH PRIVATE KEY-----\nok",
+            ),
+            (
+                "cut: -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb",
+                "cut: -----BEGIN RSA PRIVATE KEY-----[REDACTED]",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(r(input), want, "{input}");
@@ -172,6 +274,11 @@ mod tests {
             "order 12345678: shipped",
             "phone 1234567:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw4",
             "ghp_short and xoxb-1",
+            "AIza is a prefix, sk_live_short, hf_hub_download, the xai-grok model, pplx-api, npm_config_cache",
+            "glpat-short and gsk_short",
+            "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
+            "https://hooks.slack.com/services/ and https://discord.com/api/webhooks/123",
+            "--- a/x\n+++ b/x\n-----BEGIN",
             "désolé, ça marche 日本語",
         ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");

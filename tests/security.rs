@@ -1,6 +1,8 @@
 //! Dashboard auth and cross-site protection (SECURITY.md), against the real binary started
 //! WITHOUT `--no-auth`: tokens, the login cookie, the failed-login limit, cross-origin writes,
-//! the public endpoints and `--public-overview`. Every call comes from loopback.
+//! the public endpoints and `--public-overview`, and the redaction of secrets in everything the
+//! API shows (fixture copies with secrets planted in labels, tasks, crons, OTLP exports and fleet
+//! reports). Every call comes from loopback.
 
 mod common;
 
@@ -225,4 +227,234 @@ fn secrets_are_redacted_in_transcripts_and_logs() {
     assert!(body.contains("bot[REDACTED]/getMe with Bearer [REDACTED]"), "{body}");
     assert!(body.contains("plain line [REDACTED]"), "{body}");
     assert!(!body.contains(SK) && !body.contains(TG) && !body.contains("AKIAIOSFODNN7EXAMPLE"), "{body}");
+}
+
+/// Secrets in the text OpenClaw and clients hand in, one kind per place they are shown.
+const KEYS: [&str; 10] = [
+    "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd",
+    "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
+    "AKIAIOSFODNN7EXAMPLE",
+    "sk-ant-api03-Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0EdCbA-0123456789",
+    "7012345678:AAFbq-3xZ_9kLmNoPqRsTuVwXyZaBcDeFgH",
+    "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+    "T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb",
+];
+
+/// Rewrites a JSON file of the fixture copy.
+fn edit_json(path: &std::path::Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// Replaces `from` (which must be there) in a text file of the fixture copy.
+fn edit_text(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{}: no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn authed(s: &Server, method: &str, path: &str, body: &str) -> String {
+    let bearer = format!("Bearer {TOKEN}");
+    let (st, _, text) =
+        send(s, method, path, &[("Authorization", &bearer), ("Content-Type", "application/json")], body);
+    assert_eq!(st, 200, "{method} {path}: {text}");
+    text
+}
+
+fn assert_no_secret(path: &str, body: &str) {
+    for k in KEYS {
+        assert!(!body.contains(k), "{path} shows {k}: {body}");
+    }
+}
+
+#[test]
+fn secrets_are_redacted_in_labels_tasks_crons_and_otlp() {
+    let (tmp, home) = install_fixture("legacy-2026.3");
+    let sessions = home.join("agents/main/sessions");
+    // A session label, a sub-agent's first message (its task when no run record has one),
+    // a run record's task, a cron job's prompt and a cron run's summary.
+    edit_json(&sessions.join("sessions.json"), |v| {
+        v["agent:main:main"]["label"] = format!("main chat with {}", KEYS[1]).into();
+    });
+    edit_text(
+        &sessions.join("8bda3b15-d404-4ab9-a427-d4c89c251a7b.jsonl"),
+        "[Subagent Task]: You are a PRODUCT NAMING",
+        &format!("[Subagent Task]: Pull with {} first. You are a PRODUCT NAMING", KEYS[3]),
+    );
+    edit_json(&home.join("subagents/runs.json"), |v| {
+        let t = &mut v["runs"]["1c61d358-0f3c-4637-a335-e1ff99da3b5f"]["task"];
+        *t = format!("Push with {} when done. {}", KEYS[2], t.as_str().unwrap()).into();
+    });
+    edit_json(&home.join("cron/jobs.json"), |v| {
+        let job = &mut v["jobs"][0];
+        assert_eq!(job["name"], "auto-dream");
+        job["name"] = format!("auto-dream {}", KEYS[7]).into();
+        job["payload"]["message"] = format!("Dream with aws key {} tonight", KEYS[4]).into();
+        job["description"] = format!("posts to https://hooks.slack.com/services/{}", KEYS[8]).into();
+    });
+    let runs = home.join("cron/runs/b9110520-e052-4b6e-a8cf-3112bb46e172.jsonl");
+    edit_text(
+        &runs,
+        "\"summary\":\"**Dream Consolidation Summary",
+        &format!("\"summary\":\"posted via {} **Dream Consolidation Summary", KEYS[0]),
+    );
+    let s = start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN]);
+
+    // OTLP: a span with a secret in its name, an attribute and the conversation id (which
+    // becomes a session), and a log record with one in its body and attributes.
+    let traces = serde_json::json!({"resourceSpans": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot-svc"}}]},
+    "scopeSpans": [{"spans": [{
+        "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+        "name": format!("GET /bot{}/getMe", KEYS[6]), "kind": 3,
+        "startTimeUnixNano": "1775617200000000000", "endTimeUnixNano": "1775617201000000000",
+        "attributes": [
+            {"key": "http.request.header.authorization", "value": {"stringValue": format!("Bearer {}", KEYS[5])}},
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+            {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "3"}},
+            {"key": "gen_ai.conversation.id", "value": {"stringValue": format!("conv/{}", KEYS[0])}}
+        ]}]}]}]});
+    authed(&s, "POST", "/v1/traces", &traces.to_string());
+    let logs = serde_json::json!({"resourceLogs": [{
+    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "bot-svc"}}]},
+    "scopeLogs": [{"logRecords": [{
+        "timeUnixNano": "1775617200000000000", "severityText": "INFO",
+        "body": {"stringValue": format!("configured OPENAI_API_KEY={} for the run", KEYS[0])},
+        "attributes": [{"key": "env", "value": {"kvlistValue": {"values": [
+            {"key": "GITHUB_TOKEN", "value": {"stringValue": KEYS[2]}}]}}}]
+    }, {
+        "timeUnixNano": "1775617200000000000", "severityText": "WARN",
+        "body": {"stringValue": format!("read deploy.pem:\n-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n", KEYS[9])}
+    }]}]}]});
+    authed(&s, "POST", "/v1/logs", &logs.to_string());
+
+    let job = "b9110520-e052-4b6e-a8cf-3112bb46e172";
+    let main = "003d9e5b-51f2-496b-911f-3564cacac047";
+    let mut seen = String::new();
+    for path in [
+        "/api/sessions?limit=1000".to_string(),
+        "/api/sessions?limit=1000&sort=label".to_string(),
+        format!("/api/sessions/{main}"),
+        "/api/sessions/8bda3b15-d404-4ab9-a427-d4c89c251a7b".to_string(),
+        "/api/subagents".to_string(),
+        "/api/overview".to_string(),
+        "/api/usage".to_string(),
+        "/api/usage.csv".to_string(),
+        "/api/flow".to_string(),
+        "/api/crons".to_string(),
+        format!("/api/crons/{job}/runs"),
+        "/api/otlp".to_string(),
+        "/api/gateway".to_string(),
+        "/api/nodes".to_string(),
+        "/api/alerts".to_string(),
+        "/metrics".to_string(),
+    ] {
+        let body = authed(&s, "GET", &path, "");
+        assert_no_secret(&path, &body);
+        seen.push_str(&body);
+    }
+    // The text around each secret is still there.
+    for want in [
+        "main chat with [REDACTED]",
+        "Pull with [REDACTED] first. You are a PRODUCT NAMING",
+        "Push with [REDACTED] when done. You are Michael",
+        "auto-dream [REDACTED]",
+        "Dream with aws key [REDACTED] tonight",
+        "posted via [REDACTED] **Dream Consolidation Summary",
+        "GET /bot[REDACTED]/getMe",
+        "Bearer [REDACTED]",
+        "conv/[REDACTED]",
+        "configured OPENAI_API_KEY=[REDACTED] for the run",
+        "posts to https://hooks.slack.com/services/[REDACTED]",
+        "read deploy.pem:\\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----",
+    ] {
+        assert!(seen.contains(want), "{want:?} is missing");
+    }
+    // A search cannot find a session by its secret either (the index keeps the label redacted).
+    let found = authed(&s, "GET", &format!("/api/sessions?q={}", &KEYS[1][..12]), "");
+    assert!(found.contains("\"total\":0"), "{found}");
+    drop(tmp);
+}
+
+#[test]
+fn secrets_are_redacted_in_the_sqlite_era_stores() {
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    for a in ["main", "ops"] {
+        std::fs::create_dir_all(home.join(format!("agents/{a}/sessions"))).unwrap();
+    }
+    let agent = rusqlite::Connection::open(home.join("agents/main/agent/openclaw-agent.sqlite")).unwrap();
+    let sub = "agent:main:subagent:74079b11-b0d7-499c-8b76-408f4c765fc9";
+    let n = agent
+        .execute("UPDATE session_nodes SET label = ?1 WHERE session_key = ?2", (format!("fake-sub {}", KEYS[6]), sub))
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(agent);
+    let state = rusqlite::Connection::open(home.join("state/openclaw.sqlite")).unwrap();
+    let n = state
+        .execute(
+            "UPDATE subagent_runs SET payload_json = json_set(payload_json, '$.task', ?1) \
+             WHERE json_extract(payload_json, '$.childSessionKey') = ?2",
+            (format!("Deploy with {} now", KEYS[7]), sub),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = state
+        .execute(
+            "UPDATE cron_jobs SET job_json = json_set(job_json, '$.description', ?1) WHERE job_id = ?2",
+            (format!("promote with {}", KEYS[4]), "2be29d26-bec1-419d-8502-4eecd8cf3b77"),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = state
+        .execute(
+            "UPDATE task_runs SET terminal_summary = ?1, \
+             detail_json = json_set(coalesce(detail_json, '{}'), '$.summary', ?1) WHERE runtime = 'cron'",
+            (format!("Done. Used {} once.", KEYS[2]),),
+        )
+        .unwrap();
+    assert!(n >= 1);
+    drop(state);
+    let s = start_exact(&["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN]);
+    let mut seen = String::new();
+    for path in ["/api/sessions?limit=1000", "/api/subagents", "/api/overview", "/api/usage", "/api/crons"] {
+        let body = authed(&s, "GET", path, "");
+        assert_no_secret(path, &body);
+        seen.push_str(&body);
+    }
+    for want in
+        ["fake-sub [REDACTED]", "Deploy with [REDACTED] now", "promote with [REDACTED]", "Done. Used [REDACTED] once."]
+    {
+        assert!(seen.contains(want), "{want:?} is missing");
+    }
+}
+
+#[test]
+fn fleet_node_reports_are_shown_redacted() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let fleet_key = "fleet-key-0123456789";
+    let s = common::start_exact_env(
+        &["--openclaw-dir", home.to_str().unwrap(), "--token", TOKEN],
+        &[("CLAWMETRY_FLEET_KEY", fleet_key)],
+    );
+    let node = serde_json::json!({"nodeId": "pi-1", "name": format!("pi {}", KEYS[2]), "host": "pi.local",
+        "sessions": {"total": 1, "running": 0, "recent": [{"label": format!("deploy with {} today", KEYS[0])}]}});
+    for path in ["/api/nodes/register", "/api/nodes/report"] {
+        let (st, _, body) = send(
+            &s,
+            "POST",
+            path,
+            &[("X-Clawmetry-Fleet-Key", fleet_key), ("Content-Type", "application/json")],
+            &node.to_string(),
+        );
+        assert_eq!(st, 200, "{path}: {body}");
+    }
+    let body = authed(&s, "GET", "/api/nodes", "");
+    assert_no_secret("/api/nodes", &body);
+    assert!(body.contains("deploy with [REDACTED] today") && body.contains("pi [REDACTED]"), "{body}");
 }

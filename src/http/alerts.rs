@@ -3,6 +3,7 @@
 //! /api/alerts/channels` (secrets are never returned: `botTokenSet`, `secretSet`,
 //! `passwordSet` say whether one is stored) and `POST /api/alerts/test` (sends a test message
 //! now and reports each channel's outcome). Changes are allowed from this machine only.
+//! The alert log is served redacted (`redact.rs`).
 
 use super::budget::{api_error, body_json, monitor};
 use super::{Req, Resp};
@@ -26,8 +27,11 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
         let alerts: Vec<Value> = rows
             .into_iter()
             .map(|a| {
-                json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
-                    "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries})
+                let mut v = json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
+                    "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries});
+                // Alert texts quote labels, cron errors and channel replies.
+                crate::redact::value(&mut v);
+                v
             })
             .collect();
         Ok(json!({"nowMs": ctx.now_ms(), "total": total, "limit": limit, "offset": offset, "alerts": alerts,
@@ -116,10 +120,14 @@ pub fn test(req: &Req, ctx: &Shared) -> Resp {
                 .collect();
             let list: Vec<Value> = results.iter().map(Delivery::json).collect();
             let mut v = json!({"ok": failed.is_empty(), "results": list});
+            if !failed.is_empty() {
+                v["error"] = json!(format!("the test message did not go through: {}", failed.join("; ")));
+            }
+            // A channel's error can quote its request (a Telegram URL carries the bot token).
+            crate::redact::value(&mut v);
             if failed.is_empty() {
                 Resp::json(&v)
             } else {
-                v["error"] = json!(format!("the test message did not go through: {}", failed.join("; ")));
                 let mut r = Resp::json(&v);
                 r.status = 502;
                 r

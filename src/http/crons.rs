@@ -6,9 +6,14 @@
 //! jobs and history are read from OpenClaw's own store (read-only: `sources/crons.rs`) and
 //! mutations answer 503: clawmetry never writes OpenClaw's files, and the gateway is the one
 //! that schedules.
+//!
+//! Every answer goes through [`answer`], which redacts secrets (job names, prompts, run
+//! summaries and errors come from OpenClaw). An edit that sends a redacted text back unchanged
+//! keeps the job's secret ([`unredact`]).
 
 use super::{Req, Resp};
 use crate::gateway::RpcError;
+use crate::redact;
 use crate::sources::crons as store;
 use crate::state::Shared;
 use serde_json::{json, Map, Value};
@@ -25,6 +30,12 @@ const RUNS: usize = 200;
 /// `handle()` has already applied; kept so that each mutation states its check where it happens.
 pub fn authorize_mutation(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     super::auth::authenticated(req, ctx)
+}
+
+/// A 200 answer, secrets redacted.
+fn answer(mut v: Value) -> Resp {
+    redact::value(&mut v);
+    Resp::json(&v)
 }
 
 fn gateway_error(e: &RpcError, what: &str) -> Resp {
@@ -50,6 +61,7 @@ fn gateway_error(e: &RpcError, what: &str) -> Resp {
             (status, format!("{what}: {message}{hint}"))
         }
     };
+    let msg = redact::owned(msg);
     let mut r = Resp::error(status, &msg);
     if let RpcError::Gateway { code, .. } = e {
         r.body = serde_json::to_vec(&json!({"error": msg, "gatewayCode": code})).unwrap_or_default();
@@ -138,7 +150,7 @@ pub fn list(_req: &Req, ctx: &Shared) -> Resp {
     out["total"] = jobs.len().into();
     out["jobs"] = jobs.into();
     out["runs"] = runs.iter().take(50).map(store::run).collect::<Vec<_>>().into();
-    Resp::json(&out)
+    answer(out)
 }
 
 pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
@@ -154,7 +166,7 @@ pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
     match ctx.gateway.call("cron.runs", params, READ_TIMEOUT) {
         Ok(p) => {
             let entries = p.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-            Resp::json(&json!({
+            answer(json!({
                 "jobId": id, "source": "gateway", "runs": entries.iter().map(store::run).collect::<Vec<_>>(),
                 "total": p.get("total"), "hasMore": p.get("hasMore"), "nowMs": ctx.now_ms(),
             }))
@@ -167,7 +179,7 @@ pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
                     let all: Vec<&Value> =
                         s.runs.iter().filter(|r| r.get("jobId").and_then(Value::as_str) == Some(id)).collect();
                     let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|r| store::run(r)).collect();
-                    Resp::json(&json!({
+                    answer(json!({
                         "jobId": id, "source": source, "runs": page, "total": all.len(),
                         "hasMore": offset + limit < all.len(), "gatewayError": e.to_string(), "nowMs": ctx.now_ms(),
                     }))
@@ -224,8 +236,8 @@ pub fn run_now(req: &Req, ctx: &Shared, id: &str) -> Resp {
     match ctx.gateway.call("cron.run", json!({"id": id, "mode": "force"}), WRITE_TIMEOUT) {
         Ok(p) => {
             ctx.hub.publish("cron", json!({"action": "run-requested", "jobId": id, "runId": p.get("runId")}));
-            Resp::json(
-                &json!({"ok": true, "jobId": id, "enqueued": p.get("enqueued"), "runId": p.get("runId"), "result": p}),
+            answer(
+                json!({"ok": true, "jobId": id, "enqueued": p.get("enqueued"), "runId": p.get("runId"), "result": p}),
             )
         }
         Err(e) => gateway_error(&e, "cannot run the job"),
@@ -249,7 +261,7 @@ pub fn toggle(req: &Req, ctx: &Shared, id: &str) -> Resp {
         },
     };
     match ctx.gateway.call("cron.update", json!({"id": id, "patch": {"enabled": enabled}}), WRITE_TIMEOUT) {
-        Ok(p) => Resp::json(&job_answer(ctx, &p)),
+        Ok(p) => answer(job_answer(ctx, &p)),
         Err(e) => gateway_error(&e, if enabled { "cannot enable the job" } else { "cannot disable the job" }),
     }
 }
@@ -282,7 +294,7 @@ pub fn create(req: &Req, ctx: &Shared) -> Resp {
     };
     match ctx.gateway.call("cron.add", params, WRITE_TIMEOUT) {
         Ok(p) => {
-            let mut r = Resp::json(&job_answer(ctx, &p));
+            let mut r = answer(job_answer(ctx, &p));
             r.status = 201;
             r
         }
@@ -294,12 +306,22 @@ pub fn edit(req: &Req, ctx: &Shared, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
-    let patch = match body_json(req).and_then(|b| validate(&b, false).map_err(|e| Resp::error(400, &e))) {
+    let mut patch = match body_json(req).and_then(|b| validate(&b, false).map_err(|e| Resp::error(400, &e))) {
         Ok(p) => p,
         Err(r) => return r,
     };
+    if SHOWN_REDACTED.iter().any(|f| patch.pointer(f).and_then(Value::as_str).is_some_and(|s| s.contains(redact::MARK)))
+    {
+        let job = match current(ctx, id) {
+            Ok(j) => j,
+            Err(r) => return r,
+        };
+        if let Err(e) = unredact(&mut patch, &job) {
+            return Resp::error(400, &e);
+        }
+    }
     match ctx.gateway.call("cron.update", json!({"id": id, "patch": patch}), WRITE_TIMEOUT) {
-        Ok(p) => Resp::json(&job_answer(ctx, &p)),
+        Ok(p) => answer(job_answer(ctx, &p)),
         Err(e) => gateway_error(&e, "cannot change the job"),
     }
 }
@@ -311,10 +333,42 @@ pub fn remove(req: &Req, ctx: &Shared, id: &str) -> Resp {
     match ctx.gateway.call("cron.remove", json!({"id": id}), WRITE_TIMEOUT) {
         Ok(p) => {
             ctx.hub.publish("cron", json!({"action": "removed", "jobId": id}));
-            Resp::json(&json!({"ok": true, "jobId": id, "result": p}))
+            answer(json!({"ok": true, "jobId": id, "result": p}))
         }
         Err(e) => gateway_error(&e, "cannot delete the job"),
     }
+}
+
+/// The texts of a job that the edit form shows (redacted) and sends back.
+const SHOWN_REDACTED: [&str; 4] = ["/name", "/description", "/payload/message", "/payload/text"];
+
+/// The edit form sends back what the list showed, its secrets replaced by the redaction mark.
+/// A text that is still exactly the redacted form of the job's current text keeps the current
+/// text (with its secret); one that was changed around a mark standing for a secret is refused,
+/// since saving it would replace the secret with the mark.
+fn unredact(patch: &mut Value, job: &Value) -> Result<(), String> {
+    for field in SHOWN_REDACTED {
+        let (Some(sent), Some(now)) =
+            (patch.pointer(field).and_then(Value::as_str), job.pointer(field).and_then(Value::as_str))
+        else {
+            continue;
+        };
+        if !sent.contains(redact::MARK) || !redact::has_secret(now) {
+            continue;
+        }
+        if redact::text(now).trim() != sent {
+            let name = field.trim_start_matches('/').replace('/', " ");
+            return Err(format!(
+                "{name}: {} stands for a secret the dashboard does not show; write the secret again or remove the mark",
+                redact::MARK
+            ));
+        }
+        let now = now.to_string();
+        if let Some(v) = patch.pointer_mut(field) {
+            *v = now.into();
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -605,6 +659,29 @@ mod tests {
             let e = validate(&body, true).unwrap_err();
             assert!(e.contains(want), "{body}: {e}");
         }
+    }
+
+    #[test]
+    fn an_unchanged_redacted_text_keeps_the_secret() {
+        let key = "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_1234567890";
+        let job = json!({"name": "nightly", "payload": {"kind": "agentTurn", "message": format!("call the API with {key}\n")}});
+        // The form sent the list's text back, with other fields changed.
+        let mut patch = validate(
+            &json!({"name": "nightly 2", "payload": {"kind": "agentTurn", "message": "call the API with [REDACTED]"}}),
+            false,
+        )
+        .unwrap();
+        unredact(&mut patch, &job).unwrap();
+        assert_eq!(patch["payload"]["message"], format!("call the API with {key}\n"));
+        assert_eq!(patch["name"], "nightly 2");
+        // Changed around the mark: the secret would be lost.
+        let mut patch = json!({"payload": {"kind": "agentTurn", "message": "call another API with [REDACTED]"}});
+        let e = unredact(&mut patch, &job).unwrap_err();
+        assert!(e.contains("payload message") && e.contains("write the secret again"), "{e}");
+        // A mark typed where the job has no secret is just text.
+        let mut patch = json!({"name": "[REDACTED] report"});
+        unredact(&mut patch, &job).unwrap();
+        assert_eq!(patch["name"], "[REDACTED] report");
     }
 
     #[test]

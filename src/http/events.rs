@@ -95,8 +95,12 @@ impl Read for Stream {
                 Some(changes) => {
                     for c in changes {
                         self.after = c.seq;
+                        // Gateway events (cron runs, errors) may quote secrets: redacted like
+                        // every other text the dashboard shows.
+                        let mut data = c.data.clone();
+                        crate::redact::value(&mut data);
                         self.buf.extend_from_slice(
-                            format!("event: {}\nid: {}\ndata: {}\n\n", c.kind, c.seq, c.data).as_bytes(),
+                            format!("event: {}\nid: {}\ndata: {}\n\n", c.kind, c.seq, data).as_bytes(),
                         );
                     }
                 }
@@ -106,5 +110,25 @@ impl Read for Stream {
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pushed_events_are_redacted() {
+        let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
+        let ctx = crate::state::Ctx::new(crate::detect::detect(&cfg), &cfg);
+        let mut stream = Stream { ctx: ctx.clone(), after: ctx.hub.seq(), buf: Vec::new(), pos: 0, started: true, stale: false };
+        let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
+        ctx.hub.publish("cron", json!({"summary": format!("posted with {key} ok")}));
+        let mut out = [0u8; 4096];
+        let n = stream.read(&mut out).unwrap();
+        let text = String::from_utf8_lossy(&out[..n]);
+        assert!(text.starts_with("event: cron\n") && text.contains("posted with [REDACTED] ok"), "{text}");
+        assert!(!text.contains(key), "{text}");
     }
 }

@@ -8,5 +8,7 @@ use crate::state::Shared;
 pub fn get(_req: &Req, ctx: &Shared) -> Resp {
     let mut v = ctx.gateway.status_json();
     v["nowMs"] = ctx.now_ms().into();
+    // The last error and the server's hello are the gateway's words: redact them.
+    crate::redact::value(&mut v);
     Resp::json(&v)
 }

@@ -124,6 +124,8 @@ pub fn list(_req: &Req, ctx: &Shared) -> Resp {
         let mut row = serde_json::to_value(n).unwrap_or(Value::Null);
         row["status"] = json!(if online { "online" } else { "offline" });
         row["missedReports"] = json!(((now - n.last_seen_ms) / (n.interval_seconds.max(1) * 1000)).max(0));
+        // A node's report is another machine's data, shown as it came: redact it here.
+        crate::redact::value(&mut row);
         rows.push(row);
     }
     drop(nodes);

@@ -10,11 +10,19 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
-/// Jobs and recent runs (newest first) as stored, before normalising.
+/// Jobs and recent runs (newest first) as stored, before normalising; secrets redacted (the
+/// API and the cron-failure alerts that the monitor sends out both read them from here).
 #[derive(Debug, Default)]
 pub struct Store {
     pub jobs: Vec<Value>,
     pub runs: Vec<Value>,
+}
+
+impl Store {
+    fn redacted(mut self) -> Store {
+        self.jobs.iter_mut().chain(self.runs.iter_mut()).for_each(crate::redact::value);
+        self
+    }
 }
 
 /// Reads `cron_jobs` and the cron runs of `task_runs` / `cron_run_receipts`, newest
@@ -105,7 +113,7 @@ pub fn read_state_db(path: &Path, max_runs: usize) -> Result<Store, String> {
     }
     store.runs.sort_by_key(|r| std::cmp::Reverse(r.get("ts").and_then(Value::as_i64).unwrap_or(0)));
     store.runs.truncate(max_runs);
-    Ok(store)
+    Ok(store.redacted())
 }
 
 struct TaskRow {
@@ -213,7 +221,7 @@ pub fn read_legacy(jobs_file: &Path, max_runs: usize) -> Result<Store, String> {
     }
     runs.sort_by_key(|r| std::cmp::Reverse(r.get("ts").and_then(Value::as_i64).unwrap_or(0)));
     runs.truncate(max_runs);
-    Ok(Store { jobs, runs })
+    Ok(Store { jobs, runs }.redacted())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -436,6 +444,32 @@ mod tests {
         assert_eq!(runs.len(), 3);
         assert!(runs[0]["ts"].as_i64() > runs[1]["ts"].as_i64());
         assert!(runs[0]["usage"]["output"].as_u64().is_some());
+    }
+
+    /// Job names, prompts, errors and summaries are read redacted: the cron-failure alerts that
+    /// the monitor sends out quote them.
+    #[test]
+    fn the_stores_are_read_redacted() {
+        let key = "sk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd";
+        let dir = std::env::temp_dir().join(format!("clawmetry-cron-redact-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("runs")).unwrap();
+        std::fs::write(
+            dir.join("jobs.json"),
+            json!({"version": 1, "jobs": [{"id": "j1", "name": "nightly", "payload": {"kind": "agentTurn",
+                "message": format!("use {key}")}, "state": {"lastError": format!("401 for key {key}")}}]})
+            .to_string(),
+        )
+        .unwrap();
+        let run = json!({"ts": 5, "jobId": "j1", "action": "finished", "status": "error",
+            "error": format!("Bearer {key} rejected"), "summary": format!("tried {key}")});
+        std::fs::write(dir.join("runs/j1.jsonl"), format!("{run}\n")).unwrap();
+        let st = read_legacy(&dir.join("jobs.json"), 10);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let st = st.unwrap();
+        assert_eq!(st.jobs[0]["payload"]["message"], "use [REDACTED]");
+        assert_eq!(st.jobs[0]["state"]["lastError"], "401 for key [REDACTED]");
+        assert_eq!(st.runs[0]["error"], "Bearer [REDACTED] rejected");
+        assert_eq!(st.runs[0]["summary"], "tried [REDACTED]");
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub fn entry_meta(key: &str, e: &Value) -> Option<SessionMeta> {
     Some(SessionMeta {
         id,
         key: Some(key.to_string()),
-        label: s("label").or_else(|| s("displayName")).or_else(|| s("subject")),
+        // Labels are shown (and searched) everywhere: redacted once, here.
+        label: s("label").or_else(|| s("displayName")).or_else(|| s("subject")).map(crate::redact::owned),
         channel: channel_of(e),
         model,
         status: s("status"),

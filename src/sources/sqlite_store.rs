@@ -179,7 +179,8 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
                     channel: s(6).or_else(|| s(13)),
                     model,
                     parent_key: s(9),
-                    label: s(10),
+                    // Labels are shown (and searched) everywhere: redacted once, here.
+                    label: s(10).map(crate::redact::owned),
                     created_via: s(11),
                 },
             ))

@@ -18,8 +18,9 @@ pub fn decode_run(v: &Value) -> Option<SubagentRun> {
         run_id: s("runId").unwrap_or_default(),
         child_key: s("childSessionKey")?,
         requester_key: s("requesterSessionKey").or_else(|| s("controllerSessionKey")),
-        task: s("task"),
-        label: s("label"),
+        // Shown in the sub-agent views: redacted once, here.
+        task: s("task").map(crate::redact::owned),
+        label: s("label").map(crate::redact::owned),
         model: s("model"),
         outcome,
         ended_reason: s("endedReason"),
