@@ -154,6 +154,9 @@ fn main() {
         let t0 = Instant::now();
         let mut child = Command::new(sibling("clawmetry"))
             .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway", "--openclaw-dir", state.to_str().unwrap()])
+            // The corpus's openclaw.json has a gateway token; the bench asks from loopback.
+            .arg("--no-auth")
+            .args(["--data-dir", args.data.join("clawmetry-data").to_str().unwrap()])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -122,7 +122,8 @@ mod tests {
     fn pushed_events_are_redacted() {
         let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
         let ctx = crate::state::Ctx::new(crate::detect::detect(&cfg), &cfg);
-        let mut stream = Stream { ctx: ctx.clone(), after: ctx.hub.seq(), buf: Vec::new(), pos: 0, started: true, stale: false };
+        let mut stream =
+            Stream { ctx: ctx.clone(), after: ctx.hub.seq(), buf: Vec::new(), pos: 0, started: true, stale: false };
         let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
         ctx.hub.publish("cron", json!({"summary": format!("posted with {key} ok")}));
         let mut out = [0u8; 4096];
