@@ -261,6 +261,31 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
 }
 
 #[test]
+fn connection_threads_are_reused_across_connections() {
+    let (_tmp, server) = legacy_server(&[], &[]);
+    // The ids of the server's connection threads alive now.
+    let conn_threads = || -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", server.child.id())).unwrap();
+        tasks
+            .filter_map(|t| {
+                let t = t.ok()?;
+                let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+                (comm.trim() == "http-conn").then(|| t.file_name().to_string_lossy().into_owned())
+            })
+            .collect()
+    };
+    // 100 requests, each on a new connection (no keep-alive): the same connection thread takes
+    // one after another instead of a thread being started for each.
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..100 {
+        let (r, _) = get_once(server.port, "/api/overview");
+        assert_eq!(status(&r), 200);
+        seen.extend(conn_threads());
+    }
+    assert!(!seen.is_empty() && seen.len() <= 3, "connection threads seen: {seen:?}");
+}
+
+#[test]
 fn path_traversal_never_reaches_the_file_system() {
     let (tmp, home) = install_fixture("legacy-2026.3");
     // A secret next to the OpenClaw dir, and one inside it that no endpoint lists.

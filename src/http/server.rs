@@ -1,5 +1,6 @@
-//! The HTTP/1.1 server itself: the `http-accept` thread, one `http-conn` thread per connection
-//! and the handler pool (`http-N` threads).
+//! The HTTP/1.1 server itself: the `http-accept` thread, one `http-conn` thread per open
+//! connection (kept for `IDLE_THREAD` afterwards to take the next one) and the handler pool
+//! (`http-N` threads).
 //!
 //! A connection thread does all the socket work: it reads a request head and body under the
 //! limits of `limits.rs` (read deadlines, head and body size caps), hands the parsed request to
@@ -16,12 +17,12 @@
 use super::limits::{self, Limits};
 use super::tls::Transport;
 use super::{body_limit, Req, Resp};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -99,6 +100,7 @@ fn accept_loop(
     conns: &Arc<Conns>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
+    let idle = Arc::new(Idle::default());
     let mut last_log: Option<Instant> = None;
     let mut log = |what: String| {
         if last_log.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
@@ -126,20 +128,98 @@ fn accept_loop(
             }
             continue;
         };
-        let pool = pool.clone();
-        let tls = tls.clone();
-        let spawned = std::thread::Builder::new().name("http-conn".into()).stack_size(CONN_STACK).spawn(move || {
-            let _slot = slot;
-            let _ = sock.set_nodelay(true);
-            let _ = sock.set_write_timeout(Some(limits.write_timeout));
-            match Transport::new(sock, tls.as_ref()) {
-                Ok(io) => serve_conn(Conn { io, buf: Vec::new() }, peer, &pool, &limits),
-                Err(e) => eprintln!("clawmetry: http: TLS: {e}"),
+        let work = Accepted { sock, peer, slot };
+        if let Some(work) = idle.hand_over(work) {
+            let ctx = ConnCtx { pool: pool.clone(), limits, tls: tls.clone(), idle: idle.clone() };
+            let spawned = std::thread::Builder::new()
+                .name("http-conn".into())
+                .stack_size(CONN_STACK)
+                .spawn(move || conn_thread(work, &ctx));
+            if let Err(e) = spawned {
+                log(format!("cannot start a connection thread: {e}"));
             }
-        });
-        if let Err(e) = spawned {
-            log(format!("cannot start a connection thread: {e}"));
         }
+    }
+}
+
+/// An accepted connection on its way to a connection thread.
+struct Accepted {
+    sock: TcpStream,
+    peer: SocketAddr,
+    slot: Slot,
+}
+
+/// What every connection thread shares.
+struct ConnCtx {
+    pool: SyncSender<Job>,
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    idle: Arc<Idle>,
+}
+
+/// Connection threads without a connection, waiting up to `IDLE_THREAD` for the next one, so a
+/// client without keep-alive does not cost a thread start per request.
+#[derive(Default)]
+struct Idle {
+    state: Mutex<IdleState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct IdleState {
+    /// Threads waiting and not yet given a connection.
+    waiting: usize,
+    handed: VecDeque<Accepted>,
+}
+
+/// How long a connection thread waits for another connection before it ends.
+const IDLE_THREAD: Duration = Duration::from_secs(30);
+
+impl Idle {
+    /// Gives `work` to a waiting thread; gives it back when none waits (start one).
+    fn hand_over(&self, work: Accepted) -> Option<Accepted> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.waiting == 0 {
+            return Some(work);
+        }
+        st.waiting -= 1;
+        st.handed.push_back(work);
+        self.wake.notify_one();
+        None
+    }
+
+    /// The next connection for this thread, or `None` after `IDLE_THREAD` without one.
+    fn next(&self) -> Option<Accepted> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.waiting += 1;
+        let until = Instant::now() + IDLE_THREAD;
+        loop {
+            // A connection handed over counted this thread (or another waiting one) as taken.
+            if let Some(work) = st.handed.pop_front() {
+                return Some(work);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                st.waiting -= 1;
+                return None;
+            }
+            st = self.wake.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+}
+
+/// A connection thread: serves its connection, then waits for the next one a while.
+fn conn_thread(first: Accepted, ctx: &ConnCtx) {
+    let mut work = Some(first);
+    while let Some(Accepted { sock, peer, slot }) = work.take() {
+        let _ = sock.set_nodelay(true);
+        let _ = sock.set_write_timeout(Some(ctx.limits.write_timeout));
+        match Transport::new(sock, ctx.tls.as_ref()) {
+            Ok(io) => serve_conn(Conn { io, buf: Vec::new() }, peer, &ctx.pool, &ctx.limits),
+            Err(e) => eprintln!("clawmetry: http: TLS: {e}"),
+        }
+        drop(slot);
+        work = ctx.idle.next();
     }
 }
 
