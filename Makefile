@@ -40,6 +40,8 @@ deps:
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends npm; }
 	@{ command -v qemu-aarch64-static && command -v qemu-arm-static; } >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }
+	@# fuzz-ci: libFuzzer (built by libfuzzer-sys) is C++.
+	@command -v c++ >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends g++; }
 
 test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{install_fixture, start, start_env, Server, TempDir};
+use common::{install_fixture, start, start_env, start_exact_env, Server, TempDir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -258,6 +258,73 @@ fn running_out_of_file_descriptors_does_not_stop_the_server() {
     assert!(server.stderr().contains("accept: Too many open files"), "EMFILE was not reached: {}", server.stderr());
     assert!(server.get("/api/health")["http"]["acceptErrors"].as_u64().unwrap() > 0);
     assert!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn bodies_are_read_only_for_authorised_requests_and_within_a_budget() {
+    // With a token: an unauthorised POST is refused from its head alone, before its body.
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start_exact_env(&["--openclaw-dir", home.to_str().unwrap(), "--token", "body-gate-token"], &[]);
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    s.write_all(b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n")
+        .unwrap();
+    let mut answer = [0u8; 512];
+    let n = s.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert_eq!(status(&answer), 401, "{answer}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    drop(server);
+
+    // All connections together hold at most CLAWMETRY_BODY_BUDGET bytes of bodies: a second
+    // large body while the first is still arriving gets a 503; once it is done, there is room.
+    let (_tmp2, server) = legacy_server(&[("CLAWMETRY_BODY_BUDGET", "1000000")], &[]);
+    let port = server.port;
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = format!("{{\"resourceSpans\":[]}}{}", " ".repeat(799_980));
+    let head = |n: usize| {
+        format!("POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n")
+    };
+    first.write_all(head(body.len()).as_bytes()).unwrap();
+    first.write_all(&body.as_bytes()[..1000]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut req = head(body.len()).into_bytes();
+    req.extend_from_slice(body.as_bytes());
+    let r = exchange(port, &req);
+    assert_eq!(status(&r), 503, "{}", &r[..r.len().min(300)]);
+    assert!(r.contains("too many request bodies") && r.contains("Retry-After: 1"), "{r}");
+    first.write_all(&body.as_bytes()[1000..]).unwrap();
+    let r = read_all(first);
+    assert_eq!(status(&r), 200, "{r}");
+    let r = exchange(port, &req);
+    assert_eq!(status(&r), 200, "{}", &r[..r.len().min(300)]);
+}
+
+#[test]
+fn chunked_trailers_are_capped() {
+    let (_tmp, server) = legacy_server(&[], &[]);
+    let mut req = b"POST /api/login HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n".to_vec();
+    for _ in 0..100 {
+        req.extend_from_slice(format!("X-T: {}\r\n", "a".repeat(1000)).as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    let r = exchange(server.port, &req);
+    assert_eq!(status(&r), 431, "{r}");
+    assert!(r.contains("chunked trailer over 65536 bytes"), "{r}");
+    // Signs, spaces inside and codings other than chunked are refused.
+    for (te_body, want) in [
+        ("Transfer-Encoding: chunked\r\n\r\n+1\r\na\r\n0\r\n\r\n", 400),
+        ("Transfer-Encoding: chunked\r\n\r\n 1\r\na\r\n0\r\n\r\n", 400),
+        ("Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+        ("Transfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    ] {
+        let r = exchange(server.port, format!("POST /api/login HTTP/1.1\r\n{te_body}").as_bytes());
+        assert_eq!(status(&r), want, "{te_body:?}: {r}");
+    }
+    let r = exchange(server.port, b"POST /api/login HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    assert_eq!(status(&r), 400, "{r}");
 }
 
 #[test]

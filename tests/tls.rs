@@ -45,6 +45,10 @@ fn tls_files() -> (String, String) {
 }
 
 fn start_tls(home: &std::path::Path) -> TlsServer {
+    start_tls_env(home, &[])
+}
+
+fn start_tls_env(home: &std::path::Path, env: &[(&str, &str)]) -> TlsServer {
     let data = TempDir::new("tls-data");
     let (cert, key) = tls_files();
     let mut child = clawmetry(&[
@@ -59,6 +63,7 @@ fn start_tls(home: &std::path::Path) -> TlsServer {
         "--tls-key",
         &key,
     ])
+    .envs(env.iter().copied())
     .stdout(Stdio::piped())
     .stderr(Stdio::null())
     .spawn()
@@ -74,15 +79,7 @@ fn start_tls(home: &std::path::Path) -> TlsServer {
 /// One HTTPS exchange with a client that trusts only the test CA. Returns the status,
 /// the head and the body.
 fn https(port: u16, request: &str) -> Result<(u16, String, String), String> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_file(fixtures().join("tls/ca.pem")).unwrap()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let conn = client();
     let tcp = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut s = rustls::StreamOwned::new(conn, tcp);
@@ -100,6 +97,36 @@ fn https(port: u16, request: &str) -> Result<(u16, String, String), String> {
     Ok((status, head.to_string(), body.to_string()))
 }
 
+/// A TLS client that trusts only the test CA, for 127.0.0.1.
+fn client() -> rustls::ClientConnection {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(fixtures().join("tls/ca.pem")).unwrap()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").unwrap()).unwrap()
+}
+
+fn wait_ready(port: u16) {
+    let t0 = Instant::now();
+    loop {
+        if let Ok((200, _, body)) = get(port, "/api/health", false) {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if v["index"]["ready"] == true {
+                return;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no ready answer over HTTPS: {:?}",
+            get(port, "/api/health", false)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn get(port: u16, path: &str, auth: bool) -> Result<(u16, String, String), String> {
     let bearer = if auth { format!("Authorization: Bearer {TOKEN}\r\n") } else { String::new() };
     https(port, &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{bearer}Connection: close\r\n\r\n"))
@@ -110,21 +137,7 @@ fn the_api_is_served_over_https_with_secure_cookies() {
     let (_tmp, home) = install_fixture("legacy-2026.3");
     let server = start_tls(&home);
     let port = server.port;
-    let t0 = Instant::now();
-    loop {
-        if let Ok((200, _, body)) = get(port, "/api/health", false) {
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            if v["index"]["ready"] == true {
-                break;
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "no ready answer over HTTPS: {:?}",
-            get(port, "/api/health", false)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_ready(port);
     // The token is still needed, and works over TLS.
     assert_eq!(get(port, "/api/overview", false).unwrap().0, 401);
     let (status, _, body) = get(port, "/api/overview", true).unwrap();
@@ -160,6 +173,56 @@ fn the_api_is_served_over_https_with_secure_cookies() {
     let _ = plain.read_to_end(&mut out);
     assert!(!String::from_utf8_lossy(&out).contains("HTTP/1.1 200"), "plain HTTP was served on the TLS port");
     assert_eq!(get(port, "/api/health", false).unwrap().0, 200);
+}
+
+#[test]
+fn a_trickled_tls_record_does_not_stretch_the_deadline() {
+    // Head timeout 1 s. The request goes out as one TLS record sent a byte every 200 ms (about
+    // 15 s in all): the server must give up after ~1 s, not wait for the whole record.
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start_tls_env(&home, &[("CLAWMETRY_READ_TIMEOUT_MS", "1000")]);
+    wait_ready(server.port);
+    let mut tcp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut conn = client();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).unwrap();
+    }
+    conn.writer().write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut record = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut record).unwrap();
+    }
+    let mut writer = tcp.try_clone().unwrap();
+    let t0 = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        for b in record {
+            if writer.write_all(&[b]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    // Read until the server ends the connection (close_notify or EOF) or answers.
+    let mut buf = [0u8; 4096];
+    let mut plain = String::new();
+    loop {
+        let n: usize = tcp.read(&mut buf).unwrap_or_default();
+        if n == 0 {
+            break;
+        }
+        conn.read_tls(&mut &buf[..n]).unwrap();
+        let state = conn.process_new_packets();
+        let _ = conn.reader().read_to_string(&mut plain);
+        if state.map(|s| s.peer_has_closed()).unwrap_or(true) || !plain.is_empty() {
+            break;
+        }
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(4), "the server waited {took:?} for a trickled record");
+    assert!(!plain.contains("200 OK"), "the trickled request was served: {plain}");
+    let _ = tcp.shutdown(std::net::Shutdown::Both);
+    trickle.join().unwrap();
 }
 
 #[test]

@@ -25,6 +25,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest a request body may take to arrive, however it trickles.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
+/// Request bodies held in memory by all connections together, at most (a request past it gets
+/// a 503): 16 MiB OTLP exports from 512 connections would otherwise be 8 GiB.
+pub const BODY_BUDGET: usize = 64 << 20;
 /// The longest one write to a client may block.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,7 +47,8 @@ pub static OPEN_CONNS: AtomicUsize = AtomicUsize::new(0);
 /// The limits in force. Tests shrink them through the environment: `CLAWMETRY_MAX_QUEUED`,
 /// `CLAWMETRY_MAX_CONNS`, `CLAWMETRY_MAX_CONNS_PER_PEER`, `CLAWMETRY_READ_TIMEOUT_MS` (the head
 /// and idle timeouts; body and write get three times that) and `CLAWMETRY_HANDLER_DELAY_MS`
-/// (every handler sleeps that long first: a way to fill the queue on purpose).
+/// (every handler sleeps that long first: a way to fill the queue on purpose) and
+/// `CLAWMETRY_BODY_BUDGET` (bytes).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_queued: usize,
@@ -55,6 +59,7 @@ pub struct Limits {
     pub body_deadline: Duration,
     pub write_timeout: Duration,
     pub handler_delay: Duration,
+    pub body_budget: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +73,7 @@ impl Default for Limits {
             body_deadline: BODY_DEADLINE,
             write_timeout: WRITE_TIMEOUT,
             handler_delay: Duration::ZERO,
+            body_budget: BODY_BUDGET,
         }
     }
 }
@@ -88,6 +94,9 @@ impl Limits {
         if let Some(ms) = num("CLAWMETRY_READ_TIMEOUT_MS") {
             let t = Duration::from_millis(ms.max(10));
             (l.idle_timeout, l.head_timeout, l.body_deadline, l.write_timeout) = (t, t, t * 3, t * 3);
+        }
+        if let Some(n) = num("CLAWMETRY_BODY_BUDGET") {
+            l.body_budget = n as usize;
         }
         if let Some(ms) = num("CLAWMETRY_HANDLER_DELAY_MS") {
             l.handler_delay = Duration::from_millis(ms);

@@ -161,9 +161,11 @@ pub fn spawn(
     let listener = std::net::TcpListener::bind((host, port))
         .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
     let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let gate_ctx = ctx.clone();
     let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
+    let gate: Arc<server::Gate> = Arc::new(move |req| auth::check(req, &gate_ctx).err());
     let handles =
-        server::start(listener, limits::Limits::from_env(), workers, handler, tls).map_err(|e| e.to_string())?;
+        server::start(listener, limits::Limits::from_env(), workers, handler, gate, tls).map_err(|e| e.to_string())?;
     Ok((bound, handles))
 }
 

@@ -51,6 +51,11 @@ pub type StreamWriter = Box<dyn FnOnce(&mut dyn Write) + Send>;
 /// The handler the pool runs for each request.
 pub type Handler = dyn Fn(Req) -> Reply + Send + Sync;
 
+/// Checked on the connection thread before a request body is read (the request has no body
+/// yet): an answer here is sent instead, so an unauthorised client cannot make the server
+/// buffer bodies.
+pub type Gate = dyn Fn(&Req) -> Option<Resp> + Send + Sync;
+
 struct Job {
     req: Req,
     reply: SyncSender<Reply>,
@@ -62,6 +67,7 @@ pub fn start(
     limits: Limits,
     workers: usize,
     handler: Arc<Handler>,
+    gate: Arc<Gate>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let (tx, rx) = sync_channel::<Job>(limits.max_queued);
@@ -86,7 +92,7 @@ pub fn start(
     handles.push(
         std::thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &tx, limits, &conns, tls))?,
+            .spawn(move || accept_loop(&listener, &tx, limits, &conns, gate, tls))?,
     );
     Ok(handles)
 }
@@ -98,6 +104,7 @@ fn accept_loop(
     pool: &SyncSender<Job>,
     limits: Limits,
     conns: &Arc<Conns>,
+    gate: Arc<Gate>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let idle = Arc::new(Idle::default());
@@ -130,7 +137,7 @@ fn accept_loop(
         };
         let work = Accepted { sock, peer, slot };
         if let Some(work) = idle.hand_over(work) {
-            let ctx = ConnCtx { pool: pool.clone(), limits, tls: tls.clone(), idle: idle.clone() };
+            let ctx = ConnCtx { pool: pool.clone(), limits, gate: gate.clone(), tls: tls.clone(), idle: idle.clone() };
             let spawned = std::thread::Builder::new()
                 .name("http-conn".into())
                 .stack_size(CONN_STACK)
@@ -153,6 +160,7 @@ struct Accepted {
 struct ConnCtx {
     pool: SyncSender<Job>,
     limits: Limits,
+    gate: Arc<Gate>,
     tls: Option<Arc<rustls::ServerConfig>>,
     idle: Arc<Idle>,
 }
@@ -215,7 +223,7 @@ fn conn_thread(first: Accepted, ctx: &ConnCtx) {
         let _ = sock.set_nodelay(true);
         let _ = sock.set_write_timeout(Some(ctx.limits.write_timeout));
         match Transport::new(sock, ctx.tls.as_ref()) {
-            Ok(io) => serve_conn(Conn { io, buf: Vec::new() }, peer, &ctx.pool, &ctx.limits),
+            Ok(io) => serve_conn(Conn { io, buf: Vec::new(), fresh: true }, peer, ctx),
             Err(e) => eprintln!("clawmetry: http: TLS: {e}"),
         }
         drop(slot);
@@ -299,17 +307,20 @@ fn refuse(sock: TcpStream) {
 struct Conn<S> {
     io: S,
     buf: Vec<u8>,
+    /// No request read yet.
+    fresh: bool,
 }
 
 /// What requests are read from: a connection's transport, or bytes in memory (`read_all`).
 trait Source: Read + Write {
-    fn set_read_timeout(&self, t: Duration) -> io::Result<()>;
+    /// Reads fail with `TimedOut` (or `WouldBlock`) once `deadline` has passed.
+    fn set_deadline(&mut self, deadline: Instant);
     fn is_tls(&self) -> bool;
 }
 
 impl Source for Transport {
-    fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
-        self.tcp().set_read_timeout(Some(t))
+    fn set_deadline(&mut self, deadline: Instant) {
+        Transport::set_deadline(self, Some(deadline));
     }
     fn is_tls(&self) -> bool {
         Transport::is_tls(self)
@@ -354,11 +365,17 @@ impl Head {
     }
 }
 
-fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, pool: &SyncSender<Job>, limits: &Limits) {
+fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
+    let (pool, limits) = (&ctx.pool, &ctx.limits);
     loop {
-        let (req, keep_alive, head_only) = match conn.read_request(peer, limits) {
+        let (req, keep_alive, head_only, _budget) = match conn.read_request(peer, limits, Some(&*ctx.gate)) {
             Ok(Some(x)) => x,
-            Ok(None) | Err(Fail::Close) => return,
+            Ok(None) => {
+                // Idle past the keep-alive timeout, or closed by the client.
+                conn.io.close();
+                return;
+            }
+            Err(Fail::Close) => return,
             Err(Fail::Answer(resp)) => {
                 // The rest of the request is not read, so the connection cannot go on.
                 let _ = write_resp(&mut conn.io, resp, false, false);
@@ -387,6 +404,7 @@ fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, pool: &SyncSender<Job
                 }
             }
             Reply::Stream(write) => {
+                conn.io.set_deadline(None);
                 let _ = conn.io.tcp().set_read_timeout(None);
                 write(&mut conn.io);
                 conn.io.close();
@@ -420,11 +438,10 @@ impl<S: Source> Conn<S> {
     /// Reads more bytes into `buf` (at most `max` more), waiting until `deadline` at the latest.
     /// `Ok(0)` = the peer closed.
     fn fill(&mut self, max: usize, deadline: Instant) -> io::Result<usize> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if Instant::now() >= deadline {
             return Err(io::ErrorKind::TimedOut.into());
         }
-        self.io.set_read_timeout(left.max(Duration::from_millis(1)))?;
+        self.io.set_deadline(deadline);
         let mut chunk = [0u8; 16 * 1024];
         let want = max.clamp(1, chunk.len());
         loop {
@@ -442,22 +459,31 @@ impl<S: Source> Conn<S> {
 
     /// The next request, or `None` when the client closed or stayed idle past the keep-alive
     /// timeout between requests.
-    fn read_request(&mut self, peer: SocketAddr, limits: &Limits) -> Result<Option<(Req, bool, bool)>, Fail> {
+    /// The next request (with its share of the body budget, held until it is answered), or
+    /// `None` when the client closed or stayed idle past the keep-alive timeout.
+    fn read_request(
+        &mut self,
+        peer: SocketAddr,
+        limits: &Limits,
+        gate: Option<&Gate>,
+    ) -> Result<Option<(Req, bool, bool, Budget)>, Fail> {
         let Some((head, head_len)) = self.read_head(limits)? else { return Ok(None) };
+        self.fresh = false;
         self.buf.drain(..head_len);
-        let path = head.target.split('?').next().unwrap_or("");
-        let body = self.read_body(&head, body_limit(path), limits)?;
-        let keep_alive = head.keep_alive();
-        let head_only = head.method == "HEAD";
-        let mut req = Req::new(&head.method, &head.target, head.headers, body, Some(peer));
+        let mut req = Req::new(&head.method, &head.target, head.headers.clone(), Vec::new(), Some(peer));
         req.secure = self.io.is_tls();
-        Ok(Some((req, keep_alive, head_only)))
+        let mut budget = Budget { held: 0, limit: limits.body_budget };
+        let gate = || gate.and_then(|g| g(&req));
+        req.body = self.read_body(&head, body_limit(&req.path), limits, &mut budget, &gate)?;
+        Ok(Some((req, head.keep_alive(), head.method == "HEAD", budget)))
     }
 
     fn read_head(&mut self, limits: &Limits) -> Result<Option<(Head, usize)>, Fail> {
         // Waiting for a request to begin: the keep-alive timeout. Once it has begun, the whole
         // head must arrive within the head timeout, however it trickles.
-        let idle_until = Instant::now() + limits.idle_timeout;
+        // A new TLS connection gets only the head timeout for its handshake and first request.
+        let idle = if self.fresh && self.io.is_tls() { limits.head_timeout } else { limits.idle_timeout };
+        let idle_until = Instant::now() + idle;
         let mut head_until: Option<Instant> = None;
         let mut scanned = 0;
         loop {
@@ -490,8 +516,22 @@ impl<S: Source> Conn<S> {
         }
     }
 
-    fn read_body(&mut self, head: &Head, limit: usize, limits: &Limits) -> Result<Vec<u8>, Fail> {
-        let te = head.header("transfer-encoding");
+    fn read_body(
+        &mut self,
+        head: &Head,
+        limit: usize,
+        limits: &Limits,
+        budget: &mut Budget,
+        gate: &dyn Fn() -> Option<Resp>,
+    ) -> Result<Vec<u8>, Fail> {
+        // Every Transfer-Encoding header, as one list: only `chunked` alone is understood.
+        let codings: Vec<&str> = head
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "transfer-encoding")
+            .flat_map(|(_, v)| v.split(','))
+            .map(str::trim)
+            .collect();
         let mut lengths = head.headers.iter().filter(|(k, _)| k == "content-length").map(|(_, v)| v.trim());
         let length = match lengths.next() {
             None => None,
@@ -503,11 +543,16 @@ impl<S: Source> Conn<S> {
                 Some(n)
             }
         };
-        let chunked = match te {
-            None => false,
-            Some(_) if length.is_some() => return Err(fail(400, "both Content-Length and Transfer-Encoding")),
-            Some(v) if v.trim().eq_ignore_ascii_case("chunked") => true,
-            Some(v) => return Err(fail(501, &format!("Transfer-Encoding {v:?} is not supported"))),
+        let chunked = match codings[..] {
+            [] => false,
+            _ if length.is_some() => return Err(fail(400, "both Content-Length and Transfer-Encoding")),
+            // HTTP/1.0 has no chunked framing (RFC 9112 6.1): the body's end would be guessed.
+            _ if head.http10 => return Err(fail(400, "Transfer-Encoding in an HTTP/1.0 request")),
+            [c] if c.eq_ignore_ascii_case("chunked") => true,
+            _ if !codings.last().is_some_and(|c| c.eq_ignore_ascii_case("chunked")) => {
+                return Err(fail(400, "Transfer-Encoding without chunked last"));
+            }
+            _ => return Err(fail(501, &format!("Transfer-Encoding {:?} is not supported", codings.join(", ")))),
         };
         if let Some(n) = length {
             if n > limit as u64 {
@@ -518,6 +563,12 @@ impl<S: Source> Conn<S> {
             }
         } else if !chunked {
             return Ok(Vec::new());
+        }
+        if let Some(resp) = gate() {
+            return Err(Fail::Answer(resp));
+        }
+        if let Some(n) = length {
+            budget.take(n as usize)?;
         }
         match head.header("expect") {
             None => {}
@@ -547,31 +598,35 @@ impl<S: Source> Conn<S> {
                 }
                 Ok(self.buf.drain(..n).collect())
             }
-            None => self.read_chunked(limit, deadline).map_err(|e| match e {
+            None => self.read_chunked(limit, deadline, budget).map_err(|e| match e {
                 ChunkError::Io(e) => slow(e),
                 ChunkError::Closed => Fail::Close,
                 ChunkError::Bad(msg) => fail(400, msg),
                 ChunkError::TooLarge => fail(413, &format!("request body over {limit} bytes")),
+                ChunkError::TrailerTooLarge => fail(431, &format!("chunked trailer over {MAX_HEAD} bytes")),
+                ChunkError::Budget(f) => f,
             }),
         }
     }
 
     /// A `chunked` body of at most `limit` bytes; the buffer is consumed up to its end.
-    fn read_chunked(&mut self, limit: usize, deadline: Instant) -> Result<Vec<u8>, ChunkError> {
+    fn read_chunked(&mut self, limit: usize, deadline: Instant, budget: &mut Budget) -> Result<Vec<u8>, ChunkError> {
         let mut body = Vec::new();
         let mut pos = 0;
         loop {
             let line = self.line_at(pos, deadline)?;
             let text =
                 std::str::from_utf8(&self.buf[pos..pos + line]).map_err(|_| ChunkError::Bad("bad chunk size"))?;
-            let size_text = text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .ok()
-                .filter(|_| !size_text.is_empty() && size_text.len() <= 8)
+            // Hex digits only (no sign, no spaces inside), then optional white space before `;`.
+            let size_text = text.split(';').next().unwrap_or("").trim_end_matches([' ', '\t']);
+            let size = Some(size_text)
+                .filter(|t| !t.is_empty() && t.len() <= 7 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|t| usize::from_str_radix(t, 16).ok())
                 .ok_or(ChunkError::Bad("bad chunk size"))?;
             pos += line + self.eol_len(pos + line);
             if size == 0 {
-                // Trailer fields (ignored) up to an empty line.
+                // Trailer fields (ignored) up to an empty line; as much as a head may hold.
+                let start = pos;
                 loop {
                     let line = self.line_at(pos, deadline)?;
                     pos += line + self.eol_len(pos + line);
@@ -579,11 +634,16 @@ impl<S: Source> Conn<S> {
                         self.buf.drain(..pos);
                         return Ok(body);
                     }
+                    if pos - start > MAX_HEAD {
+                        return Err(ChunkError::TrailerTooLarge);
+                    }
                 }
             }
+            // At most 7 hex digits: no overflow below, even where usize has 32 bits.
             if body.len() + size > limit {
                 return Err(ChunkError::TooLarge);
             }
+            budget.take(size).map_err(ChunkError::Budget)?;
             while self.buf.len() < pos + size + 2 {
                 if self.fill(pos + size + 2 - self.buf.len(), deadline).map_err(ChunkError::Io)? == 0 {
                     return Err(ChunkError::Closed);
@@ -632,6 +692,39 @@ enum ChunkError {
     Closed,
     Bad(&'static str),
     TooLarge,
+    TrailerTooLarge,
+    Budget(Fail),
+}
+
+/// Bytes of request bodies held in memory by all connections together.
+static BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// One request's share of `Limits::body_budget`; given back when dropped.
+struct Budget {
+    held: usize,
+    limit: usize,
+}
+
+impl Budget {
+    /// Takes `n` more bytes, or answers 503 when all connections together would hold more than
+    /// the budget.
+    fn take(&mut self, n: usize) -> Result<(), Fail> {
+        let before = BODY_BYTES.fetch_add(n, Ordering::SeqCst);
+        if before.saturating_add(n) > self.limit {
+            BODY_BYTES.fetch_sub(n, Ordering::SeqCst);
+            let mut r = Resp::error(503, "server busy: too many request bodies being received; retry shortly");
+            r.headers.push(("Retry-After", "1".into()));
+            return Err(Fail::Answer(r));
+        }
+        self.held += n;
+        Ok(())
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        BODY_BYTES.fetch_sub(self.held, Ordering::SeqCst);
+    }
 }
 
 /// Digits only (no sign, no spaces inside), at most 19 of them.
@@ -737,9 +830,7 @@ impl Write for Mem<'_> {
 }
 
 impl Source for Mem<'_> {
-    fn set_read_timeout(&self, _: Duration) -> io::Result<()> {
-        Ok(())
-    }
+    fn set_deadline(&mut self, _: Instant) {}
     fn is_tls(&self) -> bool {
         false
     }
@@ -749,12 +840,12 @@ impl Source for Mem<'_> {
 /// one parsed, or the status it was refused with (0 = the stream ended). For the fuzz target
 /// and tests.
 pub fn read_all(data: &[u8]) -> Vec<Result<Req, u16>> {
-    let mut conn = Conn { io: Mem(data), buf: Vec::new() };
+    let mut conn = Conn { io: Mem(data), buf: Vec::new(), fresh: true };
     let peer = SocketAddr::from(([127, 0, 0, 1], 1));
     let mut out = Vec::new();
     loop {
-        match conn.read_request(peer, &Limits::default()) {
-            Ok(Some((req, keep_alive, _))) => {
+        match conn.read_request(peer, &Limits::default(), None) {
+            Ok(Some((req, keep_alive, _, _))) => {
                 out.push(Ok(req));
                 if !keep_alive {
                     return out;
@@ -904,13 +995,15 @@ mod tests {
 
     #[test]
     fn bad_framing_is_refused() {
-        let cases: [(&[u8], u16); 9] = [
+        let cases: [(&[u8], u16); 11] = [
             (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n", 413),
             (b"POST /v1/traces HTTP/1.1\r\nContent-Length: 99999999999999999\r\n\r\n", 413),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 400),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n", 400),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n", 400),
             (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nExpect: magic\r\n\r\nx", 417),

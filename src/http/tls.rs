@@ -10,6 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The server configuration from a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1
 /// or SEC1). Errors name the file and say what is wrong.
@@ -34,15 +35,49 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, String
     Ok(Arc::new(config))
 }
 
+/// A socket whose reads end at a deadline: each read waits only for what is left of it, so a
+/// peer that trickles bytes cannot stretch the wait, even through TLS, whose reader may read the
+/// socket many times for one record (or for the handshake).
+pub struct Sock {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            self.tcp.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+        }
+        match self.tcp.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(io::ErrorKind::TimedOut.into()),
+            r => r,
+        }
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
 /// A connection's byte stream.
 pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+    Plain(Sock),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, Sock>>),
 }
 
 impl Transport {
     /// Wraps an accepted socket; with a configuration the TLS handshake happens on first use.
-    pub fn new(sock: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) -> io::Result<Transport> {
+    pub fn new(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) -> io::Result<Transport> {
+        let sock = Sock { tcp, deadline: None };
         Ok(match tls {
             None => Transport::Plain(sock),
             Some(config) => {
@@ -55,8 +90,16 @@ impl Transport {
     /// The socket underneath, for timeouts and shutdown.
     pub fn tcp(&self) -> &TcpStream {
         match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(s) => s.get_ref(),
+            Transport::Plain(s) => &s.tcp,
+            Transport::Tls(s) => &s.get_ref().tcp,
+        }
+    }
+
+    /// Reads from now on fail with `TimedOut` once `deadline` has passed (`None`: no deadline).
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        match self {
+            Transport::Plain(s) => s.deadline = deadline,
+            Transport::Tls(s) => s.get_mut().deadline = deadline,
         }
     }
 
