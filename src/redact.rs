@@ -6,18 +6,20 @@
 //! | `sk-` + 20 or more of `[A-Za-z0-9_-]` | OpenAI (`sk-proj-…`), Anthropic (`sk-ant-…`) and alike |
 //! | `xoxb-` `xoxp-` `xoxa-` `xoxr-` `xoxs-` + 10 or more of `[A-Za-z0-9-]` | Slack tokens |
 //! | `ghp_` `gho_` `ghu_` `ghs_` `ghr_` + 30 or more of `[A-Za-z0-9]`; `github_pat_` + 20 or more of `[A-Za-z0-9_]` | GitHub tokens |
-//! | `AKIA` + exactly 16 of `[0-9A-Z]` | AWS access key ids |
+//! | `AKIA` `ASIA` + exactly 16 of `[0-9A-Z]` | AWS access key ids (long-term and temporary) |
 //! | `AIza` + 35 or more of `[A-Za-z0-9_-]` | Google API keys (Gemini) |
 //! | `sk_live_` `sk_test_` `rk_live_` `rk_test_` + 16 or more of `[A-Za-z0-9]` | Stripe keys |
 //! | `hf_` + 30 or more, `gsk_` `xai-` `pplx-` + 40 or more, `npm_` + 36 or more of `[A-Za-z0-9]` | Hugging Face, Groq, xAI, Perplexity, npm tokens |
 //! | `glpat-` + 20 or more of `[A-Za-z0-9_-]` | GitLab personal access tokens |
-//! | `https://hooks.slack.com/services/` + 20 or more, `https://discord.com/api/webhooks/` (or `discordapp.com`) + 60 or more of `[A-Za-z0-9_/-]` | Slack and Discord webhook URLs (the path after the fixed part) |
-//! | `-----BEGIN …PRIVATE KEY-----` … `-----END ` | PEM private keys (the body; the BEGIN and END lines stay) |
+//! | `https://hooks.slack.com/` + `services/` `workflows/` `triggers/` + 20 or more, `https://discord.com/api/webhooks/` (also `discordapp.com`, `canary.` and `ptb.` hosts, `/api/v10/`) + 60 or more of `[A-Za-z0-9_/-]` | Slack and Discord webhook URLs (the path after the fixed part) |
+//! | `-----BEGIN …PRIVATE KEY-----`, a line break, a line of 20 or more of `[A-Za-z0-9+/=]` | PEM private keys: the body up to `-----END ` (the BEGIN and END lines stay); with no END line, only the base64 lines |
 //! | 8 to 10 digits, `:`, 35 or more of `[A-Za-z0-9_-]` | Telegram bot tokens |
 //! | `Bearer ` + 16 or more of `[A-Za-z0-9._~+/=-]` | HTTP bearer credentials (the word `Bearer` is kept) |
 //!
-//! A match must start at a word boundary (the byte before it is not a letter, digit, `_` or `-`)
-//! (a Telegram token may also follow `bot`, as in its API URLs) and, for AWS key ids, end at one.
+//! A match must start at a word boundary (the byte before it is not a letter, digit, `_` or `-`,
+//! or it ends an escape that stands for a separator: `\n`, `\t`, `\u003d` as written in serialised
+//! JSON, `%3D` in a URL; a Telegram token may also follow `bot`, as in its API URLs) and, for AWS
+//! key ids, end at one. Line breaks in a PEM key may be real or escaped (`\n`, `\r\n`).
 
 use serde_json::Value;
 use std::borrow::Cow;
@@ -39,32 +41,79 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// A PEM private key at `i`: the BEGIN and END lines stay, what is between them goes (up to the
-/// end of the text when it was cut before the END line).
+/// Length of the line break at `i`, real or escaped as in serialised JSON; 0 when there is none.
+fn line_break(b: &[u8], i: usize) -> usize {
+    let rest = &b[i.min(b.len())..];
+    [&b"\r\n"[..], b"\n", b"\\r\\n", b"\\n"].iter().find(|br| rest.starts_with(br)).map_or(0, |br| br.len())
+}
+
+/// A PEM private key at `i`: the BEGIN and END lines stay, what is between them goes. The BEGIN
+/// line alone (as when a text mentions the format) is not a key: a line break and a base64 line
+/// must follow. Without an END line (the text was cut) only the base64 lines go, not what follows.
 fn private_key(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let head = b[i..].strip_prefix(b"-----BEGIN ")?;
     let close = find(&head[..head.len().min(64)], b"-----")?;
     find(&head[..close], b"PRIVATE KEY")?;
     let from = i + b"-----BEGIN ".len() + close + 5;
-    let to = find(&b[from..], b"-----END ").map_or(b.len(), |e| from + e);
-    (to > from).then_some((from, to))
+    let base64 = |c: u8| c.is_ascii_alphanumeric() || b"+/=".contains(&c);
+    // `at` is the end of the line read last, `end` the end of the last base64 line of some length.
+    let (mut at, mut end) = (from, None);
+    loop {
+        let n = line_break(b, at);
+        if n == 0 {
+            break;
+        }
+        let line = at + n;
+        if b[line..].starts_with(b"-----END ") {
+            return end.map(|_| (from, line));
+        }
+        let len = run(b, line, base64);
+        let after = line + len;
+        let whole = after == b.len() || line_break(b, after) > 0;
+        if len >= 20 {
+            end = Some(after);
+            if !whole {
+                // Cut short in the middle of a line (as with a `…` after it).
+                break;
+            }
+        } else if end.is_none() && len == 0 && whole {
+            // A blank line, as after the `Proc-Type:`/`DEK-Info:` headers of an encrypted key.
+        } else if end.is_none() && (b[line..].starts_with(b"Proc-Type: ") || b[line..].starts_with(b"DEK-Info: ")) {
+            at = line + b[line..].iter().take(128).position(|&c| c == b'\n' || c == b'\\')?;
+            continue;
+        } else if !(whole && len > 0 && end.is_some()) {
+            // Not base64 (or nothing long enough yet): what follows is no longer the key. A short
+            // line after key material is walked over, since the END line may follow it.
+            break;
+        }
+        at = after;
+    }
+    end.map(|to| (from, to))
 }
 
 /// A Slack or Discord webhook URL at `i` (its path is the secret): the host and the path's fixed
 /// part stay readable.
 fn webhook_url(b: &[u8], i: usize) -> Option<(usize, usize)> {
-    let path = |prefix: &[u8], min: usize| {
-        let from = i + prefix.len();
-        let n = if b[i..].starts_with(prefix) {
-            run(b, from, |c| c.is_ascii_alphanumeric() || b"_-/".contains(&c))
-        } else {
-            0
+    fn strip<'a>(s: &'a [u8], prefixes: &[&[u8]]) -> Option<&'a [u8]> {
+        prefixes.iter().find_map(|p| s.strip_prefix(*p))
+    }
+    let rest = b[i..].strip_prefix(b"https://")?;
+    let (path, min) = if let Some(r) = rest.strip_prefix(b"hooks.slack.com/") {
+        (strip(r, &[b"services/", b"workflows/", b"triggers/"])?, 20)
+    } else {
+        let r = strip(rest, &[b"canary.", b"ptb."]).unwrap_or(rest);
+        let r = strip(r, &[b"discord.com/api/", b"discordapp.com/api/"])?;
+        // An API version may come first, as in `/api/v10/webhooks/`.
+        let version = match r.strip_prefix(b"v") {
+            Some(v) => v.iter().take_while(|c| c.is_ascii_digit()).count(),
+            None => 0,
         };
-        (n >= min).then_some((from, from + n))
+        let r = if version > 0 && r.get(version + 1) == Some(&b'/') { &r[version + 2..] } else { r };
+        (r.strip_prefix(b"webhooks/")?, 60)
     };
-    path(b"https://hooks.slack.com/services/", 20)
-        .or_else(|| path(b"https://discord.com/api/webhooks/", 60))
-        .or_else(|| path(b"https://discordapp.com/api/webhooks/", 60))
+    let from = b.len() - path.len();
+    let n = run(b, from, |c| c.is_ascii_alphanumeric() || b"_-/".contains(&c));
+    (n >= min).then_some((from, from + n))
 }
 
 /// The secret starting at `i`, if any: (start of the part to replace, end). Not inlined: the
@@ -100,7 +149,10 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
         b'A' if rest.starts_with(b"AIza") => prefixed(b"AIza", 35, key),
         b'A' => {
             let n = run(b, i + 4, |c| c.is_ascii_digit() || c.is_ascii_uppercase());
-            (rest.starts_with(b"AKIA") && n == 16 && !b.get(i + 20).copied().is_some_and(word)).then_some((i, i + 20))
+            (matches!(&rest[..rest.len().min(4)], b"AKIA" | b"ASIA")
+                && n == 16
+                && !b.get(i + 20).copied().is_some_and(word))
+            .then_some((i, i + 20))
         }
         b'B' | b'b' => {
             if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case(b"bearer ") {
@@ -118,14 +170,50 @@ fn secret_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
             let n = run(b, i + d + 1, key);
             (n >= 35).then_some((i, i + d + 1 + n))
         }
+        b'\\' | b'%' => {
+            // An escape standing for a separator (`\n`, `\t`, `\u003d` in serialised JSON as found
+            // in OTLP attributes and logs, `%3D` in a URL) is a word boundary: a secret may follow.
+            let hex = |from: usize| run(b, from, |c| c.is_ascii_hexdigit());
+            let after = match rest {
+                [b'\\', b'u', ..] if hex(i + 2) >= 4 => i + 6,
+                [b'\\', c, ..] if c.is_ascii_alphabetic() => i + 2,
+                [b'%', ..] if hex(i + 1) >= 2 => i + 3,
+                _ => return None,
+            };
+            // Another escape is looked at from its own place, by the loop in `text`.
+            match b.get(after) {
+                Some(&c) if may_start(c) && !matches!(c, b'\\' | b'%') => secret_at(b, after),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
 
 /// Whether a secret can start with `c` (the first bytes `secret_at` looks for): most bytes of
-/// ordinary text are passed over with this one test.
+/// ordinary text are passed over with this one test, a table look-up (faster than the `matches!`
+/// it is built from).
 fn may_start(c: u8) -> bool {
-    matches!(c, b's' | b'r' | b'x' | b'g' | b'h' | b'p' | b'n' | b'A' | b'B' | b'b' | b'-' | b'0'..=b'9')
+    START[usize::from(c)]
+}
+
+static START: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = matches!(
+            c as u8,
+            b's' | b'r' | b'x' | b'g' | b'h' | b'p' | b'n' | b'A' | b'B' | b'b' | b'-' | b'0'..=b'9' | b'\\' | b'%'
+        );
+        c += 1;
+    }
+    table
+};
+
+/// Whether the secret at `i` may follow a word: an escape does (its secret is looked for after it).
+fn joined(b: &[u8], i: usize) -> bool {
+    let c = b[i];
+    c == b'\\' || c == b'%' || (c.is_ascii_digit() && b[..i].ends_with(b"bot"))
 }
 
 /// `s` with every secret replaced by [`MARK`]; borrowed when there is none.
@@ -136,8 +224,9 @@ pub fn text(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        // A Telegram token also follows `bot` directly, as in `https://api.telegram.org/bot<token>/`.
-        if may_start(c) && (i == 0 || !word(b[i - 1]) || (c.is_ascii_digit() && b[..i].ends_with(b"bot"))) {
+        // An escape may start a secret after a word (as `key\tghp_…`), and a Telegram token also
+        // follows `bot` directly, as in `https://api.telegram.org/bot<token>/`.
+        if may_start(c) && (i == 0 || !word(b[i - 1]) || joined(b, i)) {
             if let Some((from, to)) = secret_at(b, i) {
                 // Every pattern is ASCII, so `from` and `to` are char boundaries.
                 out.push_str(&s[copied..from]);
@@ -280,6 +369,109 @@ mod tests {
             "https://hooks.slack.com/services/ and https://discord.com/api/webhooks/123",
             "--- a/x\n+++ b/x\n-----BEGIN",
             "désolé, ça marche 日本語",
+        ] {
+            assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_secret_right_after_an_escape_is_redacted() {
+        // Serialised JSON inside OTLP attributes and logs keeps `\n`, `\t` as two characters.
+        let cases = [
+            (
+                r#"{"content":"here:\nsk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12-34567890abcd"}"#,
+                r#"{"content":"here:\n[REDACTED]"}"#,
+            ),
+            (r"key\tghp_16C7e42F292c6912E7710c838347Ae178B4a", r"key\t[REDACTED]"),
+            (r"id\r\nAKIAIOSFODNN7EXAMPLE\n", r"id\r\n[REDACTED]\n"),
+            (r"token\u003dsk-ant-api03-q1w2e3r4t5y6u7i8o9p0Aa", r"token\u003d[REDACTED]"),
+            (
+                r"line1\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8Pb\n-----END RSA PRIVATE KEY-----\n",
+                r"line1\n-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\n",
+            ),
+            // URL-encoded: `=` is `%3D`.
+            (
+                "GET /v1?x-api-key%3Dsk-proj-Ab3dEf6hIj9kLmN0pQrStUvWxYz_12 HTTP/1.1",
+                "GET /v1?x-api-key%3D[REDACTED] HTTP/1.1",
+            ),
+            ("q=a%20xoxb-123456789012-1234567890123-AbCdEf&b", "q=a%20[REDACTED]&b"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r(input), want, "{input}");
+        }
+        // A word ending in a hex digit, or a backslash before a digit, is still a word.
+        for s in [
+            r"x\9sk-aaaaaaaaaaaaaaaaaaaaaaaa",
+            "%3sk-aaaaaaaaaaaaaaaaaaaaaaaa",
+            "x%3Gsk-aaaaaaaaaaaaaaaaaaaaaaaa",
+            "ask-aaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_pem_begin_line_without_key_material_keeps_the_text() {
+        for s in [
+            "see the -----BEGIN PRIVATE KEY----- marker; parse_pem() then checks the rest of the file",
+            "the -----BEGIN RSA PRIVATE KEY----- and -----END RSA PRIVATE KEY----- lines frame it",
+            "-----BEGIN PRIVATE KEY-----\nfollowed by the base64 body, see RFC 7468\n-----END PRIVATE KEY-----",
+            r"-----BEGIN PRIVATE KEY-----\nshort\nthen prose",
+        ] {
+            assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
+        }
+        // Without an END line only the base64 lines go; the text after them stays.
+        let cases = [
+            (
+                "cut: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\nVJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n\nthe reply was cut here",
+                "cut: -----BEGIN PRIVATE KEY-----[REDACTED]\n\nthe reply was cut here",
+            ),
+            (
+                r"-----BEGIN EC PRIVATE KEY-----\r\nMHcCAQEEIIrYSSNQFaA2Hwf1duRSxKtLYX5CB04fSeQ6tF1aY/PuoAoGCCqGSM49\r\nok then",
+                r"-----BEGIN EC PRIVATE KEY-----[REDACTED]\r\nok then",
+            ),
+            (
+                "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj…",
+                "-----BEGIN PRIVATE KEY-----[REDACTED]…",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\n\nhQ1yGZ4LqP0OW8dD4y3zP2Ya1aWq5qGzV3yX9gVtR2k=\nAB==\n-----END RSA PRIVATE KEY-----\n",
+                "-----BEGIN RSA PRIVATE KEY-----[REDACTED]-----END RSA PRIVATE KEY-----\n",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn temporary_aws_keys_and_more_webhook_urls_are_redacted() {
+        let discord = "1234567890123456789/AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-AbCdEfGhIjKlMnOpQrStUv";
+        let cases = [
+            ("AWS_ACCESS_KEY_ID=ASIAY34FZKBOKMUTVV7A\n", "AWS_ACCESS_KEY_ID=[REDACTED]\n".to_string()),
+            (
+                "https://hooks.slack.com/workflows/T0AAAAAAA/A0BBBBBBB/123456789012345678/XXXXXXXXXXXXXXXXXXXX",
+                "https://hooks.slack.com/workflows/[REDACTED]".to_string(),
+            ),
+            (
+                "https://hooks.slack.com/triggers/T0AAAAAAA/1234567890123/0123456789abcdef0123456789abcdef",
+                "https://hooks.slack.com/triggers/[REDACTED]".to_string(),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r(input), want, "{input}");
+        }
+        for host in ["discord.com", "canary.discord.com", "ptb.discord.com", "discordapp.com", "canary.discordapp.com"]
+        {
+            for api in ["api", "api/v10"] {
+                let url = format!("https://{host}/{api}/webhooks/");
+                assert_eq!(r(&format!("{url}{discord} x")), format!("{url}[REDACTED] x"));
+            }
+        }
+        for s in [
+            "ASIA1234 is short",
+            "https://hooks.slack.com/apps/T0AAAAAAA/B0BBBBBBB/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "https://ptb.discord.com/api/vx/webhooks/1",
         ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
         }
