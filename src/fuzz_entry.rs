@@ -7,7 +7,7 @@
 //! Not part of the dashboard: `main.rs` never calls it, so it is not in the binary.
 
 use crate::http::server::{read_all, write_resp};
-use crate::http::{auth, percent_decode, routes, Req};
+use crate::http::{auth, routes, Req};
 use crate::model::Tally;
 use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
 use crate::pricing::PriceTable;
@@ -101,7 +101,7 @@ pub fn otlp(data: &[u8]) {
 }
 
 /// The HTTP router: a request made of the bytes against an empty state (no installation, no
-/// gateway, a data dir in a temp dir), as `http::parse_request` would build it. The first byte
+/// gateway, a data dir in a temp dir), built by `Req::new` as the server builds it. The first byte
 /// is the method (its value mod 7) and flags: bit 7 Accept-Encoding: gzip, bit 6 Content-Type
 /// JSON (else protobuf), bit 5 Content-Encoding: gzip, bit 4 over TLS; then `path?query` up to
 /// the first NUL; the rest is the body. Every answer must carry an HTTP status.
@@ -113,32 +113,18 @@ pub fn router(data: &[u8]) {
         None => (rest, &[][..]),
     };
     let url = String::from_utf8_lossy(url);
-    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
-    let req = Req {
-        method: method.into(),
-        path: path.to_string(),
-        segments: path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect(),
-        query: query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (percent_decode(k), percent_decode(v))
-            })
-            .collect(),
-        if_none_match: None,
-        accept_gzip: m & 0x80 != 0,
-        remote: Some(([127, 0, 0, 1], 1234).into()),
-        body: body.to_vec(),
-        secure: m & 0x10 != 0,
-        headers: [
-            ("host", "127.0.0.1:8900"),
-            ("content-type", if m & 0x40 != 0 { "application/json" } else { "application/x-protobuf" }),
-            ("content-encoding", if m & 0x20 != 0 { "gzip" } else { "identity" }),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .into(),
-    };
+    let mut headers: Vec<(String, String)> = [
+        ("host", "127.0.0.1:8900"),
+        ("content-type", if m & 0x40 != 0 { "application/json" } else { "application/x-protobuf" }),
+        ("content-encoding", if m & 0x20 != 0 { "gzip" } else { "identity" }),
+    ]
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .into();
+    if m & 0x80 != 0 {
+        headers.push(("accept-encoding".into(), "gzip".into()));
+    }
+    let mut req = Req::new(method, &url, headers, body.to_vec(), Some(([127, 0, 0, 1], 1234).into()));
+    req.secure = m & 0x10 != 0;
     let resp = routes::route(&req, router_ctx());
     assert!((100..600).contains(&resp.status), "status {} for {method} {url}", resp.status);
 }
