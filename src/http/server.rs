@@ -313,7 +313,7 @@ struct Conn<S> {
 
 /// What requests are read from: a connection's transport, or bytes in memory (`read_all`).
 trait Source: Read + Write {
-    /// Reads fail with `TimedOut` (or `WouldBlock`) once `deadline` has passed.
+    /// Reads fail with `TimedOut` once `deadline` has passed.
     fn set_deadline(&mut self, deadline: Instant);
     fn is_tls(&self) -> bool;
 }
@@ -405,7 +405,6 @@ fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
             }
             Reply::Stream(write) => {
                 conn.io.set_deadline(None);
-                let _ = conn.io.tcp().set_read_timeout(None);
                 write(&mut conn.io);
                 conn.io.close();
                 return;
@@ -417,11 +416,7 @@ fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
 /// Closes after an error answer without resetting the connection over unread request bytes
 /// (which could make the client lose the answer): stop writing, then read briefly.
 fn linger_close(io: &mut Transport) {
-    if let Transport::Tls(s) = io {
-        s.conn.send_close_notify();
-        let _ = s.flush();
-    }
-    let _ = io.tcp().shutdown(Shutdown::Write);
+    io.shutdown(Shutdown::Write);
     let _ = io.tcp().set_read_timeout(Some(Duration::from_millis(500)));
     let mut sink = [0u8; 16 * 1024];
     let t0 = Instant::now();
@@ -437,10 +432,8 @@ fn linger_close(io: &mut Transport) {
 impl<S: Source> Conn<S> {
     /// Reads more bytes into `buf` (at most `max` more), waiting until `deadline` at the latest.
     /// `Ok(0)` = the peer closed.
+    /// (The source enforces the deadline: a read past it fails with `TimedOut`.)
     fn fill(&mut self, max: usize, deadline: Instant) -> io::Result<usize> {
-        if Instant::now() >= deadline {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
         self.io.set_deadline(deadline);
         let mut chunk = [0u8; 16 * 1024];
         let want = max.clamp(1, chunk.len());
@@ -451,14 +444,11 @@ impl<S: Source> Conn<S> {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Err(io::ErrorKind::TimedOut.into()),
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// The next request, or `None` when the client closed or stayed idle past the keep-alive
-    /// timeout between requests.
     /// The next request (with its share of the body budget, held until it is answered), or
     /// `None` when the client closed or stayed idle past the keep-alive timeout.
     fn read_request(

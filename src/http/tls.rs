@@ -95,11 +95,16 @@ impl Transport {
         }
     }
 
-    /// Reads from now on fail with `TimedOut` once `deadline` has passed (`None`: no deadline).
+    /// Reads from now on fail with `TimedOut` once `deadline` has passed (`None`: reads wait
+    /// as long as it takes).
     pub fn set_deadline(&mut self, deadline: Option<Instant>) {
-        match self {
-            Transport::Plain(s) => s.deadline = deadline,
-            Transport::Tls(s) => s.get_mut().deadline = deadline,
+        let sock = match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_mut(),
+        };
+        sock.deadline = deadline;
+        if deadline.is_none() {
+            let _ = sock.tcp.set_read_timeout(None);
         }
     }
 
@@ -109,11 +114,16 @@ impl Transport {
 
     /// Ends the connection: a TLS close_notify first, then the socket in both directions.
     pub fn close(&mut self) {
+        self.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// A TLS close_notify first, then shuts the socket down `how`.
+    pub fn shutdown(&mut self, how: std::net::Shutdown) {
         if let Transport::Tls(s) = self {
             s.conn.send_close_notify();
             let _ = s.flush();
         }
-        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+        let _ = self.tcp().shutdown(how);
     }
 }
 
