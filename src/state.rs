@@ -381,7 +381,10 @@ struct HubInner {
 const HUB_KEEP: usize = 512;
 
 impl Hub {
-    pub fn publish(&self, kind: &'static str, data: Value) {
+    /// Publishes a change. Its data may quote gateway text (cron runs, errors), so it is
+    /// redacted here, once, like every text the dashboard shows.
+    pub fn publish(&self, kind: &'static str, mut data: Value) {
+        crate::redact::value(&mut data);
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.seq += 1;
         let seq = g.seq;

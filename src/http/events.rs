@@ -95,12 +95,8 @@ impl Read for Stream {
                 Some(changes) => {
                     for c in changes {
                         self.after = c.seq;
-                        // Gateway events (cron runs, errors) may quote secrets: redacted like
-                        // every other text the dashboard shows.
-                        let mut data = c.data.clone();
-                        crate::redact::value(&mut data);
                         self.buf.extend_from_slice(
-                            format!("event: {}\nid: {}\ndata: {}\n\n", c.kind, c.seq, data).as_bytes(),
+                            format!("event: {}\nid: {}\ndata: {}\n\n", c.kind, c.seq, c.data).as_bytes(),
                         );
                     }
                 }
