@@ -1,12 +1,13 @@
 # clawmetry — every developer and CI entry point. `make help` lists them.
 CARGO ?= cargo
 
-.PHONY: help run build release test test-all deps lint fmt bench clean fuzz fuzz-ci load
+.PHONY: help run build release test test-all test-clocks deps lint fmt bench clean fuzz fuzz-ci load
 
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
 	@echo "make test     fmt check + clippy -D warnings + unit, integration and browser tests"
 	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu, fuzz-ci"
+	@echo "make test-clocks  the whole cargo test suite again under three shifted clocks (libfaketime)"
 	@echo "make test-gateway-lab  end-to-end test against the real OpenClaw gateway (npm install, ~2-3 min)"
 	@echo "make bench    generate corpora (10 MB, 200 MB, 1 GB) and print index/latency/RSS figures"
 	@echo "make release  optimised binary in target/release/clawmetry"
@@ -42,13 +43,32 @@ deps:
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user-static; }
 	@# fuzz-ci: libFuzzer (built by libfuzzer-sys) is C++.
 	@command -v c++ >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends g++; }
+	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends faketime; }
 
 test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 	$(CARGO) test --all-targets
 
 # Every test there is (what CI runs).
-test-all: deps test test-gateway-lab cross-test fuzz-ci
+test-all: deps test test-clocks test-gateway-lab cross-test fuzz-ci
+
+# No test may depend on the real date: the whole suite again with the tests, the server and its
+# helpers on a shifted wall clock (tests/clock/run, libfaketime; Chromium keeps the real clock,
+# so the UI also meets a browser whose clock differs from the server's). Each clock starts at
+# the given UTC time: a year's last minute (the run crosses midnight into a new year), the
+# first second of a month in a zone west of UTC (local date != UTC date), and the minute before
+# Europe's spring DST change.
+TEST_CLOCKS = 2026-12-31T23:59:00/UTC 2027-02-01T00:00:00/America/Los_Angeles 2027-03-28T00:59:00/Europe/Berlin
+HOST_RUNNER = CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')_RUNNER
+test-clocks:
+	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends faketime; }
+	$(CARGO) test --all-targets --no-run
+	@set -e; for c in $(TEST_CLOCKS); do \
+		when=$${c%%/*}; tz=$${c#*/}; \
+		echo "== cargo test under the clock $$when UTC, TZ=$$tz"; \
+		$(HOST_RUNNER)=$(CURDIR)/tests/clock/run CLAWMETRY_TEST_CLOCK="$$(echo $$when | tr T " ")" CLAWMETRY_TEST_TZ=$$tz \
+			$(CARGO) test --all-targets; \
+	done
 
 bench: release
 	$(CARGO) run --release --bin clawmetry-bench -- $(BENCH_ARGS)

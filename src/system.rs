@@ -627,8 +627,15 @@ mod tests {
         let open = check_port("x", "127.0.0.1", port, Duration::from_secs(1));
         assert!(open.open && open.latency_ms.is_some(), "{open:?}");
         drop(l);
-        let closed = check_port("x", "127.0.0.1", port, Duration::from_secs(1));
-        assert!(!closed.open && closed.error.is_some());
+        // Another test may bind the freed port at once (tests run in parallel): try a few ports.
+        let closed = (0..5)
+            .map(|_| {
+                let p = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                check_port("x", "127.0.0.1", p, Duration::from_secs(1))
+            })
+            .find(|c| !c.open)
+            .unwrap();
+        assert!(closed.error.is_some(), "{closed:?}");
         assert_eq!(url_host_port("http://127.0.0.1:18555/v1"), Some(("127.0.0.1".into(), 18555)));
         assert_eq!(url_host_port("https://api.example.com/v1"), Some(("api.example.com".into(), 443)));
         assert_eq!(url_host_port("http://u:p@[::1]:8080/x"), Some(("::1".into(), 8080)));

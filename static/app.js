@@ -237,6 +237,10 @@ function resync() {
 // Relative times ("3 min ago") age without any request.
 setInterval(() => tickTimes(document), 30_000);
 
-app.getHealth().catch((e) => toast(e.message));
-navigate();
-connect();
+// The first view waits for /api/health: its `nowMs` sets the clock (util.js `clock`), so "today",
+// "this month" and "3 min ago" are the server's, not the browser's (a Pi without a real-time
+// clock, a phone whose clock is off, a test server on a fixed clock).
+app.getHealth().catch((e) => toast(e.message)).finally(() => {
+  navigate();
+  connect();
+});

@@ -18,6 +18,7 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
     let v = json!({
         "status": "ok",
         "version": ctx.version,
+        "nowMs": ctx.now_ms(),
         "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000,
         "openclaw": {
             "found": i.found,

@@ -289,7 +289,7 @@ export function mount(root, route, app) {
     } else {
       const d = new Date(f.at.value);
       if (!f.at.value || isNaN(d)) throw new Error('Pick the date and time to run at.');
-      if (!job && d.getTime() < Date.now()) throw new Error('That time is in the past.');
+      if (!job && d.getTime() < clock.now()) throw new Error('That time is in the past.');
       schedule = { kind, at: d.toISOString() };
     }
     const msg = f.message.value.trim();

@@ -2,7 +2,7 @@
 // agent and session, and the CSV of the same range. Range, step and agent live in the URL:
 // #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days).
 import {
-  api, html, setHTML, $, fmtTokens, fmtCost, fmtInt, fmtPct, fmtDate, sessionHref, sessionName, setQuery, qs, empty, tokenBar,
+  api, html, setHTML, $, fmtTokens, fmtCost, fmtInt, fmtPct, sessionHref, sessionName, setQuery, qs, empty, tokenBar,
   TOKEN_KINDS, modelName, shortModel, cssVar, debounce, clock, loadUplot, chartBase, chartAxis, chartWidth,
 } from './util.js';
 
@@ -141,7 +141,7 @@ export function mount(root, route, app) {
     const t = d.totals;
     if (!t.calls) {
       setHTML(body, empty('No model calls in this range',
-        `Nothing was recorded between ${fmtDate(sp.from)} and ${fmtDate(sp.to - 1)}${q.agent ? ` for agent ${q.agent}` : ''}.`,
+        `Nothing was recorded between ${isoDay(sp.from)} and ${isoDay(sp.to - 1)} (UTC)${q.agent ? ` for agent ${q.agent}` : ''}.`,
         html`<p><a href="#/usage?range=all">Show all time</a></p>`));
       return;
     }

@@ -111,7 +111,12 @@ impl Chrome {
         .arg("about:blank")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap());
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        // Under `make test-clocks` (tests/clock/run) the tests and the server run on a shifted
+        // clock through libfaketime; Chromium hangs under it, so it keeps the real clock (and
+        // TZ): a browser whose clock differs from the server's, which the UI must cope with.
+        .env_remove("LD_PRELOAD")
+        .env_remove("FAKETIME");
         // SAFETY: between fork and exec only async-signal-safe calls (fcntl, dup2, close) are made.
         // The socket is first copied above fd 10 so that dup2 onto 3 and 4 never meets itself
         // (and the copies lose close-on-exec, which Chromium needs).
