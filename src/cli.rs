@@ -40,6 +40,8 @@ pub struct Config {
     /// `--tls-cert` / `--tls-key`: serve HTTPS with this PEM certificate chain and key.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `--forget-purged`: drop from the ledger the sessions no source has any more.
+    pub forget_purged: bool,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             gateway_token: None,
             workers: 4,
             fake_now_ms: None,
+            forget_purged: false,
             monitor_interval_secs: 60,
             history_interval_secs: 300,
             history_days: 90,
@@ -100,6 +103,8 @@ OPTIONS:
     --data-dir DIR       where clawmetry keeps its own files (default ~/.clawmetry)
     --log-dir DIR        gateway log dir (default: logging.file from openclaw.json, else /tmp/openclaw)
     --prices FILE        a prices.json overriding the embedded price table
+    --forget-purged      drop the sessions OpenClaw no longer has from clawmetry's ledger
+                         (<data-dir>/ledger.db); by default their spend stays counted
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
     --gateway-url URL    gateway WebSocket (default ws://127.0.0.1:<gateway.port from openclaw.json>)
@@ -164,6 +169,7 @@ where
             Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("workers") => cfg.workers = parse_value::<usize>(&mut parser, "--workers")?.clamp(1, 64),
             Long("no-gateway") => cfg.no_gateway = true,
+            Long("forget-purged") => cfg.forget_purged = true,
             Long("gateway-url") => cfg.gateway_url = Some(string_value(&mut parser, "--gateway-url")?),
             Long("gateway-token") => cfg.gateway_token = Some(string_value(&mut parser, "--gateway-token")?),
             Long("monitor-interval") => {

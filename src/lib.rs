@@ -11,6 +11,7 @@ pub mod fuzz_entry;
 pub mod gateway;
 pub mod history;
 pub mod http;
+pub mod ledger;
 pub mod model;
 pub mod monitor;
 pub mod otlp;

@@ -434,6 +434,8 @@ pub struct SessionMeta {
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub updated_ms: Option<i64>,
+    /// When the user archived it in OpenClaw (`openclaw sessions archive`: the transcript stays).
+    pub archived_ms: Option<i64>,
 }
 
 impl SessionMeta {
@@ -454,6 +456,7 @@ impl SessionMeta {
         fill(&mut self.started_ms, &other.started_ms);
         fill(&mut self.ended_ms, &other.ended_ms);
         fill(&mut self.updated_ms, &other.updated_ms);
+        fill(&mut self.archived_ms, &other.archived_ms);
     }
 }
 

@@ -78,7 +78,11 @@ impl Ctx {
 #[serde(rename_all = "lowercase")]
 pub enum Store {
     None,
+    /// Only clawmetry's own ledger still has the session (`ledger.rs`): its transcript is gone.
+    Ledger,
     Otlp,
+    /// An archived transcript (`sources/archives.rs`): a DB archive row or a `.zst` file.
+    Archive,
     Jsonl,
     Sqlite,
 }
@@ -87,10 +91,59 @@ impl Store {
     fn rank(&self) -> u8 {
         match self {
             Store::None => 0,
-            Store::Otlp => 1,
-            Store::Jsonl => 2,
-            Store::Sqlite => 3,
+            Store::Ledger => 1,
+            Store::Otlp => 2,
+            Store::Archive => 3,
+            Store::Jsonl => 4,
+            Store::Sqlite => 5,
         }
+    }
+    pub fn parse(s: &str) -> Store {
+        match s {
+            "ledger" => Store::Ledger,
+            "otlp" => Store::Otlp,
+            "archive" => Store::Archive,
+            "jsonl" => Store::Jsonl,
+            "sqlite" => Store::Sqlite,
+            _ => Store::None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Store::None => "none",
+            Store::Ledger => "ledger",
+            Store::Otlp => "otlp",
+            Store::Archive => "archive",
+            Store::Jsonl => "jsonl",
+            Store::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// What became of a session, as the user sees it (`state` in the API): still live in OpenClaw,
+/// reset, archived or deleted there (its transcript kept in an archive), or purged (only
+/// clawmetry's ledger still has its figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Live,
+    Reset,
+    Archived,
+    Deleted,
+    Purged,
+}
+
+impl Fate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fate::Live => "live",
+            Fate::Reset => "reset",
+            Fate::Archived => "archived",
+            Fate::Deleted => "deleted",
+            Fate::Purged => "purged",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Fate> {
+        [Fate::Live, Fate::Reset, Fate::Archived, Fate::Deleted, Fate::Purged].into_iter().find(|f| f.as_str() == s)
     }
 }
 
@@ -106,6 +159,40 @@ pub struct Session {
     /// The agent database holding it.
     /// Shared with the other sessions of the same database.
     pub db: Option<Arc<Path>>,
+    /// The archived copy of its transcript OpenClaw keeps, when there is one (the one counted
+    /// when the session has no live source; else where its transcript is read once the live
+    /// rows are gone).
+    pub archive: Option<Arc<crate::sources::archives::Archive>>,
+}
+
+impl Session {
+    /// What became of the session; see [`Fate`]. A session whose every source is gone has
+    /// `Store::Ledger` (its figures stay); one read from an archive, or whose live rows are gone
+    /// while an archive remains, says why OpenClaw archived it.
+    pub fn fate(&self) -> Fate {
+        use crate::sources::archives::Reason;
+        if self.store == Store::Ledger {
+            return Fate::Purged;
+        }
+        if let Some(a) = &self.archive {
+            return match a.reason {
+                Reason::Reset => Fate::Reset,
+                Reason::Archived => Fate::Archived,
+                Reason::Deleted => Fate::Deleted,
+            };
+        }
+        if self.meta.archived_ms.is_some() {
+            return Fate::Archived;
+        }
+        if self.store == Store::Jsonl && !self.files.is_empty() {
+            // File era: the names say it (`<id>.jsonl`, `.jsonl.reset.<ts>`, `.jsonl.deleted.<ts>`).
+            let names = || self.files.iter().filter_map(|p| p.file_name().and_then(|n| n.to_str()));
+            if !names().any(|n| n.ends_with(".jsonl")) {
+                return if names().any(|n| n.contains(".jsonl.deleted.")) { Fate::Deleted } else { Fate::Reset };
+            }
+        }
+        Fate::Live
+    }
 }
 
 /// Counters shown on /api/health: what was read and what was wrong with it.
@@ -125,6 +212,11 @@ pub struct IndexHealth {
     pub huge_lines: u64,
     pub bad_rows: u64,
     pub ignored_files: u64,
+    /// Transcript archives read (DB rows and `.zst` files), ones that could not be read
+    /// (corrupt, truncated, an unknown encoding), and cold archives whose file is missing.
+    pub archives: u64,
+    pub bad_archives: u64,
+    pub missing_archive_files: u64,
     pub duplicate_source_lines: u64,
     pub source_errors: u64,
     pub last_error: Option<String>,
@@ -142,6 +234,9 @@ impl IndexHealth {
         self.huge_lines += d.huge_lines;
         self.bad_rows += d.bad_rows;
         self.ignored_files += d.ignored_files;
+        self.archives += d.archives;
+        self.bad_archives += d.bad_archives;
+        self.missing_archive_files += d.missing_archive_files;
         self.duplicate_source_lines += d.duplicate_source_lines;
         self.source_errors += d.source_errors;
         if d.last_error.is_some() {
@@ -176,6 +271,23 @@ pub struct State {
     /// The sessions the gateway reports running now (written by the gateway thread); None when
     /// it is not connected, then nobody knows.
     pub live: Option<crate::gateway::LiveSet>,
+    /// Sessions changed since the watcher last wrote them to the ledger (`ledger.rs`).
+    pub ledger_dirty: std::collections::HashSet<String>,
+    /// The ledger: where it is, how many sessions only it still has, its last error.
+    pub ledger: LedgerHealth,
+}
+
+/// The ledger's part of /api/health.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerHealth {
+    pub path: Option<PathBuf>,
+    pub enabled: bool,
+    pub sessions: u64,
+    pub bad_rows: u64,
+    pub last_write_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub forgotten: u64,
 }
 
 impl State {
@@ -193,6 +305,8 @@ impl State {
             db_paths: Vec::new(),
             prices: Arc::default(),
             live: None,
+            ledger_dirty: Default::default(),
+            ledger: LedgerHealth::default(),
         }
     }
 
@@ -236,6 +350,7 @@ impl State {
                 tally: Tally::default(),
                 files: Vec::new(),
                 db: None,
+                archive: None,
             })
         })
     }
@@ -246,6 +361,7 @@ impl State {
             if let Some(k) = &m.key {
                 self.by_key.insert(k.clone(), m.id.clone());
             }
+            self.ledger_dirty.insert(m.id.clone());
             let s = self.session_mut(agent, &m.id);
             let mut merged = m;
             merged.fill_from(&s.meta);
@@ -258,6 +374,7 @@ impl State {
     /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
     /// dropped because the session's other store is authoritative.
     pub fn apply_tally(&mut self, agent: &str, id: &str, store: Store, delta: Tally) -> bool {
+        self.ledger_dirty.insert(id.to_string());
         let s = self.session_mut(agent, id);
         let (current, incoming) = (s.store.rank(), store.rank());
         if incoming < current {
@@ -285,13 +402,107 @@ impl State {
         true
     }
 
-    /// Forgets the transcript part of a session (before it is re-read from scratch).
-    pub fn reset_tally(&mut self, id: &str) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+    /// Forgets the transcript part of a session (before it is re-read from scratch); returns
+    /// what it was.
+    pub fn reset_tally(&mut self, id: &str) -> Tally {
+        let Some(s) = self.sessions.get_mut(id) else { return Tally::default() };
         let old = std::mem::take(&mut s.tally);
         let agent = s.agent.clone();
         let ai = self.agent_index(&agent);
         self.remove_hourly(&old, ai);
+        self.ledger_dirty.insert(id.to_string());
+        old
+    }
+
+    /// Money spent stays spent: when a session now counts fewer events than `before` (rows
+    /// deleted from the middle of a transcript, a source replaced by an older copy, a re-read
+    /// after a rewrite), it takes `before` back. The one rule for removed data, applied alike
+    /// live (after a rebuild) and at start (against the ledger).
+    pub fn keep_at_least(&mut self, agent: &str, id: &str, before: Tally) {
+        let (now_events, now_cost, store) = match self.sessions.get(id) {
+            Some(s) => (s.tally.events, s.tally.usage.cost, s.store.clone()),
+            None => (0, 0.0, Store::None),
+        };
+        if before.events <= now_events && before.usage.cost <= now_cost + 1e-12 {
+            return;
+        }
+        self.reset_tally(id);
+        let store = if store == Store::None { Store::Ledger } else { store };
+        self.apply_tally(agent, id, store, before);
+    }
+
+    /// The live source of a session is gone (its rows deleted, its files removed). Its figures
+    /// stay: it is read from its archive from now on, or, with none, only the ledger has it.
+    pub fn live_source_gone(&mut self, id: &str) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        if s.tally.events == 0 && s.store == Store::None {
+            return;
+        }
+        s.store = if s.archive.is_some() { Store::Archive } else { Store::Ledger };
+        s.files.clear();
+        self.ledger_dirty.insert(id.to_string());
+    }
+
+    /// An archive of a session that OpenClaw keeps: the session's figures when it has no
+    /// better source (the archive with the most events when there are several copies), and
+    /// where its transcript is read once the live source is gone. `tally` is the archive's
+    /// whole content. Returns true when the figures changed.
+    pub fn offer_archive(&mut self, agent: &str, a: Arc<crate::sources::archives::Archive>, tally: Tally) -> bool {
+        let id = a.session_id.clone();
+        if let Some(k) = &a.session_key {
+            self.by_key.entry(k.clone()).or_insert_with(|| id.clone());
+        }
+        self.ledger_dirty.insert(id.clone());
+        let s = self.session_mut(agent, &id);
+        if s.meta.key.is_none() {
+            s.meta.key.clone_from(&a.session_key);
+        }
+        let rank = s.store.rank();
+        let counted_events = s.tally.events;
+        let same_as_counted = s.archive.as_ref().is_some_and(|o| o.name == a.name);
+        // The archive the session points at: a deleted one over a reset one.
+        let point = s.archive.as_ref().is_none_or(|old| old.name == a.name || a.reason >= old.reason);
+        if rank > Store::Archive.rank() {
+            // A live source counts; the archive is where the transcript is read once it is gone.
+            if point {
+                s.archive = Some(a);
+            }
+            return false;
+        }
+        if rank == Store::Archive.rank() {
+            // Several copies of one transcript (a row and a file, a reset and a later delete):
+            // the one with the most events counts.
+            if !same_as_counted && tally.events <= counted_events {
+                if point && tally.events == counted_events {
+                    s.archive = Some(a);
+                }
+                return false;
+            }
+            s.archive = Some(a);
+            self.reset_tally(&id);
+        } else {
+            s.archive = Some(a);
+        }
+        self.apply_tally(agent, &id, Store::Archive, tally)
+    }
+
+    /// An archive OpenClaw no longer has (purged): a session read from it keeps its figures in
+    /// the ledger alone.
+    pub fn archive_gone(&mut self, name: &str) {
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.archive.as_ref().is_some_and(|a| a.name == name))
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            let Some(s) = self.sessions.get_mut(&id) else { continue };
+            s.archive = None;
+            if s.store == Store::Archive {
+                s.store = Store::Ledger;
+            }
+            self.ledger_dirty.insert(id);
+        }
     }
 
     fn remove_hourly(&mut self, old: &Tally, ai: u16) {
@@ -329,6 +540,15 @@ impl State {
         let s = self.session_mut(agent, id);
         if !s.files.iter().any(|f| f == path) {
             s.files.push(path.to_path_buf());
+        }
+    }
+
+    /// A transcript file of the session is gone; with none left, so is its live source.
+    pub fn forget_file(&mut self, id: &str, path: &Path) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        s.files.retain(|f| f != path);
+        if s.files.is_empty() && s.store == Store::Jsonl {
+            self.live_source_gone(id);
         }
     }
 

@@ -9,8 +9,10 @@
 
 use crate::cli::Config;
 use crate::detect::{self, Install};
+use crate::ledger::{self, Ledger};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
+use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::{self, FileRole, LineReader};
 use crate::sources::{sqlite_store, subagents, transcript};
 use crate::state::{IndexHealth, Shared, Store};
@@ -30,6 +32,8 @@ use std::time::{Duration, Instant};
 const RESCAN: Duration = Duration::from_secs(5);
 /// Read size for transcript files.
 const CHUNK: usize = 1024 * 1024;
+/// Sessions changed since the last write reach the ledger this often.
+const LEDGER_FLUSH: Duration = Duration::from_secs(2);
 /// A database is polled again this long after a change: a WAL commit becomes visible to readers
 /// only when the writer updates the shared-memory index, which inotify cannot see.
 const DB_RECHECK: Duration = Duration::from_millis(40);
@@ -59,6 +63,12 @@ struct DbCursor {
     meta_since: i64,
     window_rowid: i64,
     seqs: HashMap<String, i64>,
+    /// Archive names listed in the database at the last poll, and those of them that could not
+    /// be read (a copy kept as a file is then read instead).
+    archives: HashSet<String>,
+    failed_archives: HashSet<String>,
+    /// `session_windows` rows at the last poll: fewer now means sessions were deleted.
+    windows: i64,
 }
 
 type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
@@ -79,6 +89,14 @@ struct Watcher {
     rx: Option<Receiver<PathBuf>>,
     /// Databases to poll again, and when.
     recheck: Vec<(Instant, PathBuf, String)>,
+    /// Archive files (`.zst`) read, by path: their archive names.
+    archive_files: HashMap<PathBuf, String>,
+    /// The ledger (`<data-dir>/ledger.db`), when there is a data dir and it opens.
+    ledger: Option<Ledger>,
+    /// What the ledger held at start (events, cost) per session: unchanged sessions are not
+    /// written again. Emptied after the first write.
+    ledger_known: HashMap<String, (u64, f64)>,
+    last_ledger_flush: Instant,
 }
 
 impl Watcher {
@@ -105,6 +123,10 @@ impl Watcher {
             watched: HashSet::new(),
             rx,
             recheck: Vec::new(),
+            archive_files: HashMap::new(),
+            ledger: None,
+            ledger_known: HashMap::new(),
+            last_ledger_flush: Instant::now(),
         }
     }
 
@@ -112,7 +134,8 @@ impl Watcher {
         self.cold_index();
         let mut last_rescan = Instant::now();
         loop {
-            let mut wait = RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10));
+            let mut wait =
+                RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10)).min(LEDGER_FLUSH);
             if let Some(due) = self.recheck.iter().map(|r| r.0).min() {
                 wait = wait.min(due.saturating_duration_since(Instant::now()));
             }
@@ -153,6 +176,9 @@ impl Watcher {
                 self.rescan();
                 last_rescan = Instant::now();
             }
+            if self.last_ledger_flush.elapsed() >= LEDGER_FLUSH {
+                self.flush_ledger();
+            }
         }
     }
 
@@ -160,6 +186,7 @@ impl Watcher {
     fn cold_index(&mut self) {
         let t0 = Instant::now();
         self.install = detect::detect(&self.cfg);
+        let kept = self.open_ledger();
         self.load_prices();
         {
             let mut st = self.ctx.write();
@@ -171,6 +198,7 @@ impl Watcher {
             }
         }
         if !self.install.found {
+            self.reconcile_ledger(kept);
             eprintln!(
                 "clawmetry: no OpenClaw installation found (looked at {}); set --openclaw-dir or $OPENCLAW_STATE_DIR. \
                  Serving anyway and checking again every few seconds.",
@@ -269,6 +297,13 @@ impl Watcher {
             self.files.insert(p, c);
         }
         self.dbs.extend(db_results);
+        // Archive files after the databases: one kept both as a row and as a file is read once.
+        for a in &agents {
+            for path in list_archive_files(&a.sessions_dir) {
+                self.archive_file(&path, &a.id);
+            }
+        }
+        self.reconcile_ledger(kept);
         let ms = t0.elapsed().as_millis() as u64;
         self.ctx.write().shrink();
         crate::alloc::release_free_memory();
@@ -279,6 +314,170 @@ impl Watcher {
             st.health.last_update_ms = Some(crate::timefmt::now_ms());
         }
         self.ctx.hub.publish("index", json!({"ready": true, "coldIndexMs": ms}));
+    }
+
+    /// Opens the ledger once and returns what it keeps (empty without a data dir, or when it
+    /// cannot be opened: then /api/health says why).
+    fn open_ledger(&mut self) -> Vec<ledger::Entry> {
+        if self.ledger.is_some() || !self.ledger_known.is_empty() {
+            return Vec::new();
+        }
+        let Some(dir) = self.cfg.data_dir.clone() else {
+            self.ctx.write().ledger.last_error = Some("no data dir: spend is not kept beyond OpenClaw's files".into());
+            return Vec::new();
+        };
+        let opened = Ledger::open(&dir).and_then(|l| l.load().map(|(entries, bad)| (l, entries, bad)));
+        let mut st = self.ctx.write();
+        st.ledger.path = Some(dir.join("ledger.db"));
+        match opened {
+            Ok((l, entries, bad)) => {
+                st.ledger.enabled = true;
+                st.ledger.bad_rows = bad;
+                st.ledger.sessions = entries.len() as u64;
+                self.ledger_known =
+                    entries.iter().map(|e| (e.id.clone(), (e.tally.events, e.tally.usage.cost))).collect();
+                self.ledger = Some(l);
+                entries
+            }
+            Err(e) => {
+                eprintln!("clawmetry: the ledger cannot be used ({e}); spend of purged sessions is not kept");
+                st.ledger.last_error = Some(e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// After the cold index: every session the ledger keeps stays counted. One no source has
+    /// any more is listed as purged with its figures; one a source re-read with fewer events
+    /// (rows deleted from its middle) keeps the ledger's (`State::keep_at_least`).
+    fn reconcile_ledger(&mut self, kept: Vec<ledger::Entry>) {
+        if kept.is_empty() {
+            return;
+        }
+        let mut forget = Vec::new();
+        {
+            let mut st = self.ctx.write();
+            for e in kept {
+                let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
+                if found {
+                    // A deleted session's index rows are gone: what the ledger knew fills in.
+                    if let Some(s) = st.sessions.get_mut(&e.id) {
+                        s.meta.fill_from(&e.meta);
+                    }
+                    st.keep_at_least(&e.agent, &e.id, e.tally);
+                    continue;
+                }
+                if self.cfg.forget_purged {
+                    forget.push(e.id);
+                    continue;
+                }
+                let mut meta = e.meta;
+                meta.id.clone_from(&e.id);
+                st.apply_meta(&e.agent, vec![meta]);
+                let store = if e.store == "otlp" { Store::Otlp } else { Store::Ledger };
+                st.apply_tally(&e.agent, &e.id, store, e.tally);
+            }
+            st.ledger.forgotten += forget.len() as u64;
+        }
+        if let (Some(l), false) = (self.ledger.as_mut(), forget.is_empty()) {
+            if let Err(e) = l.forget(&forget) {
+                self.ctx.write().ledger.last_error = Some(e);
+            }
+            for id in &forget {
+                self.ledger_known.remove(id);
+            }
+        }
+        self.flush_ledger();
+    }
+
+    /// Writes the sessions changed since the last write to the ledger (outside the state lock:
+    /// their figures are copied under a short read lock first).
+    fn flush_ledger(&mut self) {
+        self.last_ledger_flush = Instant::now();
+        let Some(l) = self.ledger.as_mut() else {
+            self.ctx.write().ledger_dirty.clear();
+            return;
+        };
+        let dirty: Vec<String> = {
+            let mut st = self.ctx.write();
+            if st.ledger_dirty.is_empty() {
+                return;
+            }
+            st.ledger_dirty.drain().collect()
+        };
+        let known = &mut self.ledger_known;
+        let entries: Vec<ledger::Entry> = {
+            let st = self.ctx.read();
+            dirty
+                .iter()
+                .filter_map(|id| st.sessions.get(id))
+                .filter(|s| s.store != Store::None || s.tally.events > 0)
+                .filter(|s| known.remove(&s.id) != Some((s.tally.events, s.tally.usage.cost)))
+                .map(|s| ledger::Entry {
+                    id: s.id.clone(),
+                    agent: s.agent.clone(),
+                    store: s.store.as_str().to_string(),
+                    meta: s.meta.clone(),
+                    tally: s.tally.clone(),
+                })
+                .collect()
+        };
+        if entries.is_empty() {
+            return;
+        }
+        let now = self.ctx.now_ms();
+        let result = l.save(&entries, now);
+        let mut st = self.ctx.write();
+        match result {
+            Ok(()) => {
+                st.ledger.last_write_ms = Some(now);
+                st.ledger.last_error = None;
+            }
+            Err(e) => {
+                // Try again at the next flush.
+                st.ledger.last_error = Some(e);
+                st.ledger_dirty.extend(entries.into_iter().map(|e| e.id));
+            }
+        }
+    }
+
+    /// Reads an archive file (`<id>.jsonl.deleted.<ts>[.<hash>].zst`, …) once; an archive a
+    /// database already listed under the same name is not read twice.
+    fn archive_file(&mut self, path: &Path, agent: &str) {
+        if self.archive_files.contains_key(path) {
+            return;
+        }
+        let Some(a) = archives::classify_file(path) else { return };
+        self.archive_files.insert(path.to_path_buf(), a.name.clone());
+        if self.dbs.values().any(|c| c.archives.contains(&a.name) && !c.failed_archives.contains(&a.name)) {
+            return;
+        }
+        let (tally, health) = read_archive(&a, &self.prices);
+        let id = a.session_id.clone();
+        {
+            let mut st = self.ctx.write();
+            st.health.add(&health);
+            if health.source_errors == 0 {
+                st.offer_archive(agent, std::sync::Arc::new(a), tally);
+            }
+        }
+        publish_touched(&self.ctx, vec![id]);
+    }
+
+    /// Archive files that disappeared (purged): their sessions keep their figures.
+    fn archive_files_gone(&mut self) {
+        let gone: Vec<(PathBuf, String)> =
+            self.archive_files.iter().filter(|(p, _)| !p.exists()).map(|(p, n)| (p.clone(), n.clone())).collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut st = self.ctx.write();
+        for (p, name) in gone {
+            self.archive_files.remove(&p);
+            if !self.dbs.values().any(|c| c.archives.contains(&name)) {
+                st.archive_gone(&name);
+            }
+        }
     }
 
     fn load_prices(&mut self) {
@@ -338,6 +537,14 @@ impl Watcher {
         let Some(dir) = path.parent() else { return };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if let Some(agent) = self.install.agents.iter().find(|a| a.sessions_dir == dir).map(|a| a.id.clone()) {
+            if name.ends_with(".zst") {
+                if path.is_file() {
+                    self.archive_file(path, &agent);
+                } else {
+                    self.archive_files_gone();
+                }
+                return;
+            }
             match jsonl_store::classify(name) {
                 FileRole::Transcript { id } => self.tail_file(path, &agent, &id),
                 FileRole::Index => self.load_sessions_json(&agent, path),
@@ -390,8 +597,12 @@ impl Watcher {
             return;
         }
         self.redetect();
-        self.files.retain(|p, _| p.exists());
+        self.jsonl_files_gone();
+        self.archive_files_gone();
         for a in self.install.agents.clone() {
+            for path in list_archive_files(&a.sessions_dir) {
+                self.archive_file(&path, &a.id);
+            }
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
             for (path, role) in list_dir(&a.sessions_dir) {
                 if let FileRole::Transcript { id } = role {
@@ -415,6 +626,22 @@ impl Watcher {
         crate::alloc::release_free_memory();
     }
 
+    /// JSONL files that disappeared: a session none of whose files is left keeps its figures
+    /// (from its archive, or the ledger alone). A renamed file (`.jsonl` -> `.jsonl.deleted.<ts>`)
+    /// has its new name noted by then.
+    fn jsonl_files_gone(&mut self) {
+        let gone: Vec<PathBuf> = self.files.keys().filter(|p| !p.exists()).cloned().collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut st = self.ctx.write();
+        for p in gone {
+            self.files.remove(&p);
+            let Some(id) = session_of(&p) else { continue };
+            st.forget_file(&id, &p);
+        }
+    }
+
     /// Reads what was added to one JSONL file.
     fn tail_file(&mut self, path: &Path, agent: &str, id: &str) {
         let Ok(md) = std::fs::symlink_metadata(path) else {
@@ -434,7 +661,10 @@ impl Watcher {
                 .find(|(p, c)| c.ino == md.ino() && session_of(p).as_deref() == Some(id) && !p.exists())
                 .map(|(p, _)| p.clone());
             let cur = match moved.and_then(|p| self.files.remove(&p)) {
-                Some(c) => c,
+                Some(c) => {
+                    self.ctx.write().note_file(agent, id, path);
+                    c
+                }
                 None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default() },
             };
             let fresh = cur.read_pos == 0;
@@ -568,6 +798,9 @@ impl Watcher {
             meta_since: i64::MIN,
             window_rowid: 0,
             seqs: HashMap::new(),
+            archives: HashSet::new(),
+            failed_archives: HashSet::new(),
+            windows: 0,
         })
     }
 }
@@ -580,6 +813,12 @@ struct DbDelta {
     metas: Vec<crate::model::SessionMeta>,
     per_session: HashMap<String, Tally>,
     health: IndexHealth,
+    /// Archives listed for the first time, with their content's tally.
+    archives: Vec<(Archive, Tally)>,
+    /// Archive names no longer listed (purged).
+    gone_archives: Vec<String>,
+    /// After a deletion: the sessions that still have rows (None when nothing was deleted).
+    present: Option<HashSet<String>>,
 }
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
@@ -590,6 +829,9 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         metas: Vec::new(),
         per_session: HashMap::new(),
         health: IndexHealth::default(),
+        archives: Vec::new(),
+        gone_archives: Vec::new(),
+        present: None,
     };
     let fail = |d: &mut DbDelta, e: String| {
         d.health.source_errors += 1;
@@ -622,6 +864,9 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         cur.meta_since = i64::MIN;
         cur.window_rowid = 0;
         cur.seqs.clear();
+        cur.archives.clear();
+        cur.failed_archives.clear();
+        cur.windows = 0;
     }
     match sqlite_store::sessions_since(conn, cur.meta_since, cur.window_rowid) {
         Ok((m, since, rowid)) => {
@@ -655,22 +900,148 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         Ok(max) => cur.max_rowid = max,
         Err(e) => fail(&mut d, e),
     }
+    read_db_archives(&mut cur.archives, &mut cur.failed_archives, &mut cur.windows, conn, path, prices, &mut d);
     d
+}
+
+/// The archive part of a database poll: archives new since the last poll are read whole (one
+/// buffer at a time), archives gone are reported, and after a deletion (fewer sessions, or a
+/// new archive) the sessions that still have transcript rows are listed.
+fn read_db_archives(
+    known: &mut HashSet<String>,
+    failed: &mut HashSet<String>,
+    windows_before: &mut i64,
+    conn: &Connection,
+    path: &Path,
+    prices: &PriceTable,
+    d: &mut DbDelta,
+) {
+    let sessions_dir = path.parent().and_then(Path::parent).map(|a| a.join("sessions")).unwrap_or_default();
+    let listing = match archives::list_db(conn, path, &sessions_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            d.health.source_errors += 1;
+            d.health.last_error = Some(format!("{}: {e}", path.display()));
+            return;
+        }
+    };
+    let mut now: HashSet<String> = listing.archives.iter().map(|a| a.name.clone()).collect();
+    let fresh: Vec<Archive> = listing.archives.into_iter().filter(|a| !known.contains(&a.name)).collect();
+    let newly_listed = !fresh.is_empty();
+    // Archives this version cannot read are counted once, at the poll that first lists them.
+    for (name, encoding) in listing.unknown_encoding {
+        if !known.contains(&name) {
+            d.health.bad_archives += 1;
+            d.health.last_error = Some(format!(
+                "{}: archive {name} has encoding {encoding:?}, which this version cannot read",
+                path.display()
+            ));
+        }
+        now.insert(name);
+    }
+    if known.is_empty() {
+        // Gauges of the listing, counted at the first poll only.
+        d.health.bad_archives += listing.unreadable;
+        d.health.missing_archive_files += listing.missing_files;
+    }
+    d.gone_archives = known.iter().filter(|n| !now.contains(*n)).cloned().collect();
+    for a in fresh {
+        let (tally, health) = read_archive(&a, prices);
+        let ok = health.source_errors == 0;
+        d.health.add(&health);
+        if ok {
+            d.archives.push((a, tally));
+        } else {
+            failed.insert(a.name.clone());
+        }
+    }
+    *known = now;
+    let windows: i64 =
+        conn.query_row("SELECT count(*) FROM session_windows", [], |r| r.get(0)).unwrap_or(*windows_before);
+    let deleted = windows < *windows_before || (newly_listed && *windows_before > 0);
+    *windows_before = windows;
+    if deleted {
+        match sqlite_store::sessions_with_rows(conn) {
+            Ok(ids) => d.present = Some(ids),
+            Err(e) => {
+                d.health.source_errors += 1;
+                d.health.last_error = Some(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+}
+
+/// Reads a whole archive into a tally, streamed. A corrupt or truncated archive is one source
+/// error (and its bad lines are counted); nothing else is lost.
+fn read_archive(a: &Archive, prices: &PriceTable) -> (Tally, IndexHealth) {
+    let mut tally = Tally::default();
+    let mut health = IndexHealth::default();
+    let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
+    let fail = |health: &mut IndexHealth, e: String| {
+        health.source_errors += 1;
+        health.bad_archives += 1;
+        health.last_error = Some(format!("archive {}: {e}", a.name));
+    };
+    let mut r = match archives::open(a) {
+        Ok(r) => r,
+        Err(e) => {
+            fail(&mut health, e);
+            return (tally, health);
+        }
+    };
+    let mut reader = LineReader::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                health.bytes_read += n as u64;
+                reader.feed(&buf[..n], |line| {
+                    health.lines += 1;
+                    decode_line(line, &mut tally, &mut health, &cost_of);
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                fail(&mut health, e.to_string());
+                break;
+            }
+        }
+    }
+    health.huge_lines += reader.huge_lines;
+    health.archives += 1;
+    (tally, health)
 }
 
 /// Applies a database poll to the state (one write lock) and tells the event stream.
 fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
-    if !d.replaced && d.metas.is_empty() && d.per_session.is_empty() && d.health.source_errors == 0 {
+    if !d.replaced
+        && d.metas.is_empty()
+        && d.per_session.is_empty()
+        && d.health.source_errors == 0
+        && d.archives.is_empty()
+        && d.gone_archives.is_empty()
+        && d.present.is_none()
+        && d.health.bad_archives == 0
+    {
         return;
     }
-    let touched: Vec<String> = d.per_session.keys().cloned().chain(d.metas.iter().map(|m| m.id.clone())).collect();
+    let mut touched: Vec<String> = d.per_session.keys().cloned().chain(d.metas.iter().map(|m| m.id.clone())).collect();
     {
         let mut st = ctx.write();
+        // Re-read from scratch: what the sessions counted before stays counted if the new copy
+        // has less (State::keep_at_least).
+        let mut before: Vec<(String, String, Tally)> = Vec::new();
         if d.replaced {
-            let ids: Vec<String> =
-                st.sessions.values().filter(|s| s.db.as_deref() == Some(path)).map(|s| s.id.clone()).collect();
-            for id in ids {
-                st.reset_tally(&id);
+            let ids: Vec<(String, String)> = st
+                .sessions
+                .values()
+                .filter(|s| s.db.as_deref() == Some(path) && s.store == Store::Sqlite)
+                .map(|s| (s.id.clone(), s.agent.clone()))
+                .collect();
+            for (id, agent) in ids {
+                let old = st.reset_tally(&id);
+                before.push((id, agent, old));
             }
         }
         st.apply_meta(&d.agent, d.metas);
@@ -679,6 +1050,29 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
         }
         for (id, t) in d.per_session {
             st.apply_tally(&d.agent, &id, Store::Sqlite, t);
+        }
+        for (id, agent, old) in before {
+            st.keep_at_least(&agent, &id, old);
+            touched.push(id);
+        }
+        for name in &d.gone_archives {
+            st.archive_gone(name);
+        }
+        for (a, t) in d.archives {
+            touched.push(a.session_id.clone());
+            st.offer_archive(&d.agent, std::sync::Arc::new(a), t);
+        }
+        if let Some(present) = &d.present {
+            let gone: Vec<String> = st
+                .sessions
+                .values()
+                .filter(|s| s.db.as_deref() == Some(path) && s.store == Store::Sqlite && !present.contains(&s.id))
+                .map(|s| s.id.clone())
+                .collect();
+            for id in gone {
+                st.live_source_gone(&id);
+                touched.push(id);
+            }
         }
         st.health.add(&d.health);
         st.health.last_update_ms = Some(crate::timefmt::now_ms());
@@ -790,6 +1184,21 @@ fn agent_of(path: &Path) -> String {
         .and_then(|n| n.to_str())
         .unwrap_or("main")
         .to_string()
+}
+
+/// The zstd archive files of a sessions dir (and its `cold/` dir).
+fn list_archive_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("cold")] {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
+            if is_file && archives::classify_file(&e.path()).is_some() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
 }
 
 fn list_dir(dir: &Path) -> Vec<(PathBuf, FileRole)> {

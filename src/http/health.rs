@@ -35,10 +35,12 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
             "jsonlFiles": st.health.files,
             "databases": st.health.databases,
             "sessions": st.sessions.len(),
+            "purgedSessions": st.sessions.values().filter(|s| s.store == crate::state::Store::Ledger).count(),
             "subagentRuns": st.subagent_runs.len(),
             "prices": st.price_source,
         },
         "index": st.health,
+        "ledger": st.ledger,
         "http": super::limits::stats(),
     });
     drop(st);

@@ -2,7 +2,7 @@
 //! `GET /api/subagents`.
 
 use super::{Req, Resp};
-use crate::state::{round_cost, Session, Shared, State};
+use crate::state::{round_cost, Fate, Session, Shared, State, Store};
 use serde_json::{json, Value};
 
 /// A session as every endpoint shows it.
@@ -50,6 +50,9 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "parentId": parent_id,
         "task": task(s, run.and_then(|r| r.task.as_deref())),
         "store": s.store,
+        "state": s.fate().as_str(),
+        "transcriptAvailable": s.store != Store::Ledger && s.store != Store::Otlp,
+        "archive": s.archive.as_ref().map(|a| json!({"name": a.name, "reason": a.reason.as_str(), "createdMs": a.created_ms})),
         "tools": t.tools,
         "live": st.live_flag(s.meta.key.as_deref(), &s.id),
     })
@@ -133,6 +136,13 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
             return Resp::error(400, &format!("status={s:?}: use running, done or failed"));
         }
     }
+    let mut fates: Vec<Fate> = Vec::new();
+    for f in req.q("state").map(|a| a.split(',').collect::<Vec<_>>()).unwrap_or_default() {
+        match Fate::parse(f) {
+            Some(x) => fates.push(x),
+            None => return Resp::error(400, &format!("state={f:?}: use live, reset, archived, deleted or purged")),
+        }
+    }
     let kinds: Vec<&str> = req.q("kind").map(|a| a.split(',').collect()).unwrap_or_default();
     for k in &kinds {
         if !["main", "subagent", "cron", "chat", "otlp", "top"].contains(k) {
@@ -149,6 +159,9 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
     let mut rows: Vec<(&Session, &'static str)> = Vec::new();
     for s in st.sessions.values() {
         if !agents.is_empty() && !agents.contains(&s.agent.as_str()) {
+            continue;
+        }
+        if !fates.is_empty() && !fates.contains(&s.fate()) {
             continue;
         }
         let kind = s.kind();

@@ -4,6 +4,7 @@
 
 use super::sessions::summary;
 use super::{Req, Resp};
+use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
 use crate::sources::sqlite_store;
 use crate::sources::transcript::{render, KindFilter};
@@ -17,11 +18,55 @@ struct Location {
     store: Store,
     files: Vec<PathBuf>,
     db: Option<std::sync::Arc<std::path::Path>>,
+    archive: Option<std::sync::Arc<Archive>>,
     id: String,
 }
 
-/// Calls `f(seq, line)` for every raw line of a session, in order.
+/// What receives a transcript's lines: (seq, the raw line or why it could not be read).
+type LineSink<'a> = dyn FnMut(u64, Result<&[u8], String>) + 'a;
+
+/// Calls `f(seq, line)` for every line of an archived transcript, streamed (one buffer).
+fn for_each_archive_line(a: &Archive, f: &mut LineSink) -> Result<(), String> {
+    let mut r = archives::open(a)?;
+    let mut reader = LineReader::default();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut seq = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("{}: {e}", a.name)),
+        };
+        reader.feed(&buf[..n], |line| {
+            f(seq, Ok(line));
+            seq += 1;
+        });
+    }
+    Ok(())
+}
+
+/// Calls `f(seq, line)` for every raw line of a session, in order: from its live source, else
+/// (deleted, reset, archived) from the archive OpenClaw keeps.
 fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) -> Result<(), String> {
+    let lines = std::cell::Cell::new(0u64);
+    let mut count = |seq: u64, line: Result<&[u8], String>| {
+        lines.set(lines.get() + 1);
+        f(seq, line)
+    };
+    let live = match loc.store {
+        Store::Sqlite | Store::Jsonl => for_each_live_line(loc, &mut count),
+        _ => Ok(()),
+    };
+    if lines.get() == 0 {
+        if let Some(a) = &loc.archive {
+            return for_each_archive_line(a, &mut count);
+        }
+    }
+    live
+}
+
+fn for_each_live_line(loc: &Location, f: &mut LineSink) -> Result<(), String> {
     let mut seq = 0u64;
     match loc.store {
         Store::Sqlite => {
@@ -55,8 +100,9 @@ fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) 
                 }
             }
         }
-        // Telemetry has no transcript: its model calls are in the index only.
-        Store::None | Store::Otlp => {}
+        // Telemetry has no transcript: its model calls are in the index only; an archive is
+        // read by the caller; a purged session's transcript is gone.
+        Store::None | Store::Otlp | Store::Archive | Store::Ledger => {}
     }
     Ok(())
 }
@@ -65,7 +111,13 @@ fn locate(ctx: &Shared, id: &str) -> Option<(Location, Value)> {
     let now = ctx.now_ms();
     let st = ctx.read();
     let s = st.session(id)?;
-    let loc = Location { store: s.store.clone(), files: s.files.clone(), db: s.db.clone(), id: s.id.clone() };
+    let loc = Location {
+        store: s.store.clone(),
+        files: s.files.clone(),
+        db: s.db.clone(),
+        archive: s.archive.clone(),
+        id: s.id.clone(),
+    };
     Some((loc, summary(&st, s, now)))
 }
 

@@ -79,6 +79,7 @@ pub fn entry_meta(key: &str, e: &Value) -> Option<SessionMeta> {
         started_ms: e.get("startedAt").and_then(Value::as_i64),
         ended_ms: e.get("endedAt").and_then(Value::as_i64),
         updated_ms: e.get("updatedAt").and_then(Value::as_i64),
+        archived_ms: e.get("archivedAt").and_then(Value::as_i64),
     })
 }
 

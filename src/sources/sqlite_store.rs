@@ -78,6 +78,15 @@ pub fn max_rowid(conn: &Connection) -> Result<i64, String> {
         .map_err(|e| format!("transcript_events: {e}"))
 }
 
+/// The sessions that have transcript rows now (after a deletion, to tell which went).
+pub fn sessions_with_rows(conn: &Connection) -> Result<std::collections::HashSet<String>, String> {
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT session_id FROM transcript_events")
+        .map_err(|e| format!("transcript_events: {e}"))?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| format!("transcript_events: {e}"))?;
+    Ok(rows.flatten().collect())
+}
+
 /// Calls `f` with (seq, event) for the rows of one session in seq order, from `offset`, at most
 /// `limit` rows. Returns how many rows the session has in all.
 pub fn session_events(
@@ -127,8 +136,8 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
     let sql = format!(
         "SELECT w.session_id, w.session_key, {w_status}, {w_started}, {w_ended}, {w_updated}, {w_channel}, \
          {w_provider}, {w_model}, coalesce({w_parent}, {n_parent}, {n_spawned}), coalesce({n_label}, {w_display}), \
-         {n_via}, {n_status}, {n_entry_channel}, {n_updated}, w.rowid \
-         FROM session_windows w {join} WHERE {w_updated} > ?1 OR coalesce({n_updated}, 0) > ?1 OR w.rowid > ?2",
+         {n_via}, {n_status}, {n_entry_channel}, {n_updated}, w.rowid, {n_archived} \
+         FROM session_windows w {join} WHERE {w_updated} > ?1 OR coalesce({n_updated}, 0) > ?1 OR coalesce({n_archived}, 0) > ?1 OR w.rowid > ?2",
         w_status = col(&w, "w", "status"),
         w_started = col(&w, "w", "started_at"),
         w_ended = col(&w, "w", "ended_at"),
@@ -151,6 +160,7 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
             "NULL".into()
         },
         n_updated = col(&n, "n", "updated_at"),
+        n_archived = col(&n, "n", "archived_at"),
         join = if have_nodes { "LEFT JOIN session_nodes n ON n.session_key = w.session_key" } else { "" },
     );
     let mut stmt = conn.prepare(&sql).map_err(|e| format!("session_windows: {e}"))?;
@@ -182,6 +192,7 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
                     // Labels are shown (and searched) everywhere: redacted once, here.
                     label: s(10).map(crate::redact::owned),
                     created_via: s(11),
+                    archived_ms: i(16),
                 },
             ))
         })

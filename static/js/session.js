@@ -3,7 +3,7 @@
 // tokens and cost per call and per turn, model changes and errors. Follows a live session.
 import {
   api, html, setHTML, $, $$, fmtTokens, fmtCost, fmtInt, fmtDuration, fmtTime, fmtClock, fmtDate, ago, badge,
-  kindTag, sessionName, sessionHref, setQuery, qs, renderChunks, tokenBar, empty, TOKEN_KINDS, plural, shortModel,
+  kindTag, stateTag, sessionName, sessionHref, setQuery, qs, renderChunks, tokenBar, empty, TOKEN_KINDS, plural, shortModel,
 } from './util.js';
 
 const PAGE = 200;
@@ -76,7 +76,7 @@ export function mount(root, route, app) {
     const kv = (k, v) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`;
     const t = s.tokens;
     setHTML(head, html`<header class="s-head">
-      <h1>${sessionName(s)} ${kindTag(s.kind)} ${badge(s.status, `${s.statusDetail} (${s.statusSource})`)}
+      <h1>${sessionName(s)} ${kindTag(s.kind)} ${stateTag(s)} ${badge(s.status, `${s.statusDetail} (${s.statusSource})`)}
         ${live ? html`<span class="livebadge" title="This session is running: new events appear here as they happen">● live</span>` : ''}</h1>
       <p class="muted small mono" title="session key and id">${s.key || ''}${s.key ? ' · ' : ''}${s.id}</p>
       ${s.task ? html`<p class="task"><span class="label">Task</span> ${s.task}</p>` : ''}
@@ -276,7 +276,11 @@ export function mount(root, route, app) {
   }
 
   function renderMore() {
-    if (!total) {
+    if (!total && summary && summary.transcriptAvailable === false) {
+      setHTML(more, empty('Transcript no longer available', summary.state === 'purged'
+        ? 'OpenClaw purged this session\'s transcript. Its tokens and cost stay counted: clawmetry kept them in its ledger.'
+        : 'This session has no transcript: its model calls came as OpenTelemetry data.'));
+    } else if (!total) {
       setHTML(more, kind === 'all'
         ? empty('No events yet', 'This session has no transcript events on disk yet; they appear here as OpenClaw writes them.')
         : empty(`No ${kind === 'all' ? '' : kind + ' '}events`, 'Nothing of this kind in this session.', html`<p><a href="${sessionHref(id)}">Show all events</a></p>`));

@@ -1,7 +1,7 @@
 // Sessions: a searchable, sortable, paginated table. Every control lives in the URL
 // (#/sessions?q=..&agent=..&status=..&kind=..&sort=..&order=..&page=..), so views can be linked.
 import {
-  api, html, setHTML, $, fmtTokens, fmtCost, fmtInt, fmtDuration, ago, badge, kindTag, sessionName, modelName,
+  api, html, setHTML, $, fmtTokens, fmtCost, fmtInt, fmtDuration, ago, badge, kindTag, stateTag, sessionName, modelName,
   sessionHref, setQuery, qs, debounce, renderChunks, empty,
 } from './util.js';
 
@@ -20,6 +20,8 @@ const COLS = [
 const TEXT_SORTS = new Set(['status', 'agent', 'label', 'model']);
 const KINDS = [['', 'All kinds'], ['top', 'Main & chats'], ['subagent', 'Sub-agents'], ['main', 'Main only'], ['cron', 'Cron'], ['chat', 'Chats']];
 const STATUSES = [['', 'Any status'], ['running', 'Running'], ['done', 'Done'], ['failed', 'Failed']];
+// What became of a session in OpenClaw (the API's `state`); deleted and purged sessions still count.
+const STATES = [['', 'Any state'], ['live', 'Live'], ['archived', 'Archived'], ['deleted', 'Deleted'], ['purged', 'Purged'], ['reset', 'Reset']];
 const SIZES = [25, 50, 100, 200];
 
 export function mount(root, route, app) {
@@ -32,6 +34,7 @@ export function mount(root, route, app) {
       <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
       <select name="status" aria-label="Status">${STATUSES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
       <select name="kind" aria-label="Kind">${KINDS.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
+      <select name="state" aria-label="State">${STATES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
       <button type="button" class="link" id="s-clear" hidden>Clear filters</button>
     </form>
     <div class="scroll"><table class="grid sessions" id="s-table"><thead><tr>${COLS.map(([key, label, cls]) => html`<th class="${cls}"
@@ -54,16 +57,17 @@ export function mount(root, route, app) {
     form.agent.value = q.agent || '';
     form.status.value = q.status || '';
     form.kind.value = q.kind || '';
-    $('#s-clear', root).hidden = !(q.q || q.agent || q.status || q.kind);
+    form.state.value = q.state || '';
+    $('#s-clear', root).hidden = !(q.q || q.agent || q.status || q.kind || q.state);
   };
 
   const typed = debounce(() => setQuery({ q: form.q.value.trim(), page: '' }, { replace: true }), 250);
   form.q.addEventListener('input', typed);
   form.addEventListener('submit', (e) => { e.preventDefault(); typed.cancel(); setQuery({ q: form.q.value.trim(), page: '' }); });
-  for (const name of ['agent', 'status', 'kind']) {
+  for (const name of ['agent', 'status', 'kind', 'state']) {
     form[name].addEventListener('change', () => setQuery({ [name]: form[name].value, page: '' }));
   }
-  $('#s-clear', root).onclick = () => setQuery({ q: '', agent: '', status: '', kind: '', page: '' });
+  $('#s-clear', root).onclick = () => setQuery({ q: '', agent: '', status: '', kind: '', state: '', page: '' });
   $('#s-table thead', root).addEventListener('click', (e) => {
     const b = e.target.closest('button[data-sort]');
     if (!b) return;
@@ -99,14 +103,14 @@ export function mount(root, route, app) {
     }
     try {
       const d = await api('/api/sessions' + qs({
-        q: q.q, agent: q.agent, status: q.status, kind: q.kind, sort, order, limit: size, offset: (page - 1) * size,
+        q: q.q, agent: q.agent, status: q.status, kind: q.kind, state: q.state, sort, order, limit: size, offset: (page - 1) * size,
       }), { signal });
       if (signal.aborted) return;
       $('#s-total', root).textContent = `(${fmtInt(d.total)})`;
       tbody.textContent = '';
       const emptyBox = $('#s-empty', root);
       if (!d.sessions.length) {
-        const filtered = q.q || q.agent || q.status || q.kind;
+        const filtered = q.q || q.agent || q.status || q.kind || q.state;
         setHTML(emptyBox, filtered
           ? empty('No session matches', 'Nothing matches these filters.', html`<p><a href="#/sessions">Clear the filters</a></p>`)
           : page > 1 ? empty('Past the last page', `There are ${d.total} sessions.`, html`<p><a href="#/sessions">First page</a></p>`)
@@ -125,7 +129,7 @@ export function mount(root, route, app) {
     return html`<tr data-id="${s.id}" class="${flash ? 'flash' : ''}">
       <td>${badge(s.status, s.statusDetail)}</td>
       <td class="opt">${s.agent}</td>
-      <td class="name"><a href="${sessionHref(s.id)}" title="${s.key || s.id}">${sessionName(s)}</a> ${kindTag(s.kind)}
+      <td class="name"><a href="${sessionHref(s.id)}" title="${s.key || s.id}">${sessionName(s)}</a> ${kindTag(s.kind)} ${stateTag(s)}
         ${s.errors ? html`<span class="count err" title="${s.errors} errors">${s.errors}</span>` : ''}
         ${s.task ? html`<div class="muted small clamp opt" title="${s.task}">${s.task}</div>` : ''}
         <div class="muted small phone">${ago(s.lastMs)} · ${fmtTokens(s.tokens.total)} tokens</div></td>

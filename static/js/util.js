@@ -207,6 +207,17 @@ export const badge = (status, title) => html`<span class="badge st-${status}" ti
 const KIND_LABEL = { main: 'main', subagent: 'sub-agent', cron: 'cron', chat: 'chat' };
 export const kindTag = (kind) => html`<span class="tag k-${kind}">${KIND_LABEL[kind] || kind}</span>`;
 
+const STATE_TITLE = {
+  reset: 'OpenClaw reset this session; its transcript is kept in an archive',
+  archived: 'Archived in OpenClaw',
+  deleted: 'Deleted in OpenClaw; its transcript is read from the archive OpenClaw keeps',
+  purged: 'OpenClaw no longer has this transcript; clawmetry keeps its figures in its ledger',
+};
+/** A tag for a session that is no longer live in OpenClaw (nothing for a live one). */
+export const stateTag = (s) => !s.state || s.state === 'live'
+  ? ''
+  : html`<span class="tag st-${s.state}" title="${STATE_TITLE[s.state] || ''}">${s.state}</span>`;
+
 /** A session's name for people: label, else the key's tail, else the id's start. */
 export function sessionName(s) {
   if (!s) return '';

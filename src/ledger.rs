@@ -1,0 +1,294 @@
+//! The spend ledger: what clawmetry has once counted stays counted.
+//!
+//! OpenClaw may purge a transcript for good (`openclaw sessions cleanup`, retention, a disk
+//! budget, a user deleting files). The ledger keeps every session's aggregates (the index's
+//! `Tally` with its hourly buckets, and its metadata) in `<data-dir>/ledger.db`, written behind
+//! the watcher every few seconds for the sessions that changed. At start it is loaded before the
+//! sources are read: a session still found in a source takes the source's figures unless they
+//! are smaller (rows deleted from the middle of a transcript), and one found nowhere is listed as
+//! `purged` with its figures. The ledger grows by one row per session, never per event.
+
+use crate::model::{HourUsage, SessionMeta, Tally, Usage};
+use rusqlite::{params, Connection};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// One session as the ledger keeps it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub agent: String,
+    /// The store the figures came from (`Store::as_str`): an OTLP session stays one, so that
+    /// spans arriving after a restart add to it.
+    pub store: String,
+    pub meta: SessionMeta,
+    pub tally: Tally,
+}
+
+pub struct Ledger {
+    conn: Connection,
+    pub path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+  id TEXT PRIMARY KEY,
+  agent TEXT NOT NULL,
+  calls INTEGER NOT NULL,
+  cost REAL NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+";
+
+/// The format of `sessions.data`; a newer one is refused rather than misread.
+const VERSION: i64 = 1;
+
+impl Ledger {
+    /// Opens (creating) `<data_dir>/ledger.db`.
+    pub fn open(data_dir: &Path) -> Result<Ledger, String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let path = data_dir.join("ledger.db");
+        let conn = Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).ok();
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let version: Option<String> =
+            conn.query_row("SELECT value FROM ledger_meta WHERE key = 'version'", [], |r| r.get(0)).ok();
+        match version.and_then(|v| v.parse::<i64>().ok()) {
+            Some(v) if v > VERSION => {
+                return Err(format!("{}: written by a newer clawmetry (format {v}); not touched", path.display()))
+            }
+            Some(_) => {}
+            None => {
+                conn.execute("INSERT OR REPLACE INTO ledger_meta VALUES ('version', ?1)", params![VERSION.to_string()])
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        Ok(Ledger { conn, path })
+    }
+
+    /// Every session kept; rows that cannot be decoded are skipped and counted.
+    pub fn load(&self) -> Result<(Vec<Entry>, u64), String> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, agent, data FROM sessions")
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let (mut out, mut bad) = (Vec::new(), 0);
+        for row in rows {
+            let entry = row.ok().and_then(|(id, agent, data)| {
+                decode(&data).map(|(store, meta, tally)| Entry { id, agent, store, meta, tally })
+            });
+            match entry {
+                Some(e) => out.push(e),
+                None => bad += 1,
+            }
+        }
+        Ok((out, bad))
+    }
+
+    /// Writes (replaces) these sessions in one transaction.
+    pub fn save(&mut self, entries: &[Entry], now_ms: i64) -> Result<(), String> {
+        let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR REPLACE INTO sessions (id, agent, calls, cost, updated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(|e| format!("{e}"))?;
+            for e in entries {
+                let calls: u64 = e.tally.hourly.iter().map(|h| h.calls as u64).sum();
+                stmt.execute(params![
+                    e.id,
+                    e.agent,
+                    calls as i64,
+                    finite(e.tally.usage.cost),
+                    now_ms,
+                    encode(&e.store, &e.meta, &e.tally).to_string()
+                ])
+                .map_err(|e| format!("{e}"))?;
+            }
+        }
+        tx.commit().map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Drops these sessions from the ledger (`--forget-purged`).
+    pub fn forget(&mut self, ids: &[String]) -> Result<usize, String> {
+        let tx = self.conn.transaction().map_err(|e| e.to_string())?;
+        let mut n = 0;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM sessions WHERE id = ?1").map_err(|e| e.to_string())?;
+            for id in ids {
+                n += stmt.execute(params![id]).map_err(|e| e.to_string())?;
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+}
+
+fn finite(x: f64) -> f64 {
+    if x.is_finite() {
+        x
+    } else {
+        0.0
+    }
+}
+
+fn usage_json(u: &Usage) -> Value {
+    json!([u.input, u.output, u.cache_read, u.cache_write, u.reasoning, finite(u.cost)])
+}
+
+fn usage_from(v: &Value) -> Option<Usage> {
+    let a = v.as_array()?;
+    let n = |i: usize| a.get(i).and_then(Value::as_u64).unwrap_or(0);
+    Some(Usage {
+        input: n(0),
+        output: n(1),
+        cache_read: n(2),
+        cache_write: n(3),
+        reasoning: n(4),
+        cost: a.get(5).and_then(Value::as_f64).unwrap_or(0.0),
+    })
+}
+
+/// A session as JSON: compact arrays for the usage figures, which are most of it.
+fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
+    json!({
+        "store": store,
+        "meta": {
+            "key": meta.key, "label": meta.label, "channel": meta.channel, "model": meta.model,
+            "status": meta.status, "createdVia": meta.created_via, "parentKey": meta.parent_key,
+            "startedMs": meta.started_ms, "endedMs": meta.ended_ms, "updatedMs": meta.updated_ms,
+            "archivedMs": meta.archived_ms,
+        },
+        "counts": [t.events, t.user_messages, t.assistant_messages, t.tool_calls, t.tool_results, t.tool_errors,
+                   t.assistant_errors, t.unknown_events, t.estimated_cost_calls],
+        "usage": usage_json(&t.usage),
+        "models": t.models,
+        "tools": t.tools,
+        "firstMs": t.first_ms, "lastMs": t.last_ms,
+        "lastStopReason": t.last_stop_reason, "lastKindAssistant": t.last_kind_assistant,
+        "firstUserText": t.first_user_text,
+        "hourly": t.hourly.iter().map(|h| json!([h.hour, h.model, h.calls, usage_json(&h.usage)])).collect::<Vec<_>>(),
+    })
+}
+
+fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
+    let v: Value = serde_json::from_str(data).ok()?;
+    let store = v.get("store").and_then(Value::as_str).unwrap_or("none").to_string();
+    let m = v.get("meta")?;
+    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    let i = |k: &str| m.get(k).and_then(Value::as_i64);
+    let meta = SessionMeta {
+        id: String::new(),
+        key: s("key"),
+        label: s("label"),
+        channel: s("channel"),
+        model: s("model"),
+        status: s("status"),
+        created_via: s("createdVia"),
+        parent_key: s("parentKey"),
+        started_ms: i("startedMs"),
+        ended_ms: i("endedMs"),
+        updated_ms: i("updatedMs"),
+        archived_ms: i("archivedMs"),
+    };
+    let c = v.get("counts")?.as_array()?;
+    let n = |i: usize| c.get(i).and_then(Value::as_u64).unwrap_or(0);
+    let models: Vec<String> =
+        v.get("models")?.as_array()?.iter().map(|m| m.as_str().unwrap_or("?").to_string()).collect();
+    let mut t = Tally {
+        events: n(0),
+        user_messages: n(1),
+        assistant_messages: n(2),
+        tool_calls: n(3),
+        tool_results: n(4),
+        tool_errors: n(5),
+        assistant_errors: n(6),
+        unknown_events: n(7),
+        estimated_cost_calls: n(8),
+        usage: usage_from(v.get("usage")?)?,
+        first_ms: v.get("firstMs").and_then(Value::as_i64),
+        last_ms: v.get("lastMs").and_then(Value::as_i64),
+        last_stop_reason: v.get("lastStopReason").and_then(Value::as_str).map(str::to_string),
+        last_kind_assistant: v.get("lastKindAssistant").and_then(Value::as_bool).unwrap_or(false),
+        first_user_text: v.get("firstUserText").and_then(Value::as_str).map(str::to_string),
+        ..Tally::default()
+    };
+    if let Some(tools) = v.get("tools").and_then(Value::as_object) {
+        for (name, k) in tools {
+            t.tools.add(name, k.as_u64().unwrap_or(0));
+        }
+    }
+    for h in v.get("hourly")?.as_array()? {
+        let a = h.as_array()?;
+        let model = a.get(1)?.as_u64()? as u32;
+        if model as usize >= models.len() {
+            return None;
+        }
+        t.hourly.push(HourUsage {
+            hour: a.first()?.as_u64()? as u32,
+            model,
+            calls: a.get(2)?.as_u64()? as u32,
+            usage: usage_from(a.get(3)?)?,
+        });
+    }
+    t.models = models;
+    Some((store, meta, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_reload() {
+        let dir = std::env::temp_dir().join(format!("clawmetry-ledger-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut t = Tally { events: 7, user_messages: 2, tool_calls: 3, ..Tally::default() };
+        t.models = vec!["openai/gpt-x".into(), "anthropic/claude".into()];
+        t.tools.add("exec", 2);
+        t.tools.add("read", 1);
+        let u = Usage { input: 100, output: 20, cache_read: 5, cache_write: 1, reasoning: 0, cost: 0.125 };
+        t.usage = Usage { cost: 0.25, input: 200, output: 40, cache_read: 10, cache_write: 2, reasoning: 0 };
+        t.hourly = vec![
+            HourUsage { hour: 493_000, model: 0, calls: 1, usage: u },
+            HourUsage { hour: 493_001, model: 1, calls: 1, usage: u },
+        ];
+        t.first_ms = Some(1);
+        t.last_ms = Some(2);
+        let meta =
+            SessionMeta { key: Some("agent:main:x".into()), status: Some("done".into()), ..SessionMeta::default() };
+        {
+            let mut l = Ledger::open(&dir).unwrap();
+            let e = Entry {
+                id: "s1".into(),
+                agent: "main".into(),
+                store: "otlp".into(),
+                meta: meta.clone(),
+                tally: t.clone(),
+            };
+            l.save(&[e], 5).unwrap();
+        }
+        let l = Ledger::open(&dir).unwrap();
+        let (entries, bad) = l.load().unwrap();
+        assert_eq!((entries.len(), bad), (1, 0));
+        let e = &entries[0];
+        assert_eq!((e.id.as_str(), e.agent.as_str(), e.store.as_str()), ("s1", "main", "otlp"));
+        assert_eq!(e.meta, meta);
+        assert_eq!(e.tally.usage, t.usage);
+        assert_eq!(e.tally.hourly, t.hourly);
+        assert_eq!(e.tally.models, t.models);
+        assert_eq!(e.tally.tools, t.tools);
+        assert_eq!((e.tally.events, e.tally.user_messages, e.tally.tool_calls), (7, 2, 3));
+        // A row that cannot be decoded is skipped and counted, never fatal.
+        l.conn.execute("INSERT INTO sessions VALUES ('bad', 'main', 0, 0, 0, '{\"meta\":1}')", []).unwrap();
+        assert_eq!(l.load().unwrap().1, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
