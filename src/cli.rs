@@ -10,6 +10,8 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub openclaw_dir: Option<PathBuf>,
+    /// Further `--openclaw-dir` flags: other OpenClaw profiles indexed beside the first.
+    pub more_openclaw_dirs: Vec<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
     pub prices: Option<PathBuf>,
@@ -50,6 +52,7 @@ impl Default for Config {
             host: "0.0.0.0".into(),
             port: 8900,
             openclaw_dir: None,
+            more_openclaw_dirs: Vec::new(),
             data_dir: None,
             log_dir: None,
             prices: None,
@@ -99,7 +102,9 @@ It only reads OpenClaw's files; it never writes under them.
 OPTIONS:
     --port N             port to listen on (default 8900; 0 picks a free one)
     --host ADDR          address to bind (default 0.0.0.0: the whole LAN)
-    --openclaw-dir DIR   the OpenClaw state dir, when auto-detection picks the wrong one
+    --openclaw-dir DIR   the OpenClaw state dir, when auto-detection picks the wrong one; give it
+                         again for each further profile to index (by default every
+                         ~/.openclaw-<profile> is found by itself)
     --data-dir DIR       where clawmetry keeps its own files (default ~/.clawmetry)
     --log-dir DIR        gateway log dir (default: logging.file from openclaw.json, else /tmp/openclaw)
     --prices FILE        a prices.json overriding the embedded price table
@@ -163,7 +168,14 @@ where
         match arg {
             Long("port") => cfg.port = parse_value(&mut parser, "--port")?,
             Long("host") => cfg.host = string_value(&mut parser, "--host")?,
-            Long("openclaw-dir") => cfg.openclaw_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
+            Long("openclaw-dir") => {
+                let dir: PathBuf = parser.value().map_err(|e| e.to_string())?.into();
+                if cfg.openclaw_dir.is_none() {
+                    cfg.openclaw_dir = Some(dir);
+                } else {
+                    cfg.more_openclaw_dirs.push(dir);
+                }
+            }
             Long("data-dir") => cfg.data_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("log-dir") => cfg.log_dir = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),

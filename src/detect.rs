@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Agent {
+    /// The agent id; for an agent of another OpenClaw profile `<profile>/<agent>`, so that the
+    /// `main` agents of two profiles stay apart everywhere (usage by agent, budgets, filters).
     pub id: String,
+    /// The OpenClaw profile (`~/.openclaw-<profile>`, `openclaw --profile NAME`) it belongs to;
+    /// `default` for `~/.openclaw`.
+    pub profile: String,
     /// Legacy store: `agents/<id>/sessions/` with `*.jsonl` and `sessions.json`.
     pub sessions_dir: PathBuf,
     /// Current store (2026.7+): `agents/<id>/agent/openclaw-agent.sqlite`.
@@ -44,6 +49,61 @@ pub struct Install {
     /// Legacy file-era stores of sub-agent runs and crons.
     pub subagent_runs_file: Option<PathBuf>,
     pub cron_jobs_file: Option<PathBuf>,
+    /// The primary installation's profile name, and the other profiles whose transcripts are
+    /// indexed too (their agents are in `agents`, named `<profile>/<agent>`).
+    pub profile: String,
+    pub other_profiles: Vec<Profile>,
+}
+
+/// Another OpenClaw profile found beside the primary installation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub name: String,
+    pub state_dir: PathBuf,
+    pub found: bool,
+    pub agents: usize,
+    pub config_error: Option<String>,
+}
+
+/// A profile's name from its state dir: `~/.openclaw-work` is `work`, `~/.openclaw` is `default`.
+pub fn profile_name(dir: &Path) -> String {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    match name {
+        ".openclaw" | ".clawdbot" | ".moltbot" | "" => "default".into(),
+        _ => name
+            .strip_prefix(".openclaw-")
+            .map(str::to_string)
+            .unwrap_or_else(|| name.trim_start_matches('.').to_string()),
+    }
+}
+
+/// The other profiles: each further `--openclaw-dir`, else every `~/.openclaw-<name>` (and
+/// `~/.openclaw`) that is not the primary installation.
+fn other_profile_dirs(cfg: &Config, primary: &Path) -> Vec<PathBuf> {
+    let same = |a: &Path, b: &Path| {
+        a == b || (a.canonicalize().ok().is_some() && a.canonicalize().ok() == b.canonicalize().ok())
+    };
+    let mut out: Vec<PathBuf> = Vec::new();
+    if cfg.openclaw_dir.is_some() {
+        out.extend(cfg.more_openclaw_dirs.iter().cloned());
+    } else if let Some(h) = home() {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&h)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+                    .filter(|e| e.file_name().to_str().is_some_and(|n| n == ".openclaw" || n.starts_with(".openclaw-")))
+                    .map(|e| e.path())
+                    .filter(|p| looks_like_state_dir(p))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        out.extend(found);
+    }
+    out.retain(|d| !same(d, primary));
+    out.dedup();
+    out
 }
 
 fn home() -> Option<PathBuf> {
@@ -102,6 +162,8 @@ pub fn detect(cfg: &Config) -> Install {
         log_dirs: Vec::new(),
         subagent_runs_file: None,
         cron_jobs_file: None,
+        profile: profile_name(&state_dir),
+        other_profiles: Vec::new(),
     };
     let config_path = std::env::var_os("OPENCLAW_CONFIG_PATH")
         .filter(|_| cfg.openclaw_dir.is_none())
@@ -125,7 +187,44 @@ pub fn detect(cfg: &Config) -> Install {
     install.gateway_token = std::env::var("OPENCLAW_GATEWAY_TOKEN")
         .ok()
         .or_else(|| conf.pointer("/gateway/auth/token").and_then(Value::as_str).map(expand_env));
-    install.agents = find_agents(&state_dir, &conf);
+    install.agents = find_agents(&state_dir, &conf, &install.profile, None);
+    // Other profiles: their transcripts count too; one broken or missing hides nothing else.
+    let mut names = vec![install.profile.clone()];
+    for dir in other_profile_dirs(cfg, &state_dir) {
+        // Two dirs with one name (`/a/home`, `/b/home`) stay two profiles.
+        let base = profile_name(&dir);
+        let name = (1..)
+            .map(|i| if i == 1 { base.clone() } else { format!("{base}-{i}") })
+            .find(|n| !names.contains(n))
+            .unwrap_or(base);
+        names.push(name.clone());
+        let found = looks_like_state_dir(&dir);
+        let mut p = Profile { name: name.clone(), state_dir: dir.clone(), found, agents: 0, config_error: None };
+        if found {
+            let conf = ["openclaw.json", "clawdbot.json", "moltbot.json"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|p| p.is_file())
+                .map(|path| {
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| e.to_string())
+                        .and_then(|t| crate::sources::json5::parse(&t))
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                });
+            let conf = match conf {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    p.config_error = Some(e);
+                    Value::Null
+                }
+                None => Value::Null,
+            };
+            let agents = find_agents(&dir, &conf, &name, Some(&name));
+            p.agents = agents.len();
+            install.agents.extend(agents);
+        }
+        install.other_profiles.push(p);
+    }
     let state_db = state_dir.join("state/openclaw.sqlite");
     install.state_db = state_db.is_file().then_some(state_db);
     let runs = state_dir.join("subagents/runs.json");
@@ -162,7 +261,8 @@ fn expand_env(s: &str) -> String {
     out
 }
 
-fn find_agents(state_dir: &Path, conf: &Value) -> Vec<Agent> {
+/// The agents of one state dir; `prefix` names them `<prefix>/<id>` (another profile's).
+fn find_agents(state_dir: &Path, conf: &Value, profile: &str, prefix: Option<&str>) -> Vec<Agent> {
     let mut ids: Vec<String> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(state_dir.join("agents")) {
         for e in rd.flatten() {
@@ -202,7 +302,11 @@ fn find_agents(state_dir: &Path, conf: &Value) -> Vec<Agent> {
                 sessions_dir: dir.join("sessions"),
                 db_path: dir.join("agent/openclaw-agent.sqlite"),
                 workspace: ws,
-                id,
+                profile: profile.to_string(),
+                id: match prefix {
+                    Some(p) => format!("{p}/{id}"),
+                    None => id,
+                },
             }
         })
         .collect()

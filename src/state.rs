@@ -571,6 +571,11 @@ impl State {
         self.by_key.get(key).and_then(|id| self.sessions.get(id)).map(|b| &**b)
     }
 
+    /// The OpenClaw profile an agent (as the index names it) belongs to.
+    pub fn profile_of(&self, agent: &str) -> &str {
+        self.install.agents.iter().find(|a| a.id == agent).map_or(self.install.profile.as_str(), |a| a.profile.as_str())
+    }
+
     /// A session by id, else by session key.
     pub fn session(&self, id_or_key: &str) -> Option<&Session> {
         self.sessions.get(id_or_key).map(|b| &**b).or_else(|| self.session_by_key(id_or_key))

@@ -705,7 +705,14 @@ impl Watcher {
                 continue;
             }
             let tally = read_file(&p, cur, &self.prices, &mut health);
-            batch.push((agent_of(&p), id.to_string(), p.clone(), tally));
+            let agent = self
+                .install
+                .agents
+                .iter()
+                .find(|a| Some(a.sessions_dir.as_path()) == p.parent())
+                .map(|a| a.id.clone())
+                .unwrap_or_else(|| agent_of(&p));
+            batch.push((agent, id.to_string(), p.clone(), tally));
         }
         apply_file_batch(&self.ctx, &mut batch, &mut health);
     }

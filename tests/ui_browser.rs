@@ -519,3 +519,43 @@ fn login_screen_asks_for_the_token_then_shows_the_dashboard() {
     assert_eq!(page.eval("document.cookie"), Value::String(String::new()));
     assert!(card(&page, "sessions").contains('5'), "{}", card(&page, "sessions"));
 }
+
+#[test]
+fn deleted_and_purged_sessions_show_their_state_and_profiles_filter() {
+    // Two profiles: the lab after two deletions (as ~/.openclaw-lab) beside the lab fixture.
+    let (_a, lab) = install_fixture("lab-2026.9");
+    let (_b, archives) = install_fixture("lab-archives/step2-delete-chat");
+    let parent = common::TempDir::new("ui-profiles");
+    let other = parent.path().join(".openclaw-lab");
+    std::fs::rename(&archives, &other).unwrap();
+    let server = start(&[
+        "--openclaw-dir",
+        lab.to_str().unwrap(),
+        "--openclaw-dir",
+        other.to_str().unwrap(),
+        "--fake-now-ms",
+        LAB_NOW_MS,
+    ]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/sessions?state=deleted"));
+    page.wait_rendered(0, "sessions");
+    // The two sessions OpenClaw deleted, each tagged, with their cost (expected.json).
+    page.wait_for("two deleted rows", "document.querySelectorAll('#s-table tbody tr').length === 2", S);
+    assert_eq!(page.count("#s-table tbody tr .tag.st-deleted"), 2);
+    let rows = texts(&page, "#s-table tbody tr");
+    assert!(rows.iter().any(|r| r.contains("$0.0548")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains("$0.0336")), "{rows:?}");
+    page.screenshot("sessions-deleted");
+    // The profile filter appears with both profiles and narrows the list.
+    assert_eq!(page.eval("document.querySelector('select[name=profile]').hidden"), false);
+    page.show("#/sessions?profile=lab", "sessions");
+    let agents = texts(&page, "#s-table tbody tr td:nth-child(2)");
+    assert!(!agents.is_empty() && agents.iter().all(|a| a.starts_with("lab/")), "{agents:?}");
+    // A deleted session's page shows its transcript from the archive.
+    page.show("#/sessions/6247663a-45d3-447e-ab48-797c998456de", "session");
+    assert!(page.text("main h1").contains("deleted"), "{}", page.text("main h1"));
+    page.wait_for("archived events", "document.querySelectorAll('main li.ev').length > 0", S);
+    page.screenshot("session-deleted");
+    page.assert_no_errors("deleted sessions");
+}

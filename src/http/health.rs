@@ -30,6 +30,8 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
             "gatewayPort": i.gateway_port,
             "agents": i.agents,
             "stateDb": i.state_db,
+            "profile": i.profile,
+            "otherProfiles": i.other_profiles,
         },
         "sources": {
             "jsonlFiles": st.health.files,

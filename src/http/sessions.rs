@@ -17,6 +17,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
     json!({
         "id": s.id,
         "agent": s.agent,
+        "profile": st.profile_of(&s.agent),
         "key": s.meta.key,
         "kind": s.kind(),
         "label": s.meta.label.clone().or_else(|| run.and_then(|r| r.label.clone())),
@@ -130,6 +131,7 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
         Some(o) => return Resp::error(400, &format!("order={o:?}: use asc or desc")),
     };
     let agents: Vec<&str> = req.q("agent").map(|a| a.split(',').collect()).unwrap_or_default();
+    let profiles: Vec<&str> = req.q("profile").map(|a| a.split(',').collect()).unwrap_or_default();
     let statuses: Vec<&str> = req.q("status").map(|a| a.split(',').collect()).unwrap_or_default();
     for s in &statuses {
         if !["running", "done", "failed"].contains(s) {
@@ -159,6 +161,9 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
     let mut rows: Vec<(&Session, &'static str)> = Vec::new();
     for s in st.sessions.values() {
         if !agents.is_empty() && !agents.contains(&s.agent.as_str()) {
+            continue;
+        }
+        if !profiles.is_empty() && !profiles.contains(&st.profile_of(&s.agent)) {
             continue;
         }
         if !fates.is_empty() && !fates.contains(&s.fate()) {

@@ -14,6 +14,8 @@ struct Range {
     step_ms: i64,
     step: &'static str,
     agent: Option<String>,
+    /// Only the agents of this OpenClaw profile.
+    profile: Option<String>,
 }
 
 fn range(req: &Req, now: i64) -> Result<Range, Resp> {
@@ -32,10 +34,17 @@ fn range(req: &Req, now: i64) -> Result<Range, Resp> {
         "day" | "1d" => ("day", 86_400_000),
         s => return Err(Resp::error(400, &format!("step={s:?}: use hour or day"))),
     };
-    if (to - from) / step_ms > 20_000 {
+    if to.checked_sub(from).is_none_or(|span| span / step_ms > 20_000) {
         return Err(Resp::error(400, "range too long for this step: at most 20000 buckets"));
     }
-    Ok(Range { from, to, step_ms, step, agent: req.q("agent").map(str::to_string) })
+    Ok(Range {
+        from,
+        to,
+        step_ms,
+        step,
+        agent: req.q("agent").map(str::to_string),
+        profile: req.q("profile").map(str::to_string),
+    })
 }
 
 /// Visits the hourly cells inside the range: (bucket start ms, model id, agent index, cell).
@@ -43,9 +52,16 @@ fn cells<'a>(st: &'a State, r: &'a Range) -> impl Iterator<Item = (i64, u32, u16
     let h0 = (r.from.max(0) / 3_600_000) as u32;
     let h1 = ((r.to.max(0) + 3_599_999) / 3_600_000) as u32;
     let agent_ix = r.agent.as_ref().map(|a| st.agents.iter().position(|x| x == a));
+    let in_profile: Option<Vec<bool>> =
+        r.profile.as_ref().map(|p| st.agents.iter().map(|a| st.profile_of(a) == p).collect());
     st.hourly.range((h0, 0, 0)..(h1, 0, 0)).filter_map(move |(&(h, m, a), c)| {
         if let Some(want) = agent_ix {
             if want != Some(a as usize) {
+                return None;
+            }
+        }
+        if let Some(ok) = &in_profile {
+            if !ok.get(a as usize).copied().unwrap_or(false) {
                 return None;
             }
         }
@@ -82,7 +98,9 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
     let h1 = ((r.to.max(0) + 3_599_999) / 3_600_000) as u32;
     let mut by_session: Vec<(f64, Value)> = Vec::new();
     for s in st.sessions.values() {
-        if r.agent.as_deref().is_some_and(|a| a != s.agent) {
+        if r.agent.as_deref().is_some_and(|a| a != s.agent)
+            || r.profile.as_deref().is_some_and(|p| p != st.profile_of(&s.agent))
+        {
             continue;
         }
         let mut u = Usage::default();
@@ -95,6 +113,7 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
             let mut j = usage_json(&u, calls);
             j["id"] = json!(s.id);
             j["agent"] = json!(s.agent);
+            j["profile"] = json!(st.profile_of(&s.agent));
             j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
             by_session.push((u.cost, j));
         }
@@ -142,7 +161,7 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
         }
     }
     let v = json!({
-        "from": r.from, "to": r.to, "step": r.step, "agent": r.agent,
+        "from": r.from, "to": r.to, "step": r.step, "agent": r.agent, "profile": r.profile,
         "totals": usage_json(&total.usage, total.calls),
         "byModel": model_rows(by_model),
         "byAgent": agent_rows,

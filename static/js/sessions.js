@@ -31,6 +31,7 @@ export function mount(root, route, app) {
   setHTML(root, html`<h1>Sessions <span class="muted" id="s-total"></span></h1>
     <form class="filters" id="s-filters" role="search" autocomplete="off">
       <input type="search" name="q" placeholder="Search label, key, id, channel or model   ( / )" aria-label="Search sessions">
+      <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
       <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
       <select name="status" aria-label="Status">${STATUSES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
       <select name="kind" aria-label="Kind">${KINDS.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
@@ -50,24 +51,32 @@ export function mount(root, route, app) {
     const sel = form.agent;
     for (const a of (h.openclaw && h.openclaw.agents) || []) sel.add(new Option(a.id, a.id));
     sel.value = q.agent || '';
+    // Several OpenClaw profiles (~/.openclaw-<name>): one more filter.
+    const others = (h.openclaw && h.openclaw.otherProfiles) || [];
+    if (others.length) {
+      for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
+      form.profile.hidden = false;
+      form.profile.value = q.profile || '';
+    }
   }).catch(() => {});
 
   const syncForm = () => {
     if (document.activeElement !== form.q) form.q.value = q.q || '';
     form.agent.value = q.agent || '';
+    form.profile.value = q.profile || '';
     form.status.value = q.status || '';
     form.kind.value = q.kind || '';
     form.state.value = q.state || '';
-    $('#s-clear', root).hidden = !(q.q || q.agent || q.status || q.kind || q.state);
+    $('#s-clear', root).hidden = !(q.q || q.agent || q.profile || q.status || q.kind || q.state);
   };
 
   const typed = debounce(() => setQuery({ q: form.q.value.trim(), page: '' }, { replace: true }), 250);
   form.q.addEventListener('input', typed);
   form.addEventListener('submit', (e) => { e.preventDefault(); typed.cancel(); setQuery({ q: form.q.value.trim(), page: '' }); });
-  for (const name of ['agent', 'status', 'kind', 'state']) {
+  for (const name of ['profile', 'agent', 'status', 'kind', 'state']) {
     form[name].addEventListener('change', () => setQuery({ [name]: form[name].value, page: '' }));
   }
-  $('#s-clear', root).onclick = () => setQuery({ q: '', agent: '', status: '', kind: '', state: '', page: '' });
+  $('#s-clear', root).onclick = () => setQuery({ q: '', profile: '', agent: '', status: '', kind: '', state: '', page: '' });
   $('#s-table thead', root).addEventListener('click', (e) => {
     const b = e.target.closest('button[data-sort]');
     if (!b) return;
@@ -103,14 +112,14 @@ export function mount(root, route, app) {
     }
     try {
       const d = await api('/api/sessions' + qs({
-        q: q.q, agent: q.agent, status: q.status, kind: q.kind, state: q.state, sort, order, limit: size, offset: (page - 1) * size,
+        q: q.q, profile: q.profile, agent: q.agent, status: q.status, kind: q.kind, state: q.state, sort, order, limit: size, offset: (page - 1) * size,
       }), { signal });
       if (signal.aborted) return;
       $('#s-total', root).textContent = `(${fmtInt(d.total)})`;
       tbody.textContent = '';
       const emptyBox = $('#s-empty', root);
       if (!d.sessions.length) {
-        const filtered = q.q || q.agent || q.status || q.kind || q.state;
+        const filtered = q.q || q.profile || q.agent || q.status || q.kind || q.state;
         setHTML(emptyBox, filtered
           ? empty('No session matches', 'Nothing matches these filters.', html`<p><a href="#/sessions">Clear the filters</a></p>`)
           : page > 1 ? empty('Past the last page', `There are ${d.total} sessions.`, html`<p><a href="#/sessions">First page</a></p>`)

@@ -33,6 +33,7 @@ export function mount(root, route, app) {
         <button type="submit">Apply</button>
       </span>
       <div class="seg" role="group" aria-label="Step"><button type="button" data-step="hour">Hourly</button><button type="button" data-step="day">Daily</button></div>
+      <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
       <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
       <a class="button" id="u-csv" download>Download CSV</a>
     </form>
@@ -44,6 +45,12 @@ export function mount(root, route, app) {
   app.getHealth().then((h) => {
     for (const a of (h.openclaw && h.openclaw.agents) || []) form.agent.add(new Option(a.id, a.id));
     form.agent.value = q.agent || '';
+    const others = (h.openclaw && h.openclaw.otherProfiles) || [];
+    if (others.length) {
+      for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
+      form.profile.hidden = false;
+      form.profile.value = q.profile || '';
+    }
   }).catch(() => {});
 
   form.addEventListener('click', (e) => {
@@ -63,6 +70,7 @@ export function mount(root, route, app) {
     if (form.from.value && form.to.value) setQuery({ range: 'custom', from: form.from.value, to: form.to.value });
   });
   form.agent.addEventListener('change', () => setQuery({ agent: form.agent.value }));
+  form.profile.addEventListener('change', () => setQuery({ profile: form.profile.value }));
 
   /** The selected range in epoch ms [from, to) and its step. */
   function span() {
@@ -104,7 +112,7 @@ export function mount(root, route, app) {
       }
       const sp = span();
       syncForm(sp);
-      const params = { from: sp.from, to: sp.to, step: sp.step, agent: q.agent };
+      const params = { from: sp.from, to: sp.to, step: sp.step, agent: q.agent, profile: q.profile };
       $('#u-csv', root).href = '/api/usage.csv' + qs(params);
       const [d, U] = await Promise.all([api('/api/usage' + qs(params), { signal }), loadUplot()]);
       if (signal.aborted) return;
@@ -131,6 +139,7 @@ export function mount(root, route, app) {
     if (document.activeElement !== form.from) form.from.value = isoDay(sp.from);
     if (document.activeElement !== form.to) form.to.value = isoDay(sp.to - 1);
     form.agent.value = q.agent || '';
+    form.profile.value = q.profile || '';
     const last = sp.step === 'day' ? isoDay(sp.to - 1) : new Date(sp.to).toISOString().slice(0, 16).replace('T', ' ');
     const first = sp.step === 'day' ? isoDay(sp.from) : new Date(sp.from).toISOString().slice(0, 16).replace('T', ' ');
     $('#u-span', root).textContent = `${first} to ${last} (UTC), ${sp.step === 'hour' ? 'hourly' : 'daily'}${q.agent ? `, agent ${q.agent}` : ''}`;
