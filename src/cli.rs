@@ -44,6 +44,9 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// `--forget-purged`: drop from the ledger the sessions no source has any more.
     pub forget_purged: bool,
+    /// `--allow-host NAME`: a host name (besides localhost and the loopback addresses) that
+    /// requests let in without a token from this machine may name (DNS rebinding guard).
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -62,6 +65,7 @@ impl Default for Config {
             workers: 4,
             fake_now_ms: None,
             forget_purged: false,
+            allow_hosts: Vec::new(),
             monitor_interval_secs: 60,
             history_interval_secs: 300,
             history_days: 90,
@@ -127,6 +131,8 @@ OPTIONS:
                          token from openclaw.json); without any token only this machine
                          (loopback) may use the API. See SECURITY.md
     --no-auth            requests from this machine (loopback) need no token
+    --allow-host NAME    a name such requests may use besides localhost / 127.0.0.1 (repeatable;
+                         other names are refused: a guard against DNS rebinding)
     --public-overview    GET /api/overview needs no token
     --tls-cert FILE      serve HTTPS (only) with this PEM certificate chain ...
     --tls-key FILE       ... and this PEM private key; login cookies are then Secure
@@ -204,6 +210,9 @@ where
             Long("node-name") => cfg.node_name = Some(string_value(&mut parser, "--node-name")?),
             Long("token") => cfg.token = Some(string_value(&mut parser, "--token")?).filter(|t| !t.is_empty()),
             Long("no-auth") => cfg.no_auth = true,
+            Long("allow-host") => {
+                cfg.allow_hosts.push(parser.value().map_err(|e| e.to_string())?.to_string_lossy().to_string())
+            }
             Long("public-overview") => cfg.public_overview = true,
             Long("tls-cert") => cfg.tls_cert = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("tls-key") => cfg.tls_key = Some(parser.value().map_err(|e| e.to_string())?.into()),

@@ -108,15 +108,22 @@ pub fn date(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Reads a time given by a user: epoch ms, `YYYY-MM-DD`, or a full ISO time.
+/// The latest time a user may give: the last millisecond of year 9999. With every time a
+/// request carries inside [0, USER_TIME_MAX], no sum or difference of two of them (or of one
+/// and a step) can overflow an i64.
+pub const USER_TIME_MAX: i64 = 253_402_300_799_999;
+
+/// Reads a time given by a user: epoch ms, `YYYY-MM-DD`, or a full ISO time, from 1970 to the
+/// end of year 9999 (anything else is None: the caller answers 400).
 pub fn parse_user_time(s: &str) -> Option<i64> {
-    if let Ok(n) = s.parse::<i64>() {
-        return Some(n);
-    }
-    if s.len() == 10 {
-        return parse_iso_ms(&format!("{s}T00:00:00Z"));
-    }
-    parse_iso_ms(s)
+    let t = if let Ok(n) = s.parse::<i64>() {
+        Some(n)
+    } else if s.len() == 10 {
+        parse_iso_ms(&format!("{s}T00:00:00Z"))
+    } else {
+        parse_iso_ms(s)
+    };
+    t.filter(|t| (0..=USER_TIME_MAX).contains(t))
 }
 
 pub fn now_ms() -> i64 {

@@ -320,3 +320,63 @@ fn hostile_archives_are_counted_and_skipped() {
     let got = t["calls"].as_u64().unwrap();
     assert!(got >= calls && got <= calls + bad_calls, "{got} vs {calls} (+{bad_calls})");
 }
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+#[test]
+fn a_200_mb_archive_is_read_as_a_stream() {
+    let (_tmp, home) = install("step2-delete-chat");
+    // A deleted session of 200 MB (plain `identity` encoding): N model calls of known usage.
+    const CALLS: u64 = 80_000;
+    let pad = "x".repeat(2_400);
+    let mut blob = String::with_capacity(210 * 1024 * 1024);
+    blob.push_str(r#"{"type":"session","version":4,"id":"big-archive","timestamp":"2026-12-06T01:00:00.000Z"}"#);
+    blob.push('\n');
+    for i in 0..CALLS {
+        let ts = format!("2026-12-06T{:02}:{:02}:{:02}.000Z", 2 + i / 3600 % 20, i / 60 % 60, i % 60);
+        blob.push_str(&format!(
+            r#"{{"type":"message","id":"m{i}","timestamp":"{ts}","message":{{"role":"assistant","content":[{{"type":"text","text":"{pad}"}}],"provider":"fakellm","model":"fake-model","usage":{{"input":1000,"output":10,"cacheRead":0,"cacheWrite":0,"totalTokens":1010,"cost":{{"total":0.00315}}}},"stopReason":"stop"}}}}"#
+        ));
+        blob.push('\n');
+    }
+    assert!(blob.len() > 200 * 1024 * 1024, "{}", blob.len());
+    let db = home.join("agents/main/agent/openclaw-agent.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "INSERT INTO session_transcript_archives (session_id, generation, session_key, reason, encoding, archive_blob, \
+         archive_sha256, archive_name, created_at) VALUES ('big-archive', 'g1', 'agent:main:big', 'deleted', 'identity', ?1, \
+         ?2, 'big-archive.jsonl.deleted.2026-12-06T03-00-00.000Z.g1.zst', 1796526000000)",
+        rusqlite::params![blob.as_bytes(), "0".repeat(64)],
+    )
+    .unwrap();
+    drop(conn);
+    drop(blob);
+    let exp = expected();
+    let base = &exp["fixtures"][fixture("step2-delete-chat")]["totals"];
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", NOW]);
+    let s = server.get("/api/sessions/big-archive");
+    assert_eq!(s["events"], CALLS + 1);
+    assert_eq!(s["state"], "deleted");
+    assert_eq!(s["tokens"]["input"], CALLS * 1000);
+    assert!(approx(&s["cost"], CALLS as f64 * 0.00315), "{}", s["cost"]);
+    let t = &server.get("/api/overview")["usage"]["total"];
+    assert_eq!(t["calls"].as_u64().unwrap(), base["model_calls"].as_u64().unwrap() + CALLS);
+    // Its transcript opens page by page from the archive, the last page too.
+    let last = server.get(&format!("/api/transcript/big-archive?offset={}&limit=50", CALLS - 49));
+    assert_eq!(last["total"], CALLS + 1);
+    assert_eq!(last["events"].as_array().unwrap().len(), 50);
+    // No archive is held whole: the server's peak memory stays far below its 200 MB.
+    let peak = peak_rss(server.child.id());
+    eprintln!("200 MB archive: server peak RSS {:.1} MB", peak as f64 / 1048576.0);
+    assert!(peak < 100 * 1024 * 1024, "peak RSS {} MB", peak / (1024 * 1024));
+}

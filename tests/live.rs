@@ -43,7 +43,7 @@ fn jsonl_append_partial_truncate_replace_rename() {
     // The event stream reports the change too.
     let mut sse = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(sse, "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    write!(sse, "GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut seen = String::new();
     let mut buf = [0u8; 4096];
     while !seen.contains("event: hello") {

@@ -458,3 +458,62 @@ fn fleet_node_reports_are_shown_redacted() {
     assert_no_secret("/api/nodes", &body);
     assert!(body.contains("deploy with [REDACTED] today") && body.contains("pi [REDACTED]"), "{body}");
 }
+
+/// One request naming `host` as its `Host` (or none): (status, body).
+fn send_host(s: &Server, host: Option<&str>, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nConnection: close\r\n");
+    if let Some(h) = host {
+        req.push_str(&format!("Host: {h}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\n\r\n");
+    c.write_all(req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let _ = c.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn dns_rebinding_names_are_refused_where_loopback_needs_no_token() {
+    let tmp = TempDir::new("sec-rebind");
+    // Both ways a loopback request is let in without a token: --no-auth, and no token at all.
+    for extra in [&["--no-auth"][..], &[][..]] {
+        let mut args = vec!["--openclaw-dir", tmp.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let s = start_exact(&args);
+        let p = s.port;
+        for host in [format!("127.0.0.1:{p}"), format!("localhost:{p}"), format!("[::1]:{p}"), "app.localhost".into()] {
+            assert_eq!(send_host(&s, Some(&host), "GET", "/api/sessions", &[]).0, 200, "{host} {extra:?}");
+        }
+        assert_eq!(send_host(&s, None, "GET", "/api/sessions", &[]).0, 200, "no Host (HTTP/1.0 tool)");
+        // A page of evil.example re-pointed at 127.0.0.1: reading transcripts, arming a budget.
+        let evil = format!("evil.example:{p}");
+        let (st, body) = send_host(&s, Some(&evil), "GET", "/api/sessions", &[]);
+        assert_eq!(st, 403, "{body}");
+        assert!(body.contains("--allow-host evil.example"), "{body}");
+        let origin = format!("http://{evil}");
+        let (st, _) = send_host(
+            &s,
+            Some(&evil),
+            "PUT",
+            "/api/budget",
+            &[("Origin", &origin), ("Content-Type", "application/json")],
+        );
+        assert_eq!(st, 403);
+        for sneaky in [format!("127.0.0.1.evil.example:{p}"), "localhost.evil.example".into(), "0.0.0.0".into()] {
+            assert_eq!(send_host(&s, Some(&sneaky), "GET", "/api/sessions", &[]).0, 403, "{sneaky}");
+        }
+        // The static UI itself holds nothing secret: it still loads.
+        assert_eq!(send_host(&s, Some(&evil), "GET", "/", &[]).0, 200);
+    }
+    // --allow-host names another name for this machine.
+    let s = start_exact(&["--openclaw-dir", tmp.path().to_str().unwrap(), "--no-auth", "--allow-host", "pi.lan"]);
+    assert_eq!(send_host(&s, Some(&format!("pi.lan:{}", s.port)), "GET", "/api/sessions", &[]).0, 200);
+    assert_eq!(send_host(&s, Some("other.lan"), "GET", "/api/sessions", &[]).0, 403);
+}

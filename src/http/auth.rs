@@ -44,6 +44,9 @@ pub struct Auth {
     pub no_auth: bool,
     /// `--public-overview`: `GET /api/overview` needs no token.
     pub public_overview: bool,
+    /// Host names a request let in for coming from loopback may name (DNS rebinding): the
+    /// loopback names, the bound address and `--allow-host`.
+    pub allowed_hosts: Vec<String>,
     /// Session id -> expiry.
     sessions: Mutex<HashMap<String, Instant>>,
     /// Peer -> times of its recent failed logins.
@@ -56,6 +59,12 @@ impl Auth {
             token: cfg.token.clone().filter(|t| !t.is_empty()),
             no_auth: cfg.no_auth,
             public_overview: cfg.public_overview,
+            allowed_hosts: cfg
+                .allow_hosts
+                .iter()
+                .chain(std::iter::once(&cfg.host))
+                .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+                .collect(),
             ..Auth::default()
         }
     }
@@ -208,15 +217,50 @@ pub fn check(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     authenticated(req, ctx)
 }
 
+/// The host name of a `Host` header, without its port or IPv6 brackets, lower case.
+fn host_name(host: &str) -> String {
+    let h = host.trim();
+    let name = if let Some(rest) = h.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        h.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(n, _)| n)
+    };
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A request let in because it comes from this machine must also name this machine: a page
+/// on another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name
+/// as `Host`. Loopback literals, `localhost` (and `*.localhost`), the bound address and the
+/// names of `--allow-host` are accepted; a request without `Host` (HTTP/1.0 tools) too.
+fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), Resp> {
+    let Some(host) = req.header("host") else { return Ok(()) };
+    let name = host_name(host);
+    let loopback_ip = name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback() || is_mapped_loopback(ip));
+    if loopback_ip
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || auth.allowed_hosts.iter().any(|h| *h == name && h != "0.0.0.0" && h != "::")
+    {
+        return Ok(());
+    }
+    Err(Resp::error(
+        403,
+        &format!(
+            "Host {host:?} is not this machine: requests let in without a token because they come from this \
+             machine must name it (localhost, 127.0.0.1); to use another name, start clawmetry with --allow-host {name}"
+        ),
+    ))
+}
+
 /// Whether this request carries the dashboard's credentials (or needs none: see the rules).
 pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     let local = is_loopback(req);
     if local && ctx.auth.no_auth {
-        return Ok(());
+        return local_host_allowed(req, &ctx.auth);
     }
     let Some(token) = token(ctx) else {
         if local {
-            return Ok(());
+            return local_host_allowed(req, &ctx.auth);
         }
         let peer = req.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "an unknown address".into());
         return Err(Resp::error(

@@ -76,7 +76,12 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
         None => None,
         Some(v) => match timefmt::parse_user_time(v) {
             Some(t) => Some(t),
-            None => return Resp::error(400, &format!("since={v:?}: use epoch ms, YYYY-MM-DD or an ISO time")),
+            None => {
+                return Resp::error(
+                    400,
+                    &format!("since={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"),
+                )
+            }
         },
     };
     let now = ctx.now_ms();

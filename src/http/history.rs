@@ -21,15 +21,17 @@ const MAX_POINTS: i64 = 5000;
 
 /// `90m`, `24h`, `7d` in ms.
 pub fn parse_span(s: &str) -> Option<i64> {
-    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    // By characters: a query value may end in any UTF-8 character (a lossily decoded byte).
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok().filter(|n| *n > 0)?;
     let ms = match unit {
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
+        'm' => 60_000,
+        'h' => 3_600_000,
+        'd' => 86_400_000,
         _ => return None,
     };
-    n.checked_mul(ms)
+    // At most a century: a span is added to and subtracted from times (timefmt::USER_TIME_MAX).
+    n.checked_mul(ms).filter(|v| *v <= 100 * 366 * 86_400_000)
 }
 
 pub fn get(req: &Req, ctx: &Shared) -> Resp {
@@ -63,9 +65,9 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
     let time = |k: &str| -> Result<Option<i64>, Resp> {
         match req.q(k) {
             None => Ok(None),
-            Some(v) => crate::timefmt::parse_user_time(v)
-                .map(Some)
-                .ok_or_else(|| Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time"))),
+            Some(v) => crate::timefmt::parse_user_time(v).map(Some).ok_or_else(|| {
+                Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
+            }),
         }
     };
     let (from, to) = match (time("from"), time("to")) {

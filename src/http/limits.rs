@@ -33,6 +33,8 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Requests answered 503 because the queue was full, since start.
 pub static REJECTED: AtomicU64 = AtomicU64::new(0);
+/// Requests whose handler panicked (answered 500; the server goes on), since start.
+pub static HANDLER_PANICS: AtomicU64 = AtomicU64::new(0);
 /// Connections refused because of the connection limits, since start.
 pub static REFUSED_CONNS: AtomicU64 = AtomicU64::new(0);
 /// Requests whose head or body did not arrive in time, since start.
@@ -112,6 +114,7 @@ pub fn stats() -> serde_json::Value {
         "openConnections": OPEN_CONNS.load(Relaxed),
         "inFlight": IN_FLIGHT.load(Relaxed),
         "queueFullRejections": REJECTED.load(Relaxed),
+        "handlerPanics": HANDLER_PANICS.load(Relaxed),
         "refusedConnections": REFUSED_CONNS.load(Relaxed),
         "timedOutRequests": TIMED_OUT.load(Relaxed),
         "acceptErrors": ACCEPT_ERRORS.load(Relaxed),

@@ -82,7 +82,13 @@ pub fn start(
             if !limits.handler_delay.is_zero() {
                 std::thread::sleep(limits.handler_delay);
             }
-            let reply = handler(job.req);
+            // A handler that panics costs its request a 500, never the thread or the process
+            // (release builds unwind for this; Cargo.toml says what it costs).
+            let reply =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(job.req))).unwrap_or_else(|_| {
+                    limits::HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
+                    Reply::Resp(Resp::error(500, "the request handler failed; see the server's log"))
+                });
             limits::IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
             // The connection may have gone meanwhile; nothing to do about it.
             let _ = job.reply.send(reply);
@@ -926,6 +932,37 @@ mod tests {
             Fail::Answer(r) => r.status,
             Fail::Close => 0,
         })
+    }
+
+    #[test]
+    fn a_panicking_handler_costs_one_500_not_the_pool() {
+        use std::io::{Read as _, Write as _};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler: Arc<Handler> = Arc::new(|req: Req| {
+            if req.path == "/boom" {
+                panic!("a bug in a handler");
+            }
+            Reply::Resp(Resp::json(&serde_json::json!({"ok": true})))
+        });
+        let gate: Arc<Gate> = Arc::new(|_: &Req| None);
+        // One handler thread: had the panic ended it, the last request would never be answered.
+        start(listener, Limits::default(), 1, handler, gate, None).unwrap();
+        let get = |path: &str| {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+            write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut out = String::new();
+            c.read_to_string(&mut out).unwrap();
+            out
+        };
+        let before = limits::HANDLER_PANICS.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            let r = get("/boom");
+            assert!(r.starts_with("HTTP/1.1 500") && r.contains("\"error\""), "{r}");
+        }
+        assert!(get("/ok").starts_with("HTTP/1.1 200"));
+        assert!(limits::HANDLER_PANICS.load(Ordering::Relaxed) >= before + 3);
     }
 
     #[test]

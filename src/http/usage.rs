@@ -21,8 +21,9 @@ struct Range {
 fn range(req: &Req, now: i64) -> Result<Range, Resp> {
     let t = |k: &str, default: i64| match req.q(k) {
         None => Ok(default),
-        Some(v) => timefmt::parse_user_time(v)
-            .ok_or_else(|| Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time"))),
+        Some(v) => timefmt::parse_user_time(v).ok_or_else(|| {
+            Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
+        }),
     };
     let to = t("to", now)?;
     let from = t("from", timefmt::day_start(now) - 29 * 86_400_000)?;
