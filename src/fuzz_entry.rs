@@ -16,7 +16,7 @@ use crate::state::{Ctx, Shared};
 use std::sync::OnceLock;
 
 /// The names of the targets, as in `fuzz/Cargo.toml` and the folders of `fuzz/seeds/`.
-pub const TARGETS: [&str; 5] = ["transcript", "json5", "otlp", "router", "http"];
+pub const TARGETS: [&str; 6] = ["transcript", "json5", "otlp", "router", "http", "query"];
 
 /// Runs the target called `name` on `data`; false when there is no such target.
 pub fn run(name: &str, data: &[u8]) -> bool {
@@ -26,6 +26,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "otlp" => otlp(data),
         "router" => router(data),
         "http" => http(data),
+        "query" => query(data),
         _ => return false,
     }
     true
@@ -158,6 +159,75 @@ pub fn http(data: &[u8]) {
             Err(status) => assert!(status == 0 || (400..600).contains(&status), "refused with status {status}"),
         }
     }
+}
+
+/// The GET endpoints whose query strings [`query`] fuzzes (a session id of the fixture where a
+/// path takes one).
+const QUERY_ROUTES: [&str; 20] = [
+    "/api/overview",
+    "/api/sessions",
+    "/api/sessions/bdfa3cc5-508a-4896-9c98-ae502491d01e",
+    "/api/subagents",
+    "/api/transcript/bdfa3cc5-508a-4896-9c98-ae502491d01e",
+    "/api/timeline",
+    "/api/usage",
+    "/api/usage.csv",
+    "/api/memory",
+    "/api/logs",
+    "/api/flow",
+    "/api/crons",
+    "/api/crons/x/runs",
+    "/api/system-health",
+    "/api/budget",
+    "/api/alerts",
+    "/api/history",
+    "/api/otlp",
+    "/api/nodes",
+    "/metrics",
+];
+
+/// Query strings of every GET endpoint (issue 13: ten URLs once killed the server): the first
+/// byte picks the endpoint, the rest is its query string, against the lab fixture indexed with
+/// the monitor thread running (so history, budget and alerts answer for real). No answer may be
+/// a 500 (a handler's panic) nor anything but an HTTP status; every error body is JSON.
+pub fn query(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let path = QUERY_ROUTES[sel as usize % QUERY_ROUTES.len()];
+    let url = format!("{path}?{}", String::from_utf8_lossy(rest));
+    let headers = vec![("host".to_string(), "127.0.0.1:8900".to_string())];
+    let req = Req::new("GET", &url, headers, Vec::new(), Some(([127, 0, 0, 1], 1234).into()));
+    let resp = routes::route(&req, query_ctx());
+    assert!((200..500).contains(&resp.status) || resp.status == 503, "status {} for GET {url}", resp.status);
+    if resp.status >= 400 {
+        let v: serde_json::Value = serde_json::from_slice(&resp.body).expect("error bodies are JSON");
+        assert!(v["error"].is_string(), "GET {url}: {v}");
+    }
+}
+
+/// The state [`query`] runs against: the lab fixture (read in place, read-only), indexed once,
+/// with the monitor thread; data dir under [`router_dir`].
+fn query_ctx() -> &'static Shared {
+    static CTX: OnceLock<Shared> = OnceLock::new();
+    CTX.get_or_init(|| {
+        let tmp = router_dir().join("query");
+        let _ = std::fs::create_dir_all(tmp.join("data"));
+        let cfg = crate::cli::Config {
+            openclaw_dir: Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab-2026.9/home")),
+            data_dir: Some(tmp.join("data")),
+            no_gateway: true,
+            fake_now_ms: Some(1_795_600_000_000),
+            ..Default::default()
+        };
+        let ctx = Ctx::new(crate::detect::detect(&cfg), &cfg);
+        let _ = crate::monitor::spawn(ctx.clone(), crate::monitor::Settings::from_cli(&cfg));
+        let _ = crate::watch::spawn(ctx.clone(), cfg.clone());
+        // The index is ready within a second; inputs before that see a part of it, also fine.
+        let t0 = std::time::Instant::now();
+        while !ctx.read().health.ready && t0.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        ctx
+    })
 }
 
 /// The temp dir of the router's state in this process (the caller may remove it when done).

@@ -48,15 +48,16 @@ fn otlp_inputs() {
     check("otlp");
 }
 
-/// One test for the two targets that share the router's state, so its temp dir can go after both.
+/// One test for the three targets that share the router's temp dir, so its temp dir can go after both.
 #[test]
 fn router_and_http_inputs() {
     check("router");
     check("http");
+    check("query");
     let _ = std::fs::remove_dir_all(clawmetry::fuzz_entry::router_dir());
 }
 
-/// The test list above and the targets cargo-fuzz builds stay the same four.
+/// The test list above and the targets cargo-fuzz builds stay the same.
 #[test]
 fn every_target_is_tested() {
     let manifest = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/Cargo.toml"))
