@@ -18,7 +18,7 @@ fn status(resp: &str) -> u16 {
 fn stalled_post(port: u16, path: &str) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"token\": \"half")
+    write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 3000\r\n\r\n{{\"token\": \"half")
         .unwrap();
     s
 }
@@ -277,9 +277,10 @@ fn bodies_are_read_only_for_authorised_requests_and_within_a_budget() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     drop(server);
 
-    // All connections together hold at most CLAWMETRY_BODY_BUDGET bytes of bodies: a second
-    // large body while the first is still arriving gets a 503; once it is done, there is room.
-    let (_tmp2, server) = legacy_server(&[("CLAWMETRY_BODY_BUDGET", "1000000")], &[]);
+    // One address holds at most a quarter of CLAWMETRY_BODY_BUDGET bytes of bodies (all
+    // together at most the budget): a second large body while the first is still arriving gets
+    // a 503; once it is done, there is room.
+    let (_tmp2, server) = legacy_server(&[("CLAWMETRY_BODY_BUDGET", "4000000")], &[]);
     let port = server.port;
     let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
     first.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -300,6 +301,40 @@ fn bodies_are_read_only_for_authorised_requests_and_within_a_budget() {
     assert_eq!(status(&r), 200, "{r}");
     let r = exchange(port, &req);
     assert_eq!(status(&r), 200, "{}", &r[..r.len().min(300)]);
+}
+
+#[test]
+fn bodies_anyone_may_send_are_tiny_and_fleet_is_refused_when_off() {
+    let (_tmp, server) = legacy_server(&[], &[]);
+    let port = server.port;
+    // 64 connections announcing 1 MiB logins cannot take the body budget: each is refused from
+    // its head (413), at once, without the body being read.
+    let t = Instant::now();
+    for _ in 0..64 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+            .unwrap();
+        let mut answer = [0u8; 512];
+        let n = s.read(&mut answer).unwrap();
+        assert_eq!(status(&String::from_utf8_lossy(&answer[..n])), 413);
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    // Fleet endpoints without fleet mode: 403 from the head, the body never read.
+    for path in ["/api/nodes/register", "/api/nodes/report"] {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n")
+            .unwrap();
+        let mut answer = [0u8; 512];
+        let n = s.read(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert_eq!(status(&answer), 403, "{answer}");
+        assert!(answer.contains("CLAWMETRY_FLEET_KEY"), "{answer}");
+    }
+    // Budget changes still go through.
+    let r = exchange(port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(status(&r), 200);
 }
 
 #[test]

@@ -211,6 +211,11 @@ fn cookie(req: &Req) -> Option<&str> {
 /// The gate: `Ok` when the request may go on to routing, else the refusal to send.
 pub fn check(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     same_origin(req)?;
+    // Fleet endpoints exist only on a central (a fleet key set): refused on the head, before
+    // any body is read.
+    if req.path.starts_with("/api/nodes/") && req.method == "POST" && ctx.fleet_key.is_none() {
+        return Err(Resp::error(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set"));
+    }
     if !protected(req, ctx.auth.public_overview) {
         return Ok(());
     }

@@ -61,10 +61,14 @@ pub const MAX_OTLP_BODY: usize = 16 << 20;
 
 /// The body limit of a path.
 pub fn body_limit(path: &str) -> usize {
-    if path.starts_with("/v1/") {
-        MAX_OTLP_BODY
-    } else {
-        MAX_BODY
+    match path {
+        _ if path.starts_with("/v1/") => MAX_OTLP_BODY,
+        // Bodies anyone may send (no token needed yet) stay tiny, so that announcing big ones
+        // cannot take the body budget from everybody else (issue 13).
+        "/api/login" | "/api/logout" => 4 << 10,
+        "/api/nodes/register" => 16 << 10,
+        "/api/nodes/report" => 256 << 10,
+        _ => MAX_BODY,
     }
 }
 

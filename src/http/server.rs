@@ -468,7 +468,7 @@ impl<S: Source> Conn<S> {
         self.buf.drain(..head_len);
         let mut req = Req::new(&head.method, &head.target, head.headers.clone(), Vec::new(), Some(peer));
         req.secure = self.io.is_tls();
-        let mut budget = Budget { held: 0, limit: limits.body_budget };
+        let mut budget = Budget { held: 0, limit: limits.body_budget, peer: peer.ip() };
         let gate = || gate.and_then(|g| g(&req));
         req.body = self.read_body(&head, body_limit(&req.path), limits, &mut budget, &gate)?;
         Ok(Some((req, head.keep_alive(), head.method == "HEAD", budget)))
@@ -695,31 +695,63 @@ enum ChunkError {
 /// Bytes of request bodies held in memory by all connections together.
 static BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
 
+/// Bytes of request bodies held per peer address: one address may hold at most a quarter of the
+/// budget, so that a single client cannot take it from everybody else.
+static PEER_BODY_BYTES: Mutex<Option<std::collections::HashMap<std::net::IpAddr, usize>>> = Mutex::new(None);
+
 /// One request's share of `Limits::body_budget`; given back when dropped.
 struct Budget {
     held: usize,
     limit: usize,
+    peer: std::net::IpAddr,
 }
 
 impl Budget {
-    /// Takes `n` more bytes, or answers 503 when all connections together would hold more than
-    /// the budget.
+    /// Takes `n` more bytes, or answers 503 when this peer would hold more than its share, or
+    /// all connections together more than the budget.
     fn take(&mut self, n: usize) -> Result<(), Fail> {
+        let busy = |why: &str| {
+            let mut r = Resp::error(503, &format!("server busy: {why}; retry shortly"));
+            r.headers.push(("Retry-After", "1".into()));
+            Err(Fail::Answer(r))
+        };
+        {
+            let mut peers = PEER_BODY_BYTES.lock().unwrap_or_else(|p| p.into_inner());
+            let held = peers.get_or_insert_with(Default::default).entry(self.peer).or_insert(0);
+            if held.saturating_add(n) > self.limit / 4 {
+                return busy("this address is sending too many request bodies at once");
+            }
+            *held += n;
+        }
         let before = BODY_BYTES.fetch_add(n, Ordering::SeqCst);
         if before.saturating_add(n) > self.limit {
             BODY_BYTES.fetch_sub(n, Ordering::SeqCst);
-            let mut r = Resp::error(503, "server busy: too many request bodies being received; retry shortly");
-            r.headers.push(("Retry-After", "1".into()));
-            return Err(Fail::Answer(r));
+            self.give_back_peer(n);
+            return busy("too many request bodies being received");
         }
         self.held += n;
         Ok(())
+    }
+
+    fn give_back_peer(&self, n: usize) {
+        let mut peers = PEER_BODY_BYTES.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(map) = peers.as_mut() {
+            if let Some(held) = map.get_mut(&self.peer) {
+                *held = held.saturating_sub(n);
+                if *held == 0 {
+                    map.remove(&self.peer);
+                }
+            }
+        }
     }
 }
 
 impl Drop for Budget {
     fn drop(&mut self) {
-        BODY_BYTES.fetch_sub(self.held, Ordering::SeqCst);
+        if self.held > 0 {
+            BODY_BYTES.fetch_sub(self.held, Ordering::SeqCst);
+            self.give_back_peer(self.held);
+        }
     }
 }
 
