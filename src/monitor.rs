@@ -155,6 +155,21 @@ fn db_err(e: rusqlite::Error) -> ApiError {
 }
 
 impl Monitor {
+    /// Settings are changed only where they can be kept: with history.db in memory (its file
+    /// could not be opened) a change would be lost at the next start, so it is refused.
+    fn require_persistent(&self) -> Result<(), ApiError> {
+        if self.history.persistent() {
+            return Ok(());
+        }
+        Err((
+            503,
+            format!(
+                "settings cannot be saved: {}; fix the data dir (--data-dir) and restart clawmetry",
+                self.history.open_error.as_deref().unwrap_or("history.db is not open")
+            ),
+        ))
+    }
+
     pub fn config(&self) -> Config {
         self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -187,6 +202,7 @@ impl Monitor {
     }
 
     pub fn set_budget(&self, v: &Value, now_ms: i64) -> Result<Budget, ApiError> {
+        self.require_persistent()?;
         let b = Budget::from_json(v).map_err(|e| (400, e))?;
         self.history.put_setting("budget", &b.to_json(), now_ms).map_err(db_err)?;
         self.config.write().unwrap_or_else(|p| p.into_inner()).budget = b.clone();
@@ -195,6 +211,7 @@ impl Monitor {
     }
 
     pub fn set_channels(&self, v: &Value, now_ms: i64) -> Result<Channels, ApiError> {
+        self.require_persistent()?;
         let old = self.config().channels;
         let c = Channels::from_json(v, &old).map_err(|e| (400, e))?;
         self.history.put_setting("channels", &c.to_json(), now_ms).map_err(db_err)?;
@@ -203,6 +220,7 @@ impl Monitor {
     }
 
     pub fn add_rule(&self, v: &Value, now_ms: i64) -> Result<Rule, ApiError> {
+        self.require_persistent()?;
         let r = Rule::from_json(v, 0).map_err(|e| (400, e))?;
         if self.config().rules.len() >= 200 {
             return Err((400, "at most 200 alert rules".into()));
@@ -216,6 +234,7 @@ impl Monitor {
     }
 
     pub fn update_rule(&self, id: i64, v: &Value, now_ms: i64) -> Result<Rule, ApiError> {
+        self.require_persistent()?;
         if !self.config().rules.iter().any(|r| r.id == id) {
             return Err((404, format!("alert rule {id} not found")));
         }
@@ -231,6 +250,7 @@ impl Monitor {
     }
 
     pub fn delete_rule(&self, id: i64) -> Result<(), ApiError> {
+        self.require_persistent()?;
         if !self.history.delete_rule(id).map_err(db_err)? {
             return Err((404, format!("alert rule {id} not found")));
         }

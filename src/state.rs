@@ -275,6 +275,9 @@ pub struct State {
     pub ledger_dirty: std::collections::HashSet<String>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
     pub ledger: LedgerHealth,
+    /// Sources that cannot be read now (path -> why); an entry goes once the source reads fine
+    /// again (`/api/health` `status`).
+    pub problems: BTreeMap<String, String>,
 }
 
 /// The ledger's part of /api/health.
@@ -307,6 +310,7 @@ impl State {
             live: None,
             ledger_dirty: Default::default(),
             ledger: LedgerHealth::default(),
+            problems: BTreeMap::new(),
         }
     }
 

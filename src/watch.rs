@@ -57,6 +57,8 @@ struct FileCursor {
 
 struct DbCursor {
     agent: String,
+    /// The last poll failed (the database is on /api/health's list of current problems).
+    failing: bool,
     conn: Option<Connection>,
     ino: u64,
     max_rowid: i64,
@@ -799,6 +801,7 @@ impl Watcher {
         self.ctx.write().health.databases += 1;
         Some(DbCursor {
             agent: agent.to_string(),
+            failing: false,
             conn: None,
             ino,
             max_rowid: 0,
@@ -826,6 +829,10 @@ struct DbDelta {
     gone_archives: Vec<String>,
     /// After a deletion: the sessions that still have rows (None when nothing was deleted).
     present: Option<HashSet<String>>,
+    /// What is wrong with the database now (None: this poll read it fine), and whether that is
+    /// a change from the last poll.
+    problem: Option<String>,
+    problem_changed: bool,
 }
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
@@ -839,10 +846,13 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         archives: Vec::new(),
         gone_archives: Vec::new(),
         present: None,
+        problem: None,
+        problem_changed: false,
     };
     let fail = |d: &mut DbDelta, e: String| {
         d.health.source_errors += 1;
         d.health.last_error = Some(format!("{}: {e}", path.display()));
+        d.problem = Some(e);
     };
     let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
     if cur.conn.is_none() || cur.ino != ino {
@@ -851,6 +861,7 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
             Ok(c) => cur.conn = Some(c),
             Err(e) => {
                 fail(&mut d, e);
+                note_problem(cur, &mut d);
                 return d;
             }
         }
@@ -862,6 +873,7 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         Err(e) => {
             cur.conn = None;
             fail(&mut d, e);
+            note_problem(cur, &mut d);
             return d;
         }
     }
@@ -908,7 +920,16 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         Err(e) => fail(&mut d, e),
     }
     read_db_archives(&mut cur.archives, &mut cur.failed_archives, &mut cur.windows, conn, path, prices, &mut d);
+    note_problem(cur, &mut d);
     d
+}
+
+/// Remembers whether this poll failed, so that /api/health lists the database while it is
+/// broken and drops it once it reads fine again.
+fn note_problem(cur: &mut DbCursor, d: &mut DbDelta) {
+    let failing = d.problem.is_some();
+    d.problem_changed = failing || failing != cur.failing;
+    cur.failing = failing;
 }
 
 /// The archive part of a database poll: archives new since the last poll are read whole (one
@@ -1030,6 +1051,7 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
         && d.gone_archives.is_empty()
         && d.present.is_none()
         && d.health.bad_archives == 0
+        && !d.problem_changed
     {
         return;
     }
@@ -1083,6 +1105,15 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
         }
         st.health.add(&d.health);
         st.health.last_update_ms = Some(crate::timefmt::now_ms());
+        let key = path.display().to_string();
+        match d.problem {
+            Some(p) => {
+                st.problems.insert(key, p);
+            }
+            None => {
+                st.problems.remove(&key);
+            }
+        }
     }
     publish_touched(ctx, touched);
 }

@@ -15,8 +15,37 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
             i.chosen_by
         )
     });
+    // The truth in one word, with the reasons: failing when nothing can be read, degraded when
+    // a part is broken (a source, the ledger, the history database), else ok. Each reason goes
+    // away once its cause is fixed.
+    let mut reasons: Vec<String> = Vec::new();
+    if !i.found {
+        reasons.push(format!("no OpenClaw installation at {}", i.state_dir.display()));
+    }
+    for (source, why) in &st.problems {
+        reasons.push(format!("cannot read {source}: {why}"));
+    }
+    if let Some(e) = &st.ledger.last_error {
+        reasons.push(format!("ledger: {e}"));
+    }
+    if let Some(m) = ctx.monitor.get() {
+        if let Some(e) = &m.history.open_error {
+            reasons.push(format!("history kept in memory only, settings cannot be saved: {e}"));
+        }
+    }
+    let databases = i.agents.iter().filter(|a| a.db_path.is_file()).count();
+    let failing_dbs =
+        st.problems.keys().filter(|k| i.agents.iter().any(|a| a.db_path.display().to_string() == **k)).count();
+    let status = if !i.found || (databases > 0 && failing_dbs == databases && st.health.files == 0) {
+        "failing"
+    } else if reasons.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
     let v = json!({
-        "status": "ok",
+        "status": status,
+        "reasons": reasons,
         "version": ctx.version,
         "nowMs": ctx.now_ms(),
         "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000,

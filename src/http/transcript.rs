@@ -85,7 +85,13 @@ fn for_each_live_line(loc: &Location, f: &mut LineSink) -> Result<(), String> {
             // Older generations (reset/deleted) first, by modification time.
             files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
             for p in files {
-                let Ok(mut file) = std::fs::File::open(&p) else { continue };
+                let mut file = match std::fs::File::open(&p) {
+                    Ok(f) => f,
+                    // Renamed or removed since it was indexed: its lines are elsewhere or gone.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    // Unreadable (permissions, I/O): say so instead of an empty transcript.
+                    Err(e) => return Err(format!("{}: {e}", p.display())),
+                };
                 let mut reader = LineReader::default();
                 let mut buf = vec![0u8; 256 * 1024];
                 loop {
