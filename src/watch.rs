@@ -1136,7 +1136,7 @@ fn decode_line(
 fn read_file(path: &Path, cur: &mut FileCursor, prices: &PriceTable, health: &mut IndexHealth) -> Tally {
     let mut tally = Tally::default();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
-    let mut f = match std::fs::File::open(path) {
+    let mut f = match crate::sources::open_file(path) {
         Ok(f) => f,
         Err(e) => {
             health.source_errors += 1;

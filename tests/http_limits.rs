@@ -472,3 +472,34 @@ fn the_watcher_does_not_follow_symlinks_out_of_the_openclaw_dir() {
     assert!(!String::from_utf8_lossy(&body).contains("SYMLINKED-SECRET"));
     drop(tmp);
 }
+
+#[test]
+fn a_transcript_replaced_by_a_symlink_is_not_read() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let outside = TempDir::new("outside-replaced");
+    let secret = outside.path().join("passwd");
+    std::fs::write(
+        &secret,
+        "{\"type\":\"message\",\"id\":\"x\",\"timestamp\":\"2026-03-08T14:34:11.880Z\",\"message\":{\"role\":\"user\",\
+         \"content\":[{\"type\":\"text\",\"text\":\"OUTSIDE-SECRET\"}]}}\nroot:x:0:0:root:/root:/bin/bash\n",
+    )
+    .unwrap();
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    // An indexed session whose file is then swapped for a link to a file outside.
+    let list = server.get("/api/sessions?limit=100&sort=cost");
+    let id = list["sessions"][0]["id"].as_str().unwrap().to_string();
+    let file = home.join("agents/main/sessions").join(format!("{id}.jsonl"));
+    assert!(file.is_file(), "{file:?}");
+    let before = server.get(&format!("/api/sessions/{id}"));
+    let link = file.with_extension("link");
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    std::fs::rename(&link, &file).unwrap();
+    std::thread::sleep(Duration::from_millis(6000)); // a rescan, plus margin
+    let (status, _, body) = server.get_raw(&format!("/api/transcript/{id}?limit=1000")).unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert!(!body.contains("OUTSIDE-SECRET") && !body.contains("root:x:0"), "{status} {body}");
+    // What was counted stays counted; nothing from the link was added.
+    let after = server.get(&format!("/api/sessions/{id}"));
+    assert_eq!(after["events"], before["events"]);
+    assert_eq!(after["cost"], before["cost"]);
+}

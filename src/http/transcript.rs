@@ -85,7 +85,7 @@ fn for_each_live_line(loc: &Location, f: &mut LineSink) -> Result<(), String> {
             // Older generations (reset/deleted) first, by modification time.
             files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
             for p in files {
-                let mut file = match std::fs::File::open(&p) {
+                let mut file = match crate::sources::open_file(&p) {
                     Ok(f) => f,
                     // Renamed or removed since it was indexed: its lines are elsewhere or gone.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

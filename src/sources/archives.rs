@@ -234,7 +234,7 @@ fn archive_ts(ts: &str) -> String {
 /// Opens an archive as a stream of its (inflated) JSONL bytes.
 pub fn open(a: &Archive) -> Result<Box<dyn Read>, String> {
     let raw: Box<dyn Read> = match &a.place {
-        Place::File(p) => Box::new(std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?),
+        Place::File(p) => Box::new(super::open_file(p).map_err(|e| format!("{}: {e}", p.display()))?),
         Place::Row { db, table, rowid } => Box::new(RowBlob::open(db, table, *rowid)?),
     };
     if !a.zstd {

@@ -10,3 +10,11 @@ pub mod memory;
 pub mod sqlite_store;
 pub mod subagents;
 pub mod transcript;
+
+/// Opens one of OpenClaw's files for reading without following a symlink in its last component
+/// (`O_NOFOLLOW`: a transcript replaced by a link to `/etc/passwd` is an error, not its text).
+/// The directories above were found by listing the state dir, where links are skipped.
+pub fn open_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
+}

@@ -15,6 +15,10 @@ pub const MAX_EVENT: u64 = 16 * 1024 * 1024;
 
 /// Opens an agent database read-only.
 pub fn open(path: &Path) -> Result<Connection, String> {
+    // SQLite follows links: a database that is a symlink (to something outside) is refused.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!("{}: a symlink; not followed", path.display()));
+    }
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
