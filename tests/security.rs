@@ -133,6 +133,15 @@ fn login_cookie_logout_and_the_failed_login_limit() {
     // The Bearer header still works: the limit is on guessing through the login form.
     let (st, _, _) = send(&s, "GET", "/api/sessions", &[("Authorization", &format!("Bearer {TOKEN}"))], "");
     assert_eq!(st, 200);
+    // Guessing Bearer tokens is limited the same way (its own count): 401 five times, then 429
+    // even for the right one, from that address.
+    for i in 0..5 {
+        let (st, _, body) = send(&s, "GET", "/api/sessions", &[("Authorization", "Bearer guess")], "");
+        assert_eq!(st, 401, "try {i}: {body}");
+    }
+    let (st, head, body) = send(&s, "GET", "/api/sessions", &[("Authorization", &format!("Bearer {TOKEN}"))], "");
+    assert_eq!(st, 429, "{body}");
+    assert!(header(&head, "Retry-After").is_some(), "{head}");
 }
 
 #[test]

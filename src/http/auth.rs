@@ -51,7 +51,12 @@ pub struct Auth {
     sessions: Mutex<HashMap<String, Instant>>,
     /// Peer -> times of its recent failed logins.
     failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
+    /// Peer -> times of its recent wrong Bearer tokens (the same limit, counted apart: guessing
+    /// through the login form does not lock out a correct Bearer client, nor the other way).
+    bearer_failures: Mutex<HashMap<IpAddr, Vec<Instant>>>,
 }
+
+type Failures = Mutex<HashMap<IpAddr, Vec<Instant>>>;
 
 impl Auth {
     pub fn from_cli(cfg: &crate::cli::Config) -> Auth {
@@ -112,8 +117,16 @@ impl Auth {
 
     /// Seconds until this peer may try again, when it is over the limit.
     fn blocked_for(&self, ip: IpAddr) -> Option<u64> {
+        Self::blocked_in(&self.failures, ip)
+    }
+
+    fn record_failure(&self, ip: IpAddr) {
+        Self::record_in(&self.failures, ip)
+    }
+
+    fn blocked_in(failures: &Failures, ip: IpAddr) -> Option<u64> {
         let now = Instant::now();
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = failures.lock().unwrap_or_else(|p| p.into_inner());
         let times = f.get_mut(&ip)?;
         times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
         if times.len() < MAX_FAILURES {
@@ -124,9 +137,9 @@ impl Auth {
         Some(wait.as_secs().max(1))
     }
 
-    fn record_failure(&self, ip: IpAddr) {
+    fn record_in(failures: &Failures, ip: IpAddr) {
         let now = Instant::now();
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = failures.lock().unwrap_or_else(|p| p.into_inner());
         if f.len() >= MAX_PEERS {
             f.retain(|_, ts| ts.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
         }
@@ -276,8 +289,19 @@ pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
             ),
         ));
     };
-    if bearer(req).is_some_and(|b| crate::fleet::key_matches(&token, b)) {
-        return Ok(());
+    if let Some(b) = bearer(req) {
+        // Wrong tokens count like failed logins: guessing over a keep-alive connection is as
+        // slow as through the login form.
+        let ip = req.remote.map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        if let Some(wait) = Auth::blocked_in(&ctx.auth.bearer_failures, ip) {
+            let mut r = Resp::error(429, &format!("too many wrong tokens; try again in {wait} s"));
+            r.headers.push(("Retry-After", wait.to_string()));
+            return Err(r);
+        }
+        if crate::fleet::key_matches(&token, b) {
+            return Ok(());
+        }
+        Auth::record_in(&ctx.auth.bearer_failures, ip);
     }
     if cookie(req).is_some_and(|c| ctx.auth.session_valid(c)) {
         return Ok(());
