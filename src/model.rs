@@ -17,7 +17,28 @@ pub struct Usage {
     pub cost: f64,
 }
 
+/// The most one model call may claim of one token kind, and of cost (USD): a broken or hostile
+/// line saying u64::MAX tokens or $1e308 is cut to these (and counted), so it cannot wrap or
+/// poison the totals.
+pub const MAX_EVENT_TOKENS: u64 = 1_000_000_000;
+pub const MAX_EVENT_COST: f64 = 1_000_000.0;
+
 impl Usage {
+    /// This usage within what one model call can claim; true when something was cut.
+    pub fn capped(&self) -> (Usage, bool) {
+        let t = |n: u64| n.min(MAX_EVENT_TOKENS);
+        let cost = if self.cost.is_finite() { self.cost.clamp(0.0, MAX_EVENT_COST) } else { 0.0 };
+        let u = Usage {
+            input: t(self.input),
+            output: t(self.output),
+            cache_read: t(self.cache_read),
+            cache_write: t(self.cache_write),
+            reasoning: t(self.reasoning),
+            cost,
+        };
+        (u, u != *self)
+    }
+
     /// Saturating: token counts come from transcripts and OTLP exports, and a hostile or broken
     /// one may claim u64::MAX (an overflow would panic a debug build and wrap in release).
     pub fn add(&mut self, o: &Usage) {
@@ -83,6 +104,8 @@ pub struct LineSummary {
     pub user_text: Option<String>,
     /// Task text of a `sessions_spawn` call made in this line.
     pub spawn_task: Option<String>,
+    /// The line was not valid UTF-8: read with the bad bytes replaced (its usage still counts).
+    pub lossy: bool,
 }
 
 impl LineSummary {
@@ -98,6 +121,7 @@ impl LineSummary {
             injected: false,
             user_text: None,
             spawn_task: None,
+            lossy: false,
         }
     }
 }
@@ -254,11 +278,12 @@ impl Tally {
         }
         if let (Some(model), Some((usage, has_cost))) = (&line.model, &line.usage) {
             let id = self.note_model(model);
-            let mut u = *usage;
+            let mut u = usage.capped().0;
             if !has_cost {
                 u.cost = cost_of(model, &u);
                 self.estimated_cost_calls += 1;
             }
+            let u = u.capped().0;
             self.usage.add(&u);
             let hour = line.ts_ms.or(self.last_ms).map_or(0, |t| (t / 3_600_000) as u32);
             self.add_hourly(HourUsage { hour, model: id, usage: u, calls: 1 });
@@ -412,9 +437,14 @@ mod tests {
         let mut t = Tally::default();
         t.add_line(&l, &|_, _| 0.0);
         t.add_line(&l, &|_, _| 0.0);
-        assert_eq!(t.usage.input, u64::MAX);
-        assert_eq!(t.usage.total_tokens(), u64::MAX);
+        // Each line is cut to what one model call can claim (issue 13)...
+        assert_eq!(t.usage.input, 2 * MAX_EVENT_TOKENS);
         assert_eq!(t.usage.output, 20);
+        // ...and the sums saturate all the same.
+        let mut u = Usage { input: u64::MAX, ..Usage::default() };
+        u.add(&Usage { input: 5, ..Usage::default() });
+        assert_eq!(u.input, u64::MAX);
+        assert_eq!(u.total_tokens(), u64::MAX);
     }
 }
 

@@ -209,6 +209,9 @@ pub struct IndexHealth {
     pub lines: u64,
     pub malformed_lines: u64,
     pub non_utf8_lines: u64,
+    /// Model calls claiming more than one call can (tokens over 10^9 of a kind, cost over $10^6
+    /// or not a number): cut to those bounds.
+    pub capped_events: u64,
     pub huge_lines: u64,
     pub bad_rows: u64,
     pub ignored_files: u64,
@@ -231,6 +234,7 @@ impl IndexHealth {
         self.lines += d.lines;
         self.malformed_lines += d.malformed_lines;
         self.non_utf8_lines += d.non_utf8_lines;
+        self.capped_events += d.capped_events;
         self.huge_lines += d.huge_lines;
         self.bad_rows += d.bad_rows;
         self.ignored_files += d.ignored_files;

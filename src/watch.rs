@@ -1126,7 +1126,15 @@ fn decode_line(
     cost_of: &dyn Fn(&str, &crate::model::Usage) -> f64,
 ) {
     match transcript::summarize(bytes) {
-        Ok(s) => t.add_line(&s, cost_of),
+        Ok(s) => {
+            if s.lossy {
+                health.non_utf8_lines += 1;
+            }
+            if s.usage.is_some_and(|(u, _)| u.capped().1) {
+                health.capped_events += 1;
+            }
+            t.add_line(&s, cost_of)
+        }
         Err(transcript::DecodeError::NotUtf8) => health.non_utf8_lines += 1,
         Err(transcript::DecodeError::Malformed(_)) => health.malformed_lines += 1,
     }

@@ -6,7 +6,9 @@ use crate::state::Shared;
 
 pub fn route(req: &Req, ctx: &Shared) -> Resp {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    match (req.method.as_str(), segs.as_slice()) {
+    // HEAD is GET without the body (the server drops it).
+    let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
+    let mut resp = match (method, segs.as_slice()) {
         ("GET", ["api", "health"]) => health::get(req, ctx),
         ("POST", ["api", "login"]) => super::auth::login(req, ctx),
         ("POST", ["api", "logout"]) => super::auth::logout(req, ctx),
@@ -49,9 +51,27 @@ pub fn route(req: &Req, ctx: &Shared) -> Resp {
         ("POST", ["api", "nodes", "report"]) => super::nodes::report(req, ctx),
         ("GET", ["api", "nodes"]) => super::nodes::list(req, ctx),
         (_, ["v1", ..]) => Resp::error(405, "OTLP/HTTP: POST /v1/traces, /v1/metrics or /v1/logs"),
-        (_, ["api", ..]) if req.method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),
+        (_, ["api", ..]) if method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),
         (_, ["api", ..]) => Resp::not_found(&format!("endpoint {}", req.path)),
-        ("GET", _) | ("HEAD", _) => static_files::get(req),
+        ("GET", _) => static_files::get(req),
         _ => Resp::error(405, &format!("{} is not allowed here", req.method)),
+    };
+    if resp.status == 405 {
+        resp.headers.push(("Allow", allowed(&segs).into()));
+    }
+    resp
+}
+
+/// The methods a path takes, for the `Allow` header of a 405 (tests/http_methods.rs checks it
+/// against the table above).
+pub fn allowed(segs: &[&str]) -> &'static str {
+    match segs {
+        ["api", "login" | "logout"] | ["api", "budget", "resume"] | ["api", "alerts", "test"] => "POST",
+        ["api", "nodes", "register" | "report"] | ["v1", ..] => "POST",
+        ["api", "crons", _, "run" | "toggle"] => "POST",
+        ["api", "crons"] | ["api", "alerts", "rules"] => "GET, HEAD, POST",
+        ["api", "crons", _] | ["api", "alerts", "rules", _] => "PUT, DELETE",
+        ["api", "budget"] | ["api", "alerts", "channels"] => "GET, HEAD, PUT",
+        _ => "GET, HEAD",
     }
 }

@@ -477,8 +477,9 @@ impl<S: Source> Conn<S> {
     fn read_head(&mut self, limits: &Limits) -> Result<Option<(Head, usize)>, Fail> {
         // Waiting for a request to begin: the keep-alive timeout. Once it has begun, the whole
         // head must arrive within the head timeout, however it trickles.
-        // A new TLS connection gets only the head timeout for its handshake and first request.
-        let idle = if self.fresh && self.io.is_tls() { limits.head_timeout } else { limits.idle_timeout };
+        // A new connection (and a TLS one's handshake) gets only the head timeout for its first
+        // request: a connection that never sends a byte holds its slot 10 s, not a minute.
+        let idle = if self.fresh { limits.head_timeout } else { limits.idle_timeout };
         let idle_until = Instant::now() + idle;
         let mut head_until: Option<Instant> = None;
         let mut scanned = 0;
@@ -836,7 +837,8 @@ fn parse_head(raw: &[u8]) -> Result<Head, Fail> {
         let value = String::from_utf8_lossy(value);
         headers.push((name.to_ascii_lowercase(), value.trim_matches([' ', '\t']).to_string()));
     }
-    Ok(Head { method: method.to_ascii_uppercase(), target: target.to_string(), http10, headers })
+    // Methods are case-sensitive (RFC 9110 9.1): `get` is not GET, and gets a 405.
+    Ok(Head { method: method.to_string(), target: target.to_string(), http10, headers })
 }
 
 /// Bytes in memory as a connection: reads them, then end of stream; writes go nowhere.

@@ -284,7 +284,17 @@ pub fn is_injected(provider: Option<&str>, model: Option<&str>, stop: Option<&st
 
 /// Decodes one line for the index.
 pub fn summarize(bytes: &[u8]) -> Result<LineSummary, DecodeError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
+    // Text lossily, numbers strictly: a bad byte in a message costs its character, not the
+    // line's usage (counted as a non-UTF-8 line all the same).
+    let text = String::from_utf8_lossy(bytes);
+    let lossy = matches!(text, Cow::Owned(_));
+    // A line that is neither UTF-8 nor JSON is counted as the former.
+    let mut out = summarize_text(&text).map_err(|e| if lossy { DecodeError::NotUtf8 } else { e })?;
+    out.lossy = lossy;
+    Ok(out)
+}
+
+fn summarize_text(text: &str) -> Result<LineSummary, DecodeError> {
     let raw: RawLine = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let line_ts = raw.timestamp.and_then(|s| s.0);
     let kind = raw.kind.as_deref().unwrap_or("");
@@ -399,8 +409,8 @@ impl KindFilter {
 /// compaction, unknown`. Assistant content becomes `blocks` of `text`, `thinking`, `tool_call`.
 /// Returns None when the event does not pass the filter.
 pub fn render(bytes: &[u8], seq: u64, filter: KindFilter) -> Result<Option<Value>, DecodeError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
-    let v: Value = serde_json::from_str(text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let text = String::from_utf8_lossy(bytes);
+    let v: Value = serde_json::from_str(&text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let mut out = Map::new();
     out.insert("seq".into(), json!(seq));
     for k in ["id", "parentId"] {
@@ -616,6 +626,23 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         assert_eq!(summarize(b"\xff\xfe{").unwrap_err(), DecodeError::NotUtf8);
+        // A bad byte inside a message's text: the line is read lossily and its usage kept.
+        let mut line =
+            br#"{"type":"message","message":{"role":"assistant","content":[{"type":"text","text":"caf"#.to_vec();
+        line.extend_from_slice(b"\xe9");
+        line.extend_from_slice(
+            br#""}],"provider":"p","model":"m","usage":{"input":7,"output":3,"cost":{"total":0.5}}}}"#,
+        );
+        let l = summarize(&line).unwrap();
+        assert!(l.lossy);
+        assert_eq!(l.usage.map(|u| (u.0.input, u.0.output)), Some((7, 3)));
+        assert!(render(&line, 0, KindFilter::All).unwrap().is_some());
+        // Absurd figures are cut to what one model call can claim.
+        let huge = br#"{"type":"message","message":{"role":"assistant","content":"x","provider":"p","model":"m","usage":{"input":18446744073709551615,"output":1,"cost":{"total":1e308}}}}"#;
+        let mut t = crate::model::Tally::default();
+        t.add_line(&summarize(huge).unwrap(), &|_, _| 0.0);
+        assert_eq!(t.usage.input, crate::model::MAX_EVENT_TOKENS);
+        assert_eq!(t.usage.cost, crate::model::MAX_EVENT_COST);
         assert!(matches!(summarize(b"{\"type\":\"message\""), Err(DecodeError::Malformed(_))));
         assert!(matches!(summarize(b"[1,2]"), Err(DecodeError::Malformed(_))));
         let deep = "[".repeat(100_000);
