@@ -87,7 +87,9 @@ struct Watcher {
     stamps: HashMap<PathBuf, (i64, u64)>,
     watches: Option<Watches>,
     wd_dirs: WdMap,
-    watched: HashSet<PathBuf>,
+    /// Watched dirs and the inode each had: a dir removed and made again is a new dir, whose
+    /// watch must be added again (the old one went with the old inode).
+    watched: HashMap<PathBuf, u64>,
     rx: Option<Receiver<PathBuf>>,
     /// Databases to poll again, and when.
     recheck: Vec<(Instant, PathBuf, String)>,
@@ -122,7 +124,7 @@ impl Watcher {
             stamps: HashMap::new(),
             watches,
             wd_dirs,
-            watched: HashSet::new(),
+            watched: HashMap::new(),
             rx,
             recheck: Vec::new(),
             archive_files: HashMap::new(),
@@ -521,13 +523,15 @@ impl Watcher {
             }
         }
         for (dir, mask) in wanted {
-            if self.watched.contains(&dir) || !dir.is_dir() {
+            let ino = std::fs::metadata(&dir).ok().filter(|m| m.is_dir()).map(|m| m.ino());
+            let Some(ino) = ino else { continue };
+            if self.watched.get(&dir) == Some(&ino) {
                 continue;
             }
             match watches.add(&dir, mask) {
                 Ok(wd) => {
                     self.wd_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(wd, dir.clone());
-                    self.watched.insert(dir);
+                    self.watched.insert(dir, ino);
                 }
                 Err(e) => eprintln!("clawmetry: cannot watch {}: {e} (the rescan still follows it)", dir.display()),
             }
@@ -601,6 +605,7 @@ impl Watcher {
         self.redetect();
         self.jsonl_files_gone();
         self.archive_files_gone();
+        self.databases_gone();
         for a in self.install.agents.clone() {
             for path in list_archive_files(&a.sessions_dir) {
                 self.archive_file(&path, &a.id);
@@ -626,6 +631,40 @@ impl Watcher {
         // Transcript pages and answers come and go on the handler threads; give their freed
         // heap back now and then.
         crate::alloc::release_free_memory();
+    }
+
+    /// Agent databases that disappeared: their sessions keep their figures (read from their
+    /// archive files if any, else the ledger alone), as after a restart.
+    fn databases_gone(&mut self) {
+        let gone: Vec<PathBuf> = self.dbs.keys().filter(|p| !p.exists()).cloned().collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut st = self.ctx.write();
+        for p in gone {
+            self.dbs.remove(&p);
+            let ids: Vec<String> = st
+                .sessions
+                .values()
+                .filter(|s| s.db.as_deref() == Some(p.as_path()) && s.store == Store::Sqlite)
+                .map(|s| s.id.clone())
+                .collect();
+            for id in &ids {
+                st.live_source_gone(id);
+            }
+            // Archives listed by that database are gone with it (a file copy stays counted).
+            let names: Vec<String> = st
+                .sessions
+                .values()
+                .filter_map(|s| s.archive.as_ref())
+                .filter(|a| matches!(&a.place, archives::Place::Row { db, .. } if *db == p))
+                .map(|a| a.name.clone())
+                .collect();
+            for n in names {
+                st.archive_gone(&n);
+            }
+            st.problems.remove(&p.display().to_string());
+        }
     }
 
     /// JSONL files that disappeared: a session none of whose files is left keeps its figures

@@ -380,3 +380,48 @@ fn a_200_mb_archive_is_read_as_a_stream() {
     eprintln!("200 MB archive: server peak RSS {:.1} MB", peak as f64 / 1048576.0);
     assert!(peak < 100 * 1024 * 1024, "peak RSS {} MB", peak / (1024 * 1024));
 }
+
+#[test]
+fn a_removed_agent_database_gives_the_same_figures_live_and_after_a_restart() {
+    let exp = expected();
+    let (_tmp, home) = install("step2-delete-chat");
+    let data = TempDir::new("ledger-removed-db");
+    let args =
+        ["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", NOW, "--data-dir", data.path().to_str().unwrap()];
+    let server = start(&args);
+    let totals = &exp["fixtures"][fixture("step2-delete-chat")]["totals"];
+    assert_totals(&server, totals, "before");
+    server.wait_for(std::time::Duration::from_secs(10), |s| {
+        s.get("/api/health")["ledger"]["lastWriteMs"].as_i64().map(|_| ())
+    });
+    std::fs::remove_file(home.join("agents/ops/agent/openclaw-agent.sqlite")).unwrap();
+    let ops: Vec<String> = exp["fixtures"][fixture("step2-delete-chat")]["sessions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e["agent"] == "ops")
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert!(!ops.is_empty());
+    server.wait_for(std::time::Duration::from_secs(15), |s| {
+        ops.iter().all(|id| s.get(&format!("/api/sessions/{id}"))["state"] == "purged").then_some(())
+    });
+    assert_totals(&server, totals, "live, database removed");
+    let pick = |v: &Value| -> Vec<(String, String, String)> {
+        let mut rows: Vec<_> = v["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["id"].to_string(), s["state"].to_string(), s["cost"].to_string()))
+            .collect();
+        rows.sort();
+        rows
+    };
+    let live = pick(&server.get("/api/sessions?limit=100"));
+    // The ledger has caught up before the restart.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    drop(server);
+    let server = start(&args);
+    assert_totals(&server, totals, "restarted");
+    assert_eq!(live, pick(&server.get("/api/sessions?limit=100")));
+}

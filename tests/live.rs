@@ -234,3 +234,28 @@ fn hostile_input_is_counted_and_skipped() {
     let calls = exp["fixtures"]["legacy-2026.3"]["totals"]["model_calls"].as_u64().unwrap();
     assert_eq!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap(), calls + 2);
 }
+
+#[test]
+fn a_sessions_dir_removed_and_made_again_is_followed_at_once() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    let dir = home.join("agents/main/sessions");
+    let kept = home.join("sessions-moved-away");
+    std::fs::rename(&dir, &kept).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::create_dir(&dir).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // A new session in the new dir shows in milliseconds (inotify on the new dir), not after a
+    // rescan or a restart.
+    let file = dir.join(format!("{SID}.jsonl"));
+    append(&file, &format!("{}\n{}\n", header(SID), assistant(1, 100, 0.5)));
+    let (_, took) = server.wait_for(Duration::from_secs(10), |s| tokens_in(s, SID).filter(|t| t.0 == 100));
+    append(&file, &format!("{}\n", assistant(2, 7, 0.5)));
+    let (_, took2) = server.wait_for(Duration::from_secs(10), |s| tokens_in(s, SID).filter(|t| t.0 == 107));
+    eprintln!("recreated dir: first file after {took:?}, an append after {took2:?}");
+    assert!(took2 < Duration::from_secs(1), "an append in the recreated dir took {took2:?}");
+    // What the moved-away files counted stays counted (their sessions are purged, not lost).
+    let exp = common::expected();
+    let calls = exp["fixtures"]["legacy-2026.3"]["totals"]["model_calls"].as_u64().unwrap();
+    assert_eq!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap(), calls + 2);
+}
