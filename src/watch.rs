@@ -762,11 +762,11 @@ impl Watcher {
         if !self.stamp_changed(path) {
             return;
         }
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let file = match crate::sources::open_file(path) {
+            Ok(f) => f,
             Err(_) => return,
         };
-        match jsonl_store::parse_sessions_json(&text) {
+        match jsonl_store::read_sessions_json(file) {
             Ok(metas) => self.ctx.write().apply_meta(agent, metas),
             Err(e) => {
                 let mut st = self.ctx.write();

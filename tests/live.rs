@@ -259,3 +259,52 @@ fn a_sessions_dir_removed_and_made_again_is_followed_at_once() {
     let calls = exp["fixtures"]["legacy-2026.3"]["totals"]["model_calls"].as_u64().unwrap();
     assert_eq!(server.get("/api/overview")["usage"]["total"]["calls"].as_u64().unwrap(), calls + 2);
 }
+
+/// Peak resident memory (VmHWM) of a process, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+#[test]
+fn a_100_mb_sessions_json_is_read_in_little_memory() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    // 20,000 entries, each with a 5 KB field the index does not use (as OpenClaw's skills
+    // snapshots and system prompt reports are).
+    let blob = "s".repeat(5000);
+    let mut text = String::from("{");
+    for i in 0..20_000 {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            r#""agent:main:chat:{i}":{{"sessionId":"big-{i:05}","label":"chat {i}","updatedAt":{},"skillsSnapshot":{{"prompt":"{blob}"}}}}"#,
+            1_773_000_000_000u64 + i
+        ));
+    }
+    text.push('}');
+    assert!(text.len() > 100_000_000, "{}", text.len());
+    let index = home.join("agents/main/sessions/sessions.json");
+    std::fs::write(&index, &text).unwrap();
+    drop(text);
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    let listed = server.get("/api/sessions?q=big-&limit=1")["total"].as_u64().unwrap();
+    assert_eq!(listed, 20_000);
+    let label = server.get("/api/sessions/big-01234")["label"].clone();
+    assert_eq!(label, "chat 1234");
+    // Rewritten (as OpenClaw does on every change): read again, memory still small.
+    let again = std::fs::read_to_string(&index).unwrap().replacen("\"label\":\"chat 7\"", "\"label\":\"renamed 7\"", 1);
+    std::fs::write(&index, again).unwrap();
+    server.wait_for(Duration::from_secs(20), |s| {
+        (s.get("/api/sessions/big-00007")["label"] == "renamed 7").then_some(())
+    });
+    let peak = peak_rss_mb(server.child.id());
+    eprintln!("100 MB sessions.json: server peak RSS {peak:.1} MB");
+    assert!(peak < 150.0, "peak RSS {peak:.1} MB for a 100 MB sessions.json");
+}

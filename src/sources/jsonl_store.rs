@@ -42,19 +42,127 @@ pub fn classify(name: &str) -> FileRole {
 /// Decodes `sessions.json`: session key -> entry. Several keys may name one session id (a cron
 /// job's node and its run key): their fields are merged, the shorter key wins as `key`.
 pub fn parse_sessions_json(text: &str) -> Result<Vec<SessionMeta>, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("sessions.json: {e}"))?;
-    let obj = v.as_object().ok_or("sessions.json: expected an object of session keys")?;
+    read_sessions_json(text.as_bytes())
+}
+
+/// [`parse_sessions_json`] from a reader, streamed: of each entry only the fields the index uses
+/// are kept (an entry's skills snapshot or system prompt report is skipped unread), so a
+/// 100 MB `sessions.json` costs a few MB, not several times its size.
+pub fn read_sessions_json(r: impl std::io::Read) -> Result<Vec<SessionMeta>, String> {
+    let entries: Entries = serde_json::from_reader(std::io::BufReader::with_capacity(256 * 1024, r))
+        .map_err(|e| format!("sessions.json: {e}"))?;
+    let mut entries = entries.0;
+    entries.sort_by_key(|(k, _)| k.len());
     let mut out: Vec<SessionMeta> = Vec::new();
-    let mut keys: Vec<&String> = obj.keys().collect();
-    keys.sort_by_key(|k| k.len());
-    for key in keys {
-        let Some(meta) = entry_meta(key, &obj[key]) else { continue };
-        match out.iter_mut().find(|m| m.id == meta.id) {
-            Some(existing) => existing.fill_from(&meta),
-            None => out.push(meta),
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (key, fields) in entries {
+        let Some(meta) = entry_meta(&key, &Value::Object(fields)) else { continue };
+        match index.get(&meta.id) {
+            Some(&i) => out[i].fill_from(&meta),
+            None => {
+                index.insert(meta.id.clone(), out.len());
+                out.push(meta);
+            }
         }
     }
     Ok(out)
+}
+
+/// The fields of an index entry that [`entry_meta`] reads.
+const ENTRY_FIELDS: [&str; 18] = [
+    "sessionId",
+    "label",
+    "displayName",
+    "subject",
+    "channel",
+    "lastChannel",
+    "deliveryContext",
+    "origin",
+    "modelProvider",
+    "model",
+    "status",
+    "createdVia",
+    "spawnedBy",
+    "parentSessionKey",
+    "startedAt",
+    "endedAt",
+    "updatedAt",
+    "archivedAt",
+];
+
+/// `sessions.json` as (key, the kept fields of its entry); entries that are not objects are
+/// skipped.
+struct Entries(Vec<(String, serde_json::Map<String, Value>)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Top;
+        impl<'de> serde::de::Visitor<'de> for Top {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of session keys")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = m.next_key::<String>()? {
+                    if let Kept(Some(fields)) = m.next_value::<Kept>()? {
+                        out.push((key, fields));
+                    }
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Top)
+    }
+}
+
+/// One entry: its kept fields when it is an object, else nothing.
+struct Kept(Option<serde_json::Map<String, Value>>);
+
+impl<'de> serde::Deserialize<'de> for Kept {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Kept;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a session entry")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Kept, A::Error> {
+                let mut fields = serde_json::Map::new();
+                while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if ENTRY_FIELDS.contains(&k.as_ref()) {
+                        fields.insert(k.into_owned(), m.next_value::<Value>()?);
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Kept(Some(fields)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Kept, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Kept(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+            fn visit_unit<E>(self) -> Result<Kept, E> {
+                Ok(Kept(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One index entry (a sessions.json value or a `session_nodes.entry_json`).
