@@ -54,7 +54,16 @@ pub struct Node {
 pub struct Nodes {
     pub nodes: BTreeMap<String, Node>,
     pub path: Option<PathBuf>,
+    /// When the file was last written: reports refresh it at most every [`SAVE_EVERY`].
+    last_save: Option<std::time::Instant>,
 }
+
+/// Nodes a central keeps at most: a new one beyond is refused (409), so that a client with the
+/// fleet key cannot grow the store without bound.
+pub const MAX_NODES: usize = 256;
+/// Reports change only `lastSeen` and the summary: the file is rewritten at most this often for
+/// them (a registration is written at once).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Nodes {
     pub fn load(data_dir: Option<&Path>) -> Nodes {
@@ -65,19 +74,39 @@ impl Nodes {
             .and_then(|t| serde_json::from_str::<Vec<Node>>(&t).ok())
             .map(|v| v.into_iter().map(|n| (n.node_id.clone(), n)).collect())
             .unwrap_or_default();
-        Nodes { nodes, path }
+        Nodes { nodes, path, last_save: None }
     }
 
-    /// Writes the file atomically (temp file + rename), so a crash never leaves half a file.
-    pub fn save(&self) -> Result<(), String> {
+    /// Writes the file atomically (temp file + rename), so a crash never leaves half a file;
+    /// readable by its owner only (the summaries name hosts and spend).
+    pub fn save(&mut self) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let Some(path) = &self.path else { return Ok(()) };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(&self.nodes.values().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        let text = serde_json::to_vec(&self.nodes.values().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        f.write_all(&text).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.last_save = Some(std::time::Instant::now());
+        Ok(())
+    }
+
+    /// [`Nodes::save`] unless the file was written less than [`SAVE_EVERY`] ago.
+    pub fn save_soon(&mut self) -> Result<(), String> {
+        if self.last_save.is_some_and(|t| t.elapsed() < SAVE_EVERY) {
+            return Ok(());
+        }
+        self.save()
     }
 
     pub fn online(&self, n: &Node, now_ms: i64) -> bool {

@@ -130,3 +130,35 @@ fn fleet_endpoints_refuse_without_the_key() {
     assert_eq!(v["nodes"][0]["nodeId"], "n1");
     assert!(tmp.path().join("d/fleet-nodes.json").is_file());
 }
+
+#[test]
+fn the_node_store_is_bounded_private_and_its_totals_sane() {
+    let tmp = TempDir::new("fleet-bounds");
+    let missing = tmp.path().join("none");
+    let data = tmp.path().join("d");
+    let on = spawn(&["--openclaw-dir", missing.to_str().unwrap(), "--data-dir", data.to_str().unwrap()], "sekret");
+    let key = [("X-Clawmetry-Fleet-Key", "sekret")];
+    let register = |id: &str| -> u16 {
+        let body = format!(r#"{{"nodeId":"{id}","name":"{id}"}}"#);
+        on.request("POST", "/api/nodes/register", &key, Some(body.as_bytes())).unwrap().0
+    };
+    for i in 0..256 {
+        assert_eq!(register(&format!("n{i}")), 200, "node {i}");
+    }
+    assert_eq!(register("one-too-many"), 409, "past 256 nodes a new one is refused");
+    assert_eq!(register("n7"), 200, "a known node registers again");
+    let file = data.join("fleet-nodes.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "fleet-nodes.json is the owner's only: {mode:o}");
+    // Absurd figures from two nodes: the totals saturate, a cost of 1e308 is not taken.
+    for id in ["n1", "n2"] {
+        let body = format!(
+            r#"{{"nodeId":"{id}","atMs":1,"sessions":{{"total":18446744073709551615}},"today":{{"totalTokens":18446744073709551615,"cost":1e308}}}}"#
+        );
+        assert_eq!(on.request("POST", "/api/nodes/report", &key, Some(body.as_bytes())).unwrap().0, 200);
+    }
+    let t = &on.get("/api/nodes")["totals"];
+    assert_eq!(t["tokensToday"], u64::MAX, "{t}");
+    assert_eq!(t["sessions"], u64::MAX, "{t}");
+    assert_eq!(t["costToday"], 0.0, "{t}");
+}

@@ -47,6 +47,12 @@ pub fn register(req: &Req, ctx: &Shared) -> Resp {
     let now = ctx.now_ms();
     let id = text(&v, "nodeId", 64);
     let mut nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    if !nodes.nodes.contains_key(&id) && nodes.nodes.len() >= crate::fleet::MAX_NODES {
+        return Resp::error(
+            409,
+            &format!("the fleet is full: at most {} nodes; remove stale nodes first", crate::fleet::MAX_NODES),
+        );
+    }
     let reports = nodes.nodes.get(&id).map_or(0, |n| n.reports);
     let node = Node {
         node_id: id.clone(),
@@ -92,7 +98,7 @@ pub fn report(req: &Req, ctx: &Shared) -> Resp {
     if at(&v) >= at(&node.summary) {
         node.summary = v;
     }
-    if let Err(e) = nodes.save() {
+    if let Err(e) = nodes.save_soon() {
         eprintln!("clawmetry: cannot save fleet nodes: {e}");
     }
     drop(nodes);
@@ -112,15 +118,21 @@ pub fn list(_req: &Req, ctx: &Shared) -> Resp {
             totals["online"] = json!(totals["online"].as_u64().unwrap_or(0) + 1);
         }
         let s = &n.summary;
-        totals["sessions"] =
-            json!(totals["sessions"].as_u64().unwrap_or(0) + s["sessions"]["total"].as_u64().unwrap_or(0));
-        totals["running"] =
-            json!(totals["running"].as_u64().unwrap_or(0) + s["sessions"]["running"].as_u64().unwrap_or(0));
-        totals["tokensToday"] =
-            json!(totals["tokensToday"].as_u64().unwrap_or(0) + s["today"]["totalTokens"].as_u64().unwrap_or(0));
-        totals["costToday"] = json!(crate::state::round_cost(
-            totals["costToday"].as_f64().unwrap_or(0.0) + s["today"]["cost"].as_f64().unwrap_or(0.0)
-        ));
+        totals["sessions"] = json!(totals["sessions"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_add(s["sessions"]["total"].as_u64().unwrap_or(0)));
+        totals["running"] = json!(totals["running"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_add(s["sessions"]["running"].as_u64().unwrap_or(0)));
+        // A node's figures are its own word: sums saturate and a cost is taken only when sane.
+        totals["tokensToday"] = json!(totals["tokensToday"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_add(s["today"]["totalTokens"].as_u64().unwrap_or(0)));
+        let cost = s["today"]["cost"].as_f64().filter(|c| c.is_finite() && (0.0..1e9).contains(c)).unwrap_or(0.0);
+        totals["costToday"] = json!(crate::state::round_cost(totals["costToday"].as_f64().unwrap_or(0.0) + cost));
         let mut row = serde_json::to_value(n).unwrap_or(Value::Null);
         row["status"] = json!(if online { "online" } else { "offline" });
         row["missedReports"] = json!(((now - n.last_seen_ms) / (n.interval_seconds.max(1) * 1000)).max(0));
