@@ -126,6 +126,8 @@ struct Status {
     budget: Value,
     last_tick_ms: Option<i64>,
     last_error: Option<String>,
+    /// The last history write failed (cleared by the next one that works): on /api/health.
+    history_error: Option<String>,
     ticks: u64,
 }
 
@@ -168,6 +170,11 @@ impl Monitor {
                 self.history.open_error.as_deref().unwrap_or("history.db is not open")
             ),
         ))
+    }
+
+    /// Why the last history write failed, while it keeps failing.
+    pub fn history_error(&self) -> Option<String> {
+        lock(&self.status).history_error.clone()
     }
 
     pub fn config(&self) -> Config {
@@ -557,9 +564,14 @@ fn run(ctx: Shared, mon: Arc<Monitor>) {
             l.next_check = now + mon.settings.interval;
         }
         if ready && l.known.is_some() && now >= l.next_snapshot {
-            if let Err(e) = snapshot(&ctx, &mon, &l) {
-                eprintln!("clawmetry: history snapshot: {e}");
-                lock(&mon.status).last_error = Some(format!("history snapshot: {e}"));
+            match snapshot(&ctx, &mon, &l) {
+                Ok(()) => lock(&mon.status).history_error = None,
+                Err(e) => {
+                    eprintln!("clawmetry: history snapshot: {e}");
+                    let mut st = lock(&mon.status);
+                    st.last_error = Some(format!("history snapshot: {e}"));
+                    st.history_error = Some(format!("history snapshot: {e}"));
+                }
             }
             l.next_snapshot = now + mon.settings.history_interval;
         }

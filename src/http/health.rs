@@ -32,6 +32,9 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         if let Some(e) = &m.history.open_error {
             reasons.push(format!("history kept in memory only, settings cannot be saved: {e}"));
         }
+        if let Some(e) = m.history_error() {
+            reasons.push(e);
+        }
     }
     let databases = i.agents.iter().filter(|a| a.db_path.is_file()).count();
     let failing_dbs =
