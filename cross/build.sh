@@ -122,7 +122,7 @@ build_one() {
     local envs=()
     if [[ $triple == armv7-* ]]; then
         # -Zbuild-std is unstable: RUSTC_BOOTSTRAP=1 allows it on the stable toolchain.
-        args+=("-Zbuild-std=std,panic_unwind")
+        args+=("-Zbuild-std=std,panic_abort")
         envs+=(RUSTC_BOOTSTRAP=1)
         # RUSTFLAGS from the environment would replace the config's rustflags for the target.
         if [ -n "${RUSTFLAGS:-}" ]; then envs+=("RUSTFLAGS=$RUSTFLAGS -C link-self-contained=no"); fi
