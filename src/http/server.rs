@@ -82,8 +82,8 @@ pub fn start(
             if !limits.handler_delay.is_zero() {
                 std::thread::sleep(limits.handler_delay);
             }
-            // A handler that panics costs its request a 500, never the thread or the process
-            // (release builds unwind for this; Cargo.toml says what it costs).
+            // A handler that panics costs its request a 500, not the thread (where panics unwind:
+            // debug builds and the tests; release builds abort, Cargo.toml says why).
             let reply =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(job.req))).unwrap_or_else(|_| {
                     limits::HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
