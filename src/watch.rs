@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 const RESCAN: Duration = Duration::from_secs(5);
 /// Read size for transcript files.
 const CHUNK: usize = 1024 * 1024;
+/// A JSONL file that shrank or was replaced is read again this long after the change.
+const REBUILD_AFTER: Duration = Duration::from_millis(250);
 /// Sessions changed since the last write reach the ledger this often.
 const LEDGER_FLUSH: Duration = Duration::from_secs(2);
 /// A database is polled again this long after a change: a WAL commit becomes visible to readers
@@ -93,6 +95,10 @@ struct Watcher {
     rx: Option<Receiver<PathBuf>>,
     /// Databases to poll again, and when.
     recheck: Vec<(Instant, PathBuf, String)>,
+    /// JSONL sessions to re-read from the start (a file shrank or was replaced), and when: a
+    /// moment after the change, so that a rewrite in progress is read whole, not as an empty or
+    /// half-written file followed by "appended" lines counted twice.
+    rebuilds: Vec<(Instant, String)>,
     /// Archive files (`.zst`) read, by path: their archive names.
     archive_files: HashMap<PathBuf, String>,
     /// The ledger (`<data-dir>/ledger.db`), when there is a data dir and it opens.
@@ -127,6 +133,7 @@ impl Watcher {
             watched: HashMap::new(),
             rx,
             recheck: Vec::new(),
+            rebuilds: Vec::new(),
             archive_files: HashMap::new(),
             ledger: None,
             ledger_known: HashMap::new(),
@@ -140,7 +147,7 @@ impl Watcher {
         loop {
             let mut wait =
                 RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10)).min(LEDGER_FLUSH);
-            if let Some(due) = self.recheck.iter().map(|r| r.0).min() {
+            if let Some(due) = self.recheck.iter().map(|r| r.0).chain(self.rebuilds.iter().map(|r| r.0)).min() {
                 wait = wait.min(due.saturating_duration_since(Instant::now()));
             }
             let first = match &self.rx {
@@ -175,6 +182,11 @@ impl Watcher {
             self.recheck.retain(|r| r.0 > now);
             for (_, db, agent) in due {
                 self.poll_db(&db, &agent);
+            }
+            let due: Vec<String> = self.rebuilds.iter().filter(|r| r.0 <= now).map(|r| r.1.clone()).collect();
+            self.rebuilds.retain(|r| r.0 > now);
+            for id in due {
+                self.rebuild_jsonl_session(&id);
             }
             if last_rescan.elapsed() >= RESCAN {
                 self.rescan();
@@ -718,7 +730,13 @@ impl Watcher {
         }
         let cur = self.files.get(path).expect("cursor inserted");
         if cur.ino != md.ino() || md.len() < cur.read_pos {
-            self.rebuild_jsonl_session(id);
+            if !self.rebuilds.iter().any(|r| r.1 == id) {
+                self.rebuilds.push((Instant::now() + REBUILD_AFTER, id.to_string()));
+            }
+            return;
+        }
+        if self.rebuilds.iter().any(|r| r.1 == id) {
+            // Its re-read is due shortly and reads this too.
             return;
         }
         if md.len() == cur.read_pos {
@@ -733,7 +751,16 @@ impl Watcher {
 
     /// A file of the session was truncated or replaced: re-read all of its files.
     fn rebuild_jsonl_session(&mut self, id: &str) {
-        self.ctx.write().reset_tally(id);
+        // Only figures that came from these files are dropped for the re-read (a session
+        // counted from its database or archive keeps them), and they come back if the new read
+        // has less: money spent stays spent (State::keep_at_least).
+        let before = {
+            let mut st = self.ctx.write();
+            match st.sessions.get(id).map(|s| (s.store == Store::Jsonl, s.agent.clone())) {
+                Some((true, agent)) => Some((agent, st.reset_tally(id))),
+                _ => None,
+            }
+        };
         let paths: Vec<PathBuf> = self.files.keys().filter(|p| session_of(p).as_deref() == Some(id)).cloned().collect();
         let mut health = IndexHealth::default();
         let mut batch = Vec::new();
@@ -756,6 +783,9 @@ impl Watcher {
             batch.push((agent, id.to_string(), p.clone(), tally));
         }
         apply_file_batch(&self.ctx, &mut batch, &mut health);
+        if let Some((agent, old)) = before {
+            self.ctx.write().keep_at_least(&agent, id, old);
+        }
     }
 
     fn load_sessions_json(&mut self, agent: &str, path: &Path) {
@@ -906,8 +936,16 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         }
     }
     let conn = cur.conn.as_ref().expect("connection opened");
+    // Fewer rows than read (the same file): OpenClaw deleted a session whose rows were the newest
+    // (a delete removes its rows, then the archive holds them). Not a replacement: what was
+    // counted stays, reading goes on from the new end (SQLite gives the freed rowids out again),
+    // and the sessions whose rows are gone are looked up below.
+    let mut rows_deleted = false;
     match sqlite_store::max_rowid(conn) {
-        Ok(m) if m < cur.max_rowid => d.replaced = true,
+        Ok(m) if m < cur.max_rowid && !d.replaced => {
+            rows_deleted = true;
+            cur.max_rowid = m;
+        }
         Ok(_) => {}
         Err(e) => {
             cur.conn = None;
@@ -958,7 +996,9 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         Ok(max) => cur.max_rowid = max,
         Err(e) => fail(&mut d, e),
     }
-    read_db_archives(&mut cur.archives, &mut cur.failed_archives, &mut cur.windows, conn, path, prices, &mut d);
+    let mut windows = (cur.windows, rows_deleted);
+    read_db_archives(&mut cur.archives, &mut cur.failed_archives, &mut windows, conn, path, prices, &mut d);
+    cur.windows = windows.0;
     note_problem(cur, &mut d);
     d
 }
@@ -974,10 +1014,12 @@ fn note_problem(cur: &mut DbCursor, d: &mut DbDelta) {
 /// The archive part of a database poll: archives new since the last poll are read whole (one
 /// buffer at a time), archives gone are reported, and after a deletion (fewer sessions, or a
 /// new archive) the sessions that still have transcript rows are listed.
+/// `windows`: the `session_windows` count at the last poll (updated), and whether rows are
+/// known to have been deleted since.
 fn read_db_archives(
     known: &mut HashSet<String>,
     failed: &mut HashSet<String>,
-    windows_before: &mut i64,
+    windows: &mut (i64, bool),
     conn: &Connection,
     path: &Path,
     prices: &PriceTable,
@@ -1023,10 +1065,10 @@ fn read_db_archives(
         }
     }
     *known = now;
-    let windows: i64 =
-        conn.query_row("SELECT count(*) FROM session_windows", [], |r| r.get(0)).unwrap_or(*windows_before);
-    let deleted = windows < *windows_before || (newly_listed && *windows_before > 0);
-    *windows_before = windows;
+    let before = windows.0;
+    let now_windows: i64 = conn.query_row("SELECT count(*) FROM session_windows", [], |r| r.get(0)).unwrap_or(before);
+    let deleted = windows.1 || now_windows < before || (newly_listed && before > 0);
+    windows.0 = now_windows;
     if deleted {
         match sqlite_store::sessions_with_rows(conn) {
             Ok(ids) => d.present = Some(ids),

@@ -76,28 +76,39 @@ fn jsonl_append_partial_truncate_replace_rename() {
     assert!(common::approx(&s["cost"], 0.6));
     assert_eq!(s["toolCalls"], 3);
 
-    // Truncated in place (compaction rewrites the file): the session is rebuilt from what is left.
+    // Truncated in place: the file is read again from the start, but money spent stays spent
+    // (issue 12): what was counted before stays, and lines appended afterwards add to it.
     std::fs::write(&file, format!("{}\n{}\n", header(SID), assistant(9, 7, 0.01))).unwrap();
-    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (7, 2)));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(tokens_in(&server, SID), Some((123, 4)), "truncation must not lower the figures");
+    append(&file, &format!("{}\n", assistant(10, 5, 0.01)));
+    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (128, 5)));
 
-    // Replaced by a new file (write + rename over it): re-read from the start.
+    // Replaced by a new file with less in it (write + rename over it): re-read, figures kept.
     let tmp = dir.join(format!("{SID}.jsonl.tmp"));
     std::fs::write(&tmp, format!("{}\n{}\n{}\n", header(SID), assistant(1, 50, 0.2), assistant(2, 50, 0.2))).unwrap();
     std::fs::rename(&tmp, &file).unwrap();
-    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (100, 3)));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(tokens_in(&server, SID), Some((128, 5)));
+    // Replaced by one with more: its figures.
+    let tmp = dir.join(format!("{SID}.jsonl.tmp"));
+    let more: String = (1..=6).map(|n| assistant(n, 30, 0.2) + "\n").collect();
+    std::fs::write(&tmp, format!("{}\n{more}", header(SID))).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (180, 7)));
 
     // A reset renames the file: same content, no double count.
     let reset = dir.join(format!("{SID}.jsonl.reset.2026-11-25T10-05-00.000Z"));
     std::fs::rename(&file, &reset).unwrap();
     std::thread::sleep(Duration::from_millis(400));
     append(&reset, &format!("{}\n", assistant(3, 1, 0.0)));
-    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (101, 4)));
+    server.wait_for(Duration::from_secs(5), |s| tokens_in(s, SID).filter(|t| *t == (181, 8)));
     std::thread::sleep(Duration::from_millis(5500)); // one full rescan must not change it either
-    assert_eq!(tokens_in(&server, SID), Some((101, 4)));
+    assert_eq!(tokens_in(&server, SID), Some((181, 8)));
     let ov = server.get("/api/overview");
     let exp = common::expected();
     let base = exp["fixtures"]["legacy-2026.3"]["totals"]["tokens"]["input"].as_u64().unwrap();
-    assert_eq!(ov["usage"]["total"]["input"].as_u64().unwrap(), base + 101);
+    assert_eq!(ov["usage"]["total"]["input"].as_u64().unwrap(), base + 181);
 }
 
 #[test]

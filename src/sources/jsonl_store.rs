@@ -29,9 +29,13 @@ pub fn classify(name: &str) -> FileRole {
     if stem.is_empty() || stem.contains(".checkpoint.") || stem.contains(".bak") {
         return FileRole::Ignored;
     }
-    let counted = rest.is_empty()
-        || (rest.starts_with(".reset.") && !rest.ends_with(".zst"))
-        || (rest.starts_with(".deleted.") && !rest.ends_with(".zst"));
+    // `.reset.<ts>` / `.deleted.<ts>` with a time and nothing after it: not the `.zst` archives
+    // (sources/archives.rs) nor OpenClaw's temporary files while it writes one
+    // (`….<gen>.<uuid>.jsonl-stage`, `….zst.<uuid>.stage`, `….zst.<uuid>.tmp`), which would be
+    // read as transcripts and then vanish.
+    let is_time = |ts: &str| !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit() || b"-:.TZ".contains(&b));
+    let archived = |prefix: &str| rest.strip_prefix(prefix).is_some_and(is_time);
+    let counted = rest.is_empty() || archived(".reset.") || archived(".deleted.");
     if counted {
         FileRole::Transcript { id: stem.to_string() }
     } else {
@@ -280,6 +284,10 @@ mod tests {
             format!("{id}.jsonl.tmp"),
             format!("{id}.jsonl.migrated"),
             format!("{id}.jsonl.deleted.2026.zst"),
+            // OpenClaw 2026.9's temporary files while it writes a deleted session's archive.
+            format!("{id}.jsonl.deleted.2026-12-06T01-47-33.847Z.028635f935684dcc84c48eea57e3176d.5d0c6c1e-2f4b-4e0e-9c3a-0c1d2e3f4a5b.jsonl-stage"),
+            format!("{id}.jsonl.deleted.2026-12-06T01-47-33.847Z.028635f935684dcc84c48eea57e3176d.zst.5d0c6c1e-2f4b-4e0e-9c3a-0c1d2e3f4a5b.stage"),
+            format!("{id}.jsonl.deleted.2026-12-06T01-47-33.847Z.028635f935684dcc84c48eea57e3176d.zst.5d0c6c1e-2f4b-4e0e-9c3a-0c1d2e3f4a5b.tmp"),
             "notes.txt".into(),
         ] {
             assert_eq!(classify(&ignored), FileRole::Ignored, "{ignored}");
