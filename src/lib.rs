@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod alloc;
 pub mod cli;
+pub mod codec;
 pub mod detect;
 pub mod fleet;
 pub mod fuzz_entry;

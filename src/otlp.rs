@@ -107,7 +107,7 @@ fn normalize_ids(v: &mut Value) {
                     if let Value::String(s) = x {
                         let hex = s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
                         if !s.is_empty() && !hex {
-                            if let Some(bytes) = base64_decode(s) {
+                            if let Some(bytes) = crate::codec::base64_decode_any(s) {
                                 *s = bytes.iter().map(|b| format!("{b:02x}")).collect();
                             }
                         }
@@ -120,29 +120,6 @@ fn normalize_ids(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(normalize_ids),
         _ => {}
     }
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        acc = (acc << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn decode<T: Message + Default + serde::de::DeserializeOwned>(bytes: &[u8], enc: Encoding) -> Result<T, String> {
