@@ -374,7 +374,7 @@ impl Head {
 fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
     let (pool, limits) = (&ctx.pool, &ctx.limits);
     loop {
-        let (req, keep_alive, head_only, _budget) = match conn.read_request(peer, limits, Some(&*ctx.gate)) {
+        let (req, keep_alive, head_only, budget) = match conn.read_request(peer, limits, Some(&*ctx.gate)) {
             Ok(Some(x)) => x,
             Ok(None) => {
                 // Idle past the keep-alive timeout, or closed by the client.
@@ -402,6 +402,10 @@ fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
                 Reply::Resp(limits::overloaded())
             }
         };
+        // The body went with the request to the handler and is gone: its share of the budget is
+        // free before the answer is written (a client that reads the answer and sends the next
+        // body at once finds it free).
+        drop(budget);
         match reply {
             Reply::Resp(resp) => {
                 if write_resp(&mut conn.io, resp, head_only, keep_alive).is_err() || !keep_alive {
