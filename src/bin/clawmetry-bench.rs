@@ -1,9 +1,15 @@
 //! `make bench`: generates OpenClaw-shaped corpora (10 MB, 200 MB, 1 GB by default, both
-//! stores, seeded) with `clawmetry-corpus`, starts the release `clawmetry` against each, and
-//! prints cold index throughput, peak RSS, p50/p99 latency of the main endpoints and
-//! append-to-visible latency. It measures; it asserts nothing.
+//! stores, seeded) with `clawmetry-corpus`, plus an "archived" variant of the 1 GB one (the same
+//! sessions, a third of them deleted: archive rows + `.zst` files, `.jsonl.deleted.<ts>` files),
+//! starts the release `clawmetry` against each with a data dir of its own, and prints cold index
+//! throughput, RSS, p50/p99 latency of the main endpoints, append-to-visible latency and the
+//! size of `<data-dir>/ledger.db` once written. It measures, and checks one thing: clawmetry's
+//! totals (sessions, deleted sessions, archives read, model calls, tokens, cost) equal those
+//! the corpus tool wrote (`expected` in its summary); a difference is printed and makes the
+//! exit status 1.
 //!
-//! `clawmetry-bench [--sizes 10,200,1024] [--data DIR] [--requests N]`
+//! `clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N] [--data DIR]
+//! [--requests N] [--generate-only]`
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,22 +20,68 @@ use std::time::{Duration, Instant};
 
 struct Args {
     sizes: Vec<u64>,
+    /// Sizes (MB) that also run as an archived variant.
+    archived: Vec<u64>,
+    /// A corpus of this many small sessions (0: none), for the ledger at scale.
+    many_sessions: u64,
     data: PathBuf,
     requests: usize,
+    /// Only generate the corpora (e.g. while the machine is busy), measure nothing.
+    generate_only: bool,
 }
+
+/// Share of the sessions deleted in the archived variants.
+const ARCHIVED_FRACTION: f64 = 0.33;
+/// Bytes of transcript per session in the `--many-sessions` corpus (the 1 GB one has ~110 KB).
+const SMALL_SESSION: u64 = 10 << 10;
+
+fn sizes(v: &str) -> Result<Vec<u64>, String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| format!("bad size {s:?}")))
+        .collect()
+}
+
+const HELP: &str = "clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N] [--data DIR]
+                [--requests N] [--generate-only]
+
+  --sizes          corpora to generate and measure, MiB of transcript (default 10,200,1024)
+  --archived       sizes to run again with a third of the sessions deleted (default 1024; '' = none)
+  --many-sessions  also a corpus of N small (~10 KiB) sessions, for the ledger at scale (default 0 = none)
+  --data DIR       where corpora and clawmetry's data dirs go (default bench-data)
+  --requests N     requests per latency figure (default 400)
+  --generate-only  generate (or keep) the corpora and stop";
 
 fn parse_args() -> Result<Args, String> {
     use lexopt::prelude::*;
-    let mut a = Args { sizes: vec![10, 200, 1024], data: PathBuf::from("bench-data"), requests: 400 };
+    let mut a = Args {
+        sizes: vec![10, 200, 1024],
+        archived: vec![1024],
+        many_sessions: 0,
+        data: PathBuf::from("bench-data"),
+        requests: 400,
+        generate_only: false,
+    };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
             Long("sizes") => {
                 let v = p.value().map_err(|e| e.to_string())?.into_string().map_err(|_| "bad --sizes")?;
-                a.sizes = v
-                    .split(',')
-                    .map(|s| s.trim().parse().map_err(|_| format!("bad size {s:?}")))
-                    .collect::<Result<_, _>>()?;
+                a.sizes = sizes(&v)?;
+            }
+            Long("archived") => {
+                let v = p.value().map_err(|e| e.to_string())?.into_string().map_err(|_| "bad --archived")?;
+                a.archived = sizes(&v)?;
+            }
+            Long("many-sessions") => {
+                a.many_sessions = p
+                    .value()
+                    .map_err(|e| e.to_string())?
+                    .string()
+                    .map_err(|e| e.to_string())?
+                    .parse()
+                    .map_err(|_| "bad --many-sessions")?
             }
             Long("data") => a.data = p.value().map_err(|e| e.to_string())?.into(),
             Long("requests") => {
@@ -41,8 +93,9 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "bad --requests")?
             }
+            Long("generate-only") => a.generate_only = true,
             Long("help") | Short('h') => {
-                println!("clawmetry-bench [--sizes 10,200,1024] [--data DIR] [--requests N]");
+                println!("{HELP}");
                 std::process::exit(0);
             }
             other => return Err(other.unexpected().to_string()),
@@ -56,27 +109,184 @@ fn sibling(name: &str) -> PathBuf {
     me.parent().expect("exe dir").join(name)
 }
 
-/// Generates the corpus once; returns its transcript bytes (JSONL + event_json).
-fn corpus(dir: &Path, size_mb: u64) -> u64 {
+/// One corpus to measure.
+struct Variant {
+    name: String,
+    label: String,
+    corpus_args: Vec<String>,
+}
+
+fn variants(a: &Args) -> Vec<Variant> {
+    let mut v = Vec::new();
+    let plain = |mb: u64| vec!["--size-mb".to_string(), mb.to_string(), "--seed".into(), "42".into()];
+    for &mb in &a.sizes {
+        v.push(Variant { name: format!("corpus-{mb}mb"), label: String::new(), corpus_args: plain(mb) });
+    }
+    for &mb in &a.archived {
+        let mut args = plain(mb);
+        args.extend(["--archived-fraction".to_string(), ARCHIVED_FRACTION.to_string()]);
+        v.push(Variant {
+            name: format!("corpus-{mb}mb-archived"),
+            label: format!(", {:.0} % deleted", ARCHIVED_FRACTION * 100.0),
+            corpus_args: args,
+        });
+    }
+    if a.many_sessions > 0 {
+        let n = a.many_sessions;
+        let mb = (n * SMALL_SESSION).div_ceil(1 << 20).max(1);
+        v.push(Variant {
+            name: format!("corpus-{n}-sessions"),
+            label: ", small sessions".into(),
+            corpus_args: vec![
+                "--size-mb".into(),
+                mb.to_string(),
+                "--sessions".into(),
+                n.to_string(),
+                "--seed".into(),
+                "42".into(),
+            ],
+        });
+    }
+    v
+}
+
+/// Generates the corpus once (again when the arguments or the summary format changed);
+/// returns its summary line: bytes, sessions, `expected` totals.
+fn corpus(dir: &Path, corpus_args: &[String]) -> Value {
     let stamp = dir.join(".corpus.json");
     if let Ok(t) = std::fs::read_to_string(&stamp) {
         if let Ok(v) = serde_json::from_str::<Value>(&t) {
-            return v["bytes_jsonl"].as_u64().unwrap_or(0) + v["bytes_sqlite_events"].as_u64().unwrap_or(0);
+            if v["args"] == serde_json::json!(corpus_args) && v["expected"].is_object() {
+                return v;
+            }
         }
     }
     let _ = std::fs::remove_dir_all(dir);
     let t0 = Instant::now();
     let out = Command::new(sibling("clawmetry-corpus"))
-        .args(["--out", dir.to_str().unwrap(), "--size-mb", &size_mb.to_string(), "--seed", "42"])
+        .args(["--out", dir.to_str().unwrap()])
+        .args(corpus_args)
         .output()
         .expect("run clawmetry-corpus (build it with cargo build --release --bins)");
     assert!(out.status.success(), "clawmetry-corpus failed: {}", String::from_utf8_lossy(&out.stderr));
     let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").to_string();
-    let v: Value = serde_json::from_str(&line).expect("corpus summary line");
+    let mut v: Value = serde_json::from_str(&line).expect("corpus summary line");
     eprintln!("generated {} in {:.1}s: {line}", dir.display(), t0.elapsed().as_secs_f64());
+    v["args"] = serde_json::json!(corpus_args);
     // The stamp lives outside the state dir's watched folders; clawmetry ignores dot files.
-    std::fs::write(&stamp, &line).unwrap();
-    v["bytes_jsonl"].as_u64().unwrap_or(0) + v["bytes_sqlite_events"].as_u64().unwrap_or(0)
+    std::fs::write(&stamp, v.to_string()).unwrap();
+    v
+}
+
+/// Transcript bytes a reader decodes: JSONL files, event_json rows and inflated archives.
+fn transcript_bytes(v: &Value) -> u64 {
+    ["bytes_jsonl", "bytes_sqlite_events", "bytes_archived"].iter().map(|k| v[*k].as_u64().unwrap_or(0)).sum()
+}
+
+/// Compares clawmetry's totals with the corpus's `expected`; returns the differences.
+fn check_totals(port: u16, expected: &Value) -> Vec<String> {
+    let ov = get_json(port, "/api/overview");
+    let health = get_json(port, "/api/health");
+    let deleted = get_json(port, "/api/sessions?state=deleted&limit=1");
+    let u = &ov["usage"]["total"];
+    let got = [
+        ("sessions", &ov["sessions"]["total"]),
+        ("deleted", &deleted["total"]),
+        ("archives", &health["index"]["archives"]),
+        ("calls", &u["calls"]),
+        ("input", &u["input"]),
+        ("output", &u["output"]),
+        ("cacheRead", &u["cacheRead"]),
+        ("cacheWrite", &u["cacheWrite"]),
+        ("reasoning", &u["reasoning"]),
+    ];
+    let mut bad = Vec::new();
+    for (k, g) in got {
+        if g.as_u64() != expected[k].as_u64() {
+            bad.push(format!("{k}: clawmetry {g}, corpus {}", expected[k]));
+        }
+    }
+    // clawmetry sums the same float costs in another order and rounds to 1e-9 USD.
+    let (gc, ec) = (u["cost"].as_f64().unwrap_or(f64::NAN), expected["cost"].as_f64().unwrap_or(0.0));
+    let close = (gc - ec).abs() <= 1e-6f64.max(ec.abs() * 1e-12);
+    if !close {
+        bad.push(format!("cost: clawmetry {gc}, corpus {ec}"));
+    }
+    for k in ["badArchives", "malformedLines", "badRows", "sourceErrors"] {
+        if health["index"][k].as_u64().unwrap_or(0) != 0 {
+            bad.push(format!("index.{k} = {}", health["index"][k]));
+        }
+    }
+    bad
+}
+
+/// Starts the release `clawmetry` on a free port; returns it and the port.
+fn start(state: &Path, data_dir: &Path) -> (Server, u16) {
+    let mut child = Command::new(sibling("clawmetry"))
+        .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway", "--openclaw-dir", state.to_str().unwrap()])
+        // The corpus's openclaw.json has a gateway token; the bench asks from loopback.
+        .arg("--no-auth")
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start clawmetry (release)");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
+    std::thread::spawn(move || for _ in lines {});
+    let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();
+    (Server { child }, port)
+}
+
+/// Waits for the end of the cold index; returns its duration (ms) as clawmetry measured it.
+fn wait_ready(port: u16) -> f64 {
+    loop {
+        let h = get_json(port, "/api/health");
+        if h["index"]["ready"] == true {
+            return h["index"]["coldIndexMs"].as_u64().unwrap_or(0) as f64;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Ledger rows written at or after `since_ms` (their `updated_ms`).
+fn ledger_rows_since(p: &Path, since_ms: i64) -> u64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(p, flags)
+        .and_then(|c| {
+            c.query_row("SELECT count(*) FROM sessions WHERE updated_ms >= ?1", [since_ms], |r| r.get::<_, i64>(0))
+        })
+        .map(|n| n as u64)
+        .unwrap_or(0)
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// The ledger's size as a database (page count × page size, WAL frames included: what
+/// `ledger.db` is once checkpointed) and its session rows. Read-only, beside the running server.
+fn ledger_size(p: &Path) -> (u64, u64) {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    rusqlite::Connection::open_with_flags(p, flags)
+        .and_then(|c| {
+            let size =
+                c.query_row("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", [], |r| {
+                    r.get::<_, i64>(0)
+                })?;
+            let rows = c.query_row("SELECT count(*) FROM sessions", [], |r| r.get::<_, i64>(0))?;
+            Ok((size as u64, rows as u64))
+        })
+        .unwrap_or((0, 0))
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
 struct Server {
@@ -93,7 +303,7 @@ impl Drop for Server {
 fn get(port: u16, path: &str) -> (u16, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: b\r\n\r\n").unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
     let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
@@ -143,46 +353,83 @@ fn main() {
         }
     };
     std::fs::create_dir_all(&args.data).unwrap();
-    println!("| corpus | sessions | cold index | throughput | RSS indexed / peak | overview p50/p99 | sessions p50/p99 | usage p50/p99 | transcript page p50/p99 | append→visible p50/max |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for &mb in &args.sizes {
-        let dir = args.data.join(format!("corpus-{mb}mb"));
-        let bytes = corpus(&dir, mb);
+    let variants = variants(&args);
+    // Corpora first, so that generating one does not overlap a measurement.
+    let summaries: Vec<Value> = variants.iter().map(|v| corpus(&args.data.join(&v.name), &v.corpus_args)).collect();
+    if args.generate_only {
+        return;
+    }
+    println!("| corpus | sessions | cold index | throughput | RSS indexed / peak | overview p50/p99 | sessions p50/p99 | usage p50/p99 | transcript page p50/p99 | append→visible p50/max | ledger.db |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut failures = Vec::new();
+    let mut notes = Vec::new();
+    for (v, summary) in variants.iter().zip(&summaries) {
+        let dir = args.data.join(&v.name);
+        let bytes = transcript_bytes(summary);
         let state = std::fs::canonicalize(&dir).unwrap();
+        // A data dir of its own, empty: a ledger left by another corpus would add its sessions.
+        let data_dir = args.data.join(format!("clawmetry-data-{}", v.name));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let data_dir = std::fs::canonicalize(&data_dir).unwrap();
         // Drop nothing from the page cache (we cannot as non-root everywhere): the corpus was
         // just written or read, so this measures parsing, not the disk.
         let t0 = Instant::now();
-        let mut child = Command::new(sibling("clawmetry"))
-            .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway", "--openclaw-dir", state.to_str().unwrap()])
-            // The corpus's openclaw.json has a gateway token; the bench asks from loopback.
-            .arg("--no-auth")
-            .args(["--data-dir", args.data.join("clawmetry-data").to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clawmetry (release)");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().unwrap().unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        let port: u16 = first.rsplit(':').next().unwrap().trim().parse().unwrap();
-        let server = Server { child };
+        let (server, port) = start(&state, &data_dir);
         let pid = server.child.id();
-        let index_ms = loop {
-            let h = get_json(port, "/api/health");
-            if h["index"]["ready"] == true {
-                break h["index"]["coldIndexMs"].as_u64().unwrap_or(0) as f64;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let index_ms = wait_ready(port);
         let wall_ms = t0.elapsed().as_secs_f64() * 1000.0;
-        // Resident size once indexed (the watcher trims the heap right after the cold index).
-        std::thread::sleep(Duration::from_millis(300));
+        // The ledger: written behind the index (within 2 s of it, or at its end when the ledger
+        // already had sessions); wait until it has been written without error, then take its size.
+        let t_ledger = Instant::now();
+        let ledger = loop {
+            let h = get_json(port, "/api/health");
+            let l = &h["ledger"];
+            if l["lastWriteMs"].is_i64() && l["lastError"].is_null() {
+                break l.clone();
+            }
+            if t_ledger.elapsed() > Duration::from_secs(120) {
+                failures.push(format!("{}: the ledger was not written within 120 s: {l}", v.name));
+                break l.clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let ledger_path = ledger["path"].as_str().map(PathBuf::from).unwrap_or_else(|| data_dir.join("ledger.db"));
+        let (ledger_bytes, ledger_rows) = ledger_size(&ledger_path);
+        let ledger_file = file_len(&ledger_path);
+        let ledger_wal = file_len(&ledger_path.with_extension("db-wal"));
+        // Resident size once indexed and the ledger written: the watcher trims the heap right
+        // after the cold index and at each rescan (every 5 s), so wait for the next one.
+        std::thread::sleep(Duration::from_millis(5500));
         let rss_indexed = rss_kb(pid, "VmRSS:");
         let sessions = get_json(port, "/api/overview")["sessions"]["total"].as_u64().unwrap_or(0);
         let mbps = bytes as f64 / 1e6 / (index_ms / 1000.0);
+        // Before anything is appended: clawmetry's totals are the corpus's.
+        let bad = check_totals(port, &summary["expected"]);
+        if ledger_rows != sessions {
+            failures.push(format!("{}: the ledger has {ledger_rows} sessions, the index {sessions}", v.name));
+        }
+        if bad.is_empty() {
+            notes.push(format!(
+                "{}: totals match the corpus ({sessions} sessions, {} deleted, {} archives read, {} calls, cost {:.2} USD); ledger {} B, {ledger_rows} rows, {:.0} B per session (files: ledger.db {} B, WAL {} B)",
+                v.name,
+                summary["expected"]["deleted"],
+                summary["expected"]["archives"],
+                summary["expected"]["calls"],
+                summary["expected"]["cost"].as_f64().unwrap_or(0.0),
+                ledger_bytes,
+                ledger_bytes as f64 / sessions.max(1) as f64,
+                ledger_file,
+                ledger_wal,
+            ));
+        } else {
+            failures.push(format!("{}: totals differ from the corpus: {}", v.name, bad.join("; ")));
+        }
         let list = get_json(port, "/api/sessions?sort=messages&limit=1");
         let big_id = list["sessions"][0]["id"].as_str().unwrap_or("").to_string();
+        if list["sessions"][0]["state"] != "live" {
+            notes.push(format!("{}: the transcript page is of a {} session", v.name, list["sessions"][0]["state"]));
+        }
         let ov = latency(port, "/api/overview", args.requests);
         let ss = latency(port, "/api/sessions?limit=50", args.requests);
         let us = latency(port, "/api/usage?from=2026-09-01&to=2026-11-02&step=day", args.requests);
@@ -217,18 +464,48 @@ fn main() {
         let _ = std::fs::remove_file(&file);
         let hwm = rss_kb(pid, "VmHWM:");
         println!(
-            "| {:.0} MB | {sessions} | {:.2} s (wall {:.2} s) | {mbps:.0} MB/s | {:.1} MB / {:.1} MB | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.1}/{:.1} ms |",
+            "| {:.0} MB{} | {sessions} | {:.2} s (wall {:.2} s) | {mbps:.0} MB/s | {:.1} MB / {:.1} MB | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.2}/{:.2} ms | {:.1}/{:.1} ms | {} |",
             bytes as f64 / 1e6,
+            v.label,
             index_ms / 1000.0,
             wall_ms / 1000.0,
             rss_indexed as f64 / 1024.0,
             hwm as f64 / 1024.0,
-            ov.0, ov.1, ss.0, ss.1, us.0, us.1, tr.0, tr.1, vis_p50, vis_max
+            ov.0, ov.1, ss.0, ss.1, us.0, us.1, tr.0, tr.1, vis_p50, vis_max,
+            mb(ledger_bytes)
         );
+        drop(server);
+        // A restart: the ledger now has every session (perhaps the bench's appended one too,
+        // whose file is gone). Unchanged sessions need no new write.
+        let t_restart = now_ms();
+        let (server, port) = start(&state, &data_dir);
+        let restart_ms = wait_ready(port);
+        let hwm2 = rss_kb(server.child.id(), "VmHWM:");
+        let rewritten = ledger_rows_since(&ledger_path, t_restart);
+        let rows_then = ledger_size(&ledger_path).1;
+        notes.push(format!(
+            "{}: restart with its ledger: cold index {:.2} s (first start {:.2} s), peak RSS {:.1} MB; {rewritten} of {} ledger rows written again",
+            v.name,
+            restart_ms / 1000.0,
+            index_ms / 1000.0,
+            hwm2 as f64 / 1024.0,
+            rows_then,
+        ));
         drop(server);
     }
     println!(
-        "(latency is per request over a fresh loopback TCP connection, {} requests each; RSS: VmRSS once indexed / VmHWM at the end)",
+        "(latency is per request over a fresh loopback TCP connection, {} requests each; RSS: VmRSS once indexed and the ledger written (after the next 5 s heap trim) / VmHWM at the end; \
+         MB = transcript bytes decoded: JSONL, event_json, inflated archives; ledger.db: its size as a database once written, \
+         WAL frames included = the file once checkpointed)",
         args.requests
     );
+    for n in &notes {
+        println!("{n}");
+    }
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    if !failures.is_empty() {
+        std::process::exit(1);
+    }
 }

@@ -8,6 +8,16 @@
 //! (agents, channels, sub-agents, crons, models, resets, tool errors, missing `usage.cost`) aim
 //! to look like a busy real installation. By default the older part of the time range is in the
 //! legacy files and the newer part in SQLite, like an install upgraded to 2026.9 mid-window.
+//!
+//! `--archived-fraction F` makes that fraction of the sessions deleted ones, in the shapes
+//! OpenClaw leaves: a SQLite-store session's rows are not in `transcript_events` /
+//! `session_windows` / `session_nodes` but in `session_transcript_archives` (the transcript as
+//! JSONL, zstd) plus the byte-identical `<id>.jsonl.deleted.<ts>.<generation>.zst` beside it in
+//! the sessions dir; a JSONL-store session is renamed `<id>.jsonl.deleted.<ts>` (half of them) or
+//! kept only as `<id>.jsonl.deleted.<ts>.zst` (the other half), and is not in `sessions.json`.
+//! The choice comes from a PRNG of its own, so the sessions and their figures are those of the
+//! same corpus without archives. The summary line (stdout) carries the totals a correct reader
+//! must find (`expected`), which `clawmetry-bench` compares with clawmetry's.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -51,6 +61,13 @@ usage: clawmetry-corpus --out DIR --size-mb N [options]
                        spread over the 60 days before it
   --interleave         mix both stores over the whole time range instead of legacy files
                        first and SQLite after (an upgrade in the middle of the window)
+  --archived-fraction F  share of the sessions that are deleted, 0..1 (default 0): SQLite
+                       ones become session_transcript_archives rows (zstd) + the identical
+                       .zst file, JSONL ones <id>.jsonl.deleted.<ts> files (half) or
+                       <id>.jsonl.deleted.<ts>.zst files (the other half)
+  --sessions N         stop after N sessions (sub-agents included; the last parent's
+                       children may add one or two) instead of at the byte size; --size-mb
+                       then sets the average session size (size / N)
 ";
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +81,8 @@ struct Args {
     agents: usize,
     end_ms: i64,
     interleave: bool,
+    archived_fraction: f64,
+    sessions: Option<u64>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -75,6 +94,8 @@ fn parse_args() -> Res<Args> {
     let mut agents = 3usize;
     let mut end_ms = DEFAULT_END_MS;
     let mut interleave = false;
+    let mut archived_fraction = 0.0f64;
+    let mut sessions = None;
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
         match arg {
@@ -85,6 +106,8 @@ fn parse_args() -> Res<Args> {
             Long("agents") => agents = p.value()?.parse()?,
             Long("end-ms") => end_ms = p.value()?.parse()?,
             Long("interleave") => interleave = true,
+            Long("archived-fraction") => archived_fraction = p.value()?.parse()?,
+            Long("sessions") => sessions = Some(p.value()?.parse::<u64>()?),
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -100,13 +123,19 @@ fn parse_args() -> Res<Args> {
     if !(0.0..=1.0).contains(&sqlite_share) {
         return Err("--sqlite-share must be between 0 and 1".into());
     }
+    if !(0.0..=1.0).contains(&archived_fraction) {
+        return Err("--archived-fraction must be between 0 and 1".into());
+    }
+    if sessions == Some(0) {
+        return Err("--sessions must be at least 1".into());
+    }
     if !(1..=64).contains(&agents) {
         return Err("--agents must be between 1 and 64".into());
     }
     if end_ms < WINDOW {
         return Err("--end-ms is too small: give epoch milliseconds".into());
     }
-    Ok(Args { out, size_mb, seed, sqlite_share, agents, end_ms, interleave })
+    Ok(Args { out, size_mb, seed, sqlite_share, agents, end_ms, interleave, archived_fraction, sessions })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -806,12 +835,26 @@ struct Spec {
     model: usize,
 }
 
+/// What becomes of a deleted (`--archived-fraction`) session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arch {
+    /// SQLite store: a `session_transcript_archives` row (zstd) + the identical `.zst` file.
+    Row,
+    /// JSONL store: the file renamed `<id>.jsonl.deleted.<ts>`.
+    Renamed,
+    /// JSONL store: only `<id>.jsonl.deleted.<ts>.zst` (the plain file gone).
+    Zst,
+}
+
 /// State of the transcript being written.
 struct Cur {
     agent: usize,
     store: Store,
     sid: String,
     file: Option<BufWriter<File>>,
+    /// Deleted sessions: how they are kept; `Row` and `Zst` collect their JSONL in `buf`.
+    arch: Option<Arch>,
+    buf: Vec<u8>,
     seq: i64,
     t: i64,
     t_max: i64,
@@ -867,14 +910,43 @@ struct Call {
 
 #[derive(Default)]
 struct Stats {
+    /// Transcript bytes generated per store, archived sessions included (they drive the size
+    /// and the time line, so that archiving changes nothing else).
     bytes_jsonl: u64,
     bytes_sqlite: u64,
     sessions: u64,
     events: u64,
+    sessions_archived: u64,
+    archive_rows: u64,
+    renamed_files: u64,
+    zst_files: u64,
+    /// Of `bytes_jsonl` / `bytes_sqlite`: what is only in zstd archives.
+    arch_jsonl: u64,
+    arch_sqlite: u64,
+    /// Inflated JSONL bytes of the zstd archives (each once; a row's identical file not again).
+    bytes_archived: u64,
+    /// Compressed bytes in archive rows, and in `.zst` files (the copies beside rows included).
+    zst_row_bytes: u64,
+    zst_file_bytes: u64,
+    /// What a reader must count: model calls (assistant lines with `usage`), their tokens, and
+    /// their cost (`usage.cost.total`, or the price table's, which equals it).
+    calls: u64,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+    reasoning: u64,
+    cost: f64,
 }
 
 struct Gen {
     rng: Rng,
+    /// Which sessions are archived: a stream of its own, so `rng` (and every byte it decides)
+    /// is the same with and without archives.
+    arch_rng: Rng,
+    archived_fraction: f64,
+    /// `--sessions`: stop after this many sessions instead of at the byte target.
+    sessions_goal: Option<u64>,
     pools: Pools,
     line: String,
     tmp: String,
@@ -973,7 +1045,60 @@ const INSERT_NODE: &str = "INSERT INTO session_nodes \
      display_name, last_interaction_at, last_activity_at) \
     VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12, ?13, ?14)";
 
-fn open_db(path: &Path, agent: &str, now: i64) -> Res<Connection> {
+/// OpenClaw 2026.9.6's archive table (`shared/fixtures/openclaw-2026.9.6/sqlite/agent-main.schema.sql`),
+/// created only with `--archived-fraction` so that corpora without archives stay as they were.
+const SCHEMA_ARCHIVES: &str = "
+CREATE TABLE session_transcript_archives (
+  session_id TEXT NOT NULL,
+  generation TEXT NOT NULL,
+  session_key TEXT NOT NULL,
+  reason TEXT NOT NULL CHECK (reason IN ('deleted', 'reset')),
+  encoding TEXT NOT NULL CHECK (encoding IN ('identity', 'zstd')),
+  archive_blob BLOB NOT NULL,
+  archive_sha256 TEXT NOT NULL CHECK (length(archive_sha256) = 64),
+  archive_name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  published_at INTEGER,
+  publish_attempts INTEGER NOT NULL DEFAULT 0 CHECK (publish_attempts >= 0),
+  last_publish_attempt_at INTEGER,
+  last_publish_error TEXT,
+  PRIMARY KEY (session_id, generation),
+  CHECK (archive_name NOT LIKE '%/%' AND archive_name NOT LIKE '%\\%')
+) STRICT;
+CREATE INDEX idx_agent_session_transcript_archives_pending
+  ON session_transcript_archives(created_at, session_id, generation)
+  WHERE published_at IS NULL;
+CREATE INDEX idx_agent_session_transcript_archives_retention
+  ON session_transcript_archives(created_at, session_id, generation);
+";
+
+const INSERT_ARCHIVE: &str = "INSERT INTO session_transcript_archives \
+    (session_id, generation, session_key, reason, encoding, archive_blob, archive_sha256, archive_name, \
+     created_at, published_at, publish_attempts, last_publish_attempt_at, last_publish_error) \
+    VALUES (?1, ?2, ?3, 'deleted', 'zstd', ?4, ?5, ?6, ?7, ?8, 1, ?8, NULL)";
+
+/// Compresses a transcript the way OpenClaw's archives are: one zstd frame.
+fn zstd(data: &[u8]) -> Vec<u8> {
+    ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut s = String::with_capacity(64);
+    for b in Sha256::digest(data).iter() {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// OpenClaw's archive time stamp: ISO 8601 with `:` turned into `-`.
+fn archive_ts(ms: i64) -> String {
+    let mut s = String::with_capacity(24);
+    push_iso(&mut s, ms);
+    s.replace(':', "-")
+}
+
+fn open_db(path: &Path, agent: &str, now: i64, archives: bool) -> Res<Connection> {
     let conn = Connection::open(path)?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if mode != "wal" {
@@ -984,6 +1109,9 @@ fn open_db(path: &Path, agent: &str, now: i64) -> Res<Connection> {
     // keys (on by default in rusqlite's bundled build) are checked by the tests instead.
     conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-32768; PRAGMA foreign_keys=OFF;")?;
     conn.execute_batch(SCHEMA)?;
+    if archives {
+        conn.execute_batch(SCHEMA_ARCHIVES)?;
+    }
     conn.execute(
         "INSERT INTO schema_meta VALUES ('primary', 'agent', ?1, ?2, ?3, ?4, ?4)",
         params![AGENT_SCHEMA_VERSION, agent, APP_VERSION, now],
@@ -1052,7 +1180,12 @@ impl Gen {
             fs::create_dir_all(&sessions_dir)?;
             fs::create_dir_all(&agent_dir)?;
             let db = if args.sqlite_share > 0.0 {
-                Some(open_db(&agent_dir.join("openclaw-agent.sqlite"), &id, args.end_ms - WINDOW)?)
+                Some(open_db(
+                    &agent_dir.join("openclaw-agent.sqlite"),
+                    &id,
+                    args.end_ms - WINDOW,
+                    args.archived_fraction > 0.0,
+                )?)
             } else {
                 None
             };
@@ -1090,6 +1223,9 @@ impl Gen {
         }
         Ok(Gen {
             rng,
+            arch_rng: Rng(args.seed ^ 0x6172_6368_6976_6564),
+            archived_fraction: args.archived_fraction,
+            sessions_goal: args.sessions,
             pools,
             line: String::with_capacity(1 << 20),
             tmp: String::with_capacity(1 << 20),
@@ -1115,8 +1251,14 @@ impl Gen {
         let win_start = self.end_ms - WINDOW;
         let spread = (WINDOW - 8 * HOUR) as f64;
         let agent_w: Vec<u32> = (0..self.agents.len()).map(|i| [50, 30, 20].get(i).copied().unwrap_or(15)).collect();
-        while self.total() < target {
+        let goal = self.sessions_goal;
+        while goal.map_or(self.total() < target, |n| self.stats.sessions < n) {
             let done = self.total();
+            // How far along the run is: by bytes, or by sessions with --sessions.
+            let progress = match goal {
+                None => done as f64 / target as f64,
+                Some(n) => self.stats.sessions as f64 / n as f64,
+            };
             let store = if args.sqlite_share <= 0.0 {
                 Store::Jsonl
             } else if args.sqlite_share >= 1.0 {
@@ -1129,12 +1271,18 @@ impl Gen {
                 } else {
                     Store::Jsonl
                 }
-            } else if (done as f64) < (1.0 - args.sqlite_share) * target as f64 {
-                Store::Jsonl
             } else {
-                Store::Sqlite
+                // Legacy files first, SQLite after (by bytes as before, or by sessions).
+                let files_era = match goal {
+                    None => (done as f64) < (1.0 - args.sqlite_share) * target as f64,
+                    Some(_) => progress < 1.0 - args.sqlite_share,
+                };
+                if files_era {
+                    Store::Jsonl
+                } else {
+                    Store::Sqlite
+                }
             };
-            let progress = done as f64 / target as f64;
             let start = (win_start + (progress * spread) as i64 + self.rng.below(2 * HOUR as u64) as i64)
                 .min(self.end_ms - MIN);
             let agent = self.rng.weighted(&agent_w);
@@ -1205,12 +1353,27 @@ impl Gen {
     fn emit(&mut self, cur: &mut Cur) -> Res<()> {
         let n = self.line.len() as u64;
         match cur.store {
+            Store::Jsonl if cur.arch == Some(Arch::Zst) => {
+                cur.buf.extend_from_slice(self.line.as_bytes());
+                cur.buf.push(b'\n');
+                self.stats.bytes_jsonl += n + 1;
+                self.stats.arch_jsonl += n + 1;
+                cur.bytes += n + 1;
+            }
             Store::Jsonl => {
                 let w = cur.file.as_mut().ok_or("internal: JSONL session without a file")?;
                 w.write_all(self.line.as_bytes())?;
                 w.write_all(b"\n")?;
                 self.stats.bytes_jsonl += n + 1;
                 cur.bytes += n + 1;
+            }
+            Store::Sqlite if cur.arch == Some(Arch::Row) => {
+                // The archive is the transcript as JSONL: each row's event_json and a newline.
+                cur.buf.extend_from_slice(self.line.as_bytes());
+                cur.buf.push(b'\n');
+                self.stats.bytes_sqlite += n;
+                self.stats.arch_sqlite += n;
+                cur.bytes += n;
             }
             Store::Sqlite => {
                 let ag = &mut self.agents[cur.agent];
@@ -1230,7 +1393,17 @@ impl Gen {
     // --- a session -----------------------------------------------------------------------------
 
     fn session(&mut self, spec: Spec) -> Res<Vec<Spec>> {
+        let arch = if self.archived_fraction > 0.0 && self.arch_rng.chance(self.archived_fraction) {
+            Some(match spec.store {
+                Store::Sqlite => Arch::Row,
+                Store::Jsonl if self.arch_rng.chance(0.5) => Arch::Renamed,
+                Store::Jsonl => Arch::Zst,
+            })
+        } else {
+            None
+        };
         let file = match spec.store {
+            Store::Jsonl if arch == Some(Arch::Zst) => None,
             Store::Jsonl => {
                 let path = self.agents[spec.agent].sessions_dir.join(format!("{}.jsonl", spec.sid));
                 Some(BufWriter::with_capacity(256 << 10, File::create(path)?))
@@ -1242,6 +1415,8 @@ impl Gen {
             store: spec.store,
             sid: spec.sid.clone(),
             file,
+            arch,
+            buf: Vec::new(),
             seq: 0,
             t: spec.start,
             t_max: spec.t_max,
@@ -1338,7 +1513,7 @@ impl Gen {
         if let Some(mut f) = cur.file.take() {
             f.flush()?;
         }
-        self.record(&spec, &cur)?;
+        self.record(&spec, &mut cur)?;
         self.stats.sessions += 1;
         Ok(children)
     }
@@ -1709,6 +1884,14 @@ impl Gen {
             cache_write as f64 * p[3] / 1e6,
         ];
         let cost_total = costs.iter().sum::<f64>();
+        let st = &mut self.stats;
+        st.calls += 1;
+        st.input += input;
+        st.output += output;
+        st.cache_read += cache_read;
+        st.cache_write += cache_write;
+        st.reasoning += reasoning;
+        st.cost += cost_total;
         self.line.push_str(",\"usage\":{\"input\":");
         push_num(&mut self.line, input);
         push_key(&mut self.line, "output");
@@ -1783,6 +1966,8 @@ impl Gen {
         self.line.push_str(",\"errorMessage\":");
         push_lit(&mut self.line, self.rng.pick_str(ERRORS));
         self.line.push_str("}}");
+        // A model call too (all-zero usage).
+        self.stats.calls += 1;
         cur.failed = true;
         self.emit(cur)
     }
@@ -1960,7 +2145,7 @@ impl Gen {
 
     /// Adds the finished session to its store's index: `sessions.json` or
     /// `session_nodes` + `session_windows`.
-    fn record(&mut self, spec: &Spec, cur: &Cur) -> Res<()> {
+    fn record(&mut self, spec: &Spec, cur: &mut Cur) -> Res<()> {
         let end = cur.t;
         let m = &MODELS[cur.model];
         let running = end > self.end_ms - 20 * MIN;
@@ -2079,6 +2264,10 @@ impl Gen {
         obj.insert("createdVia".into(), json!(via));
         obj.insert("createdAt".into(), json!(spec.start));
 
+        if let Some(arch) = cur.arch {
+            // Deleted: in no index (sessions.json, session_nodes, session_windows), only archived.
+            return self.archive(spec, cur, arch);
+        }
         let ag = &mut self.agents[spec.agent];
         match spec.store {
             Store::Jsonl => {
@@ -2152,6 +2341,61 @@ impl Gen {
                         );
                     }
                 }
+                if ag.db_pending >= COMMIT_EVERY {
+                    db.execute_batch("COMMIT; BEGIN")?;
+                    ag.db_pending = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a deleted session's remains, as OpenClaw 2026.9.6 leaves them (see the module doc).
+    fn archive(&mut self, spec: &Spec, cur: &mut Cur, arch: Arch) -> Res<()> {
+        let end = cur.t;
+        let deleted_ms = (end + self.arch_rng.between(MIN as u64, 3 * DAY as u64) as i64).min(self.end_ms).max(end);
+        let ts = archive_ts(deleted_ms);
+        let buf = std::mem::take(&mut cur.buf);
+        let ag = &mut self.agents[spec.agent];
+        let st = &mut self.stats;
+        st.sessions_archived += 1;
+        match arch {
+            Arch::Renamed => {
+                let from = ag.sessions_dir.join(format!("{}.jsonl", spec.sid));
+                fs::rename(&from, ag.sessions_dir.join(format!("{}.jsonl.deleted.{ts}", spec.sid)))?;
+                st.renamed_files += 1;
+            }
+            Arch::Zst => {
+                let z = zstd(&buf);
+                fs::write(ag.sessions_dir.join(format!("{}.jsonl.deleted.{ts}.zst", spec.sid)), &z)?;
+                st.zst_files += 1;
+                st.zst_file_bytes += z.len() as u64;
+                st.bytes_archived += buf.len() as u64;
+            }
+            Arch::Row => {
+                let z = zstd(&buf);
+                let mut generation = String::with_capacity(32);
+                push_hex(&mut generation, self.arch_rng.next_u64(), 16);
+                push_hex(&mut generation, self.arch_rng.next_u64(), 16);
+                let name = format!("{}.jsonl.deleted.{ts}.{generation}.zst", spec.sid);
+                let published = deleted_ms + self.arch_rng.between(5, 900) as i64;
+                let db = ag.db.as_ref().ok_or("internal: SQLite session without a DB")?;
+                db.prepare_cached(INSERT_ARCHIVE)?.execute(params![
+                    spec.sid,
+                    generation,
+                    spec.key,
+                    z,
+                    sha256_hex(&z),
+                    name,
+                    deleted_ms,
+                    published,
+                ])?;
+                fs::write(ag.sessions_dir.join(&name), &z)?;
+                st.archive_rows += 1;
+                st.zst_row_bytes += z.len() as u64;
+                st.zst_file_bytes += z.len() as u64;
+                st.bytes_archived += buf.len() as u64;
+                ag.db_pending += z.len() as u64;
                 if ag.db_pending >= COMMIT_EVERY {
                     db.execute_batch("COMMIT; BEGIN")?;
                     ag.db_pending = 0;
@@ -2253,21 +2497,47 @@ fn run() -> Res<()> {
     fs::create_dir_all(&args.out)?;
     let out = fs::canonicalize(&args.out)?;
     let target = args.size_mb * MIB;
-    // ~10,000 sessions per GiB, at least 20.
-    let n_plan = ((args.size_mb as f64 / 1024.0 * 10_000.0).round() as u64).max(20);
+    // ~10,000 sessions per GiB, at least 20 (or exactly --sessions).
+    let n_plan = args.sessions.unwrap_or(((args.size_mb as f64 / 1024.0 * 10_000.0).round() as u64).max(20));
     let mut gen = Gen::new(&args, &out, n_plan)?;
     gen.avg_budget = target / n_plan;
     write_config(&out, &mut gen)?;
     gen.run(&args, target)?;
     gen.finish()?;
-    let report = json!({
+    let st = &gen.stats;
+    let mut report = json!({
         "dir": out.to_string_lossy(),
-        "bytes_jsonl": gen.stats.bytes_jsonl,
-        "bytes_sqlite_events": gen.stats.bytes_sqlite,
-        "sessions": gen.stats.sessions,
-        "events": gen.stats.events,
+        // Plain transcript bytes: JSONL files (renamed .deleted ones included) and event_json.
+        "bytes_jsonl": st.bytes_jsonl - st.arch_jsonl,
+        "bytes_sqlite_events": st.bytes_sqlite - st.arch_sqlite,
+        "sessions": st.sessions,
+        "events": st.events,
         "seconds": (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        "expected": {
+            "sessions": st.sessions,
+            "calls": st.calls,
+            "input": st.input,
+            "output": st.output,
+            "cacheRead": st.cache_read,
+            "cacheWrite": st.cache_write,
+            "reasoning": st.reasoning,
+            "cost": st.cost,
+            "deleted": st.sessions_archived,
+            // Archives a reader reads: DB rows and JSONL-era .zst files (not the copy of a row).
+            "archives": st.archive_rows + st.zst_files,
+        },
     });
+    if args.archived_fraction > 0.0 {
+        let o = report.as_object_mut().ok_or("internal: report is not an object")?;
+        // Inflated JSONL bytes in zstd archives (each once), what they take compressed, and how many.
+        o.insert("bytes_archived".into(), json!(st.bytes_archived));
+        o.insert("bytes_zst_rows".into(), json!(st.zst_row_bytes));
+        o.insert("bytes_zst_files".into(), json!(st.zst_file_bytes));
+        o.insert("sessions_deleted".into(), json!(st.sessions_archived));
+        o.insert("archive_rows".into(), json!(st.archive_rows));
+        o.insert("deleted_jsonl_files".into(), json!(st.renamed_files));
+        o.insert("deleted_zst_files".into(), json!(st.zst_files));
+    }
     println!("{report}");
     Ok(())
 }
