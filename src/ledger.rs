@@ -3,8 +3,8 @@
 //! OpenClaw may purge a transcript for good (`openclaw sessions cleanup`, retention, a disk
 //! budget, a user deleting files). The ledger keeps every session's aggregates (the index's
 //! `Tally` with its hourly buckets, and its metadata) in `<data-dir>/ledger.db`, written behind
-//! the watcher every few seconds for the sessions that changed. At start it is loaded before the
-//! sources are read: a session still found in a source takes the source's figures unless they
+//! the watcher every few seconds for the sessions that changed. At start it is read, a chunk at a
+//! time, once the sources have been: a session still found in a source takes the source's figures unless they
 //! are smaller (rows deleted from the middle of a transcript), and one found nowhere is listed as
 //! `purged` with its figures. The ledger grows by one row per session, never per event.
 
@@ -52,9 +52,12 @@ impl Ledger {
         let path = data_dir.join("ledger.db");
         let conn = Connection::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(2)).ok();
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            .and_then(|_| conn.execute_batch(SCHEMA))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        // A WAL bigger than 4 MiB is cut back to that size after each checkpoint.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 4194304;",
+        )
+        .and_then(|_| conn.execute_batch(SCHEMA))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
         let version: Option<String> =
             conn.query_row("SELECT value FROM ledger_meta WHERE key = 'version'", [], |r| r.get(0)).ok();
         match version.and_then(|v| v.parse::<i64>().ok()) {
@@ -70,26 +73,59 @@ impl Ledger {
         Ok(Ledger { conn, path })
     }
 
-    /// Every session kept; rows that cannot be decoded are skipped and counted.
-    pub fn load(&self) -> Result<(Vec<Entry>, u64), String> {
+    /// Every session kept, `chunk` at a time in rowid order (so that a big ledger is never held
+    /// whole); rows that cannot be decoded are skipped and counted. Returns that count.
+    pub fn load_each(&self, chunk: usize, mut f: impl FnMut(Vec<Entry>)) -> Result<u64, String> {
+        let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
         let mut stmt = self
             .conn
-            .prepare("SELECT id, agent, data FROM sessions")
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
-            .map_err(|e| format!("{}: {e}", self.path.display()))?;
-        let (mut out, mut bad) = (Vec::new(), 0);
-        for row in rows {
-            let entry = row.ok().and_then(|(id, agent, data)| {
-                decode(&data).map(|(store, meta, tally)| Entry { id, agent, store, meta, tally })
-            });
-            match entry {
-                Some(e) => out.push(e),
-                None => bad += 1,
+            .prepare("SELECT rowid, id, agent, data FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
+            .map_err(err)?;
+        let (mut after, mut bad) = (i64::MIN, 0);
+        loop {
+            let mut rows = stmt.query(params![after, chunk.max(1) as i64]).map_err(err)?;
+            let mut out = Vec::with_capacity(chunk);
+            let mut seen = 0;
+            while let Some(r) = rows.next().map_err(err)? {
+                seen += 1;
+                after = r.get(0).map_err(err)?;
+                let row = (r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, String>(3));
+                let entry = match row {
+                    (Ok(id), Ok(agent), Ok(data)) => {
+                        decode(&data).map(|(store, meta, tally)| Entry { id, agent, store, meta, tally })
+                    }
+                    _ => None,
+                };
+                match entry {
+                    Some(e) => out.push(e),
+                    None => bad += 1,
+                }
+            }
+            // The statement is done with before the caller runs: no read transaction is held
+            // across chunks.
+            drop(rows);
+            if !out.is_empty() {
+                f(out);
+            }
+            if seen < chunk.max(1) {
+                return Ok(bad);
             }
         }
-        Ok((out, bad))
+    }
+
+    /// Every session kept, at once (tests and small ledgers); see `load_each`.
+    pub fn load(&self) -> Result<(Vec<Entry>, u64), String> {
+        let mut all = Vec::new();
+        let bad = self.load_each(4096, |chunk| all.extend(chunk))?;
+        Ok((all, bad))
+    }
+
+    /// Folds the write-ahead log back into the database and truncates it (after a big write,
+    /// so that the WAL does not stay as big as the ledger).
+    pub fn checkpoint(&self) -> Result<(), String> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| format!("{}: {e}", self.path.display()))
     }
 
     /// Writes (replaces) these sessions in one transaction.
@@ -129,6 +165,12 @@ impl Ledger {
         tx.commit().map_err(|e| e.to_string())?;
         Ok(n)
     }
+}
+
+/// Whether figures read back from the ledger are those of the index: the same event count and
+/// the same cost up to the last bits a JSON round trip may change.
+pub fn same_figures(kept: (u64, f64), now: (u64, f64)) -> bool {
+    kept.0 == now.0 && (kept.1 - now.1).abs() <= 1e-12 * kept.1.abs().max(now.1.abs())
 }
 
 fn finite(x: f64) -> f64 {
@@ -289,6 +331,45 @@ mod tests {
         // A row that cannot be decoded is skipped and counted, never fatal.
         l.conn.execute("INSERT INTO sessions VALUES ('bad', 'main', 0, 0, 0, '{\"meta\":1}')", []).unwrap();
         assert_eq!(l.load().unwrap().1, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn loads_in_chunks_and_compares_figures_after_a_round_trip() {
+        let dir = std::env::temp_dir().join(format!("clawmetry-ledger-chunks-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut l = Ledger::open(&dir).unwrap();
+        // Costs as the index sums them: many small prices, not exactly representable.
+        let entries: Vec<Entry> = (0..10)
+            .map(|i| {
+                let cost = (0..=i).map(|k| 0.000_003 * k as f64 + 0.1).sum::<f64>() / 3.0;
+                let tally = Tally { events: i, usage: Usage { cost, ..Usage::default() }, ..Tally::default() };
+                Entry {
+                    id: format!("s{i}"),
+                    agent: "main".into(),
+                    store: "sqlite".into(),
+                    meta: SessionMeta::default(),
+                    tally,
+                }
+            })
+            .collect();
+        l.save(&entries, 1).unwrap();
+        l.checkpoint().unwrap();
+        let mut sizes = Vec::new();
+        let mut back = Vec::new();
+        let bad = l.load_each(3, |chunk| {
+            sizes.push(chunk.len());
+            back.extend(chunk);
+        });
+        assert_eq!((sizes, bad), (vec![3, 3, 3, 1], Ok(0)));
+        for (a, b) in entries.iter().zip(&back) {
+            assert_eq!(a.id, b.id);
+            let (kept, now) = ((b.tally.events, b.tally.usage.cost), (a.tally.events, a.tally.usage.cost));
+            assert!(same_figures(kept, now), "{kept:?} vs {now:?}");
+            assert!(!same_figures(kept, (now.0 + 1, now.1)));
+            assert!(!same_figures(kept, (now.0, now.1 + 1e-9)), "a real change of a billionth of a dollar counts");
+        }
+        assert!(same_figures((0, 0.0), (0, 0.0)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -292,6 +292,9 @@ pub struct LedgerHealth {
     pub enabled: bool,
     pub sessions: u64,
     pub bad_rows: u64,
+    /// Session rows written since start (a session whose figures the ledger already has is not
+    /// written again: after a restart with nothing new, 0).
+    pub written: u64,
     pub last_write_ms: Option<i64>,
     pub last_error: Option<String>,
     pub forgotten: u64,

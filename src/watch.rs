@@ -36,9 +36,17 @@ const CHUNK: usize = 1024 * 1024;
 const REBUILD_AFTER: Duration = Duration::from_millis(250);
 /// Sessions changed since the last write reach the ledger this often.
 const LEDGER_FLUSH: Duration = Duration::from_secs(2);
-/// A database is polled again this long after a change: a WAL commit becomes visible to readers
-/// only when the writer updates the shared-memory index, which inotify cannot see.
-const DB_RECHECK: Duration = Duration::from_millis(40);
+/// Sessions read from or written to the ledger at a time (one transaction, one lock each).
+const LEDGER_CHUNK: usize = 2048;
+/// A database is read once it has been quiet this long after a change, and at the latest
+/// `DB_MAX_WAIT` after the first change. Reading at once would start a read transaction in the
+/// very millisecond in which OpenClaw, having just written, checkpoints its WAL: a
+/// `wal_checkpoint(TRUNCATE)` cannot complete while any reader holds a snapshot of WAL frames, and
+/// OpenClaw then defers its disk-budget purge ("checkpoint-incomplete"). Measured on the lab:
+/// `openclaw sessions cleanup --enforce` failed to purge 8 times in a row while clawmetry read on
+/// every change. Waiting also lets a commit reach the shared-memory index, which inotify cannot see.
+const DB_QUIET: Duration = Duration::from_millis(120);
+const DB_MAX_WAIT: Duration = Duration::from_millis(600);
 
 /// Starts the watcher thread.
 pub fn spawn(ctx: Shared, cfg: Config) -> std::io::Result<JoinHandle<()>> {
@@ -93,8 +101,8 @@ struct Watcher {
     /// watch must be added again (the old one went with the old inode).
     watched: HashMap<PathBuf, u64>,
     rx: Option<Receiver<PathBuf>>,
-    /// Databases to poll again, and when.
-    recheck: Vec<(Instant, PathBuf, String)>,
+    /// Databases that changed and are read once they settle (see `DB_QUIET`).
+    settling: Vec<Settling>,
     /// JSONL sessions to re-read from the start (a file shrank or was replaced), and when: a
     /// moment after the change, so that a rewrite in progress is read whole, not as an empty or
     /// half-written file followed by "appended" lines counted twice.
@@ -103,9 +111,11 @@ struct Watcher {
     archive_files: HashMap<PathBuf, String>,
     /// The ledger (`<data-dir>/ledger.db`), when there is a data dir and it opens.
     ledger: Option<Ledger>,
-    /// What the ledger held at start (events, cost) per session: unchanged sessions are not
-    /// written again. Emptied after the first write.
+    /// The figures (events, cost) the ledger has of each session: a session whose figures did
+    /// not change is not written again.
     ledger_known: HashMap<String, (u64, f64)>,
+    /// Whether the ledger was read into the index (once, after the first cold index).
+    ledger_loaded: bool,
     last_ledger_flush: Instant,
 }
 
@@ -132,11 +142,12 @@ impl Watcher {
             wd_dirs,
             watched: HashMap::new(),
             rx,
-            recheck: Vec::new(),
+            settling: Vec::new(),
             rebuilds: Vec::new(),
             archive_files: HashMap::new(),
             ledger: None,
             ledger_known: HashMap::new(),
+            ledger_loaded: false,
             last_ledger_flush: Instant::now(),
         }
     }
@@ -147,7 +158,7 @@ impl Watcher {
         loop {
             let mut wait =
                 RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10)).min(LEDGER_FLUSH);
-            if let Some(due) = self.recheck.iter().map(|r| r.0).chain(self.rebuilds.iter().map(|r| r.0)).min() {
+            if let Some(due) = self.settling.iter().map(Settling::due).chain(self.rebuilds.iter().map(|r| r.0)).min() {
                 wait = wait.min(due.saturating_duration_since(Instant::now()));
             }
             let first = match &self.rx {
@@ -178,10 +189,13 @@ impl Watcher {
                 }
             }
             let now = Instant::now();
-            let due: Vec<(Instant, PathBuf, String)> = self.recheck.iter().filter(|r| r.0 <= now).cloned().collect();
-            self.recheck.retain(|r| r.0 > now);
-            for (_, db, agent) in due {
-                self.poll_db(&db, &agent);
+            let (due, later) = std::mem::take(&mut self.settling).into_iter().partition(|r| r.due() <= now);
+            self.settling = later;
+            for r in due {
+                match r.db {
+                    Settled::Agent { path, agent } => self.poll_db(&path, &agent),
+                    Settled::State => self.load_subagent_runs(),
+                }
             }
             let due: Vec<String> = self.rebuilds.iter().filter(|r| r.0 <= now).map(|r| r.1.clone()).collect();
             self.rebuilds.retain(|r| r.0 > now);
@@ -202,7 +216,7 @@ impl Watcher {
     fn cold_index(&mut self) {
         let t0 = Instant::now();
         self.install = detect::detect(&self.cfg);
-        let kept = self.open_ledger();
+        self.open_ledger();
         self.load_prices();
         {
             let mut st = self.ctx.write();
@@ -214,7 +228,7 @@ impl Watcher {
             }
         }
         if !self.install.found {
-            self.reconcile_ledger(kept);
+            self.reconcile_ledger();
             eprintln!(
                 "clawmetry: no OpenClaw installation found (looked at {}); set --openclaw-dir or $OPENCLAW_STATE_DIR. \
                  Serving anyway and checking again every few seconds.",
@@ -314,12 +328,8 @@ impl Watcher {
         }
         self.dbs.extend(db_results);
         // Archive files after the databases: one kept both as a row and as a file is read once.
-        for a in &agents {
-            for path in list_archive_files(&a.sessions_dir) {
-                self.archive_file(&path, &a.id);
-            }
-        }
-        self.reconcile_ledger(kept);
+        self.cold_archive_files(&agents);
+        self.reconcile_ledger();
         let ms = t0.elapsed().as_millis() as u64;
         self.ctx.write().shrink();
         crate::alloc::release_free_memory();
@@ -332,50 +342,49 @@ impl Watcher {
         self.ctx.hub.publish("index", json!({"ready": true, "coldIndexMs": ms}));
     }
 
-    /// Opens the ledger once and returns what it keeps (empty without a data dir, or when it
-    /// cannot be opened: then /api/health says why).
-    fn open_ledger(&mut self) -> Vec<ledger::Entry> {
-        if self.ledger.is_some() || !self.ledger_known.is_empty() {
-            return Vec::new();
+    /// Opens the ledger once (without a data dir, or when it cannot be opened, /api/health says
+    /// why). What it keeps is read by `reconcile_ledger`, after the cold index.
+    fn open_ledger(&mut self) {
+        if self.ledger.is_some() {
+            return;
         }
         let Some(dir) = self.cfg.data_dir.clone() else {
             self.ctx.write().ledger.last_error = Some("no data dir: spend is not kept beyond OpenClaw's files".into());
-            return Vec::new();
+            return;
         };
-        let opened = Ledger::open(&dir).and_then(|l| l.load().map(|(entries, bad)| (l, entries, bad)));
+        let opened = Ledger::open(&dir);
         let mut st = self.ctx.write();
         st.ledger.path = Some(dir.join("ledger.db"));
         match opened {
-            Ok((l, entries, bad)) => {
+            Ok(l) => {
                 st.ledger.enabled = true;
-                st.ledger.bad_rows = bad;
-                st.ledger.sessions = entries.len() as u64;
-                self.ledger_known =
-                    entries.iter().map(|e| (e.id.clone(), (e.tally.events, e.tally.usage.cost))).collect();
                 self.ledger = Some(l);
-                entries
             }
             Err(e) => {
                 eprintln!("clawmetry: the ledger cannot be used ({e}); spend of purged sessions is not kept");
                 st.ledger.last_error = Some(e);
-                Vec::new()
             }
         }
     }
 
     /// After the cold index: every session the ledger keeps stays counted. One no source has
     /// any more is listed as purged with its figures; one a source re-read with fewer events
-    /// (rows deleted from its middle) keeps the ledger's (`State::keep_at_least`).
-    fn reconcile_ledger(&mut self, kept: Vec<ledger::Entry>) {
-        if kept.is_empty() {
+    /// (rows deleted from its middle) keeps the ledger's (`State::keep_at_least`). The ledger is
+    /// read `LEDGER_CHUNK` sessions at a time, each under one short write lock.
+    fn reconcile_ledger(&mut self) {
+        let Some(l) = self.ledger.as_ref() else { return };
+        if std::mem::replace(&mut self.ledger_loaded, true) {
             return;
         }
         let mut forget = Vec::new();
-        {
-            let mut st = self.ctx.write();
+        let known = &mut self.ledger_known;
+        let (ctx, forget_purged) = (&self.ctx, self.cfg.forget_purged);
+        let loaded = l.load_each(LEDGER_CHUNK, |kept| {
+            let mut st = ctx.write();
             for e in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
                 if found {
+                    known.insert(e.id.clone(), (e.tally.events, e.tally.usage.cost));
                     // A deleted session's index rows are gone: what the ledger knew fills in.
                     if let Some(s) = st.sessions.get_mut(&e.id) {
                         s.meta.fill_from(&e.meta);
@@ -383,31 +392,38 @@ impl Watcher {
                     st.keep_at_least(&e.agent, &e.id, e.tally);
                     continue;
                 }
-                if self.cfg.forget_purged {
+                if forget_purged {
                     forget.push(e.id);
                     continue;
                 }
+                known.insert(e.id.clone(), (e.tally.events, e.tally.usage.cost));
                 let mut meta = e.meta;
                 meta.id.clone_from(&e.id);
                 st.apply_meta(&e.agent, vec![meta]);
                 let store = if e.store == "otlp" { Store::Otlp } else { Store::Ledger };
                 st.apply_tally(&e.agent, &e.id, store, e.tally);
             }
+        });
+        {
+            let mut st = self.ctx.write();
+            match loaded {
+                Ok(bad) => st.ledger.bad_rows = bad,
+                Err(e) => st.ledger.last_error = Some(e),
+            }
             st.ledger.forgotten += forget.len() as u64;
+            st.ledger.sessions = self.ledger_known.len() as u64;
         }
         if let (Some(l), false) = (self.ledger.as_mut(), forget.is_empty()) {
             if let Err(e) = l.forget(&forget) {
                 self.ctx.write().ledger.last_error = Some(e);
             }
-            for id in &forget {
-                self.ledger_known.remove(id);
-            }
         }
         self.flush_ledger();
     }
 
-    /// Writes the sessions changed since the last write to the ledger (outside the state lock:
-    /// their figures are copied under a short read lock first).
+    /// Writes the sessions changed since the last write to the ledger, `LEDGER_CHUNK` at a time
+    /// (outside the state lock: their figures are copied under a short read lock first). A
+    /// session whose figures the ledger already has is not written again.
     fn flush_ledger(&mut self) {
         self.last_ledger_flush = Instant::now();
         let Some(l) = self.ledger.as_mut() else {
@@ -421,39 +437,59 @@ impl Watcher {
             }
             st.ledger_dirty.drain().collect()
         };
-        let known = &mut self.ledger_known;
-        let entries: Vec<ledger::Entry> = {
-            let st = self.ctx.read();
-            dirty
-                .iter()
-                .filter_map(|id| st.sessions.get(id))
-                .filter(|s| s.store != Store::None || s.tally.events > 0)
-                .filter(|s| known.remove(&s.id) != Some((s.tally.events, s.tally.usage.cost)))
-                .map(|s| ledger::Entry {
-                    id: s.id.clone(),
-                    agent: s.agent.clone(),
-                    store: s.store.as_str().to_string(),
-                    meta: s.meta.clone(),
-                    tally: s.tally.clone(),
-                })
-                .collect()
-        };
-        if entries.is_empty() {
-            return;
-        }
         let now = self.ctx.now_ms();
-        let result = l.save(&entries, now);
+        let known = &mut self.ledger_known;
+        let mut written = 0;
+        let mut failed = None;
+        for (i, ids) in dirty.chunks(LEDGER_CHUNK).enumerate() {
+            let entries: Vec<ledger::Entry> = {
+                let st = self.ctx.read();
+                ids.iter()
+                    .filter_map(|id| st.sessions.get(id))
+                    .filter(|s| s.store != Store::None || s.tally.events > 0)
+                    .filter(|s| {
+                        known.get(&s.id).is_none_or(|k| !ledger::same_figures(*k, (s.tally.events, s.tally.usage.cost)))
+                    })
+                    .map(|s| ledger::Entry {
+                        id: s.id.clone(),
+                        agent: s.agent.clone(),
+                        store: s.store.as_str().to_string(),
+                        meta: s.meta.clone(),
+                        tally: s.tally.clone(),
+                    })
+                    .collect()
+            };
+            if entries.is_empty() {
+                continue;
+            }
+            match l.save(&entries, now) {
+                Ok(()) => {
+                    written += entries.len();
+                    for e in entries {
+                        known.insert(e.id, (e.tally.events, e.tally.usage.cost));
+                    }
+                }
+                Err(e) => {
+                    failed = Some((e, i * LEDGER_CHUNK));
+                    break;
+                }
+            }
+        }
+        // A big write (the first one, or a re-priced index) leaves a WAL as big as itself.
+        let checkpoint = if written > LEDGER_CHUNK { l.checkpoint().err() } else { None };
         let mut st = self.ctx.write();
-        match result {
-            Ok(()) => {
-                st.ledger.last_write_ms = Some(now);
-                st.ledger.last_error = None;
-            }
-            Err(e) => {
-                // Try again at the next flush.
-                st.ledger.last_error = Some(e);
-                st.ledger_dirty.extend(entries.into_iter().map(|e| e.id));
-            }
+        st.ledger.sessions = known.len() as u64;
+        st.ledger.written += written as u64;
+        if written > 0 {
+            st.ledger.last_write_ms = Some(now);
+            st.ledger.last_error = None;
+        }
+        if let Some((e, from)) = failed {
+            // Try again at the next flush.
+            st.ledger.last_error = Some(e);
+            st.ledger_dirty.extend(dirty.into_iter().skip(from));
+        } else if let Some(e) = checkpoint {
+            st.ledger.last_error = Some(e);
         }
     }
 
@@ -478,6 +514,61 @@ impl Watcher {
             }
         }
         publish_touched(&self.ctx, vec![id]);
+    }
+
+    /// The archive files found at start, inflated on as many workers as the JSONL files were
+    /// and offered to the index in the order listed (as `archive_file` would, one by one).
+    fn cold_archive_files(&mut self, agents: &[detect::Agent]) {
+        let mut jobs: Vec<(String, archives::Archive)> = Vec::new();
+        for a in agents {
+            for path in list_archive_files(&a.sessions_dir) {
+                if self.archive_files.contains_key(&path) {
+                    continue;
+                }
+                let Some(arch) = archives::classify_file(&path) else { continue };
+                self.archive_files.insert(path, arch.name.clone());
+                if self.dbs.values().any(|c| c.archives.contains(&arch.name) && !c.failed_archives.contains(&arch.name))
+                {
+                    continue;
+                }
+                jobs.push((a.id.clone(), arch));
+            }
+        }
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let prices = &self.prices;
+        let mut read: Vec<(usize, Tally, IndexHealth)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((_, arch)) = jobs.get(i) else { return out };
+                            let (tally, health) = read_archive(arch, prices);
+                            out.push((i, tally, health));
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect()
+        });
+        read.sort_unstable_by_key(|r| r.0);
+        let mut jobs: Vec<Option<(String, archives::Archive)>> = jobs.into_iter().map(Some).collect();
+        for batch in read.chunks_mut(256) {
+            let mut touched = Vec::with_capacity(batch.len());
+            let mut st = self.ctx.write();
+            for (i, tally, health) in batch.iter_mut() {
+                let Some((agent, arch)) = jobs[*i].take() else { continue };
+                st.health.add(health);
+                if health.source_errors == 0 {
+                    touched.push(arch.session_id.clone());
+                    st.offer_archive(&agent, std::sync::Arc::new(arch), std::mem::take(tally));
+                }
+            }
+            drop(st);
+            publish_touched(&self.ctx, touched);
+        }
     }
 
     /// Archive files that disappeared (purged): their sessions keep their figures.
@@ -572,21 +663,27 @@ impl Watcher {
         }
         if let Some(a) = self.install.agents.iter().find(|a| a.db_path.parent() == Some(dir)).cloned() {
             if name == "openclaw-agent.sqlite" || name == "openclaw-agent.sqlite-wal" {
-                self.poll_db(&a.db_path, &a.id);
-                if !self.recheck.iter().any(|r| r.1 == a.db_path) {
-                    self.recheck.push((Instant::now() + DB_RECHECK, a.db_path.clone(), a.id.clone()));
-                }
+                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
             }
             return;
         }
         if dir == self.install.state_dir.join("state") {
             if name == "openclaw.sqlite" || name == "openclaw.sqlite-wal" {
-                self.load_subagent_runs();
+                self.settle(Settled::State);
             }
             return;
         }
         // Something changed in the state dir or agents/: a new agent, a new config.
         self.redetect();
+    }
+
+    /// Notes a change of a database, to be read once it settles.
+    fn settle(&mut self, db: Settled) {
+        let now = Instant::now();
+        match self.settling.iter_mut().find(|r| r.db == db) {
+            Some(r) => r.last = now,
+            None => self.settling.push(Settling { db, first: now, last: now }),
+        }
     }
 
     /// Re-reads the installation; indexes agents and files that appeared.
@@ -881,6 +978,29 @@ impl Watcher {
             failed_archives: HashSet::new(),
             windows: 0,
         })
+    }
+}
+
+/// A database that changed and is not read yet.
+struct Settling {
+    db: Settled,
+    first: Instant,
+    last: Instant,
+}
+
+#[derive(PartialEq)]
+enum Settled {
+    Agent {
+        path: PathBuf,
+        agent: String,
+    },
+    /// The shared state database (sub-agent runs).
+    State,
+}
+
+impl Settling {
+    fn due(&self) -> Instant {
+        (self.last + DB_QUIET).min(self.first + DB_MAX_WAIT)
     }
 }
 

@@ -9,7 +9,7 @@
 mod common;
 
 use common::{approx, expected, install_fixture, start, Server, TempDir};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::path::Path;
 
 const NOW: &str = "1796600000000"; // 2026-12-06T23:33Z, the day the lab ran
@@ -208,19 +208,30 @@ fn the_ledger_keeps_what_a_purge_removed() {
     // clawmetry ran while the deleted sessions' archives were still there (step 6)...
     {
         let (_tmp, home) = install("step6-turn-after-new");
-        let server = start(&[
+        let args = [
             "--openclaw-dir",
             home.to_str().unwrap(),
             "--fake-now-ms",
             NOW,
             "--data-dir",
             data.path().to_str().unwrap(),
-        ]);
+        ];
+        let server = start(&args);
         assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "step 6");
         // The ledger is written behind the index within a few seconds.
-        server.wait_for(std::time::Duration::from_secs(10), |s| {
-            s.get("/api/health")["ledger"]["lastWriteMs"].as_i64().map(|_| ())
+        let (ledger, _) = server.wait_for(std::time::Duration::from_secs(10), |s| {
+            let l = s.get("/api/health")["ledger"].clone();
+            l["lastWriteMs"].as_i64().map(|_| l)
         });
+        let sessions = server.get("/api/sessions?limit=1000")["total"].clone();
+        assert_eq!((&ledger["written"], &ledger["sessions"]), (&sessions, &sessions), "{ledger}");
+        drop(server);
+        // A restart on the same files: the ledger already has every session's figures (read
+        // back from its JSON, costs included to the last bit that matters): nothing is written.
+        let server = start(&args);
+        let ledger = server.get("/api/health")["ledger"].clone();
+        assert_eq!((&ledger["written"], &ledger["sessions"]), (&json!(0), &sessions), "{ledger}");
+        assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "step 6 again");
     }
     assert!(data.path().join("ledger.db").is_file());
     // ...then OpenClaw's cleanup purged them (and a turn ran): clawmetry starts again.

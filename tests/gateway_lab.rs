@@ -873,16 +873,22 @@ fn spend_is_never_lost_when_the_real_openclaw_deletes_archives_and_purges_sessio
     let out = lab.openclaw(&["config", "set", "session.maintenance.maxDiskBytes", "256kb"]);
     assert!(out.status.success(), "openclaw config set: {}", String::from_utf8_lossy(&out.stderr));
     // OpenClaw defers the purge when its WAL checkpoint could not complete at that instant
-    // ("deferredReason": "checkpoint-incomplete", e.g. while a reader such as clawmetry's poll
-    // is between two statements); as its own maintenance would, try again a few times.
+    // ("deferredReason": "checkpoint-incomplete"). clawmetry must not be the reader that blocks
+    // it: it reads a database only once it has settled after a write (watch.rs `DB_QUIET`; while
+    // it read at once, this purge was deferred 8 times in a row). OpenClaw's own gateway holds
+    // connections too, so, as its own maintenance would, try again a few times, and say how often.
     let mut out = Value::Null;
+    let mut deferred = 0;
     for _ in 0..8 {
         out = lab.openclaw_json(&["sessions", "cleanup", "--agent", "main", "--enforce", "--json"]);
         if archives.iter().all(|f| !f.exists()) {
             break;
         }
+        deferred += 1;
+        eprintln!("[issue 12] cleanup deferred: {}", out["diskBudget"]["deferredReason"]);
         std::thread::sleep(Duration::from_secs(1));
     }
+    eprintln!("[issue 12] cleanup purged after {deferred} deferral(s)");
     assert!(archives.iter().all(|f| !f.exists()), "{step}: OpenClaw purged nothing ({out}); left: {archives:?}");
     problems.begin(step);
     tracked[sub].states = vec!["purged"];

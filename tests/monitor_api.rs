@@ -357,11 +357,24 @@ fn history_backfills_and_survives_kill_9() {
     let rule = a.send("POST", "/api/alerts/rules", &json!({"kind": "disk", "percent": 99}), 201);
     a.kill9();
 
-    // OpenClaw deletes every transcript while clawmetry is down.
+    // OpenClaw deletes every transcript while clawmetry is down. The ledger (written at the end
+    // of the cold index) would keep those sessions as purged; `--forget-purged` drops them, so
+    // that what is left to show the spend is the history alone.
     std::fs::remove_dir_all(home.join("agents")).unwrap();
     let later = "1795608600000"; // ten minutes on
-    let b = start(&["--openclaw-dir", h, "--data-dir", d, "--fake-now-ms", later, "--history-interval", "1"]);
+    let b = start(&[
+        "--openclaw-dir",
+        h,
+        "--data-dir",
+        d,
+        "--fake-now-ms",
+        later,
+        "--history-interval",
+        "1",
+        "--forget-purged",
+    ]);
     assert_eq!(b.get("/api/overview")["usage"]["total"]["calls"], 0, "the index is empty now");
+    assert!(b.get("/api/health")["ledger"]["forgotten"].as_u64() > Some(0), "the ledger had the sessions");
     let v = cost_history(&b, "range=7d&step=1d");
     assert!(approx(&v["total"], LAB_COST), "usage kept after the transcripts went: {v}");
     let (v, _) = b.wait_for(Duration::from_secs(10), |s| {
