@@ -143,6 +143,34 @@ fn setup(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The tables of `setup`, in the order they are copied.
+const TABLES: &[&str] = &["usage_hourly", "usage_daily", "snapshots", "health_daily", "settings", "rules", "alerts"];
+
+/// Copies every table of the history database at `path` (read-only; as an immutable file when
+/// even a read-only open fails, e.g. no -shm can be made beside it) into `conn`.
+fn copy_into(conn: &Connection, path: &Path) -> Result<(), String> {
+    let mut uri = String::from("file:");
+    for c in path.to_str().ok_or("not a UTF-8 path")?.chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
+            c => uri.push(c),
+        }
+    }
+    let attach = |mode: &str| conn.execute("ATTACH DATABASE ?1 AS old", [format!("{uri}?{mode}")]);
+    let readable = |c: &Connection| c.query_row("SELECT count(*) FROM old.settings", [], |r| r.get::<_, i64>(0));
+    let attached = attach("mode=ro").and_then(|_| readable(conn)).or_else(|_| {
+        let _ = conn.execute_batch("DETACH DATABASE old");
+        attach("mode=ro&immutable=1").and_then(|_| readable(conn))
+    });
+    let copied = attached.and_then(|_| {
+        TABLES
+            .iter()
+            .try_for_each(|t| conn.execute_batch(&format!("INSERT OR REPLACE INTO main.{t} SELECT * FROM old.{t}")))
+    });
+    let _ = conn.execute_batch("DETACH DATABASE old");
+    copied.map_err(|e| e.to_string())
+}
+
 impl History {
     /// Opens (creating) `<dir>/history.db`; falls back to an in-memory database, with the reason
     /// in `open_error`, when the directory cannot be created or the file cannot be opened.
@@ -164,6 +192,15 @@ impl History {
         };
         let conn = Connection::open_in_memory().expect("in-memory SQLite");
         let _ = setup(&conn);
+        // A history.db that is there but cannot be written (a read-only or full data dir): its
+        // settings (budgets, auto-pause, alert rules and channels) and history are loaded into
+        // memory, so that nothing the user set is silently off; changes are refused (503).
+        let existing = dir.map(|d| d.join("history.db")).filter(|p| p.is_file());
+        let err = match existing.map(|p| (copy_into(&conn, &p), p)) {
+            Some((Ok(()), p)) => format!("{err}; its settings and history ({}) are served read-only", p.display()),
+            Some((Err(e), p)) => format!("{err}; {} could not be read either: {e}", p.display()),
+            None => err,
+        };
         History { path: None, writer: Mutex::new(conn), reader: None, retention_days, open_error: Some(err) }
     }
 
@@ -639,6 +676,34 @@ mod tests {
         assert_eq!(h.prune(day0 + 3 * 86_400_000 + 1000).unwrap(), 3);
         assert_eq!(h.snapshot_count(), 1);
         assert_eq!(h.snapshot_series(&q(86_400_000)).unwrap().len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_existing_history_that_cannot_be_written_is_served_read_only() {
+        let dir = tmpdir("readonly");
+        {
+            let h = History::open(Some(&dir), 90);
+            assert!(h.persistent(), "{:?}", h.open_error);
+            h.put_setting("budget", &json!({"dailyUsd": 5, "autoPause": true}), 1).unwrap();
+            h.insert_rule(&json!({"kind": "disk", "percent": 91}), 1).unwrap();
+        }
+        // The data dir can no longer be written. As root, permissions do not stop a write: a
+        // directory where SQLite must make its WAL file does.
+        let _ = std::fs::remove_file(dir.join("history.db-wal"));
+        std::fs::create_dir(dir.join("history.db-wal")).unwrap();
+        let h = History::open(Some(&dir), 90);
+        assert!(!h.persistent());
+        let why = h.open_error.clone().unwrap();
+        assert!(why.contains("served read-only"), "{why}");
+        assert_eq!(h.setting("budget").unwrap(), json!({"dailyUsd": 5, "autoPause": true}));
+        assert_eq!(h.rules().unwrap()[0].1["percent"], 91);
+        // Not even readable: said so, and the server still runs on an empty history.
+        std::fs::write(dir.join("history.db"), b"not a database").unwrap();
+        let h = History::open(Some(&dir), 90);
+        let why = h.open_error.clone().unwrap();
+        assert!(why.contains("could not be read either"), "{why}");
+        assert!(h.setting("budget").is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -79,9 +79,22 @@ struct DbCursor {
     /// be read (a copy kept as a file is then read instead).
     archives: HashSet<String>,
     failed_archives: HashSet<String>,
+    deletions: Deletions,
+}
+
+/// What tells a database's polls that OpenClaw deleted sessions from it.
+#[derive(Default)]
+struct Deletions {
     /// `session_windows` rows at the last poll: fewer now means sessions were deleted.
     windows: i64,
+    /// Until when each poll looks again which sessions still have rows: OpenClaw deletes a
+    /// session in more than one transaction (archive row, window, transcript rows), and a poll
+    /// may fall between them.
+    recheck_until: Option<Instant>,
 }
+
+/// How long after a deletion was seen the polls keep checking which sessions have rows.
+const DELETION_SETTLE: Duration = Duration::from_secs(15);
 
 type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
 /// What the cold-index threads hand back: file cursors per worker, database cursors.
@@ -976,7 +989,7 @@ impl Watcher {
             seqs: HashMap::new(),
             archives: HashSet::new(),
             failed_archives: HashSet::new(),
-            windows: 0,
+            deletions: Deletions::default(),
         })
     }
 }
@@ -1082,7 +1095,7 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         cur.seqs.clear();
         cur.archives.clear();
         cur.failed_archives.clear();
-        cur.windows = 0;
+        cur.deletions = Deletions::default();
     }
     match sqlite_store::sessions_since(conn, cur.meta_since, cur.window_rowid) {
         Ok((m, since, rowid)) => {
@@ -1116,9 +1129,8 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         Ok(max) => cur.max_rowid = max,
         Err(e) => fail(&mut d, e),
     }
-    let mut windows = (cur.windows, rows_deleted);
-    read_db_archives(&mut cur.archives, &mut cur.failed_archives, &mut windows, conn, path, prices, &mut d);
-    cur.windows = windows.0;
+    let archives = (&mut cur.archives, &mut cur.failed_archives);
+    read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, prices, &mut d);
     note_problem(cur, &mut d);
     d
 }
@@ -1133,13 +1145,12 @@ fn note_problem(cur: &mut DbCursor, d: &mut DbDelta) {
 
 /// The archive part of a database poll: archives new since the last poll are read whole (one
 /// buffer at a time), archives gone are reported, and after a deletion (fewer sessions, or a
-/// new archive) the sessions that still have transcript rows are listed.
-/// `windows`: the `session_windows` count at the last poll (updated), and whether rows are
-/// known to have been deleted since.
+/// new archive, or rows known to be deleted) the sessions that still have transcript rows are
+/// listed, at this poll and those of the next `DELETION_SETTLE`.
+/// `archives`: the names listed at the last poll, and those that could not be read.
 fn read_db_archives(
-    known: &mut HashSet<String>,
-    failed: &mut HashSet<String>,
-    windows: &mut (i64, bool),
+    (known, failed): (&mut HashSet<String>, &mut HashSet<String>),
+    (del, rows_deleted): (&mut Deletions, bool),
     conn: &Connection,
     path: &Path,
     prices: &PriceTable,
@@ -1185,11 +1196,15 @@ fn read_db_archives(
         }
     }
     *known = now;
-    let before = windows.0;
+    let before = del.windows;
     let now_windows: i64 = conn.query_row("SELECT count(*) FROM session_windows", [], |r| r.get(0)).unwrap_or(before);
-    let deleted = windows.1 || now_windows < before || (newly_listed && before > 0);
-    windows.0 = now_windows;
-    if deleted {
+    let now = Instant::now();
+    if rows_deleted || now_windows < before || (newly_listed && before > 0) {
+        del.recheck_until = Some(now + DELETION_SETTLE);
+    }
+    del.windows = now_windows;
+    del.recheck_until = del.recheck_until.filter(|t| now <= *t);
+    if del.recheck_until.is_some() {
         match sqlite_store::sessions_with_rows(conn) {
             Ok(ids) => d.present = Some(ids),
             Err(e) => {

@@ -612,7 +612,18 @@ fn expect_sessions(s: &Server, tracked: &mut [Tracked], problems: &mut Problems)
 /// What a deleted session (its archive still there) or a purged one (archive gone) looks like:
 /// listed under its state, its transcript opening from the archive, or none.
 fn expect_gone(s: &Server, t: &Tracked, problems: &mut Problems) {
-    let v = session(s, &t.id);
+    // The archive file may be seen before the database poll that finds the rows gone (a
+    // database is read once it settled): wait for the store to follow the state.
+    let settled = problems.wait(|| {
+        let v = session(s, &t.id);
+        let store = match v["state"].as_str() {
+            Some("deleted") => "archive",
+            Some("purged") => "ledger",
+            _ => return Some(v),
+        };
+        (v["store"] == store).then_some(v)
+    });
+    let v = settled.unwrap_or_else(|| session(s, &t.id));
     let state = v["state"].as_str().unwrap_or("");
     let listed = s.get(&format!("/api/sessions?state={state}&limit=1000"));
     let in_list = listed["sessions"].as_array().is_some_and(|a| a.iter().any(|x| x["id"] == t.id.as_str()));
