@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 
 /// How often the rescan runs.
 const RESCAN: Duration = Duration::from_secs(5);
+/// Read size for archives (inflated).
+const ARCHIVE_BUF: usize = 256 * 1024;
 /// Read size for transcript files.
 const CHUNK: usize = 1024 * 1024;
 /// A JSONL file that shrank or was replaced is read again this long after the change.
@@ -517,7 +519,7 @@ impl Watcher {
         if self.dbs.values().any(|c| c.archives.contains(&a.name) && !c.failed_archives.contains(&a.name)) {
             return;
         }
-        let (tally, health) = read_archive(&a, &self.prices);
+        let (tally, health) = read_archive(&a, &self.prices, &mut Vec::new());
         let id = a.session_id.clone();
         {
             let mut st = self.ctx.write();
@@ -554,11 +556,11 @@ impl Watcher {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     s.spawn(|| {
-                        let mut out = Vec::new();
+                        let (mut out, mut buf) = (Vec::new(), Vec::new());
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((_, arch)) = jobs.get(i) else { return out };
-                            let (tally, health) = read_archive(arch, prices);
+                            let (tally, health) = read_archive(arch, prices, &mut buf);
                             out.push((i, tally, health));
                         }
                     })
@@ -1185,8 +1187,9 @@ fn read_db_archives(
         d.health.missing_archive_files += listing.missing_files;
     }
     d.gone_archives = known.iter().filter(|n| !now.contains(*n)).cloned().collect();
+    let mut buf = Vec::new();
     for a in fresh {
-        let (tally, health) = read_archive(&a, prices);
+        let (tally, health) = read_archive(&a, prices, &mut buf);
         let ok = health.source_errors == 0;
         d.health.add(&health);
         if ok {
@@ -1217,7 +1220,9 @@ fn read_db_archives(
 
 /// Reads a whole archive into a tally, streamed. A corrupt or truncated archive is one source
 /// error (and its bad lines are counted); nothing else is lost.
-fn read_archive(a: &Archive, prices: &PriceTable) -> (Tally, IndexHealth) {
+/// `buf` is the read buffer, reused from one archive to the next (a fresh zeroed 256 KiB per
+/// archive was 2 % of a cold index with 2,400 archives).
+fn read_archive(a: &Archive, prices: &PriceTable, buf: &mut Vec<u8>) -> (Tally, IndexHealth) {
     let mut tally = Tally::default();
     let mut health = IndexHealth::default();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
@@ -1234,9 +1239,9 @@ fn read_archive(a: &Archive, prices: &PriceTable) -> (Tally, IndexHealth) {
         }
     };
     let mut reader = LineReader::default();
-    let mut buf = vec![0u8; 256 * 1024];
+    buf.resize(ARCHIVE_BUF, 0);
     loop {
-        match r.read(&mut buf) {
+        match r.read(buf) {
             Ok(0) => break,
             Ok(n) => {
                 health.bytes_read += n as u64;

@@ -222,7 +222,7 @@ impl LineReader {
     pub fn feed(&mut self, chunk: &[u8], mut f: impl FnMut(&[u8])) -> usize {
         let mut start = 0;
         let mut consumed = 0;
-        while let Some(nl) = chunk[start..].iter().position(|&b| b == b'\n') {
+        while let Some(nl) = memchr::memchr(b'\n', &chunk[start..]) {
             let end = start + nl;
             if self.skipping {
                 self.skipping = false;
