@@ -128,7 +128,8 @@ struct Watcher {
     ledger: Option<Ledger>,
     /// The figures (events, cost) the ledger has of each session: a session whose figures did
     /// not change is not written again.
-    ledger_known: HashMap<String, (u64, f64)>,
+    /// Keyed by `ledger::id_key` (8 bytes, not the id string: 100k sessions).
+    ledger_known: HashMap<u64, (u64, f64)>,
     /// Whether the ledger was read into the index (once, after the first cold index).
     ledger_loaded: bool,
     last_ledger_flush: Instant,
@@ -399,7 +400,7 @@ impl Watcher {
             for e in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
                 if found {
-                    known.insert(e.id.clone(), (e.tally.events, e.tally.usage.cost));
+                    known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
                     // A deleted session's index rows are gone: what the ledger knew fills in.
                     if let Some(s) = st.sessions.get_mut(&e.id) {
                         s.meta.fill_from(&e.meta);
@@ -411,7 +412,7 @@ impl Watcher {
                     forget.push(e.id);
                     continue;
                 }
-                known.insert(e.id.clone(), (e.tally.events, e.tally.usage.cost));
+                known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
                 let mut meta = e.meta;
                 meta.id.clone_from(&e.id);
                 st.apply_meta(&e.agent, vec![meta]);
@@ -463,7 +464,9 @@ impl Watcher {
                     .filter_map(|id| st.sessions.get(id))
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
                     .filter(|s| {
-                        known.get(&s.id).is_none_or(|k| !ledger::same_figures(*k, (s.tally.events, s.tally.usage.cost)))
+                        known
+                            .get(&ledger::id_key(&s.id))
+                            .is_none_or(|k| !ledger::same_figures(*k, (s.tally.events, s.tally.usage.cost)))
                     })
                     .map(|s| ledger::Entry {
                         id: s.id.clone(),
@@ -481,7 +484,7 @@ impl Watcher {
                 Ok(()) => {
                     written += entries.len();
                     for e in entries {
-                        known.insert(e.id, (e.tally.events, e.tally.usage.cost));
+                        known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
                     }
                 }
                 Err(e) => {

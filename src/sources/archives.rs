@@ -240,6 +240,9 @@ pub fn open(a: &Archive) -> Result<Box<dyn Read>, String> {
     if !a.zstd {
         return Ok(raw);
     }
+    // The decoder reads block headers a few bytes at a time: buffered, a file costs one read
+    // and a row one blob handle per 128 KiB, not per header.
+    let raw = std::io::BufReader::with_capacity(128 * 1024, raw);
     let dec = ruzstd::decoding::StreamingDecoder::new(raw).map_err(|e| format!("{}: zstd: {e}", a.name))?;
     Ok(Box::new(dec.take(MAX_INFLATED)))
 }

@@ -195,8 +195,9 @@ struct RawBlock<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
+    /// Raw: only the first text block is unescaped (tool results and replies run to many KB).
     #[serde(borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<&'a RawValue>,
     #[serde(alias = "input", borrow)]
     arguments: Option<&'a RawValue>,
 }
@@ -224,7 +225,10 @@ impl<'de> Deserialize<'de> for Content {
                             c.tools.push(name);
                         }
                         Some("text") | Some("input_text") if c.text.is_none() => {
-                            c.text = b.text.map(|t| truncate(&t, USER_TEXT_KEEP).to_string());
+                            c.text = b
+                                .text
+                                .and_then(|t| serde_json::from_str::<Cow<str>>(t.get()).ok())
+                                .map(|t| truncate(&t, USER_TEXT_KEEP).to_string());
                         }
                         _ => {}
                     }
