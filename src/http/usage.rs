@@ -8,6 +8,9 @@ use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
+/// Sessions listed in `bySession` (the most expensive first).
+const SESSIONS_SHOWN: usize = 200;
+
 struct Range {
     from: i64,
     to: i64,
@@ -97,7 +100,9 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
     // Per session: the sessions' own hourly cells inside the range.
     let h0 = (r.from.max(0) / 3_600_000) as u32;
     let h1 = ((r.to.max(0) + 3_599_999) / 3_600_000) as u32;
-    let mut by_session: Vec<(f64, Value)> = Vec::new();
+    // Figures for every session with usage in the range, JSON only for the 200 shown (100k
+    // sessions as JSON values were 200 MB at once).
+    let mut by_session: Vec<(&crate::state::Session, Usage, u64)> = Vec::new();
     for s in st.sessions.values() {
         if r.agent.as_deref().is_some_and(|a| a != s.agent)
             || r.profile.as_deref().is_some_and(|p| p != st.profile_of(&s.agent))
@@ -111,16 +116,18 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
             calls += h.calls as u64;
         }
         if calls > 0 {
-            let mut j = usage_json(&u, calls);
-            j["id"] = json!(s.id);
-            j["agent"] = json!(s.agent);
-            j["profile"] = json!(st.profile_of(&s.agent));
-            j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
-            by_session.push((u.cost, j));
+            by_session.push((&**s, u, calls));
         }
     }
-    by_session.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1["id"].as_str().cmp(&b.1["id"].as_str())));
+    let order = |a: &(&crate::state::Session, Usage, u64), b: &(&crate::state::Session, Usage, u64)| {
+        b.1.cost.total_cmp(&a.1.cost).then_with(|| a.0.id.cmp(&b.0.id))
+    };
     let sessions_total = by_session.len();
+    if by_session.len() > SESSIONS_SHOWN {
+        by_session.select_nth_unstable_by(SESSIONS_SHOWN - 1, order);
+        by_session.truncate(SESSIONS_SHOWN);
+    }
+    by_session.sort_by(order);
     let model_rows = |v: HashMap<u32, Cell>| {
         let mut rows: Vec<Value> = v
             .into_iter()
@@ -166,7 +173,17 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
         "totals": usage_json(&total.usage, total.calls),
         "byModel": model_rows(by_model),
         "byAgent": agent_rows,
-        "bySession": by_session.into_iter().take(200).map(|(_, j)| j).collect::<Vec<_>>(),
+        "bySession": by_session
+            .iter()
+            .map(|(s, u, calls)| {
+                let mut j = usage_json(u, *calls);
+                j["id"] = json!(s.id);
+                j["agent"] = json!(s.agent);
+                j["profile"] = json!(st.profile_of(&s.agent));
+                j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
+                j
+            })
+            .collect::<Vec<_>>(),
         "sessionsWithUsage": sessions_total,
         "series": points,
         "costByModel": per_model,
