@@ -154,7 +154,7 @@ pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
     let now = ctx.now_ms();
     let today = crate::timefmt::day_start(now);
     let st = ctx.read();
-    let (t, _) = crate::http::overview::sum_range(&st, today, i64::MAX / 2);
+    let (t, _) = crate::api::overview::sum_range(&st, today, i64::MAX / 2);
     let counts = st.status_counts(now);
     let openclaw_version = st
         .install

@@ -6,8 +6,8 @@
 //!
 //! Not part of the dashboard: `main.rs` never calls it, so it is not in the binary.
 
+use crate::api::{auth, routes, Req};
 use crate::http::server::{read_all, write_resp};
-use crate::http::{auth, routes, Req};
 use crate::model::Tally;
 use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
 use crate::pricing::PriceTable;
@@ -145,7 +145,7 @@ pub const FUZZ_TOKEN: &str = "fuzz-token";
 /// the router, the response written out. A refusal must be an HTTP error status (or 0: the
 /// bytes ended); an answer must carry an HTTP status.
 pub fn http(data: &[u8]) {
-    for r in read_all(data) {
+    for r in read_all(data, crate::api::body_limit) {
         match r {
             Ok(req) => {
                 let resp = match auth::check(&req, router_ctx()) {

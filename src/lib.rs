@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod alloc;
+pub mod api;
 pub mod cli;
 pub mod codec;
 pub mod detect;

@@ -1,7 +1,7 @@
 //! clawmetry: wiring only. Parses the command line, detects the installation, builds the
 //! shared state and starts the threads (watcher, HTTP). See ARCHITECTURE.md for the map.
 
-use clawmetry::{alloc, cli, detect, fleet, gateway, http, monitor, state, watch};
+use clawmetry::{alloc, api, cli, detect, fleet, gateway, http, monitor, state, watch};
 
 use std::process::ExitCode;
 
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (port, http_threads) = match http::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers, tls) {
+    let (port, http_threads) = match api::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers, tls) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("clawmetry: {e}");

@@ -38,7 +38,7 @@ pub struct Ctx {
     pub fleet_key: Option<String>,
     pub fleet: Mutex<crate::fleet::Nodes>,
     /// Dashboard auth: token settings, login sessions, failed-login counts (`http/auth.rs`).
-    pub auth: crate::http::auth::Auth,
+    pub auth: crate::api::auth::Auth,
 }
 
 impl Ctx {
@@ -55,7 +55,7 @@ impl Ctx {
             otlp: Mutex::default(),
             fleet_key: cfg.fleet_key.clone(),
             fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
-            auth: crate::http::auth::Auth::from_cli(cfg),
+            auth: crate::api::auth::Auth::from_cli(cfg),
         })
     }
     pub fn now_ms(&self) -> i64 {

@@ -43,7 +43,7 @@ fn every_static_file_is_served_small_cached_and_gzipped() {
     for (url, path) in &files {
         let disk = std::fs::read(path).unwrap();
         let (status, head, body) = server.get_raw(url).unwrap();
-        assert_eq!(status, 200, "{url} is not served (missing from ASSETS in src/http/static_files.rs?)");
+        assert_eq!(status, 200, "{url} is not served (missing from ASSETS in src/api/static_files.rs?)");
         assert_eq!(body, disk, "{url}: served bytes differ from the file (stale build?)");
         assert!(header(&head, "Content-Encoding").is_none());
         let tag = header(&head, "ETag").unwrap_or_else(|| panic!("{url}: no ETag"));

@@ -1,39 +1,15 @@
-//! The HTTP layer: `server.rs` reads requests off connections and runs them on a fixed pool of
-//! handler threads; `handle` below is what a handler thread does with one (auth, then routing).
-//! Routing is in `routes.rs`; one file per API area.
+//! A generic HTTP/1.1 server that knows nothing of clawmetry: `server.rs` reads requests off
+//! connections (plain or `tls.rs`) under the limits of `limits.rs` and runs them on a fixed pool
+//! of handler threads; `gzip.rs` compresses answers. What a request *means* is `crate::api`'s:
+//! it hands the server a handler, an auth gate and a body limit per path.
 
-pub mod alerts;
-pub mod auth;
-pub mod budget;
-pub mod cache;
-pub mod crons;
-pub mod events;
-pub mod flow;
-pub mod gateway;
 pub mod gzip;
-pub mod health;
-pub mod history;
 pub mod limits;
-pub mod logs;
-pub mod memory;
-pub mod metrics;
-pub mod nodes;
-pub mod otlp;
-pub mod overview;
-pub mod routes;
 pub mod server;
-pub mod sessions;
-pub mod static_files;
-pub mod system_health;
 pub mod tls;
-pub mod transcript;
-pub mod usage;
 
-use crate::state::Shared;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
 /// A request as handlers see it: method, decoded path segments, query parameters.
 pub struct Req {
@@ -52,24 +28,6 @@ pub struct Req {
     pub headers: Vec<(String, String)>,
     /// It came over TLS (`--tls-cert`): cookies get the `Secure` attribute.
     pub secure: bool,
-}
-
-/// Largest request body accepted.
-pub const MAX_BODY: usize = 1 << 20;
-/// Largest OTLP export accepted (`/v1/*`; after gzip inflation the limit is in `otlp.rs`).
-pub const MAX_OTLP_BODY: usize = 16 << 20;
-
-/// The body limit of a path.
-pub fn body_limit(path: &str) -> usize {
-    match path {
-        _ if path.starts_with("/v1/") => MAX_OTLP_BODY,
-        // Bodies anyone may send (no token needed yet) stay tiny, so that announcing big ones
-        // cannot take the body budget from everybody else (issue 13).
-        "/api/login" | "/api/logout" => 4 << 10,
-        "/api/nodes/register" => 16 << 10,
-        "/api/nodes/report" => 256 << 10,
-        _ => MAX_BODY,
-    }
 }
 
 impl Req {
@@ -151,38 +109,6 @@ impl Resp {
     pub fn not_found(what: &str) -> Resp {
         Resp::error(404, &format!("{what} not found"))
     }
-}
-
-/// Starts the listener, the connection threads and `workers` handler threads (`server.rs`,
-/// under the limits of `limits.rs`). Returns the bound port.
-pub fn spawn(
-    ctx: Shared,
-    host: &str,
-    port: u16,
-    workers: usize,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> Result<(u16, Vec<JoinHandle<()>>), String> {
-    let listener = std::net::TcpListener::bind((host, port))
-        .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
-    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-    let gate_ctx = ctx.clone();
-    let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
-    let gate: Arc<server::Gate> = Arc::new(move |req| auth::check(req, &gate_ctx).err());
-    let handles =
-        server::start(listener, limits::Limits::from_env(), workers, handler, gate, tls).map_err(|e| e.to_string())?;
-    Ok((bound, handles))
-}
-
-/// One request on a handler thread.
-fn handle(ctx: &Shared, req: Req) -> server::Reply {
-    // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
-    if let Err(resp) = auth::check(&req, ctx) {
-        return server::Reply::Resp(resp);
-    }
-    if req.method == "GET" && req.path == "/api/events" {
-        return events::open(ctx, &req);
-    }
-    server::Reply::Resp(routes::route(&req, ctx))
 }
 
 /// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.

@@ -16,7 +16,7 @@
 
 use super::limits::{self, Limits};
 use super::tls::Transport;
-use super::{body_limit, Req, Resp};
+use super::{Req, Resp};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -56,6 +56,15 @@ pub type Handler = dyn Fn(Req) -> Reply + Send + Sync;
 /// buffer bodies.
 pub type Gate = dyn Fn(&Req) -> Option<Resp> + Send + Sync;
 
+/// What the server needs to know of the application: the handler the pool runs, the gate and
+/// the body limit of each path (read before the body is).
+#[derive(Clone)]
+pub struct Api {
+    pub handler: Arc<Handler>,
+    pub gate: Arc<Gate>,
+    pub body_limit: fn(&str) -> usize,
+}
+
 struct Job {
     req: Req,
     reply: SyncSender<Reply>,
@@ -66,8 +75,7 @@ pub fn start(
     listener: TcpListener,
     limits: Limits,
     workers: usize,
-    handler: Arc<Handler>,
-    gate: Arc<Gate>,
+    api: Api,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let (tx, rx) = sync_channel::<Job>(limits.max_queued);
@@ -75,7 +83,7 @@ pub fn start(
     let mut handles = Vec::new();
     for i in 0..workers {
         let rx = rx.clone();
-        let handler = handler.clone();
+        let handler = api.handler.clone();
         handles.push(std::thread::Builder::new().name(format!("http-{i}")).spawn(move || loop {
             let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
             let Ok(job) = job else { return };
@@ -98,7 +106,7 @@ pub fn start(
     handles.push(
         std::thread::Builder::new()
             .name("http-accept".into())
-            .spawn(move || accept_loop(&listener, &tx, limits, &conns, gate, tls))?,
+            .spawn(move || accept_loop(&listener, &tx, limits, &conns, api, tls))?,
     );
     Ok(handles)
 }
@@ -110,7 +118,7 @@ fn accept_loop(
     pool: &SyncSender<Job>,
     limits: Limits,
     conns: &Arc<Conns>,
-    gate: Arc<Gate>,
+    api: Api,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let idle = Arc::new(Idle::default());
@@ -143,7 +151,7 @@ fn accept_loop(
         };
         let work = Accepted { sock, peer, slot };
         if let Some(work) = idle.hand_over(work) {
-            let ctx = ConnCtx { pool: pool.clone(), limits, gate: gate.clone(), tls: tls.clone(), idle: idle.clone() };
+            let ctx = ConnCtx { pool: pool.clone(), limits, api: api.clone(), tls: tls.clone(), idle: idle.clone() };
             let spawned = std::thread::Builder::new()
                 .name("http-conn".into())
                 .stack_size(CONN_STACK)
@@ -166,7 +174,7 @@ struct Accepted {
 struct ConnCtx {
     pool: SyncSender<Job>,
     limits: Limits,
-    gate: Arc<Gate>,
+    api: Api,
     tls: Option<Arc<rustls::ServerConfig>>,
     idle: Arc<Idle>,
 }
@@ -374,21 +382,22 @@ impl Head {
 fn serve_conn(mut conn: Conn<Transport>, peer: SocketAddr, ctx: &ConnCtx) {
     let (pool, limits) = (&ctx.pool, &ctx.limits);
     loop {
-        let (req, keep_alive, head_only, budget) = match conn.read_request(peer, limits, Some(&*ctx.gate)) {
-            Ok(Some(x)) => x,
-            Ok(None) => {
-                // Idle past the keep-alive timeout, or closed by the client.
-                conn.io.close();
-                return;
-            }
-            Err(Fail::Close) => return,
-            Err(Fail::Answer(resp)) => {
-                // The rest of the request is not read, so the connection cannot go on.
-                let _ = write_resp(&mut conn.io, resp, false, false);
-                linger_close(&mut conn.io);
-                return;
-            }
-        };
+        let (req, keep_alive, head_only, budget) =
+            match conn.read_request(peer, limits, Some(&*ctx.api.gate), ctx.api.body_limit) {
+                Ok(Some(x)) => x,
+                Ok(None) => {
+                    // Idle past the keep-alive timeout, or closed by the client.
+                    conn.io.close();
+                    return;
+                }
+                Err(Fail::Close) => return,
+                Err(Fail::Answer(resp)) => {
+                    // The rest of the request is not read, so the connection cannot go on.
+                    let _ = write_resp(&mut conn.io, resp, false, false);
+                    linger_close(&mut conn.io);
+                    return;
+                }
+            };
         let (tx, rx) = sync_channel(1);
         limits::IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
         let reply = match pool.try_send(Job { req, reply: tx }) {
@@ -466,6 +475,7 @@ impl<S: Source> Conn<S> {
         peer: SocketAddr,
         limits: &Limits,
         gate: Option<&Gate>,
+        body_limit: fn(&str) -> usize,
     ) -> Result<Option<(Req, bool, bool, Budget)>, Fail> {
         let Some((head, head_len)) = self.read_head(limits)? else { return Ok(None) };
         self.fresh = false;
@@ -873,12 +883,12 @@ impl Source for Mem<'_> {
 /// Reads every request in `data` the way a connection thread would, without a network: each
 /// one parsed, or the status it was refused with (0 = the stream ended). For the fuzz target
 /// and tests.
-pub fn read_all(data: &[u8]) -> Vec<Result<Req, u16>> {
+pub fn read_all(data: &[u8], body_limit: fn(&str) -> usize) -> Vec<Result<Req, u16>> {
     let mut conn = Conn { io: Mem(data), buf: Vec::new(), fresh: true };
     let peer = SocketAddr::from(([127, 0, 0, 1], 1));
     let mut out = Vec::new();
     loop {
-        match conn.read_request(peer, &Limits::default(), None) {
+        match conn.read_request(peer, &Limits::default(), None, body_limit) {
             Ok(Some((req, keep_alive, _, _))) => {
                 out.push(Ok(req));
                 if !keep_alive {
@@ -985,7 +995,7 @@ mod tests {
         });
         let gate: Arc<Gate> = Arc::new(|_: &Req| None);
         // One handler thread: had the panic ended it, the last request would never be answered.
-        start(listener, Limits::default(), 1, handler, gate, None).unwrap();
+        start(listener, Limits::default(), 1, Api { handler, gate, body_limit: |_| 1 << 20 }, None).unwrap();
         let get = |path: &str| {
             let mut c = std::net::TcpStream::connect(addr).unwrap();
             c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
@@ -1037,7 +1047,7 @@ mod tests {
     }
 
     fn statuses(data: &[u8]) -> Vec<u16> {
-        read_all(data).into_iter().map(|r| r.map(|_| 200).unwrap_or_else(|s| s)).collect()
+        read_all(data, |_| 1 << 20).into_iter().map(|r| r.map(|_| 200).unwrap_or_else(|s| s)).collect()
     }
 
     #[test]
@@ -1045,7 +1055,7 @@ mod tests {
         let data = b"\r\nPOST /v1/logs?x=%41 HTTP/1.1\nContent-Length: 5\n\nhelloGET /b HTTP/1.1\r\n\
                      Transfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n\
                      GET /c HTTP/1.0\r\n\r\nGET /never HTTP/1.1\r\n\r\n";
-        let reqs = read_all(data);
+        let reqs = read_all(data, |_| 1 << 20);
         assert_eq!(reqs.len(), 3, "HTTP/1.0 without keep-alive ends the connection");
         let r: Vec<&Req> = reqs.iter().map(|r| r.as_ref().ok().unwrap()).collect();
         assert_eq!(

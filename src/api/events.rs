@@ -2,8 +2,8 @@
 //! the change's sequence number as `id`; a client that fell behind gets a `resync` event and
 //! re-fetches. Streams run on their connection's thread (bounded), never on the handler pool.
 
-use super::server::Reply;
 use super::{Req, Resp};
+use crate::http::server::Reply;
 use crate::state::Shared;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};

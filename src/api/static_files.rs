@@ -2,7 +2,8 @@
 //! accepts it, gzip (compressed once per asset, on first use; see `gzip.rs`). Unknown paths
 //! without a file extension get `index.html` so that deep links work.
 
-use super::{gzip, Req, Resp};
+use super::{Req, Resp};
+use crate::http::gzip;
 use std::sync::OnceLock;
 
 pub struct Asset {

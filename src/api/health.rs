@@ -75,7 +75,7 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         },
         "index": st.health,
         "ledger": st.ledger,
-        "http": super::limits::stats(),
+        "http": crate::http::limits::stats(),
     });
     drop(st);
     Resp::json(&v)

@@ -1,0 +1,82 @@
+//! The API: what each request means. `handle` is what a handler thread of the HTTP server
+//! (`crate::http`) does with one (auth, then routing); routing is in `routes.rs`; one file per
+//! API area.
+
+pub mod alerts;
+pub mod auth;
+pub mod budget;
+pub mod cache;
+pub mod crons;
+pub mod events;
+pub mod flow;
+pub mod gateway;
+pub mod health;
+pub mod history;
+pub mod logs;
+pub mod memory;
+pub mod metrics;
+pub mod nodes;
+pub mod otlp;
+pub mod overview;
+pub mod routes;
+pub mod sessions;
+pub mod static_files;
+pub mod system_health;
+pub mod transcript;
+pub mod usage;
+
+use crate::http::{limits, server};
+pub use crate::http::{percent_decode, Req, Resp};
+use crate::state::Shared;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 1 << 20;
+/// Largest OTLP export accepted (`/v1/*`; after gzip inflation the limit is in `otlp.rs`).
+pub const MAX_OTLP_BODY: usize = 16 << 20;
+
+/// The body limit of a path.
+pub fn body_limit(path: &str) -> usize {
+    match path {
+        _ if path.starts_with("/v1/") => MAX_OTLP_BODY,
+        // Bodies anyone may send (no token needed yet) stay tiny, so that announcing big ones
+        // cannot take the body budget from everybody else (issue 13).
+        "/api/login" | "/api/logout" => 4 << 10,
+        "/api/nodes/register" => 16 << 10,
+        "/api/nodes/report" => 256 << 10,
+        _ => MAX_BODY,
+    }
+}
+
+/// Starts the HTTP server (listener, connection threads, `workers` handler threads) with this
+/// API's handler, auth gate and body limits. Returns the bound port.
+pub fn spawn(
+    ctx: Shared,
+    host: &str,
+    port: u16,
+    workers: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<(u16, Vec<JoinHandle<()>>), String> {
+    let listener = std::net::TcpListener::bind((host, port))
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e} (is another clawmetry running? try --port)"))?;
+    let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    let gate_ctx = ctx.clone();
+    let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
+    let gate: Arc<server::Gate> = Arc::new(move |req| auth::check(req, &gate_ctx).err());
+    let api = server::Api { handler, gate, body_limit };
+    let handles = server::start(listener, limits::Limits::from_env(), workers, api, tls).map_err(|e| e.to_string())?;
+    Ok((bound, handles))
+}
+
+/// One request on a handler thread.
+pub fn handle(ctx: &Shared, req: Req) -> server::Reply {
+    // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
+    if let Err(resp) = auth::check(&req, ctx) {
+        return server::Reply::Resp(resp);
+    }
+    if req.method == "GET" && req.path == "/api/events" {
+        return events::open(ctx, &req);
+    }
+    server::Reply::Resp(routes::route(&req, ctx))
+}
