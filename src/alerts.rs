@@ -1063,9 +1063,7 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use crate::codec::hex;
 
 /// Standard base64 with padding (MIME bodies, RFC 2047 subjects, SMTP AUTH).
 pub fn base64(b: &[u8]) -> String {

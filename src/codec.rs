@@ -1,6 +1,7 @@
-//! Decoding base64 as peers send it: the gateway's device keys (base64url) and OTLP/JSON ids
-//! (proto3 JSON writes bytes as standard base64, some exporters URL-safe). Over the `base64`
-//! crate; encoding is a one-liner with its engines where needed.
+//! Encodings and ids, each in one place: decoding base64 as peers send it (the gateway's device
+//! keys in base64url, OTLP/JSON ids in standard base64 or URL-safe; over the `base64` crate),
+//! lower-case hex, random bytes and ids (one failure policy: no OS randomness is an error, never
+//! zeros or a guessable fallback), and writing a file atomically.
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -25,6 +26,54 @@ pub fn base64_decode_any(s: &str) -> Option<Vec<u8>> {
     decoded.ok()
 }
 
+/// Lower-case hex of `b` (ids, digests, signatures).
+pub fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(b.len() * 2);
+    for x in b {
+        out.push(DIGITS[(x >> 4) as usize] as char);
+        out.push(DIGITS[(x & 15) as usize] as char);
+    }
+    out
+}
+
+/// `N` bytes from the operating system's random source, or why there are none.
+pub fn random<const N: usize>() -> Result<[u8; N], String> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| format!("no system randomness: {e}"))?;
+    Ok(b)
+}
+
+/// A random id of `N` bytes, as hex.
+pub fn random_id<const N: usize>() -> Result<String, String> {
+    random::<N>().map(|b| hex(&b))
+}
+
+/// Writes `bytes` to `path` so that a crash leaves the old file or the new one, never half of
+/// one: a temp file beside it (owner-only, 0600), synced, then renamed over it. The directory is
+/// made if missing.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map_err(|e| format!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +93,30 @@ mod tests {
         assert!(base64_decode_any("Zm9v Zg").is_none());
         assert!(base64_decode_any("Zm9vY").is_none());
         assert!(base64_decode_any("Z=g").is_none());
+    }
+
+    #[test]
+    fn hex_random_ids_and_atomic_writes() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
+        let (a, b) = (random_id::<16>().unwrap(), random_id::<16>().unwrap());
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+        assert_ne!(random::<32>().unwrap(), [0u8; 32]);
+        let dir = std::env::temp_dir().join(format!("clawmetry-codec-{}", std::process::id()));
+        let path = dir.join("sub/file.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().flatten().collect();
+        assert_eq!(left.len(), 1, "no temp file left behind: {left:?}");
+        // A directory where the file should be: an error naming the path, nothing left behind.
+        std::fs::create_dir_all(dir.join("sub/taken/x")).unwrap();
+        let e = write_atomic(&dir.join("sub/taken"), b"x").unwrap_err();
+        assert!(e.contains("sub/taken"), "{e}");
+        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

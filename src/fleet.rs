@@ -10,7 +10,6 @@ use crate::state::Shared;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -80,23 +79,9 @@ impl Nodes {
     /// Writes the file atomically (temp file + rename), so a crash never leaves half a file;
     /// readable by its owner only (the summaries name hosts and spend).
     pub fn save(&mut self) -> Result<(), String> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         let Some(path) = &self.path else { return Ok(()) };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec(&self.nodes.values().collect::<Vec<_>>()).map_err(|e| e.to_string())?;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        f.write_all(&text).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::codec::write_atomic(path, &text)?;
         self.last_save = Some(std::time::Instant::now());
         Ok(())
     }
@@ -130,23 +115,24 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// A random id, kept in the data dir so a node keeps its identity across restarts.
-fn node_id(data_dir: Option<&Path>) -> String {
+/// A random id, kept in the data dir so a node keeps its identity across restarts. Without OS
+/// randomness there is no id (and no report), never an all-zero one shared with other nodes.
+fn node_id(data_dir: Option<&Path>) -> Result<String, String> {
     let path = data_dir.map(|d| d.join("node-id"));
     if let Some(id) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
         let id = id.trim().to_string();
         if !id.is_empty() {
-            return id;
+            return Ok(id);
         }
     }
-    let mut bytes = [0u8; 8];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let id = crate::codec::random_id::<8>().map_err(|e| format!("no node id: {e}"))?;
     if let Some(p) = path {
-        let _ = p.parent().map(std::fs::create_dir_all);
-        let _ = std::fs::write(&p, &id);
+        // Not kept (a read-only data dir): the node gets a new id at its next start.
+        if let Err(e) = crate::codec::write_atomic(&p, id.as_bytes()) {
+            eprintln!("clawmetry: fleet: cannot keep the node id: {e}");
+        }
     }
-    id
+    Ok(id)
 }
 
 /// This node's summary for the central view.
@@ -207,7 +193,13 @@ fn run(ctx: Shared, cfg: Reporter) {
         .build()
         .new_agent();
     let base = cfg.server.trim_end_matches('/').to_string();
-    let id = node_id(cfg.data_dir.as_deref());
+    let id = match node_id(cfg.data_dir.as_deref()) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("clawmetry: fleet: not reporting: {e}");
+            return;
+        }
+    };
     // A summary taken during the cold index would report a half-counted node.
     let t0 = std::time::Instant::now();
     while !ctx.read().health.ready && t0.elapsed() < Duration::from_secs(120) {

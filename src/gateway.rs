@@ -143,7 +143,7 @@ impl Handle {
     }
 
     fn status(&self) -> std::sync::MutexGuard<'_, Status> {
-        self.inner.status.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.inner.status)
     }
 
     pub fn connected(&self) -> bool {
@@ -174,7 +174,7 @@ impl Handle {
         if !self.connected() {
             return Err(RpcError::Unavailable(self.unavailable_reason()));
         }
-        let tx = self.inner.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let tx = crate::sync::lock(&self.inner.tx).clone();
         let Some(tx) = tx else { return Err(RpcError::Unavailable(self.unavailable_reason())) };
         let (reply, rx) = mpsc::channel();
         let call = Call { method: method.to_string(), params, reply, deadline: Instant::now() + timeout };
@@ -240,7 +240,7 @@ pub fn spawn(ctx: Shared, settings: Settings) -> std::io::Result<JoinHandle<()>>
     let (tx, rx) = mpsc::sync_channel(QUEUE);
     {
         let h = &ctx.gateway;
-        *h.inner.tx.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        *crate::sync::lock(&h.inner.tx) = Some(tx);
         let mut st = h.status();
         st.enabled = true;
         st.state = "connecting";
@@ -279,7 +279,7 @@ impl Identity {
         use sha2::Digest;
         let key = ed25519_dalek::SigningKey::from_bytes(&seed);
         let public = key.verifying_key().to_bytes();
-        let id = sha2::Sha256::digest(public).iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::codec::hex(&sha2::Sha256::digest(public));
         Identity { key, public, id }
     }
 
@@ -296,8 +296,7 @@ impl Identity {
                 format!("{}: {e}; delete the file to make a new device key (it will be paired again)", path.display())
             }),
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let mut seed = [0u8; 32];
-                getrandom::fill(&mut seed).map_err(|e| format!("no system randomness for the device key: {e}"))?;
+                let seed = crate::codec::random::<32>().map_err(|e| format!("the device key: {e}"))?;
                 let id = Identity::from_seed(seed);
                 id.save(&path)?;
                 Ok(id)
@@ -855,12 +854,10 @@ fn read_frame(ws: &mut Ws, deadline: Instant) -> Result<Frame, Refused> {
     }
 }
 
+/// A request id: unique on the connection (a counter; correlation needs no randomness).
 fn new_id() -> String {
-    let mut b = [0u8; 16];
-    if getrandom::fill(&mut b).is_err() {
-        b[..8].copy_from_slice(&crate::timefmt::now_ms().to_le_bytes());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    format!("cm-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
 }
 
 fn fail(ctx: &Shared, state: &'static str, message: String, pairing: Option<Value>) {
@@ -1183,10 +1180,10 @@ mod tests {
     fn device_id_is_sha256_of_public_key_like_the_recorded_frame() {
         use sha2::Digest;
         let pk = b64url_decode("nvst-mpIDC-GrYdqU6EmBPLrkiJaRd8UNe152qjAoxY").unwrap();
-        let id: String = sha2::Sha256::digest(&pk).iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::codec::hex(&sha2::Sha256::digest(&pk));
         assert_eq!(id, "db6da95a346877fb69b1813236730f16d83dc673307c8dc731784feb1b9268eb");
         let ours = Identity::from_seed([7; 32]);
-        let id: String = sha2::Sha256::digest(ours.public).iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::codec::hex(&sha2::Sha256::digest(ours.public));
         assert_eq!(ours.id, id);
     }
 

@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod redact;
 pub mod sources;
 pub mod state;
+pub mod sync;
 pub mod system;
 pub mod timefmt;
 pub mod watch;

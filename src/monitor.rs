@@ -145,9 +145,7 @@ pub struct Monitor {
     wake: (Mutex<bool>, Condvar),
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::sync::lock;
 
 /// An API error: status and message.
 pub type ApiError = (u16, String);
@@ -178,7 +176,7 @@ impl Monitor {
     }
 
     pub fn config(&self) -> Config {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::read(&self.config).clone()
     }
 
     /// Runs the checks now instead of at the next interval.
@@ -212,7 +210,7 @@ impl Monitor {
         self.require_persistent()?;
         let b = Budget::from_json(v).map_err(|e| (400, e))?;
         self.history.put_setting("budget", &b.to_json(), now_ms).map_err(db_err)?;
-        self.config.write().unwrap_or_else(|p| p.into_inner()).budget = b.clone();
+        crate::sync::write(&self.config).budget = b.clone();
         self.wake();
         Ok(b)
     }
@@ -222,7 +220,7 @@ impl Monitor {
         let old = self.config().channels;
         let c = Channels::from_json(v, &old).map_err(|e| (400, e))?;
         self.history.put_setting("channels", &c.to_json(), now_ms).map_err(db_err)?;
-        self.config.write().unwrap_or_else(|p| p.into_inner()).channels = c.clone();
+        crate::sync::write(&self.config).channels = c.clone();
         Ok(c)
     }
 
@@ -235,7 +233,7 @@ impl Monitor {
         let id = self.history.insert_rule(&r.to_json(), now_ms).map_err(db_err)?;
         let r = Rule { id, ..r };
         self.history.update_rule(id, &r.to_json(), now_ms).map_err(db_err)?;
-        self.config.write().unwrap_or_else(|p| p.into_inner()).rules.push(r.clone());
+        crate::sync::write(&self.config).rules.push(r.clone());
         self.wake();
         Ok(r)
     }
@@ -247,7 +245,7 @@ impl Monitor {
         }
         let r = Rule::from_json(v, id).map_err(|e| (400, e))?;
         self.history.update_rule(id, &r.to_json(), now_ms).map_err(db_err)?;
-        let mut c = self.config.write().unwrap_or_else(|p| p.into_inner());
+        let mut c = crate::sync::write(&self.config);
         if let Some(x) = c.rules.iter_mut().find(|x| x.id == id) {
             *x = r.clone();
         }
@@ -261,7 +259,7 @@ impl Monitor {
         if !self.history.delete_rule(id).map_err(db_err)? {
             return Err((404, format!("alert rule {id} not found")));
         }
-        self.config.write().unwrap_or_else(|p| p.into_inner()).rules.retain(|r| r.id != id);
+        crate::sync::write(&self.config).rules.retain(|r| r.id != id);
         Ok(())
     }
 

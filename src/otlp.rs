@@ -108,7 +108,7 @@ fn normalize_ids(v: &mut Value) {
                         let hex = s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit());
                         if !s.is_empty() && !hex {
                             if let Some(bytes) = crate::codec::base64_decode_any(s) {
-                                *s = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                                *s = crate::codec::hex(&bytes);
                             }
                         }
                     }
@@ -160,7 +160,7 @@ fn any_json(v: &AnyValue) -> Value {
         Some(any_value::Value::KvlistValue(kv)) => Value::Object(
             kv.values.iter().map(|k| (k.key.clone(), k.value.as_ref().map_or(Value::Null, any_json))).collect(),
         ),
-        Some(any_value::Value::BytesValue(b)) => Value::String(b.iter().map(|x| format!("{x:02x}")).collect()),
+        Some(any_value::Value::BytesValue(b)) => Value::String(hex(b)),
         _ => Value::Null,
     }
 }
@@ -192,9 +192,7 @@ fn attrs_json(list: &[KeyValue]) -> Value {
     Value::Object(list.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any_json))).collect())
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use crate::codec::hex;
 
 /// One model call learnt from telemetry.
 #[derive(Debug, Clone, PartialEq)]

@@ -62,10 +62,10 @@ impl Ctx {
         self.fake_now_ms.unwrap_or_else(crate::timefmt::now_ms)
     }
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
-        self.state.read().unwrap_or_else(|p| p.into_inner())
+        crate::sync::read(&self.state)
     }
     pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
-        let g = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let g = crate::sync::write(&self.state);
         self.generation.fetch_add(1, Ordering::SeqCst);
         g
     }
@@ -621,7 +621,7 @@ impl Hub {
     /// redacted here, once, like every text the dashboard shows.
     pub fn publish(&self, kind: &'static str, mut data: Value) {
         crate::redact::value(&mut data);
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = crate::sync::lock(&self.inner);
         g.seq += 1;
         let seq = g.seq;
         g.recent.push_back(Change { seq, kind, data });
@@ -633,13 +633,13 @@ impl Hub {
     }
 
     pub fn seq(&self) -> u64 {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).seq
+        crate::sync::lock(&self.inner).seq
     }
 
     /// Changes after `after`, waiting up to `timeout` for one. `None` when the caller fell so
     /// far behind that changes were dropped (it must resynchronise).
     pub fn wait_after(&self, after: u64, timeout: std::time::Duration) -> Option<Vec<Change>> {
-        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let g = crate::sync::lock(&self.inner);
         let (g, _) = self.cond.wait_timeout_while(g, timeout, |g| g.seq <= after).unwrap_or_else(|p| p.into_inner());
         if let Some(first) = g.recent.front() {
             if first.seq > after + 1 && g.seq > after {

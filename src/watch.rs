@@ -654,7 +654,7 @@ impl Watcher {
             }
             match watches.add(&dir, mask) {
                 Ok(wd) => {
-                    self.wd_dirs.lock().unwrap_or_else(|p| p.into_inner()).insert(wd, dir.clone());
+                    crate::sync::lock(&self.wd_dirs).insert(wd, dir.clone());
                     self.watched.insert(dir, ino);
                 }
                 Err(e) => eprintln!("clawmetry: cannot watch {}: {e} (the rescan still follows it)", dir.display()),
@@ -1501,7 +1501,7 @@ fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)
                     return;
                 }
             };
-            let map = wd_dirs.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let map = crate::sync::lock(&wd_dirs).clone();
             for ev in events {
                 let Some(dir) = map.get(&ev.wd) else { continue };
                 let path = match ev.name {

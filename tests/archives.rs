@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{approx, expected, install_fixture, start, Server, TempDir};
+use common::{approx, expected, install_fixture, peak_rss, start, Server, TempDir};
 use serde_json::{json, Value};
 use std::path::Path;
 
@@ -341,17 +341,6 @@ fn hostile_archives_are_counted_and_skipped() {
 }
 
 /// Peak resident memory of a process (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb * 1024
-}
-
 #[test]
 fn a_200_mb_archive_is_read_as_a_stream() {
     let (_tmp, home) = install("step2-delete-chat");

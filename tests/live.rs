@@ -272,17 +272,6 @@ fn a_sessions_dir_removed_and_made_again_is_followed_at_once() {
 }
 
 /// Peak resident memory (VmHWM) of a process, in MB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb / 1024.0
-}
-
 #[test]
 fn a_100_mb_sessions_json_is_read_in_little_memory() {
     let (_tmp, home) = install_fixture("legacy-2026.3");
@@ -315,7 +304,7 @@ fn a_100_mb_sessions_json_is_read_in_little_memory() {
     server.wait_for(Duration::from_secs(20), |s| {
         (s.get("/api/sessions/big-00007")["label"] == "renamed 7").then_some(())
     });
-    let peak = peak_rss_mb(server.child.id());
+    let peak = common::peak_rss(server.child.id()) as f64 / 1048576.0;
     eprintln!("100 MB sessions.json: server peak RSS {peak:.1} MB");
     assert!(peak < 150.0, "peak RSS {peak:.1} MB for a 100 MB sessions.json");
 }

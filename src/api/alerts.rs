@@ -5,7 +5,8 @@
 //! now and reports each channel's outcome). Changes are allowed from this machine only.
 //! The alert log is served redacted (`redact.rs`).
 
-use super::budget::{api_error, body_json, monitor};
+use super::budget::{api_error, monitor};
+use super::{body_json, Empty};
 use super::{Req, Resp};
 use crate::alerts::{Delivery, RULE_KINDS};
 use crate::state::Shared;
@@ -51,7 +52,7 @@ pub fn add_rule(req: &Req, ctx: &Shared) -> Resp {
     let r = (|| {
         super::crons::authorize_mutation(req, ctx)?;
         let mon = monitor(ctx)?;
-        let r = mon.add_rule(&body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        let r = mon.add_rule(&body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
         Ok(r.to_json())
     })();
     let mut resp = done(r);
@@ -69,7 +70,7 @@ pub fn update_rule(req: &Req, ctx: &Shared, id: &str) -> Resp {
     done((|| {
         super::crons::authorize_mutation(req, ctx)?;
         let mon = monitor(ctx)?;
-        let r = mon.update_rule(rule_id(id)?, &body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        let r = mon.update_rule(rule_id(id)?, &body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
         Ok(r.to_json())
     })())
 }
@@ -94,7 +95,7 @@ pub fn put_channels(req: &Req, ctx: &Shared) -> Resp {
     done((|| {
         super::crons::authorize_mutation(req, ctx)?;
         let mon = monitor(ctx)?;
-        let c = mon.set_channels(&body_json(req)?, ctx.now_ms()).map_err(api_error)?;
+        let c = mon.set_channels(&body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
         Ok(json!({"channels": c.public_json()}))
     })())
 }

@@ -75,14 +75,10 @@ impl Auth {
     }
 
     fn new_session(&self) -> String {
-        let mut raw = [0u8; 32];
-        if getrandom::fill(&mut raw).is_err() {
-            // No OS randomness: no session (the caller reports it); never a guessable id.
-            return String::new();
-        }
-        let id: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        // No OS randomness: no session (the caller reports it); never a guessable id.
+        let Ok(id) = crate::codec::random_id::<32>() else { return String::new() };
         let now = Instant::now();
-        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = crate::sync::lock(&self.sessions);
         s.retain(|_, exp| *exp > now);
         if s.len() >= MAX_SESSIONS {
             if let Some(oldest) = s.iter().min_by_key(|(_, e)| **e).map(|(k, _)| k.clone()) {
@@ -98,7 +94,7 @@ impl Auth {
             return false;
         }
         let now = Instant::now();
-        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = crate::sync::lock(&self.sessions);
         // Constant-time over the ids: the map lookup alone would compare byte by byte.
         let found = s.iter().find(|(k, _)| crate::fleet::key_matches(k, id)).map(|(k, e)| (k.clone(), *e));
         match found {
@@ -112,7 +108,7 @@ impl Auth {
     }
 
     fn end_session(&self, id: &str) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        crate::sync::lock(&self.sessions).remove(id);
     }
 
     /// Seconds until this peer may try again, when it is over the limit.
@@ -126,7 +122,7 @@ impl Auth {
 
     fn blocked_in(failures: &Failures, ip: IpAddr) -> Option<u64> {
         let now = Instant::now();
-        let mut f = failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = crate::sync::lock(failures);
         let times = f.get_mut(&ip)?;
         times.retain(|t| now.duration_since(*t) < FAILURE_WINDOW);
         if times.len() < MAX_FAILURES {
@@ -139,7 +135,7 @@ impl Auth {
 
     fn record_in(failures: &Failures, ip: IpAddr) {
         let now = Instant::now();
-        let mut f = failures.lock().unwrap_or_else(|p| p.into_inner());
+        let mut f = crate::sync::lock(failures);
         if f.len() >= MAX_PEERS {
             f.retain(|_, ts| ts.iter().any(|t| now.duration_since(*t) < FAILURE_WINDOW));
         }

@@ -11,19 +11,6 @@ pub(super) fn monitor(ctx: &Shared) -> Result<&std::sync::Arc<Monitor>, Resp> {
     ctx.monitor.get().ok_or_else(|| Resp::error(503, "the monitor thread is not running"))
 }
 
-/// A JSON object body, or a 400 saying what is wrong with it.
-pub(super) fn body_json(req: &Req) -> Result<Value, Resp> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Resp::error(400, "a JSON object is required as the request body"));
-    }
-    let v: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| Resp::error(400, &format!("the request body is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(Resp::error(400, "the request body must be a JSON object"));
-    }
-    Ok(v)
-}
-
 pub(super) fn api_error((status, msg): (u16, String)) -> Resp {
     Resp::error(status, &msg)
 }
@@ -51,7 +38,7 @@ pub fn put(req: &Req, ctx: &Shared) -> Resp {
     let run = || -> Result<Value, Resp> {
         super::crons::authorize_mutation(req, ctx)?;
         let mon = monitor(ctx)?;
-        let v = body_json(req)?;
+        let v = super::body_json(req, super::Empty::Refused)?;
         mon.set_budget(&v, ctx.now_ms()).map_err(api_error)?;
         // The check runs at once; give it a moment so the answer shows the new status.
         wait_for_check(mon, ctx);

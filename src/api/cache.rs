@@ -33,7 +33,7 @@ pub fn cached(req: &Req, ctx: &Shared, f: impl FnOnce() -> Resp) -> Resp {
     let generation = ctx.generation.load(Ordering::SeqCst);
     let bucket = ctx.now_ms().div_euclid(TIME_BUCKET_MS);
     {
-        let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = crate::sync::lock(&CACHE);
         if let Some(e) = cache.iter().find(|e| e.key == key && e.generation == generation && e.bucket == bucket) {
             return Resp {
                 status: e.status,
@@ -45,7 +45,7 @@ pub fn cached(req: &Req, ctx: &Shared, f: impl FnOnce() -> Resp) -> Resp {
     }
     let resp = f();
     if resp.status == 200 {
-        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = crate::sync::lock(&CACHE);
         cache.retain(|e| e.key != key);
         if cache.len() >= SLOTS {
             cache.remove(0);

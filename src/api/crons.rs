@@ -210,18 +210,6 @@ fn mutation_guard(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     Ok(())
 }
 
-fn body_json(req: &Req) -> Result<Value, Resp> {
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
-    }
-    let v: Value = serde_json::from_slice(&req.body)
-        .map_err(|e| Resp::error(400, &format!("the request body is not JSON: {e}")))?;
-    if !v.is_object() {
-        return Err(Resp::error(400, "the request body must be a JSON object"));
-    }
-    Ok(v)
-}
-
 fn job_answer(ctx: &Shared, payload: &Value) -> Value {
     // cron.add answers the job itself, or {created, job} for declarative adds.
     let j = payload.get("job").filter(|j| j.is_object()).unwrap_or(payload);
@@ -248,7 +236,7 @@ pub fn toggle(req: &Req, ctx: &Shared, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
-    let body = match body_json(req) {
+    let body = match super::body_json(req, super::Empty::IsObject) {
         Ok(b) => b,
         Err(r) => return r,
     };
@@ -288,7 +276,9 @@ pub fn create(req: &Req, ctx: &Shared) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
-    let params = match body_json(req).and_then(|b| validate(&b, true).map_err(|e| Resp::error(400, &e))) {
+    let params = match super::body_json(req, super::Empty::IsObject)
+        .and_then(|b| validate(&b, true).map_err(|e| Resp::error(400, &e)))
+    {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -306,7 +296,9 @@ pub fn edit(req: &Req, ctx: &Shared, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
-    let mut patch = match body_json(req).and_then(|b| validate(&b, false).map_err(|e| Resp::error(400, &e))) {
+    let mut patch = match super::body_json(req, super::Empty::IsObject)
+        .and_then(|b| validate(&b, false).map_err(|e| Resp::error(400, &e)))
+    {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -107,7 +107,7 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         }
     }
     {
-        let b = ctx.otlp.lock().unwrap_or_else(|p| p.into_inner());
+        let b = crate::sync::lock(&ctx.otlp);
         o.family("clawmetry_otlp_received_total", "counter", "OTLP items received, by signal.");
         for (signal, v) in
             [("spans", b.counters.spans), ("metric_points", b.counters.metric_points), ("logs", b.counters.logs)]

@@ -69,6 +69,32 @@ pub fn spawn(
     Ok((bound, handles))
 }
 
+/// What an empty request body means to `body_json`.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Empty {
+    /// `{}`: every field optional.
+    IsObject,
+    /// A 400: the endpoint needs fields.
+    Refused,
+}
+
+/// The request body as a JSON object, or a 400 saying what is wrong with it. The one reader of
+/// JSON bodies for every endpoint.
+pub fn body_json(req: &Req, empty: Empty) -> Result<serde_json::Value, Resp> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return match empty {
+            Empty::IsObject => Ok(serde_json::Value::Object(serde_json::Map::new())),
+            Empty::Refused => Err(Resp::error(400, "a JSON object is required as the request body")),
+        };
+    }
+    let v: serde_json::Value = serde_json::from_slice(&req.body)
+        .map_err(|e| Resp::error(400, &format!("the request body is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(Resp::error(400, "the request body must be a JSON object"));
+    }
+    Ok(v)
+}
+
 /// One request on a handler thread.
 pub fn handle(ctx: &Shared, req: Req) -> server::Reply {
     // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.

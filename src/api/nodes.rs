@@ -22,9 +22,9 @@ fn check_key(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     }
 }
 
-fn body_json(req: &Req) -> Result<Value, Resp> {
-    let v: Value =
-        serde_json::from_slice(&req.body).map_err(|e| Resp::error(400, &format!("body is not JSON: {e}")))?;
+/// A node's JSON body with a valid `nodeId`.
+fn node_body(req: &Req) -> Result<Value, Resp> {
+    let v = super::body_json(req, super::Empty::Refused)?;
     let id = v.get("nodeId").and_then(Value::as_str).unwrap_or("");
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(Resp::error(400, "nodeId: 1-64 letters, digits, '-' or '_'"));
@@ -40,13 +40,13 @@ pub fn register(req: &Req, ctx: &Shared) -> Resp {
     if let Err(r) = check_key(req, ctx) {
         return r;
     }
-    let v = match body_json(req) {
+    let v = match node_body(req) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let now = ctx.now_ms();
     let id = text(&v, "nodeId", 64);
-    let mut nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let mut nodes = crate::sync::lock(&ctx.fleet);
     if !nodes.nodes.contains_key(&id) && nodes.nodes.len() >= crate::fleet::MAX_NODES {
         return Resp::error(
             409,
@@ -81,13 +81,13 @@ pub fn report(req: &Req, ctx: &Shared) -> Resp {
     if let Err(r) = check_key(req, ctx) {
         return r;
     }
-    let v = match body_json(req) {
+    let v = match node_body(req) {
         Ok(v) => v,
         Err(r) => return r,
     };
     let id = text(&v, "nodeId", 64);
     let now = ctx.now_ms();
-    let mut nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let mut nodes = crate::sync::lock(&ctx.fleet);
     let Some(node) = nodes.nodes.get_mut(&id) else {
         return Resp::error(404, &format!("node {id:?} is not registered: POST /api/nodes/register first"));
     };
@@ -108,7 +108,7 @@ pub fn report(req: &Req, ctx: &Shared) -> Resp {
 
 pub fn list(_req: &Req, ctx: &Shared) -> Resp {
     let now = ctx.now_ms();
-    let nodes = ctx.fleet.lock().unwrap_or_else(|p| p.into_inner());
+    let nodes = crate::sync::lock(&ctx.fleet);
     let mut totals = json!({"nodes": 0, "online": 0, "sessions": 0, "running": 0, "costToday": 0.0, "tokensToday": 0});
     let mut rows = Vec::new();
     for n in nodes.nodes.values() {

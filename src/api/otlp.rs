@@ -117,7 +117,7 @@ pub fn post(req: &Req, ctx: &Shared, signal: &str) -> Resp {
 }
 
 fn lock(ctx: &Shared) -> std::sync::MutexGuard<'_, otlp::Buffers> {
-    ctx.otlp.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&ctx.otlp)
 }
 
 /// Adds telemetry usage to the index as sessions of store `otlp`; a session a transcript

@@ -85,7 +85,7 @@ pub fn start(
         let rx = rx.clone();
         let handler = api.handler.clone();
         handles.push(std::thread::Builder::new().name(format!("http-{i}")).spawn(move || loop {
-            let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+            let job = crate::sync::lock(&rx).recv();
             let Ok(job) = job else { return };
             if !limits.handler_delay.is_zero() {
                 std::thread::sleep(limits.handler_delay);
@@ -200,7 +200,7 @@ const IDLE_THREAD: Duration = Duration::from_secs(30);
 impl Idle {
     /// Gives `work` to a waiting thread; gives it back when none waits (start one).
     fn hand_over(&self, work: Accepted) -> Option<Accepted> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = crate::sync::lock(&self.state);
         if st.waiting == 0 {
             return Some(work);
         }
@@ -212,7 +212,7 @@ impl Idle {
 
     /// The next connection for this thread, or `None` after `IDLE_THREAD` without one.
     fn next(&self) -> Option<Accepted> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = crate::sync::lock(&self.state);
         st.waiting += 1;
         let until = Instant::now() + IDLE_THREAD;
         loop {
@@ -260,7 +260,7 @@ struct Slot {
 
 impl Conns {
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &Limits) -> Option<Slot> {
-        let mut per_peer = self.per_peer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut per_peer = crate::sync::lock(&self.per_peer);
         let n = per_peer.entry(ip).or_insert(0);
         if *n >= limits.max_conns_per_peer || self.total.load(Ordering::SeqCst) >= limits.max_conns {
             if *n == 0 {
@@ -277,7 +277,7 @@ impl Conns {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut per_peer = self.conns.per_peer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut per_peer = crate::sync::lock(&self.conns.per_peer);
         if let Some(n) = per_peer.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -731,7 +731,7 @@ impl Budget {
             Err(Fail::Answer(r))
         };
         {
-            let mut peers = PEER_BODY_BYTES.lock().unwrap_or_else(|p| p.into_inner());
+            let mut peers = crate::sync::lock(&PEER_BODY_BYTES);
             let held = peers.get_or_insert_with(Default::default).entry(self.peer).or_insert(0);
             if held.saturating_add(n) > self.limit / 4 {
                 return busy("this address is sending too many request bodies at once");
@@ -749,7 +749,7 @@ impl Budget {
     }
 
     fn give_back_peer(&self, n: usize) {
-        let mut peers = PEER_BODY_BYTES.lock().unwrap_or_else(|p| p.into_inner());
+        let mut peers = crate::sync::lock(&PEER_BODY_BYTES);
         if let Some(map) = peers.as_mut() {
             if let Some(held) = map.get_mut(&self.peer) {
                 *held = held.saturating_sub(n);
