@@ -22,7 +22,7 @@ mod common;
 
 use common::{free_port, start, start_with_gateway, Server, TempDir};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -673,13 +673,8 @@ fn openclaw_delete(lab: &Lab, key: &str) -> Vec<PathBuf> {
 
 /// GET on a bare socket (for the watcher thread, which cannot share the `Server`).
 fn raw_get(port: u16, path: &str) -> Option<Value> {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(c, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut buf = Vec::new();
-    c.read_to_end(&mut buf).ok()?;
-    let i = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    serde_json::from_slice(&buf[i + 4..]).ok()
+    let (_, _, body) = common::http_request(port, "GET", path, &[], None).ok()?;
+    serde_json::from_slice(&body).ok()
 }
 
 /// What the watcher saw: the step under way, the highest totals so far, every drop.

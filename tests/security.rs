@@ -15,20 +15,11 @@ const TOKEN: &str = "s3cret-dashboard-token-0123456789";
 
 /// One HTTP/1.0 request: (status, head, body).
 fn send(s: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
-    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", s.port);
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    c.write_all(req.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    let _ = c.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    (status, head.to_string(), body.to_string())
+    let host = format!("127.0.0.1:{}", s.port);
+    let mut all = vec![("Host", host.as_str())];
+    all.extend_from_slice(headers);
+    let (status, head, body) = common::http_request(s.port, method, path, &all, Some(body.as_bytes())).unwrap();
+    (status, head, String::from_utf8_lossy(&body).to_string())
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {

@@ -180,6 +180,51 @@ fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
     server
 }
 
+/// The one test HTTP client: an HTTP/1.0 request to the server on `port` (loopback), with
+/// `Host: 127.0.0.1` unless `headers` name another, a `Content-Length` when there is a body;
+/// (status, head, body). Long read timeout: a cron run through a real gateway takes seconds.
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(90)))?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str("Host: 127.0.0.1\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    // The server may answer (413) and close before reading all of a large body: an error
+    // writing it, or a reset after the answer, is not the test's failure.
+    let _ = s.write_all(body.unwrap_or_default());
+    let mut buf = Vec::new();
+    let read = s.read_to_end(&mut buf);
+    let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+        read?;
+        return Err(std::io::Error::other(format!(
+            "{method} {path}: no header end in {:?}",
+            String::from_utf8_lossy(&buf)
+        )));
+    };
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("{method} {path}: no status in {head:?}")))?;
+    Ok((status, head, buf[split + 4..].to_vec()))
+}
+
 impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
@@ -193,30 +238,7 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> std::io::Result<(u16, String, Vec<u8>)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        // Long enough for a cron run through a real gateway.
-        s.set_read_timeout(Some(Duration::from_secs(90)))?;
-        let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
-        for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if let Some(b) = body {
-            req.push_str(&format!("Content-Length: {}\r\n", b.len()));
-        }
-        req.push_str("\r\n");
-        s.write_all(req.as_bytes())?;
-        // The server may answer (413) and close before reading all of a large body: an error
-        // writing it, or a reset after the answer, is not the test's failure.
-        let _ = s.write_all(body.unwrap_or_default());
-        let mut buf = Vec::new();
-        let read = s.read_to_end(&mut buf);
-        let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-            read?;
-            panic!("{method} {path}: no header end in {:?}", String::from_utf8_lossy(&buf));
-        };
-        let head = String::from_utf8_lossy(&buf[..split]).to_string();
-        let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-        Ok((status, head, buf[split + 4..].to_vec()))
+        http_request(self.port, method, path, headers, body)
     }
 
     /// Raw GET: (status, headers, body).
