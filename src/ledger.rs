@@ -178,6 +178,32 @@ pub fn id_key(id: &str) -> u64 {
     h.finish()
 }
 
+/// What the ledger row of a session says besides its figures (its store and metadata, not its
+/// id), as 64 bits: a session whose metadata changed (archived, ended, relabelled, moved to an
+/// archive) is written again even when its figures did not.
+pub fn fingerprint(store: &str, meta: &SessionMeta) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    store.hash(&mut h);
+    let SessionMeta {
+        id: _,
+        key,
+        label,
+        channel,
+        model,
+        status,
+        created_via,
+        parent_key,
+        started_ms,
+        ended_ms,
+        updated_ms,
+        archived_ms,
+    } = meta;
+    (key, label, channel, model, status, created_via, parent_key).hash(&mut h);
+    (started_ms, ended_ms, updated_ms, archived_ms).hash(&mut h);
+    h.finish()
+}
+
 /// Whether figures read back from the ledger are those of the index: the same event count and
 /// the same cost up to the last bits a JSON round trip may change.
 pub fn same_figures(kept: (u64, f64), now: (u64, f64)) -> bool {

@@ -129,7 +129,8 @@ struct Watcher {
     /// The figures (events, cost) the ledger has of each session: a session whose figures did
     /// not change is not written again.
     /// Keyed by `ledger::id_key` (8 bytes, not the id string: 100k sessions).
-    ledger_known: HashMap<u64, (u64, f64)>,
+    /// The value: (events, cost, `ledger::fingerprint`).
+    ledger_known: HashMap<u64, (u64, f64, u64)>,
     /// Whether the ledger was read into the index (once, after the first cold index).
     ledger_loaded: bool,
     last_ledger_flush: Instant,
@@ -404,7 +405,10 @@ impl Watcher {
             for e in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
                 if found {
-                    known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
+                    known.insert(
+                        ledger::id_key(&e.id),
+                        (e.tally.events, e.tally.usage.cost, ledger::fingerprint(&e.store, &e.meta)),
+                    );
                     // A deleted session's index rows are gone: what the ledger knew fills in.
                     if let Some(s) = st.sessions.get_mut(&e.id) {
                         s.meta.fill_from(&e.meta);
@@ -416,7 +420,10 @@ impl Watcher {
                     forget.push(e.id);
                     continue;
                 }
-                known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
+                known.insert(
+                    ledger::id_key(&e.id),
+                    (e.tally.events, e.tally.usage.cost, ledger::fingerprint(&e.store, &e.meta)),
+                );
                 let mut meta = e.meta;
                 meta.id.clone_from(&e.id);
                 st.apply_meta(&e.agent, vec![meta]);
@@ -467,9 +474,10 @@ impl Watcher {
                     .filter_map(|id| st.sessions.get(id))
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
                     .filter(|s| {
-                        known
-                            .get(&ledger::id_key(&s.id))
-                            .is_none_or(|k| !ledger::same_figures(*k, (s.tally.events, s.tally.usage.cost)))
+                        known.get(&ledger::id_key(&s.id)).is_none_or(|&(events, cost, print)| {
+                            !ledger::same_figures((events, cost), (s.tally.events, s.tally.usage.cost))
+                                || print != ledger::fingerprint(s.store.as_str(), &s.meta)
+                        })
                     })
                     .map(|s| ledger::Entry {
                         id: s.id.clone(),
@@ -487,7 +495,10 @@ impl Watcher {
                 Ok(()) => {
                     written += entries.len();
                     for e in entries {
-                        known.insert(ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost));
+                        known.insert(
+                            ledger::id_key(&e.id),
+                            (e.tally.events, e.tally.usage.cost, ledger::fingerprint(&e.store, &e.meta)),
+                        );
                     }
                 }
                 Err(e) => {

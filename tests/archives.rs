@@ -433,3 +433,48 @@ fn a_removed_agent_database_gives_the_same_figures_live_and_after_a_restart() {
     assert_totals(&server, totals, "restarted");
     assert_eq!(live, pick(&server.get("/api/sessions?limit=100")));
 }
+
+/// The ledger follows metadata, not only figures: archiving a session in OpenClaw (same events,
+/// same cost) rewrites its row, so that a later purge still knows it was archived; a restart
+/// with nothing changed writes nothing.
+#[test]
+fn the_ledger_row_follows_an_archived_session() {
+    let data = TempDir::new("ledger-meta");
+    let cron = "dc8196f7-0570-4d72-83ed-e61ebf4caa7d";
+    let ledger_archived_ms = || -> Value {
+        let conn = rusqlite::Connection::open(data.path().join("ledger.db")).unwrap();
+        let text: String = conn.query_row("SELECT data FROM sessions WHERE id = ?1", [cron], |r| r.get(0)).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["meta"]["archivedMs"].clone()
+    };
+    // Runs clawmetry on a step: waits for its ledger write when one is expected, else for two
+    // flush periods (2 s each) in which nothing may be written.
+    let run = |step: &str, writes: bool| -> Value {
+        let (_tmp, home) = install(step);
+        let args = [
+            "--openclaw-dir",
+            home.to_str().unwrap(),
+            "--fake-now-ms",
+            NOW,
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ];
+        let server = start(&args);
+        if !writes {
+            std::thread::sleep(std::time::Duration::from_millis(4500));
+            return server.get("/api/health")["ledger"].clone();
+        }
+        let (ledger, _) = server.wait_for(std::time::Duration::from_secs(10), |s| {
+            let l = s.get("/api/health")["ledger"].clone();
+            l["lastWriteMs"].as_i64().map(|_| l)
+        });
+        ledger
+    };
+    run("step2-delete-chat", true);
+    assert!(ledger_archived_ms().is_null(), "not archived yet");
+    let l = run("step3-archive-cron", true);
+    assert!(l["written"].as_u64() >= Some(1), "{l}");
+    assert!(ledger_archived_ms().as_i64().is_some_and(|ms| ms > 0), "{}", ledger_archived_ms());
+    let l = run("step3-archive-cron", false);
+    assert_eq!((&l["written"], &l["lastWriteMs"]), (&json!(0), &Value::Null), "{l}");
+}
