@@ -145,9 +145,11 @@ fn setup(conn: &Connection) -> rusqlite::Result<()> {
 const TABLES: &[&str] = &["usage_hourly", "usage_daily", "snapshots", "health_daily", "settings", "rules", "alerts"];
 
 /// Copies every table of the history database at `path` (read-only; as an immutable file when
-/// even a read-only open fails, e.g. no -shm can be made beside it) into `conn`.
-fn copy_into(conn: &Connection, path: &Path) -> Result<(), String> {
-    let mut uri = String::from("file:");
+/// even a read-only open fails, e.g. no -shm can be made beside it) into `conn`. Returns
+/// whether it was read as an immutable file (its write-ahead log, if any, ignored).
+fn copy_into(conn: &Connection, path: &Path) -> Result<bool, String> {
+    // `file:` + an absolute path would read `//…` as a host: `file://` + the path.
+    let mut uri = String::from(if path.is_absolute() { "file://" } else { "file:" });
     for c in path.to_str().ok_or("not a UTF-8 path")?.chars() {
         match c {
             '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", c as u32)),
@@ -156,17 +158,24 @@ fn copy_into(conn: &Connection, path: &Path) -> Result<(), String> {
     }
     let attach = |mode: &str| conn.execute("ATTACH DATABASE ?1 AS old", [format!("{uri}?{mode}")]);
     let readable = |c: &Connection| c.query_row("SELECT count(*) FROM old.settings", [], |r| r.get::<_, i64>(0));
+    let mut immutable = false;
     let attached = attach("mode=ro").and_then(|_| readable(conn)).or_else(|_| {
         let _ = conn.execute_batch("DETACH DATABASE old");
+        immutable = true;
         attach("mode=ro&immutable=1").and_then(|_| readable(conn))
     });
+    // All tables or none.
     let copied = attached.and_then(|_| {
-        TABLES
+        conn.execute_batch("BEGIN")?;
+        let r = TABLES
             .iter()
-            .try_for_each(|t| conn.execute_batch(&format!("INSERT OR REPLACE INTO main.{t} SELECT * FROM old.{t}")))
+            .try_for_each(|t| conn.execute_batch(&format!("INSERT OR REPLACE INTO main.{t} SELECT * FROM old.{t}")));
+        conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        r
     });
     let _ = conn.execute_batch("DETACH DATABASE old");
-    copied.map_err(|e| e.to_string())
+    copied.map_err(|e| e.to_string())?;
+    Ok(immutable)
 }
 
 impl History {
@@ -195,7 +204,11 @@ impl History {
         // memory, so that nothing the user set is silently off; changes are refused (503).
         let existing = dir.map(|d| d.join("history.db")).filter(|p| p.is_file());
         let err = match existing.map(|p| (copy_into(&conn, &p), p)) {
-            Some((Ok(()), p)) => format!("{err}; its settings and history ({}) are served read-only", p.display()),
+            Some((Ok(wal_ignored), p)) => format!(
+                "{err}; its settings and history ({}) are served read-only{}",
+                p.display(),
+                if wal_ignored { " (without its write-ahead log, which could not be read)" } else { "" }
+            ),
             Some((Err(e), p)) => format!("{err}; {} could not be read either: {e}", p.display()),
             None => err,
         };

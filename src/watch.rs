@@ -431,14 +431,25 @@ impl Watcher {
                 st.apply_tally(&e.agent, &e.id, store, e.tally);
             }
         });
+        let failed = loaded.is_err();
         {
             let mut st = self.ctx.write();
             match loaded {
                 Ok(bad) => st.ledger.bad_rows = bad,
-                Err(e) => st.ledger.last_error = Some(e),
+                Err(e) => {
+                    // Not read whole: writing now could replace a kept row with smaller figures
+                    // (a session whose rows OpenClaw deleted). Off until the next start.
+                    eprintln!("clawmetry: the ledger cannot be read ({e}); it is not written this run");
+                    st.ledger.last_error = Some(format!("{e}; not written until restart"));
+                    st.ledger.enabled = false;
+                }
             }
             st.ledger.forgotten += forget.len() as u64;
             st.ledger.sessions = self.ledger_known.len() as u64;
+        }
+        if failed {
+            self.ledger = None;
+            return;
         }
         if let (Some(l), false) = (self.ledger.as_mut(), forget.is_empty()) {
             if let Err(e) = l.forget(&forget) {
@@ -765,10 +776,11 @@ impl Watcher {
                 }
             }
             if a.db_path.is_file() {
-                self.poll_db(&a.db_path, &a.id);
+                // Read once it settled, like a change inotify reported (OpenClaw's checkpoints).
+                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
             }
         }
-        self.load_subagent_runs();
+        self.settle(Settled::State);
         // Transcript pages and answers come and go on the handler threads; give their freed
         // heap back now and then.
         crate::alloc::release_free_memory();

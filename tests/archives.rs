@@ -29,6 +29,11 @@ fn fixture(step: &str) -> String {
 }
 
 /// Copies a step's state dir (with the empty sessions dirs git cannot keep).
+/// clawmetry on a fixture's state dir at the fixture's time, with `data` as its data dir.
+fn start_with_data(home: &Path, data: &Path) -> Server {
+    start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", NOW, "--data-dir", data.to_str().unwrap()])
+}
+
 fn install(step: &str) -> (TempDir, std::path::PathBuf) {
     let (tmp, home) = install_fixture(&fixture(step));
     for a in ["main", "ops"] {
@@ -216,15 +221,7 @@ fn the_ledger_keeps_what_a_purge_removed() {
     // clawmetry ran while the deleted sessions' archives were still there (step 6)...
     {
         let (_tmp, home) = install("step6-turn-after-new");
-        let args = [
-            "--openclaw-dir",
-            home.to_str().unwrap(),
-            "--fake-now-ms",
-            NOW,
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ];
-        let server = start(&args);
+        let server = start_with_data(&home, data.path());
         assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "step 6");
         // The ledger is written behind the index within a few seconds.
         let (ledger, _) = server.wait_for(std::time::Duration::from_secs(10), |s| {
@@ -236,7 +233,7 @@ fn the_ledger_keeps_what_a_purge_removed() {
         drop(server);
         // A restart on the same files: the ledger already has every session's figures (read
         // back from its JSON, costs included to the last bit that matters): nothing is written.
-        let server = start(&args);
+        let server = start_with_data(&home, data.path());
         let ledger = server.get("/api/health")["ledger"].clone();
         assert_eq!((&ledger["written"], &ledger["sessions"]), (&json!(0), &sessions), "{ledger}");
         assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "step 6 again");
@@ -451,15 +448,7 @@ fn the_ledger_row_follows_an_archived_session() {
     // flush periods (2 s each) in which nothing may be written.
     let run = |step: &str, writes: bool| -> Value {
         let (_tmp, home) = install(step);
-        let args = [
-            "--openclaw-dir",
-            home.to_str().unwrap(),
-            "--fake-now-ms",
-            NOW,
-            "--data-dir",
-            data.path().to_str().unwrap(),
-        ];
-        let server = start(&args);
+        let server = start_with_data(&home, data.path());
         if !writes {
             std::thread::sleep(std::time::Duration::from_millis(4500));
             return server.get("/api/health")["ledger"].clone();

@@ -8,7 +8,7 @@
 //!   503 and are closed;
 //! - the handler pool's queue: past `max_queued` waiting requests the answer is a 503 with
 //!   `Retry-After` at once;
-//! - head and body sizes: the constants in `server.rs` and `body_limit` in `mod.rs`.
+//! - head and body sizes: the constants in `server.rs` and the body limit per path the application hands the server (`crate::api::body_limit`).
 
 use super::Resp;
 use std::sync::atomic::{AtomicU64, AtomicUsize};

@@ -22,7 +22,8 @@ pub struct Req {
     pub accept_gzip: bool,
     /// The peer's address (loopback peers may need no token, see `auth.rs`).
     pub remote: Option<std::net::SocketAddr>,
-    /// The request body (at most the path's `body_limit`; more is a 413 before routing).
+    /// The request body (at most the path's body limit, `server::Api::body_limit`; more is a 413
+    /// before routing).
     pub body: Vec<u8>,
     /// All request headers, names in lower case.
     pub headers: Vec<(String, String)>,
