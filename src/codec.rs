@@ -74,9 +74,67 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> 
     written.map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Constant-time comparison of a secret (token, key), so it cannot be guessed byte by byte from
+/// timings; an empty secret matches nothing.
+pub fn secret_matches(expected: &str, given: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0 && !a.is_empty()
+}
+
+/// HMAC-SHA256 (RFC 2104): the `hmac` crate over `sha2`, which the gateway's device identity
+/// already needs.
+pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// Standard base64 with padding (MIME bodies, RFC 2047 subjects, SMTP AUTH).
+pub fn base64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_sha256_rfc4231() {
+        assert_eq!(
+            hex(&hmac_sha256(&[0x0b; 20], b"Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // A key longer than the block is hashed first (test case 6).
+        assert_eq!(
+            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // Test case 7: a long key and a long message.
+        let msg = b"This is a test using a larger than block-size key and a larger than block-size data. \
+                    The key needs to be hashed before being used by the HMAC algorithm.";
+        assert_eq!(
+            hex(&hmac_sha256(&[0xaa; 131], msg)),
+            "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2"
+        );
+    }
+
+    #[test]
+    fn secret_comparison() {
+        assert!(secret_matches("s3cret", "s3cret"));
+        assert!(!secret_matches("s3cret", "s3cres"));
+        assert!(!secret_matches("s3cret", "s3cret!"));
+        assert!(!secret_matches("", ""));
+    }
 
     #[test]
     fn both_alphabets_padding_optional() {

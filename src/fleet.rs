@@ -6,11 +6,12 @@
 //! answers again. The central side (`http/nodes.rs`) keeps the nodes in [`Nodes`], saved in the
 //! data dir so that a restart keeps them.
 
-use crate::state::Shared;
+use crate::state::Index;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -20,16 +21,6 @@ pub const KEY_HEADER: &str = "x-clawmetry-fleet-key";
 pub const MAX_QUEUED: usize = 120;
 /// A node is offline after this many missed reports.
 pub const MISSED_FOR_OFFLINE: i64 = 3;
-
-/// Constant-time comparison, so the key cannot be guessed byte by byte from timings.
-pub fn key_matches(expected: &str, given: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), given.as_bytes());
-    let mut diff = (a.len() != b.len()) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
-    }
-    diff == 0 && !a.is_empty()
-}
 
 /// A node as the central instance knows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,11 +127,11 @@ fn node_id(data_dir: Option<&Path>) -> Result<String, String> {
 }
 
 /// This node's summary for the central view.
-pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
-    let now = ctx.now_ms();
+pub fn summary(index: &Index, name: &str, node: &str) -> Value {
+    let now = index.now_ms();
     let today = crate::timefmt::day_start(now);
-    let st = ctx.read();
-    let (t, _) = crate::api::overview::sum_range(&st, today, i64::MAX / 2);
+    let st = index.read();
+    let (t, _) = st.sum_range(today, i64::MAX / 2);
     let counts = st.status_counts(now);
     let openclaw_version = st
         .install
@@ -153,20 +144,20 @@ pub fn summary(ctx: &Shared, name: &str, node: &str) -> Value {
         "nodeId": node,
         "name": name,
         "host": hostname(),
-        "version": ctx.version,
+        "version": index.version,
         "openclawVersion": openclaw_version,
         "atMs": now,
         "openclawFound": st.install.found,
         "sessions": {"total": st.sessions.len(), "running": counts.running, "failed": counts.failed},
         "today": crate::state::usage_json(&t.usage, t.calls),
         "health": {"indexReady": st.health.ready, "malformedLines": st.health.malformed_lines,
-                   "sourceErrors": st.health.source_errors, "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000},
+                   "sourceErrors": st.health.source_errors, "uptimeSeconds": index.uptime_seconds()},
     })
 }
 
 /// Starts the reporter thread.
-pub fn spawn(ctx: Shared, cfg: Reporter) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name("fleet".into()).spawn(move || run(ctx, cfg))
+pub fn spawn(index: Arc<Index>, cfg: Reporter) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("fleet".into()).spawn(move || run(index, cfg))
 }
 
 fn post(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<(), String> {
@@ -185,7 +176,7 @@ fn post(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<(), S
     }
 }
 
-fn run(ctx: Shared, cfg: Reporter) {
+fn run(index: Arc<Index>, cfg: Reporter) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(15)))
@@ -202,7 +193,7 @@ fn run(ctx: Shared, cfg: Reporter) {
     };
     // A summary taken during the cold index would report a half-counted node.
     let t0 = std::time::Instant::now();
-    while !ctx.read().health.ready && t0.elapsed() < Duration::from_secs(120) {
+    while !index.read().health.ready && t0.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut queue: VecDeque<Value> = VecDeque::new();
@@ -210,7 +201,7 @@ fn run(ctx: Shared, cfg: Reporter) {
     let mut backoff = Duration::from_secs(1);
     loop {
         if !registered {
-            let mut reg = summary(&ctx, &cfg.name, &id);
+            let mut reg = summary(&index, &cfg.name, &id);
             reg["intervalSeconds"] = json!(cfg.interval.as_secs().max(1));
             match post(&agent, &format!("{base}/api/nodes/register"), &cfg.key, &reg) {
                 Ok(()) => {
@@ -226,7 +217,7 @@ fn run(ctx: Shared, cfg: Reporter) {
                 }
             }
         }
-        queue.push_back(summary(&ctx, &cfg.name, &id));
+        queue.push_back(summary(&index, &cfg.name, &id));
         while queue.len() > MAX_QUEUED {
             queue.pop_front();
         }
@@ -251,14 +242,6 @@ fn run(ctx: Shared, cfg: Reporter) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_comparison() {
-        assert!(key_matches("s3cret", "s3cret"));
-        assert!(!key_matches("s3cret", "s3cres"));
-        assert!(!key_matches("s3cret", "s3cret!"));
-        assert!(!key_matches("", ""));
-    }
 
     #[test]
     fn nodes_survive_a_save_and_load() {

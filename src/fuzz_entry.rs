@@ -6,14 +6,15 @@
 //!
 //! Not part of the dashboard: `main.rs` never calls it, so it is not in the binary.
 
+use crate::api::Ctx;
 use crate::api::{auth, routes, Req};
 use crate::http::server::{read_all, write_resp};
 use crate::model::Tally;
 use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
 use crate::pricing::PriceTable;
 use crate::sources::transcript::{render, summarize, KindFilter};
-use crate::state::{Ctx, Shared};
-use std::sync::OnceLock;
+use crate::state::Index;
+use std::sync::{Arc, OnceLock};
 
 /// The names of the targets, as in `fuzz/Cargo.toml` and the folders of `fuzz/seeds/`.
 pub const TARGETS: [&str; 6] = ["transcript", "json5", "otlp", "router", "http", "query"];
@@ -206,8 +207,8 @@ pub fn query(data: &[u8]) {
 
 /// The state [`query`] runs against: the lab fixture (read in place, read-only), indexed once,
 /// with the monitor thread; data dir under [`router_dir`].
-fn query_ctx() -> &'static Shared {
-    static CTX: OnceLock<Shared> = OnceLock::new();
+fn query_ctx() -> &'static Arc<Ctx> {
+    static CTX: OnceLock<Arc<Ctx>> = OnceLock::new();
     CTX.get_or_init(|| {
         let tmp = router_dir().join("query");
         let _ = std::fs::create_dir_all(tmp.join("data"));
@@ -218,12 +219,11 @@ fn query_ctx() -> &'static Shared {
             fake_now_ms: Some(1_795_600_000_000),
             ..Default::default()
         };
-        let ctx = Ctx::new(crate::detect::detect(&cfg), &cfg);
-        let _ = crate::monitor::spawn(ctx.clone(), crate::monitor::Settings::from_cli(&cfg));
-        let _ = crate::watch::spawn(ctx.clone(), cfg.clone());
+        let ctx = api_ctx(&cfg);
+        let _ = crate::watch::spawn(ctx.index.clone(), cfg.clone());
         // The index is ready within a second; inputs before that see a part of it, also fine.
         let t0 = std::time::Instant::now();
-        while !ctx.read().health.ready && t0.elapsed() < std::time::Duration::from_secs(10) {
+        while !ctx.index.read().health.ready && t0.elapsed() < std::time::Duration::from_secs(10) {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         ctx
@@ -237,8 +237,8 @@ pub fn router_dir() -> std::path::PathBuf {
 
 /// One state for the whole process (building it per input would cost more than routing), in
 /// [`router_dir`].
-fn router_ctx() -> &'static Shared {
-    static CTX: OnceLock<Shared> = OnceLock::new();
+fn router_ctx() -> &'static Arc<Ctx> {
+    static CTX: OnceLock<Arc<Ctx>> = OnceLock::new();
     CTX.get_or_init(|| {
         let tmp = router_dir();
         let _ = std::fs::create_dir_all(tmp.join("data"));
@@ -249,6 +249,21 @@ fn router_ctx() -> &'static Shared {
             token: Some(FUZZ_TOKEN.into()),
             ..Default::default()
         };
-        Ctx::new(crate::detect::detect(&cfg), &cfg)
+        let ctx = api_ctx(&cfg);
+        // Nothing to index here: ready at once, so that the monitor checks (a budget change
+        // waits for one) run as they would on a real install.
+        ctx.index.write().health.ready = true;
+        ctx
     })
+}
+
+/// The handlers' context as `main.rs` wires it, with the monitor thread and no gateway.
+fn api_ctx(cfg: &crate::cli::Config) -> Arc<Ctx> {
+    let index = Index::new(crate::detect::detect(cfg), cfg.fake_now_ms);
+    let gateway = crate::gateway::Handle::disabled();
+    let monitor =
+        crate::monitor::Monitor::open(index.clone(), gateway.clone(), crate::monitor::Settings::from_cli(cfg))
+            .expect("the monitor's alert sender thread starts");
+    let _ = crate::monitor::spawn(monitor.clone());
+    Ctx::new(index, gateway, monitor, cfg)
 }

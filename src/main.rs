@@ -33,9 +33,19 @@ fn main() -> ExitCode {
         eprintln!("clawmetry: --fleet-server needs the fleet key in CLAWMETRY_FLEET_KEY");
         return ExitCode::from(2);
     }
-    let ctx = state::Ctx::new(install, &cfg);
+    // The index and every thread's handle exist before any thread starts.
+    let index = state::Index::new(install, cfg.fake_now_ms);
+    let gateway = gateway::Handle::disabled();
+    let monitor = match monitor::Monitor::open(index.clone(), gateway.clone(), monitor::Settings::from_cli(&cfg)) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("clawmetry: cannot start the alert sender thread: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let ctx = api::Ctx::new(index.clone(), gateway.clone(), monitor.clone(), &cfg);
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => match http::tls::load(cert, key) {
+        (Some(cert), Some(key)) => match http::server::tls::load(cert, key) {
             Ok(c) => Some(c),
             Err(e) => {
                 eprintln!("clawmetry: {e}");
@@ -45,7 +55,7 @@ fn main() -> ExitCode {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let (port, http_threads) = match api::spawn(ctx.clone(), &cfg.host, cfg.port, cfg.workers, tls) {
+    let (port, http_threads) = match api::spawn(ctx, &cfg.host, cfg.port, cfg.workers, tls) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("clawmetry: {e}");
@@ -55,7 +65,7 @@ fn main() -> ExitCode {
     // The line tests and scripts wait for; keep its shape.
     println!("clawmetry {} listening on {scheme}://{}:{port}", env!("CARGO_PKG_VERSION"), cfg.host);
     {
-        let st = ctx.read();
+        let st = index.read();
         let i = &st.install;
         if i.found {
             println!(
@@ -66,8 +76,7 @@ fn main() -> ExitCode {
             );
         }
     }
-    // Before the watcher: the monitor's handle exists by the time the index is ready.
-    if let Err(e) = monitor::spawn(ctx.clone(), monitor::Settings::from_cli(&cfg)) {
+    if let Err(e) = monitor::spawn(monitor) {
         eprintln!("clawmetry: cannot start the monitor thread: {e}");
         return ExitCode::from(1);
     }
@@ -81,12 +90,12 @@ fn main() -> ExitCode {
             }),
             data_dir: cfg.data_dir.clone(),
         };
-        if let Err(e) = fleet::spawn(ctx.clone(), reporter) {
+        if let Err(e) = fleet::spawn(index.clone(), reporter) {
             eprintln!("clawmetry: cannot start the fleet reporter: {e}");
             return ExitCode::from(1);
         }
     }
-    if let Err(e) = watch::spawn(ctx.clone(), cfg.clone()) {
+    if let Err(e) = watch::spawn(index.clone(), cfg.clone()) {
         eprintln!("clawmetry: cannot start the watcher thread: {e}");
         return ExitCode::from(1);
     }
@@ -96,7 +105,7 @@ fn main() -> ExitCode {
             token: cfg.gateway_token.clone(),
             data_dir: cfg.data_dir.clone(),
         };
-        if let Err(e) = gateway::spawn(ctx.clone(), s) {
+        if let Err(e) = gateway::spawn(index, gateway, s) {
             eprintln!("clawmetry: cannot start the gateway thread: {e}");
         }
     }

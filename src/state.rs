@@ -15,51 +15,41 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-pub type Shared = Arc<Ctx>;
-
-/// Everything the threads share.
-pub struct Ctx {
-    pub state: RwLock<State>,
+/// The index every thread shares: the [`State`] behind one `RwLock`, the change [`Hub`], the
+/// generation counter answers are cached by, and the clock. The threads' own handles (gateway,
+/// monitor, OTLP, fleet, auth) live in their modules and reach only who uses them.
+pub struct Index {
+    state: RwLock<State>,
     pub hub: Hub,
     pub version: &'static str,
     pub started_ms: i64,
     /// A fixed clock for tests (`--fake-now-ms`).
-    pub fake_now_ms: Option<i64>,
+    fake_now_ms: Option<i64>,
     /// Bumped by every write lock: a cached answer computed at generation g is current while
     /// the generation is still g.
-    pub generation: AtomicU64,
-    /// The gateway thread's handle: connection state and RPC (`gateway.rs`).
-    pub gateway: crate::gateway::Handle,
-    /// The monitor thread's handle: health, budget, alerts, history (`monitor.rs`).
-    pub monitor: std::sync::OnceLock<Arc<crate::monitor::Monitor>>,
-    /// What the OTLP receiver keeps (spans, metrics, logs); not part of the index.
-    pub otlp: Mutex<crate::otlp::Buffers>,
-    /// Fleet (central side): the key nodes must present, and the nodes.
-    pub fleet_key: Option<String>,
-    pub fleet: Mutex<crate::fleet::Nodes>,
-    /// Dashboard auth: token settings, login sessions, failed-login counts (`http/auth.rs`).
-    pub auth: crate::api::auth::Auth,
+    generation: AtomicU64,
 }
 
-impl Ctx {
-    pub fn new(install: Install, cfg: &crate::cli::Config) -> Shared {
-        Arc::new(Ctx {
+impl Index {
+    pub fn new(install: Install, fake_now_ms: Option<i64>) -> Arc<Index> {
+        Arc::new(Index {
             state: RwLock::new(State::new(install)),
             hub: Hub::default(),
             version: env!("CARGO_PKG_VERSION"),
             started_ms: crate::timefmt::now_ms(),
-            fake_now_ms: cfg.fake_now_ms,
+            fake_now_ms,
             generation: AtomicU64::new(0),
-            gateway: crate::gateway::Handle::disabled(),
-            monitor: std::sync::OnceLock::new(),
-            otlp: Mutex::default(),
-            fleet_key: cfg.fleet_key.clone(),
-            fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
-            auth: crate::api::auth::Auth::from_cli(cfg),
         })
     }
     pub fn now_ms(&self) -> i64 {
         self.fake_now_ms.unwrap_or_else(crate::timefmt::now_ms)
+    }
+    /// Seconds since this process started (real clock).
+    pub fn uptime_seconds(&self) -> i64 {
+        (crate::timefmt::now_ms() - self.started_ms) / 1000
+    }
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
     pub fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         crate::sync::read(&self.state)
@@ -68,6 +58,21 @@ impl Ctx {
         let g = crate::sync::write(&self.state);
         self.generation.fetch_add(1, Ordering::SeqCst);
         g
+    }
+}
+
+/// The sessions the gateway reports running: their keys and current session ids, sorted.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LiveSet {
+    pub keys: Vec<String>,
+    pub ids: Vec<String>,
+}
+
+impl LiveSet {
+    /// Whether the session with this key or id runs now.
+    pub fn has(&self, key: Option<&str>, id: &str) -> bool {
+        key.is_some_and(|k| self.keys.binary_search_by(|x| x.as_str().cmp(k)).is_ok())
+            || self.ids.binary_search_by(|x| x.as_str().cmp(id)).is_ok()
     }
 }
 
@@ -274,7 +279,7 @@ pub struct State {
     pub prices: Arc<crate::pricing::PriceTable>,
     /// The sessions the gateway reports running now (written by the gateway thread); None when
     /// it is not connected, then nobody knows.
-    pub live: Option<crate::gateway::LiveSet>,
+    pub live: Option<LiveSet>,
     /// Sessions changed since the watcher last wrote them to the ledger (`ledger.rs`).
     pub ledger_dirty: std::collections::HashSet<String>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
@@ -576,6 +581,22 @@ impl State {
         if s.db.as_deref() != Some(path) {
             s.db = Some(shared);
         }
+    }
+
+    /// Sums the hourly cells in `[from, to)` (ms), total and per model.
+    pub fn sum_range(&self, from: i64, to: i64) -> (Cell, HashMap<u32, Cell>) {
+        let h0 = (from.max(0) / 3_600_000) as u32;
+        let h1 = (to.max(0) / 3_600_000) as u32;
+        let mut total = Cell::default();
+        let mut by_model: HashMap<u32, Cell> = HashMap::new();
+        for (&(_, m, _), c) in self.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
+            total.usage.add(&c.usage);
+            total.calls += c.calls;
+            let e = by_model.entry(m).or_default();
+            e.usage.add(&c.usage);
+            e.calls += c.calls;
+        }
+        (total, by_model)
     }
 
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {

@@ -15,7 +15,7 @@ use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::{self, FileRole, LineReader};
 use crate::sources::{sqlite_store, subagents, transcript};
-use crate::state::{IndexHealth, Shared, Store};
+use crate::state::{Index, IndexHealth, Store};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
 use rusqlite::Connection;
 use serde_json::json;
@@ -51,9 +51,9 @@ const DB_QUIET: Duration = Duration::from_millis(120);
 const DB_MAX_WAIT: Duration = Duration::from_millis(600);
 
 /// Starts the watcher thread.
-pub fn spawn(ctx: Shared, cfg: Config) -> std::io::Result<JoinHandle<()>> {
+pub fn spawn(index: Arc<Index>, cfg: Config) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("watcher".into()).spawn(move || {
-        let mut w = Watcher::new(ctx, cfg);
+        let mut w = Watcher::new(index, cfg);
         w.run();
     })
 }
@@ -103,7 +103,7 @@ type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
 type ColdResults = (Vec<Vec<(PathBuf, FileCursor)>>, Vec<(PathBuf, DbCursor)>);
 
 struct Watcher {
-    ctx: Shared,
+    index: Arc<Index>,
     cfg: Config,
     install: Install,
     prices: PriceTable,
@@ -137,8 +137,8 @@ struct Watcher {
 }
 
 impl Watcher {
-    fn new(ctx: Shared, cfg: Config) -> Watcher {
-        let install = ctx.read().install.clone();
+    fn new(index: Arc<Index>, cfg: Config) -> Watcher {
+        let install = index.read().install.clone();
         let wd_dirs: WdMap = Arc::default();
         let (watches, rx) = match start_inotify(wd_dirs.clone()) {
             Ok((w, rx)) => (Some(w), Some(rx)),
@@ -148,7 +148,7 @@ impl Watcher {
             }
         };
         Watcher {
-            ctx,
+            index,
             cfg,
             install,
             prices: PriceTable::default(),
@@ -236,7 +236,7 @@ impl Watcher {
         self.open_ledger();
         self.load_prices();
         {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             st.install = self.install.clone();
             st.price_source = self.prices.source.clone();
             st.prices = std::sync::Arc::new(self.prices.clone());
@@ -279,7 +279,7 @@ impl Watcher {
             }
         }
         {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             st.health.ignored_files += ignored;
             st.health.files_total += jobs.len() as u64;
         }
@@ -302,14 +302,14 @@ impl Watcher {
             }
         }
         let prices = &self.prices;
-        let ctx = &self.ctx;
+        let index = &self.index;
         let (results, db_results): ColdResults = std::thread::scope(|s| {
             let db_handles: Vec<_> = db_jobs
                 .into_iter()
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
                         let d = read_db(&mut cur, &path, prices);
-                        apply_db_delta(ctx, &path, d);
+                        apply_db_delta(index, &path, d);
                         (path, cur)
                     })
                 })
@@ -328,10 +328,10 @@ impl Watcher {
                             batch.push((agent, id, path.clone(), tally));
                             cursors.push((path, cur));
                             if batch.len() >= 256 {
-                                apply_file_batch(ctx, &mut batch, &mut health);
+                                apply_file_batch(index, &mut batch, &mut health);
                             }
                         }
-                        apply_file_batch(ctx, &mut batch, &mut health);
+                        apply_file_batch(index, &mut batch, &mut health);
                         cursors
                     })
                 })
@@ -348,15 +348,15 @@ impl Watcher {
         self.cold_archive_files(&agents);
         self.reconcile_ledger();
         let ms = t0.elapsed().as_millis() as u64;
-        self.ctx.write().shrink();
+        self.index.write().shrink();
         crate::alloc::release_free_memory();
         {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             st.health.ready = true;
             st.health.cold_index_ms = Some(ms);
             st.health.last_update_ms = Some(crate::timefmt::now_ms());
         }
-        self.ctx.hub.publish("index", json!({"ready": true, "coldIndexMs": ms}));
+        self.index.hub.publish("index", json!({"ready": true, "coldIndexMs": ms}));
         // Every session is new to an empty ledger: written now, once the index is served (2.2 s
         // for 100k sessions; before the ready mark it delayed every first answer by as much).
         self.flush_ledger();
@@ -370,11 +370,12 @@ impl Watcher {
             return;
         }
         let Some(dir) = self.cfg.data_dir.clone() else {
-            self.ctx.write().ledger.last_error = Some("no data dir: spend is not kept beyond OpenClaw's files".into());
+            self.index.write().ledger.last_error =
+                Some("no data dir: spend is not kept beyond OpenClaw's files".into());
             return;
         };
         let opened = Ledger::open(&dir);
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         st.ledger.path = Some(dir.join("ledger.db"));
         match opened {
             Ok(l) => {
@@ -399,9 +400,9 @@ impl Watcher {
         }
         let mut forget = Vec::new();
         let known = &mut self.ledger_known;
-        let (ctx, forget_purged) = (&self.ctx, self.cfg.forget_purged);
+        let (index, forget_purged) = (&self.index, self.cfg.forget_purged);
         let loaded = l.load_each(LEDGER_CHUNK, |kept| {
-            let mut st = ctx.write();
+            let mut st = index.write();
             for e in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
                 if found {
@@ -433,7 +434,7 @@ impl Watcher {
         });
         let failed = loaded.is_err();
         {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             match loaded {
                 Ok(bad) => st.ledger.bad_rows = bad,
                 Err(e) => {
@@ -453,7 +454,7 @@ impl Watcher {
         }
         if let (Some(l), false) = (self.ledger.as_mut(), forget.is_empty()) {
             if let Err(e) = l.forget(&forget) {
-                self.ctx.write().ledger.last_error = Some(e);
+                self.index.write().ledger.last_error = Some(e);
             }
         }
     }
@@ -464,23 +465,23 @@ impl Watcher {
     fn flush_ledger(&mut self) {
         self.last_ledger_flush = Instant::now();
         let Some(l) = self.ledger.as_mut() else {
-            self.ctx.write().ledger_dirty.clear();
+            self.index.write().ledger_dirty.clear();
             return;
         };
         let dirty: Vec<String> = {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             if st.ledger_dirty.is_empty() {
                 return;
             }
             st.ledger_dirty.drain().collect()
         };
-        let now = self.ctx.now_ms();
+        let now = self.index.now_ms();
         let known = &mut self.ledger_known;
         let mut written = 0;
         let mut failed = None;
         for (i, ids) in dirty.chunks(LEDGER_CHUNK).enumerate() {
             let entries: Vec<ledger::Entry> = {
-                let st = self.ctx.read();
+                let st = self.index.read();
                 ids.iter()
                     .filter_map(|id| st.sessions.get(id))
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
@@ -520,7 +521,7 @@ impl Watcher {
         }
         // A big write (the first one, or a re-priced index) leaves a WAL as big as itself.
         let checkpoint = if written > LEDGER_CHUNK { l.checkpoint().err() } else { None };
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         st.ledger.sessions = known.len() as u64;
         st.ledger.written += written as u64;
         if written > 0 {
@@ -550,13 +551,13 @@ impl Watcher {
         let (tally, health) = read_archive(&a, &self.prices, &mut Vec::new());
         let id = a.session_id.clone();
         {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             st.health.add(&health);
             if health.source_errors == 0 {
                 st.offer_archive(agent, std::sync::Arc::new(a), tally);
             }
         }
-        publish_touched(&self.ctx, vec![id]);
+        publish_touched(&self.index, vec![id]);
     }
 
     /// The archive files found at start, inflated on as many workers as the JSONL files were
@@ -600,7 +601,7 @@ impl Watcher {
         let mut jobs: Vec<Option<(String, archives::Archive)>> = jobs.into_iter().map(Some).collect();
         for batch in read.chunks_mut(256) {
             let mut touched = Vec::with_capacity(batch.len());
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             for (i, tally, health) in batch.iter_mut() {
                 let Some((agent, arch)) = jobs[*i].take() else { continue };
                 st.health.add(health);
@@ -610,7 +611,7 @@ impl Watcher {
                 }
             }
             drop(st);
-            publish_touched(&self.ctx, touched);
+            publish_touched(&self.index, touched);
         }
     }
 
@@ -621,7 +622,7 @@ impl Watcher {
         if gone.is_empty() {
             return;
         }
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         for (p, name) in gone {
             self.archive_files.remove(&p);
             if !self.dbs.values().any(|c| c.archives.contains(&name)) {
@@ -741,7 +742,7 @@ impl Watcher {
         self.install = fresh;
         if changed {
             self.load_prices();
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             st.install = self.install.clone();
             st.prices = std::sync::Arc::new(self.prices.clone());
         }
@@ -793,7 +794,7 @@ impl Watcher {
         if gone.is_empty() {
             return;
         }
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         for p in gone {
             self.dbs.remove(&p);
             let ids: Vec<String> = st
@@ -828,7 +829,7 @@ impl Watcher {
         if gone.is_empty() {
             return;
         }
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         for p in gone {
             self.files.remove(&p);
             let Some(id) = session_of(&p) else { continue };
@@ -856,7 +857,7 @@ impl Watcher {
                 .map(|(p, _)| p.clone());
             let cur = match moved.and_then(|p| self.files.remove(&p)) {
                 Some(c) => {
-                    self.ctx.write().note_file(agent, id, path);
+                    self.index.write().note_file(agent, id, path);
                     c
                 }
                 None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default() },
@@ -864,7 +865,7 @@ impl Watcher {
             let fresh = cur.read_pos == 0;
             self.files.insert(path.to_path_buf(), cur);
             if fresh {
-                let mut st = self.ctx.write();
+                let mut st = self.index.write();
                 st.health.files += 1;
                 st.health.files_total += 1;
             }
@@ -887,7 +888,7 @@ impl Watcher {
         let cur = self.files.get_mut(path).expect("cursor exists");
         let tally = read_file(path, cur, &self.prices, &mut health);
         let mut batch = vec![(agent.to_string(), id.to_string(), path.to_path_buf(), tally)];
-        apply_file_batch(&self.ctx, &mut batch, &mut health);
+        apply_file_batch(&self.index, &mut batch, &mut health);
     }
 
     /// A file of the session was truncated or replaced: re-read all of its files.
@@ -896,7 +897,7 @@ impl Watcher {
         // counted from its database or archive keeps them), and they come back if the new read
         // has less: money spent stays spent (State::keep_at_least).
         let before = {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             match st.sessions.get(id).map(|s| (s.store == Store::Jsonl, s.agent.clone())) {
                 Some((true, agent)) => Some((agent, st.reset_tally(id))),
                 _ => None,
@@ -923,9 +924,9 @@ impl Watcher {
                 .unwrap_or_else(|| agent_of(&p));
             batch.push((agent, id.to_string(), p.clone(), tally));
         }
-        apply_file_batch(&self.ctx, &mut batch, &mut health);
+        apply_file_batch(&self.index, &mut batch, &mut health);
         if let Some((agent, old)) = before {
-            self.ctx.write().keep_at_least(&agent, id, old);
+            self.index.write().keep_at_least(&agent, id, old);
         }
     }
 
@@ -938,9 +939,9 @@ impl Watcher {
             Err(_) => return,
         };
         match jsonl_store::read_sessions_json(file) {
-            Ok(metas) => self.ctx.write().apply_meta(agent, metas),
+            Ok(metas) => self.index.write().apply_meta(agent, metas),
             Err(e) => {
-                let mut st = self.ctx.write();
+                let mut st = self.index.write();
                 st.health.source_errors += 1;
                 st.health.last_error = Some(format!("{}: {e}", path.display()));
             }
@@ -980,7 +981,7 @@ impl Watcher {
             }
         }
         if !runs.is_empty() {
-            let mut st = self.ctx.write();
+            let mut st = self.index.write();
             for r in runs {
                 st.subagent_runs.insert(r.child_key.clone(), r);
             }
@@ -988,7 +989,7 @@ impl Watcher {
     }
 
     fn note_error(&self, e: String) {
-        let mut st = self.ctx.write();
+        let mut st = self.index.write();
         st.health.source_errors += 1;
         st.health.last_error = Some(e);
     }
@@ -998,7 +999,7 @@ impl Watcher {
         let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
         let delta = read_db(&mut cur, path, &self.prices);
         self.dbs.insert(path.to_path_buf(), cur);
-        apply_db_delta(&self.ctx, path, delta);
+        apply_db_delta(&self.index, path, delta);
     }
 
     /// The cursor of a database (new ones are counted on /api/health), out of the map so that
@@ -1008,7 +1009,7 @@ impl Watcher {
         if let Some(c) = self.dbs.remove(path) {
             return Some(c);
         }
-        self.ctx.write().health.databases += 1;
+        self.index.write().health.databases += 1;
         Some(DbCursor {
             agent: agent.to_string(),
             failing: false,
@@ -1292,7 +1293,7 @@ fn read_archive(a: &Archive, prices: &PriceTable, buf: &mut Vec<u8>) -> (Tally, 
 }
 
 /// Applies a database poll to the state (one write lock) and tells the event stream.
-fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
+fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta) {
     if !d.replaced
         && d.metas.is_empty()
         && d.per_session.is_empty()
@@ -1307,7 +1308,7 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
     }
     let mut touched: Vec<String> = d.per_session.keys().cloned().chain(d.metas.iter().map(|m| m.id.clone())).collect();
     {
-        let mut st = ctx.write();
+        let mut st = index.write();
         // Re-read from scratch: what the sessions counted before stays counted if the new copy
         // has less (State::keep_at_least).
         let mut before: Vec<(String, String, Tally)> = Vec::new();
@@ -1365,7 +1366,7 @@ fn apply_db_delta(ctx: &Shared, path: &Path, d: DbDelta) {
             }
         }
     }
-    publish_touched(ctx, touched);
+    publish_touched(index, touched);
 }
 
 /// Decodes one transcript line into `t`, counting what is wrong with it.
@@ -1432,13 +1433,13 @@ fn read_file(path: &Path, cur: &mut FileCursor, prices: &PriceTable, health: &mu
     tally
 }
 
-fn apply_file_batch(ctx: &Shared, batch: &mut Vec<(String, String, PathBuf, Tally)>, health: &mut IndexHealth) {
+fn apply_file_batch(index: &Arc<Index>, batch: &mut Vec<(String, String, PathBuf, Tally)>, health: &mut IndexHealth) {
     if batch.is_empty() && health.lines == 0 && health.files == 0 {
         return;
     }
     let mut touched = Vec::new();
     {
-        let mut st = ctx.write();
+        let mut st = index.write();
         for (agent, id, path, tally) in batch.drain(..) {
             st.note_file(&agent, &id, &path);
             let lines = tally.events;
@@ -1451,17 +1452,17 @@ fn apply_file_batch(ctx: &Shared, batch: &mut Vec<(String, String, PathBuf, Tall
         st.health.last_update_ms = Some(crate::timefmt::now_ms());
     }
     *health = IndexHealth::default();
-    publish_touched(ctx, touched);
+    publish_touched(index, touched);
 }
 
-fn publish_touched(ctx: &Shared, touched: Vec<String>) {
+fn publish_touched(index: &Arc<Index>, touched: Vec<String>) {
     if touched.is_empty() {
         return;
     }
     let mut ids = touched;
     ids.sort();
     ids.dedup();
-    ctx.hub.publish("sessions", json!({"ids": ids}));
+    index.hub.publish("sessions", json!({"ids": ids}));
 }
 
 /// The session a transcript file belongs to, from its name.

@@ -5,20 +5,20 @@
 //! now and reports each channel's outcome). Changes are allowed from this machine only.
 //! The alert log is served redacted (`redact.rs`).
 
-use super::budget::{api_error, monitor};
+use super::budget::api_error;
+use super::Ctx;
 use super::{body_json, Empty};
 use super::{Req, Resp};
 use crate::alerts::{Delivery, RULE_KINDS};
-use crate::state::Shared;
 use serde_json::{json, Value};
 
 fn done(r: Result<Value, Resp>) -> Resp {
     r.map(|v| Resp::json(&v)).unwrap_or_else(|r| r)
 }
 
-pub fn list(req: &Req, ctx: &Shared) -> Resp {
+pub fn list(req: &Req, ctx: &Ctx) -> Resp {
     done((|| {
-        let mon = monitor(ctx)?;
+        let mon = &ctx.monitor;
         let limit = req.q_num("limit", 100, 1, 1000)?;
         let offset = req.q_num("offset", 0, 0, i64::MAX / 2)?;
         let (total, rows) = mon
@@ -35,24 +35,21 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
                 v
             })
             .collect();
-        Ok(json!({"nowMs": ctx.now_ms(), "total": total, "limit": limit, "offset": offset, "alerts": alerts,
+        Ok(json!({"nowMs": ctx.index.now_ms(), "total": total, "limit": limit, "offset": offset, "alerts": alerts,
             "channelsEnabled": mon.config().channels.enabled()}))
     })())
 }
 
-pub fn rules(_req: &Req, ctx: &Shared) -> Resp {
-    done((|| {
-        let mon = monitor(ctx)?;
-        let rules: Vec<Value> = mon.config().rules.iter().map(|r| r.to_json()).collect();
-        Ok(json!({"rules": rules, "kinds": RULE_KINDS}))
-    })())
+pub fn rules(_req: &Req, ctx: &Ctx) -> Resp {
+    let rules: Vec<Value> = ctx.monitor.config().rules.iter().map(|r| r.to_json()).collect();
+    Resp::json(&json!({"rules": rules, "kinds": RULE_KINDS}))
 }
 
-pub fn add_rule(req: &Req, ctx: &Shared) -> Resp {
+pub fn add_rule(req: &Req, ctx: &Ctx) -> Resp {
     let r = (|| {
         super::crons::authorize_mutation(req, ctx)?;
-        let mon = monitor(ctx)?;
-        let r = mon.add_rule(&body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
+        let mon = &ctx.monitor;
+        let r = mon.add_rule(&body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
         Ok(r.to_json())
     })();
     let mut resp = done(r);
@@ -66,49 +63,51 @@ fn rule_id(id: &str) -> Result<i64, Resp> {
     id.parse().map_err(|_| Resp::error(404, &format!("alert rule {id:?} not found (ids are numbers)")))
 }
 
-pub fn update_rule(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn update_rule(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     done((|| {
         super::crons::authorize_mutation(req, ctx)?;
-        let mon = monitor(ctx)?;
-        let r = mon.update_rule(rule_id(id)?, &body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
+        let mon = &ctx.monitor;
+        let r =
+            mon.update_rule(rule_id(id)?, &body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
         Ok(r.to_json())
     })())
 }
 
-pub fn delete_rule(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn delete_rule(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     done((|| {
         super::crons::authorize_mutation(req, ctx)?;
-        let mon = monitor(ctx)?;
+        let mon = &ctx.monitor;
         let id = rule_id(id)?;
         mon.delete_rule(id).map_err(api_error)?;
         Ok(json!({"deleted": id}))
     })())
 }
 
-pub fn channels(_req: &Req, ctx: &Shared) -> Resp {
-    done(monitor(ctx).map(|m| {
-        json!({"channels": m.config().channels.public_json(), "telegramApiBase": m.settings.send.telegram_api_base})
-    }))
+pub fn channels(_req: &Req, ctx: &Ctx) -> Resp {
+    let m = &ctx.monitor;
+    Resp::json(
+        &json!({"channels": m.config().channels.public_json(), "telegramApiBase": m.settings.send.telegram_api_base}),
+    )
 }
 
-pub fn put_channels(req: &Req, ctx: &Shared) -> Resp {
+pub fn put_channels(req: &Req, ctx: &Ctx) -> Resp {
     done((|| {
         super::crons::authorize_mutation(req, ctx)?;
-        let mon = monitor(ctx)?;
-        let c = mon.set_channels(&body_json(req, Empty::Refused)?, ctx.now_ms()).map_err(api_error)?;
+        let mon = &ctx.monitor;
+        let c = mon.set_channels(&body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
         Ok(json!({"channels": c.public_json()}))
     })())
 }
 
 /// `POST /api/alerts/test[?channel=webhook]`: 200 when every channel took the message, 502
 /// (with each channel's outcome) when one did not.
-pub fn test(req: &Req, ctx: &Shared) -> Resp {
+pub fn test(req: &Req, ctx: &Ctx) -> Resp {
     let r = (|| {
         super::crons::authorize_mutation(req, ctx)?;
-        let mon = monitor(ctx)?;
+        let mon = &ctx.monitor;
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let only = req.q("channel").map(str::to_string).or_else(|| body["channel"].as_str().map(str::to_string));
-        let results = mon.send_test(only.as_deref(), ctx.now_ms()).map_err(api_error)?;
+        let results = mon.send_test(only.as_deref(), ctx.index.now_ms()).map_err(api_error)?;
         Ok(results)
     })();
     match r {

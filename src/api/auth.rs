@@ -15,8 +15,8 @@
 //! - `--no-auth`: loopback peers skip the check (other peers still need the token).
 //! - Failed logins are limited per peer address: [`MAX_FAILURES`] per [`FAILURE_WINDOW`], then 429.
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::Shared;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,7 +35,7 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Peer addresses whose failures are remembered at most.
 const MAX_PEERS: usize = 4096;
 
-/// The settings and in-memory state of the gate; one per process, in `Ctx`.
+/// The settings and in-memory state of the gate; one per server, in `api::Ctx`.
 #[derive(Default)]
 pub struct Auth {
     /// `--token` / `CLAWMETRY_TOKEN`.
@@ -96,7 +96,7 @@ impl Auth {
         let now = Instant::now();
         let mut s = crate::sync::lock(&self.sessions);
         // Constant-time over the ids: the map lookup alone would compare byte by byte.
-        let found = s.iter().find(|(k, _)| crate::fleet::key_matches(k, id)).map(|(k, e)| (k.clone(), *e));
+        let found = s.iter().find(|(k, _)| crate::codec::secret_matches(k, id)).map(|(k, e)| (k.clone(), *e));
         match found {
             Some((_, exp)) if exp > now => true,
             Some((k, _)) => {
@@ -146,8 +146,8 @@ impl Auth {
 }
 
 /// The token in force: `--token` / `CLAWMETRY_TOKEN`, else the OpenClaw gateway token.
-pub fn token(ctx: &Shared) -> Option<String> {
-    ctx.auth.token.clone().or_else(|| ctx.read().install.gateway_token.clone().filter(|t| !t.is_empty()))
+pub fn token(ctx: &Ctx) -> Option<String> {
+    ctx.auth.token.clone().or_else(|| ctx.index.read().install.gateway_token.clone().filter(|t| !t.is_empty()))
 }
 
 fn is_loopback(req: &Req) -> bool {
@@ -218,7 +218,7 @@ fn cookie(req: &Req) -> Option<&str> {
 }
 
 /// The gate: `Ok` when the request may go on to routing, else the refusal to send.
-pub fn check(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+pub fn check(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     same_origin(req)?;
     // Fleet endpoints exist only on a central (a fleet key set): refused on the head, before
     // any body is read.
@@ -267,7 +267,7 @@ fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), Resp> {
 }
 
 /// Whether this request carries the dashboard's credentials (or needs none: see the rules).
-pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     let local = is_loopback(req);
     if local && ctx.auth.no_auth {
         return local_host_allowed(req, &ctx.auth);
@@ -294,7 +294,7 @@ pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
             r.headers.push(("Retry-After", wait.to_string()));
             return Err(r);
         }
-        if crate::fleet::key_matches(&token, b) {
+        if crate::codec::secret_matches(&token, b) {
             return Ok(());
         }
         Auth::record_in(&ctx.auth.bearer_failures, ip);
@@ -308,7 +308,7 @@ pub fn authenticated(req: &Req, ctx: &Shared) -> Result<(), Resp> {
 }
 
 /// `POST /api/login {"token": "..."}`: sets the session cookie.
-pub fn login(req: &Req, ctx: &Shared) -> Resp {
+pub fn login(req: &Req, ctx: &Ctx) -> Resp {
     let ip = req.remote.map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     if let Some(wait) = ctx.auth.blocked_for(ip) {
         let mut r = Resp::error(429, &format!("too many failed logins; try again in {wait} s"));
@@ -325,7 +325,7 @@ pub fn login(req: &Req, ctx: &Shared) -> Resp {
             "this dashboard has no access token to log in with; start clawmetry with --token <secret> (or CLAWMETRY_TOKEN)",
         );
     };
-    if !crate::fleet::key_matches(&token, &given) {
+    if !crate::codec::secret_matches(&token, &given) {
         ctx.auth.record_failure(ip);
         return Resp::error(401, "wrong token");
     }
@@ -342,7 +342,7 @@ pub fn login(req: &Req, ctx: &Shared) -> Resp {
 }
 
 /// `POST /api/logout`: forgets the session and clears the cookie.
-pub fn logout(req: &Req, ctx: &Shared) -> Resp {
+pub fn logout(req: &Req, ctx: &Ctx) -> Resp {
     if let Some(c) = cookie(req) {
         ctx.auth.end_session(c);
     }

@@ -2,9 +2,8 @@
 //! session lists). An answer is reused while the index generation is unchanged and the
 //! clock is in the same 2-second bucket (statuses and "today" depend on the time).
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::Shared;
-use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 const SLOTS: usize = 16;
@@ -23,15 +22,15 @@ struct Entry {
 static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Returns the cached answer to `req`, or computes it with `f` and keeps it.
-pub fn cached(req: &Req, ctx: &Shared, f: impl FnOnce() -> Resp) -> Resp {
+pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Resp) -> Resp {
     let mut key = req.path.clone();
     let mut q: Vec<_> = req.query.iter().collect();
     q.sort();
     for (k, v) in q {
         key.push_str(&format!("&{k}={v}"));
     }
-    let generation = ctx.generation.load(Ordering::SeqCst);
-    let bucket = ctx.now_ms().div_euclid(TIME_BUCKET_MS);
+    let generation = ctx.index.generation();
+    let bucket = ctx.index.now_ms().div_euclid(TIME_BUCKET_MS);
     {
         let cache = crate::sync::lock(&CACHE);
         if let Some(e) = cache.iter().find(|e| e.key == key && e.generation == generation && e.bucket == bucket) {

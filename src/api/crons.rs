@@ -11,11 +11,11 @@
 //! summaries and errors come from OpenClaw). An edit that sends a redacted text back unchanged
 //! keeps the job's secret ([`unredact`]).
 
+use super::Ctx;
 use super::{Req, Resp};
 use crate::gateway::RpcError;
 use crate::redact;
 use crate::sources::crons as store;
-use crate::state::Shared;
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ const RUNS: usize = 200;
 
 /// The gate for every change (crons, budget, alerts): the dashboard's auth (`auth.rs`), which
 /// `handle()` has already applied; kept so that each mutation states its check where it happens.
-pub fn authorize_mutation(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+pub fn authorize_mutation(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     super::auth::authenticated(req, ctx)
 }
 
@@ -69,7 +69,7 @@ fn gateway_error(e: &RpcError, what: &str) -> Resp {
     r
 }
 
-fn gateway_summary(ctx: &Shared) -> Value {
+fn gateway_summary(ctx: &Ctx) -> Value {
     let g = ctx.gateway.status_json();
     json!({"state": g["state"], "connected": g["connected"], "lastError": g["lastError"], "url": g["url"]})
 }
@@ -78,7 +78,7 @@ fn gateway_summary(ctx: &Shared) -> Value {
 // Reads.
 
 /// Jobs and recent runs from the gateway: every page of `cron.list`, `cron.status`, `cron.runs`.
-fn from_gateway(ctx: &Shared) -> Result<(Vec<Value>, Vec<Value>, Value), RpcError> {
+fn from_gateway(ctx: &Ctx) -> Result<(Vec<Value>, Vec<Value>, Value), RpcError> {
     let gw = &ctx.gateway;
     let mut jobs = Vec::new();
     let mut offset = 0;
@@ -103,9 +103,9 @@ fn from_gateway(ctx: &Shared) -> Result<(Vec<Value>, Vec<Value>, Value), RpcErro
 }
 
 /// Jobs and runs from OpenClaw's store, read-only: (source, store) or why not.
-fn from_disk(ctx: &Shared, max_runs: usize) -> (&'static str, Result<store::Store, String>) {
+fn from_disk(ctx: &Ctx, max_runs: usize) -> (&'static str, Result<store::Store, String>) {
     let (db, legacy) = {
-        let st = ctx.read();
+        let st = ctx.index.read();
         (st.install.state_db.clone(), st.install.cron_jobs_file.clone())
     };
     let mut db_err = None;
@@ -125,8 +125,8 @@ fn from_disk(ctx: &Shared, max_runs: usize) -> (&'static str, Result<store::Stor
     }
 }
 
-pub fn list(_req: &Req, ctx: &Shared) -> Resp {
-    let now = ctx.now_ms();
+pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
+    let now = ctx.index.now_ms();
     let mut out = json!({"nowMs": now, "gateway": gateway_summary(ctx)});
     let (source, jobs, runs, status, gw_err) = match from_gateway(ctx) {
         Ok((jobs, runs, status)) => ("gateway", jobs, runs, status, None),
@@ -153,7 +153,7 @@ pub fn list(_req: &Req, ctx: &Shared) -> Resp {
     answer(out)
 }
 
-pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn runs(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     let limit = match req.q_num("limit", 50, 1, 200) {
         Ok(v) => v as usize,
         Err(r) => return r,
@@ -168,7 +168,7 @@ pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
             let entries = p.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
             answer(json!({
                 "jobId": id, "source": "gateway", "runs": entries.iter().map(store::run).collect::<Vec<_>>(),
-                "total": p.get("total"), "hasMore": p.get("hasMore"), "nowMs": ctx.now_ms(),
+                "total": p.get("total"), "hasMore": p.get("hasMore"), "nowMs": ctx.index.now_ms(),
             }))
         }
         Err(e @ RpcError::Gateway { .. }) => gateway_error(&e, "cannot read the run history"),
@@ -181,7 +181,7 @@ pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
                     let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|r| store::run(r)).collect();
                     answer(json!({
                         "jobId": id, "source": source, "runs": page, "total": all.len(),
-                        "hasMore": offset + limit < all.len(), "gatewayError": e.to_string(), "nowMs": ctx.now_ms(),
+                        "hasMore": offset + limit < all.len(), "gatewayError": e.to_string(), "nowMs": ctx.index.now_ms(),
                     }))
                 }
                 Err(disk) => Resp::error(503, &format!("{e}; and the cron store could not be read: {disk}")),
@@ -194,7 +194,7 @@ pub fn runs(req: &Req, ctx: &Shared, id: &str) -> Resp {
 // Mutations.
 
 /// Authorised, and the gateway is there to carry it out.
-fn mutation_guard(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+fn mutation_guard(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     authorize_mutation(req, ctx)?;
     if !ctx.gateway.connected() {
         let mut r = Resp::error(
@@ -210,20 +210,20 @@ fn mutation_guard(req: &Req, ctx: &Shared) -> Result<(), Resp> {
     Ok(())
 }
 
-fn job_answer(ctx: &Shared, payload: &Value) -> Value {
+fn job_answer(ctx: &Ctx, payload: &Value) -> Value {
     // cron.add answers the job itself, or {created, job} for declarative adds.
     let j = payload.get("job").filter(|j| j.is_object()).unwrap_or(payload);
-    ctx.hub.publish("cron", json!({"action": "changed", "jobId": j.get("id")}));
+    ctx.index.hub.publish("cron", json!({"action": "changed", "jobId": j.get("id")}));
     json!({"ok": true, "job": store::job(j, &[], 0)})
 }
 
-pub fn run_now(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn run_now(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
     match ctx.gateway.call("cron.run", json!({"id": id, "mode": "force"}), WRITE_TIMEOUT) {
         Ok(p) => {
-            ctx.hub.publish("cron", json!({"action": "run-requested", "jobId": id, "runId": p.get("runId")}));
+            ctx.index.hub.publish("cron", json!({"action": "run-requested", "jobId": id, "runId": p.get("runId")}));
             answer(
                 json!({"ok": true, "jobId": id, "enqueued": p.get("enqueued"), "runId": p.get("runId"), "result": p}),
             )
@@ -232,7 +232,7 @@ pub fn run_now(req: &Req, ctx: &Shared, id: &str) -> Resp {
     }
 }
 
-pub fn toggle(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn toggle(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
@@ -255,7 +255,7 @@ pub fn toggle(req: &Req, ctx: &Shared, id: &str) -> Resp {
 }
 
 /// The job as the gateway has it now.
-fn current(ctx: &Shared, id: &str) -> Result<Value, Resp> {
+fn current(ctx: &Ctx, id: &str) -> Result<Value, Resp> {
     if ctx.gateway.offers("cron.get") {
         match ctx.gateway.call("cron.get", json!({"id": id}), READ_TIMEOUT) {
             Ok(p) => return Ok(p.get("job").filter(|j| j.is_object()).cloned().unwrap_or(p)),
@@ -272,7 +272,7 @@ fn current(ctx: &Shared, id: &str) -> Result<Value, Resp> {
         .ok_or_else(|| Resp::not_found(&format!("cron job {id}")))
 }
 
-pub fn create(req: &Req, ctx: &Shared) -> Resp {
+pub fn create(req: &Req, ctx: &Ctx) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
@@ -292,7 +292,7 @@ pub fn create(req: &Req, ctx: &Shared) -> Resp {
     }
 }
 
-pub fn edit(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn edit(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
@@ -318,13 +318,13 @@ pub fn edit(req: &Req, ctx: &Shared, id: &str) -> Resp {
     }
 }
 
-pub fn remove(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn remove(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     if let Err(r) = mutation_guard(req, ctx) {
         return r;
     }
     match ctx.gateway.call("cron.remove", json!({"id": id}), WRITE_TIMEOUT) {
         Ok(p) => {
-            ctx.hub.publish("cron", json!({"action": "removed", "jobId": id}));
+            ctx.index.hub.publish("cron", json!({"action": "removed", "jobId": id}));
             answer(json!({"ok": true, "jobId": id, "result": p}))
         }
         Err(e) => gateway_error(&e, "cannot delete the job"),

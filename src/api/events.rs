@@ -2,11 +2,12 @@
 //! the change's sequence number as `id`; a client that fell behind gets a `resync` event and
 //! re-fetches. Streams run on their connection's thread (bounded), never on the handler pool.
 
-use super::{Req, Resp};
+use super::{Ctx, Req, Resp};
 use crate::http::server::Reply;
-use crate::state::Shared;
+use crate::state::Index;
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Open streams at most; more get a 503 with a JSON error.
@@ -27,7 +28,7 @@ impl Drop for Place {
 
 /// Opens an event stream: the connection thread writes it (`server.rs`), so a stream never
 /// holds a handler thread; past `MAX_STREAMS` open ones the answer is a 503.
-pub fn open(ctx: &Shared, req: &Req) -> Reply {
+pub fn open(ctx: &Ctx, req: &Req) -> Reply {
     if OPEN.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
         OPEN.fetch_sub(1, Ordering::SeqCst);
         return Reply::Resp(Resp::error(503, &format!("too many event streams (limit {MAX_STREAMS})")));
@@ -36,16 +37,16 @@ pub fn open(ctx: &Shared, req: &Req) -> Reply {
     let after = req.header("last-event-id").and_then(|v| v.parse::<u64>().ok());
     // A Last-Event-ID ahead of the hub comes from before a restart of clawmetry: the ids started
     // over, so what the client missed is unknown and it must resynchronise.
-    let seq = ctx.hub.seq();
+    let seq = ctx.index.hub.seq();
     let (after, stale) = match after {
         Some(a) if a > seq => (seq, true),
         Some(a) => (a, false),
         None => (seq, false),
     };
-    let ctx = ctx.clone();
+    let index = ctx.index.clone();
     Reply::Stream(Box::new(move |out: &mut dyn Write| {
         let _place = place;
-        let mut stream = Stream { ctx, after, buf: Vec::new(), pos: 0, started: false, stale };
+        let mut stream = Stream { index, after, buf: Vec::new(), pos: 0, started: false, stale };
         // Close-delimited, not chunked, and flushed per event: it must reach the browser at once.
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
                     Connection: close\r\nX-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n\r\n";
@@ -62,7 +63,7 @@ pub fn open(ctx: &Shared, req: &Req) -> Reply {
 
 /// A never-ending body: blocks until the next change, then yields it as SSE text.
 struct Stream {
-    ctx: Shared,
+    index: Arc<Index>,
     after: u64,
     buf: Vec<u8>,
     pos: usize,
@@ -86,9 +87,9 @@ impl Read for Stream {
                 }
                 break;
             }
-            match self.ctx.hub.wait_after(self.after, PING) {
+            match self.index.hub.wait_after(self.after, PING) {
                 None => {
-                    self.after = self.ctx.hub.seq();
+                    self.after = self.index.hub.seq();
                     self.buf.extend_from_slice(format!("event: resync\nid: {}\ndata: {{}}\n\n", self.after).as_bytes());
                 }
                 Some(changes) if changes.is_empty() => self.buf.extend_from_slice(b": ping\n\n"),
@@ -117,11 +118,17 @@ mod tests {
     #[test]
     fn pushed_events_are_redacted() {
         let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
-        let ctx = crate::state::Ctx::new(crate::detect::detect(&cfg), &cfg);
-        let mut stream =
-            Stream { ctx: ctx.clone(), after: ctx.hub.seq(), buf: Vec::new(), pos: 0, started: true, stale: false };
+        let index = Index::new(crate::detect::detect(&cfg), None);
+        let mut stream = Stream {
+            index: index.clone(),
+            after: index.hub.seq(),
+            buf: Vec::new(),
+            pos: 0,
+            started: true,
+            stale: false,
+        };
         let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
-        ctx.hub.publish("cron", json!({"summary": format!("posted with {key} ok")}));
+        index.hub.publish("cron", json!({"summary": format!("posted with {key} ok")}));
         let mut out = [0u8; 4096];
         let n = stream.read(&mut out).unwrap();
         let text = String::from_utf8_lossy(&out[..n]);

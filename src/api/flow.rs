@@ -8,8 +8,9 @@
 //! `?since=` (epoch ms, `YYYY-MM-DD` or ISO) keeps sessions active since then and usage after it
 //! (a kept session counts whole).
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::{round_cost, Shared};
+use crate::state::round_cost;
 use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -71,7 +72,7 @@ fn top(map: HashMap<String, Node>, max: usize, key: impl Fn(&Node) -> f64) -> (V
     (out, rename)
 }
 
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     let since = match req.q("since") {
         None => None,
         Some(v) => match timefmt::parse_user_time(v) {
@@ -84,8 +85,8 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
             }
         },
     };
-    let now = ctx.now_ms();
-    let st = ctx.read();
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     let mut channels: HashMap<String, Node> = HashMap::new();
     let mut models: HashMap<String, Node> = HashMap::new();
     let mut tools: HashMap<String, Node> = HashMap::new();

@@ -1,12 +1,12 @@
 //! `GET /api/health`: version, uptime, what was found, index progress and input problems, and
 //! the HTTP layer's counters (connections, refusals, timeouts).
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::Shared;
 use serde_json::json;
 
-pub fn get(_req: &Req, ctx: &Shared) -> Resp {
-    let st = ctx.read();
+pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+    let st = ctx.index.read();
     let i = &st.install;
     let hint = (!i.found).then(|| {
         format!(
@@ -28,13 +28,11 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
     if let Some(e) = &st.ledger.last_error {
         reasons.push(format!("ledger: {e}"));
     }
-    if let Some(m) = ctx.monitor.get() {
-        if let Some(e) = &m.history.open_error {
-            reasons.push(format!("history kept in memory only, settings cannot be saved: {e}"));
-        }
-        if let Some(e) = m.history_error() {
-            reasons.push(e);
-        }
+    if let Some(e) = &ctx.monitor.history.open_error {
+        reasons.push(format!("history kept in memory only, settings cannot be saved: {e}"));
+    }
+    if let Some(e) = ctx.monitor.history_error() {
+        reasons.push(e);
     }
     let databases = i.agents.iter().filter(|a| a.db_path.is_file()).count();
     let failing_dbs =
@@ -49,9 +47,9 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
     let v = json!({
         "status": status,
         "reasons": reasons,
-        "version": ctx.version,
-        "nowMs": ctx.now_ms(),
-        "uptimeSeconds": (crate::timefmt::now_ms() - ctx.started_ms) / 1000,
+        "version": ctx.index.version,
+        "nowMs": ctx.index.now_ms(),
+        "uptimeSeconds": ctx.index.uptime_seconds(),
         "openclaw": {
             "found": i.found,
             "stateDir": i.state_dir,
@@ -75,7 +73,7 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         },
         "index": st.health,
         "ledger": st.ledger,
-        "http": crate::http::limits::stats(),
+        "http": crate::http::server::limits::stats(),
     });
     drop(st);
     Resp::json(&v)

@@ -10,10 +10,10 @@
 //! `range` and `step` are `<n>m`, `<n>h` or `<n>d`; `from`/`to` (epoch ms, `YYYY-MM-DD`, ISO)
 //! may replace `range`. Times are UTC; buckets are aligned to multiples of the step.
 
-use super::budget::monitor;
+use super::Ctx;
 use super::{Req, Resp};
 use crate::history::{SeriesQuery, SNAPSHOT_METRICS, USAGE_METRICS};
-use crate::state::{round_cost, Shared};
+use crate::state::round_cost;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -34,11 +34,8 @@ pub fn parse_span(s: &str) -> Option<i64> {
     n.checked_mul(ms).filter(|v| *v <= 100 * 366 * 86_400_000)
 }
 
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
-    let mon = match monitor(ctx) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
+    let mon = &ctx.monitor;
     let names: Vec<&str> = USAGE_METRICS.iter().chain(SNAPSHOT_METRICS).map(|m| m.1).collect();
     let Some(metric) = req.q("metric") else {
         return Resp::error(400, &format!("metric is required, one of {}", names.join(", ")));
@@ -61,7 +58,7 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
             &format!("usage is stored per hour: step={step} must be a whole number of hours (1h, 6h, 1d)"),
         );
     }
-    let now = ctx.now_ms();
+    let now = ctx.index.now_ms();
     let time = |k: &str| -> Result<Option<i64>, Resp> {
         match req.q(k) {
             None => Ok(None),

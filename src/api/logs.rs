@@ -1,17 +1,17 @@
 //! `GET /api/logs?limit=N&level=L&q=TEXT`: the tail of the gateway's current log file.
 
+use super::Ctx;
 use super::{Req, Resp};
 use crate::sources::logs;
-use crate::state::Shared;
 use serde_json::{json, Value};
 
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     let limit = match req.q_num("limit", 200, 1, 5000) {
         Ok(v) => v as usize,
         Err(r) => return r,
     };
     let (configured, dirs) = {
-        let st = ctx.read();
+        let st = ctx.index.read();
         (st.install.log_file.clone(), st.install.log_dirs.clone())
     };
     let Some(file) = logs::current_file(configured.as_deref(), &dirs) else {

@@ -1,16 +1,16 @@
 //! `GET /api/memory`: the agents' workspace memory files; `?agent=A&file=NAME` returns one
 //! file's text. Only names the listing produced are opened.
 
+use super::Ctx;
 use super::{Req, Resp};
 use crate::sources::memory;
-use crate::state::Shared;
 use serde_json::json;
 
 const MAX_TEXT: u64 = 2 * 1024 * 1024;
 
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     let agents: Vec<(String, Option<std::path::PathBuf>)> = {
-        let st = ctx.read();
+        let st = ctx.index.read();
         st.install.agents.iter().map(|a| (a.id.clone(), a.workspace.clone())).collect()
     };
     let mut files = Vec::new();

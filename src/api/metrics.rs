@@ -1,7 +1,7 @@
 //! `GET /metrics`: the index in the Prometheus text exposition format (version 0.0.4).
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::Shared;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -32,11 +32,11 @@ impl Out {
     }
 }
 
-pub fn get(_req: &Req, ctx: &Shared) -> Resp {
-    let now = ctx.now_ms();
+pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+    let now = ctx.index.now_ms();
     let mut o = Out(String::with_capacity(16 * 1024));
     {
-        let st = ctx.read();
+        let st = ctx.index.read();
         // Tokens and cost by model, agent and kind, summed over the hourly cells.
         let mut by: BTreeMap<(u32, u16), crate::state::Cell> = BTreeMap::new();
         for (&(_, m, a), c) in &st.hourly {
@@ -118,9 +118,9 @@ pub fn get(_req: &Req, ctx: &Shared) -> Resp {
         o.sample("clawmetry_otlp_rejected_total", &[], b.counters.rejected as f64);
     }
     o.family("clawmetry_uptime_seconds", "gauge", "Seconds since clawmetry started.");
-    o.sample("clawmetry_uptime_seconds", &[], ((crate::timefmt::now_ms() - ctx.started_ms) / 1000) as f64);
+    o.sample("clawmetry_uptime_seconds", &[], (ctx.index.uptime_seconds()) as f64);
     o.family("clawmetry_build_info", "gauge", "Always 1; the version is a label.");
-    o.sample("clawmetry_build_info", &[("version", ctx.version)], 1.0);
+    o.sample("clawmetry_build_info", &[("version", ctx.index.version)], 1.0);
     Resp {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",

@@ -25,11 +25,47 @@ pub mod system_health;
 pub mod transcript;
 pub mod usage;
 
-use crate::http::{limits, server};
+use crate::http::server::{self, limits};
 pub use crate::http::{percent_decode, Req, Resp};
-use crate::state::Shared;
-use std::sync::Arc;
+use crate::state::Index;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+
+/// What the handlers reach: the index, and the handles of the threads they talk to. Built
+/// before any thread starts, so no handler ever finds a handle missing.
+pub struct Ctx {
+    pub index: Arc<Index>,
+    /// The gateway thread: connection state and RPC.
+    pub gateway: crate::gateway::Handle,
+    /// The monitor thread: health, budget, alerts, history.
+    pub monitor: Arc<crate::monitor::Monitor>,
+    /// What the OTLP receiver keeps (spans, metrics, logs); not part of the index.
+    pub otlp: Mutex<crate::otlp::Buffers>,
+    /// Fleet (central side): the key nodes must present, and the nodes.
+    pub fleet_key: Option<String>,
+    pub fleet: Mutex<crate::fleet::Nodes>,
+    /// Dashboard auth: token settings, login sessions, failed-login counts.
+    pub auth: auth::Auth,
+}
+
+impl Ctx {
+    pub fn new(
+        index: Arc<Index>,
+        gateway: crate::gateway::Handle,
+        monitor: Arc<crate::monitor::Monitor>,
+        cfg: &crate::cli::Config,
+    ) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            index,
+            gateway,
+            monitor,
+            otlp: Mutex::default(),
+            fleet_key: cfg.fleet_key.clone(),
+            fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
+            auth: auth::Auth::from_cli(cfg),
+        })
+    }
+}
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
@@ -52,7 +88,7 @@ pub fn body_limit(path: &str) -> usize {
 /// Starts the HTTP server (listener, connection threads, `workers` handler threads) with this
 /// API's handler, auth gate and body limits. Returns the bound port.
 pub fn spawn(
-    ctx: Shared,
+    ctx: Arc<Ctx>,
     host: &str,
     port: u16,
     workers: usize,
@@ -96,7 +132,7 @@ pub fn body_json(req: &Req, empty: Empty) -> Result<serde_json::Value, Resp> {
 }
 
 /// One request on a handler thread.
-pub fn handle(ctx: &Shared, req: Req) -> server::Reply {
+pub fn handle(ctx: &Arc<Ctx>, req: Req) -> server::Reply {
     // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
     if let Err(resp) = auth::check(&req, ctx) {
         return server::Reply::Resp(resp);

@@ -2,12 +2,13 @@
 //! fleet key, compared in constant time) and `GET /api/nodes` (all nodes, online or offline,
 //! and the fleet's totals).
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::fleet::{key_matches, Node, KEY_HEADER};
-use crate::state::Shared;
+use crate::codec::secret_matches;
+use crate::fleet::{Node, KEY_HEADER};
 use serde_json::{json, Value};
 
-fn check_key(req: &Req, ctx: &Shared) -> Result<(), Resp> {
+fn check_key(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     let Some(expected) = ctx.fleet_key.as_deref() else {
         return Err(Resp::error(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set"));
     };
@@ -15,7 +16,7 @@ fn check_key(req: &Req, ctx: &Shared) -> Result<(), Resp> {
         .header(KEY_HEADER)
         .or_else(|| req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")))
         .unwrap_or("");
-    if key_matches(expected, given) {
+    if secret_matches(expected, given) {
         Ok(())
     } else {
         Err(Resp::error(401, "wrong or missing fleet key (header X-Clawmetry-Fleet-Key)"))
@@ -36,7 +37,7 @@ fn text(v: &Value, k: &str, max: usize) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").chars().take(max).collect()
 }
 
-pub fn register(req: &Req, ctx: &Shared) -> Resp {
+pub fn register(req: &Req, ctx: &Ctx) -> Resp {
     if let Err(r) = check_key(req, ctx) {
         return r;
     }
@@ -44,7 +45,7 @@ pub fn register(req: &Req, ctx: &Shared) -> Resp {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let now = ctx.now_ms();
+    let now = ctx.index.now_ms();
     let id = text(&v, "nodeId", 64);
     let mut nodes = crate::sync::lock(&ctx.fleet);
     if !nodes.nodes.contains_key(&id) && nodes.nodes.len() >= crate::fleet::MAX_NODES {
@@ -73,11 +74,11 @@ pub fn register(req: &Req, ctx: &Shared) -> Resp {
     drop(nodes);
     let from = req.remote.map_or_else(|| "?".to_string(), |a| a.to_string());
     eprintln!("clawmetry: fleet node {id} registered from {from}");
-    ctx.hub.publish("fleet", json!({"nodeId": id, "event": "registered"}));
+    ctx.index.hub.publish("fleet", json!({"nodeId": id, "event": "registered"}));
     Resp::json(&json!({"ok": true, "nodeId": id}))
 }
 
-pub fn report(req: &Req, ctx: &Shared) -> Resp {
+pub fn report(req: &Req, ctx: &Ctx) -> Resp {
     if let Err(r) = check_key(req, ctx) {
         return r;
     }
@@ -86,7 +87,7 @@ pub fn report(req: &Req, ctx: &Shared) -> Resp {
         Err(r) => return r,
     };
     let id = text(&v, "nodeId", 64);
-    let now = ctx.now_ms();
+    let now = ctx.index.now_ms();
     let mut nodes = crate::sync::lock(&ctx.fleet);
     let Some(node) = nodes.nodes.get_mut(&id) else {
         return Resp::error(404, &format!("node {id:?} is not registered: POST /api/nodes/register first"));
@@ -102,12 +103,12 @@ pub fn report(req: &Req, ctx: &Shared) -> Resp {
         eprintln!("clawmetry: cannot save fleet nodes: {e}");
     }
     drop(nodes);
-    ctx.hub.publish("fleet", json!({"nodeId": id, "event": "report"}));
+    ctx.index.hub.publish("fleet", json!({"nodeId": id, "event": "report"}));
     Resp::json(&json!({"ok": true}))
 }
 
-pub fn list(_req: &Req, ctx: &Shared) -> Resp {
-    let now = ctx.now_ms();
+pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
+    let now = ctx.index.now_ms();
     let nodes = crate::sync::lock(&ctx.fleet);
     let mut totals = json!({"nodes": 0, "online": 0, "sessions": 0, "running": 0, "costToday": 0.0, "tokensToday": 0});
     let mut rows = Vec::new();

@@ -6,10 +6,11 @@
 //! cannot be decoded, 415 for other media types, 413 above the body limit; responses use the
 //! request's encoding.
 
+use super::Ctx;
 use super::{Req, Resp};
 use crate::model::{LineKind, LineSummary, SessionMeta, Tally};
 use crate::otlp::{self, Encoding, Ingested, UsageRecord};
-use crate::state::{Shared, Store};
+use crate::state::Store;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
@@ -47,7 +48,7 @@ fn bad_request(enc: Encoding, msg: &str) -> Resp {
     )
 }
 
-pub fn post(req: &Req, ctx: &Shared, signal: &str) -> Resp {
+pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Resp {
     let Some(enc) = Encoding::from_content_type(req.header("content-type")) else {
         let mut r = Resp::error(415, "OTLP/HTTP takes Content-Type application/x-protobuf or application/json");
         r.headers.push(("Accept-Post", "application/x-protobuf, application/json".into()));
@@ -62,8 +63,8 @@ pub fn post(req: &Req, ctx: &Shared, signal: &str) -> Resp {
         },
         Some(e) => return bad_request(enc, &format!("Content-Encoding {e:?} is not supported (use gzip)")),
     };
-    let now = ctx.now_ms() as f64;
-    let openclaw_indexed = ctx.read().install.found;
+    let now = ctx.index.now_ms() as f64;
+    let openclaw_indexed = ctx.index.read().install.found;
     let (ingested, proto, json) = match signal {
         "traces" => {
             let r = match otlp::decode_traces(&body, enc) {
@@ -112,21 +113,21 @@ pub fn post(req: &Req, ctx: &Shared, signal: &str) -> Resp {
         }
     };
     apply_usage(ctx, ingested);
-    ctx.hub.publish("otlp", json!({"signal": signal}));
+    ctx.index.hub.publish("otlp", json!({"signal": signal}));
     reply(enc, 200, proto, json)
 }
 
-fn lock(ctx: &Shared) -> std::sync::MutexGuard<'_, otlp::Buffers> {
+fn lock(ctx: &Ctx) -> std::sync::MutexGuard<'_, otlp::Buffers> {
     crate::sync::lock(&ctx.otlp)
 }
 
 /// Adds telemetry usage to the index as sessions of store `otlp`; a session a transcript
 /// already has keeps the transcript's figures.
-fn apply_usage(ctx: &Shared, got: Ingested) {
+fn apply_usage(ctx: &Ctx, got: Ingested) {
     if got.usage.is_empty() {
         return;
     }
-    let prices = ctx.read().prices.clone();
+    let prices = ctx.index.read().prices.clone();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
     let mut per_session: HashMap<String, (UsageRecord, Tally)> = HashMap::new();
     for u in got.usage {
@@ -141,7 +142,7 @@ fn apply_usage(ctx: &Shared, got: Ingested) {
     let mut dropped = 0;
     let ids: Vec<String> = per_session.keys().cloned().collect();
     {
-        let mut st = ctx.write();
+        let mut st = ctx.index.write();
         for (id, (first, tally)) in per_session {
             let known = st.sessions.get(&id).is_some_and(|s| s.store != Store::None && s.store != Store::Otlp);
             if known {
@@ -161,11 +162,11 @@ fn apply_usage(ctx: &Shared, got: Ingested) {
         }
         st.health.duplicate_source_lines += dropped;
     }
-    ctx.hub.publish("sessions", json!({"ids": ids}));
+    ctx.index.hub.publish("sessions", json!({"ids": ids}));
 }
 
 /// `GET /api/otlp?service=S&trace=T&limit=N`: services, recent spans, metrics and logs.
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     let limit = match req.q_num("limit", 200, 1, 2000) {
         Ok(v) => v as usize,
         Err(r) => return r,

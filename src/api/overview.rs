@@ -1,8 +1,9 @@
 //! `GET /api/overview`: what is running, what it costs today and this month, what went wrong.
 
 use super::sessions::summary;
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::{round_cost, usage_json, Cell, Shared, State, StatusCounts};
+use crate::state::{round_cost, usage_json, Cell, State, StatusCounts};
 use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -11,22 +12,6 @@ use std::collections::HashMap;
 const STUCK_MS: i64 = 30 * 60 * 1000;
 /// Sessions active this recently are listed as active.
 const ACTIVE_MS: i64 = 24 * 3600 * 1000;
-
-/// Sums the hourly cells in `[from, to)` (ms), total and per model.
-pub fn sum_range(st: &State, from: i64, to: i64) -> (Cell, HashMap<u32, Cell>) {
-    let h0 = (from.max(0) / 3_600_000) as u32;
-    let h1 = (to.max(0) / 3_600_000) as u32;
-    let mut total = Cell::default();
-    let mut by_model: HashMap<u32, Cell> = HashMap::new();
-    for (&(_, m, _), c) in st.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
-        total.usage.add(&c.usage);
-        total.calls += c.calls;
-        let e = by_model.entry(m).or_default();
-        e.usage.add(&c.usage);
-        e.calls += c.calls;
-    }
-    (total, by_model)
-}
 
 fn top_models(st: &State, by_model: HashMap<u32, Cell>, n: usize) -> Vec<Value> {
     let mut v: Vec<(u32, Cell)> = by_model.into_iter().collect();
@@ -43,15 +28,15 @@ fn top_models(st: &State, by_model: HashMap<u32, Cell>, n: usize) -> Vec<Value> 
         .collect()
 }
 
-pub fn get(_req: &Req, ctx: &Shared) -> Resp {
-    let now = ctx.now_ms();
-    let st = ctx.read();
+pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     let today = timefmt::day_start(now);
     let month = timefmt::month_start(now);
     let end = i64::MAX / 2;
-    let (t_today, _) = sum_range(&st, today, end);
-    let (t_month, m_month) = sum_range(&st, month, end);
-    let (t_all, m_all) = sum_range(&st, 0, end);
+    let (t_today, _) = st.sum_range(today, end);
+    let (t_month, m_month) = st.sum_range(month, end);
+    let (t_all, m_all) = st.sum_range(0, end);
 
     let mut counts = StatusCounts::default();
     let mut kinds: HashMap<&str, u64> = HashMap::new();

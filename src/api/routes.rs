@@ -1,10 +1,10 @@
 //! The route table: a plain `match` on (method, path segments).
 
 use super::cache::cached;
+use super::Ctx;
 use super::{health, logs, memory, overview, sessions, static_files, transcript, usage, Req, Resp};
-use crate::state::Shared;
 
-pub fn route(req: &Req, ctx: &Shared) -> Resp {
+pub fn route(req: &Req, ctx: &Ctx) -> Resp {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     // HEAD is GET without the body (the server drops it).
     let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };

@@ -1,8 +1,9 @@
 //! `GET /api/sessions` (filter, sort, paginate), `GET /api/sessions/<id>` and
 //! `GET /api/subagents`.
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::{round_cost, Fate, Session, Shared, State, Store};
+use crate::state::{round_cost, Fate, Session, State, Store};
 use serde_json::{json, Value};
 
 /// A session as every endpoint shows it.
@@ -107,7 +108,7 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
 
 const SORTS: [&str; 8] = ["last", "cost", "tokens", "started", "first", "duration", "errors", "messages"];
 
-pub fn list(req: &Req, ctx: &Shared) -> Resp {
+pub fn list(req: &Req, ctx: &Ctx) -> Resp {
     let limit = match req.q_num("limit", 50, 1, 1000) {
         Ok(v) => v as usize,
         Err(r) => return r,
@@ -155,8 +156,8 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
         }
     }
     let q = req.q("q").map(str::to_lowercase);
-    let now = ctx.now_ms();
-    let st = ctx.read();
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     // Filter and sort on the index itself; JSON is built for the page only.
     let mut rows: Vec<(&Session, &'static str)> = Vec::new();
     for s in st.sessions.values() {
@@ -205,9 +206,9 @@ pub fn list(req: &Req, ctx: &Shared) -> Resp {
 }
 
 /// One session with its parent and children.
-pub fn one(_req: &Req, ctx: &Shared, id: &str) -> Resp {
-    let now = ctx.now_ms();
-    let st = ctx.read();
+pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Resp {
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     let Some(s) = st.session(id) else {
         return Resp::not_found(&format!("session {id:?}"));
     };
@@ -229,13 +230,13 @@ pub fn one(_req: &Req, ctx: &Shared, id: &str) -> Resp {
 }
 
 /// Sub-agent sessions, newest first, with task, parent, runtime, tokens and tools.
-pub fn subagents(req: &Req, ctx: &Shared) -> Resp {
+pub fn subagents(req: &Req, ctx: &Ctx) -> Resp {
     let limit = match req.q_num("limit", 200, 1, 5000) {
         Ok(v) => v as usize,
         Err(r) => return r,
     };
-    let now = ctx.now_ms();
-    let st = ctx.read();
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     let mut rows: Vec<Value> = st
         .sessions
         .values()

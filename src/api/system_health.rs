@@ -4,15 +4,15 @@
 //! (`nvidia-smi`), and the history database. The monitor thread collects it every few seconds
 //! (`monitor.rs`); this handler only returns its latest report.
 
+use super::Ctx;
 use super::{Req, Resp};
-use crate::state::Shared;
 use serde_json::json;
 
-pub fn get(_req: &Req, ctx: &Shared) -> Resp {
-    let Some(mon) = ctx.monitor.get() else { return Resp::error(503, "the monitor thread is not running") };
+pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+    let mon = &ctx.monitor;
     match mon.health() {
         Some(mut h) => {
-            h["nowMs"] = json!(ctx.now_ms());
+            h["nowMs"] = json!(ctx.index.now_ms());
             h["monitor"] = mon.monitor_json();
             if let Some(o) = h.as_object_mut() {
                 o.remove("disksObserved");

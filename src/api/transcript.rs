@@ -3,12 +3,13 @@
 //! from disk on demand; the index keeps only aggregates.
 
 use super::sessions::summary;
+use super::Ctx;
 use super::{Req, Resp};
 use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
 use crate::sources::sqlite_store;
 use crate::sources::transcript::{render, KindFilter};
-use crate::state::{Shared, Store};
+use crate::state::Store;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::PathBuf;
@@ -113,9 +114,9 @@ fn for_each_live_line(loc: &Location, f: &mut LineSink) -> Result<(), String> {
     Ok(())
 }
 
-fn locate(ctx: &Shared, id: &str) -> Option<(Location, Value)> {
-    let now = ctx.now_ms();
-    let st = ctx.read();
+fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
     let s = st.session(id)?;
     let loc = Location {
         store: s.store.clone(),
@@ -127,7 +128,7 @@ fn locate(ctx: &Shared, id: &str) -> Option<(Location, Value)> {
     Some((loc, summary(&st, s, now)))
 }
 
-pub fn page(req: &Req, ctx: &Shared, id: &str) -> Resp {
+pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Resp {
     let filter = match KindFilter::parse(req.q("kind").unwrap_or("all")) {
         Some(f) => f,
         None => return Resp::error(400, "kind: use all, messages, tools, thinking or errors"),
@@ -175,7 +176,7 @@ pub fn page(req: &Req, ctx: &Shared, id: &str) -> Resp {
 }
 
 /// One short line per event: what happened, when, tokens and cost.
-pub fn timeline(req: &Req, ctx: &Shared) -> Resp {
+pub fn timeline(req: &Req, ctx: &Ctx) -> Resp {
     let Some(id) = req.q("session") else {
         return Resp::error(400, "missing ?session=<id>");
     };

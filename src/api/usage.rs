@@ -1,9 +1,10 @@
 //! `GET /api/usage` (per model, agent and session, and a time series by hour or day between
 //! `from` and `to`) and `GET /api/usage.csv` (the same cells as CSV, for billing).
 
+use super::Ctx;
 use super::{Req, Resp};
 use crate::model::Usage;
-use crate::state::{usage_json, Cell, Shared, State};
+use crate::state::{usage_json, Cell, State};
 use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -79,12 +80,12 @@ fn add(map_cell: &mut Cell, c: &Cell) {
     map_cell.calls += c.calls;
 }
 
-pub fn get(req: &Req, ctx: &Shared) -> Resp {
-    let r = match range(req, ctx.now_ms()) {
+pub fn get(req: &Req, ctx: &Ctx) -> Resp {
+    let r = match range(req, ctx.index.now_ms()) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let st = ctx.read();
+    let st = ctx.index.read();
     let mut total = Cell::default();
     let mut by_model: HashMap<u32, Cell> = HashMap::new();
     let mut by_agent: HashMap<u16, Cell> = HashMap::new();
@@ -193,12 +194,12 @@ pub fn get(req: &Req, ctx: &Shared) -> Resp {
 }
 
 /// One row per (bucket, model, agent) with usage in the range.
-pub fn csv(req: &Req, ctx: &Shared) -> Resp {
-    let r = match range(req, ctx.now_ms()) {
+pub fn csv(req: &Req, ctx: &Ctx) -> Resp {
+    let r = match range(req, ctx.index.now_ms()) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    let st = ctx.read();
+    let st = ctx.index.read();
     let mut rows: BTreeMap<(i64, String, String), Cell> = BTreeMap::new();
     for (t, m, a, c) in cells(&st, &r) {
         let agent = st.agents.get(a as usize).cloned().unwrap_or_default();

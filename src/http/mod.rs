@@ -1,12 +1,12 @@
-//! A generic HTTP/1.1 server that knows nothing of clawmetry: `server.rs` reads requests off
-//! connections (plain or `tls.rs`) under the limits of `limits.rs` and runs them on a fixed pool
-//! of handler threads; `gzip.rs` compresses answers. What a request *means* is `crate::api`'s:
-//! it hands the server a handler, an auth gate and a body limit per path.
+//! A generic HTTP/1.1 server that knows nothing of clawmetry: `server/` accepts connections
+//! (plain or TLS), reads requests off them under its limits and runs them on a fixed pool of
+//! handler threads; `gzip.rs` compresses answers; this file has the request and response types.
+//! What a request *means* is `crate::api`'s: it hands the server a handler, an auth gate and a
+//! body limit per path.
 
 pub mod gzip;
-pub mod limits;
+
 pub mod server;
-pub mod tls;
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
