@@ -259,7 +259,7 @@ fn router_ctx() -> &'static Arc<Ctx> {
 
 /// The handlers' context as `main.rs` wires it, with the monitor thread and no gateway.
 fn api_ctx(cfg: &crate::cli::Config) -> Arc<Ctx> {
-    let index = Index::new(crate::detect::detect(cfg), cfg.fake_now_ms);
+    let index = Index::new(crate::sources::detect::detect(cfg), cfg.fake_now_ms);
     let gateway = crate::gateway::Handle::disabled();
     let monitor =
         crate::monitor::Monitor::open(index.clone(), gateway.clone(), crate::monitor::Settings::from_cli(cfg))

@@ -115,7 +115,8 @@ impl Ledger {
         }
     }
 
-    /// Every session kept, at once (tests and small ledgers); see `load_each`.
+    /// Every session kept, at once (tests); see `load_each`.
+    #[cfg(test)]
     pub fn load(&self) -> Result<(Vec<Entry>, u64), String> {
         let mut all = Vec::new();
         let bad = self.load_each(4096, |chunk| all.extend(chunk))?;

@@ -5,8 +5,8 @@
 //! Also the change [`Hub`]: a counter and a short ring of recent changes that the event stream
 //! waits on, kept outside the `RwLock` so waiting never blocks writers.
 
-use crate::detect::Install;
 use crate::model::{ModelNames, SessionMeta, SubagentRun, Tally, Usage};
+use crate::sources::detect::Install;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -101,16 +101,6 @@ impl Store {
             Store::Archive => 3,
             Store::Jsonl => 4,
             Store::Sqlite => 5,
-        }
-    }
-    pub fn parse(s: &str) -> Store {
-        match s {
-            "ledger" => Store::Ledger,
-            "otlp" => Store::Otlp,
-            "archive" => Store::Archive,
-            "jsonl" => Store::Jsonl,
-            "sqlite" => Store::Sqlite,
-            _ => Store::None,
         }
     }
     pub fn as_str(&self) -> &'static str {
@@ -804,7 +794,10 @@ mod tests {
     use crate::model::{LineKind, LineSummary};
 
     fn install() -> Install {
-        crate::detect::detect(&crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() })
+        crate::sources::detect::detect(&crate::cli::Config {
+            openclaw_dir: Some("/nonexistent".into()),
+            ..Default::default()
+        })
     }
 
     fn tally(model: &str, input: u64) -> Tally {

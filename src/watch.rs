@@ -8,11 +8,11 @@
 //! All parsing happens outside the state lock; the lock is taken only to apply finished deltas.
 
 use crate::cli::Config;
-use crate::detect::{self, Install};
 use crate::ledger::{self, Ledger};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
+use crate::sources::detect::{self, Install};
 use crate::sources::jsonl_store::{self, FileRole, LineReader};
 use crate::sources::{sqlite_store, subagents, transcript};
 use crate::state::{Index, IndexHealth, Store};
@@ -284,7 +284,7 @@ impl Watcher {
             st.health.files_total += jobs.len() as u64;
         }
         jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+        let workers = cold_workers();
         let mut buckets: Vec<Vec<(PathBuf, String, String, u64)>> = vec![Vec::new(); workers];
         let mut loads = vec![0u64; workers];
         for j in jobs {
@@ -537,17 +537,22 @@ impl Watcher {
         }
     }
 
-    /// Reads an archive file (`<id>.jsonl.deleted.<ts>[.<hash>].zst`, …) once; an archive a
-    /// database already listed under the same name is not read twice.
-    fn archive_file(&mut self, path: &Path, agent: &str) {
+    /// Notes an archive file (`<id>.jsonl.deleted.<ts>[.<hash>].zst`, …) as seen and returns it
+    /// when it is to be read: not seen before, and not an archive a database already listed
+    /// under the same name (and read fine).
+    fn claim_archive_file(&mut self, path: &Path) -> Option<Archive> {
         if self.archive_files.contains_key(path) {
-            return;
+            return None;
         }
-        let Some(a) = archives::classify_file(path) else { return };
+        let a = archives::classify_file(path)?;
         self.archive_files.insert(path.to_path_buf(), a.name.clone());
-        if self.dbs.values().any(|c| c.archives.contains(&a.name) && !c.failed_archives.contains(&a.name)) {
-            return;
-        }
+        let in_db = self.dbs.values().any(|c| c.archives.contains(&a.name) && !c.failed_archives.contains(&a.name));
+        (!in_db).then_some(a)
+    }
+
+    /// Reads an archive file once (see `claim_archive_file`).
+    fn archive_file(&mut self, path: &Path, agent: &str) {
+        let Some(a) = self.claim_archive_file(path) else { return };
         let (tally, health) = read_archive(&a, &self.prices, &mut Vec::new());
         let id = a.session_id.clone();
         {
@@ -563,51 +568,47 @@ impl Watcher {
     /// The archive files found at start, inflated on as many workers as the JSONL files were
     /// and offered to the index in the order listed (as `archive_file` would, one by one).
     fn cold_archive_files(&mut self, agents: &[detect::Agent]) {
-        let mut jobs: Vec<(String, archives::Archive)> = Vec::new();
+        let mut jobs: Vec<(String, Archive)> = Vec::new();
         for a in agents {
             for path in list_archive_files(&a.sessions_dir) {
-                if self.archive_files.contains_key(&path) {
-                    continue;
+                if let Some(arch) = self.claim_archive_file(&path) {
+                    jobs.push((a.id.clone(), arch));
                 }
-                let Some(arch) = archives::classify_file(&path) else { continue };
-                self.archive_files.insert(path, arch.name.clone());
-                if self.dbs.values().any(|c| c.archives.contains(&arch.name) && !c.failed_archives.contains(&arch.name))
-                {
-                    continue;
-                }
-                jobs.push((a.id.clone(), arch));
             }
         }
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
         let next = std::sync::atomic::AtomicUsize::new(0);
         let prices = &self.prices;
-        let mut read: Vec<(usize, Tally, IndexHealth)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
+        let mut read: Vec<Option<(Tally, IndexHealth)>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..cold_workers())
                 .map(|_| {
                     s.spawn(|| {
                         let (mut out, mut buf) = (Vec::new(), Vec::new());
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((_, arch)) = jobs.get(i) else { return out };
-                            let (tally, health) = read_archive(arch, prices, &mut buf);
-                            out.push((i, tally, health));
+                            out.push((i, read_archive(arch, prices, &mut buf)));
                         }
                     })
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).flatten().collect()
+            for (i, r) in handles.into_iter().filter_map(|h| h.join().ok()).flatten() {
+                read[i] = Some(r);
+            }
         });
-        read.sort_unstable_by_key(|r| r.0);
-        let mut jobs: Vec<Option<(String, archives::Archive)>> = jobs.into_iter().map(Some).collect();
-        for batch in read.chunks_mut(256) {
-            let mut touched = Vec::with_capacity(batch.len());
+        let mut pairs = jobs.into_iter().zip(read).peekable();
+        while pairs.peek().is_some() {
+            let mut touched = Vec::new();
             let mut st = self.index.write();
-            for (i, tally, health) in batch.iter_mut() {
-                let Some((agent, arch)) = jobs[*i].take() else { continue };
-                st.health.add(health);
+            for ((agent, arch), r) in pairs.by_ref().take(256) {
+                // A worker that panicked (debug builds unwind) lost its archives: counted, not
+                // silently missing.
+                let (tally, health) =
+                    r.unwrap_or_else(|| (Tally::default(), IndexHealth { source_errors: 1, ..Default::default() }));
+                st.health.add(&health);
                 if health.source_errors == 0 {
                     touched.push(arch.session_id.clone());
-                    st.offer_archive(&agent, std::sync::Arc::new(arch), std::mem::take(tally));
+                    st.offer_archive(&agent, std::sync::Arc::new(arch), tally);
                 }
             }
             drop(st);
@@ -971,7 +972,7 @@ impl Watcher {
         }
         if let Some(p) = self.install.subagent_runs_file.clone() {
             if self.stamp_changed(&p) {
-                match std::fs::read_to_string(&p)
+                match crate::sources::read_text(&p)
                     .map_err(|e| e.to_string())
                     .and_then(|t| subagents::parse_runs_json(&t))
                 {
@@ -1539,4 +1540,9 @@ fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)
         }
     })?;
     Ok((watches, rx))
+}
+
+/// Threads of the cold index (JSONL files, archive files): the cores, at most four.
+fn cold_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
 }

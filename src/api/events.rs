@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn pushed_events_are_redacted() {
         let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
-        let index = Index::new(crate::detect::detect(&cfg), None);
+        let index = Index::new(crate::sources::detect::detect(&cfg), None);
         let mut stream = Stream {
             index: index.clone(),
             after: index.hub.seq(),

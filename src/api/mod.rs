@@ -26,7 +26,7 @@ pub mod transcript;
 pub mod usage;
 
 use crate::http::server::{self, limits};
-pub use crate::http::{percent_decode, Req, Resp};
+pub use crate::http::{Req, Resp};
 use crate::state::Index;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;

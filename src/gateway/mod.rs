@@ -33,9 +33,6 @@ mod live;
 mod protocol;
 
 use client::run;
-pub use identity::*;
-pub use live::Live;
-pub use protocol::*;
 
 /// Protocol range we speak: 3 (file-era gateways, 2026.1-2026.8) and 4 (2026.9+).
 pub const MIN_PROTOCOL: u64 = 3;

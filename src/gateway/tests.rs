@@ -1,5 +1,7 @@
 use super::client::*;
+use super::identity::*;
 use super::live::*;
+use super::protocol::*;
 use super::*;
 use crate::state::LiveSet;
 
@@ -153,7 +155,7 @@ fn live_set_follows_lifecycle_and_session_rows() {
 #[test]
 fn live_set_is_per_ctx_and_null_until_known() {
     let cfg = crate::cli::Config { openclaw_dir: Some("/nonexistent".into()), ..Default::default() };
-    let ctx = || Ctx { index: Index::new(crate::detect::detect(&cfg), None), gateway: Handle::disabled() };
+    let ctx = || Ctx { index: Index::new(crate::sources::detect::detect(&cfg), None), gateway: Handle::disabled() };
     let (a, b) = (ctx(), ctx());
     assert_eq!(a.index.read().live_flag(Some("k"), "i"), Value::Null);
     let g0 = a.index.generation();

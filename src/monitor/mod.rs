@@ -36,7 +36,6 @@ mod run;
 
 use budget::Pause;
 use run::run;
-pub use run::{failed_run, read_cron_failures};
 
 /// Disk use above this is flagged in the health report.
 pub const DISK_WARN_PERCENT: f64 = 85.0;

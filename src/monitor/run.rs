@@ -295,7 +295,7 @@ pub fn failed_run(r: &Value, jobs: &[Value]) -> Option<alerts::CronFailure> {
 
 /// Failed cron runs since `since_ms`, from OpenClaw's own store (read-only): the state database
 /// (2026.6+) or the file era's `cron/jobs.json` + `cron/runs/`.
-pub fn read_cron_failures(install: &crate::detect::Install, since_ms: i64) -> Vec<alerts::CronFailure> {
+pub fn read_cron_failures(install: &crate::sources::detect::Install, since_ms: i64) -> Vec<alerts::CronFailure> {
     use crate::sources::crons;
     let store = match (&install.state_db, &install.cron_jobs_file) {
         (Some(db), _) => crons::read_state_db(db, 500),

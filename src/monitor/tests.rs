@@ -1,4 +1,5 @@
 use super::budget::*;
+use super::run::*;
 use super::*;
 use crate::alerts::Period;
 use crate::history::UsageRow;

@@ -207,13 +207,13 @@ pub fn parse_run_log(text: &str) -> Vec<Value> {
 
 /// Reads the file era's store: `jobs_file` and the `runs/` dir beside it.
 pub fn read_legacy(jobs_file: &Path, max_runs: usize) -> Result<Store, String> {
-    let text = std::fs::read_to_string(jobs_file).map_err(|e| format!("{}: {e}", jobs_file.display()))?;
+    let text = super::read_text(jobs_file).map_err(|e| format!("{}: {e}", jobs_file.display()))?;
     let jobs = parse_jobs_json(&text)?;
     let mut runs = Vec::new();
     if let Ok(dir) = std::fs::read_dir(jobs_file.with_file_name("runs")) {
         for e in dir.flatten() {
             if e.path().extension().is_some_and(|x| x == "jsonl") {
-                if let Ok(t) = std::fs::read_to_string(e.path()) {
+                if let Ok(t) = super::read_text(&e.path()) {
                     runs.extend(parse_run_log(&t));
                 }
             }

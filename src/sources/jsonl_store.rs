@@ -43,13 +43,9 @@ pub fn classify(name: &str) -> FileRole {
     }
 }
 
-/// Decodes `sessions.json`: session key -> entry. Several keys may name one session id (a cron
-/// job's node and its run key): their fields are merged, the shorter key wins as `key`.
-pub fn parse_sessions_json(text: &str) -> Result<Vec<SessionMeta>, String> {
-    read_sessions_json(text.as_bytes())
-}
-
-/// [`parse_sessions_json`] from a reader, streamed: of each entry only the fields the index uses
+/// Decodes `sessions.json` (session key -> entry) from a reader, streamed. Several keys may name
+/// one session id (a cron job's node and its run key): their fields are merged, the shorter key
+/// wins as `key`. Of each entry only the fields the index uses
 /// are kept (an entry's skills snapshot or system prompt report is skipped unread), so a
 /// 100 MB `sessions.json` costs a few MB, not several times its size.
 pub fn read_sessions_json(r: impl std::io::Read) -> Result<Vec<SessionMeta>, String> {
@@ -329,7 +325,7 @@ mod tests {
           "agent:main:subagent:u": {"sessionId": "s2", "spawnedBy": "agent:main:main", "deliveryContext": {"channel": "whatsapp"}},
           "broken": 7
         }"#;
-        let m = parse_sessions_json(text).unwrap();
+        let m = read_sessions_json(text.as_bytes()).unwrap();
         assert_eq!(m.len(), 2);
         let s1 = m.iter().find(|x| x.id == "s1").unwrap();
         assert_eq!(s1.key.as_deref(), Some("agent:main:cron:job1"));

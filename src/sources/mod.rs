@@ -3,6 +3,7 @@
 
 pub mod archives;
 pub mod crons;
+pub mod detect;
 pub mod json5;
 pub mod jsonl_store;
 pub mod logs;
@@ -17,4 +18,11 @@ pub mod transcript;
 pub fn open_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).open(path)
+}
+
+/// A whole text file of OpenClaw's, read through [`open_file`] (no symlink followed).
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut open_file(path)?, &mut text)?;
+    Ok(text)
 }
