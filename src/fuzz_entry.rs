@@ -151,7 +151,7 @@ pub fn http(data: &[u8]) {
             Ok(req) => {
                 let resp = match auth::check(&req, router_ctx()) {
                     Ok(()) => routes::route(&req, router_ctx()),
-                    Err(resp) => resp,
+                    Err(refused) => refused.into(),
                 };
                 assert!((100..600).contains(&resp.status), "status {} for {} {}", resp.status, req.method, req.path);
                 let mut out = Vec::new();

@@ -5,133 +5,100 @@
 //! now and reports each channel's outcome). Changes are allowed from this machine only.
 //! The alert log is served redacted (`redact.rs`).
 
-use super::budget::api_error;
-use super::Ctx;
+use super::auth::authorize_mutation;
 use super::{body_json, Empty};
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::alerts::{Delivery, RULE_KINDS};
 use serde_json::{json, Value};
 
-fn done(r: Result<Value, Resp>) -> Resp {
-    r.map(|v| Resp::json(&v)).unwrap_or_else(|r| r)
+pub fn list(req: &Req, ctx: &Ctx) -> Answer {
+    let mon = &ctx.monitor;
+    let limit = req.q_num("limit", 100, 1, 1000)?;
+    let offset = req.q_num("offset", 0, 0, i64::MAX / 2)?;
+    let (total, rows) = mon
+        .history
+        .alerts(limit, offset, req.q("kind"), req.q("severity"))
+        .map_err(|e| ApiError::new(500, format!("reading history.db: {e}")))?;
+    let alerts: Vec<Value> = rows
+        .into_iter()
+        .map(|a| {
+            let mut v = json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
+                "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries});
+            // Alert texts quote labels, cron errors and channel replies.
+            crate::redact::value(&mut v);
+            v
+        })
+        .collect();
+    Ok(Resp::json(&json!({"nowMs": ctx.index.now_ms(), "total": total, "limit": limit, "offset": offset,
+        "alerts": alerts, "channelsEnabled": mon.config().channels.enabled()})))
 }
 
-pub fn list(req: &Req, ctx: &Ctx) -> Resp {
-    done((|| {
-        let mon = &ctx.monitor;
-        let limit = req.q_num("limit", 100, 1, 1000)?;
-        let offset = req.q_num("offset", 0, 0, i64::MAX / 2)?;
-        let (total, rows) = mon
-            .history
-            .alerts(limit, offset, req.q("kind"), req.q("severity"))
-            .map_err(|e| Resp::error(500, &format!("reading history.db: {e}")))?;
-        let alerts: Vec<Value> = rows
-            .into_iter()
-            .map(|a| {
-                let mut v = json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
-                    "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries});
-                // Alert texts quote labels, cron errors and channel replies.
-                crate::redact::value(&mut v);
-                v
-            })
-            .collect();
-        Ok(json!({"nowMs": ctx.index.now_ms(), "total": total, "limit": limit, "offset": offset, "alerts": alerts,
-            "channelsEnabled": mon.config().channels.enabled()}))
-    })())
-}
-
-pub fn rules(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn rules(_req: &Req, ctx: &Ctx) -> Answer {
     let rules: Vec<Value> = ctx.monitor.config().rules.iter().map(|r| r.to_json()).collect();
-    Resp::json(&json!({"rules": rules, "kinds": RULE_KINDS}))
+    Ok(Resp::json(&json!({"rules": rules, "kinds": RULE_KINDS})))
 }
 
-pub fn add_rule(req: &Req, ctx: &Ctx) -> Resp {
-    let r = (|| {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let r = mon.add_rule(&body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
-        Ok(r.to_json())
-    })();
-    let mut resp = done(r);
-    if resp.status == 200 {
-        resp.status = 201;
-    }
-    resp
+pub fn add_rule(req: &Req, ctx: &Ctx) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let r = ctx.monitor.add_rule(&body_json(req, Empty::Refused)?, ctx.index.now_ms())?;
+    let mut resp = Resp::json(&r.to_json());
+    resp.status = 201;
+    Ok(resp)
 }
 
-fn rule_id(id: &str) -> Result<i64, Resp> {
-    id.parse().map_err(|_| Resp::error(404, &format!("alert rule {id:?} not found (ids are numbers)")))
+fn rule_id(id: &str) -> Result<i64, ApiError> {
+    id.parse().map_err(|_| ApiError::new(404, format!("alert rule {id:?} not found (ids are numbers)")))
 }
 
-pub fn update_rule(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    done((|| {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let r =
-            mon.update_rule(rule_id(id)?, &body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
-        Ok(r.to_json())
-    })())
+pub fn update_rule(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let r = ctx.monitor.update_rule(rule_id(id)?, &body_json(req, Empty::Refused)?, ctx.index.now_ms())?;
+    Ok(Resp::json(&r.to_json()))
 }
 
-pub fn delete_rule(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    done((|| {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let id = rule_id(id)?;
-        mon.delete_rule(id).map_err(api_error)?;
-        Ok(json!({"deleted": id}))
-    })())
+pub fn delete_rule(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let id = rule_id(id)?;
+    ctx.monitor.delete_rule(id)?;
+    Ok(Resp::json(&json!({"deleted": id})))
 }
 
-pub fn channels(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn channels(_req: &Req, ctx: &Ctx) -> Answer {
     let m = &ctx.monitor;
-    Resp::json(
+    Ok(Resp::json(
         &json!({"channels": m.config().channels.public_json(), "telegramApiBase": m.settings.send.telegram_api_base}),
-    )
+    ))
 }
 
-pub fn put_channels(req: &Req, ctx: &Ctx) -> Resp {
-    done((|| {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let c = mon.set_channels(&body_json(req, Empty::Refused)?, ctx.index.now_ms()).map_err(api_error)?;
-        Ok(json!({"channels": c.public_json()}))
-    })())
+pub fn put_channels(req: &Req, ctx: &Ctx) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let c = ctx.monitor.set_channels(&body_json(req, Empty::Refused)?, ctx.index.now_ms())?;
+    Ok(Resp::json(&json!({"channels": c.public_json()})))
 }
 
 /// `POST /api/alerts/test[?channel=webhook]`: 200 when every channel took the message, 502
 /// (with each channel's outcome) when one did not.
-pub fn test(req: &Req, ctx: &Ctx) -> Resp {
-    let r = (|| {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let only = req.q("channel").map(str::to_string).or_else(|| body["channel"].as_str().map(str::to_string));
-        let results = mon.send_test(only.as_deref(), ctx.index.now_ms()).map_err(api_error)?;
-        Ok(results)
-    })();
-    match r {
-        Err(r) => r,
-        Ok(results) => {
-            let failed: Vec<String> = results
-                .iter()
-                .filter(|d| !d.ok)
-                .map(|d| format!("{}: {}", d.channel, d.error.as_deref().unwrap_or("failed")))
-                .collect();
-            let list: Vec<Value> = results.iter().map(Delivery::json).collect();
-            let mut v = json!({"ok": failed.is_empty(), "results": list});
-            if !failed.is_empty() {
-                v["error"] = json!(format!("the test message did not go through: {}", failed.join("; ")));
-            }
-            // A channel's error can quote its request (a Telegram URL carries the bot token).
-            crate::redact::value(&mut v);
-            if failed.is_empty() {
-                Resp::json(&v)
-            } else {
-                let mut r = Resp::json(&v);
-                r.status = 502;
-                r
-            }
-        }
+pub fn test(req: &Req, ctx: &Ctx) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let only = req.q("channel").map(str::to_string).or_else(|| body["channel"].as_str().map(str::to_string));
+    let results = ctx.monitor.send_test(only.as_deref(), ctx.index.now_ms())?;
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|d| !d.ok)
+        .map(|d| format!("{}: {}", d.channel, d.error.as_deref().unwrap_or("failed")))
+        .collect();
+    let list: Vec<Value> = results.iter().map(Delivery::json).collect();
+    let mut v = json!({"ok": failed.is_empty(), "results": list});
+    if !failed.is_empty() {
+        v["error"] = json!(format!("the test message did not go through: {}", failed.join("; ")));
     }
+    // A channel's error can quote its request (a Telegram URL carries the bot token).
+    crate::redact::value(&mut v);
+    let mut r = Resp::json(&v);
+    if !failed.is_empty() {
+        r.status = 502;
+    }
+    Ok(r)
 }

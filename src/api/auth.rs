@@ -1,5 +1,7 @@
 //! Dashboard authentication and cross-site protection: one gate, [`check`], called by
-//! `handle()` in `mod.rs` before routing (and before the `/api/events` stream).
+//! `handle()` in `mod.rs` before routing (and before the `/api/events` stream). The checks the
+//! API areas share live here too: [`authorize_mutation`] for every change (crons, budget,
+//! alerts) and [`fleet_off`], the refusal of the fleet endpoints.
 //!
 //! Rules (also in `SECURITY.md`):
 //! - Mutating requests (POST/PUT/DELETE/PATCH) whose `Origin` names another host than `Host`
@@ -15,7 +17,7 @@
 //! - `--no-auth`: loopback peers skip the check (other peers still need the token).
 //! - Failed logins are limited per peer address: [`MAX_FAILURES`] per [`FAILURE_WINDOW`], then 429.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -186,7 +188,7 @@ fn origin_host(origin: &str) -> &str {
 }
 
 /// Refuses a cross-site mutation: an `Origin` whose host:port is not the `Host` header.
-fn same_origin(req: &Req) -> Result<(), Resp> {
+fn same_origin(req: &Req) -> Result<(), ApiError> {
     if !is_mutation(&req.method) {
         return Ok(());
     }
@@ -195,9 +197,9 @@ fn same_origin(req: &Req) -> Result<(), Resp> {
     if !host.is_empty() && origin_host(origin).eq_ignore_ascii_case(host) {
         return Ok(());
     }
-    Err(Resp::error(
+    Err(ApiError::new(
         403,
-        &format!("cross-origin {} refused: Origin {origin:?} is not this dashboard ({host:?})", req.method),
+        format!("cross-origin {} refused: Origin {origin:?} is not this dashboard ({host:?})", req.method),
     ))
 }
 
@@ -218,12 +220,12 @@ fn cookie(req: &Req) -> Option<&str> {
 }
 
 /// The gate: `Ok` when the request may go on to routing, else the refusal to send.
-pub fn check(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
+pub fn check(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     same_origin(req)?;
     // Fleet endpoints exist only on a central (a fleet key set): refused on the head, before
     // any body is read.
     if req.path.starts_with("/api/nodes/") && req.method == "POST" && ctx.fleet_key.is_none() {
-        return Err(Resp::error(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set"));
+        return Err(fleet_off());
     }
     if !protected(req, ctx.auth.public_overview) {
         return Ok(());
@@ -246,7 +248,7 @@ fn host_name(host: &str) -> String {
 /// on another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends its own name
 /// as `Host`. Loopback literals, `localhost` (and `*.localhost`), the bound address and the
 /// names of `--allow-host` are accepted; a request without `Host` (HTTP/1.0 tools) too.
-fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), Resp> {
+fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), ApiError> {
     let Some(host) = req.header("host") else { return Ok(()) };
     let name = host_name(host);
     let loopback_ip = name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback() || is_mapped_loopback(ip));
@@ -257,9 +259,9 @@ fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), Resp> {
     {
         return Ok(());
     }
-    Err(Resp::error(
+    Err(ApiError::new(
         403,
-        &format!(
+        format!(
             "Host {host:?} is not this machine: requests let in without a token because they come from this \
              machine must name it (localhost, 127.0.0.1); to use another name, start clawmetry with --allow-host {name}"
         ),
@@ -267,7 +269,7 @@ fn local_host_allowed(req: &Req, auth: &Auth) -> Result<(), Resp> {
 }
 
 /// Whether this request carries the dashboard's credentials (or needs none: see the rules).
-pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
+pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     let local = is_loopback(req);
     if local && ctx.auth.no_auth {
         return local_host_allowed(req, &ctx.auth);
@@ -277,9 +279,9 @@ pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
             return local_host_allowed(req, &ctx.auth);
         }
         let peer = req.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "an unknown address".into());
-        return Err(Resp::error(
+        return Err(ApiError::new(
             403,
-            &format!(
+            format!(
                 "this dashboard has no access token, so only this machine may use it (request from {peer}); \
                  start clawmetry with --token <secret> (or CLAWMETRY_TOKEN) to open it to other machines"
             ),
@@ -290,9 +292,8 @@ pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
         // slow as through the login form.
         let ip = req.remote.map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         if let Some(wait) = Auth::blocked_in(&ctx.auth.bearer_failures, ip) {
-            let mut r = Resp::error(429, &format!("too many wrong tokens; try again in {wait} s"));
-            r.headers.push(("Retry-After", wait.to_string()));
-            return Err(r);
+            return Err(ApiError::new(429, format!("too many wrong tokens; try again in {wait} s"))
+                .with_header("Retry-After", wait.to_string()));
         }
         if crate::codec::secret_matches(&token, b) {
             return Ok(());
@@ -302,53 +303,61 @@ pub fn authenticated(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     if cookie(req).is_some_and(|c| ctx.auth.session_valid(c)) {
         return Ok(());
     }
-    let mut r = Resp::error(401, "authentication required: log in, or send Authorization: Bearer <token>");
-    r.headers.push(("WWW-Authenticate", "Bearer realm=\"clawmetry\"".into()));
-    Err(r)
+    Err(ApiError::new(401, "authentication required: log in, or send Authorization: Bearer <token>")
+        .with_header("WWW-Authenticate", "Bearer realm=\"clawmetry\""))
+}
+
+/// The gate for every change (crons, budget, alerts): the dashboard's auth, which `handle()`
+/// has already applied; kept so that each mutation states its check where it happens.
+pub fn authorize_mutation(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
+    authenticated(req, ctx)
+}
+
+/// The refusal of the fleet endpoints on an instance without a fleet key.
+pub fn fleet_off() -> ApiError {
+    ApiError::new(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set")
 }
 
 /// `POST /api/login {"token": "..."}`: sets the session cookie.
-pub fn login(req: &Req, ctx: &Ctx) -> Resp {
+pub fn login(req: &Req, ctx: &Ctx) -> Answer {
     let ip = req.remote.map(|a| a.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     if let Some(wait) = ctx.auth.blocked_for(ip) {
-        let mut r = Resp::error(429, &format!("too many failed logins; try again in {wait} s"));
-        r.headers.push(("Retry-After", wait.to_string()));
-        return r;
+        return Err(ApiError::new(429, format!("too many failed logins; try again in {wait} s"))
+            .with_header("Retry-After", wait.to_string()));
     }
     let given = serde_json::from_slice::<Value>(&req.body)
         .ok()
         .and_then(|v| v.get("token").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_default();
     let Some(token) = token(ctx) else {
-        return Resp::error(
-            400,
+        return Err(ApiError::bad_request(
             "this dashboard has no access token to log in with; start clawmetry with --token <secret> (or CLAWMETRY_TOKEN)",
-        );
+        ));
     };
     if !crate::codec::secret_matches(&token, &given) {
         ctx.auth.record_failure(ip);
-        return Resp::error(401, "wrong token");
+        return Err(ApiError::new(401, "wrong token"));
     }
     let id = ctx.auth.new_session();
     if id.is_empty() {
-        return Resp::error(500, "no OS randomness for a session id");
+        return Err(ApiError::new(500, "no OS randomness for a session id"));
     }
     let mut r = Resp::json(&json!({ "ok": true, "expiresInSeconds": SESSION_TTL.as_secs() }));
     r.headers.push((
         "Set-Cookie",
         format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", SESSION_TTL.as_secs(), secure(req)),
     ));
-    r
+    Ok(r)
 }
 
 /// `POST /api/logout`: forgets the session and clears the cookie.
-pub fn logout(req: &Req, ctx: &Ctx) -> Resp {
+pub fn logout(req: &Req, ctx: &Ctx) -> Answer {
     if let Some(c) = cookie(req) {
         ctx.auth.end_session(c);
     }
     let mut r = Resp::json(&json!({ "ok": true }));
     r.headers.push(("Set-Cookie", format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", secure(req))));
-    r
+    Ok(r)
 }
 
 /// The cookie attribute that keeps a cookie set over HTTPS from ever going out over plain HTTP.

@@ -2,23 +2,11 @@
 //! limits; the whole object, validated) and `POST /api/budget/resume` (end a budget pause by
 //! hand). Changes are allowed from this machine only, like every other change.
 
-use super::Ctx;
+use super::auth::authorize_mutation;
+use super::{Answer, Ctx};
 use super::{Req, Resp};
 use crate::monitor::Monitor;
 use serde_json::{json, Value};
-
-/// A monitor error as an HTTP answer.
-pub(super) fn api_error(e: crate::monitor::Error) -> Resp {
-    use crate::monitor::Error::*;
-    let status = match &e {
-        Invalid(_) => 400,
-        NotFound(_) => 404,
-        Unavailable(_) => 503,
-        Timeout(_) => 504,
-        Storage(_) => 500,
-    };
-    Resp::error(status, &e.to_string())
-}
 
 fn answer(ctx: &Ctx, mon: &Monitor) -> Value {
     let cfg = mon.config();
@@ -32,33 +20,27 @@ fn answer(ctx: &Ctx, mon: &Monitor) -> Value {
     })
 }
 
-pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
-    Resp::json(&answer(ctx, &ctx.monitor))
+pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
+    Ok(Resp::json(&answer(ctx, &ctx.monitor)))
 }
 
-pub fn put(req: &Req, ctx: &Ctx) -> Resp {
-    let run = || -> Result<Value, Resp> {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let v = super::body_json(req, super::Empty::Refused)?;
-        mon.set_budget(&v, ctx.index.now_ms()).map_err(api_error)?;
-        // The check runs at once; give it a moment so the answer shows the new status.
-        wait_for_check(mon, ctx);
-        Ok(answer(ctx, mon))
-    };
-    run().map(|v| Resp::json(&v)).unwrap_or_else(|r| r)
+pub fn put(req: &Req, ctx: &Ctx) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let mon = &ctx.monitor;
+    let v = super::body_json(req, super::Empty::Refused)?;
+    mon.set_budget(&v, ctx.index.now_ms())?;
+    // The check runs at once; give it a moment so the answer shows the new status.
+    wait_for_check(mon, ctx);
+    Ok(Resp::json(&answer(ctx, mon)))
 }
 
-pub fn resume(req: &Req, ctx: &Ctx) -> Resp {
-    let run = || -> Result<Value, Resp> {
-        super::crons::authorize_mutation(req, ctx)?;
-        let mon = &ctx.monitor;
-        let r = mon.resume().map_err(api_error)?;
-        let mut a = answer(ctx, mon);
-        a["result"] = r;
-        Ok(a)
-    };
-    run().map(|v| Resp::json(&v)).unwrap_or_else(|r| r)
+pub fn resume(req: &Req, ctx: &Ctx) -> Answer {
+    authorize_mutation(req, ctx)?;
+    let mon = &ctx.monitor;
+    let r = mon.resume()?;
+    let mut a = answer(ctx, mon);
+    a["result"] = r;
+    Ok(Resp::json(&a))
 }
 
 /// Waits (at most 2 s) until the monitor ran a check after this call.

@@ -1,8 +1,9 @@
 //! A small answer cache for the endpoints that add up the whole index (overview, usage,
 //! session lists). An answer is reused while the index generation is unchanged and the
-//! clock is in the same 2-second bucket (statuses and "today" depend on the time).
+//! clock is in the same 2-second bucket (statuses and "today" depend on the time). Only 200
+//! answers are kept; refusals pass through.
 
-use super::Ctx;
+use super::{Answer, Ctx};
 use super::{Req, Resp};
 use std::sync::Mutex;
 
@@ -22,7 +23,7 @@ struct Entry {
 static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Returns the cached answer to `req`, or computes it with `f` and keeps it.
-pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Resp) -> Resp {
+pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Answer) -> Answer {
     let mut key = req.path.clone();
     let mut q: Vec<_> = req.query.iter().collect();
     q.sort();
@@ -34,15 +35,15 @@ pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Resp) -> Resp {
     {
         let cache = crate::sync::lock(&CACHE);
         if let Some(e) = cache.iter().find(|e| e.key == key && e.generation == generation && e.bucket == bucket) {
-            return Resp {
+            return Ok(Resp {
                 status: e.status,
                 content_type: e.content_type,
                 body: e.body.clone(),
                 headers: e.headers.clone(),
-            };
+            });
         }
     }
-    let resp = f();
+    let resp = f()?;
     if resp.status == 200 {
         let mut cache = crate::sync::lock(&CACHE);
         cache.retain(|e| e.key != key);
@@ -59,5 +60,5 @@ pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Resp) -> Resp {
             headers: resp.headers.clone(),
         });
     }
-    resp
+    Ok(resp)
 }

@@ -11,7 +11,8 @@
 //! summaries and errors come from OpenClaw). An edit that sends a redacted text back unchanged
 //! keeps the job's secret ([`unredact`]).
 
-use super::Ctx;
+use super::auth::authorize_mutation;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::gateway::RpcError;
 use crate::redact;
@@ -26,19 +27,15 @@ const HISTORY: usize = 10;
 /// Runs read for the list (all jobs).
 const RUNS: usize = 200;
 
-/// The gate for every change (crons, budget, alerts): the dashboard's auth (`auth.rs`), which
-/// `handle()` has already applied; kept so that each mutation states its check where it happens.
-pub fn authorize_mutation(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
-    super::auth::authenticated(req, ctx)
-}
-
 /// A 200 answer, secrets redacted.
 fn answer(mut v: Value) -> Resp {
     redact::value(&mut v);
     Resp::json(&v)
 }
 
-fn gateway_error(e: &RpcError, what: &str) -> Resp {
+/// A failed gateway call as a refusal: `what` could not be done, and why (the gateway's own
+/// error code rides along as `gatewayCode`).
+fn gateway_error(e: &RpcError, what: &str) -> ApiError {
     let (status, msg) = match e {
         RpcError::Unavailable(_) => (503, format!("{what}: {e}. Cron jobs are read-only until it is back.")),
         RpcError::Timeout(_) => (504, format!("{what}: {e}")),
@@ -61,12 +58,16 @@ fn gateway_error(e: &RpcError, what: &str) -> Resp {
             (status, format!("{what}: {message}{hint}"))
         }
     };
-    let msg = redact::owned(msg);
-    let mut r = Resp::error(status, &msg);
-    if let RpcError::Gateway { code, .. } = e {
-        r.body = serde_json::to_vec(&json!({"error": msg, "gatewayCode": code})).unwrap_or_default();
+    let err = ApiError::new(status, redact::owned(msg));
+    match e {
+        RpcError::Gateway { code, .. } => err.with_field("gatewayCode", code.as_str()),
+        _ => err,
     }
-    r
+}
+
+/// Neither the gateway (`e`) nor OpenClaw's store (`disk`) can be read.
+fn unreadable(e: &RpcError, disk: &str) -> ApiError {
+    ApiError::unavailable(format!("{e}; and the cron store could not be read: {disk}"))
 }
 
 fn gateway_summary(ctx: &Ctx) -> Value {
@@ -125,19 +126,15 @@ fn from_disk(ctx: &Ctx, max_runs: usize) -> (&'static str, Result<store::Store, 
     }
 }
 
-pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn list(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let mut out = json!({"nowMs": now, "gateway": gateway_summary(ctx)});
     let (source, jobs, runs, status, gw_err) = match from_gateway(ctx) {
         Ok((jobs, runs, status)) => ("gateway", jobs, runs, status, None),
         Err(e) => {
             let (source, read) = from_disk(ctx, RUNS);
-            match read {
-                Ok(s) => (source, s.jobs, s.runs, Value::Null, Some(e)),
-                Err(disk) => {
-                    return Resp::error(503, &format!("{e}; and the cron store could not be read: {disk}"));
-                }
-            }
+            let s = read.map_err(|disk| unreadable(&e, &disk))?;
+            (source, s.jobs, s.runs, Value::Null, Some(e))
         }
     };
     let jobs: Vec<Value> = jobs.iter().map(|j| store::job(j, &runs, HISTORY)).collect();
@@ -150,42 +147,32 @@ pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
     out["total"] = jobs.len().into();
     out["jobs"] = jobs.into();
     out["runs"] = runs.iter().take(50).map(store::run).collect::<Vec<_>>().into();
-    answer(out)
+    Ok(answer(out))
 }
 
-pub fn runs(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    let limit = match req.q_num("limit", 50, 1, 200) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
-    let offset = match req.q_num("offset", 0, 0, 100_000) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
+pub fn runs(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    let limit = req.q_num("limit", 50, 1, 200)? as usize;
+    let offset = req.q_num("offset", 0, 0, 100_000)? as usize;
     let params = json!({"id": id, "scope": "job", "limit": limit, "offset": offset, "sortDir": "desc"});
     match ctx.gateway.call("cron.runs", params, READ_TIMEOUT) {
         Ok(p) => {
             let entries = p.get("entries").and_then(Value::as_array).cloned().unwrap_or_default();
-            answer(json!({
+            Ok(answer(json!({
                 "jobId": id, "source": "gateway", "runs": entries.iter().map(store::run).collect::<Vec<_>>(),
                 "total": p.get("total"), "hasMore": p.get("hasMore"), "nowMs": ctx.index.now_ms(),
-            }))
+            })))
         }
-        Err(e @ RpcError::Gateway { .. }) => gateway_error(&e, "cannot read the run history"),
+        Err(e @ RpcError::Gateway { .. }) => Err(gateway_error(&e, "cannot read the run history")),
         Err(e) => {
             let (source, read) = from_disk(ctx, 10_000);
-            match read {
-                Ok(s) => {
-                    let all: Vec<&Value> =
-                        s.runs.iter().filter(|r| r.get("jobId").and_then(Value::as_str) == Some(id)).collect();
-                    let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|r| store::run(r)).collect();
-                    answer(json!({
-                        "jobId": id, "source": source, "runs": page, "total": all.len(),
-                        "hasMore": offset + limit < all.len(), "gatewayError": e.to_string(), "nowMs": ctx.index.now_ms(),
-                    }))
-                }
-                Err(disk) => Resp::error(503, &format!("{e}; and the cron store could not be read: {disk}")),
-            }
+            let s = read.map_err(|disk| unreadable(&e, &disk))?;
+            let all: Vec<&Value> =
+                s.runs.iter().filter(|r| r.get("jobId").and_then(Value::as_str) == Some(id)).collect();
+            let page: Vec<Value> = all.iter().skip(offset).take(limit).map(|r| store::run(r)).collect();
+            Ok(answer(json!({
+                "jobId": id, "source": source, "runs": page, "total": all.len(),
+                "hasMore": offset + limit < all.len(), "gatewayError": e.to_string(), "nowMs": ctx.index.now_ms(),
+            })))
         }
     }
 }
@@ -194,18 +181,14 @@ pub fn runs(req: &Req, ctx: &Ctx, id: &str) -> Resp {
 // Mutations.
 
 /// Authorised, and the gateway is there to carry it out.
-fn mutation_guard(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
+fn mutation_guard(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     authorize_mutation(req, ctx)?;
     if !ctx.gateway.connected() {
-        let mut r = Resp::error(
-            503,
-            &format!(
-                "cron changes go through the OpenClaw gateway, which is not connected ({}); jobs are read-only until it is",
-                ctx.gateway.unavailable_reason()
-            ),
-        );
-        r.headers.push(("Retry-After", "5".into()));
-        return Err(r);
+        return Err(ApiError::unavailable(format!(
+            "cron changes go through the OpenClaw gateway, which is not connected ({}); jobs are read-only until it is",
+            ctx.gateway.unavailable_reason()
+        ))
+        .with_header("Retry-After", "5"));
     }
     Ok(())
 }
@@ -217,45 +200,34 @@ fn job_answer(ctx: &Ctx, payload: &Value) -> Value {
     json!({"ok": true, "job": store::job(j, &[], 0)})
 }
 
-pub fn run_now(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    if let Err(r) = mutation_guard(req, ctx) {
-        return r;
-    }
-    match ctx.gateway.call("cron.run", json!({"id": id, "mode": "force"}), WRITE_TIMEOUT) {
-        Ok(p) => {
-            ctx.index.hub.publish("cron", json!({"action": "run-requested", "jobId": id, "runId": p.get("runId")}));
-            answer(
-                json!({"ok": true, "jobId": id, "enqueued": p.get("enqueued"), "runId": p.get("runId"), "result": p}),
-            )
-        }
-        Err(e) => gateway_error(&e, "cannot run the job"),
-    }
+pub fn run_now(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    mutation_guard(req, ctx)?;
+    let p = ctx
+        .gateway
+        .call("cron.run", json!({"id": id, "mode": "force"}), WRITE_TIMEOUT)
+        .map_err(|e| gateway_error(&e, "cannot run the job"))?;
+    ctx.index.hub.publish("cron", json!({"action": "run-requested", "jobId": id, "runId": p.get("runId")}));
+    Ok(answer(json!({"ok": true, "jobId": id, "enqueued": p.get("enqueued"), "runId": p.get("runId"), "result": p})))
 }
 
-pub fn toggle(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    if let Err(r) = mutation_guard(req, ctx) {
-        return r;
-    }
-    let body = match super::body_json(req, super::Empty::IsObject) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+pub fn toggle(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    mutation_guard(req, ctx)?;
+    let body = super::body_json(req, super::Empty::IsObject)?;
     let enabled = match body.get("enabled") {
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Resp::error(400, "\"enabled\" must be true or false"),
-        None => match current(ctx, id) {
-            Ok(j) => !j.get("enabled").and_then(Value::as_bool).unwrap_or(true),
-            Err(r) => return r,
-        },
+        Some(_) => return Err(ApiError::bad_request("\"enabled\" must be true or false")),
+        None => !current(ctx, id)?.get("enabled").and_then(Value::as_bool).unwrap_or(true),
     };
-    match ctx.gateway.call("cron.update", json!({"id": id, "patch": {"enabled": enabled}}), WRITE_TIMEOUT) {
-        Ok(p) => answer(job_answer(ctx, &p)),
-        Err(e) => gateway_error(&e, if enabled { "cannot enable the job" } else { "cannot disable the job" }),
-    }
+    let what = if enabled { "cannot enable the job" } else { "cannot disable the job" };
+    let p = ctx
+        .gateway
+        .call("cron.update", json!({"id": id, "patch": {"enabled": enabled}}), WRITE_TIMEOUT)
+        .map_err(|e| gateway_error(&e, what))?;
+    Ok(answer(job_answer(ctx, &p)))
 }
 
 /// The job as the gateway has it now.
-fn current(ctx: &Ctx, id: &str) -> Result<Value, Resp> {
+fn current(ctx: &Ctx, id: &str) -> Result<Value, ApiError> {
     if ctx.gateway.offers("cron.get") {
         match ctx.gateway.call("cron.get", json!({"id": id}), READ_TIMEOUT) {
             Ok(p) => return Ok(p.get("job").filter(|j| j.is_object()).cloned().unwrap_or(p)),
@@ -269,66 +241,44 @@ fn current(ctx: &Ctx, id: &str) -> Result<Value, Resp> {
     let (jobs, _, _) = from_gateway(ctx).map_err(|e| gateway_error(&e, "cannot read the job"))?;
     jobs.into_iter()
         .find(|j| j.get("id").and_then(Value::as_str) == Some(id))
-        .ok_or_else(|| Resp::not_found(&format!("cron job {id}")))
+        .ok_or_else(|| ApiError::not_found(&format!("cron job {id}")))
 }
 
-pub fn create(req: &Req, ctx: &Ctx) -> Resp {
-    if let Err(r) = mutation_guard(req, ctx) {
-        return r;
-    }
-    let params = match super::body_json(req, super::Empty::IsObject)
-        .and_then(|b| validate(&b, true).map_err(|e| Resp::error(400, &e)))
-    {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match ctx.gateway.call("cron.add", params, WRITE_TIMEOUT) {
-        Ok(p) => {
-            let mut r = answer(job_answer(ctx, &p));
-            r.status = 201;
-            r
-        }
-        Err(e) => gateway_error(&e, "cannot create the job"),
-    }
+pub fn create(req: &Req, ctx: &Ctx) -> Answer {
+    mutation_guard(req, ctx)?;
+    let body = super::body_json(req, super::Empty::IsObject)?;
+    let params = validate(&body, true).map_err(ApiError::bad_request)?;
+    let p =
+        ctx.gateway.call("cron.add", params, WRITE_TIMEOUT).map_err(|e| gateway_error(&e, "cannot create the job"))?;
+    let mut r = answer(job_answer(ctx, &p));
+    r.status = 201;
+    Ok(r)
 }
 
-pub fn edit(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    if let Err(r) = mutation_guard(req, ctx) {
-        return r;
-    }
-    let mut patch = match super::body_json(req, super::Empty::IsObject)
-        .and_then(|b| validate(&b, false).map_err(|e| Resp::error(400, &e)))
-    {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub fn edit(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    mutation_guard(req, ctx)?;
+    let body = super::body_json(req, super::Empty::IsObject)?;
+    let mut patch = validate(&body, false).map_err(ApiError::bad_request)?;
     if SHOWN_REDACTED.iter().any(|f| patch.pointer(f).and_then(Value::as_str).is_some_and(|s| s.contains(redact::MARK)))
     {
-        let job = match current(ctx, id) {
-            Ok(j) => j,
-            Err(r) => return r,
-        };
-        if let Err(e) = unredact(&mut patch, &job) {
-            return Resp::error(400, &e);
-        }
+        let job = current(ctx, id)?;
+        unredact(&mut patch, &job).map_err(ApiError::bad_request)?;
     }
-    match ctx.gateway.call("cron.update", json!({"id": id, "patch": patch}), WRITE_TIMEOUT) {
-        Ok(p) => answer(job_answer(ctx, &p)),
-        Err(e) => gateway_error(&e, "cannot change the job"),
-    }
+    let p = ctx
+        .gateway
+        .call("cron.update", json!({"id": id, "patch": patch}), WRITE_TIMEOUT)
+        .map_err(|e| gateway_error(&e, "cannot change the job"))?;
+    Ok(answer(job_answer(ctx, &p)))
 }
 
-pub fn remove(req: &Req, ctx: &Ctx, id: &str) -> Resp {
-    if let Err(r) = mutation_guard(req, ctx) {
-        return r;
-    }
-    match ctx.gateway.call("cron.remove", json!({"id": id}), WRITE_TIMEOUT) {
-        Ok(p) => {
-            ctx.index.hub.publish("cron", json!({"action": "removed", "jobId": id}));
-            answer(json!({"ok": true, "jobId": id, "result": p}))
-        }
-        Err(e) => gateway_error(&e, "cannot delete the job"),
-    }
+pub fn remove(req: &Req, ctx: &Ctx, id: &str) -> Answer {
+    mutation_guard(req, ctx)?;
+    let p = ctx
+        .gateway
+        .call("cron.remove", json!({"id": id}), WRITE_TIMEOUT)
+        .map_err(|e| gateway_error(&e, "cannot delete the job"))?;
+    ctx.index.hub.publish("cron", json!({"action": "removed", "jobId": id}));
+    Ok(answer(json!({"ok": true, "jobId": id, "result": p})))
 }
 
 /// The texts of a job that the edit form shows (redacted) and sends back.

@@ -2,7 +2,7 @@
 //! the change's sequence number as `id`; a client that fell behind gets a `resync` event and
 //! re-fetches. Streams run on their connection's thread (bounded), never on the handler pool.
 
-use super::{Ctx, Req, Resp};
+use super::{ApiError, Ctx, Req};
 use crate::http::server::Reply;
 use crate::state::Index;
 use std::io::{Read, Write};
@@ -31,7 +31,7 @@ impl Drop for Place {
 pub fn open(ctx: &Ctx, req: &Req) -> Reply {
     if OPEN.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
         OPEN.fetch_sub(1, Ordering::SeqCst);
-        return Reply::Resp(Resp::error(503, &format!("too many event streams (limit {MAX_STREAMS})")));
+        return Reply::Resp(ApiError::unavailable(format!("too many event streams (limit {MAX_STREAMS})")).into());
     }
     let place = Place;
     let after = req.header("last-event-id").and_then(|v| v.parse::<u64>().ok());

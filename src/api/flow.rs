@@ -8,7 +8,7 @@
 //! `?since=` (epoch ms, `YYYY-MM-DD` or ISO) keeps sessions active since then and usage after it
 //! (a kept session counts whole).
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::state::round_cost;
 use crate::timefmt;
@@ -72,18 +72,12 @@ fn top(map: HashMap<String, Node>, max: usize, key: impl Fn(&Node) -> f64) -> (V
     (out, rename)
 }
 
-pub fn get(req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let since = match req.q("since") {
         None => None,
-        Some(v) => match timefmt::parse_user_time(v) {
-            Some(t) => Some(t),
-            None => {
-                return Resp::error(
-                    400,
-                    &format!("since={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"),
-                )
-            }
-        },
+        Some(v) => Some(timefmt::parse_user_time(v).ok_or_else(|| {
+            ApiError::bad_request(format!("since={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
+        })?),
     };
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
@@ -170,7 +164,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         edges.into_iter().map(|((m, t), n)| json!({"model": m, "tool": t, "calls": n})).collect();
     let mut g = gateway.json("gateway");
     g["agents"] = json!(agents);
-    Resp::json(&json!({
+    Ok(Resp::json(&json!({
         "nowMs": now,
         "since": since,
         "channels": channel_nodes,
@@ -178,5 +172,5 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         "models": model_nodes,
         "tools": tool_nodes,
         "modelTool": model_tool,
-    }))
+    })))
 }

@@ -1,11 +1,11 @@
 //! `GET /api/health`: version, uptime, what was found, index progress and input problems, and
 //! the HTTP layer's counters (connections, refusals, timeouts).
 
-use super::Ctx;
+use super::{Answer, Ctx};
 use super::{Req, Resp};
 use serde_json::json;
 
-pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let st = ctx.index.read();
     let i = &st.install;
     let hint = (!i.found).then(|| {
@@ -76,5 +76,5 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
         "http": crate::http::server::limits::stats(),
     });
     drop(st);
-    Resp::json(&v)
+    Ok(Resp::json(&v))
 }

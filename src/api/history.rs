@@ -10,7 +10,7 @@
 //! `range` and `step` are `<n>m`, `<n>h` or `<n>d`; `from`/`to` (epoch ms, `YYYY-MM-DD`, ISO)
 //! may replace `range`. Times are UTC; buckets are aligned to multiples of the step.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::history::{SeriesQuery, SNAPSHOT_METRICS, USAGE_METRICS};
 use crate::state::round_cost;
@@ -34,43 +34,41 @@ pub fn parse_span(s: &str) -> Option<i64> {
     n.checked_mul(ms).filter(|v| *v <= 100 * 366 * 86_400_000)
 }
 
-pub fn get(req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let mon = &ctx.monitor;
     let names: Vec<&str> = USAGE_METRICS.iter().chain(SNAPSHOT_METRICS).map(|m| m.1).collect();
     let Some(metric) = req.q("metric") else {
-        return Resp::error(400, &format!("metric is required, one of {}", names.join(", ")));
+        return Err(ApiError::bad_request(format!("metric is required, one of {}", names.join(", "))));
     };
     let usage = USAGE_METRICS.iter().find(|m| m.1 == metric);
     let snap = SNAPSHOT_METRICS.iter().find(|m| m.1 == metric);
     let Some(unit) = usage.or(snap).map(|m| m.2) else {
-        return Resp::error(400, &format!("metric={metric:?}: use one of {}", names.join(", ")));
+        return Err(ApiError::bad_request(format!("metric={metric:?}: use one of {}", names.join(", "))));
     };
     let step = req.q("step").unwrap_or(if usage.is_some() { "1h" } else { "5m" });
     let Some(step_ms) = parse_span(step) else {
-        return Resp::error(400, &format!("step={step:?}: use a number and m, h or d, like 5m, 1h or 1d"));
+        return Err(ApiError::bad_request(format!("step={step:?}: use a number and m, h or d, like 5m, 1h or 1d")));
     };
     if step_ms < 60_000 {
-        return Resp::error(400, "step must be at least 1m");
+        return Err(ApiError::bad_request("step must be at least 1m"));
     }
     if usage.is_some() && step_ms % 3_600_000 != 0 {
-        return Resp::error(
-            400,
-            &format!("usage is stored per hour: step={step} must be a whole number of hours (1h, 6h, 1d)"),
-        );
+        return Err(ApiError::bad_request(format!(
+            "usage is stored per hour: step={step} must be a whole number of hours (1h, 6h, 1d)"
+        )));
     }
     let now = ctx.index.now_ms();
-    let time = |k: &str| -> Result<Option<i64>, Resp> {
+    let time = |k: &str| -> Result<Option<i64>, ApiError> {
         match req.q(k) {
             None => Ok(None),
             Some(v) => crate::timefmt::parse_user_time(v).map(Some).ok_or_else(|| {
-                Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
+                ApiError::bad_request(format!(
+                    "{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"
+                ))
             }),
         }
     };
-    let (from, to) = match (time("from"), time("to")) {
-        (Err(r), _) | (_, Err(r)) => return r,
-        (Ok(f), Ok(t)) => (f, t),
-    };
+    let (from, to) = (time("from")?, time("to")?);
     // An explicit `to` is exclusive; by default the bucket holding "now" is the last one.
     let to = match to {
         Some(t) => t.div_euclid(step_ms) * step_ms + if t.rem_euclid(step_ms) == 0 { 0 } else { step_ms },
@@ -81,22 +79,26 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         None => {
             let range = req.q("range").unwrap_or("7d");
             let Some(r) = parse_span(range) else {
-                return Resp::error(400, &format!("range={range:?}: use a number and m, h or d, like 24h, 7d or 90d"));
+                return Err(ApiError::bad_request(format!(
+                    "range={range:?}: use a number and m, h or d, like 24h, 7d or 90d"
+                )));
             };
             to - (r + step_ms - 1) / step_ms * step_ms
         }
     };
     if from >= to {
-        return Resp::error(400, "from must be before to");
+        return Err(ApiError::bad_request("from must be before to"));
     }
     let n = (to - from) / step_ms;
     if n > MAX_POINTS {
-        return Resp::error(400, &format!("{n} points: at most {MAX_POINTS}; use a larger step or a shorter range"));
+        return Err(ApiError::bad_request(format!(
+            "{n} points: at most {MAX_POINTS}; use a larger step or a shorter range"
+        )));
     }
     let by = req.q("by").map(str::to_string);
     if let Some(b) = &by {
         if usage.is_none() || !["model", "agent"].contains(&b.as_str()) {
-            return Resp::error(400, &format!("by={b:?}: usage metrics can be split by model or agent"));
+            return Err(ApiError::bad_request(format!("by={b:?}: usage metrics can be split by model or agent")));
         }
     }
     let q = SeriesQuery {
@@ -124,10 +126,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     let (u0, s0) = h.coverage();
     v["coverage"] = json!({"usageFromMs": u0, "snapshotsFromMs": s0});
     if usage.is_some() {
-        let rows = match h.usage_series(&q) {
-            Ok(r) => r,
-            Err(e) => return Resp::error(500, &format!("reading history.db: {e}")),
-        };
+        let rows = h.usage_series(&q).map_err(unreadable)?;
         // Cost in USD to 1e-9; tokens and calls as whole numbers.
         let round = |x: f64| if metric == "cost" { json!(round_cost(x)) } else { json!(x.round() as i64) };
         let mut totals = vec![0.0; n as usize];
@@ -153,10 +152,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
             v["series"] = Value::Object(m);
         }
     } else {
-        let rows = match h.snapshot_series(&q) {
-            Ok(r) => r,
-            Err(e) => return Resp::error(500, &format!("reading history.db: {e}")),
-        };
+        let rows = h.snapshot_series(&q).map_err(unreadable)?;
         let mut points: Vec<Value> = (0..n).map(|i| json!({"t": from + i * step_ms, "v": null})).collect();
         let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
         for (t, avg, min, max) in rows {
@@ -166,7 +162,12 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         }
         v["points"] = json!(points);
     }
-    Resp::json(&v)
+    Ok(Resp::json(&v))
+}
+
+/// history.db could not be read: a 500.
+fn unreadable(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(500, format!("reading history.db: {e}"))
 }
 
 #[cfg(test)]

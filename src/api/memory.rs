@@ -1,14 +1,14 @@
 //! `GET /api/memory`: the agents' workspace memory files; `?agent=A&file=NAME` returns one
 //! file's text. Only names the listing produced are opened.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::sources::memory;
 use serde_json::json;
 
 const MAX_TEXT: u64 = 2 * 1024 * 1024;
 
-pub fn get(req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let agents: Vec<(String, Option<std::path::PathBuf>)> = {
         let st = ctx.index.read();
         st.install.agents.iter().map(|a| (a.id.clone(), a.workspace.clone())).collect()
@@ -24,17 +24,15 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
     }
     if let Some(name) = req.q("file") {
         let Some(f) = files.iter().find(|f| f.name == name) else {
-            return Resp::not_found(&format!("memory file {name:?}"));
+            return Err(ApiError::not_found(&format!("memory file {name:?}")));
         };
         if f.size > MAX_TEXT {
-            return Resp::error(413, &format!("{name} is {} bytes; the limit is {MAX_TEXT}", f.size));
+            return Err(ApiError::new(413, format!("{name} is {} bytes; the limit is {MAX_TEXT}", f.size)));
         }
-        return match std::fs::read(&f.path) {
-            Ok(b) => Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
-                "modifiedMs": f.modified_ms, "text": crate::redact::text(&String::from_utf8_lossy(&b))})),
-            Err(e) => Resp::error(503, &format!("cannot read {name}: {e}")),
-        };
+        let b = std::fs::read(&f.path).map_err(|e| ApiError::unavailable(format!("cannot read {name}: {e}")))?;
+        return Ok(Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
+            "modifiedMs": f.modified_ms, "text": crate::redact::text(&String::from_utf8_lossy(&b))})));
     }
     let workspaces: Vec<_> = agents.iter().map(|(id, ws)| json!({"agent": id, "workspace": ws})).collect();
-    Resp::json(&json!({"workspaces": workspaces, "files": files}))
+    Ok(Resp::json(&json!({"workspaces": workspaces, "files": files})))
 }

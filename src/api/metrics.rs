@@ -1,6 +1,6 @@
 //! `GET /metrics`: the index in the Prometheus text exposition format (version 0.0.4).
 
-use super::Ctx;
+use super::{Answer, Ctx};
 use super::{Req, Resp};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,7 +32,7 @@ impl Out {
     }
 }
 
-pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let mut o = Out(String::with_capacity(16 * 1024));
     {
@@ -121,12 +121,12 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
     o.sample("clawmetry_uptime_seconds", &[], (ctx.index.uptime_seconds()) as f64);
     o.family("clawmetry_build_info", "gauge", "Always 1; the version is a label.");
     o.sample("clawmetry_build_info", &[("version", ctx.index.version)], 1.0);
-    Resp {
+    Ok(Resp {
         status: 200,
         content_type: "text/plain; version=0.0.4; charset=utf-8",
         body: o.0.into_bytes(),
         headers: vec![("Cache-Control", "no-store".into())],
-    }
+    })
 }
 
 #[cfg(test)]

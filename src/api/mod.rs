@@ -1,12 +1,15 @@
 //! The API: what each request means. `handle` is what a handler thread of the HTTP server
 //! (`crate::http`) does with one (auth, then routing); routing is in `routes.rs`; one file per
-//! API area.
+//! API area. Handlers return [`Answer`]: a response, or an [`ApiError`] (`error.rs`) that the
+//! route table turns into its HTTP answer; the checks several areas share (auth, the gate of
+//! every change) are in `auth.rs`.
 
 pub mod alerts;
 pub mod auth;
 pub mod budget;
 pub mod cache;
 pub mod crons;
+pub mod error;
 pub mod events;
 pub mod flow;
 pub mod gateway;
@@ -28,6 +31,7 @@ pub mod usage;
 use crate::http::server::{self, limits};
 pub use crate::http::{Req, Resp};
 use crate::state::Index;
+pub use error::{Answer, ApiError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -99,7 +103,7 @@ pub fn spawn(
     let bound = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     let gate_ctx = ctx.clone();
     let handler: Arc<server::Handler> = Arc::new(move |req| handle(&ctx, req));
-    let gate: Arc<server::Gate> = Arc::new(move |req| auth::check(req, &gate_ctx).err());
+    let gate: Arc<server::Gate> = Arc::new(move |req| auth::check(req, &gate_ctx).err().map(Resp::from));
     let api = server::Api { handler, gate, body_limit };
     let handles = server::start(listener, limits::Limits::from_env(), workers, api, tls).map_err(|e| e.to_string())?;
     Ok((bound, handles))
@@ -116,17 +120,17 @@ pub enum Empty {
 
 /// The request body as a JSON object, or a 400 saying what is wrong with it. The one reader of
 /// JSON bodies for every endpoint.
-pub fn body_json(req: &Req, empty: Empty) -> Result<serde_json::Value, Resp> {
+pub fn body_json(req: &Req, empty: Empty) -> Result<serde_json::Value, ApiError> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return match empty {
             Empty::IsObject => Ok(serde_json::Value::Object(serde_json::Map::new())),
-            Empty::Refused => Err(Resp::error(400, "a JSON object is required as the request body")),
+            Empty::Refused => Err(ApiError::bad_request("a JSON object is required as the request body")),
         };
     }
     let v: serde_json::Value = serde_json::from_slice(&req.body)
-        .map_err(|e| Resp::error(400, &format!("the request body is not JSON: {e}")))?;
+        .map_err(|e| ApiError::bad_request(format!("the request body is not JSON: {e}")))?;
     if !v.is_object() {
-        return Err(Resp::error(400, "the request body must be a JSON object"));
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
     Ok(v)
 }
@@ -134,8 +138,8 @@ pub fn body_json(req: &Req, empty: Empty) -> Result<serde_json::Value, Resp> {
 /// One request on a handler thread.
 pub fn handle(ctx: &Arc<Ctx>, req: Req) -> server::Reply {
     // The one auth gate (token, cross-origin writes), before routing and before the SSE stream.
-    if let Err(resp) = auth::check(&req, ctx) {
-        return server::Reply::Resp(resp);
+    if let Err(e) = auth::check(&req, ctx) {
+        return server::Reply::Resp(e.into());
     }
     if req.method == "GET" && req.path == "/api/events" {
         return events::open(ctx, &req);

@@ -2,15 +2,15 @@
 //! fleet key, compared in constant time) and `GET /api/nodes` (all nodes, online or offline,
 //! and the fleet's totals).
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::codec::secret_matches;
 use crate::fleet::{Node, KEY_HEADER};
 use serde_json::{json, Value};
 
-fn check_key(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
+fn check_key(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     let Some(expected) = ctx.fleet_key.as_deref() else {
-        return Err(Resp::error(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set"));
+        return Err(super::auth::fleet_off());
     };
     let given = req
         .header(KEY_HEADER)
@@ -19,16 +19,16 @@ fn check_key(req: &Req, ctx: &Ctx) -> Result<(), Resp> {
     if secret_matches(expected, given) {
         Ok(())
     } else {
-        Err(Resp::error(401, "wrong or missing fleet key (header X-Clawmetry-Fleet-Key)"))
+        Err(ApiError::new(401, "wrong or missing fleet key (header X-Clawmetry-Fleet-Key)"))
     }
 }
 
 /// A node's JSON body with a valid `nodeId`.
-fn node_body(req: &Req) -> Result<Value, Resp> {
+fn node_body(req: &Req) -> Result<Value, ApiError> {
     let v = super::body_json(req, super::Empty::Refused)?;
     let id = v.get("nodeId").and_then(Value::as_str).unwrap_or("");
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(Resp::error(400, "nodeId: 1-64 letters, digits, '-' or '_'"));
+        return Err(ApiError::bad_request("nodeId: 1-64 letters, digits, '-' or '_'"));
     }
     Ok(v)
 }
@@ -37,22 +37,17 @@ fn text(v: &Value, k: &str, max: usize) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").chars().take(max).collect()
 }
 
-pub fn register(req: &Req, ctx: &Ctx) -> Resp {
-    if let Err(r) = check_key(req, ctx) {
-        return r;
-    }
-    let v = match node_body(req) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub fn register(req: &Req, ctx: &Ctx) -> Answer {
+    check_key(req, ctx)?;
+    let v = node_body(req)?;
     let now = ctx.index.now_ms();
     let id = text(&v, "nodeId", 64);
     let mut nodes = crate::sync::lock(&ctx.fleet);
     if !nodes.nodes.contains_key(&id) && nodes.nodes.len() >= crate::fleet::MAX_NODES {
-        return Resp::error(
+        return Err(ApiError::new(
             409,
-            &format!("the fleet is full: at most {} nodes; remove stale nodes first", crate::fleet::MAX_NODES),
-        );
+            format!("the fleet is full: at most {} nodes; remove stale nodes first", crate::fleet::MAX_NODES),
+        ));
     }
     let reports = nodes.nodes.get(&id).map_or(0, |n| n.reports);
     let node = Node {
@@ -75,22 +70,17 @@ pub fn register(req: &Req, ctx: &Ctx) -> Resp {
     let from = req.remote.map_or_else(|| "?".to_string(), |a| a.to_string());
     eprintln!("clawmetry: fleet node {id} registered from {from}");
     ctx.index.hub.publish("fleet", json!({"nodeId": id, "event": "registered"}));
-    Resp::json(&json!({"ok": true, "nodeId": id}))
+    Ok(Resp::json(&json!({"ok": true, "nodeId": id})))
 }
 
-pub fn report(req: &Req, ctx: &Ctx) -> Resp {
-    if let Err(r) = check_key(req, ctx) {
-        return r;
-    }
-    let v = match node_body(req) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub fn report(req: &Req, ctx: &Ctx) -> Answer {
+    check_key(req, ctx)?;
+    let v = node_body(req)?;
     let id = text(&v, "nodeId", 64);
     let now = ctx.index.now_ms();
     let mut nodes = crate::sync::lock(&ctx.fleet);
     let Some(node) = nodes.nodes.get_mut(&id) else {
-        return Resp::error(404, &format!("node {id:?} is not registered: POST /api/nodes/register first"));
+        return Err(ApiError::new(404, format!("node {id:?} is not registered: POST /api/nodes/register first")));
     };
     node.last_seen_ms = now;
     node.reports += 1;
@@ -104,10 +94,10 @@ pub fn report(req: &Req, ctx: &Ctx) -> Resp {
     }
     drop(nodes);
     ctx.index.hub.publish("fleet", json!({"nodeId": id, "event": "report"}));
-    Resp::json(&json!({"ok": true}))
+    Ok(Resp::json(&json!({"ok": true})))
 }
 
-pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn list(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let nodes = crate::sync::lock(&ctx.fleet);
     let mut totals = json!({"nodes": 0, "online": 0, "sessions": 0, "running": 0, "costToday": 0.0, "tokensToday": 0});
@@ -142,5 +132,5 @@ pub fn list(_req: &Req, ctx: &Ctx) -> Resp {
         rows.push(row);
     }
     drop(nodes);
-    Resp::json(&json!({"fleetMode": ctx.fleet_key.is_some(), "nodes": rows, "totals": totals}))
+    Ok(Resp::json(&json!({"fleetMode": ctx.fleet_key.is_some(), "nodes": rows, "totals": totals})))
 }

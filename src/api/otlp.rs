@@ -6,7 +6,7 @@
 //! cannot be decoded, 415 for other media types, 413 above the body limit; responses use the
 //! request's encoding.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::model::{LineKind, LineSummary, SessionMeta, Tally};
 use crate::otlp::{self, Encoding, Ingested, UsageRecord};
@@ -48,29 +48,36 @@ fn bad_request(enc: Encoding, msg: &str) -> Resp {
     )
 }
 
-pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Resp {
+pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Answer {
     let Some(enc) = Encoding::from_content_type(req.header("content-type")) else {
-        let mut r = Resp::error(415, "OTLP/HTTP takes Content-Type application/x-protobuf or application/json");
-        r.headers.push(("Accept-Post", "application/x-protobuf, application/json".into()));
-        return r;
+        return Err(ApiError::new(415, "OTLP/HTTP takes Content-Type application/x-protobuf or application/json")
+            .with_header("Accept-Post", "application/x-protobuf, application/json"));
     };
+    // Data that cannot be decoded is answered in OTLP's own form (a `google.rpc.Status` in the
+    // request's encoding), not as an API error.
+    let (ingested, proto, json) = match ingest(req, ctx, signal, enc) {
+        Ok(done) => done,
+        Err(why) => return Ok(bad_request(enc, &why)),
+    };
+    apply_usage(ctx, ingested);
+    ctx.index.hub.publish("otlp", json!({"signal": signal}));
+    Ok(reply(enc, 200, proto, json))
+}
+
+/// Decodes one export and keeps what it carries: what was taken, and the export response
+/// (protobuf and JSON); or why the data cannot be decoded.
+fn ingest(req: &Req, ctx: &Ctx, signal: &str, enc: Encoding) -> Result<(Ingested, Vec<u8>, Value), String> {
     let body = match req.header("content-encoding").map(|s| s.trim().to_ascii_lowercase()) {
         None => std::borrow::Cow::Borrowed(&req.body[..]),
         Some(e) if e == "identity" => std::borrow::Cow::Borrowed(&req.body[..]),
-        Some(e) if e == "gzip" => match otlp::gunzip(&req.body) {
-            Ok(b) => std::borrow::Cow::Owned(b),
-            Err(e) => return bad_request(enc, &e),
-        },
-        Some(e) => return bad_request(enc, &format!("Content-Encoding {e:?} is not supported (use gzip)")),
+        Some(e) if e == "gzip" => std::borrow::Cow::Owned(otlp::gunzip(&req.body)?),
+        Some(e) => return Err(format!("Content-Encoding {e:?} is not supported (use gzip)")),
     };
     let now = ctx.index.now_ms() as f64;
     let openclaw_indexed = ctx.index.read().install.found;
-    let (ingested, proto, json) = match signal {
+    Ok(match signal {
         "traces" => {
-            let r = match otlp::decode_traces(&body, enc) {
-                Ok(r) => r,
-                Err(e) => return bad_request(enc, &e),
-            };
+            let r = otlp::decode_traces(&body, enc)?;
             let got = lock(ctx).ingest_traces(&r, now);
             let resp = ExportTraceServiceResponse {
                 partial_success: (got.rejected > 0).then(|| ExportTracePartialSuccess {
@@ -82,10 +89,7 @@ pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Resp {
             (got, resp.encode_to_vec(), j)
         }
         "metrics" => {
-            let r = match otlp::decode_metrics(&body, enc) {
-                Ok(r) => r,
-                Err(e) => return bad_request(enc, &e),
-            };
+            let r = otlp::decode_metrics(&body, enc)?;
             let got = lock(ctx).ingest_metrics(&r, now, openclaw_indexed);
             let resp = ExportMetricsServiceResponse {
                 partial_success: (got.rejected > 0).then(|| ExportMetricsPartialSuccess {
@@ -97,10 +101,7 @@ pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Resp {
             (got, resp.encode_to_vec(), j)
         }
         _ => {
-            let r = match otlp::decode_logs(&body, enc) {
-                Ok(r) => r,
-                Err(e) => return bad_request(enc, &e),
-            };
+            let r = otlp::decode_logs(&body, enc)?;
             let got = lock(ctx).ingest_logs(&r, now);
             let resp = ExportLogsServiceResponse {
                 partial_success: (got.rejected > 0).then(|| ExportLogsPartialSuccess {
@@ -111,10 +112,7 @@ pub fn post(req: &Req, ctx: &Ctx, signal: &str) -> Resp {
             let j = serde_json::to_value(&resp).unwrap_or(Value::Null);
             (got, resp.encode_to_vec(), j)
         }
-    };
-    apply_usage(ctx, ingested);
-    ctx.index.hub.publish("otlp", json!({"signal": signal}));
-    reply(enc, 200, proto, json)
+    })
 }
 
 fn lock(ctx: &Ctx) -> std::sync::MutexGuard<'_, otlp::Buffers> {
@@ -166,11 +164,8 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
 }
 
 /// `GET /api/otlp?service=S&trace=T&limit=N`: services, recent spans, metrics and logs.
-pub fn get(req: &Req, ctx: &Ctx) -> Resp {
-    let limit = match req.q_num("limit", 200, 1, 2000) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
+pub fn get(req: &Req, ctx: &Ctx) -> Answer {
+    let limit = req.q_num("limit", 200, 1, 2000)? as usize;
     let service = req.q("service");
     let trace = req.q("trace");
     let b = lock(ctx);
@@ -201,5 +196,5 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         "logs": logs,
     });
     drop(b);
-    Resp::json(&v)
+    Ok(Resp::json(&v))
 }

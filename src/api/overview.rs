@@ -1,7 +1,7 @@
 //! `GET /api/overview`: what is running, what it costs today and this month, what went wrong.
 
 use super::sessions::summary;
-use super::Ctx;
+use super::{Answer, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, usage_json, Cell, State, StatusCounts};
 use crate::timefmt;
@@ -28,7 +28,7 @@ fn top_models(st: &State, by_model: HashMap<u32, Cell>, n: usize) -> Vec<Value> 
         .collect()
 }
 
-pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
     let today = timefmt::day_start(now);
@@ -109,5 +109,5 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
         "warnings": warnings,
     });
     drop(st);
-    Resp::json(&v)
+    Ok(Resp::json(&v))
 }

@@ -1,14 +1,15 @@
-//! The route table: a plain `match` on (method, path segments).
+//! The route table: a plain `match` on (method, path segments). The one place where a
+//! handler's [`ApiError`] becomes its HTTP answer.
 
 use super::cache::cached;
-use super::Ctx;
 use super::{health, logs, memory, overview, sessions, static_files, transcript, usage, Req, Resp};
+use super::{Answer, ApiError, Ctx};
 
 pub fn route(req: &Req, ctx: &Ctx) -> Resp {
     let segs: Vec<&str> = req.segments.iter().map(String::as_str).collect();
     // HEAD is GET without the body (the server drops it).
     let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
-    let mut resp = match (method, segs.as_slice()) {
+    let answer: Answer = match (method, segs.as_slice()) {
         ("GET", ["api", "health"]) => health::get(req, ctx),
         ("POST", ["api", "login"]) => super::auth::login(req, ctx),
         ("POST", ["api", "logout"]) => super::auth::logout(req, ctx),
@@ -50,12 +51,13 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
         ("POST", ["api", "nodes", "register"]) => super::nodes::register(req, ctx),
         ("POST", ["api", "nodes", "report"]) => super::nodes::report(req, ctx),
         ("GET", ["api", "nodes"]) => super::nodes::list(req, ctx),
-        (_, ["v1", ..]) => Resp::error(405, "OTLP/HTTP: POST /v1/traces, /v1/metrics or /v1/logs"),
-        (_, ["api", ..]) if method != "GET" => Resp::error(405, &format!("{} is not allowed here", req.method)),
-        (_, ["api", ..]) => Resp::not_found(&format!("endpoint {}", req.path)),
-        ("GET", _) => static_files::get(req),
-        _ => Resp::error(405, &format!("{} is not allowed here", req.method)),
+        (_, ["v1", ..]) => Err(ApiError::new(405, "OTLP/HTTP: POST /v1/traces, /v1/metrics or /v1/logs")),
+        (_, ["api", ..]) if method != "GET" => Err(ApiError::new(405, format!("{} is not allowed here", req.method))),
+        (_, ["api", ..]) => Err(ApiError::not_found(&format!("endpoint {}", req.path))),
+        ("GET", _) => Ok(static_files::get(req)),
+        _ => Err(ApiError::new(405, format!("{} is not allowed here", req.method))),
     };
+    let mut resp = answer.unwrap_or_else(Resp::from);
     if resp.status == 405 {
         resp.headers.push(("Allow", allowed(&segs).into()));
     }

@@ -1,7 +1,7 @@
 //! `GET /api/sessions` (filter, sort, paginate), `GET /api/sessions/<id>` and
 //! `GET /api/subagents`.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, Fate, Session, State, Store};
 use serde_json::{json, Value};
@@ -108,51 +108,43 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
 
 const SORTS: [&str; 8] = ["last", "cost", "tokens", "started", "first", "duration", "errors", "messages"];
 
-pub fn list(req: &Req, ctx: &Ctx) -> Resp {
-    let limit = match req.q_num("limit", 50, 1, 1000) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
-    let offset = match req.q_num("offset", 0, 0, i64::MAX) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
+pub fn list(req: &Req, ctx: &Ctx) -> Answer {
+    let limit = req.q_num("limit", 50, 1, 1000)? as usize;
+    let offset = req.q_num("offset", 0, 0, i64::MAX)? as usize;
     let by = req.q("sort").unwrap_or("last");
     if !SORTS.contains(&by) && !["label", "agent", "model", "status"].contains(&by) {
-        return Resp::error(
-            400,
-            &format!(
-                "sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, label, agent, model, status"
-            ),
-        );
+        return Err(ApiError::bad_request(format!(
+            "sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, label, agent, model, status"
+        )));
     }
     let asc = match req.q("order") {
         None | Some("desc") => false,
         Some("asc") => true,
-        Some(o) => return Resp::error(400, &format!("order={o:?}: use asc or desc")),
+        Some(o) => return Err(ApiError::bad_request(format!("order={o:?}: use asc or desc"))),
     };
     let agents: Vec<&str> = req.q("agent").map(|a| a.split(',').collect()).unwrap_or_default();
     let profiles: Vec<&str> = req.q("profile").map(|a| a.split(',').collect()).unwrap_or_default();
     let statuses: Vec<&str> = req.q("status").map(|a| a.split(',').collect()).unwrap_or_default();
     for s in &statuses {
         if !["running", "done", "failed"].contains(s) {
-            return Resp::error(400, &format!("status={s:?}: use running, done or failed"));
+            return Err(ApiError::bad_request(format!("status={s:?}: use running, done or failed")));
         }
     }
     let mut fates: Vec<Fate> = Vec::new();
     for f in req.q("state").map(|a| a.split(',').collect::<Vec<_>>()).unwrap_or_default() {
         match Fate::parse(f) {
             Some(x) => fates.push(x),
-            None => return Resp::error(400, &format!("state={f:?}: use live, reset, archived, deleted or purged")),
+            None => {
+                return Err(ApiError::bad_request(format!("state={f:?}: use live, reset, archived, deleted or purged")))
+            }
         }
     }
     let kinds: Vec<&str> = req.q("kind").map(|a| a.split(',').collect()).unwrap_or_default();
     for k in &kinds {
         if !["main", "subagent", "cron", "chat", "otlp", "top"].contains(k) {
-            return Resp::error(
-                400,
-                &format!("kind={k:?}: use main, subagent, cron, chat, otlp or top (all but sub-agents)"),
-            );
+            return Err(ApiError::bad_request(format!(
+                "kind={k:?}: use main, subagent, cron, chat, otlp or top (all but sub-agents)"
+            )));
         }
     }
     let q = req.q("q").map(str::to_lowercase);
@@ -201,16 +193,16 @@ pub fn list(req: &Req, ctx: &Ctx) -> Resp {
     let total = rows.len();
     let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|(s, _)| summary(&st, s, now)).collect();
     drop(st);
-    Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": by,
-        "order": if asc { "asc" } else { "desc" }, "sessions": page}))
+    Ok(Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": by,
+        "order": if asc { "asc" } else { "desc" }, "sessions": page})))
 }
 
 /// One session with its parent and children.
-pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Resp {
+pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Answer {
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
     let Some(s) = st.session(id) else {
-        return Resp::not_found(&format!("session {id:?}"));
+        return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut v = summary(&st, s, now);
     let children: Vec<Value> = match s.meta.key.as_deref() {
@@ -226,15 +218,12 @@ pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Resp {
         None => Vec::new(),
     };
     v["children"] = Value::Array(children);
-    Resp::json(&v)
+    Ok(Resp::json(&v))
 }
 
 /// Sub-agent sessions, newest first, with task, parent, runtime, tokens and tools.
-pub fn subagents(req: &Req, ctx: &Ctx) -> Resp {
-    let limit = match req.q_num("limit", 200, 1, 5000) {
-        Ok(v) => v as usize,
-        Err(r) => return r,
-    };
+pub fn subagents(req: &Req, ctx: &Ctx) -> Answer {
+    let limit = req.q_num("limit", 200, 1, 5000)? as usize;
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
     let mut rows: Vec<Value> = st
@@ -264,5 +253,5 @@ pub fn subagents(req: &Req, ctx: &Ctx) -> Resp {
     rows.sort_by(|a, b| last(b).total_cmp(&last(a)));
     let total = rows.len();
     rows.truncate(limit);
-    Resp::json(&json!({"total": total, "subagents": rows}))
+    Ok(Resp::json(&json!({"total": total, "subagents": rows})))
 }

@@ -2,7 +2,7 @@
 //! accepts it, gzip (compressed once per asset, on first use; see `gzip.rs`). Unknown paths
 //! without a file extension get `index.html` so that deep links work.
 
-use super::{Req, Resp};
+use super::{ApiError, Req, Resp};
 use crate::http::gzip;
 use std::sync::OnceLock;
 
@@ -77,12 +77,14 @@ fn matches(header: Option<&str>, tag: &str) -> bool {
     header.is_some_and(|h| h.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == tag || t == "*"))
 }
 
+/// A file of the UI (a path without an extension is a deep link and gets the page). Never
+/// refused but for a missing file's 404, so it answers a `Resp` as it is.
 pub fn get(req: &Req) -> Resp {
     let path = if req.path == "/" { "/index.html" } else { req.path.as_str() };
     let index = match ASSETS.iter().position(|a| a.path == path) {
         Some(i) => i,
         None if !path.contains('.') => 0,
-        None => return Resp::not_found(&format!("file {path}")),
+        None => return ApiError::not_found(&format!("file {path}")).into(),
     };
     let asset = &ASSETS[index];
     let gz = if req.accept_gzip { gzipped(index) } else { None };

@@ -4,25 +4,20 @@
 //! (`nvidia-smi`), and the history database. The monitor thread collects it every few seconds
 //! (`monitor.rs`); this handler only returns its latest report.
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use serde_json::json;
 
-pub fn get(_req: &Req, ctx: &Ctx) -> Resp {
+pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let mon = &ctx.monitor;
-    match mon.health() {
-        Some(mut h) => {
-            h["nowMs"] = json!(ctx.index.now_ms());
-            h["monitor"] = mon.monitor_json();
-            if let Some(o) = h.as_object_mut() {
-                o.remove("disksObserved");
-            }
-            Resp::json(&h)
-        }
-        None => {
-            let mut r = Resp::error(503, "the first health check is still running; try again in a second");
-            r.headers.push(("Retry-After", "1".into()));
-            r
-        }
+    let Some(mut h) = mon.health() else {
+        return Err(ApiError::unavailable("the first health check is still running; try again in a second")
+            .with_header("Retry-After", "1"));
+    };
+    h["nowMs"] = json!(ctx.index.now_ms());
+    h["monitor"] = mon.monitor_json();
+    if let Some(o) = h.as_object_mut() {
+        o.remove("disksObserved");
     }
+    Ok(Resp::json(&h))
 }

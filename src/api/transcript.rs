@@ -3,7 +3,7 @@
 //! from disk on demand; the index keeps only aggregates.
 
 use super::sessions::summary;
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
@@ -128,17 +128,14 @@ fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
     Some((loc, summary(&st, s, now)))
 }
 
-pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Resp {
+pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
     let filter = match KindFilter::parse(req.q("kind").unwrap_or("all")) {
         Some(f) => f,
-        None => return Resp::error(400, "kind: use all, messages, tools, thinking or errors"),
+        None => return Err(ApiError::bad_request("kind: use all, messages, tools, thinking or errors")),
     };
-    let (limit, offset) = match (req.q_num("limit", 100, 1, 1000), req.q_num("offset", 0, 0, i64::MAX)) {
-        (Ok(l), Ok(o)) => (l as u64, o as u64),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    let (limit, offset) = (req.q_num("limit", 100, 1, 1000)? as u64, req.q_num("offset", 0, 0, i64::MAX)? as u64);
     let Some((loc, session)) = locate(ctx, id) else {
-        return Resp::not_found(&format!("session {id:?}"));
+        return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut events = Vec::new();
     let mut total = 0u64;
@@ -169,23 +166,20 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Resp {
         }
     });
     if let Err(e) = result {
-        return Resp::error(503, &format!("cannot read the transcript: {e}"));
+        return Err(ApiError::unavailable(format!("cannot read the transcript: {e}")));
     }
-    Resp::json(&json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
-        "offset": offset, "limit": limit, "malformed": malformed, "events": events}))
+    Ok(Resp::json(&json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
+        "offset": offset, "limit": limit, "malformed": malformed, "events": events})))
 }
 
 /// One short line per event: what happened, when, tokens and cost.
-pub fn timeline(req: &Req, ctx: &Ctx) -> Resp {
+pub fn timeline(req: &Req, ctx: &Ctx) -> Answer {
     let Some(id) = req.q("session") else {
-        return Resp::error(400, "missing ?session=<id>");
+        return Err(ApiError::bad_request("missing ?session=<id>"));
     };
-    let (limit, offset) = match (req.q_num("limit", 500, 1, 5000), req.q_num("offset", 0, 0, i64::MAX)) {
-        (Ok(l), Ok(o)) => (l as u64, o as u64),
-        (Err(r), _) | (_, Err(r)) => return r,
-    };
+    let (limit, offset) = (req.q_num("limit", 500, 1, 5000)? as u64, req.q_num("offset", 0, 0, i64::MAX)? as u64);
     let Some((loc, session)) = locate(ctx, id) else {
-        return Resp::not_found(&format!("session {id:?}"));
+        return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut items = Vec::new();
     let mut total = 0u64;
@@ -210,10 +204,10 @@ pub fn timeline(req: &Req, ctx: &Ctx) -> Resp {
         }
     });
     if let Err(e) = result {
-        return Resp::error(503, &format!("cannot read the transcript: {e}"));
+        return Err(ApiError::unavailable(format!("cannot read the transcript: {e}")));
     }
-    Resp::json(&json!({"session": session, "total": total, "offset": offset, "limit": limit,
-        "malformed": malformed, "items": items}))
+    Ok(Resp::json(&json!({"session": session, "total": total, "offset": offset, "limit": limit,
+        "malformed": malformed, "items": items})))
 }
 
 fn condense(ev: &Value) -> Value {

@@ -1,7 +1,7 @@
 //! `GET /api/usage` (per model, agent and session, and a time series by hour or day between
 //! `from` and `to`) and `GET /api/usage.csv` (the same cells as CSV, for billing).
 
-use super::Ctx;
+use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::model::Usage;
 use crate::state::{usage_json, Cell, State};
@@ -22,25 +22,25 @@ struct Range {
     profile: Option<String>,
 }
 
-fn range(req: &Req, now: i64) -> Result<Range, Resp> {
+fn range(req: &Req, now: i64) -> Result<Range, ApiError> {
     let t = |k: &str, default: i64| match req.q(k) {
         None => Ok(default),
         Some(v) => timefmt::parse_user_time(v).ok_or_else(|| {
-            Resp::error(400, &format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
+            ApiError::bad_request(format!("{k}={v:?}: use epoch ms, YYYY-MM-DD or an ISO time between 1970 and 9999"))
         }),
     };
     let to = t("to", now)?;
     let from = t("from", timefmt::day_start(now) - 29 * 86_400_000)?;
     if from >= to {
-        return Err(Resp::error(400, "from must be before to"));
+        return Err(ApiError::bad_request("from must be before to"));
     }
     let (step, step_ms) = match req.q("step").unwrap_or("day") {
         "hour" | "1h" => ("hour", 3_600_000),
         "day" | "1d" => ("day", 86_400_000),
-        s => return Err(Resp::error(400, &format!("step={s:?}: use hour or day"))),
+        s => return Err(ApiError::bad_request(format!("step={s:?}: use hour or day"))),
     };
     if to.checked_sub(from).is_none_or(|span| span / step_ms > 20_000) {
-        return Err(Resp::error(400, "range too long for this step: at most 20000 buckets"));
+        return Err(ApiError::bad_request("range too long for this step: at most 20000 buckets"));
     }
     Ok(Range {
         from,
@@ -80,11 +80,8 @@ fn add(map_cell: &mut Cell, c: &Cell) {
     map_cell.calls += c.calls;
 }
 
-pub fn get(req: &Req, ctx: &Ctx) -> Resp {
-    let r = match range(req, ctx.index.now_ms()) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
+pub fn get(req: &Req, ctx: &Ctx) -> Answer {
+    let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let mut total = Cell::default();
     let mut by_model: HashMap<u32, Cell> = HashMap::new();
@@ -190,15 +187,12 @@ pub fn get(req: &Req, ctx: &Ctx) -> Resp {
         "costByModel": per_model,
     });
     drop(st);
-    Resp::json(&v)
+    Ok(Resp::json(&v))
 }
 
 /// One row per (bucket, model, agent) with usage in the range.
-pub fn csv(req: &Req, ctx: &Ctx) -> Resp {
-    let r = match range(req, ctx.index.now_ms()) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
+pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
+    let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let mut rows: BTreeMap<(i64, String, String), Cell> = BTreeMap::new();
     for (t, m, a, c) in cells(&st, &r) {
@@ -225,7 +219,7 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Resp {
         ));
     }
     let name = format!("clawmetry-usage-{}-{}.csv", timefmt::date(r.from), timefmt::date(r.to));
-    Resp {
+    Ok(Resp {
         status: 200,
         content_type: "text/csv; charset=utf-8",
         body: out.into_bytes(),
@@ -233,7 +227,7 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Resp {
             ("Content-Disposition", format!("attachment; filename=\"{name}\"")),
             ("Cache-Control", "no-store".into()),
         ],
-    }
+    })
 }
 
 /// Quotes a CSV field when needed; a leading formula character is neutralised so that a

@@ -73,15 +73,27 @@ impl Req {
         self.query.get(k).map(String::as_str).filter(|v| !v.is_empty())
     }
 
-    /// A numeric query parameter with a default and bounds; a bad value is a 400.
-    pub fn q_num(&self, k: &str, default: i64, min: i64, max: i64) -> Result<i64, Resp> {
+    /// A numeric query parameter with a default and bounds; a value that is not a number is a
+    /// [`BadQuery`].
+    pub fn q_num(&self, k: &str, default: i64, min: i64, max: i64) -> Result<i64, BadQuery> {
         match self.q(k) {
             None => Ok(default),
             Some(v) => v
                 .parse::<i64>()
                 .map(|n| n.clamp(min, max))
-                .map_err(|_| Resp::error(400, &format!("query parameter {k}={v:?} is not a number"))),
+                .map_err(|_| BadQuery(format!("query parameter {k}={v:?} is not a number"))),
         }
+    }
+}
+
+/// A query parameter that cannot be read; the message names it and says why. (The API answers
+/// it with a 400.)
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadQuery(pub String);
+
+impl std::fmt::Display for BadQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -106,9 +118,6 @@ impl Resp {
         let mut r = Resp::json(&json!({ "error": msg }));
         r.status = status;
         r
-    }
-    pub fn not_found(what: &str) -> Resp {
-        Resp::error(404, &format!("{what} not found"))
     }
 }
 
