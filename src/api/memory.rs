@@ -29,7 +29,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         if f.size > MAX_TEXT {
             return Err(ApiError::new(413, format!("{name} is {} bytes; the limit is {MAX_TEXT}", f.size)));
         }
-        let b = std::fs::read(&f.path).map_err(|e| ApiError::unavailable(format!("cannot read {name}: {e}")))?;
+        let b = memory::read(f).map_err(|e| ApiError::unavailable(format!("cannot read {name}: {e}")))?;
         return Ok(Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
             "modifiedMs": f.modified_ms, "text": crate::redact::text(&String::from_utf8_lossy(&b))})));
     }

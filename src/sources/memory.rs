@@ -45,3 +45,11 @@ pub fn list(agent: &str, workspace: &Path) -> Vec<MemoryFile> {
     }
     out
 }
+
+/// One listed file's bytes, through `open_file` (a file swapped for a symlink since it was listed
+/// is an error, not the link's target).
+pub fn read(f: &MemoryFile) -> std::io::Result<Vec<u8>> {
+    let mut b = Vec::new();
+    std::io::Read::read_to_end(&mut super::open_file(&f.path)?, &mut b)?;
+    Ok(b)
+}
