@@ -6,6 +6,7 @@ CARGO ?= cargo
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
 	@echo "make test     fmt check + clippy -D warnings + unit, integration and browser tests"
+	@echo "              (the integration tests are one crate, tests/it/; one file: cargo test --test it ui_browser::)"
 	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu, fuzz-ci"
 	@echo "make test-clocks  the whole cargo test suite again under three shifted clocks (libfaketime)"
 	@echo "make test-gateway-lab  end-to-end test against the real OpenClaw gateway (npm install, ~2-3 min)"
@@ -57,17 +58,25 @@ test-all: deps test test-clocks test-gateway-lab cross-test fuzz-ci
 # so the UI also meets a browser whose clock differs from the server's). Each clock starts at
 # the given UTC time: a year's last minute (the run crosses midnight into a new year), the
 # first second of a month in a zone west of UTC (local date != UTC date), and the minute before
-# Europe's spring DST change.
+# Europe's spring DST change. Each clock starts anew for the unit tests and for each file of
+# tests/it/ (its own run of the `it` binary, filtered to `<file>::`, skipping the files whose
+# name ends with this one's), as when every file was its own test binary: every file's first
+# tests meet the clock's first minute.
 TEST_CLOCKS = 2026-12-31T23:59:00/UTC 2027-02-01T00:00:00/America/Los_Angeles 2027-03-28T00:59:00/Europe/Berlin
 HOST_RUNNER = CARGO_TARGET_$(shell rustc -vV | sed -n 's/^host: //p' | tr 'a-z-' 'A-Z_')_RUNNER
+IT_FILES = $(sort $(basename $(notdir $(shell grep -l '^#\[test\]' tests/it/*.rs))))
 test-clocks:
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends faketime; }
 	$(CARGO) test --all-targets --no-run
 	@set -e; for c in $(TEST_CLOCKS); do \
 		when=$${c%%/*}; tz=$${c#*/}; \
 		echo "== cargo test under the clock $$when UTC, TZ=$$tz"; \
-		$(HOST_RUNNER)=$(CURDIR)/tests/clock/run CLAWMETRY_TEST_CLOCK="$$(echo $$when | tr T " ")" CLAWMETRY_TEST_TZ=$$tz \
-			$(CARGO) test --all-targets; \
+		export $(HOST_RUNNER)=$(CURDIR)/tests/clock/run CLAWMETRY_TEST_CLOCK="$$(echo $$when | tr T " ")" CLAWMETRY_TEST_TZ=$$tz; \
+		$(CARGO) test --lib --bins; \
+		for f in $(IT_FILES); do \
+			skip=; for o in $(IT_FILES); do case $$o in *?$$f) skip="$$skip --skip $$o::";; esac; done; \
+			$(CARGO) test --test it -- $$f:: $$skip; \
+		done; \
 	done
 
 bench: release
@@ -99,13 +108,13 @@ cross-x86_64:
 cross-test: cross
 	python3 cross/qemu-test.py --json dist/cross-test.json
 
-# ---- the gateway client against the REAL OpenClaw gateway (tests/gateway_lab.rs) ----------------
+# ---- the gateway client against the REAL OpenClaw gateway (tests/it/gateway_lab.rs) -------------
 # ../shared/tools/openclaw-lab installs Node 26 + openclaw from npm into a temp dir and runs the
 # gateway on loopback with a fake model; needs npm and python3. Fails (never skips) when the lab
 # cannot be set up.
 .PHONY: test-gateway-lab
 test-gateway-lab:
-	$(CARGO) test --test gateway_lab -- --ignored --nocapture
+	$(CARGO) test --test it gateway_lab:: -- --ignored --nocapture
 
 # ---- fuzzing (fuzz/, SECURITY.md "Fuzzing") ----------------------------------------------------
 # fuzz/ci.sh installs the pinned cargo-fuzz when missing, builds every target once (no
@@ -113,7 +122,7 @@ test-gateway-lab:
 # for FUZZ_SECS seconds, as many at a time as there are cores, from fuzz/corpus/<target> (out
 # of git), fuzz/seeds/<target> and fuzz/regressions/<target>. A crash fails the run and prints
 # the input (saved under fuzz/artifacts/<target>/). The same inputs run in `make test` through
-# tests/fuzz_regressions.rs, without cargo-fuzz.
+# tests/it/fuzz_regressions.rs, without cargo-fuzz.
 FUZZ_CI_SECS ?= 40
 FUZZ_SECS ?= 300
 FUZZ_TARGETS ?=

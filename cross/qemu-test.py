@@ -339,7 +339,7 @@ def run_arch(name, dist, version, commit, tmp):
         check(ov["sessions"]["total"] == 5, f"overview sessions.total {ov['sessions']['total']}, expected 5")
 
         # The web UI is embedded in the binary: / and every file under static/ but the *.md notes
-        # (the rule of tests/ui_static.rs), byte for byte, decompressed when the server chose
+        # (the rule of tests/it/ui_static.rs), byte for byte, decompressed when the server chose
         # gzip (which exercises its encoder on this CPU).
         status, ctype, body = http_get(port, "/")
         check(status == 200 and ctype.startswith("text/html"), f"GET /: {status} {ctype}")

@@ -74,7 +74,7 @@ report() {
         head -c 512 "$p" | od -A x -t x1z -v | sed 's/^/     /'
         echo "   base64: $(base64 -w0 "$p")"
         echo "   reproduce: RUSTC_BOOTSTRAP=1 cargo fuzz run ${BUILD_FLAGS[*]} $t $p"
-        echo "   then fix the bug and copy the file to fuzz/regressions/$t/ (tests/fuzz_regressions.rs)"
+        echo "   then fix the bug and copy the file to fuzz/regressions/$t/ (tests/it/fuzz_regressions.rs)"
     done < <(ls "fuzz/artifacts/$t")
     [ $found = 1 ] || echo "!! no input was saved (the fuzzer itself failed to run)"
 }

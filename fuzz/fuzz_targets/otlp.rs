@@ -1,5 +1,5 @@
 //! The OTLP decoders (protobuf and JSON; traces, metrics, logs; gzip) and the ingestion of a decoded export.
-//! The body is `clawmetry::fuzz_entry::otlp`, shared with `tests/fuzz_regressions.rs`.
+//! The body is `clawmetry::fuzz_entry::otlp`, shared with `tests/it/fuzz_regressions.rs`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -4,9 +4,7 @@
 //! API shows (fixture copies with secrets planted in labels, tasks, crons, OTLP exports and fleet
 //! reports). Every call comes from loopback.
 
-mod common;
-
-use common::{install_fixture, start_exact, Server, TempDir};
+use crate::common::{self, install_fixture, start_exact, Server, TempDir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;

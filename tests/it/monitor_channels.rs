@@ -3,18 +3,14 @@
 //! Covers the test message, a real budget alert, retries, permanent failures, and that a
 //! failure is recorded in the alert log with the reason.
 
-mod common;
-#[path = "monitor_support/mod.rs"]
-mod support;
-
-use common::start;
+use crate::common::{self, start};
+use crate::monitor_support::{lab, monitor_args, LAB_EVENING_MS};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[derive(Debug, Clone)]
 struct HttpReq {

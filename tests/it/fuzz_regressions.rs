@@ -1,8 +1,8 @@
 //! Every committed fuzz input through the fuzz targets' own bodies (`clawmetry::fuzz_entry`),
 //! without cargo-fuzz: the seeds (`fuzz/seeds/<target>/`) and the inputs that once crashed a
 //! target or are nasty in a way worth keeping (`fuzz/regressions/<target>/`, README there).
-//! A panic fails the test naming the files; an abort or a stack overflow kills the test binary,
-//! which fails it too.
+//! A panic fails the test naming the files; an abort or a stack overflow kills the test binary
+//! (`it`, with every other integration test in it), which fails the run too.
 
 use std::path::{Path, PathBuf};
 

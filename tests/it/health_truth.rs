@@ -1,9 +1,7 @@
 //! `/api/health` tells the truth (issue 13): a `status` of ok / degraded / failing with its
 //! reasons, reasons that go away once fixed, and settings that cannot be saved answer 5xx.
 
-mod common;
-
-use common::{install_fixture, start, TempDir};
+use crate::common::{install_fixture, start, TempDir};
 use std::time::Duration;
 
 #[test]

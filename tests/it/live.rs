@@ -2,9 +2,7 @@
 //! rows in a live agent database, an installation that appears after start-up, and survives
 //! hostile input.
 
-mod common;
-
-use common::{install_fixture, start, TempDir};
+use crate::common::{self, install_fixture, start, TempDir};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::time::Duration;

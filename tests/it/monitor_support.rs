@@ -1,7 +1,5 @@
-//! Helpers for the monitor tests (tests/monitor_*.rs): the lab fixture with a data dir, its
-//! transcript rows, and the alert log. The server itself is tests/common's (each monitor test
-//! file has `mod common;`).
-#![allow(dead_code)]
+//! Helpers for the monitor tests (monitor_*.rs): the lab fixture with a data dir, its
+//! transcript rows, and the alert log. The server itself is common.rs's.
 
 use crate::common::{install_fixture, Server, TempDir};
 use serde_json::Value;

@@ -1,8 +1,7 @@
 //! Test harness: copies a fixture state dir to a temp dir, starts the real `clawmetry` binary on
 //! port 0 against it, and talks HTTP to it with a tiny std-only client. Every test file starts
-//! its servers here; tests/ui/harness.rs (Chromium) and tests/monitor_support (transcript rows,
-//! the alert log) add only what is theirs.
-#![allow(dead_code)]
+//! its servers here; browser.rs (Chromium) and monitor_support.rs (transcript rows, the alert
+//! log) add only what is theirs.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -86,8 +85,8 @@ pub struct Server {
     pub port: u16,
     pub stderr_path: PathBuf,
     /// The server's own data dir (history, settings, device key; its stderr), removed with it.
-    /// A `--data-dir` in the arguments comes later and wins.
-    pub data_dir: TempDir,
+    /// A `--data-dir` in the arguments comes later and wins. Held for its `Drop`.
+    _data_dir: TempDir,
 }
 
 impl Drop for Server {
@@ -105,12 +104,12 @@ pub fn start(args: &[&str]) -> Server {
     start_exact(&all)
 }
 
-/// Like [`start`] without `--no-auth`: the dashboard's auth applies (tests/security.rs).
+/// Like [`start`] without `--no-auth`: the dashboard's auth applies (security.rs).
 pub fn start_exact(args: &[&str]) -> Server {
     start_exact_env(args, &[])
 }
 
-/// Like [`start`] with extra environment variables (e.g. the HTTP limits of tests/http_limits.rs).
+/// Like [`start`] with extra environment variables (e.g. the HTTP limits of http_limits.rs).
 pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut all = vec!["--no-auth"];
     all.extend_from_slice(args);
@@ -166,7 +165,7 @@ fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, port, stderr_path, data_dir };
+    let server = Server { child, port, stderr_path, _data_dir: data_dir };
     let t0 = Instant::now();
     loop {
         if let Ok((200, v)) = server.try_get_json("/api/health") {

@@ -2,12 +2,8 @@
 //! the API has, and say what to do when there is nothing yet. Screenshots (light and dark) go
 //! to `target/screenshots/`.
 
-mod common;
-#[path = "ui/harness.rs"]
-mod harness;
-
-use common::{install_fixture, start};
-use harness::{Chrome, LAB_NOW_MS};
+use crate::browser::{Chrome, LAB_NOW_MS};
+use crate::common::{install_fixture, start};
 
 const TRACE: &str = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"support-bot"}}]},
   "scopeSpans":[{"spans":[

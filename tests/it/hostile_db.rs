@@ -1,9 +1,7 @@
 //! Hostile agent databases (OpenClaw 2026.7+ SQLite era): a writer holding an EXCLUSIVE lock,
 //! garbage bytes, and schemas newer or older than the one clawmetry was written against.
 
-mod common;
-
-use common::{install_fixture, start};
+use crate::common::{self, install_fixture, start};
 use rusqlite::Connection;
 use std::time::{Duration, Instant};
 

@@ -3,9 +3,7 @@
 //! JSON printer) and prometheus_client's text parser. A venv with pinned versions is made under
 //! the target dir on first use; if it cannot be made, the tests fail.
 
-mod common;
-
-use common::{approx, install_fixture, start};
+use crate::common::{approx, install_fixture, start};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -2,9 +2,7 @@
 //! over TLS to a rustls client that trusts only the test CA, sets the login cookie
 //! `Secure`, refuses plain HTTP on the TLS port, and says clearly what is wrong with bad files.
 
-mod common;
-
-use common::{fixtures, install_fixture, TempDir};
+use crate::common::{fixtures, install_fixture, TempDir};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};

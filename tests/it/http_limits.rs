@@ -3,9 +3,7 @@
 //! connection limits, running out of file descriptors, `..` in ids and file names, and symlinks
 //! in the sessions dir.
 
-mod common;
-
-use common::{install_fixture, start, start_env, start_exact_env, Server, TempDir};
+use crate::common::{install_fixture, start, start_env, start_exact_env, Server, TempDir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};

@@ -3,16 +3,12 @@
 //! check; under the limit again it calls `gateway.suspend.resume`; a manual resume keeps the
 //! gateway running for the rest of the period.
 
-mod common;
-#[path = "monitor_support/mod.rs"]
-mod support;
-
-use common::start_with_gateway;
+use crate::common::start_with_gateway;
+use crate::monitor_support::{lab, monitor_args, LAB_EVENING_MS};
 use serde_json::{json, Value};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::{lab, monitor_args, LAB_EVENING_MS};
 use tungstenite::{Message, WebSocket};
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;

@@ -3,9 +3,7 @@
 //! killed and marked offline, a central restart that keeps its nodes, and queued reports sent
 //! after the central was down.
 
-mod common;
-
-use common::{free_port, install_fixture, start_env, Server, TempDir};
+use crate::common::{free_port, install_fixture, start_env, Server, TempDir};
 use serde_json::Value;
 use std::time::Duration;
 

@@ -2,9 +2,7 @@
 //! then not a 405; HEAD is GET without a body; a lower-case method is not taken for its
 //! upper-case one.
 
-mod common;
-
-use common::{header, install_fixture, start};
+use crate::common::{header, install_fixture, start};
 
 const PATHS: [&str; 24] = [
     "/api/health",

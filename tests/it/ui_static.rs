@@ -2,12 +2,8 @@
 //! whole UI stays under its size budget, assets carry ETag / Cache-Control and are gzipped when
 //! the client accepts it (checked against an independent CRC-32), and `/api/flow` adds up.
 
-mod common;
-#[path = "ui/harness.rs"]
-mod harness;
-
-use common::{header, install_fixture, start};
-use harness::{crc32, LAB_NOW_MS};
+use crate::browser::{crc32, LAB_NOW_MS};
+use crate::common::{self, header, install_fixture, start};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

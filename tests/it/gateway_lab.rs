@@ -13,14 +13,12 @@
 //!
 //! Slow (an npm install, ~2 min) and needs npm, Node >= 24 from npm and python3: not part of
 //! `cargo test`. Run it with `make test-gateway-lab`
-//! (`cargo test --test gateway_lab -- --ignored`). When the lab cannot be set up the test
+//! (`cargo test --test it gateway_lab:: -- --ignored`). When the lab cannot be set up the test
 //! FAILS, it never skips. `OPENCLAW_LAB` overrides the script's path. Each test has its own lab;
 //! they run side by side once an install is kept (on a fresh machine they take turns, so that
 //! npm installs once).
 
-mod common;
-
-use common::{free_port, start, start_with_gateway, Server, TempDir};
+use crate::common::{self, free_port, start, start_with_gateway, Server, TempDir};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

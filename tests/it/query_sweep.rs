@@ -4,9 +4,7 @@
 //! thread running. Each answer must be a JSON 2xx/4xx (or the 503 of a part that is off), never
 //! a 500 or a dropped connection, and the server must still answer afterwards.
 
-mod common;
-
-use common::{install_fixture, start};
+use crate::common::{install_fixture, start};
 
 const SESSION: &str = "bdfa3cc5-508a-4896-9c98-ae502491d01e";
 

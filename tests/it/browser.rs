@@ -1,7 +1,6 @@
 //! Helpers for the web UI tests: headless Chromium driven over the DevTools protocol on
 //! `--remote-debugging-pipe` (NUL-separated JSON on fds 3 and 4), with std and serde_json only.
-//! The server, fixtures and temp dirs are tests/common's (each UI test file has `mod common;`).
-#![allow(dead_code)]
+//! The server, fixtures and temp dirs are common.rs's.
 
 use crate::common::{root, TempDir};
 use serde_json::{json, Value};
@@ -77,7 +76,8 @@ pub struct Chrome {
     writer: Mutex<UnixStream>,
     shared: Arc<Shared>,
     next_id: AtomicU64,
-    pub profile: TempDir,
+    /// Chromium's profile and stderr, removed after the browser (held for its `Drop`).
+    _profile: TempDir,
     stderr_path: PathBuf,
 }
 
@@ -163,8 +163,14 @@ impl Chrome {
             sh.inbox.lock().unwrap().closed = true;
             sh.cond.notify_all();
         });
-        let chrome =
-            Chrome { child, writer: Mutex::new(ours), shared, next_id: AtomicU64::new(1), profile, stderr_path };
+        let chrome = Chrome {
+            child,
+            writer: Mutex::new(ours),
+            shared,
+            next_id: AtomicU64::new(1),
+            _profile: profile,
+            stderr_path,
+        };
         chrome
             .call(None, "Browser.getVersion", json!({}))
             .unwrap_or_else(|e| panic!("Chromium did not answer over the DevTools pipe: {e}\n{}", chrome.stderr()));
@@ -210,7 +216,7 @@ impl Chrome {
         let target = t["targetId"].as_str().unwrap().to_string();
         let a = self.call(None, "Target.attachToTarget", json!({"targetId": target, "flatten": true})).unwrap();
         let session = a["sessionId"].as_str().unwrap().to_string();
-        let p = Page { chrome: self, session, target };
+        let p = Page { chrome: self, session };
         for m in ["Page.enable", "Runtime.enable", "Log.enable", "Network.enable"] {
             p.cmd(m, json!({}));
         }
@@ -248,7 +254,6 @@ impl Drop for Chrome {
 pub struct Page<'a> {
     pub chrome: &'a Chrome,
     pub session: String,
-    pub target: String,
 }
 
 impl Page<'_> {

@@ -3,9 +3,7 @@
 //! `--openclaw-dir` flags), its sessions carry their profile, filters take it, and a broken or
 //! missing profile hides nothing of the others. Figures: `expected.json` (tests/fixtures/expected.py).
 
-mod common;
-
-use common::{approx, expected, install_fixture, start, start_env, TempDir};
+use crate::common::{approx, expected, install_fixture, start, start_env, TempDir};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +49,7 @@ fn profiles_in_home_are_found_by_themselves() {
     let exp = expected();
     let legacy = exp["fixtures"]["legacy-2026.3"]["sessions"].as_object().unwrap();
     // The legacy fixture lists 9 sessions: 6 with transcripts (expected.json) and 3 index
-    // entries without one (tests/api_fixtures.rs).
+    // entries without one (api_fixtures.rs).
     assert_eq!(work["total"], 9);
     let listed: Vec<&str> = work["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
     for id in legacy.keys() {

@@ -3,9 +3,7 @@
 //! sent, over the exact v3 string), RPC round trips, live sessions, reconnects, timeouts, bad
 //! frames, pairing refusals, and the read-only fallback when no gateway is there.
 
-mod common;
-
-use common::{install_fixture, start, start_with_gateway, Server};
+use crate::common::{install_fixture, start, start_with_gateway, Server};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::{json, Value};
 use sha2::Digest;

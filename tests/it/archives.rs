@@ -6,9 +6,7 @@
 //! sessions' archives (tests/fixtures/README.md). Every figure is checked against
 //! `expected.json`, computed independently by `tests/fixtures/expected.py`.
 
-mod common;
-
-use common::{approx, expected, install_fixture, peak_rss, start, Server, TempDir};
+use crate::common::{approx, expected, install_fixture, peak_rss, start, Server, TempDir};
 use serde_json::{json, Value};
 use std::path::Path;
 

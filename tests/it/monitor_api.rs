@@ -2,14 +2,12 @@
 //! clock, custom alert rules with their cooldowns, the system health report, and the history
 //! surviving `kill -9` with nothing acknowledged lost.
 
-mod common;
-#[path = "monitor_support/mod.rs"]
-mod support;
-
-use common::{approx, start};
+use crate::common::{self, approx, start};
+use crate::monitor_support::{
+    assistant_line, insert_row, lab, monitor_args, next_seq, LAB_COST, LAB_EVENING_MS, MAIN_SESSION,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{assistant_line, insert_row, lab, monitor_args, next_seq, LAB_COST, LAB_EVENING_MS, MAIN_SESSION};
 
 fn limit<'a>(b: &'a Value, agent: Option<&str>, period: &str) -> &'a Value {
     b["status"]["limits"]

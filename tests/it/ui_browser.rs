@@ -6,12 +6,8 @@
 //!
 //! Needs Chromium (`apt-get install chromium`); without it these tests fail with that advice.
 
-mod common;
-#[path = "ui/harness.rs"]
-mod harness;
-
-use common::{install_fixture, start, start_exact};
-use harness::{Chrome, LAB_NOW_MS};
+use crate::browser::{self, Chrome, LAB_NOW_MS};
+use crate::common::{self, install_fixture, start, start_exact};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,7 +21,7 @@ fn js(s: &str) -> String {
 }
 
 /// Inner text of every element matching `sel`, in order.
-fn texts(page: &harness::Page, sel: &str) -> Vec<String> {
+fn texts(page: &browser::Page, sel: &str) -> Vec<String> {
     page.eval(&format!("[...document.querySelectorAll({})].map(e => e.innerText.trim())", js(sel)))
         .as_array()
         .unwrap()
@@ -34,7 +30,7 @@ fn texts(page: &harness::Page, sel: &str) -> Vec<String> {
         .collect()
 }
 
-fn card(page: &harness::Page, k: &str) -> String {
+fn card(page: &browser::Page, k: &str) -> String {
     page.text(&format!("main .card[data-k={k}]"))
 }
 

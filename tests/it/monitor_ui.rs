@@ -1,17 +1,11 @@
-//! The Health and Alerts views in headless Chromium (the harness of tests/ui_browser.rs): they
+//! The Health and Alerts views in headless Chromium (browser.rs, as in ui_browser.rs): they
 //! render the API's figures, the history chart appears, a budget and a rule can be set through
 //! the forms, and the page reports no errors.
 
-mod common;
-#[path = "ui/harness.rs"]
-mod harness;
-#[path = "monitor_support/mod.rs"]
-mod support;
-
-use common::start;
-use harness::Chrome;
+use crate::browser::Chrome;
+use crate::common::start;
+use crate::monitor_support::{lab, monitor_args, LAB_EVENING_MS};
 use std::time::Duration;
-use support::{lab, monitor_args, LAB_EVENING_MS};
 
 #[test]
 fn health_and_alerts_views_in_a_browser() {

@@ -2,9 +2,7 @@
 //! against `tests/fixtures/expected.json`, which `tests/fixtures/expected.py` computes
 //! independently from the same files.
 
-mod common;
-
-use common::{approx, expected, install_fixture, snapshot, start};
+use crate::common::{self, approx, expected, install_fixture, snapshot, start};
 use serde_json::Value;
 
 /// Checks each session of `fixture` in expected.json against `/api/sessions/<id>`.

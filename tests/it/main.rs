@@ -1,0 +1,38 @@
+//! The integration tests: the real `clawmetry` binary as a user meets it, in one test crate (one
+//! compile and link step, one process) instead of one binary per file. Each file below is one
+//! subject; its tests are named `<file>::<test>`, so `cargo test --test it ui_browser::` runs
+//! one file. Unit tests stay next to the code in src/.
+//!
+//! All files' tests share one process and run side by side (cargo's usual thread count), not one
+//! file after another: nothing here may rely on process-global state (environment, current dir)
+//! being its own. The real OpenClaw gateway tests (gateway_lab.rs) are `#[ignore]`d: `make
+//! test-gateway-lab`.
+
+// Shared helpers, no tests of their own.
+mod browser;
+mod common;
+mod monitor_support;
+
+mod api_fixtures;
+mod archives;
+mod fleet;
+mod fuzz_regressions;
+mod gateway_fake;
+mod gateway_lab;
+mod health_truth;
+mod hostile_db;
+mod http_limits;
+mod http_methods;
+mod live;
+mod monitor_api;
+mod monitor_channels;
+mod monitor_pause;
+mod monitor_ui;
+mod otlp;
+mod profiles;
+mod query_sweep;
+mod security;
+mod tls;
+mod ui_browser;
+mod ui_otlp_fleet;
+mod ui_static;
