@@ -1,6 +1,6 @@
 //! The fuzz targets' bodies: one function per target in `fuzz/`, taking the fuzzer's bytes.
 //! The cargo-fuzz binaries (`fuzz/fuzz_targets/*.rs`) call these, and so does the ordinary
-//! `cargo test` suite (`tests/fuzz_regressions.rs`), which feeds them every committed seed and
+//! `cargo test` suite (`tests/it/fuzz_regressions.rs`), which feeds them every committed seed and
 //! every input that once crashed (`fuzz/regressions/`), so a regression is caught without
 //! cargo-fuzz. A function returns normally on any input; a panic or an abort is the bug.
 //!

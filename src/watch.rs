@@ -240,12 +240,9 @@ impl Watcher {
             st.install = self.install.clone();
             st.price_source = self.prices.source.clone();
             st.prices = std::sync::Arc::new(self.prices.clone());
-            if !self.install.found {
-                st.health.ready = true;
-            }
         }
         if !self.install.found {
-            self.reconcile_ledger();
+            // Said before the ready mark: whoever waits for ready (a script, a test) finds it.
             eprintln!(
                 "clawmetry: no OpenClaw installation found (looked at {}); set --openclaw-dir or $OPENCLAW_STATE_DIR. \
                  Serving anyway and checking again every few seconds.",
@@ -255,6 +252,8 @@ impl Watcher {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            self.reconcile_ledger();
+            self.index.write().health.ready = true;
             return;
         }
         self.ensure_watches();

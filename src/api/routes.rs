@@ -64,7 +64,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
     resp
 }
 
-/// The methods a path takes, for the `Allow` header of a 405 (tests/http_methods.rs checks it
+/// The methods a path takes, for the `Allow` header of a 405 (tests/it/http_methods.rs checks it
 /// against the table above).
 pub fn allowed(segs: &[&str]) -> &'static str {
     match segs {

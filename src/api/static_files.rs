@@ -22,7 +22,7 @@ const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
-/// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
+/// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
 pub const ASSETS: [Asset; 20] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
