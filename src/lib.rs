@@ -3,6 +3,7 @@
 //! `tests/it/fuzz_regressions.rs` call. Every other module is private to the crate, so code
 //! nothing uses is reported as dead. See ARCHITECTURE.md for the map.
 
+mod activity;
 mod alerts;
 mod alloc;
 mod api;

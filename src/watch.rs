@@ -7,6 +7,7 @@
 //! catches what inotify cannot (new agents, a state dir that appears later, inotify limits).
 //! All parsing happens outside the state lock; the lock is taken only to apply finished deltas.
 
+use crate::activity::{self, PendingCalls};
 use crate::cli::Config;
 use crate::ledger::{self, Ledger};
 use crate::model::Tally;
@@ -18,7 +19,7 @@ use crate::sources::{sqlite_store, subagents, transcript};
 use crate::state::{Index, IndexHealth, Store};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
 use rusqlite::Connection;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
@@ -40,6 +41,8 @@ const REBUILD_AFTER: Duration = Duration::from_millis(250);
 const LEDGER_FLUSH: Duration = Duration::from_secs(2);
 /// Sessions read from or written to the ledger at a time (one transaction, one lock each).
 const LEDGER_CHUNK: usize = 2048;
+/// Activity rows published from one poll at most (the newest; a file found late would flood).
+const ACTIVITY_BATCH: usize = 200;
 /// A database is read once it has been quiet this long after a change, and at the latest
 /// `DB_MAX_WAIT` after the first change. Reading at once would start a read transaction in the
 /// very millisecond in which OpenClaw, having just written, checkpoints its WAL: a
@@ -65,6 +68,8 @@ struct FileCursor {
     /// Bytes read so far (the reader holds any unfinished last line).
     read_pos: u64,
     reader: LineReader,
+    /// Complete lines read so far: the next line's place in the session (its `seq`).
+    lines: u64,
 }
 
 struct DbCursor {
@@ -122,6 +127,8 @@ struct Watcher {
     /// moment after the change, so that a rewrite in progress is read whole, not as an empty or
     /// half-written file followed by "appended" lines counted twice.
     rebuilds: Vec<(Instant, String)>,
+    /// Tool calls awaiting their result, per session (for the activity rows' durations).
+    pending_calls: HashMap<String, PendingCalls>,
     /// Archive files (`.zst`) read, by path: their archive names.
     archive_files: HashMap<PathBuf, String>,
     /// The ledger (`<data-dir>/ledger.db`), when there is a data dir and it opens.
@@ -161,6 +168,7 @@ impl Watcher {
             rx,
             settling: Vec::new(),
             rebuilds: Vec::new(),
+            pending_calls: HashMap::new(),
             archive_files: HashMap::new(),
             ledger: None,
             ledger_known: HashMap::new(),
@@ -307,7 +315,7 @@ impl Watcher {
                 .into_iter()
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
-                        let d = read_db(&mut cur, &path, prices);
+                        let d = read_db(&mut cur, &path, prices, None);
                         apply_db_delta(index, &path, d);
                         (path, cur)
                     })
@@ -321,8 +329,8 @@ impl Watcher {
                         let mut batch: Vec<(String, String, PathBuf, Tally)> = Vec::new();
                         let mut health = IndexHealth::default();
                         for (path, agent, id, _) in bucket {
-                            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default() };
-                            let tally = read_file(&path, &mut cur, prices, &mut health);
+                            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
+                            let tally = read_file(&path, &mut cur, prices, &mut health, None);
                             health.files += 1;
                             batch.push((agent, id, path.clone(), tally));
                             cursors.push((path, cur));
@@ -751,6 +759,7 @@ impl Watcher {
 
     /// The periodic safety net: new files and agents, missed changes.
     fn rescan(&mut self) {
+        self.pending_calls.retain(|_, p| !p.is_empty());
         if !self.install.found {
             self.redetect();
             return;
@@ -860,7 +869,7 @@ impl Watcher {
                     self.index.write().note_file(agent, id, path);
                     c
                 }
-                None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default() },
+                None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default(), lines: 0 },
             };
             let fresh = cur.read_pos == 0;
             self.files.insert(path.to_path_buf(), cur);
@@ -886,9 +895,12 @@ impl Watcher {
         }
         let mut health = IndexHealth::default();
         let cur = self.files.get_mut(path).expect("cursor exists");
-        let tally = read_file(path, cur, &self.prices, &mut health);
+        let mut rows = Vec::new();
+        let pending = self.pending_calls.entry(id.to_string()).or_default();
+        let tally = read_file(path, cur, &self.prices, &mut health, Some((&mut rows, pending)));
         let mut batch = vec![(agent.to_string(), id.to_string(), path.to_path_buf(), tally)];
         apply_file_batch(&self.index, &mut batch, &mut health);
+        publish_activity(&self.index, rows.into_iter().map(|r| (id.to_string(), r)).collect());
     }
 
     /// A file of the session was truncated or replaced: re-read all of its files.
@@ -910,11 +922,12 @@ impl Watcher {
             let Some(cur) = self.files.get_mut(&p) else { continue };
             cur.read_pos = 0;
             cur.reader = LineReader::default();
+            cur.lines = 0;
             if !p.exists() {
                 self.files.remove(&p);
                 continue;
             }
-            let tally = read_file(&p, cur, &self.prices, &mut health);
+            let tally = read_file(&p, cur, &self.prices, &mut health, None);
             let agent = self
                 .install
                 .agents
@@ -997,9 +1010,12 @@ impl Watcher {
     /// Reads new session metadata and transcript rows from an agent database.
     fn poll_db(&mut self, path: &Path, agent: &str) {
         let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
-        let delta = read_db(&mut cur, path, &self.prices);
+        let live = (cur.max_rowid > 0).then_some(&mut self.pending_calls);
+        let mut delta = read_db(&mut cur, path, &self.prices, live);
         self.dbs.insert(path.to_path_buf(), cur);
+        let rows = std::mem::take(&mut delta.activity);
         apply_db_delta(&self.index, path, delta);
+        publish_activity(&self.index, rows);
     }
 
     /// The cursor of a database (new ones are counted on /api/health), out of the map so that
@@ -1067,10 +1083,19 @@ struct DbDelta {
     /// a change from the last poll.
     problem: Option<String>,
     problem_changed: bool,
+    /// Activity rows of the new lines (session id, row), on live polls only.
+    activity: Vec<(String, Value)>,
 }
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
-fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
+/// With `live` (a poll while clawmetry runs, not the cold index nor a database's first read),
+/// each new row's activity row goes into the delta too.
+fn read_db(
+    cur: &mut DbCursor,
+    path: &Path,
+    prices: &PriceTable,
+    live: Option<&mut HashMap<String, PendingCalls>>,
+) -> DbDelta {
     let mut d = DbDelta {
         agent: cur.agent.clone(),
         replaced: false,
@@ -1082,6 +1107,7 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         present: None,
         problem: None,
         problem_changed: false,
+        activity: Vec::new(),
     };
     let fail = |d: &mut DbDelta, e: String| {
         d.health.source_errors += 1;
@@ -1139,7 +1165,8 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
     }
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
     let seqs = &mut cur.seqs;
-    let (health, per_session) = (&mut d.health, &mut d.per_session);
+    let (health, per_session, rows) = (&mut d.health, &mut d.per_session, &mut d.activity);
+    let mut live = live;
     let result = sqlite_store::events_since(conn, cur.max_rowid, |row| {
         let last = seqs.entry(row.session_id.clone()).or_insert(-1);
         if row.seq <= *last {
@@ -1151,8 +1178,16 @@ fn read_db(cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
         match row.event {
             Ok(bytes) => {
                 health.bytes_read += bytes.len() as u64;
-                let t = per_session.entry(row.session_id).or_default();
+                let t = per_session.entry(row.session_id.clone()).or_default();
+                let cost_before = t.usage.cost;
                 decode_line(&bytes, t, health, &cost_of);
+                if let Some(pending) = live.as_mut() {
+                    let p = pending.entry(row.session_id.clone()).or_default();
+                    let seq = row.seq.max(0) as u64;
+                    if let Some(r) = activity::row(&bytes, seq, t.usage.cost - cost_before, p) {
+                        rows.push((row.session_id, r));
+                    }
+                }
             }
             Err(_) => health.bad_rows += 1,
         }
@@ -1391,8 +1426,15 @@ fn decode_line(
     }
 }
 
-/// Reads a JSONL file from the cursor to its end; returns the tally of the complete lines.
-fn read_file(path: &Path, cur: &mut FileCursor, prices: &PriceTable, health: &mut IndexHealth) -> Tally {
+/// Reads a JSONL file from the cursor to its end; returns the tally of the complete lines. With
+/// `feed` (lines written while clawmetry runs), each line's activity row goes there too.
+fn read_file(
+    path: &Path,
+    cur: &mut FileCursor,
+    prices: &PriceTable,
+    health: &mut IndexHealth,
+    mut feed: Option<(&mut Vec<Value>, &mut PendingCalls)>,
+) -> Tally {
     let mut tally = Tally::default();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
     let mut f = match crate::sources::open_file(path) {
@@ -1424,9 +1466,15 @@ fn read_file(path: &Path, cur: &mut FileCursor, prices: &PriceTable, health: &mu
         };
         cur.read_pos += n as u64;
         health.bytes_read += n as u64;
+        let lines = &mut cur.lines;
         cur.reader.feed(&buf[..n], |line| {
             health.lines += 1;
+            let cost_before = tally.usage.cost;
             decode_line(line, &mut tally, health, &cost_of);
+            if let Some((rows, pending)) = feed.as_mut() {
+                rows.extend(activity::row(line, *lines, tally.usage.cost - cost_before, pending));
+            }
+            *lines += 1;
         });
     }
     health.huge_lines += cur.reader.huge_lines - huge_before;
@@ -1453,6 +1501,31 @@ fn apply_file_batch(index: &Arc<Index>, batch: &mut Vec<(String, String, PathBuf
     }
     *health = IndexHealth::default();
     publish_touched(index, touched);
+}
+
+/// Rows of the activity stream: the newest `ACTIVITY_BATCH` of one poll, with their session's
+/// agent, profile, key and kind, to the event stream.
+fn publish_activity(index: &Arc<Index>, mut rows: Vec<(String, Value)>) {
+    if rows.is_empty() {
+        return;
+    }
+    rows.drain(..rows.len().saturating_sub(ACTIVITY_BATCH));
+    let items: Vec<Value> = {
+        let st = index.read();
+        rows.into_iter()
+            .map(|(id, mut r)| {
+                if let Some(s) = st.sessions.get(&id) {
+                    r["agent"] = json!(s.agent);
+                    r["profile"] = json!(st.profile_of(&s.agent));
+                    r["key"] = json!(s.meta.key);
+                    r["sessionKind"] = json!(s.kind());
+                }
+                r["sessionId"] = json!(id);
+                r
+            })
+            .collect()
+    };
+    index.hub.publish("activity", json!({"items": items}));
 }
 
 fn publish_touched(index: &Arc<Index>, touched: Vec<String>) {

@@ -4,6 +4,7 @@
 //! route table turns into its HTTP answer; the checks several areas share (auth, the gate of
 //! every change) are in `auth.rs`.
 
+pub mod activity;
 pub mod alerts;
 pub mod auth;
 pub mod budget;

@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 /// Where a session's lines are, copied out of the state so no lock is held during I/O.
-struct Location {
+pub(super) struct Location {
     store: Store,
     files: Vec<PathBuf>,
     db: Option<std::sync::Arc<std::path::Path>>,
@@ -49,7 +49,7 @@ fn for_each_archive_line(a: &Archive, f: &mut LineSink) -> Result<(), String> {
 
 /// Calls `f(seq, line)` for every raw line of a session, in order: from its live source, else
 /// (deleted, reset, archived) from the archive OpenClaw keeps.
-fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) -> Result<(), String> {
+pub(super) fn for_each_line(loc: &Location, mut f: impl FnMut(u64, Result<&[u8], String>)) -> Result<(), String> {
     let lines = std::cell::Cell::new(0u64);
     let mut count = |seq: u64, line: Result<&[u8], String>| {
         lines.set(lines.get() + 1);
@@ -114,18 +114,23 @@ fn for_each_live_line(loc: &Location, f: &mut LineSink) -> Result<(), String> {
     Ok(())
 }
 
-fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
+impl Location {
+    pub(super) fn of(s: &crate::state::Session) -> Location {
+        Location {
+            store: s.store.clone(),
+            files: s.files.clone(),
+            db: s.db.clone(),
+            archive: s.archive.clone(),
+            id: s.id.clone(),
+        }
+    }
+}
+
+pub(super) fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
     let s = st.session(id)?;
-    let loc = Location {
-        store: s.store.clone(),
-        files: s.files.clone(),
-        db: s.db.clone(),
-        archive: s.archive.clone(),
-        id: s.id.clone(),
-    };
-    Some((loc, summary(&st, s, now)))
+    Some((Location::of(s), summary(&st, s, now)))
 }
 
 pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {

@@ -581,12 +581,12 @@ fn render_blocks(content: Option<&Value>) -> Vec<Value> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // Real lines from OpenClaw 2026.9.6 (tests/fixtures/lab-2026.9, sub-agent session bb15634a).
-    const ASSISTANT_TOOL: &str = r#"{"type": "message", "id": "3abba9d6", "parentId": "01974049", "timestamp": "2026-11-24T21:06:10.754Z", "message": {"role": "assistant", "content": [{"type": "toolCall", "id": "call_2d90bf22c498410096fa", "name": "exec", "arguments": {"command": "echo sub-agent-exec-ok; hostname"}}], "api": "openai-completions", "provider": "fakellm", "model": "fake-model", "usage": {"input": 4211, "output": 18, "cacheRead": 12544, "cacheWrite": 0, "reasoningTokens": 0, "totalTokens": 16773, "cost": {"input": 0.012633, "output": 0.00027, "cacheRead": 0.0037632, "cacheWrite": 0, "total": 0.0166662}}, "stopReason": "toolUse", "timestamp": 1795554370746}}"#;
-    const TOOL_RESULT: &str = r#"{"type": "message", "id": "5aabf78a", "parentId": "3abba9d6", "timestamp": "2026-11-24T21:06:10.798Z", "message": {"role": "toolResult", "toolCallId": "call_2d90bf22c498410096fa", "toolName": "exec", "content": [{"type": "text", "text": "sub-agent-exec-ok\nvm"}], "details": {"status": "completed", "exitCode": 0}, "isError": false, "timestamp": 1795554370798}}"#;
+    pub(crate) const ASSISTANT_TOOL: &str = r#"{"type": "message", "id": "3abba9d6", "parentId": "01974049", "timestamp": "2026-11-24T21:06:10.754Z", "message": {"role": "assistant", "content": [{"type": "toolCall", "id": "call_2d90bf22c498410096fa", "name": "exec", "arguments": {"command": "echo sub-agent-exec-ok; hostname"}}], "api": "openai-completions", "provider": "fakellm", "model": "fake-model", "usage": {"input": 4211, "output": 18, "cacheRead": 12544, "cacheWrite": 0, "reasoningTokens": 0, "totalTokens": 16773, "cost": {"input": 0.012633, "output": 0.00027, "cacheRead": 0.0037632, "cacheWrite": 0, "total": 0.0166662}}, "stopReason": "toolUse", "timestamp": 1795554370746}}"#;
+    pub(crate) const TOOL_RESULT: &str = r#"{"type": "message", "id": "5aabf78a", "parentId": "3abba9d6", "timestamp": "2026-11-24T21:06:10.798Z", "message": {"role": "toolResult", "toolCallId": "call_2d90bf22c498410096fa", "toolName": "exec", "content": [{"type": "text", "text": "sub-agent-exec-ok\nvm"}], "details": {"status": "completed", "exitCode": 0}, "isError": false, "timestamp": 1795554370798}}"#;
 
     #[test]
     fn assistant_usage_model_and_tools() {

@@ -354,3 +354,20 @@ pub fn peak_rss(pid: u32) -> u64 {
         .unwrap_or_else(|| panic!("no VmHWM in /proc/{pid}/status"));
     kb * 1024
 }
+
+/// Opens `/api/events` on the server and reads until its `hello`; returns the stream and what
+/// was read so far.
+pub fn open_events(port: u16) -> (std::net::TcpStream, String) {
+    use std::io::{Read, Write};
+    let mut sse = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(sse, "GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("event: hello") {
+        let n = sse.read(&mut buf).expect("event stream");
+        assert!(n > 0, "event stream closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    (sse, seen)
+}

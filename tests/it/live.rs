@@ -39,16 +39,8 @@ fn jsonl_append_partial_truncate_replace_rename() {
     let file = dir.join(format!("{SID}.jsonl"));
 
     // The event stream reports the change too.
-    let mut sse = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    sse.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(sse, "GET /api/events HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
-    let mut seen = String::new();
+    let (mut sse, mut seen) = crate::common::open_events(server.port);
     let mut buf = [0u8; 4096];
-    while !seen.contains("event: hello") {
-        let n = sse.read(&mut buf).expect("event stream");
-        assert!(n > 0, "event stream closed: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
 
     // A new file appears.
     append(&file, &format!("{}\n{}\n", header(SID), assistant(1, 100, 0.5)));

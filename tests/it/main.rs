@@ -13,6 +13,7 @@ mod browser;
 mod common;
 mod monitor_support;
 
+mod activity;
 mod api_fixtures;
 mod archives;
 mod fleet;

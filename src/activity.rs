@@ -1,0 +1,187 @@
+//! Activity: one transcript line as a row of the activity stream (`/api/activity` and the
+//! `activity` event of `/api/events`). A row says what happened in a few words and carries its
+//! content shortened and redacted, so the page never fetches per row: a user message, an
+//! assistant reply (model, tokens, cost, the tools it called with their arguments in one line),
+//! a tool result (tool, error or not, how long it took), an error, a compaction.
+//!
+//! Lines that are not activity (session headers, model and thinking changes, OpenClaw's injected
+//! delivery mirrors) give no row.
+
+use crate::sources::transcript::{render, KindFilter};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+/// Characters of message text kept in a row.
+pub const TEXT_MAX: usize = 240;
+/// Characters of a tool call's arguments (as one line of JSON) kept in a row.
+pub const ARGS_MAX: usize = 160;
+/// Tool calls remembered per session while their result is awaited (for the duration).
+const PENDING_MAX: usize = 256;
+
+/// When each tool call was made, by call id, so that its result's row can say how long it took.
+#[derive(Default)]
+pub struct PendingCalls {
+    at: HashMap<String, i64>,
+}
+
+impl PendingCalls {
+    fn note(&mut self, id: &str, ts: i64) {
+        if self.at.len() >= PENDING_MAX {
+            // A call never answered must not pin memory: forget the oldest half.
+            let mut v: Vec<(String, i64)> = self.at.drain().collect();
+            v.sort_by_key(|(_, t)| *t);
+            self.at = v.split_off(v.len() / 2).into_iter().collect();
+        }
+        self.at.insert(id.to_string(), ts);
+    }
+    fn take(&mut self, id: &str) -> Option<i64> {
+        self.at.remove(id)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
+    }
+}
+
+/// The activity row of one transcript line (`seq`: its place in the session, as the transcript
+/// page numbers it; `cost`: what the index counted for it), or None when the line is not
+/// activity or cannot be read.
+pub fn row(line: &[u8], seq: u64, cost: f64, pending: &mut PendingCalls) -> Option<Value> {
+    let ev = render(line, seq, KindFilter::All).ok()??;
+    let ts = ev["ts"].as_i64();
+    let blocks = ev["blocks"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let text = || {
+        let t: Vec<&str> = blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect();
+        shorten(&t.join(" "), TEXT_MAX)
+    };
+    let mut row = match ev["kind"].as_str()? {
+        "user" => json!({"kind": "user", "text": text()}),
+        "assistant" => {
+            if ev["injected"] == true {
+                return None;
+            }
+            let tools: Vec<Value> = blocks
+                .iter()
+                .filter(|b| b["type"] == "tool_call")
+                .map(|b| {
+                    if let (Some(id), Some(t)) = (b["id"].as_str(), ts) {
+                        pending.note(id, t);
+                    }
+                    json!({"id": b["id"], "name": b["name"], "args": shorten(&one_line(&b["arguments"]), ARGS_MAX)})
+                })
+                .collect();
+            let u = &ev["usage"];
+            let tokens =
+                ["input", "output", "cacheRead", "cacheWrite"].iter().filter_map(|k| u[k].as_u64()).sum::<u64>();
+            let error = ev["stopReason"] == "error";
+            let mut r = json!({
+                "kind": if error { "error" } else { "assistant" },
+                "text": if error { shorten(ev["errorMessage"].as_str().unwrap_or("model error"), TEXT_MAX) } else { text() },
+                "model": match (ev["provider"].as_str(), ev["model"].as_str()) {
+                    (Some(p), Some(m)) => json!(format!("{p}/{m}")),
+                    (None, Some(m)) => json!(m),
+                    _ => Value::Null,
+                },
+                "tokens": tokens,
+                "cost": crate::state::round_cost(cost),
+            });
+            if !tools.is_empty() {
+                r["spawn"] = json!(tools.iter().any(|t| t["name"] == "sessions_spawn"));
+                r["tools"] = Value::Array(tools);
+            }
+            r
+        }
+        "tool_result" => {
+            let started = ev["toolCallId"].as_str().and_then(|id| pending.take(id));
+            json!({
+                "kind": "tool_result",
+                "tool": ev["toolName"],
+                "toolCallId": ev["toolCallId"],
+                "isError": ev["isError"] == true,
+                "text": text(),
+                "durationMs": match (started, ts) { (Some(a), Some(b)) if b >= a => json!(b - a), _ => Value::Null },
+            })
+        }
+        "compaction" => json!({"kind": "compaction", "tokensBefore": ev["tokensBefore"],
+            "text": shorten(ev["summary"].as_str().unwrap_or(""), TEXT_MAX)}),
+        _ => return None,
+    };
+    row["seq"] = json!(seq);
+    row["ts"] = ts.map_or(Value::Null, |t| json!(t));
+    crate::redact::value(&mut row);
+    Some(row)
+}
+
+/// A JSON value as one line of text (strings without their quotes).
+fn one_line(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// At most `max` characters, with an ellipsis when cut; newlines become spaces.
+pub fn shorten(s: &str, max: usize) -> String {
+    let flat: String = s.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect();
+    let flat = flat.trim();
+    if flat.chars().count() <= max {
+        return flat.to_string();
+    }
+    let mut out: String = flat.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Real lines from OpenClaw 2026.9.6 (the lab): an `exec` call and its result.
+    use crate::sources::transcript::tests::{ASSISTANT_TOOL as CALL, TOOL_RESULT as RESULT};
+
+    #[test]
+    fn a_tool_call_and_its_result() {
+        let mut p = PendingCalls::default();
+        let call = row(CALL.as_bytes(), 4, 0.0166662, &mut p).unwrap();
+        assert_eq!(call["kind"], "assistant");
+        assert_eq!(call["model"], "fakellm/fake-model");
+        assert_eq!(call["tokens"], 4211 + 18 + 12544);
+        assert_eq!(call["tools"][0]["name"], "exec");
+        assert_eq!(call["tools"][0]["args"], r#"{"command":"echo sub-agent-exec-ok; hostname"}"#);
+        assert_eq!(call["spawn"], false);
+        assert_eq!((call["seq"].as_u64(), call["ts"].as_i64()), (Some(4), Some(1_795_554_370_754)));
+        let res = row(RESULT.as_bytes(), 5, 0.0, &mut p).unwrap();
+        assert_eq!(res["kind"], "tool_result");
+        assert_eq!(res["tool"], "exec");
+        assert_eq!(res["isError"], false);
+        assert_eq!(res["text"], "sub-agent-exec-ok vm");
+        assert_eq!(res["durationMs"], 798 - 754);
+        // Answered: forgotten.
+        assert!(p.at.is_empty());
+    }
+
+    #[test]
+    fn user_text_is_shortened_and_redacted_headers_give_no_row() {
+        let mut p = PendingCalls::default();
+        let long = format!(
+            r#"{{"type":"message","timestamp":"2026-11-24T21:06:10Z","message":{{"role":"user","content":"key sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789 {}"}}}}"#,
+            "x".repeat(1000)
+        );
+        let r = row(long.as_bytes(), 0, 0.0, &mut p).unwrap();
+        let t = r["text"].as_str().unwrap();
+        assert!(t.contains("[REDACTED]") && !t.contains("sk-ant-api03"), "{t}");
+        assert!(t.chars().count() <= TEXT_MAX + 1 && t.ends_with('…'), "{t}");
+        assert!(row(br#"{"type":"session","id":"x","timestamp":"2026-11-24T21:06:10Z"}"#, 0, 0.0, &mut p).is_none());
+        assert!(row(b"not json", 0, 0.0, &mut p).is_none());
+    }
+
+    #[test]
+    fn unanswered_calls_do_not_pile_up() {
+        let mut p = PendingCalls::default();
+        for i in 0..10 * PENDING_MAX {
+            p.note(&format!("c{i}"), i as i64);
+        }
+        assert!(p.at.len() <= PENDING_MAX);
+        assert!(p.take(&format!("c{}", 10 * PENDING_MAX - 1)).is_some(), "the newest is kept");
+    }
+}

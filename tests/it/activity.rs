@@ -1,0 +1,127 @@
+//! The activity stream (issue 15): lines OpenClaw writes while clawmetry runs arrive as
+//! `activity` events on `/api/events`, with their content; `/api/activity` back-fills the newest
+//! rows across sessions and the last hour's density. Expected figures are read from the lines
+//! themselves (real OpenClaw 2026.9.6 lines from the lab), not from clawmetry.
+
+use crate::common::{install_fixture, start};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SID: &str = "acacacac-1111-4222-8333-444444444444";
+
+/// A real turn from the lab (tests/fixtures/lab-2026.9, sub-agent session bb15634a, rows 4-6:
+/// the task, an `exec` call, its result), as OpenClaw 2026.9.6 wrote it.
+fn lab_turn() -> Vec<String> {
+    let db = crate::common::fixtures().join("lab-2026.9/home/agents/main/agent/openclaw-agent.sqlite");
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q = c
+        .prepare("SELECT event_json FROM transcript_events WHERE session_id = ?1 AND seq BETWEEN 4 AND 6 ORDER BY seq")
+        .unwrap();
+    let rows = q.query_map(["bb15634a-9820-48ac-af1a-2c596384781c"], |r| r.get::<_, String>(0)).unwrap();
+    let lines: Vec<String> = rows.map(Result::unwrap).collect();
+    assert_eq!(lines.len(), 3);
+    lines
+}
+
+fn ms_of(line: &Value) -> i64 {
+    // 2026-11-24T21:06:10.754Z: only the seconds and milliseconds differ between these lines.
+    let secs: f64 = line["timestamp"].as_str().unwrap()[17..23].parse().unwrap();
+    (secs * 1000.0).round() as i64
+}
+
+/// Reads the event stream until `want` activity rows arrived (or 10 s passed).
+fn activity_rows(sse: &mut std::net::TcpStream, seen: &mut String, want: usize) -> Vec<Value> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let rows: Vec<Value> = seen
+            .split("\n\n")
+            .filter(|m| m.starts_with("event: activity\n"))
+            .filter_map(|m| m.lines().find_map(|l| l.strip_prefix("data: ")))
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .flat_map(|v| v["items"].as_array().cloned().unwrap_or_default())
+            .collect();
+        if rows.len() >= want {
+            return rows;
+        }
+        let n = sse.read(&mut buf).unwrap_or_else(|e| panic!("event stream: {e}; so far {seen}"));
+        assert!(n > 0, "event stream closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+#[test]
+fn lines_written_while_running_stream_as_activity_and_back_fill() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    let (mut sse, mut seen) = crate::common::open_events(server.port);
+    // Nothing was written since the start: the fixture's history is not activity.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!seen.contains("event: activity"), "{seen}");
+
+    // A turn, one line at a time as OpenClaw appends it.
+    let file = home.join(format!("agents/main/sessions/{SID}.jsonl"));
+    let header =
+        format!(r#"{{"type":"session","version":3,"id":"{SID}","timestamp":"2026-11-24T21:06:09.000Z","cwd":"/w"}}"#);
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&file).unwrap();
+    let turn = lab_turn();
+    let [user, call, result] = [0, 1, 2].map(|i| serde_json::from_str::<Value>(&turn[i]).unwrap());
+    for line in std::iter::once(&header).chain(&turn) {
+        writeln!(f, "{line}").unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let rows = activity_rows(&mut sse, &mut seen, 3);
+    let kinds: Vec<&str> = rows.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["user", "assistant", "tool_result"], "in the order written: {rows:#?}");
+    for (r, seq) in rows.iter().zip([1, 2, 3]) {
+        assert_eq!(r["sessionId"], SID);
+        assert_eq!(r["agent"], "main");
+        assert_eq!(r["seq"], seq, "the line's place in the transcript: {r}");
+    }
+    let task = user["message"]["content"].as_str().unwrap();
+    let shown = rows[0]["text"].as_str().unwrap();
+    assert!(shown.ends_with('…') && shown.chars().count() == 241, "{shown}");
+    let flat: String = task.split_whitespace().collect::<Vec<_>>().join(" ");
+    let kept: String = shown.trim_end_matches('…').split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.starts_with(&kept), "{shown} / {task}");
+    let u = &call["message"]["usage"];
+    assert_eq!(rows[1]["model"], "fakellm/fake-model");
+    assert_eq!(
+        rows[1]["tokens"].as_u64().unwrap(),
+        ["input", "output", "cacheRead", "cacheWrite"].iter().map(|k| u[k].as_u64().unwrap()).sum::<u64>()
+    );
+    assert!((rows[1]["cost"].as_f64().unwrap() - u["cost"]["total"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(rows[1]["tools"][0]["name"], "exec");
+    assert_eq!(rows[1]["tools"][0]["args"], call["message"]["content"][0]["arguments"].to_string());
+    assert_eq!(rows[2]["tool"], "exec");
+    assert_eq!(rows[2]["isError"], false);
+    assert_eq!(rows[2]["isError"], result["message"]["isError"]);
+    assert_eq!(rows[2]["durationMs"], ms_of(&result) - ms_of(&call));
+
+    // The back-fill: the same rows, newest first (the fixture's own sessions are older).
+    let back = server.get("/api/activity?limit=3");
+    let items = back["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["tool_result", "assistant", "user"], "{back:#}");
+    assert_eq!(items[1]["cost"], rows[1]["cost"]);
+    assert_eq!(items[2]["text"], rows[0]["text"]);
+    let only = server.get("/api/activity?kind=tool_result&limit=50");
+    assert!(only["items"].as_array().unwrap().iter().all(|r| r["kind"] == "tool_result"), "{only:#}");
+    assert!(server.get("/api/activity?agent=nobody")["items"].as_array().unwrap().is_empty());
+
+    // Density: a message written two and a half minutes ago counts in its minute.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let ts = now - 150_000;
+    writeln!(f, r#"{{"type":"message","id":"d1","timestamp":{ts},"message":{{"role":"user","content":"later"}}}}"#)
+        .unwrap();
+    f.flush().unwrap();
+    let (density, _) = server.wait_for(Duration::from_secs(5), |s| {
+        let d = s.get("/api/activity")["density"].clone();
+        (d.as_array().unwrap().iter().map(|b| b["events"].as_u64().unwrap()).sum::<u64>() == 1).then_some(d)
+    });
+    let b = density.as_array().unwrap().iter().find(|b| b["events"] == 1).unwrap();
+    let start = b["startMs"].as_i64().unwrap();
+    assert!(start <= ts && ts < start + 60_000, "{b} for {ts}");
+    assert_eq!(density.as_array().unwrap().len(), 60);
+}
