@@ -295,6 +295,45 @@ fn clawmetry_against_the_real_openclaw_gateway() {
         eprintln!("[events] kinds seen: {kinds:?} ({} events)", ev.len());
         assert!(kinds.contains("chat"), "no chat event: {kinds:?}");
     }
+    // The turn's lines arrived as activity rows (issue 15), in the order OpenClaw wrote them,
+    // each the row of the database line at its seq.
+    let (rows, _) = s.wait_for(Duration::from_secs(10), |_| {
+        let ev = events.lock().unwrap();
+        let rows: Vec<Value> = ev
+            .iter()
+            .filter(|(n, _)| n == "activity")
+            .flat_map(|(_, d)| d["items"].as_array().cloned().unwrap_or_default())
+            .filter(|r| r["key"] == "agent:main:lab-1")
+            .collect();
+        let kinds: Vec<&str> = rows.iter().filter_map(|r| r["kind"].as_str()).collect();
+        (kinds.contains(&"user") && kinds.contains(&"assistant")).then_some(rows)
+    });
+    let seqs: Vec<u64> = rows.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "rows out of order: {seqs:?}");
+    let db = state.join("agents/main/agent/openclaw-agent.sqlite");
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    for r in &rows {
+        let line: String = c
+            .query_row(
+                "SELECT event_json FROM transcript_events WHERE session_id = ?1 AND seq = ?2",
+                rusqlite::params![r["sessionId"].as_str().unwrap(), r["seq"].as_i64().unwrap()],
+                |x| x.get(0),
+            )
+            .unwrap_or_else(|e| panic!("no line for {r}: {e}"));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let role = v["message"]["role"].as_str().unwrap_or("");
+        let want = match r["kind"].as_str().unwrap() {
+            "user" => "user",
+            "assistant" | "error" => "assistant",
+            "tool_result" => "toolResult",
+            other => other,
+        };
+        assert_eq!(role, want, "{r} is not the row of {line}");
+        if let Some(cost) = v["message"]["usage"]["cost"]["total"].as_f64() {
+            assert!((r["cost"].as_f64().unwrap() - cost).abs() < 1e-9, "{r} vs {line}");
+        }
+    }
+    eprintln!("[activity] {} rows for agent:main:lab-1", rows.len());
 
     // 5. Crons through the gateway.
     let c = s.get("/api/crons");
