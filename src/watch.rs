@@ -1010,10 +1010,12 @@ impl Watcher {
     /// Reads new session metadata and transcript rows from an agent database.
     fn poll_db(&mut self, path: &Path, agent: &str) {
         let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
-        let live = (cur.max_rowid > 0).then_some(&mut self.pending_calls);
-        let mut delta = read_db(&mut cur, path, &self.prices, live);
+        // Polls come after the cold index: what they find was written since (a database new
+        // since then included); a long history found late is capped at ACTIVITY_BATCH rows.
+        let mut delta = read_db(&mut cur, path, &self.prices, Some(&mut self.pending_calls));
         self.dbs.insert(path.to_path_buf(), cur);
-        let rows = std::mem::take(&mut delta.activity);
+        // A database replaced is read again from its start: old lines, not activity.
+        let rows = if delta.replaced { Vec::new() } else { std::mem::take(&mut delta.activity) };
         apply_db_delta(&self.index, path, delta);
         publish_activity(&self.index, rows);
     }
@@ -1088,8 +1090,8 @@ struct DbDelta {
 }
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
-/// With `live` (a poll while clawmetry runs, not the cold index nor a database's first read),
-/// each new row's activity row goes into the delta too.
+/// With `live` (a poll while clawmetry runs, not the cold index), each new row's activity row
+/// goes into the delta too.
 fn read_db(
     cur: &mut DbCursor,
     path: &Path,
