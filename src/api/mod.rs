@@ -12,6 +12,7 @@ pub mod cache;
 pub mod crons;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod flow;
 pub mod gateway;
 pub mod health;
@@ -144,6 +145,11 @@ pub fn handle(ctx: &Arc<Ctx>, req: Req) -> server::Reply {
     }
     if req.method == "GET" && req.path == "/api/events" {
         return events::open(ctx, &req);
+    }
+    if let ["api", "sessions", id, "export"] = req.segments.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        if req.method == "GET" || req.method == "HEAD" {
+            return export::open(ctx, &req, id);
+        }
     }
     server::Reply::Resp(routes::route(&req, ctx))
 }

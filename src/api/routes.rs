@@ -14,6 +14,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
         ("POST", ["api", "login"]) => super::auth::login(req, ctx),
         ("POST", ["api", "logout"]) => super::auth::logout(req, ctx),
         ("GET", ["api", "overview"]) => cached(req, ctx, || overview::get(req, ctx)),
+        ("GET", ["api", "sessions"]) if req.q("format").is_some() => sessions::export(req, ctx),
         ("GET", ["api", "sessions"]) => cached(req, ctx, || sessions::list(req, ctx)),
         ("GET", ["api", "sessions", id]) => sessions::one(req, ctx, id),
         ("GET", ["api", "subagents"]) => cached(req, ctx, || sessions::subagents(req, ctx)),

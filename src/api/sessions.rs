@@ -1,5 +1,6 @@
-//! `GET /api/sessions` (filter, sort, paginate), `GET /api/sessions/<id>` and
-//! `GET /api/subagents`.
+//! `GET /api/sessions` (filter, sort, paginate; `?format=csv|json` exports every match),
+//! `GET /api/sessions/<id>` and `GET /api/subagents`. A session's own export
+//! (`/api/sessions/<id>/export`) is streamed from its transcript: `export.rs`.
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
@@ -108,9 +109,20 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
 
 const SORTS: [&str; 8] = ["last", "cost", "tokens", "started", "first", "duration", "errors", "messages"];
 
-pub fn list(req: &Req, ctx: &Ctx) -> Answer {
-    let limit = req.q_num("limit", 50, 1, 1000)? as usize;
-    let offset = req.q_num("offset", 0, 0, i64::MAX)? as usize;
+/// What a sessions list asks for: the filters and the order (`?agent=&profile=&status=&state=
+/// &kind=&q=&sort=&order=`), validated.
+struct Query<'r> {
+    by: &'r str,
+    asc: bool,
+    agents: Vec<&'r str>,
+    profiles: Vec<&'r str>,
+    statuses: Vec<&'r str>,
+    fates: Vec<Fate>,
+    kinds: Vec<&'r str>,
+    q: Option<String>,
+}
+
+fn query(req: &Req) -> Result<Query<'_>, ApiError> {
     let by = req.q("sort").unwrap_or("last");
     if !SORTS.contains(&by) && !["label", "agent", "model", "status"].contains(&by) {
         return Err(ApiError::bad_request(format!(
@@ -148,25 +160,28 @@ pub fn list(req: &Req, ctx: &Ctx) -> Answer {
         }
     }
     let q = req.q("q").map(str::to_lowercase);
-    let now = ctx.index.now_ms();
-    let st = ctx.index.read();
-    // Filter and sort on the index itself; JSON is built for the page only.
+    Ok(Query { by, asc, agents, profiles, statuses, fates, kinds, q })
+}
+
+/// The sessions that pass the filters, in order, with their status; on the index itself (no
+/// JSON built).
+fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static str)> {
     let mut rows: Vec<(&Session, &'static str)> = Vec::new();
     for s in st.sessions.values() {
-        if !agents.is_empty() && !agents.contains(&s.agent.as_str()) {
+        if !f.agents.is_empty() && !f.agents.contains(&s.agent.as_str()) {
             continue;
         }
-        if !profiles.is_empty() && !profiles.contains(&st.profile_of(&s.agent)) {
+        if !f.profiles.is_empty() && !f.profiles.contains(&st.profile_of(&s.agent)) {
             continue;
         }
-        if !fates.is_empty() && !fates.contains(&s.fate()) {
+        if !f.fates.is_empty() && !f.fates.contains(&s.fate()) {
             continue;
         }
         let kind = s.kind();
-        if !kinds.is_empty() && !kinds.iter().any(|k| *k == kind || (*k == "top" && kind != "subagent")) {
+        if !f.kinds.is_empty() && !f.kinds.iter().any(|k| *k == kind || (*k == "top" && kind != "subagent")) {
             continue;
         }
-        if let Some(q) = &q {
+        if let Some(q) = &f.q {
             let hay = [Some(&s.id), s.meta.key.as_ref(), s.meta.label.as_ref(), s.meta.channel.as_ref()]
                 .into_iter()
                 .flatten()
@@ -177,24 +192,122 @@ pub fn list(req: &Req, ctx: &Ctx) -> Answer {
             }
         }
         let status = s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status;
-        if !statuses.is_empty() && !statuses.contains(&status) {
+        if !f.statuses.is_empty() && !f.statuses.contains(&status) {
             continue;
         }
         rows.push((s, status));
     }
+    let by = f.by;
     if SORTS.contains(&by) {
         rows.sort_by(|a, b| sort_key(a.0, by).total_cmp(&sort_key(b.0, by)).then_with(|| a.0.id.cmp(&b.0.id)));
     } else {
         rows.sort_by_cached_key(|(s, status)| (sort_text(s, by, status), s.id.clone()));
     }
-    if !asc {
+    if !f.asc {
         rows.reverse();
     }
+    rows
+}
+
+pub fn list(req: &Req, ctx: &Ctx) -> Answer {
+    let limit = req.q_num("limit", 50, 1, 1000)? as usize;
+    let offset = req.q_num("offset", 0, 0, i64::MAX)? as usize;
+    let f = query(req)?;
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
+    let rows = select(&st, &f, now);
     let total = rows.len();
     let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|(s, _)| summary(&st, s, now)).collect();
     drop(st);
-    Ok(Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": by,
-        "order": if asc { "asc" } else { "desc" }, "sessions": page})))
+    Ok(Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": f.by,
+        "order": if f.asc { "asc" } else { "desc" }, "sessions": page})))
+}
+
+/// Sessions in one export at most (`?format=`): far more than any installation seen.
+pub const EXPORT_MAX: usize = 100_000;
+
+/// `GET /api/sessions?format=csv|json` with the list's filters and sort: every matching session
+/// (up to [`EXPORT_MAX`]) as a file to download. Built from the index, which keeps no text, so
+/// it is a plain answer rather than a stream.
+pub fn export(req: &Req, ctx: &Ctx) -> Answer {
+    let csv = match req.q("format") {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(f) => return Err(ApiError::bad_request(format!("format={f:?}: use csv or json"))),
+        None => return list(req, ctx),
+    };
+    let f = query(req)?;
+    let now = ctx.index.now_ms();
+    let st = ctx.index.read();
+    let rows = select(&st, &f, now);
+    let total = rows.len();
+    let mut body = Vec::new();
+    if csv {
+        body.extend_from_slice(
+            b"id,key,agent,profile,kind,status,state,label,model,started,last,messages,toolCalls,errors,\
+              input,output,cacheRead,cacheWrite,cost\r\n",
+        );
+        for (s, status) in rows.iter().take(EXPORT_MAX) {
+            csv_row(&mut body, &st, s, status);
+        }
+    } else {
+        let head = json!({"total": total, "sort": f.by, "order": if f.asc { "asc" } else { "desc" },
+            "truncated": total > EXPORT_MAX});
+        let head = serde_json::to_vec(&head).unwrap_or_default();
+        // The object without its closing brace, then the sessions written one by one.
+        body.extend_from_slice(&head[..head.len() - 1]);
+        body.extend_from_slice(b",\"sessions\":[");
+        for (i, (s, _)) in rows.iter().take(EXPORT_MAX).enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut body, &summary(&st, s, now));
+        }
+        body.extend_from_slice(b"]}");
+    }
+    drop(st);
+    let ext = if csv { "csv" } else { "json" };
+    Ok(Resp {
+        status: 200,
+        content_type: if csv { "text/csv; charset=utf-8" } else { "application/json" },
+        body,
+        headers: vec![
+            ("Content-Disposition", format!("attachment; filename=\"clawmetry-sessions.{ext}\"")),
+            ("Cache-Control", "no-store".into()),
+        ],
+    })
+}
+
+fn csv_row(out: &mut Vec<u8>, st: &State, s: &Session, status: &str) {
+    use super::usage::csv_field;
+    use std::io::Write;
+    let t = &s.tally;
+    let iso = |v: Option<i64>| v.map(crate::timefmt::iso).unwrap_or_default();
+    let model = t.models.last().cloned().or_else(|| s.meta.model.clone()).unwrap_or_default();
+    let label = s.meta.label.as_deref().map(crate::redact::text).unwrap_or_default();
+    let _ = write!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\r\n",
+        csv_field(&s.id),
+        csv_field(s.meta.key.as_deref().unwrap_or("")),
+        csv_field(&s.agent),
+        csv_field(st.profile_of(&s.agent)),
+        s.kind(),
+        status,
+        s.fate().as_str(),
+        csv_field(&label),
+        csv_field(&model),
+        iso(s.first_ms()),
+        iso(s.last_ms()),
+        t.user_messages + t.assistant_messages,
+        t.tool_calls,
+        t.errors(),
+        t.usage.input,
+        t.usage.output,
+        t.usage.cache_read,
+        t.usage.cache_write,
+        round_cost(t.usage.cost),
+    );
 }
 
 /// One session with its parent and children.

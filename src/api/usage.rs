@@ -232,7 +232,7 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
 
 /// Quotes a CSV field when needed; a leading formula character is neutralised so that a
 /// spreadsheet never evaluates a model name.
-fn csv_field(s: &str) -> String {
+pub(super) fn csv_field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
