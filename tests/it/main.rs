@@ -16,6 +16,7 @@ mod monitor_support;
 mod activity;
 mod api_fixtures;
 mod archives;
+mod export;
 mod fleet;
 mod fuzz_regressions;
 mod gateway_fake;
