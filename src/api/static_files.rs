@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 20] = [
+pub const ASSETS: [Asset; 41] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -41,6 +41,27 @@ pub const ASSETS: [Asset; 20] = [
     asset!("/js/otlp.js", JS),
     asset!("/js/fleet.js", JS),
     asset!("/js/login.js", JS),
+    asset!("/js/loader.js", JS),
+    asset!("/js/alerts/panels.js", JS),
+    asset!("/js/alerts/wire.js", JS),
+    asset!("/js/crons/edit.js", JS),
+    asset!("/js/crons/form.js", JS),
+    asset!("/js/crons/table.js", JS),
+    asset!("/js/flow/graph.js", JS),
+    asset!("/js/health/cards.js", JS),
+    asset!("/js/health/chart.js", JS),
+    asset!("/js/health/panels.js", JS),
+    asset!("/js/otlp/parts.js", JS),
+    asset!("/js/overview/parts.js", JS),
+    asset!("/js/session/blocks.js", JS),
+    asset!("/js/session/events.js", JS),
+    asset!("/js/session/head.js", JS),
+    asset!("/js/session/timeline.js", JS),
+    asset!("/js/sessions/table.js", JS),
+    asset!("/js/subagents/card.js", JS),
+    asset!("/js/usage/charts.js", JS),
+    asset!("/js/usage/range.js", JS),
+    asset!("/js/usage/tables.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.iife.min.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.min.css", CSS),
     asset!("/vendor/uplot-1.6.32/LICENSE", "text/plain; charset=utf-8"),

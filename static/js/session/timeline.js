@@ -1,0 +1,149 @@
+// A session's timeline: pages of transcript events appended to `#tl` (one load at a time, the
+// next page when the end comes into view), rebuilt when the filter changes, extended when the
+// session grows. The footer (`#tl-more`) says how much is shown.
+import { loader } from '../loader.js';
+import { $, api, empty, fmtInt, html, qs, renderChunks, sessionHref, setHTML } from '../util.js';
+import { attachResults, eventHTML, newState, updateTurns } from './events.js';
+
+const PAGE = 200;
+
+/** The footer when there is nothing to show: no transcript, no events, none of this kind. */
+function none(summary, kind, id) {
+  if (summary && summary.transcriptAvailable === false) {
+    const why =
+      summary.state === 'purged'
+        ? "OpenClaw purged this session's transcript. Its tokens and cost stay counted: clawmetry kept them in its ledger."
+        : 'This session has no transcript: its model calls came as OpenTelemetry data.';
+    return empty('Transcript no longer available', why);
+  }
+  if (kind === 'all') {
+    const text = 'This session has no transcript events on disk yet; they appear here as OpenClaw writes them.';
+    return empty('No events yet', text);
+  }
+  const all = html`<p><a href="${sessionHref(id)}">Show all events</a></p>`;
+  return empty(`No ${kind} events`, 'Nothing of this kind in this session.', all);
+}
+
+/**
+ * The timeline of session `id` under `root`. `summary()` is the header's latest summary and
+ * `followUp()` runs when a live change arrived during a load.
+ */
+export function timeline(root, app, id, { summary, followUp }) {
+  const tl = $('#tl', root);
+  const more = $('#tl-more', root);
+  const t = { kind: 'all', follow: true, loaded: 0, total: 0 };
+  let st = newState(t.kind);
+  let inflight = null; // the page load in flight
+  let again = false; // a live change arrived during a load
+  let observer = null;
+  let ctrl = new AbortController(); // aborts the header and count reads of the current build
+  const url = (offset, limit) =>
+    `/api/transcript/${encodeURIComponent(id)}${qs({ kind: t.kind === 'all' ? '' : t.kind, offset, limit })}`;
+
+  function renderMore() {
+    const { loaded, total } = t;
+    const s = summary();
+    if (!total) {
+      setHTML(more, none(s && s.transcriptAvailable === false ? s : null, t.kind, id));
+    } else if (loaded < total) {
+      setHTML(
+        more,
+        html`<p class="more"><span class="muted">Showing ${fmtInt(loaded)} of ${fmtInt(total)} events.</span>
+          <button type="button" id="tl-load">Load ${fmtInt(Math.min(PAGE, total - loaded))} more</button></p>
+          <div id="tl-sentinel"></div>`,
+      );
+      $('#tl-load', more).onclick = () => t.loadPage();
+      if (observer) observer.disconnect();
+      if ('IntersectionObserver' in window) {
+        const seen = (es) => es.some((x) => x.isIntersecting) && t.loadPage();
+        observer = new IntersectionObserver(seen, { rootMargin: '400px' });
+        observer.observe($('#tl-sentinel', more));
+      }
+    } else {
+      const waiting = s && s.status === 'running' ? ' · waiting for more…' : '';
+      setHTML(more, html`<p class="end muted">${fmtInt(total)} event${total === 1 ? '' : 's'}${waiting}</p>`);
+    }
+  }
+
+  /** Appends a page: `{ limit, live }`; live events are marked and followed when near the end. */
+  async function append(d, signal, { live }) {
+    if (d.total < t.loaded) {
+      setTimeout(t.rebuild); // the transcript was replaced or shrank
+      return false;
+    }
+    t.total = d.total;
+    const nearEnd = window.innerHeight + window.scrollY >= document.body.scrollHeight - 300;
+    const before = tl.lastElementChild;
+    if (!(await renderChunks(tl, d.events, (ev) => eventHTML(st, ev), { signal }))) return false;
+    t.loaded += d.events.length;
+    const firstNew = before ? before.nextElementSibling : tl.firstElementChild;
+    if (live && before) for (let e = firstNew; e; e = e.nextElementSibling) e.classList.add('new');
+    attachResults(tl);
+    updateTurns(st, tl);
+    renderMore();
+    if (live && before && firstNew && t.follow && nearEnd) {
+      window.scrollTo({ top: document.body.scrollHeight, behavior: 'smooth' });
+    }
+  }
+
+  const page = loader(app, {
+    view: 'session',
+    fetch: (signal, { limit }) => api(url(t.loaded, limit), { signal }),
+    render: append,
+    errorIn: () => more,
+    retry: () => t.loadPage(),
+  });
+
+  /**
+   * Appends the next page of events (`limit` overrides the page size); `live` marks them as new
+   * and scrolls to them when following. One load at a time: a caller during a load gets the
+   * load in flight, and a live change during a load is applied right after it.
+   */
+  t.loadPage = (limit = PAGE, live = false) => {
+    if (inflight) {
+      if (live) again = true;
+      return inflight;
+    }
+    inflight = page({ limit, live }).finally(() => {
+      inflight = null;
+      if (again) {
+        again = false;
+        followUp();
+      }
+    });
+    return inflight;
+  };
+
+  t.rebuild = () => {
+    t.build = (t.build || 0) + 1;
+    ctrl.abort();
+    ctrl = new AbortController();
+    page.abort();
+    inflight = null;
+    again = false;
+    t.loaded = 0;
+    t.total = 0;
+    tl.textContent = '';
+    more.textContent = '';
+    st = newState(t.kind);
+    return t.loadPage();
+  };
+
+  /** Re-reads the number of events when the end of the transcript is not on the page yet. */
+  t.recount = async () => {
+    const d = await api(url(t.loaded, 1), { signal: ctrl.signal });
+    t.total = d.total;
+    renderMore();
+    app.rendered('session');
+  };
+
+  t.fullText = (key) => st.full.get(key) || '';
+  /** The signal of the current build: aborted when the timeline is rebuilt or left. */
+  t.signal = () => ctrl.signal;
+  t.abort = () => {
+    ctrl.abort();
+    page.abort();
+    if (observer) observer.disconnect();
+  };
+  return t;
+}
