@@ -20,7 +20,7 @@ function gateway(gw) {
   return html`<section class="panel" id="h-gateway"><h2>Gateway</h2><dl class="kv">
     <div><dt>Port ${gw.port}</dt><dd>${yes(gw.listening, 'listening', 'closed')}</dd></div>
     <div><dt>Connection</dt><dd>${gw.connected ? yes(true, 'connected') : html`<span class="muted">${gw.connection || 'none'}</span>`}</dd></div>
-    <div><dt>Version</dt><dd>${gw.version || html`<span class="muted">unknown</span>`}${gw.configVersion && gw.configVersion !== gw.version ? html`<span class="muted small">(config written by ${gw.configVersion})</span>` : ''}</dd></div>
+    <div><dt>Version</dt><dd>${gw.version || html`<span class="muted">unknown</span>`}${gw.configVersion && gw.configVersion !== gw.version ? html` <span class="muted small">(config written by ${gw.configVersion})</span>` : ''}</dd></div>
     <div><dt>Uptime</dt><dd>${gw.uptimeSeconds != null ? fmtDuration(gw.uptimeSeconds * 1000) : html`<span class="muted">–</span>`}</dd></div>
     <div><dt>PID</dt><dd>${gw.pid || '–'} ${gw.source ? html`<span class="muted small">(${gw.source})</span>` : ''}</dd></div>
   </dl></section>`;
