@@ -1,6 +1,6 @@
 // The alerts page's forms: what each sends to the API, and the rule form's fields per kind.
 import { $, $$, html, send, setHTML } from '../util.js';
-import { RULES, W, field, num } from './panels.js';
+import { field, num, RULES, W } from './fields.js';
 
 /** The rule form's number fields for the chosen kind. */
 export function ruleFields(root) {
