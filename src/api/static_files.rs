@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 43] = [
+pub const ASSETS: [Asset; 46] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -48,6 +48,9 @@ pub const ASSETS: [Asset; 43] = [
     asset!("/js/alerts/wire.js", JS),
     asset!("/js/crons/edit.js", JS),
     asset!("/js/crons/form.js", JS),
+    asset!("/js/crons/history.js", JS),
+    asset!("/js/crons/read.js", JS),
+    asset!("/js/crons/schedule.js", JS),
     asset!("/js/crons/table.js", JS),
     asset!("/js/flow/graph.js", JS),
     asset!("/js/health/cards.js", JS),

@@ -3,7 +3,8 @@
 // connected the list comes from OpenClaw's own store and is read-only. #/crons?job=<id> opens a
 // job's history; #/crons?edit=<id> or ?edit=new opens the form.
 import { openForm } from './crons/edit.js';
-import { render, renderHistory } from './crons/table.js';
+import { renderHistory } from './crons/history.js';
+import { render } from './crons/table.js';
 import { loader } from './loader.js';
 import { $, api, html, send, setHTML, setQuery } from './util.js';
 

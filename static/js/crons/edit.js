@@ -1,7 +1,8 @@
 // The cron job form at work: shows the fields the schedule kind and session target need, and
 // sends the job (POST for a new one, PUT for an edit).
 import { $, $$, send, setHTML, setQuery } from '../util.js';
-import { formHTML, readForm } from './form.js';
+import { formHTML } from './form.js';
+import { readForm } from './read.js';
 
 /** Shows only the fields that apply to the chosen schedule and session target. */
 function syncFields(form) {

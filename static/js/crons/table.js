@@ -1,5 +1,5 @@
-// The cron jobs table and a job's run history.
-import { $, ago, api, clock, empty, fmtDuration, fmtTime, fmtTokens, href, html, setHTML, setQuery } from '../util.js';
+// The cron jobs table: one row per job with its schedule, next and last run and its actions.
+import { $, ago, clock, empty, fmtDuration, fmtTime, html, setHTML } from '../util.js';
 
 const STATUS_CLASS = { ok: 'done', error: 'failed', running: 'running', skipped: 'done' };
 export const statusBadge = (s, title) =>
@@ -24,9 +24,32 @@ function until(ts) {
   return html`<span title="${fmtTime(ts)}">${t}</span>`;
 }
 
+/** The job's name, with what the list knows of it: built-in, its description, its last error. */
+function nameCell(j) {
+  const builtIn = j.managed
+    ? html` <span class="tag" title="Declared by ${j.declarationKey}; its owner may recreate it">built-in</span>`
+    : '';
+  const desc = j.description
+    ? html`<div class="muted small clamp" title="${j.description}">${j.description}</div>`
+    : '';
+  const err = j.lastError ? html`<div class="errmsg small clamp" title="${j.lastError}">${j.lastError}</div>` : '';
+  return html`<td class="name"><b>${j.displayName || j.name}</b>${builtIn}
+      ${desc}
+      ${err}</td>`;
+}
+
+function lastRun(j) {
+  if (j.lastRunMs) {
+    const took = j.lastDurationMs != null ? html`<div class="muted small">${fmtDuration(j.lastDurationMs)}</div>` : '';
+    return html`${ago(j.lastRunMs)} ${j.lastStatus ? statusBadge(j.lastStatus) : ''}
+      ${took}`;
+  }
+  const last = j.runs?.[0];
+  return last ? ago(last.ts) : html`<span class="muted">never</span>`;
+}
+
 /** A job's row; `ro`: the list is read-only, `open`: the job whose history is open. */
 export function row(j, ro, open) {
-  const last = j.runs?.[0];
   const dis = ro ? html` disabled title="Needs the gateway connection"` : '';
   // The form edits agent turns and system events; other payloads (heartbeat, command) only via the CLI.
   const noEdit = ro
@@ -34,23 +57,16 @@ export function row(j, ro, open) {
     : ['agentTurn', 'systemEvent'].includes(j.payloadKind)
       ? ''
       : html` disabled title="Edit ${j.payloadKind} jobs with openclaw cron edit"`;
+  const target = j.sessionTarget ? html`<div class="muted small">${j.sessionTarget} session</div>` : '';
+  const errors = j.consecutiveErrors ? html`<span class="count err">${j.consecutiveErrors}</span>` : '0';
   return html`<tr data-id="${j.id}" class="${open === j.id ? 'on' : ''}">
     <td>${statusBadge(j.status, j.lastError || j.status)}</td>
-    <td class="name"><b>${j.displayName || j.name}</b>${j.managed ? html` <span class="tag" title="Declared by ${j.declarationKey}; its owner may recreate it">built-in</span>` : ''}
-      ${j.description ? html`<div class="muted small clamp" title="${j.description}">${j.description}</div>` : ''}
-      ${j.lastError ? html`<div class="errmsg small clamp" title="${j.lastError}">${j.lastError}</div>` : ''}</td>
+    ${nameCell(j)}
     <td class="opt">${j.agentId || html`<span class="muted">default</span>`}</td>
-    <td><span title="${JSON.stringify(j.schedule)}">${j.scheduleText}</span>${j.sessionTarget ? html`<div class="muted small">${j.sessionTarget} session</div>` : ''}</td>
+    <td><span title="${JSON.stringify(j.schedule)}">${j.scheduleText}</span>${target}</td>
     <td>${j.enabled ? until(j.nextRunMs) : html`<span class="muted">disabled</span>`}</td>
-    <td>${
-      j.lastRunMs
-        ? html`${ago(j.lastRunMs)} ${j.lastStatus ? statusBadge(j.lastStatus) : ''}
-      ${j.lastDurationMs != null ? html`<div class="muted small">${fmtDuration(j.lastDurationMs)}</div>` : ''}`
-        : last
-          ? ago(last.ts)
-          : html`<span class="muted">never</span>`
-    }</td>
-    <td class="n opt">${j.consecutiveErrors ? html`<span class="count err">${j.consecutiveErrors}</span>` : '0'}</td>
+    <td>${lastRun(j)}</td>
+    <td class="n opt">${errors}</td>
     <td><div style="display:flex;flex-wrap:wrap;gap:4px">
       <button type="button" data-act="run"${dis}>Run now</button>
       <button type="button" data-act="toggle"${dis}>${j.enabled ? 'Disable' : 'Enable'}</button>
@@ -58,49 +74,6 @@ export function row(j, ro, open) {
       <button type="button" data-act="edit"${noEdit}>Edit</button>
       <button type="button" data-act="delete" class="link"${dis}>Delete</button></div></td>
   </tr>`;
-}
-
-/** The history panel of the job `q.job` names (hidden when none). */
-export async function renderHistory(root, data, q, signal) {
-  const panel = $('#c-history', root);
-  const job = q.job && data.jobs.find((j) => j.id === q.job);
-  if (!job) {
-    panel.hidden = true;
-    return;
-  }
-  let runs = job.runs || [];
-  let more = '';
-  try {
-    const h = await api(`/api/crons/${encodeURIComponent(job.id)}/runs?limit=50`, { signal });
-    runs = h.runs;
-    if (h.hasMore) more = html`<p class="muted small">Showing the newest ${runs.length} of ${h.total} runs.</p>`;
-  } catch (e) {
-    if (e.name === 'AbortError') throw e;
-    more = html`<p class="muted small">Full history unavailable: ${e.message}</p>`;
-  }
-  panel.hidden = false;
-  setHTML(
-    panel,
-    html`<h2>History of ${job.name} <button type="button" class="link" id="c-hclose">close</button></h2>
-    ${
-      runs.length
-        ? html`<div class="scroll"><table class="grid"><thead><tr><th>Finished</th><th>Status</th>
-      <th class="n">Duration</th><th>Result</th><th class="opt">Model</th><th class="n opt">Tokens</th><th>Session</th></tr></thead><tbody>
-      ${runs.map(
-        (r) => html`<tr><td title="${fmtTime(r.ts)}">${ago(r.ts)}</td><td>${statusBadge(r.status || '?', r.error)}</td>
-        <td class="n">${fmtDuration(r.durationMs)}</td>
-        <td>${r.error ? html`<span class="errmsg clamp" title="${r.error}">${r.error}</span>` : html`<span class="clamp" title="${r.summary || ''}">${r.summary || ''}</span>`}</td>
-        <td class="opt">${r.model || ''}</td><td class="n opt">${r.usage && r.usage.total != null ? fmtTokens(r.usage.total) : ''}</td>
-        <td>${r.sessionKey || r.sessionId ? html`<a href="${href(['sessions', r.sessionId || r.sessionKey])}">transcript</a>` : ''}</td></tr>`,
-      )}
-      </tbody></table></div>${more}`
-        : empty(
-            'No runs yet',
-            `${job.name} has not run${job.enabled ? '; next ' : ''}${job.enabled && job.nextRunMs ? fmtTime(job.nextRunMs) : ''}.`,
-          )
-    }`,
-  );
-  $('#c-hclose', panel).onclick = () => setQuery({ job: '' });
 }
 
 /** Why the list is read-only, as a banner (the gateway is not connected). */
