@@ -25,13 +25,16 @@ export const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
 export function shell() {
   return html`<h1>Usage &amp; cost</h1>
   <form class="filters range" id="u-form" autocomplete="off">
-    <div class="seg" role="group" aria-label="Range">${RANGES.map(([v, l]) => html`<button type="button" data-range="${v}">${l}</button>`)}</div>
+    <div class="seg" role="group" aria-label="Range">${RANGES.map(
+      ([v, l]) => html`<button type="button" data-range="${v}">${l}</button>`,
+    )}</div>
     <span class="custom" id="u-custom" hidden>
       <label>From <input type="date" name="from" required></label>
       <label>to <input type="date" name="to" required></label>
       <button type="submit">Apply</button>
     </span>
-    <div class="seg" role="group" aria-label="Step"><button type="button" data-step="hour">Hourly</button><button type="button" data-step="day">Daily</button></div>
+    <div class="seg" role="group" aria-label="Step"><button type="button" data-step="hour">Hourly</button><button
+      type="button" data-step="day">Daily</button></div>
     <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
     <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
     <a class="button" id="u-csv" download>Download CSV</a>
