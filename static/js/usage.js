@@ -5,18 +5,7 @@ import { loader } from './loader.js';
 import { chartHeight, drawCharts } from './usage/charts.js';
 import { DAY, isoDay, shell, span, syncForm } from './usage/range.js';
 import { render } from './usage/tables.js';
-import { $, api, clock, debounce, qs, setHTML, setQuery, chartWidth, loadUplot } from './util.js';
-
-function fillFilters(form, h, q) {
-  for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
-  form.agent.value = q.agent || '';
-  const others = h.openclaw?.otherProfiles || [];
-  if (others.length) {
-    for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
-    form.profile.hidden = false;
-    form.profile.value = q.profile || '';
-  }
-}
+import { $, api, clock, debounce, qs, setHTML, setQuery, chartWidth, loadUplot, fillAgentFilters } from './util.js';
 
 /** The range form's controls: each changes the URL, which reloads the page. */
 function wire(form, rangeNow) {
@@ -51,7 +40,7 @@ export function mount(root, route, app) {
   const body = $('#u-body', root);
   app
     .getHealth()
-    .then((h) => fillFilters(form, h, q))
+    .then((h) => fillAgentFilters(form, h, q))
     .catch(() => {});
   wire(form, () => span(q, earliest));
 

@@ -230,6 +230,19 @@ export function setQuery(patch, { replace = false } = {}) {
 
 // ---- little widgets --------------------------------------------------------------------------
 
+/** Fills a filter form's agent select, and its profile select when there are several OpenClaw
+ * profiles (~/.openclaw-<name>), from /api/health `h`; `q` holds the values the URL chose. */
+export function fillAgentFilters(form, h, q) {
+  for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
+  form.agent.value = q.agent || '';
+  const others = h.openclaw?.otherProfiles || [];
+  if (others.length) {
+    for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
+    form.profile.hidden = false;
+    form.profile.value = q.profile || '';
+  }
+}
+
 export const badge = (status, title) =>
   html`<span class="badge st-${status}" title="${title || status}">${status}</span>`;
 

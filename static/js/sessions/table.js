@@ -18,6 +18,7 @@ import {
   setQuery,
   stateTag,
 } from '../util.js';
+import { filtersHTML, SIZES } from './filters.js';
 
 const COLS = [
   // [sort key or null, header, class]
@@ -31,47 +32,16 @@ const COLS = [
   ['duration', 'Duration', 'n opt'],
   ['last', 'Last activity', 'opt'],
 ];
-export const TEXT_SORTS = new Set(['status', 'agent', 'label', 'model']);
-export const KINDS = [
-  ['', 'All kinds'],
-  ['top', 'Main & chats'],
-  ['subagent', 'Sub-agents'],
-  ['main', 'Main only'],
-  ['cron', 'Cron'],
-  ['chat', 'Chats'],
-];
-export const STATUSES = [
-  ['', 'Any status'],
-  ['running', 'Running'],
-  ['done', 'Done'],
-  ['failed', 'Failed'],
-];
-// What became of a session in OpenClaw (the API's `state`); deleted and purged sessions still count.
-export const STATES = [
-  ['', 'Any state'],
-  ['live', 'Live'],
-  ['archived', 'Archived'],
-  ['deleted', 'Deleted'],
-  ['purged', 'Purged'],
-  ['reset', 'Reset'],
-];
-export const SIZES = [25, 50, 100, 200];
+const sortButton = (key, label) =>
+  html`<button type="button" class="sort" data-sort="${key}">${label}<span class="arrow"></span></button>`;
 
 /** The page: filters, the table (rows come later), the empty state and the pager. */
 export function shell() {
   return html`<h1>Sessions <span class="muted" id="s-total"></span></h1>
-  <form class="filters" id="s-filters" role="search" autocomplete="off">
-    <input type="search" name="q" placeholder="Search label, key, id, channel or model   ( / )" aria-label="Search sessions">
-    <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
-    <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
-    <select name="status" aria-label="Status">${STATUSES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
-    <select name="kind" aria-label="Kind">${KINDS.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
-    <select name="state" aria-label="State">${STATES.map(([v, l]) => html`<option value="${v}">${l}</option>`)}</select>
-    <button type="button" class="link" id="s-clear" hidden>Clear filters</button>
-  </form>
+  ${filtersHTML()}
   <div class="scroll"><table class="grid sessions" id="s-table"><thead><tr>${COLS.map(
     ([key, label, cls]) => html`<th class="${cls}"
-    >${key ? html`<button type="button" class="sort" data-sort="${key}">${label}<span class="arrow"></span></button>` : label}</th>`,
+    >${key ? sortButton(key, label) : label}</th>`,
   )}</tr></thead>
     <tbody></tbody></table></div>
   <div id="s-empty"></div>
@@ -79,10 +49,11 @@ export function shell() {
 }
 
 export function row(s, flash) {
+  const link = html`<a href="${sessionHref(s.id)}" title="${s.key || s.id}">${sessionName(s)}</a>`;
   return html`<tr data-id="${s.id}" class="${flash ? 'flash' : ''}">
     <td>${badge(s.status, s.statusDetail)}</td>
     <td class="opt">${s.agent}</td>
-    <td class="name"><a href="${sessionHref(s.id)}" title="${s.key || s.id}">${sessionName(s)}</a> ${kindTag(s.kind)} ${stateTag(s)}
+    <td class="name">${link} ${kindTag(s.kind)} ${stateTag(s)}
       ${s.errors ? html`<span class="count err" title="${s.errors} errors">${s.errors}</span>` : ''}
       ${s.task ? html`<div class="muted small clamp opt" title="${s.task}">${s.task}</div>` : ''}
       <div class="muted small phone">${ago(s.lastMs)} · ${fmtTokens(s.tokens.total)} tokens</div></td>
@@ -105,7 +76,9 @@ export function pager(el, total, page, size) {
     <button type="button" data-page="${page - 1}" ${page <= 1 ? html`disabled` : ''}>‹ Previous</button>
     <span>Page ${page} of ${pages}</span>
     <button type="button" data-page="${page + 1}" ${page >= pages ? html`disabled` : ''}>Next ›</button>
-    <label class="muted">Rows <select id="s-size">${SIZES.map((n) => html`<option ${n === size ? html`selected` : ''}>${n}</option>`)}</select></label>`,
+    <label class="muted">Rows <select id="s-size">${SIZES.map(
+      (n) => html`<option ${n === size ? html`selected` : ''}>${n}</option>`,
+    )}</select></label>`,
   );
   el.onclick = (e) => {
     const b = e.target.closest('button[data-page]');
