@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 47] = [
+pub const ASSETS: [Asset; 49] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -60,8 +60,10 @@ pub const ASSETS: [Asset; 47] = [
     asset!("/js/overview/parts.js", JS),
     asset!("/js/session/blocks.js", JS),
     asset!("/js/session/events.js", JS),
+    asset!("/js/session/footer.js", JS),
     asset!("/js/session/head.js", JS),
     asset!("/js/session/timeline.js", JS),
+    asset!("/js/session/toolbar.js", JS),
     asset!("/js/sessions/filters.js", JS),
     asset!("/js/sessions/table.js", JS),
     asset!("/js/subagents/card.js", JS),

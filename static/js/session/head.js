@@ -1,6 +1,7 @@
 // A session's header: name, status, figures, parent and sub-agents; and the filter buttons'
 // counts, which come from the same summary.
 import {
+  api,
   $,
   $$,
   TOKEN_KINDS,
@@ -70,4 +71,17 @@ export function renderHead(root, s, id, kind) {
     if (b.dataset.kind === 'errors') b.classList.toggle('has-err', !!s.errors);
   }
   $('#tl-bar', root).hidden = false;
+}
+
+/** The session's summary, with its parent's name when it has a parent. */
+export async function fetchHead(id, signal) {
+  const s = await api(`/api/sessions/${encodeURIComponent(id)}`, { signal });
+  if (s.parentId) {
+    try {
+      s.parentLabel = sessionName(await api(`/api/sessions/${encodeURIComponent(s.parentId)}`, { signal }));
+    } catch {
+      /* label stays the key */
+    }
+  }
+  return s;
 }

@@ -2,27 +2,9 @@
 // next page when the end comes into view), rebuilt when the filter changes, extended when the
 // session grows. The footer (`#tl-more`) says how much is shown.
 import { loader } from '../loader.js';
-import { $, api, empty, fmtInt, html, qs, renderChunks, sessionHref, setHTML } from '../util.js';
+import { $, api, qs, renderChunks } from '../util.js';
 import { attachResults, eventHTML, newState, updateTurns } from './events.js';
-
-const PAGE = 200;
-
-/** The footer when there is nothing to show: no transcript, no events, none of this kind. */
-function none(summary, kind, id) {
-  if (summary && summary.transcriptAvailable === false) {
-    const why =
-      summary.state === 'purged'
-        ? "OpenClaw purged this session's transcript. Its tokens and cost stay counted: clawmetry kept them in its ledger."
-        : 'This session has no transcript: its model calls came as OpenTelemetry data.';
-    return empty('Transcript no longer available', why);
-  }
-  if (kind === 'all') {
-    const text = 'This session has no transcript events on disk yet; they appear here as OpenClaw writes them.';
-    return empty('No events yet', text);
-  }
-  const all = html`<p><a href="${sessionHref(id)}">Show all events</a></p>`;
-  return empty(`No ${kind} events`, 'Nothing of this kind in this session.', all);
-}
+import { footer, PAGE } from './footer.js';
 
 /**
  * The timeline of session `id` under `root`. `summary()` is the header's latest summary and
@@ -41,27 +23,13 @@ export function timeline(root, app, id, { summary, followUp }) {
     `/api/transcript/${encodeURIComponent(id)}${qs({ kind: t.kind === 'all' ? '' : t.kind, offset, limit })}`;
 
   function renderMore() {
-    const { loaded, total } = t;
-    const s = summary();
-    if (!total) {
-      setHTML(more, none(s && s.transcriptAvailable === false ? s : null, t.kind, id));
-    } else if (loaded < total) {
-      setHTML(
-        more,
-        html`<p class="more"><span class="muted">Showing ${fmtInt(loaded)} of ${fmtInt(total)} events.</span>
-          <button type="button" id="tl-load">Load ${fmtInt(Math.min(PAGE, total - loaded))} more</button></p>
-          <div id="tl-sentinel"></div>`,
-      );
-      $('#tl-load', more).onclick = () => t.loadPage();
-      if (observer) observer.disconnect();
-      if ('IntersectionObserver' in window) {
-        const seen = (es) => es.some((x) => x.isIntersecting) && t.loadPage();
-        observer = new IntersectionObserver(seen, { rootMargin: '400px' });
-        observer.observe($('#tl-sentinel', more));
-      }
-    } else {
-      const waiting = s && s.status === 'running' ? ' · waiting for more…' : '';
-      setHTML(more, html`<p class="end muted">${fmtInt(total)} event${total === 1 ? '' : 's'}${waiting}</p>`);
+    if (!footer(more, t, summary(), id)) return;
+    $('#tl-load', more).onclick = () => t.loadPage();
+    if (observer) observer.disconnect();
+    if ('IntersectionObserver' in window) {
+      const seen = (es) => es.some((x) => x.isIntersecting) && t.loadPage();
+      observer = new IntersectionObserver(seen, { rootMargin: '400px' });
+      observer.observe($('#tl-sentinel', more));
     }
   }
 
