@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 49] = [
+pub const ASSETS: [Asset; 50] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -60,6 +60,7 @@ pub const ASSETS: [Asset; 49] = [
     asset!("/js/overview/parts.js", JS),
     asset!("/js/session/blocks.js", JS),
     asset!("/js/session/events.js", JS),
+    asset!("/js/session/figures.js", JS),
     asset!("/js/session/footer.js", JS),
     asset!("/js/session/head.js", JS),
     asset!("/js/session/timeline.js", JS),
