@@ -15,8 +15,12 @@ function shell() {
   <div id="h-body"><p class="loading">Loading…</p></div>
   <section class="panel"><h2>History</h2>
     <div class="toolbar">
-      <div class="seg" role="group" aria-label="Metric" id="h-metrics">${METRICS.map(([v, l]) => html`<button type="button" data-metric="${v}">${l}</button>`)}</div>
-      <div class="seg" role="group" aria-label="Range" id="h-ranges">${RANGES.map(([v]) => html`<button type="button" data-range="${v}">${v}</button>`)}</div>
+      <div class="seg" role="group" aria-label="Metric" id="h-metrics">${METRICS.map(
+        ([v, l]) => html`<button type="button" data-metric="${v}">${l}</button>`,
+      )}</div>
+      <div class="seg" role="group" aria-label="Range" id="h-ranges">${RANGES.map(
+        ([v]) => html`<button type="button" data-range="${v}">${v}</button>`,
+      )}</div>
     </div>
     <div class="chart" id="h-chart"></div><p class="muted small" id="h-chart-note"></p>
   </section>`;
