@@ -3,6 +3,48 @@ import { loader } from './loader.js';
 import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
 import { TOKEN_KINDS, api, empty, fmtCost, fmtInt, fmtPct, fmtTokens, html, setHTML, tokenBar } from './util.js';
 
+const card = (label, value, sub, id) => html`<div class="card" data-k="${id}"><span class="label">${label}</span>
+    <b class="num">${value}</b><span class="sub">${sub}</span></div>`;
+const tokTitle = (x) => `${fmtInt(x.totalTokens)} tokens, ${fmtInt(x.calls)} model calls`;
+const tokens = (x, more = '') => html`<span title="${tokTitle(x)}">${fmtTokens(x.totalTokens)} tokens${more}</span>`;
+
+function cards(u, s) {
+  const kinds = Object.entries(s.byKind || {})
+    .map(([k, n]) => `${n} ${k === 'subagent' ? 'sub-agent' : k}`)
+    .join(' · ');
+  const sessions = html`<span>${s.running} running · ${s.failed} failed</span><br><span class="muted">${kinds}</span>`;
+  return html`<section class="cards" aria-label="Key figures">
+      ${card('Sessions', fmtInt(s.total), sessions, 'sessions')}
+      ${card('Cost today', fmtCost(u.today.cost), tokens(u.today), 'today')}
+      ${card('Cost this month', fmtCost(u.month.cost), tokens(u.month), 'month')}
+      ${card('All time', fmtCost(u.total.cost), tokens(u.total, ` · ${fmtInt(u.total.calls)} calls`), 'total')}
+    </section>`;
+}
+
+function kindRow(u, [k, label]) {
+  const cell = (x) => html`<td class="n" title="${fmtInt(x[k])}">${fmtTokens(x[k])}</td>`;
+  return html`<tr><td><span class="dot t-${k}"></span>${label}</td>
+    ${cell(u.today)}
+    ${cell(u.month)}
+    ${cell(u.total)}
+    <td class="opt">${u.month.totalTokens ? fmtPct(u.month[k] / u.month.totalTokens) : '–'}</td></tr>`;
+}
+
+/** Tokens by kind today, this month and all time, with this month's split. */
+function kindsTable(u) {
+  return html`<section class="panel">
+      <h2>Tokens by kind</h2>
+      <div class="scroll"><table class="grid kinds">
+        <thead><tr><th>Kind</th><th class="n">Today</th><th class="n">This month</th><th class="n">All time</th>
+          <th class="opt">Share this month</th></tr></thead>
+        <tbody>${TOKEN_KINDS.map((kind) => kindRow(u, kind))}
+        <tr class="sum"><td>total</td><td class="n">${fmtTokens(u.today.totalTokens)}</td>
+          <td class="n">${fmtTokens(u.month.totalTokens)}</td><td class="n">${fmtTokens(u.total.totalTokens)}</td>
+          <td class="opt">${tokenBar(u.month.totalTokens ? u.month : u.total)}</td></tr>
+        </tbody></table></div>
+    </section>`;
+}
+
 function render(root, ov, health, recent) {
   const oc = health.openclaw || {};
   if (!oc.found) {
@@ -11,46 +53,26 @@ function render(root, ov, health, recent) {
       html`<h1>Overview</h1>${empty(
         'No OpenClaw installation found',
         oc.hint || 'clawmetry could not find an OpenClaw state directory.',
-        html`<p>Start clawmetry with <code>--openclaw-dir /path/to/.openclaw</code> or set <code>OPENCLAW_STATE_DIR</code>${oc.hint ? '' : html` (it looked at <code>${oc.stateDir || '~/.openclaw'}</code>)`}.
+        html`<p>Start clawmetry with <code>--openclaw-dir /path/to/.openclaw</code> or set <code>OPENCLAW_STATE_DIR</code>${
+          oc.hint ? '' : html` (it looked at <code>${oc.stateDir || '~/.openclaw'}</code>)`
+        }.
         This page updates by itself when data appears.</p>`,
       )}`,
     );
     return;
   }
-  const u = ov.usage;
   const s = ov.sessions;
-  const card = (label, value, sub, id) => html`<div class="card" data-k="${id}"><span class="label">${label}</span>
-    <b class="num">${value}</b><span class="sub">${sub}</span></div>`;
-  const tokTitle = (x) => `${fmtInt(x.totalTokens)} tokens, ${fmtInt(x.calls)} model calls`;
-  const kinds = Object.entries(s.byKind || {})
-    .map(([k, n]) => `${n} ${k === 'subagent' ? 'sub-agent' : k}`)
-    .join(' · ');
+  const month = ov.topModels.month;
   const warnings = collectWarnings(ov, health);
+  const warned = warnings.length
+    ? html`<ul class="warnlist">${warnings}</ul>`
+    : html`<p class="ok">No errors, failures or stuck sessions in the last 24 hours.</p>`;
   setHTML(
     root,
     html`
     <h1>Overview</h1>
-    <section class="cards" aria-label="Key figures">
-      ${card('Sessions', fmtInt(s.total), html`<span>${s.running} running · ${s.failed} failed</span><br><span class="muted">${kinds}</span>`, 'sessions')}
-      ${card('Cost today', fmtCost(u.today.cost), html`<span title="${tokTitle(u.today)}">${fmtTokens(u.today.totalTokens)} tokens</span>`, 'today')}
-      ${card('Cost this month', fmtCost(u.month.cost), html`<span title="${tokTitle(u.month)}">${fmtTokens(u.month.totalTokens)} tokens</span>`, 'month')}
-      ${card('All time', fmtCost(u.total.cost), html`<span title="${tokTitle(u.total)}">${fmtTokens(u.total.totalTokens)} tokens · ${fmtInt(u.total.calls)} calls</span>`, 'total')}
-    </section>
-    <section class="panel">
-      <h2>Tokens by kind</h2>
-      <div class="scroll"><table class="grid kinds">
-        <thead><tr><th>Kind</th><th class="n">Today</th><th class="n">This month</th><th class="n">All time</th><th class="opt">Share this month</th></tr></thead>
-        <tbody>${TOKEN_KINDS.map(
-          ([k, label]) => html`<tr><td><span class="dot t-${k}"></span>${label}</td>
-          <td class="n" title="${fmtInt(u.today[k])}">${fmtTokens(u.today[k])}</td>
-          <td class="n" title="${fmtInt(u.month[k])}">${fmtTokens(u.month[k])}</td>
-          <td class="n" title="${fmtInt(u.total[k])}">${fmtTokens(u.total[k])}</td>
-          <td class="opt">${u.month.totalTokens ? fmtPct(u.month[k] / u.month.totalTokens) : '–'}</td></tr>`,
-        )}
-        <tr class="sum"><td>total</td><td class="n">${fmtTokens(u.today.totalTokens)}</td><td class="n">${fmtTokens(u.month.totalTokens)}</td>
-          <td class="n">${fmtTokens(u.total.totalTokens)}</td><td class="opt">${tokenBar(u.month.totalTokens ? u.month : u.total)}</td></tr>
-        </tbody></table></div>
-    </section>
+    ${cards(ov.usage, ov.sessions)}
+    ${kindsTable(ov.usage)}
     <div class="cols">
       <section class="panel" id="active">
         <h2>Active sessions <span class="muted">(last 24 h)</span></h2>
@@ -58,13 +80,13 @@ function render(root, ov, health, recent) {
       </section>
       <section class="panel" id="warnings">
         <h2>Warnings ${warnings.length ? html`<span class="count warn">${warnings.length}</span>` : ''}</h2>
-        ${warnings.length ? html`<ul class="warnlist">${warnings}</ul>` : html`<p class="ok">No errors, failures or stuck sessions in the last 24 hours.</p>`}
+        ${warned}
       </section>
     </div>
     <div class="cols">
       <section class="panel" id="top-models">
         <h2>Top models by cost <span class="muted">(this month)</span></h2>
-        ${topModels(ov.topModels.month.length ? ov.topModels.month : ov.topModels.total, !ov.topModels.month.length)}
+        ${topModels(month.length ? month : ov.topModels.total, !month.length)}
       </section>
       <section class="panel" id="top-sessions">
         <h2>Top sessions by cost <span class="muted">(all time)</span></h2>

@@ -21,7 +21,9 @@ export function activeTable(rows) {
       (r) => html`<tr>
       <td>${badge(r.status, r.statusDetail)}</td>
       <td class="name"><a href="${sessionHref(r.id)}">${sessionName(r)}</a> ${kindTag(r.kind)}
-        <div class="muted small">${r.agent} · ${modelName(r.model)}${r.kind === 'subagent' && r.parentId ? html` · <a href="${sessionHref(r.parentId)}">parent</a>` : ''}</div></td>
+        <div class="muted small">${r.agent} · ${modelName(r.model)}${
+          r.kind === 'subagent' && r.parentId ? html` · <a href="${sessionHref(r.parentId)}">parent</a>` : ''
+        }</div></td>
       <td>${ago(r.lastMs)}</td>
       <td class="n opt" title="${fmtInt(r.tokens.total)}">${fmtTokens(r.tokens.total)}</td>
       <td class="n">${fmtCost(r.cost)}</td></tr>`,
@@ -46,7 +48,8 @@ export function topModels(rows, allTime) {
   return html`${allTime ? html`<p class="muted small">No calls this month; all-time figures.</p>` : ''}
     <ul class="bars">${rows.map(
       (r) => html`<li><div class="bar-label">${modelName(r.model)}
-      <span class="muted">${plural(r.calls, 'call')} · ${fmtTokens(r.totalTokens)} tokens</span><b>${fmtCost(r.cost)}</b></div>
+      <span class="muted">${plural(r.calls, 'call')} · ${fmtTokens(r.totalTokens)} tokens</span><b
+        >${fmtCost(r.cost)}</b></div>
       <div class="bar"><span style="width:${((100 * r.cost) / max).toFixed(1)}%"></span></div></li>`,
     )}</ul>`;
 }
@@ -82,12 +85,14 @@ export function collectWarnings(ov, health) {
     ['sourceErrors', 'unreadable sources'],
   ].filter(([k]) => ix[k] > 0);
   for (const [k, label] of problems) {
-    out.push(html`<li class="w-input"><span class="wicon" aria-hidden="true">ⓘ</span><span>${fmtInt(ix[k])} ${label} ignored</span>
+    out.push(html`<li class="w-input"><span class="wicon" aria-hidden="true">ⓘ</span><span
+      >${fmtInt(ix[k])} ${label} ignored</span>
       ${ix.lastError ? html`<span class="muted small">last: ${ix.lastError}</span>` : ''}</li>`);
   }
   if (health.openclaw?.configError) {
     out.push(
-      html`<li class="w-input"><span class="wicon" aria-hidden="true">ⓘ</span><span>openclaw.json: ${health.openclaw.configError}</span></li>`,
+      html`<li class="w-input"><span class="wicon" aria-hidden="true">ⓘ</span><span
+        >openclaw.json: ${health.openclaw.configError}</span></li>`,
     );
   }
   return out;
