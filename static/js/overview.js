@@ -53,9 +53,10 @@ function render(root, ov, health, recent) {
       html`<h1>Overview</h1>${empty(
         'No OpenClaw installation found',
         oc.hint || 'clawmetry could not find an OpenClaw state directory.',
-        html`<p>Start clawmetry with <code>--openclaw-dir /path/to/.openclaw</code> or set <code>OPENCLAW_STATE_DIR</code>${
-          oc.hint ? '' : html` (it looked at <code>${oc.stateDir || '~/.openclaw'}</code>)`
-        }.
+        html`<p>Start clawmetry with <code>--openclaw-dir /path/to/.openclaw</code>
+          or set <code>OPENCLAW_STATE_DIR</code>${
+            oc.hint ? '' : html` (it looked at <code>${oc.stateDir || '~/.openclaw'}</code>)`
+          }.
         This page updates by itself when data appears.</p>`,
       )}`,
     );
