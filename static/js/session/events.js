@@ -32,8 +32,9 @@ export function eventHTML(st, ev) {
     case 'user': {
       const n = ++st.turn;
       st.turns.set(n, { calls: 0, tokens: 0, cost: 0 });
+      const sum = st.kind === 'all' ? html`<span class="turn-sum" data-turn="${n}"></span>` : '';
       return html`${pre}<li class="ev user" id="ev-${ev.seq}"><div class="ev-head"><span class="who">User</span>
-        <span class="turn">turn ${n}</span>${st.kind === 'all' ? html`<span class="turn-sum" data-turn="${n}"></span>` : ''}${at}</div>
+        <span class="turn">turn ${n}</span>${sum}${at}</div>
         <div class="ev-body">${blocksHTML(st, ev.blocks)}</div></li>`;
     }
     case 'assistant': {
@@ -49,18 +50,22 @@ export function eventHTML(st, ev) {
         st.dirtyTurns.add(st.turn);
       }
       const err = ev.stopReason === 'error';
-      return html`${pre}<li class="ev assistant ${err ? 'err' : ''} ${ev.injected ? 'injected' : ''}" id="ev-${ev.seq}"><div class="ev-head">
+      const cls = `${err ? 'err' : ''} ${ev.injected ? 'injected' : ''}`;
+      const title = `${model}${changed ? ' (model changed)' : ''}`;
+      return html`${pre}<li class="ev assistant ${cls}" id="ev-${ev.seq}"><div class="ev-head">
         <span class="who">${ev.injected ? 'Delivered' : 'Assistant'}</span>
-        <span class="model ${changed ? 'changed' : ''}" title="${model}${changed ? ' (model changed)' : ''}">${shortModel(model)}</span>
+        <span class="model ${changed ? 'changed' : ''}" title="${title}">${shortModel(model)}</span>
         ${err ? html`<span class="badge st-failed">error</span>` : ''}${usageLine(u)}${at}</div>
         <div class="ev-body">${blocksHTML(st, ev.blocks, ev)}</div></li>`;
     }
     case 'tool_result': {
       // Nested under its call when the call is on the page (see attachResults).
       const attach = ev.toolCallId && st.calls.has(ev.toolCallId) ? 'attach' : '';
-      return html`${pre}<li class="ev tool_result ${ev.isError ? 'err' : ''} ${attach}" id="ev-${ev.seq}" data-for="${ev.toolCallId || ''}"
-        data-ok="${ev.isError ? 'err' : 'ok'}" data-facts="${ev.details && ev.details.durationMs != null ? fmtDuration(ev.details.durationMs) : ''}">
-        <div class="ev-head"><span class="who">Tool result</span><span class="tname">${ev.toolName || ''}</span>${at}</div>
+      const tname = html`<span class="tname">${ev.toolName || ''}</span>`;
+      const facts = ev.details && ev.details.durationMs != null ? fmtDuration(ev.details.durationMs) : '';
+      return html`${pre}<li class="ev tool_result ${ev.isError ? 'err' : ''} ${attach}" id="ev-${ev.seq}"
+        data-for="${ev.toolCallId || ''}" data-ok="${ev.isError ? 'err' : 'ok'}" data-facts="${facts}">
+        <div class="ev-head"><span class="who">Tool result</span>${tname}${at}</div>
         <div class="ev-body">${resultHTML(st, ev, true)}</div></li>`;
     }
     case 'model_change':
@@ -69,11 +74,19 @@ export function eventHTML(st, ev) {
     case 'thinking_level':
       return html`${pre}<li class="ev sys"><span>Thinking level: <b>${ev.thinkingLevel}</b></span>${at}</li>`;
     case 'session':
-      return html`${pre}<li class="ev sys"><span>Session started${ev.cwd ? html` in <code>${ev.cwd}</code>` : ''}</span>${at}</li>`;
+      return html`${pre}<li class="ev sys"><span>Session started${
+        ev.cwd ? html` in <code>${ev.cwd}</code>` : ''
+      }</span>${at}</li>`;
     case 'compaction':
-      return html`${pre}<li class="ev sys compaction"><details><summary>Context compacted${ev.tokensBefore ? ` (was ${fmtTokens(ev.tokensBefore)} tokens)` : ''}</summary>${clip(st, ev.summary || '')}</details>${at}</li>`;
-    case 'custom':
-      return html`${pre}<li class="ev sys custom"><details><summary>${ev.customType || ev.role || 'custom event'}</summary>${clip(st, pretty(ev.data ?? ev.content ?? ev.details ?? ''))}${ev.blocks?.length ? blocksHTML(st, ev.blocks) : ''}</details>${at}</li>`;
+      return html`${pre}<li class="ev sys compaction"><details><summary>Context compacted${
+        ev.tokensBefore ? ` (was ${fmtTokens(ev.tokensBefore)} tokens)` : ''
+      }</summary>${clip(st, ev.summary || '')}</details>${at}</li>`;
+    case 'custom': {
+      const summary = ev.customType || ev.role || 'custom event';
+      const body = clip(st, pretty(ev.data ?? ev.content ?? ev.details ?? ''));
+      const blocks = ev.blocks?.length ? blocksHTML(st, ev.blocks) : '';
+      return html`${pre}<li class="ev sys custom"><details><summary>${summary}</summary>${body}${blocks}</details>${at}</li>`;
+    }
     default:
       return html`${pre}<li class="ev sys"><span>Unknown event <code>${ev.type || ev.kind}</code></span>${at}</li>`;
   }
