@@ -13,7 +13,9 @@ export function clip(st, text, cls = '') {
   if (shown.length > CLIP_CHARS) shown = shown.slice(0, CLIP_CHARS);
   const key = String(++st.nfull);
   st.full.set(key, text);
-  return html`<pre class="${cls} clipped">${shown}…</pre><button type="button" class="link" data-full="${key}">Show all (${fmtTokens(text.length)} chars, ${fmtInt(lines.length)} lines)</button>`;
+  const all = `Show all (${fmtTokens(text.length)} chars, ${fmtInt(lines.length)} lines)`;
+  return html`<pre class="${cls} clipped">${shown}…</pre><button type="button" class="link"
+    data-full="${key}">${all}</button>`;
 }
 
 export const timeTag = (ts) => (ts ? html`<time class="at" title="${fmtTime(ts)}">${fmtClock(ts)}</time>` : '');
@@ -53,8 +55,13 @@ export const pretty = (v) => (typeof v === 'string' ? v : JSON.stringify(v, null
 export function usageLine(u) {
   if (!u) return '';
   const tokens = (u.input || 0) + (u.output || 0) + (u.cacheRead || 0) + (u.cacheWrite || 0);
-  return html`<span class="usage" title="input ${fmtInt(u.input)} · output ${fmtInt(u.output)} · cache read ${fmtInt(u.cacheRead)} · cache write ${fmtInt(u.cacheWrite)}${u.reasoning ? ` · reasoning ${fmtInt(u.reasoning)}` : ''}"
-    >${fmtTokens(u.input)} in · ${fmtTokens(u.output)} out${u.cacheRead ? ` · ${fmtTokens(u.cacheRead)} cached` : ''}${u.cacheWrite ? ` · ${fmtTokens(u.cacheWrite)} cache write` : ''}
+  const reasoning = u.reasoning ? ` · reasoning ${fmtInt(u.reasoning)}` : '';
+  const kinds = [`input ${fmtInt(u.input)}`, `output ${fmtInt(u.output)}`, `cache read ${fmtInt(u.cacheRead)}`];
+  const title = `${[...kinds, `cache write ${fmtInt(u.cacheWrite)}`].join(' · ')}${reasoning}`;
+  const cached = u.cacheRead ? ` · ${fmtTokens(u.cacheRead)} cached` : '';
+  const written = u.cacheWrite ? ` · ${fmtTokens(u.cacheWrite)} cache write` : '';
+  return html`<span class="usage" title="${title}"
+    >${fmtTokens(u.input)} in · ${fmtTokens(u.output)} out${cached}${written}
     <span class="sep">=</span> ${fmtTokens(tokens)} · ${u.cost != null ? fmtCost(u.cost) : 'no cost'}</span>`;
 }
 
@@ -65,7 +72,9 @@ export function blocksHTML(st, blocks, ev) {
         case 'text':
           return clip(st, String(b.text ?? '').trim(), 'text');
         case 'thinking':
-          return html`<details class="thinking"><summary>Thinking <span class="muted">(${fmtTokens((b.text || '').length)} chars)</span></summary>${clip(st, b.text)}</details>`;
+          return html`<details class="thinking"><summary>Thinking <span class="muted">(${fmtTokens(
+            (b.text || '').length,
+          )} chars)</span></summary>${clip(st, b.text)}</details>`;
         case 'tool_call': {
           const t = toolOf(b);
           if (b.id) st.calls.add(b.id);
@@ -73,14 +82,20 @@ export function blocksHTML(st, blocks, ev) {
             t.name === 'sessions_spawn' && t.args && t.args.label
               ? html` <span class="muted">“${t.args.label}”</span>`
               : '';
-          return html`<details class="tool" data-call="${b.id || ''}"><summary><span class="tname">${t.name}</span>${t.via ? html` <span class="muted small">via ${t.via}</span>` : ''}${childLink}
+          const via = t.via ? html` <span class="muted small">via ${t.via}</span>` : '';
+          const slot = html`<div class="tres-slot"><p class="muted small pending">No result yet.</p></div>`;
+          return html`<details class="tool" data-call="${b.id || ''}"
+            ><summary><span class="tname">${t.name}</span>${via}${childLink}
           <code class="targ">${argSummary(t.args)}</code><span class="tstat"></span></summary>
-          <div class="tbody"><div class="label">Arguments</div>${clip(st, pretty(t.args))}<div class="tres-slot"><p class="muted small pending">No result yet.</p></div></div></details>`;
+          <div class="tbody"><div class="label">Arguments</div>${clip(st, pretty(t.args))}${slot}</div></details>`;
         }
         case 'image':
           return html`<p class="muted">[image${b.mimeType ? `, ${b.mimeType}` : ''}]</p>`;
         default:
-          return html`<details class="sys"><summary>${b.type || 'block'}</summary>${clip(st, pretty(b.raw ?? b))}</details>`;
+          return html`<details class="sys"><summary>${b.type || 'block'}</summary>${clip(
+            st,
+            pretty(b.raw ?? b),
+          )}</details>`;
       }
     })
     .concat(ev?.errorMessage ? [html`<p class="errmsg">${ev.errorMessage}</p>`] : []);

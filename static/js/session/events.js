@@ -85,7 +85,8 @@ export function eventHTML(st, ev) {
       const summary = ev.customType || ev.role || 'custom event';
       const body = clip(st, pretty(ev.data ?? ev.content ?? ev.details ?? ''));
       const blocks = ev.blocks?.length ? blocksHTML(st, ev.blocks) : '';
-      return html`${pre}<li class="ev sys custom"><details><summary>${summary}</summary>${body}${blocks}</details>${at}</li>`;
+      const details = html`<details><summary>${summary}</summary>${body}${blocks}</details>`;
+      return html`${pre}<li class="ev sys custom">${details}${at}</li>`;
     }
     default:
       return html`${pre}<li class="ev sys"><span>Unknown event <code>${ev.type || ev.kind}</code></span>${at}</li>`;

@@ -9,7 +9,8 @@ function none(summary, kind, id) {
   if (summary && summary.transcriptAvailable === false) {
     const why =
       summary.state === 'purged'
-        ? "OpenClaw purged this session's transcript. Its tokens and cost stay counted: clawmetry kept them in its ledger."
+        ? "OpenClaw purged this session's transcript. " +
+          'Its tokens and cost stay counted: clawmetry kept them in its ledger.'
         : 'This session has no transcript: its model calls came as OpenTelemetry data.';
     return empty('Transcript no longer available', why);
   }
