@@ -5,7 +5,8 @@ import { loader } from './loader.js';
 import { $, ago, api, badge, empty, fmtCost, fmtInt, fmtTokens, html, setHTML } from './util.js';
 
 const card = (label, value, sub) =>
-  html`<div class="card"><span class="label">${label}</span><b class="num">${value}</b><span class="sub">${sub}</span></div>`;
+  html`<div class="card"><span class="label">${label}</span><b class="num">${value}</b><span
+    class="sub">${sub}</span></div>`;
 
 function noNodes(fleetMode) {
   return empty(
@@ -20,6 +21,7 @@ function noNodes(fleetMode) {
 function nodeCard(n) {
   const s = n.summary || {};
   const h = s.health || {};
+  const bad = h.malformedLines ? ` · ${fmtInt(h.malformedLines)} bad lines` : '';
   const kv = (k, v) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`;
   const missed = n.missedReports > 0 ? html` <span class="muted">(${n.missedReports} missed)</span>` : '';
   return html`<article class="card node" data-node="${n.nodeId}"><header><h3>${n.name || n.nodeId}</h3>${badge(
@@ -36,7 +38,7 @@ function nodeCard(n) {
         `${fmtInt(s.sessions?.total)} · ${fmtInt(s.sessions?.running)} running · ${fmtInt(s.sessions?.failed)} failed`,
       )}
       ${kv('Today', `${fmtTokens(s.today?.totalTokens || 0)} tokens · ${fmtCost(s.today?.cost || 0)}`)}
-      ${kv('Index', `${h.indexReady ? 'ready' : 'indexing'}${h.malformedLines ? ` · ${fmtInt(h.malformedLines)} bad lines` : ''}`)}
+      ${kv('Index', `${h.indexReady ? 'ready' : 'indexing'}${bad}`)}
       ${kv('Reports', fmtInt(n.reports))}
     </dl></article>`;
 }

@@ -39,8 +39,11 @@ export function mount(root, route, app) {
   setHTML(
     root,
     html`<h1>Flow</h1>
-    <div class="toolbar"><div class="seg" role="group" aria-label="Window">${WINDOWS.map(([v, l]) => html`<button type="button" data-win="${v}">${l}</button>`)}</div>
-    <span class="muted small">Channels → Gateway → Models → Tools. Edge widths follow sessions, model calls and tool calls.</span></div>
+    <div class="toolbar"><div class="seg" role="group" aria-label="Window">${WINDOWS.map(
+      ([v, l]) => html`<button type="button" data-win="${v}">${l}</button>`,
+    )}</div>
+    <span class="muted small">Channels → Gateway → Models → Tools.
+      Edge widths follow sessions, model calls and tool calls.</span></div>
     <div class="flow scroll" id="f-graph"><p class="loading">Loading…</p></div>
     <p class="muted small" id="f-note"></p>`,
   );

@@ -33,7 +33,9 @@ export function mount(root, route, app) {
   setHTML(
     root,
     html`<h1>Sub-agents <span class="muted" id="sa-total"></span></h1>
-    <div class="toolbar"><div class="seg" role="group" aria-label="Status">${STATUSES.map(([v, l]) => html`<button type="button" data-status="${v}">${l}<span class="c"></span></button>`)}</div></div>
+    <div class="toolbar"><div class="seg" role="group" aria-label="Status">${STATUSES.map(
+      ([v, l]) => html`<button type="button" data-status="${v}">${l}<span class="c"></span></button>`,
+    )}</div></div>
     <div class="cardgrid" id="sa-list"></div><div id="sa-empty"></div>`,
   );
   const list = $('#sa-list', root);

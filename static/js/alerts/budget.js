@@ -45,7 +45,9 @@ function budgetForm(b, agents) {
     <div>${field('Daily limit, all agents (USD)', usd('dailyUsd', b.dailyUsd))}
       ${field('Monthly limit, all agents (USD)', usd('monthlyUsd', b.monthlyUsd))}
       ${field('Warn at (% of a limit)', warn)}
-      <label style="display:block;margin:.5rem 0"><input type="checkbox" name="autoPause" ${b.autoPause ? 'checked' : ''}>
+      <label style="display:block;margin:.5rem 0"><input type="checkbox" name="autoPause" ${
+        b.autoPause ? 'checked' : ''
+      }>
         Pause the gateway when over a limit</label></div>
     <div><table class="grid"><thead><tr><th>Agent</th><th>Daily USD</th><th>Monthly USD</th></tr></thead><tbody>
       ${agents.map((a) => agentRow(b, a))}
@@ -68,6 +70,7 @@ export function budgetPanel(budget) {
       <p><button type="submit">Save budget</button> ${
         resume ? html`<button type="button" id="b-resume">Resume the gateway</button>` : ''
       }</p>
-      <details><summary class="muted small">What does pausing do?</summary><p class="small">${p.explanation}</p></details>
+      <details><summary class="muted small">What does pausing do?</summary>
+        <p class="small">${p.explanation}</p></details>
     </form></section>`;
 }

@@ -4,6 +4,7 @@ import { ago, empty, html } from '../util.js';
 import { budgetPanel } from './budget.js';
 import { field, RULES, W } from './fields.js';
 
+const NO_ALERTS = 'Budget warnings, over-budget alerts and your rules appear here.';
 const SEV = { critical: 'failed', warning: 'running', info: 'done' };
 const FIELDSET = 'border:1px solid var(--line);border-radius:6px;margin:0 0 .8rem;min-width:0';
 
@@ -51,7 +52,8 @@ function channelsPanel(channels) {
       ${channelForm('telegram', 'Telegram', channels.telegram, telegram)}
       ${channelForm('webhook', 'Webhook', channels.webhook, webhook)}
       ${channelForm('email', 'E-mail', channels.email, email)}
-    </div><p><button type="submit">Save channels</button> <button type="button" id="c-test">Send a test message</button></p>
+    </div><p><button type="submit">Save channels</button>
+      <button type="button" id="c-test">Send a test message</button></p>
   </form></section>`;
 }
 
@@ -83,7 +85,8 @@ function delivery(a) {
   if (a.status === 'not-sent') return html`<span class="muted small">recorded (no channel)</span>`;
   if (!d.length) return html`<span class="muted small">${a.status}</span>`;
   const chip = (x) =>
-    html`<span class="chip" title="${x.error || `${x.attempts} attempt(s)`}">${x.ok ? '✓' : '✗'} ${x.channel}</span>`;
+    html`<span class="chip" title="${x.error || `${x.attempts} attempt(s)`}"
+      >${x.ok ? '✓' : '✗'} ${x.channel}</span>`;
   const failed = d.filter((x) => !x.ok);
   const errors = failed.map((x) => `${x.channel}: ${x.error}`).join('; ');
   return html`${d.map(chip)}${failed.length ? html`<br><span class="errmsg small">${errors}</span>` : ''}`;
@@ -99,7 +102,7 @@ function logPanel(log) {
     <thead><tr><th>When</th><th>Severity</th><th>Alert</th><th>Delivery</th></tr></thead>
     <tbody>${log.alerts.map(alertRow)}</tbody></table></div>`;
   return html`<section class="panel" id="a-log"><h2>Alert log <span class="muted">(${log.total})</span></h2>
-    ${log.alerts.length ? table : empty('No alerts yet', 'Budget warnings, over-budget alerts and your rules appear here.')}
+    ${log.alerts.length ? table : empty('No alerts yet', NO_ALERTS)}
   </section>`;
 }
 

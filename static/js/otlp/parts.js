@@ -25,7 +25,10 @@ function waterfall(spans) {
       }
       return d;
     };
-    return html`<div class="trace"><div class="small muted">${list[0].service} · trace ${list[0].traceId.slice(0, 12)}… · ${fmtDuration(t1 - t0)} · ${ago(t1)}</div>
+    const id = list[0].traceId.slice(0, 12);
+    return html`<div class="trace"><div class="small muted">${list[0].service} · trace ${id}… · ${fmtDuration(
+      t1 - t0,
+    )} · ${ago(t1)}</div>
       ${list.map((s) => {
         const left = ((s.startMs - t0) / span) * 100;
         const width = Math.max(((s.endMs - s.startMs) / span) * 100, 0.5);
@@ -34,7 +37,8 @@ function waterfall(spans) {
             ? ` · ${fmtInt(s.attributes['gen_ai.usage.input_tokens'])} in / ${fmtInt(s.attributes['gen_ai.usage.output_tokens'] || 0)} out`
             : '';
         return html`<div class="wf-row ${s.status === 2 ? 'err' : ''}" title="${JSON.stringify(s.attributes)}">
-          <span class="wf-name" style="padding-left:${depth(s) * 0.9}rem">${s.name}<span class="muted small">${usage}</span></span>
+          <span class="wf-name" style="padding-left:${depth(s) * 0.9}rem">${s.name}<span
+            class="muted small">${usage}</span></span>
           <span class="wf-track"><span class="wf-bar" style="left:${left}%;width:${width}%"></span></span>
           <span class="wf-dur small">${fmtDuration(s.endMs - s.startMs)}</span></div>`;
       })}</div>`;
@@ -42,7 +46,8 @@ function waterfall(spans) {
 }
 
 const card = (label, value, sub) =>
-  html`<div class="card"><span class="label">${label}</span><b class="num">${value}</b><span class="sub">${sub}</span></div>`;
+  html`<div class="card"><span class="label">${label}</span><b class="num">${value}</b><span
+    class="sub">${sub}</span></div>`;
 const th = (cells) => cells.map(([label, cls]) => html`<th class="${cls || ''}">${label}</th>`);
 
 function cards(c, d) {
@@ -64,9 +69,11 @@ function servicesPanel(services, service) {
     ['Last seen'],
   ]);
   const row = ([name, s]) => html`<tr><td><a href="#/otlp?service=${encodeURIComponent(name)}">${name}</a></td>
-    <td class="n">${fmtInt(s.spans)}</td><td class="n">${fmtInt(s.metricPoints)}</td><td class="n">${fmtInt(s.logs)}</td>
+    <td class="n">${fmtInt(s.spans)}</td><td class="n">${fmtInt(s.metricPoints)}</td>
+    <td class="n">${fmtInt(s.logs)}</td>
     <td class="n">${fmtInt(s.usageRecords)}</td><td>${ago(s.lastSeenMs)}</td></tr>`;
-  return html`<section class="panel"><h2>Services</h2><div class="scroll"><table class="grid"><thead><tr>${head}</tr></thead>
+  return html`<section class="panel"><h2>Services</h2><div class="scroll"><table class="grid">
+    <thead><tr>${head}</tr></thead>
     <tbody>${services.map(row)}</tbody></table></div>
     ${service ? html`<p><a href="#/otlp">All services</a></p>` : ''}</section>`;
 }
