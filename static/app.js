@@ -6,6 +6,7 @@ import { showLogin } from './js/login.js';
 
 const VIEWS = {
   overview: { title: 'Overview', load: () => import('./js/overview.js') },
+  activity: { title: 'Activity', load: () => import('./js/activity.js') },
   sessions: { title: 'Sessions', load: () => import('./js/sessions.js') },
   session: { title: 'Session', nav: 'sessions', load: () => import('./js/session.js') },
   subagents: { title: 'Sub-agents', load: () => import('./js/subagents.js') },
@@ -244,6 +245,14 @@ function connect() {
   es.addEventListener('index', () => {
     app.getHealth(true).catch(() => {});
     queue([], true);
+  });
+  // Activity rows go to whichever view listens (js/activity.js); they are not index changes.
+  es.addEventListener('activity', (e) => {
+    try {
+      window.dispatchEvent(new CustomEvent('cm:activity', { detail: JSON.parse(e.data) }));
+    } catch {
+      /* a row the page cannot read is skipped */
+    }
   });
   es.addEventListener('resync', () => resync());
   es.addEventListener('cron', () => queue([], true)); // the gateway's cron events (static/js/crons.js)

@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 50] = [
+pub const ASSETS: [Asset; 53] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -37,6 +37,9 @@ pub const ASSETS: [Asset; 50] = [
     asset!("/js/flow.js", JS),
     asset!("/js/crons.js", JS),
     asset!("/js/health.js", JS),
+    asset!("/js/activity.js", JS),
+    asset!("/js/activity/density.js", JS),
+    asset!("/js/activity/row.js", JS),
     asset!("/js/alerts.js", JS),
     asset!("/js/otlp.js", JS),
     asset!("/js/fleet.js", JS),

@@ -7,7 +7,8 @@ import { timeline } from './session/timeline.js';
 import { kindOf, SHELL, wire } from './session/toolbar.js';
 import { $, empty, html, setHTML } from './util.js';
 
-export function mount(root, route, app) {
+export function mount(root, firstRoute, app) {
+  let route = firstRoute;
   const id = route.parts[1];
   let summary = null;
   setHTML(root, SHELL());
@@ -57,11 +58,28 @@ export function mount(root, route, app) {
     }
   }
 
-  head();
+  /** A link to one event (`?event=<seq>`, from the activity page): pages until it is on the page,
+   * then scrolls to it and marks it. */
+  async function reveal(n) {
+    if (!Number.isInteger(n) || n < 0) return;
+    const find = () => $(`#ev-${n}`, root) || $(`[data-seq="${n}"]`, root);
+    while (!find() && t.loaded < t.total) {
+      if (!(await t.loadPage(Math.min(1000, n - t.loaded + 20)))) break;
+    }
+    const el = find();
+    if (!el) return;
+    const ev = el.closest('.ev') || el;
+    ev.classList.add('hl');
+    ev.scrollIntoView({ block: 'center' });
+  }
+  const event = () => (route.query.event == null ? -1 : Number(route.query.event));
+
+  head().then((ok) => ok && reveal(event()));
   return {
     update(r) {
+      route = r;
       const k = kindOf(r.query);
-      if (k === t.kind) return;
+      if (k === t.kind) return reveal(event());
       t.kind = k;
       if (summary) renderHead(root, summary, id, t.kind);
       t.rebuild();
