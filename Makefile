@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 help:
 	@echo "make run      run the dashboard on :8900 against ~/.openclaw (ARGS='--port 9000' to pass flags)"
-	@echo "make test     fmt check + clippy -D warnings + unit, integration and browser tests"
+	@echo "make test     fmt check + clippy -D warnings + Biome (static/) + unit, integration and browser tests"
 	@echo "              (the integration tests are one crate, tests/it/; one file: cargo test --test it ui_browser::)"
 	@echo "make test-all every test: make test, the real OpenClaw gateway, the ARM binaries under qemu, fuzz-ci"
 	@echo "make test-clocks  the whole cargo test suite again under three shifted clocks (libfaketime)"
@@ -28,12 +28,29 @@ build:
 release:
 	$(CARGO) build --release --bins
 
-lint:
+lint: biome
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(BIOME) ci --error-on-warnings
 
-fmt:
+fmt: biome
 	$(CARGO) fmt --all
+	$(BIOME) format --write
+
+# The web UI's formatter and linter (biome.jsonc: static/ at 120 columns, recommended rules),
+# pinned; installed from npm under .tools/biome (out of git) when missing or at another version.
+# Needs npm (`make deps`); fails, never skips, when it cannot install.
+BIOME_VERSION = 2.6.9
+BIOME = .tools/biome/node_modules/.bin/biome
+.PHONY: biome
+biome:
+	@if [ "$$($(BIOME) --version 2>/dev/null)" != "Version: $(BIOME_VERSION)" ]; then \
+		command -v npm >/dev/null || { echo "Biome $(BIOME_VERSION) needs npm to install: apt-get install npm (or make deps)" >&2; exit 1; }; \
+		echo "== installing @biomejs/biome@$(BIOME_VERSION) under .tools/biome"; \
+		npm install --prefix .tools/biome --no-save --no-audit --no-fund --loglevel=error @biomejs/biome@$(BIOME_VERSION) && \
+		[ "$$($(BIOME) --version 2>/dev/null)" = "Version: $(BIOME_VERSION)" ] || \
+		{ echo "could not install Biome $(BIOME_VERSION) under .tools/biome (see above)" >&2; exit 1; }; \
+	fi
 
 # What the tests need from Debian, installed when missing (root, as on CI): chromium for the
 # browser tests, npm for the OpenClaw lab, qemu-user-static for the ARM binaries.

@@ -6,6 +6,7 @@ import { showLogin } from './js/login.js';
 
 const VIEWS = {
   overview: { title: 'Overview', load: () => import('./js/overview.js') },
+  activity: { title: 'Activity', load: () => import('./js/activity.js') },
   sessions: { title: 'Sessions', load: () => import('./js/sessions.js') },
   session: { title: 'Session', nav: 'sessions', load: () => import('./js/session.js') },
   subagents: { title: 'Sub-agents', load: () => import('./js/subagents.js') },
@@ -19,7 +20,8 @@ const VIEWS = {
 };
 
 // State visible to the browser tests (and handy in the console).
-const probe = (window.__cm = { view: '', renders: 0, errors: [], live: 'connecting', refreshes: 0 });
+const probe = { view: '', renders: 0, errors: [], live: 'connecting', refreshes: 0 };
+window.__cm = probe;
 const main = $('#main');
 
 function record(kind, msg) {
@@ -29,7 +31,7 @@ function record(kind, msg) {
 window.addEventListener('error', (e) => record('error', e.message || String(e.error)));
 window.addEventListener('unhandledrejection', (e) => {
   if (e.reason && e.reason.name === 'AbortError') return;
-  record('rejection', (e.reason && e.reason.message) || String(e.reason));
+  record('rejection', e.reason?.message || String(e.reason));
 });
 
 let toastTimer = 0;
@@ -44,7 +46,9 @@ function toast(text) {
   t.textContent = text;
   t.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { t.hidden = true; }, 6000);
+  toastTimer = setTimeout(() => {
+    t.hidden = true;
+  }, 6000);
 }
 
 // An API call answered 401: the dashboard needs its token (SECURITY.md). The login form reloads
@@ -91,16 +95,25 @@ function showInstall(h) {
   if (!oc.found) {
     b.hidden = false;
     b.className = 'banner warn';
-    setHTML(b, html`<strong>No OpenClaw installation found</strong> at <code>${oc.stateDir || '?'}</code>.
-      Start clawmetry with <code>--openclaw-dir DIR</code> (or set <code>OPENCLAW_STATE_DIR</code>); this page picks it up once it appears.`);
+    setHTML(
+      b,
+      html`<strong>No OpenClaw installation found</strong> at <code>${oc.stateDir || '?'}</code>.
+      Start clawmetry with <code>--openclaw-dir DIR</code> (or set <code>OPENCLAW_STATE_DIR</code>); this page picks it up once it appears.`,
+    );
   } else if (h.index && !h.index.ready) {
     b.hidden = false;
     b.className = 'banner info';
-    setHTML(b, html`Indexing <code>${oc.stateDir}</code>… ${h.index.files || 0} files and ${h.index.databases || 0} databases read so far.`);
+    setHTML(
+      b,
+      html`Indexing <code>${oc.stateDir}</code>… ${h.index.files || 0} files and ${h.index.databases || 0} databases read so far.`,
+    );
   } else {
     b.hidden = true;
   }
-  setHTML($('#foot-install'), oc.found ? html`OpenClaw: <code>${oc.stateDir}</code> (${oc.chosenBy || 'detected'})` : html`OpenClaw: not found`);
+  setHTML(
+    $('#foot-install'),
+    oc.found ? html`OpenClaw: <code>${oc.stateDir}</code> (${oc.chosenBy || 'detected'})` : html`OpenClaw: not found`,
+  );
   setHTML($('#foot-version'), html`clawmetry ${h.version}`);
 }
 
@@ -109,7 +122,7 @@ function showInstall(h) {
 function resolve({ parts }) {
   const [a, b] = parts;
   if (!a || a === 'overview') return { name: 'overview', key: 'overview' };
-  if (a === 'sessions' && b) return { name: 'session', key: 'session:' + b };
+  if (a === 'sessions' && b) return { name: 'session', key: `session:${b}` };
   if (VIEWS[a] && a !== 'session') return { name: a, key: a };
   return { name: null, key: 'missing' };
 }
@@ -120,24 +133,28 @@ let navSeq = 0;
 async function navigate() {
   const route = parseHash();
   const { name, key } = resolve(route);
-  if (current && current.key === key && current.instance && current.instance.update) {
+  if (current && current.key === key && current.instance?.update) {
     current.instance.update(route);
     return;
   }
   const seq = ++navSeq;
-  if (current && current.instance) current.instance.unmount();
+  if (current?.instance) current.instance.unmount();
   current = null;
   const def = VIEWS[name];
   for (const a of $$('#nav a')) {
     const on = def && a.dataset.view === (def.nav || name);
     a.classList.toggle('on', !!on);
-    if (on) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
   }
   document.documentElement.dataset.state = 'loading';
   if (!def) {
     document.title = 'Not found · clawmetry';
-    setHTML(main, html`<div class="empty"><h3>No such page</h3><p><code>${location.hash}</code> is not a view of this dashboard.</p>
-      <p><a href="#/">Go to the overview</a></p></div>`);
+    setHTML(
+      main,
+      html`<div class="empty"><h3>No such page</h3><p><code>${location.hash}</code> is not a view of this dashboard.</p>
+      <p><a href="#/">Go to the overview</a></p></div>`,
+    );
     app.rendered('missing');
     return;
   }
@@ -171,7 +188,7 @@ function flush() {
   firstPending = 0;
   if (!changes.all && !changes.ids.size) return;
   probe.refreshes++;
-  if (current && current.instance) current.instance.refresh(changes);
+  if (current?.instance) current.instance.refresh(changes);
 }
 const flushSoon = debounce(flush, 250);
 
@@ -180,10 +197,15 @@ function queue(ids, all = false) {
   pending.all = pending.all || all;
   // Trailing debounce, but never more than 1.5 s behind a continuous stream of changes.
   if (!firstPending) firstPending = Date.now();
-  if (Date.now() - firstPending > 1500) { flushSoon.cancel(); flush(); } else flushSoon();
+  if (Date.now() - firstPending > 1500) {
+    flushSoon.cancel();
+    flush();
+  } else flushSoon();
 }
 
-document.addEventListener('visibilitychange', () => { if (!document.hidden) flush(); });
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden) flush();
+});
 
 let es = null;
 let connectedOnce = false;
@@ -193,8 +215,10 @@ let retryTimer = 0;
 function setLive(state, title) {
   probe.live = state;
   const el = $('#live');
-  el.className = 'live ' + state;
-  el.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline' }[state];
+  el.className = `live ${state}`;
+  el.textContent = { live: 'live', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline' }[
+    state
+  ];
   el.title = title || '';
 }
 
@@ -211,10 +235,25 @@ function connect() {
   });
   es.addEventListener('sessions', (e) => {
     let d = {};
-    try { d = JSON.parse(e.data); } catch { /* keep going */ }
+    try {
+      d = JSON.parse(e.data);
+    } catch {
+      /* keep going */
+    }
     queue(d.ids || [], !d.ids);
   });
-  es.addEventListener('index', () => { app.getHealth(true).catch(() => {}); queue([], true); });
+  es.addEventListener('index', () => {
+    app.getHealth(true).catch(() => {});
+    queue([], true);
+  });
+  // Activity rows go to whichever view listens (js/activity.js); they are not index changes.
+  es.addEventListener('activity', (e) => {
+    try {
+      window.dispatchEvent(new CustomEvent('cm:activity', { detail: JSON.parse(e.data) }));
+    } catch {
+      /* a row the page cannot read is skipped */
+    }
+  });
   es.addEventListener('resync', () => resync());
   es.addEventListener('cron', () => queue([], true)); // the gateway's cron events (static/js/crons.js)
   es.onerror = () => {
@@ -240,7 +279,10 @@ setInterval(() => tickTimes(document), 30_000);
 // The first view waits for /api/health: its `nowMs` sets the clock (util.js `clock`), so "today",
 // "this month" and "3 min ago" are the server's, not the browser's (a Pi without a real-time
 // clock, a phone whose clock is off, a test server on a fixed clock).
-app.getHealth().catch((e) => toast(e.message)).finally(() => {
-  navigate();
-  connect();
-});
+app
+  .getHealth()
+  .catch((e) => toast(e.message))
+  .finally(() => {
+    navigate();
+    connect();
+  });

@@ -13,8 +13,11 @@ export function showLogin(message) {
   box.setAttribute('role', 'dialog');
   box.setAttribute('aria-modal', 'true');
   box.setAttribute('aria-labelledby', 'login-title');
-  box.style.cssText = 'position:fixed;inset:0;z-index:30;display:flex;align-items:center;justify-content:center;background:rgba(0,0,0,.45)';
-  setHTML(box, html`<form class="card" style="background:var(--bg, #fff);padding:1.2rem 1.4rem;border-radius:var(--radius, 6px);border:1px solid var(--line, #ccc);max-width:26rem;width:90vw">
+  box.style.cssText =
+    'position:fixed;inset:0;z-index:30;display:flex;align-items:center;justify-content:center;background:rgba(0,0,0,.45)';
+  setHTML(
+    box,
+    html`<form class="card" style="background:var(--bg, #fff);padding:1.2rem 1.4rem;border-radius:var(--radius, 6px);border:1px solid var(--line, #ccc);max-width:26rem;width:90vw">
       <h2 id="login-title" style="margin-top:0">Log in to clawmetry</h2>
       <p class="muted">${message || 'This dashboard needs its access token.'}</p>
       <p class="muted">The token is clawmetry's <code>--token</code> (or <code>CLAWMETRY_TOKEN</code>), else the
@@ -23,7 +26,8 @@ export function showLogin(message) {
         <input name="token" type="password" autocomplete="current-password" required style="width:100%;box-sizing:border-box"></label>
       <p id="login-error" role="alert" style="color:var(--bad)" hidden></p>
       <button type="submit">Log in</button>
-    </form>`);
+    </form>`,
+  );
   document.body.append(box);
   const form = $('form', box);
   const err = $('#login-error', box);
@@ -44,11 +48,11 @@ export function showLogin(message) {
     } catch {
       data = { error: 'cannot reach the clawmetry server' };
     }
-    if (r && r.ok) {
+    if (r?.ok) {
       location.reload();
       return;
     }
-    err.textContent = (data && data.error) || `login failed (HTTP ${r ? r.status : 0})`;
+    err.textContent = data?.error || `login failed (HTTP ${r ? r.status : 0})`;
     err.hidden = false;
     input.select();
   };

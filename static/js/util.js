@@ -5,8 +5,12 @@
 // ---- HTML ------------------------------------------------------------------------------------
 
 class Raw {
-  constructor(s) { this.s = s; }
-  toString() { return this.s; }
+  constructor(s) {
+    this.s = s;
+  }
+  toString() {
+    return this.s;
+  }
 }
 
 /** Marks a string as already-safe HTML. */
@@ -29,7 +33,10 @@ export function html(strings, ...vals) {
   return new Raw(out);
 }
 
-export function setHTML(el, h) { el.innerHTML = piece(h); return el; }
+export function setHTML(el, h) {
+  el.innerHTML = piece(h);
+  return el;
+}
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 
@@ -42,10 +49,10 @@ export function fmtTokens(n) {
   n = Number(n) || 0;
   const a = Math.abs(n);
   if (a < 1000) return String(Math.round(n));
-  if (a < 999_950) return trim0((n / 1e3).toFixed(1)) + 'k';
-  if (a < 9_995_000) return trim0((n / 1e6).toFixed(2)) + 'M';
-  if (a < 999_950_000) return trim0((n / 1e6).toFixed(1)) + 'M';
-  return trim0((n / 1e9).toFixed(2)) + 'B';
+  if (a < 999_950) return `${trim0((n / 1e3).toFixed(1))}k`;
+  if (a < 9_995_000) return `${trim0((n / 1e6).toFixed(2))}M`;
+  if (a < 999_950_000) return `${trim0((n / 1e6).toFixed(1))}M`;
+  return `${trim0((n / 1e9).toFixed(2))}B`;
 }
 
 /** $0.00, $0.0043, $0.5966, $12.34, $1,234 */
@@ -54,17 +61,18 @@ export function fmtCost(c) {
   const a = Math.abs(c);
   if (a === 0) return '$0.00';
   if (a < 0.0001) return '<$0.0001';
-  if (a < 1) return '$' + c.toFixed(4);
-  if (a < 1000) return '$' + c.toFixed(2);
-  return '$' + Math.round(c).toLocaleString('en-US');
+  if (a < 1) return `$${c.toFixed(4)}`;
+  if (a < 1000) return `$${c.toFixed(2)}`;
+  return `$${Math.round(c).toLocaleString('en-US')}`;
 }
 
 export const fmtInt = (n) => (Number(n) || 0).toLocaleString('en-US');
-export const fmtPct = (x) => (x >= 0.995 ? '100' : x < 0.001 && x > 0 ? '<0.1' : (x * 100).toFixed(x < 0.1 ? 1 : 0)) + '%';
+export const fmtPct = (x) =>
+  `${x >= 0.995 ? '100' : x < 0.001 && x > 0 ? '<0.1' : (x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 
 /** 403 ms, 2.1 s, 51 s, 3 min 12 s, 2 h 5 min, 3 d 4 h */
 export function fmtDuration(ms) {
-  if (ms == null || !isFinite(ms)) return '–';
+  if (ms == null || !Number.isFinite(Number(ms))) return '–';
   ms = Math.max(0, ms);
   if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
@@ -81,7 +89,12 @@ export function fmtDuration(ms) {
 // ---- time ------------------------------------------------------------------------------------
 
 /** The server's clock: "3 min ago" is relative to the server, which may be a fixed test clock. */
-export const clock = { skew: 0, now() { return Date.now() + this.skew; } };
+export const clock = {
+  skew: 0,
+  now() {
+    return Date.now() + this.skew;
+  },
+};
 
 export function fmtAgo(ts, now = clock.now()) {
   if (ts == null) return 'never';
@@ -105,12 +118,16 @@ export function fmtTime(ts) {
   const d = new Date(ts);
   return `${fmtDate(ts)} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
-export const fmtClock = (ts) => { const d = new Date(ts); return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; };
+export const fmtClock = (ts) => {
+  const d = new Date(ts);
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
 
 /** A <time> that keeps saying "3 min ago" correctly (see tickTimes). */
-export const ago = (ts) => ts == null
-  ? html`<span class="muted">–</span>`
-  : html`<time datetime="${new Date(ts).toISOString()}" title="${fmtTime(ts)}" data-ts="${ts}">${fmtAgo(ts)}</time>`;
+export const ago = (ts) =>
+  ts == null
+    ? html`<span class="muted">–</span>`
+    : html`<time datetime="${new Date(ts).toISOString()}" title="${fmtTime(ts)}" data-ts="${ts}">${fmtAgo(ts)}</time>`;
 
 export function tickTimes(root = document) {
   const now = clock.now();
@@ -141,7 +158,9 @@ async function fetchJSON(path, init) {
     throw new ApiError(0, 'cannot reach the clawmetry server');
   }
   let body = null;
-  try { body = await r.json(); } catch (e) {
+  try {
+    body = await r.json();
+  } catch (e) {
     if (e.name === 'AbortError') throw e;
   }
   return [r, body];
@@ -150,7 +169,7 @@ async function fetchJSON(path, init) {
 /** GET a JSON endpoint; errors carry the API's own message. */
 export async function api(path, { signal } = {}) {
   const [r, body] = await fetchJSON(path, { signal, headers: { Accept: 'application/json' } });
-  if (!r.ok || body == null) throw new ApiError(r.status, (body && body.error) || `${path}: HTTP ${r.status}`);
+  if (!r.ok || body == null) throw new ApiError(r.status, body?.error || `${path}: HTTP ${r.status}`);
   if (typeof body.nowMs === 'number') clock.skew = body.nowMs - Date.now();
   return body;
 }
@@ -162,7 +181,7 @@ export async function send(method, path, body) {
     headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!r.ok) throw new ApiError(r.status, (data && data.error) || `${method} ${path}: HTTP ${r.status}`);
+  if (!r.ok) throw new ApiError(r.status, data?.error || `${method} ${path}: HTTP ${r.status}`);
   return data;
 }
 
@@ -171,7 +190,7 @@ export function qs(o) {
   const p = new URLSearchParams();
   for (const [k, v] of Object.entries(o)) if (v !== '' && v != null && v !== false) p.set(k, String(v));
   const s = p.toString();
-  return s ? '?' + s : '';
+  return s ? `?${s}` : '';
 }
 
 // ---- router URLs -----------------------------------------------------------------------------
@@ -180,11 +199,20 @@ export function qs(o) {
 export function parseHash(hash = location.hash) {
   const h = hash.replace(/^#\/?/, '');
   const [p, q = ''] = h.split('?');
-  const parts = p.split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+  const parts = p
+    .split('/')
+    .filter(Boolean)
+    .map((s) => {
+      try {
+        return decodeURIComponent(s);
+      } catch {
+        return s;
+      }
+    });
   return { parts, query: Object.fromEntries(new URLSearchParams(q)) };
 }
 
-export const href = (parts, query = {}) => '#/' + parts.map(encodeURIComponent).join('/') + qs(query);
+export const href = (parts, query = {}) => `#/${parts.map(encodeURIComponent).join('/')}${qs(query)}`;
 export const sessionHref = (id, query) => href(['sessions', id], query);
 
 /** Changes the query part of the current view's hash; `replace` keeps history short while typing. */
@@ -202,7 +230,21 @@ export function setQuery(patch, { replace = false } = {}) {
 
 // ---- little widgets --------------------------------------------------------------------------
 
-export const badge = (status, title) => html`<span class="badge st-${status}" title="${title || status}">${status}</span>`;
+/** Fills a filter form's agent select, and its profile select when there are several OpenClaw
+ * profiles (~/.openclaw-<name>), from /api/health `h`; `q` holds the values the URL chose. */
+export function fillAgentFilters(form, h, q) {
+  for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
+  form.agent.value = q.agent || '';
+  const others = h.openclaw?.otherProfiles || [];
+  if (others.length) {
+    for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
+    form.profile.hidden = false;
+    form.profile.value = q.profile || '';
+  }
+}
+
+export const badge = (status, title) =>
+  html`<span class="badge st-${status}" title="${title || status}">${status}</span>`;
 
 const KIND_LABEL = { main: 'main', subagent: 'sub-agent', cron: 'cron', chat: 'chat' };
 export const kindTag = (kind) => html`<span class="tag k-${kind}">${KIND_LABEL[kind] || kind}</span>`;
@@ -214,9 +256,10 @@ const STATE_TITLE = {
   purged: 'OpenClaw no longer has this transcript; clawmetry keeps its figures in its ledger',
 };
 /** A tag for a session that is no longer live in OpenClaw (nothing for a live one). */
-export const stateTag = (s) => !s.state || s.state === 'live'
-  ? ''
-  : html`<span class="tag st-${s.state}" title="${STATE_TITLE[s.state] || ''}">${s.state}</span>`;
+export const stateTag = (s) =>
+  !s.state || s.state === 'live'
+    ? ''
+    : html`<span class="tag st-${s.state}" title="${STATE_TITLE[s.state] || ''}">${s.state}</span>`;
 
 /** A session's name for people: label, else the key's tail, else the id's start. */
 export function sessionName(s) {
@@ -236,24 +279,35 @@ export function sessionName(s) {
 export function shortModel(m) {
   if (!m) return '';
   let s = m.includes('/') ? m.slice(m.lastIndexOf('/') + 1) : m;
-  s = s.replace(/^(us|eu|apac|global)\./, '').replace(/^(anthropic|amazon|meta|mistral|cohere|ai21|openai|google)\./, '');
+  s = s
+    .replace(/^(us|eu|apac|global)\./, '')
+    .replace(/^(anthropic|amazon|meta|mistral|cohere|ai21|openai|google)\./, '');
   return s || m;
 }
 
 /** The short model name; the full one in the title. */
-export const modelName = (m) => m ? html`<span title="${m}">${shortModel(m)}</span>` : html`<span class="muted">–</span>`;
+export const modelName = (m) =>
+  m ? html`<span title="${m}">${shortModel(m)}</span>` : html`<span class="muted">–</span>`;
 
 /** "1 call", "3 calls" */
-export const plural = (n, one, many = one + 's') => `${fmtInt(n)} ${Number(n) === 1 ? one : many}`;
+export const plural = (n, one, many = `${one}s`) => `${fmtInt(n)} ${Number(n) === 1 ? one : many}`;
 
-export const TOKEN_KINDS = [['input', 'input'], ['output', 'output'], ['cacheRead', 'cache read'], ['cacheWrite', 'cache write']];
+export const TOKEN_KINDS = [
+  ['input', 'input'],
+  ['output', 'output'],
+  ['cacheRead', 'cache read'],
+  ['cacheWrite', 'cache write'],
+];
 
 /** A stacked bar of token kinds with its legend. */
 export function tokenBar(u) {
   const total = TOKEN_KINDS.reduce((a, [k]) => a + (u[k] || 0), 0);
   if (!total) return '';
-  return html`<div class="tbar" role="img" aria-label="tokens by kind">${TOKEN_KINDS.map(([k, label]) => u[k]
-    ? html`<span class="tseg t-${k}" style="width:${(100 * u[k] / total).toFixed(2)}%" title="${label}: ${fmtInt(u[k])}"></span>` : '')}</div>`;
+  return html`<div class="tbar" role="img" aria-label="tokens by kind">${TOKEN_KINDS.map(([k, label]) =>
+    u[k]
+      ? html`<span class="tseg t-${k}" style="width:${((100 * u[k]) / total).toFixed(2)}%" title="${label}: ${fmtInt(u[k])}"></span>`
+      : '',
+  )}</div>`;
 }
 
 export function empty(title, text, extra = '') {
@@ -261,7 +315,7 @@ export function empty(title, text, extra = '') {
 }
 
 export function errorBox(e) {
-  return html`<div class="empty error"><h3>Could not load this view</h3><p>${e && e.message ? e.message : String(e)}</p>
+  return html`<div class="empty error"><h3>Could not load this view</h3><p>${e?.message ? e.message : String(e)}</p>
     <p><button type="button" data-action="retry">Try again</button></p></div>`;
 }
 
@@ -269,7 +323,10 @@ export function errorBox(e) {
 
 export function debounce(fn, ms) {
   let t = 0;
-  const d = (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+  const d = (...a) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...a), ms);
+  };
   d.cancel = () => clearTimeout(t);
   return d;
 }
@@ -283,7 +340,7 @@ export function renderChunks(container, items, render, { first = 60, chunk = 120
   return new Promise((resolve) => {
     let i = 0;
     const step = (n) => {
-      if (signal && signal.aborted) return resolve(false);
+      if (signal?.aborted) return resolve(false);
       const end = Math.min(items.length, i + n);
       let out = '';
       for (; i < end; i++) out += piece(render(items[i], i));
@@ -310,12 +367,15 @@ export function loadUplot() {
     uplotLoading = new Promise((resolve, reject) => {
       const css = document.createElement('link');
       css.rel = 'stylesheet';
-      css.href = UPLOT + 'uPlot.min.css';
+      css.href = `${UPLOT}uPlot.min.css`;
       document.head.append(css);
       const s = document.createElement('script');
-      s.src = UPLOT + 'uPlot.iife.min.js';
+      s.src = `${UPLOT}uPlot.iife.min.js`;
       s.onload = () => resolve(window.uPlot);
-      s.onerror = () => { uplotLoading = null; reject(new Error('cannot load the chart library')); };
+      s.onerror = () => {
+        uplotLoading = null;
+        reject(new Error('cannot load the chart library'));
+      };
       document.head.append(s);
     });
   }
@@ -323,9 +383,18 @@ export function loadUplot() {
 }
 
 /** The options every chart shares: the box's width, the height, times in UTC. */
-export const chartBase = (U, el, height) => ({ width: chartWidth(el), height, tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC') });
+export const chartBase = (U, el, height) => ({
+  width: chartWidth(el),
+  height,
+  tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+});
 
 /** An axis in the theme's colours (read when the chart is drawn). */
-export const chartAxis = () => ({ stroke: cssVar('--muted'), grid: { stroke: cssVar('--line'), width: 1 }, ticks: { stroke: cssVar('--line'), width: 1 }, font: '11px system-ui, sans-serif' });
+export const chartAxis = () => ({
+  stroke: cssVar('--muted'),
+  grid: { stroke: cssVar('--line'), width: 1 },
+  ticks: { stroke: cssVar('--line'), width: 1 },
+  font: '11px system-ui, sans-serif',
+});
 
 export const chartWidth = (el) => Math.max(280, el.clientWidth);

@@ -555,3 +555,74 @@ fn deleted_and_purged_sessions_show_their_state_and_profiles_filter() {
     page.screenshot("session-deleted");
     page.assert_no_errors("deleted sessions");
 }
+
+#[test]
+fn activity_page_streams_rows_pauses_filters_and_links_to_the_event() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    let id = "e284ffb1-15b9-4955-bf7f-252e5a91938e";
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/activity"));
+    page.wait_rendered(0, "activity");
+    page.wait_for("event stream open", "window.__cm.live === 'live'", S);
+    // The back-fill: the API's newest rows, in its order.
+    let api = server.get("/api/activity?limit=200");
+    let want = api["items"].as_array().unwrap();
+    assert_eq!(page.count("#a-list li.act"), want.len() as u64);
+    let first_kind = page.eval("document.querySelector('#a-list li.act').dataset.kind");
+    assert_eq!(first_kind, want[0]["kind"]);
+    assert_eq!(page.count("#a-density .bar"), 60);
+
+    // OpenClaw appends a turn: both rows arrive on top, newest first, without a reload.
+    page.eval("window.__marker = 7");
+    let path = home.join(format!("agents/main/sessions/{id}.jsonl"));
+    append(&path, &line("act00001", now_ms(), "Activity check: anyone home?", None));
+    append(&path, &line("act00002", now_ms() + 500, "Yes, the activity page sees me.", Some(0.25)));
+    page.wait_for(
+        "live rows on top",
+        "(() => { const t = [...document.querySelectorAll('#a-list li.act')].slice(0, 2).map(e => e.innerText);
+                  return t.length == 2 && t[0].includes('the activity page sees me') && t[1].includes('anyone home'); })()",
+        S,
+    );
+    let reply = page.text("#a-list li.act");
+    assert!(reply.contains("$0.2500") && reply.contains("3k tok"), "{reply}");
+    assert_eq!(page.eval("window.__marker"), 7, "the page was reloaded");
+    let live_events =
+        page.eval("[...document.querySelectorAll('#a-density .bar')].reduce((n, b) => n + +b.dataset.events, 0)");
+    assert!(live_events.as_u64().unwrap() >= 2, "density strip: {live_events}");
+
+    // Paused: a new row waits aside, then comes on resume.
+    page.click("#a-pause");
+    append(&path, &line("act00003", now_ms() + 1000, "Written while paused.", None));
+    page.wait_for("held row counted", "document.querySelector('#a-held').innerText.includes('1 new')", S);
+    assert!(!page.text("#a-list").contains("Written while paused."));
+    page.click("#a-pause");
+    page.wait_for("held row shown", "document.querySelector('#a-list').innerText.includes('Written while paused.')", S);
+
+    // Filters: replies only (from the URL), then back to everything.
+    page.show("#/activity?kind=assistant", "activity");
+    let kinds = texts(&page, "#a-list li.act .icon");
+    assert!(!kinds.is_empty());
+    let other =
+        page.eval("[...document.querySelectorAll('#a-list li.act')].filter(e => e.dataset.kind != 'assistant').length");
+    assert_eq!(other, 0, "only replies are listed");
+    assert_eq!(page.eval("document.querySelector('button[data-kind=user]').getAttribute('aria-pressed')"), "false");
+
+    // A row links to its event: the session opens there with the event marked.
+    page.show("#/activity", "activity");
+    let before = page.eval("window.__cm.renders").as_u64().unwrap();
+    page.click("#a-list li.act a.who");
+    page.wait_rendered(before, "session");
+    page.wait_for("event marked", "!!document.querySelector('.ev.hl')", S);
+    let marked = page.text(".ev.hl");
+    assert!(marked.contains("Written while paused."), "{marked}");
+
+    // A phone: no sideways scrolling.
+    page.viewport(390, 844, true);
+    page.show("#/activity", "activity");
+    let overflow = page.eval("document.documentElement.scrollWidth - window.innerWidth");
+    assert!(overflow.as_i64().unwrap() <= 0, "the activity page scrolls sideways on a phone by {overflow} px");
+    page.screenshot("activity-phone");
+    page.assert_no_errors("activity");
+}

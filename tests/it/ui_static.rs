@@ -7,8 +7,9 @@ use crate::common::{self, header, install_fixture, start};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// The whole UI (HTML + JS + CSS + vendor) must stay under this, uncompressed.
-const BUDGET: usize = 250 * 1024;
+/// The whole UI (HTML + JS + CSS + vendor) must stay under this, uncompressed. 250 KiB until the
+/// Activity view and the export menus (issue 15) came; the ARM binaries stay under their 6 MB.
+const BUDGET: usize = 300 * 1024;
 
 fn static_files() -> Vec<(String, PathBuf)> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {
