@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 53] = [
+pub const ASSETS: [Asset; 54] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -63,6 +63,7 @@ pub const ASSETS: [Asset; 53] = [
     asset!("/js/overview/parts.js", JS),
     asset!("/js/session/blocks.js", JS),
     asset!("/js/session/events.js", JS),
+    asset!("/js/session/export.js", JS),
     asset!("/js/session/figures.js", JS),
     asset!("/js/session/footer.js", JS),
     asset!("/js/session/head.js", JS),

@@ -3,6 +3,7 @@
 // tokens and cost per call and per turn, model changes and errors. Follows a live session.
 import { loader } from './loader.js';
 import { fetchHead, renderHead } from './session/head.js';
+import { wireExport } from './session/export.js';
 import { timeline } from './session/timeline.js';
 import { kindOf, SHELL, wire } from './session/toolbar.js';
 import { $, empty, html, setHTML } from './util.js';
@@ -15,6 +16,7 @@ export function mount(root, firstRoute, app) {
   const t = timeline(root, app, id, { summary: () => summary, followUp });
   t.kind = kindOf(route.query);
   wire(root, t);
+  wireExport(root, id);
   const showHead = (s) => {
     summary = s;
     renderHead(root, summary, id, t.kind);

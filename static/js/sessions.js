@@ -42,6 +42,9 @@ export function mount(root, route, app) {
         limit: size,
         offset: (page - 1) * size,
       };
+      const filters = { q: text, profile, agent, status, kind, state, sort, order };
+      $('#s-csv', root).href = `/api/sessions${qs({ ...filters, format: 'csv' })}`;
+      $('#s-json', root).href = `/api/sessions${qs({ ...filters, format: 'json' })}`;
       return api(`/api/sessions${qs(query)}`, { signal });
     },
     async render(d, signal, changed) {

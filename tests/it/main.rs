@@ -36,5 +36,6 @@ mod query_sweep;
 mod security;
 mod tls;
 mod ui_browser;
+mod ui_export;
 mod ui_otlp_fleet;
 mod ui_static;

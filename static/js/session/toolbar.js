@@ -1,6 +1,7 @@
 // The session page around its header: the filter buttons, "Follow live", "Expand all", "Jump
-// to end", and "Show all" in clipped text.
+// to end", the export menu (session/export.js), and "Show all" in clipped text.
 import { $, $$, html, setQuery } from '../util.js';
+import { exportHTML } from './export.js';
 
 const FILTERS = [
   ['all', 'All'],
@@ -20,6 +21,7 @@ export const SHELL = () => html`<p class="crumbs"><a href="#/sessions">← Sessi
     <label class="follow"><input type="checkbox" id="tl-follow" checked> Follow live</label>
     <button type="button" class="link" id="tl-expand">Expand all</button>
     <button type="button" class="link" id="tl-end">Jump to end</button>
+    ${exportHTML()}
   </div>
   <ol class="timeline" id="tl" aria-live="polite"></ol>
   <div id="tl-more"></div>`;

@@ -39,6 +39,8 @@ const sortButton = (key, label) =>
 export function shell() {
   return html`<h1>Sessions <span class="muted" id="s-total"></span></h1>
   ${filtersHTML()}
+  <p class="muted small" id="s-export">Export every session these filters select:
+    <a id="s-csv" download>CSV</a> · <a id="s-json" download>JSON</a></p>
   <div class="scroll"><table class="grid sessions" id="s-table"><thead><tr>${COLS.map(
     ([key, label, cls]) => html`<th class="${cls}"
     >${key ? sortButton(key, label) : label}</th>`,
