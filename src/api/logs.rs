@@ -37,10 +37,10 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     // With a filter, look further back so that `limit` matching lines can be found.
     let chunk = logs::read(&file, after, if filtered { limit * 20 } else { limit }, MAX_CHUNK)
         .map_err(|e| ApiError::unavailable(format!("cannot read {}: {e}", file.display())))?;
-    let mut lines: Vec<(Value, Vec<String>)> = chunk
+    let mut lines: Vec<(Value, &String)> = chunk
         .lines
         .iter()
-        .map(|l| (logs::decode_line(l), logs::session_refs(l)))
+        .map(|l| (logs::decode_line(l), l))
         .filter(|(v, _)| level.as_deref().is_none_or(|lv| v["level"].as_str() == Some(lv)))
         .filter(|(v, _)| q.as_deref().is_none_or(|q| v["message"].as_str().unwrap_or("").to_lowercase().contains(q)))
         .collect();
@@ -49,11 +49,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         lines.drain(..skip);
     }
     // Link a line to the first session it names that the index knows (ids and keys alike).
+    let refs: Vec<Vec<String>> = lines.iter().map(|(_, l)| logs::session_refs(l)).collect();
     let lines: Vec<Value> = {
         let st = ctx.index.read();
         lines
             .into_iter()
-            .map(|(mut v, refs)| {
+            .zip(refs)
+            .map(|((mut v, _), refs)| {
                 if let Some(s) = refs.iter().find_map(|r| st.session(r)) {
                     v["session"] = json!(s.id);
                     v["sessionKey"] = json!(s.meta.key);

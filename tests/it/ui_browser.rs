@@ -690,6 +690,16 @@ fn logs_page_tails_the_gateway_log_filters_by_level_and_pauses() {
     page.click("#l-pause");
     page.wait_for("held line shown", "document.querySelector('#l-list').innerText.includes('written while paused')", S);
 
+    // The log renamed away (rotated) and a new one started in its place: the tail goes on there.
+    std::fs::rename(&log, log.with_extension("log.1")).unwrap();
+    std::fs::write(&log, gateway_line("INFO", "first line of the new file")).unwrap();
+    page.wait_for(
+        "new file's line after a divider",
+        "(() => { const l = [...document.querySelectorAll('#l-list li.log')].slice(-2);
+                  return l[0].classList.contains('restart') && l[1].innerText.includes('first line of the new file'); })()",
+        S,
+    );
+
     // 360 px wide, dark: no sideways scrolling.
     page.viewport(360, 800, true);
     page.color_scheme(true);

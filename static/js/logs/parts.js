@@ -1,6 +1,6 @@
 // The Logs page's parts: its frame, one line of the gateway log, and the filters that decide
 // whether a line shows.
-import { html, sessionHref } from '../util.js';
+import { fmtClock, html, sessionHref } from '../util.js';
 
 /** tslog's levels, lowest first; a level filter shows its level and those above. */
 export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -18,8 +18,8 @@ export function passes(l, q) {
   return `${l.subsystem || ''} ${l.message || ''}`.toLowerCase().includes(needle);
 }
 
-/** 21:06:07 from the line's ISO time (as written: the gateway's own clock and zone). */
-const clockOf = (t) => (typeof t === 'string' && /T\d\d:\d\d:\d\d/.test(t) ? t.slice(11, 19) : '');
+/** The line's time of day (the browser's zone, like every other time on the page). */
+const clockOf = (t) => (Number.isFinite(Date.parse(t)) ? fmtClock(Date.parse(t)) : '');
 
 export function logRow(l) {
   const lv = String(l.level || '').toLowerCase();
