@@ -1,18 +1,33 @@
-//! `GET /api/logs?limit=N&level=L&q=TEXT`: the tail of the gateway's current log file.
+//! `GET /api/logs?limit=N&level=L&q=TEXT[&after=CURSOR]`: the gateway's current log file.
+//!
+//! Without `after`, the last `limit` lines (those matching `level` and `q`). With `after` (the
+//! `cursor` of the previous answer), the lines written since, at most 1 MiB at a time (`more`
+//! says to ask again at once); `restarted` says the cursor's file was replaced (the next day's
+//! file, a new file in the configured place) or truncated, and the new one was read from its
+//! start. The page polls with the cursor; no line is sent twice for the same file.
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::sources::logs;
 use serde_json::{json, Value};
 
+/// The most one `after` read takes from the file.
+const MAX_CHUNK: usize = 1024 * 1024;
+
 pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let limit = req.q_num("limit", 200, 1, 5000)? as usize;
+    let after = match req.q("after") {
+        None => None,
+        Some(c) => Some(logs::Cursor::parse(c).ok_or_else(|| {
+            ApiError::bad_request(format!("after={c:?} is not a cursor from /api/logs; leave it out to start"))
+        })?),
+    };
     let (configured, dirs) = {
         let st = ctx.index.read();
         (st.install.log_file.clone(), st.install.log_dirs.clone())
     };
     let Some(file) = logs::current_file(configured.as_deref(), &dirs) else {
-        return Ok(Resp::json(&json!({"file": null, "lines": [],
+        return Ok(Resp::json(&json!({"file": null, "name": null, "lines": [], "cursor": null,
             "hint": format!("no gateway log found in {} (set logging.file in openclaw.json, or --log-dir)",
                 dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))})));
     };
@@ -20,19 +35,38 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let q = req.q("q").map(str::to_lowercase);
     let filtered = level.is_some() || q.is_some();
     // With a filter, look further back so that `limit` matching lines can be found.
-    let raw = logs::tail_lines(&file, if filtered { limit * 20 } else { limit })
+    let chunk = logs::read(&file, after, if filtered { limit * 20 } else { limit }, MAX_CHUNK)
         .map_err(|e| ApiError::unavailable(format!("cannot read {}: {e}", file.display())))?;
-    let mut lines: Vec<Value> = raw
+    let mut lines: Vec<(Value, &String)> = chunk
+        .lines
         .iter()
-        .map(|l| {
-            let mut v = logs::decode_line(l);
-            crate::redact::value(&mut v);
-            v
-        })
-        .filter(|v| level.as_deref().is_none_or(|lv| v["level"].as_str() == Some(lv)))
-        .filter(|v| q.as_deref().is_none_or(|q| v["message"].as_str().unwrap_or("").to_lowercase().contains(q)))
+        .map(|l| (logs::decode_line(l), l))
+        .filter(|(v, _)| level.as_deref().is_none_or(|lv| v["level"].as_str() == Some(lv)))
+        .filter(|(v, _)| q.as_deref().is_none_or(|q| v["message"].as_str().unwrap_or("").to_lowercase().contains(q)))
         .collect();
-    let skip = lines.len().saturating_sub(limit);
-    lines.drain(..skip);
-    Ok(Resp::json(&json!({"file": file, "lines": lines})))
+    if after.is_none() {
+        let skip = lines.len().saturating_sub(limit);
+        lines.drain(..skip);
+    }
+    // Link a line to the first session it names that the index knows (ids and keys alike).
+    let refs: Vec<Vec<String>> = lines.iter().map(|(_, l)| logs::session_refs(l)).collect();
+    let lines: Vec<Value> = {
+        let st = ctx.index.read();
+        lines
+            .into_iter()
+            .zip(refs)
+            .map(|((mut v, _), refs)| {
+                if let Some(s) = refs.iter().find_map(|r| st.session(r)) {
+                    v["session"] = json!(s.id);
+                    v["sessionKey"] = json!(s.meta.key);
+                }
+                v
+            })
+            .collect()
+    };
+    let mut lines = Value::Array(lines);
+    crate::redact::value(&mut lines);
+    let name = file.file_name().map(|n| n.to_string_lossy().to_string());
+    Ok(Resp::json(&json!({"file": file, "name": name, "lines": lines, "cursor": chunk.cursor.encode(),
+        "restarted": chunk.restarted, "more": chunk.more})))
 }

@@ -1,5 +1,6 @@
-//! `GET /api/memory`: the agents' workspace memory files; `?agent=A&file=NAME` returns one
-//! file's text. Only names the listing produced are opened.
+//! `GET /api/memory`: the agents' workspace memory files (`?agent=A`; `?q=TEXT` keeps the files
+//! whose name or text holds it, case-insensitive); `?agent=A&file=NAME` returns one file's text.
+//! Only names the listing produced are opened, and only for reading.
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
@@ -32,6 +33,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         let b = memory::read(f).map_err(|e| ApiError::unavailable(format!("cannot read {name}: {e}")))?;
         return Ok(Resp::json(&json!({"agent": f.agent, "name": f.name, "size": f.size,
             "modifiedMs": f.modified_ms, "text": crate::redact::text(&String::from_utf8_lossy(&b))})));
+    }
+    if let Some(q) = req.q("q").map(str::to_lowercase) {
+        files.retain(|f| {
+            f.name.to_lowercase().contains(&q)
+                || (f.size <= MAX_TEXT
+                    && memory::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).to_lowercase().contains(&q)))
+        });
     }
     let workspaces: Vec<_> = agents.iter().map(|(id, ws)| json!({"agent": id, "workspace": ws})).collect();
     Ok(Resp::json(&json!({"workspaces": workspaces, "files": files})))

@@ -86,6 +86,19 @@ export function fmtDuration(ms) {
   return h % 24 ? `${Math.floor(h / 24)} d ${h % 24} h` : `${Math.floor(h / 24)} d`;
 }
 
+/** 1.2 GB, 512 MB */
+export function fmtBytes(n) {
+  if (n == null) return '–';
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let x = Number(n);
+  while (x >= 1000 && i < u.length - 1) {
+    x /= 1000;
+    i++;
+  }
+  return `${x >= 100 || i === 0 ? Math.round(x) : x.toFixed(1)} ${u[i]}`;
+}
+
 // ---- time ------------------------------------------------------------------------------------
 
 /** The server's clock: "3 min ago" is relative to the server, which may be a fixed test clock. */

@@ -26,6 +26,7 @@ mod hostile_db;
 mod http_limits;
 mod http_methods;
 mod live;
+mod logs_memory;
 mod monitor_api;
 mod monitor_channels;
 mod monitor_pause;

@@ -626,3 +626,144 @@ fn activity_page_streams_rows_pauses_filters_and_links_to_the_event() {
     page.screenshot("activity-phone");
     page.assert_no_errors("activity");
 }
+
+/// A gateway log line as OpenClaw's logger writes it (the lab log's shape).
+fn gateway_line(level: &str, text: &str) -> String {
+    let b = r#"{"subsystem":"gateway"}"#;
+    format!(
+        "{}\n",
+        serde_json::json!({"0": b, "1": text, "_meta": {"logLevelName": level, "name": b},
+            "time": "2026-11-25T09:00:00.000+00:00", "message": text})
+    )
+}
+
+#[test]
+fn logs_page_tails_the_gateway_log_filters_by_level_and_pauses() {
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let log = home.parent().unwrap().join("logs/openclaw.log");
+    let raw = std::fs::read_to_string(&log).unwrap();
+    let levels: Vec<String> = raw
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["_meta"]["logLevelName"].as_str().unwrap().to_string())
+        .collect();
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/logs"));
+    page.wait_rendered(0, "logs");
+    assert_eq!(page.count("#l-list li.log"), levels.len() as u64);
+    assert_eq!(page.text("#l-file"), "openclaw.log");
+    // The lab's sub-agent announce lines name its session key: they link to the session.
+    let named = raw.lines().filter(|l| l.contains("announce:v1:agent:")).count() as u64;
+    assert!(named > 0);
+    assert_eq!(page.count("#l-list a.to-session[href^='#/sessions/']"), named);
+
+    // The gateway writes a line: it shows at the bottom within about a second, without a reload.
+    page.eval("window.__marker = 7");
+    let t0 = std::time::Instant::now();
+    common_append(&log, &gateway_line("INFO", "browser tail check"));
+    page.wait_for(
+        "appended line at the bottom",
+        "document.querySelector('#l-list li.log:last-child').innerText.includes('browser tail check')",
+        Duration::from_secs(3),
+    );
+    assert!(t0.elapsed() < Duration::from_millis(2500), "took {:?}", t0.elapsed());
+    assert_eq!(page.eval("window.__marker"), 7, "the page was reloaded");
+
+    // Level filter: warn and above, as the fixture's levels say.
+    let warn = levels.iter().filter(|l| matches!(l.as_str(), "WARN" | "ERROR" | "FATAL")).count() as u64;
+    assert!(warn > 0);
+    page.show("#/logs?level=warn", "logs");
+    assert_eq!(page.count("#l-list li.log"), warn);
+    assert_eq!(page.eval("document.querySelector('#l-filters select').value"), "warn");
+    common_append(&log, &gateway_line("ERROR", "an error shows under warn"));
+    common_append(&log, &gateway_line("DEBUG", "a debug line does not"));
+    page.wait_for("error line", "document.querySelector('#l-list').innerText.includes('an error shows under warn')", S);
+    assert!(!page.text("#l-list").contains("a debug line does not"));
+
+    // Pause: a new line waits aside, then comes on resume.
+    page.show("#/logs", "logs");
+    page.click("#l-pause");
+    common_append(&log, &gateway_line("INFO", "written while paused"));
+    page.wait_for("held line counted", "document.querySelector('#l-held').innerText.includes('1 new')", S);
+    assert!(!page.text("#l-list").contains("written while paused"));
+    page.click("#l-pause");
+    page.wait_for("held line shown", "document.querySelector('#l-list').innerText.includes('written while paused')", S);
+
+    // The log renamed away (rotated) and a new one started in its place: the tail goes on there.
+    std::fs::rename(&log, log.with_extension("log.1")).unwrap();
+    std::fs::write(&log, gateway_line("INFO", "first line of the new file")).unwrap();
+    page.wait_for(
+        "new file's line after a divider",
+        "(() => { const l = [...document.querySelectorAll('#l-list li.log')].slice(-2);
+                  return l[0].classList.contains('restart') && l[1].innerText.includes('first line of the new file'); })()",
+        S,
+    );
+
+    // 360 px wide, dark: no sideways scrolling.
+    page.viewport(360, 800, true);
+    page.color_scheme(true);
+    page.show("#/logs?level=info", "logs");
+    let overflow = page.eval("document.documentElement.scrollWidth - window.innerWidth");
+    assert!(overflow.as_i64().unwrap() <= 0, "the logs page scrolls sideways on a phone by {overflow} px");
+    page.screenshot("logs-phone-dark");
+    page.assert_no_errors("logs");
+}
+
+fn common_append(path: &std::path::Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn memory_page_lists_the_files_and_shows_html_in_them_as_text() {
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let ws = home.join("workspace");
+    let planted = "# Planted note\n\n<script>window.__pwned = 1</script>\n<img src=x onerror=\"window.__pwned = 2\">\n\n## Second heading\ntext\n";
+    std::fs::write(ws.join("memory/2026-11-25.md"), planted).unwrap();
+    let mut want: Vec<String> = ["MEMORY.md", "USER.md"].iter().map(|s| s.to_string()).collect();
+    let mut notes: Vec<String> = std::fs::read_dir(ws.join("memory"))
+        .unwrap()
+        .map(|e| format!("memory/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    notes.sort();
+    notes.reverse();
+    want.extend(notes);
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/memory?agent=main"));
+    page.wait_rendered(0, "memory");
+    assert_eq!(texts(&page, "#m-files .m-name"), want);
+    let sizes = texts(&page, "#m-files li .muted");
+    let memory_size = std::fs::metadata(ws.join("MEMORY.md")).unwrap().len();
+    assert!(memory_size < 1000 && sizes[0].starts_with(&format!("{memory_size} B")), "{sizes:?}");
+    // The first file shows by default, its headings as headings.
+    let first = std::fs::read_to_string(ws.join("MEMORY.md")).unwrap();
+    let h1 = first.lines().find_map(|l| l.strip_prefix("# ")).unwrap();
+    assert_eq!(page.text("#m-text h3.md-h"), h1);
+
+    let scripts = page.count("script");
+    page.show("#/memory?agent=main&file=memory%2F2026-11-25.md", "memory");
+    let text = page.text("#m-text");
+    assert!(text.contains("<script>window.__pwned = 1</script>"), "{text}");
+    assert!(text.contains("<img src=x onerror="), "{text}");
+    assert_eq!(page.count("script"), scripts, "a script element was added");
+    assert_eq!(page.count("#m-text img"), 0);
+    assert_eq!(page.eval("window.__pwned === undefined"), true);
+    assert_eq!(texts(&page, "#m-text .md-h"), vec!["Planted note", "Second heading"]);
+    assert_eq!(page.count("#m-text h4.md-h"), 1);
+
+    // The filter box: only files holding the words (as read here) stay listed.
+    page.eval("(f => { f.value = 'Planted'; f.dispatchEvent(new Event('input')); })(document.querySelector('#m-filters input'))");
+    page.wait_for("filtered", "document.querySelectorAll('#m-files li').length === 1", S);
+    assert_eq!(texts(&page, "#m-files .m-name"), vec!["memory/2026-11-25.md"]);
+
+    page.viewport(360, 800, true);
+    page.color_scheme(true);
+    page.show("#/memory?agent=main", "memory");
+    let overflow = page.eval("document.documentElement.scrollWidth - window.innerWidth");
+    assert!(overflow.as_i64().unwrap() <= 0, "the memory page scrolls sideways on a phone by {overflow} px");
+    page.screenshot("memory-phone-dark");
+    page.assert_no_errors("memory");
+}

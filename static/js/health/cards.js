@@ -1,18 +1,5 @@
-// Health's figures: byte sizes, meters, the warnings and the key-figure cards.
-import { fmtDuration, html } from '../util.js';
-
-/** 1.2 GB, 512 MB */
-export function fmtBytes(n) {
-  if (n == null) return '–';
-  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let x = Number(n);
-  while (x >= 1000 && i < u.length - 1) {
-    x /= 1000;
-    i++;
-  }
-  return `${x >= 100 || i === 0 ? Math.round(x) : x.toFixed(1)} ${u[i]}`;
-}
+// Health's figures: meters, the warnings and the key-figure cards.
+import { fmtBytes, fmtDuration, html } from '../util.js';
 
 export const meter = (pct, warnAt = 85) =>
   html`<div class="bar" title="${pct == null ? '' : `${pct}%`}"><span

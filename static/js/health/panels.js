@@ -1,7 +1,6 @@
 // Health's panels: disks, the gateway, port checks, the machine, GPUs and the history database.
-import { ago, fmtDuration, html, plural } from '../util.js';
-
-import { fmtBytes, yes } from './cards.js';
+import { ago, fmtBytes, fmtDuration, html, plural } from '../util.js';
+import { yes } from './cards.js';
 
 const kv = (k, v) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`;
 const muted = (text) => html`<span class="muted">${text}</span>`;
