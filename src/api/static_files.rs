@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 58] = [
+pub const ASSETS: [Asset; 59] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -39,6 +39,7 @@ pub const ASSETS: [Asset; 58] = [
     asset!("/js/health.js", JS),
     asset!("/js/activity.js", JS),
     asset!("/js/activity/density.js", JS),
+    asset!("/js/activity/filters.js", JS),
     asset!("/js/activity/row.js", JS),
     asset!("/js/logs.js", JS),
     asset!("/js/logs/parts.js", JS),
