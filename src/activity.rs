@@ -111,6 +111,43 @@ pub fn row(line: &[u8], seq: u64, cost: f64, pending: &mut PendingCalls) -> Opti
     Some(row)
 }
 
+/// The row of a cron run: a stored run (`sources::crons`, `action` finished) or a `cron` event
+/// of the gateway (`action` started or finished); other actions (job added, edited) give none.
+/// `job_name` is the job's name when the caller knows it.
+pub fn cron_row(run: &Value, job_name: Option<&str>) -> Option<Value> {
+    let action = run["action"].as_str().unwrap_or("finished");
+    if action != "started" && action != "finished" {
+        return None;
+    }
+    let started = run["runAtMs"].as_i64();
+    let duration = run["durationMs"].as_i64();
+    let ts = match action {
+        "started" => started.or(run["ts"].as_i64()),
+        _ => run["ts"].as_i64().or_else(|| Some(started? + duration.unwrap_or(0))),
+    };
+    let status = run["status"].as_str();
+    let failed = matches!(status, Some("error" | "failed" | "timeout" | "timed_out" | "interrupted"));
+    let text = run["error"].as_str().filter(|_| failed).or(run["summary"].as_str()).unwrap_or("");
+    let mut row = json!({
+        "kind": "cron",
+        "action": action,
+        "jobId": run["jobId"],
+        "job": job_name.or(run["jobName"].as_str()),
+        "status": status,
+        "isError": failed,
+        "durationMs": duration,
+        "text": shorten(text, TEXT_MAX),
+        "ts": ts,
+    });
+    if let Some(id) = run["sessionId"].as_str() {
+        row["sessionId"] = json!(id);
+        row["key"] = run["sessionKey"].clone();
+        row["sessionKind"] = json!("cron");
+    }
+    crate::redact::value(&mut row);
+    Some(row)
+}
+
 /// A JSON value as one line of text (strings without their quotes).
 fn one_line(v: &Value) -> String {
     match v {
@@ -173,6 +210,33 @@ mod tests {
         assert!(t.chars().count() <= TEXT_MAX + 1 && t.ends_with('…'), "{t}");
         assert!(row(br#"{"type":"session","id":"x","timestamp":"2026-11-24T21:06:10Z"}"#, 0, 0.0, &mut p).is_none());
         assert!(row(b"not json", 0, 0.0, &mut p).is_none());
+    }
+
+    #[test]
+    fn cron_runs_and_events() {
+        // A run as OpenClaw 2026.3 logged it (tests/fixtures/legacy-2026.3, cron/runs/).
+        let run = json!({"ts": 1774994415589i64, "jobId": "3e37dfb1", "action": "finished", "status": "ok",
+            "summary": "message sent", "sessionId": "e7a09774", "sessionKey": "agent:main:cron:3e37dfb1:run:e7a09774",
+            "runAtMs": 1774994400066i64, "durationMs": 15515});
+        let r = cron_row(&run, Some("reminder")).unwrap();
+        assert_eq!(
+            (r["kind"].as_str(), r["job"].as_str(), r["status"].as_str()),
+            (Some("cron"), Some("reminder"), Some("ok"))
+        );
+        assert_eq!((r["ts"].as_i64(), r["durationMs"].as_i64()), (Some(1774994415589), Some(15515)));
+        assert_eq!((r["isError"].as_bool(), r["text"].as_str()), (Some(false), Some("message sent")));
+        assert_eq!(r["sessionId"], "e7a09774");
+        // A failed run shows its error; an event without `ts` ends at start + duration.
+        let failed = json!({"jobId": "j", "action": "finished", "status": "error", "error": "exit 3",
+            "summary": "s", "runAtMs": 1000, "durationMs": 250});
+        let r = cron_row(&failed, None).unwrap();
+        assert_eq!(
+            (r["isError"].as_bool(), r["text"].as_str(), r["ts"].as_i64()),
+            (Some(true), Some("exit 3"), Some(1250))
+        );
+        let started = json!({"jobId": "j", "action": "started", "runAtMs": 1000});
+        assert_eq!(cron_row(&started, None).unwrap()["ts"], 1000);
+        assert!(cron_row(&json!({"jobId": "j", "action": "added"}), None).is_none());
     }
 
     #[test]

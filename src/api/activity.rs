@@ -3,13 +3,15 @@
 //! index keeps aggregates, not lines), and a density strip: rows and cost per minute over the
 //! last hour. What happens next arrives as `activity` events on `/api/events`.
 //!
-//! Filters: `agent`, `profile`, `sessionKind` (main, chat, cron, subagent) and `kind` (row
-//! kinds, comma-separated: user, assistant, tool_result, error, compaction).
+//! Cron runs OpenClaw recorded are rows too (`kind` cron). Filters: `agent`, `profile`,
+//! `sessionKind` (main, chat, cron, subagent) and `kind` (row kinds, comma-separated: user,
+//! assistant, tool_result, error, compaction, cron).
 
 use super::transcript::{for_each_line, Location};
 use super::{Answer, Ctx, Req, Resp};
 use crate::activity::{self, PendingCalls};
 use crate::model::Tally;
+use crate::sources::crons;
 use crate::sources::transcript::summarize;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -85,6 +87,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         rows.extend(newest);
     }
     // Newest first; rows without a time last; within one time, the later line first.
+    if kinds.as_ref().is_none_or(|k| k.contains(&"cron")) && req.q("sessionKind").is_none_or(|k| k == "cron") {
+        rows.extend(cron_rows(ctx, req, limit));
+    }
     rows.sort_by(|a, b| {
         let key = |r: &Value| (r["ts"].as_i64().unwrap_or(i64::MIN), r["seq"].as_u64().unwrap_or(0));
         key(b).cmp(&key(a))
@@ -98,4 +103,35 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         })
         .collect();
     Ok(Resp::json(&json!({"nowMs": now, "items": rows, "density": density, "unreadable": unreadable})))
+}
+
+/// The newest cron runs OpenClaw recorded (its state database, or the file era's run logs) as
+/// activity rows, with their job's name; a run's session gives its agent and profile.
+fn cron_rows(ctx: &Ctx, req: &Req, limit: usize) -> Vec<Value> {
+    let install = ctx.index.read().install.clone();
+    let store = match (&install.state_db, &install.cron_jobs_file) {
+        (Some(db), _) => crons::read_state_db(db, limit),
+        (None, Some(f)) => crons::read_legacy(f, limit),
+        _ => return Vec::new(),
+    };
+    let Ok(store) = store else { return Vec::new() };
+    let name_of = |id: &str| {
+        store.jobs.iter().find(|j| j["id"] == id).and_then(|j| j["name"].as_str().or(j["displayName"].as_str()))
+    };
+    let st = ctx.index.read();
+    store
+        .runs
+        .iter()
+        .filter_map(|r| activity::cron_row(r, r["jobId"].as_str().and_then(name_of)))
+        .map(|mut row| {
+            let session = row["sessionId"].as_str().and_then(|id| st.sessions.get(id));
+            if let Some(s) = session {
+                row["agent"] = json!(s.agent);
+                row["profile"] = json!(st.profile_of(&s.agent));
+            }
+            row
+        })
+        .filter(|r| req.q("agent").is_none_or(|a| r["agent"] == a))
+        .filter(|r| req.q("profile").is_none_or(|p| r["profile"] == p))
+        .collect()
 }

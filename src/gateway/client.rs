@@ -513,7 +513,18 @@ pub(super) fn forward(ctx: &Ctx, event: &str, p: &Value) {
                 );
             }
         }
-        "cron" => ctx.index.hub.publish("cron", p.clone()),
+        "cron" => {
+            ctx.index.hub.publish("cron", p.clone());
+            // A run started or finished is also a row of the activity stream.
+            if let Some(mut row) = crate::activity::cron_row(p, None) {
+                if let Some(id) = row["sessionId"].as_str().map(str::to_string) {
+                    if let Some(agent) = ctx.index.read().sessions.get(&id).map(|s| s.agent.clone()) {
+                        row["agent"] = json!(agent);
+                    }
+                }
+                ctx.index.hub.publish("activity", json!({"items": [row]}));
+            }
+        }
         "health" => ctx
             .index
             .hub

@@ -125,3 +125,36 @@ fn lines_written_while_running_stream_as_activity_and_back_fill() {
     assert!(start <= ts && ts < start + 60_000, "{b} for {ts}");
     assert_eq!(density.as_array().unwrap().len(), 60);
 }
+
+#[test]
+fn recorded_cron_runs_are_rows_with_their_job() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    // What OpenClaw 2026.3 logged: every finished run, and the jobs' names.
+    let jobs: Value = serde_json::from_str(&std::fs::read_to_string(home.join("cron/jobs.json")).unwrap()).unwrap();
+    let mut runs: Vec<Value> = Vec::new();
+    for e in std::fs::read_dir(home.join("cron/runs")).unwrap().flatten() {
+        for l in std::fs::read_to_string(e.path()).unwrap().lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            if v["action"] == "finished" {
+                runs.push(v);
+            }
+        }
+    }
+    assert!(!runs.is_empty());
+    let got = server.get("/api/activity?kind=cron&limit=500");
+    let rows = got["items"].as_array().unwrap();
+    assert_eq!(rows.len(), runs.len(), "{got:#}");
+    for run in &runs {
+        let row = rows.iter().find(|r| r["ts"] == run["ts"] && r["jobId"] == run["jobId"]).expect("a row per run");
+        let name = jobs["jobs"].as_array().unwrap().iter().find(|j| j["id"] == run["jobId"]).map(|j| j["name"].clone());
+        assert_eq!(row["job"], name.unwrap_or(Value::Null));
+        assert_eq!(row["status"], run["status"]);
+        assert_eq!(row["durationMs"], run["durationMs"]);
+        assert_eq!(row["sessionId"], run["sessionId"]);
+        assert_eq!(row["isError"], run["status"] != "ok", "{row}");
+    }
+    // Rows of another kind only: no cron rows.
+    let users = server.get("/api/activity?kind=user&limit=500");
+    assert!(users["items"].as_array().unwrap().iter().all(|r| r["kind"] == "user"));
+}

@@ -358,6 +358,19 @@ fn clawmetry_against_the_real_openclaw_gateway() {
     assert_eq!(run["status"], "ok", "{run}");
     assert!(run["sessionKey"].as_str().unwrap_or("").contains(":cron:"), "{run}");
     assert!(events.lock().unwrap().iter().any(|(n, _)| n == "cron"), "no cron event forwarded");
+    // The run is on the activity stream too (issue 15): started, then finished with its status.
+    let (_, _) = s.wait_for(Duration::from_secs(10), |_| {
+        let ev = events.lock().unwrap();
+        let rows: Vec<&Value> = ev
+            .iter()
+            .filter(|(n, _)| n == "activity")
+            .flat_map(|(_, d)| d["items"].as_array().into_iter().flatten())
+            .filter(|r| r["kind"] == "cron" && r["jobId"] == id.as_str())
+            .collect();
+        let finished = rows.iter().find(|r| r["action"] == "finished")?;
+        assert_eq!(finished["status"], run["status"], "{finished}");
+        rows.iter().any(|r| r["action"] == "started").then_some(())
+    });
 
     // Toggle off and on.
     let (st, r, _) = request(&s, "POST", &format!("/api/crons/{id}/toggle"), None);

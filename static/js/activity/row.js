@@ -8,11 +8,13 @@ export const KINDS = [
   ['tool_result', 'Tool results'],
   ['error', 'Errors'],
   ['compaction', 'Compactions'],
+  ['cron', 'Cron runs'],
 ];
 
-const ICON = { user: '💬', assistant: '🤖', tool_result: '🔧', error: '⛔', compaction: '🗜' };
+const ICON = { user: '💬', assistant: '🤖', tool_result: '🔧', error: '⛔', compaction: '🗜', cron: '⏰' };
 
 function who(r) {
+  if (!r.sessionId) return html`<a class="who" href="#/crons">cron · ${r.job || String(r.jobId).slice(0, 8)}</a>`;
   const name = r.key ? r.key.split(':').slice(2).join(':') || r.key : String(r.sessionId).slice(0, 8);
   const link = sessionHref(r.sessionId, r.seq != null ? { event: r.seq } : {});
   return html`<a class="who" href="${link}" title="${r.key || r.sessionId}">${r.agent || '?'} · ${name}</a>
@@ -35,6 +37,12 @@ function what(r) {
       return html`<b>${r.tool || 'tool'}</b> <span class="${r.isError ? 'bad' : 'ok'}">${r.isError ? 'failed' : 'ok'}</span>
         ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
         <span class="text">${r.text}</span>`;
+    case 'cron': {
+      const state = r.action === 'started' ? 'started' : r.status || 'finished';
+      return html`<b>${r.job || r.jobId}</b> <span class="${r.isError ? 'bad' : 'ok'}">${state}</span>
+        ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
+        <span class="text">${r.text}</span>`;
+    }
     case 'compaction':
       return html`<span class="meta">compacted${r.tokensBefore ? html` (${fmtTokens(r.tokensBefore)} tok before)` : ''}</span>
         <span class="text">${r.text}</span>`;
