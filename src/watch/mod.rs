@@ -1,0 +1,526 @@
+//! The watcher thread: indexes every transcript once at start-up, then follows them live.
+//!
+//! inotify reports changes in the sessions dirs (JSONL files, `sessions.json`), the agent dirs
+//! (the agent database and its `-wal`) and the state dir. A JSONL file is read from its last
+//! offset (a partial last line waits for its newline; a truncated or replaced file is re-read
+//! from the start); a database is read past the highest rowid seen. Every few seconds a rescan
+//! catches what inotify cannot (new agents, a state dir that appears later, inotify limits).
+//! All parsing happens outside the state lock; the lock is taken only to apply finished deltas.
+//!
+//! Files: this one (the thread, its loop, inotify, the rescan), `cold.rs` (the start-up index and
+//! archive files), `files.rs` (JSONL transcripts, `sessions.json`, sub-agent runs), `db.rs`
+//! (agent databases), `ledger.rs` (the spend ledger read back and written).
+
+use crate::activity::PendingCalls;
+use crate::cli::Config;
+use crate::ledger::Ledger;
+use crate::pricing::PriceTable;
+use crate::sources::archives::{self};
+use crate::sources::detect::{self, Install};
+use crate::sources::jsonl_store::{self, FileRole, LineReader};
+use crate::state::Index;
+use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
+use rusqlite::Connection;
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+mod cold;
+mod db;
+mod files;
+mod ledger;
+
+use db::*;
+
+/// How often the rescan runs.
+const RESCAN: Duration = Duration::from_secs(5);
+/// Read size for archives (inflated).
+const ARCHIVE_BUF: usize = 256 * 1024;
+/// Read size for transcript files.
+const CHUNK: usize = 1024 * 1024;
+/// A JSONL file that shrank or was replaced is read again this long after the change.
+const REBUILD_AFTER: Duration = Duration::from_millis(250);
+/// Sessions changed since the last write reach the ledger this often.
+const LEDGER_FLUSH: Duration = Duration::from_secs(2);
+/// Sessions read from or written to the ledger at a time (one transaction, one lock each).
+const LEDGER_CHUNK: usize = 2048;
+/// Activity rows published from one poll at most (the newest; a file found late would flood).
+const ACTIVITY_BATCH: usize = 200;
+/// A database is read once it has been quiet this long after a change, and at the latest
+/// `DB_MAX_WAIT` after the first change. Reading at once would start a read transaction in the
+/// very millisecond in which OpenClaw, having just written, checkpoints its WAL: a
+/// `wal_checkpoint(TRUNCATE)` cannot complete while any reader holds a snapshot of WAL frames, and
+/// OpenClaw then defers its disk-budget purge ("checkpoint-incomplete"). Measured on the lab:
+/// `openclaw sessions cleanup --enforce` failed to purge 8 times in a row while clawmetry read on
+/// every change. Waiting also lets a commit reach the shared-memory index, which inotify cannot see.
+const DB_QUIET: Duration = Duration::from_millis(120);
+const DB_MAX_WAIT: Duration = Duration::from_millis(600);
+
+/// Starts the watcher thread.
+pub fn spawn(index: Arc<Index>, cfg: Config) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("watcher".into()).spawn(move || {
+        let mut w = Watcher::new(index, cfg);
+        w.run();
+    })
+}
+
+/// Where a JSONL file has been read to. Its session and agent are in its path
+/// (`agents/<agent>/sessions/<id>.jsonl…`), so the cursor does not repeat them.
+struct FileCursor {
+    ino: u64,
+    /// Bytes read so far (the reader holds any unfinished last line).
+    read_pos: u64,
+    reader: LineReader,
+    /// Complete lines read so far: the next line's place in the session (its `seq`).
+    lines: u64,
+}
+
+struct DbCursor {
+    agent: String,
+    /// The last poll failed (the database is on /api/health's list of current problems).
+    failing: bool,
+    conn: Option<Connection>,
+    ino: u64,
+    max_rowid: i64,
+    meta_since: i64,
+    window_rowid: i64,
+    seqs: HashMap<String, i64>,
+    /// Archive names listed in the database at the last poll, and those of them that could not
+    /// be read (a copy kept as a file is then read instead).
+    archives: HashSet<String>,
+    failed_archives: HashSet<String>,
+    deletions: Deletions,
+}
+
+/// What tells a database's polls that OpenClaw deleted sessions from it.
+#[derive(Default)]
+struct Deletions {
+    /// `session_windows` rows at the last poll: fewer now means sessions were deleted.
+    windows: i64,
+    /// Until when each poll looks again which sessions still have rows: OpenClaw deletes a
+    /// session in more than one transaction (archive row, window, transcript rows), and a poll
+    /// may fall between them.
+    recheck_until: Option<Instant>,
+}
+
+/// How long after a deletion was seen the polls keep checking which sessions have rows.
+const DELETION_SETTLE: Duration = Duration::from_secs(15);
+
+type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
+/// What the cold-index threads hand back: file cursors per worker, database cursors.
+type ColdResults = (Vec<Vec<(PathBuf, FileCursor)>>, Vec<(PathBuf, DbCursor)>);
+
+struct Watcher {
+    index: Arc<Index>,
+    cfg: Config,
+    install: Install,
+    prices: PriceTable,
+    files: HashMap<PathBuf, FileCursor>,
+    dbs: HashMap<PathBuf, DbCursor>,
+    stamps: HashMap<PathBuf, (i64, u64)>,
+    watches: Option<Watches>,
+    wd_dirs: WdMap,
+    /// Watched dirs and the inode each had: a dir removed and made again is a new dir, whose
+    /// watch must be added again (the old one went with the old inode).
+    watched: HashMap<PathBuf, u64>,
+    rx: Option<Receiver<PathBuf>>,
+    /// Databases that changed and are read once they settle (see `DB_QUIET`).
+    settling: Vec<Settling>,
+    /// JSONL sessions to re-read from the start (a file shrank or was replaced), and when: a
+    /// moment after the change, so that a rewrite in progress is read whole, not as an empty or
+    /// half-written file followed by "appended" lines counted twice.
+    rebuilds: Vec<(Instant, String)>,
+    /// Tool calls awaiting their result, per session (for the activity rows' durations).
+    pending_calls: HashMap<String, PendingCalls>,
+    /// Archive files (`.zst`) read, by path: their archive names.
+    archive_files: HashMap<PathBuf, String>,
+    /// The ledger (`<data-dir>/ledger.db`), when there is a data dir and it opens.
+    ledger: Option<Ledger>,
+    /// The figures (events, cost) the ledger has of each session: a session whose figures did
+    /// not change is not written again.
+    /// Keyed by `ledger::id_key` (8 bytes, not the id string: 100k sessions).
+    /// The value: (events, cost, `ledger::fingerprint`).
+    ledger_known: HashMap<u64, (u64, f64, u64)>,
+    /// Whether the ledger was read into the index (once, after the first cold index).
+    ledger_loaded: bool,
+    last_ledger_flush: Instant,
+}
+
+impl Watcher {
+    fn new(index: Arc<Index>, cfg: Config) -> Watcher {
+        let install = index.read().install.clone();
+        let wd_dirs: WdMap = Arc::default();
+        let (watches, rx) = match start_inotify(wd_dirs.clone()) {
+            Ok((w, rx)) => (Some(w), Some(rx)),
+            Err(e) => {
+                eprintln!("clawmetry: inotify unavailable ({e}); following changes by rescanning every {RESCAN:?}");
+                (None, None)
+            }
+        };
+        Watcher {
+            index,
+            cfg,
+            install,
+            prices: PriceTable::default(),
+            files: HashMap::new(),
+            dbs: HashMap::new(),
+            stamps: HashMap::new(),
+            watches,
+            wd_dirs,
+            watched: HashMap::new(),
+            rx,
+            settling: Vec::new(),
+            rebuilds: Vec::new(),
+            pending_calls: HashMap::new(),
+            archive_files: HashMap::new(),
+            ledger: None,
+            ledger_known: HashMap::new(),
+            ledger_loaded: false,
+            last_ledger_flush: Instant::now(),
+        }
+    }
+
+    fn run(&mut self) {
+        self.cold_index();
+        let mut last_rescan = Instant::now();
+        loop {
+            let mut wait =
+                RESCAN.saturating_sub(last_rescan.elapsed()).max(Duration::from_millis(10)).min(LEDGER_FLUSH);
+            if let Some(due) = self.settling.iter().map(Settling::due).chain(self.rebuilds.iter().map(|r| r.0)).min() {
+                wait = wait.min(due.saturating_duration_since(Instant::now()));
+            }
+            let first = match &self.rx {
+                Some(rx) => match rx.recv_timeout(wait) {
+                    Ok(p) => Some(p),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.rx = None;
+                        None
+                    }
+                },
+                None => {
+                    std::thread::sleep(wait);
+                    None
+                }
+            };
+            if let Some(p) = first {
+                let mut dirty: Vec<PathBuf> = vec![p];
+                if let Some(rx) = &self.rx {
+                    while let Ok(p) = rx.try_recv() {
+                        if !dirty.contains(&p) {
+                            dirty.push(p);
+                        }
+                    }
+                }
+                for p in dirty {
+                    self.on_change(&p);
+                }
+            }
+            let now = Instant::now();
+            let (due, later) = std::mem::take(&mut self.settling).into_iter().partition(|r| r.due() <= now);
+            self.settling = later;
+            for r in due {
+                match r.db {
+                    Settled::Agent { path, agent } => self.poll_db(&path, &agent),
+                    Settled::State => self.load_subagent_runs(),
+                }
+            }
+            let due: Vec<String> = self.rebuilds.iter().filter(|r| r.0 <= now).map(|r| r.1.clone()).collect();
+            self.rebuilds.retain(|r| r.0 > now);
+            for id in due {
+                self.rebuild_jsonl_session(&id);
+            }
+            if last_rescan.elapsed() >= RESCAN {
+                self.rescan();
+                last_rescan = Instant::now();
+            }
+            if self.last_ledger_flush.elapsed() >= LEDGER_FLUSH {
+                self.flush_ledger();
+            }
+        }
+    }
+
+    fn load_prices(&mut self) {
+        let user_path = self
+            .cfg
+            .prices
+            .clone()
+            .or_else(|| self.cfg.data_dir.as_ref().map(|d| d.join("prices.json")).filter(|p| p.is_file()));
+        let user = user_path.as_ref().and_then(|p| match std::fs::read_to_string(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("clawmetry: cannot read prices file {}: {e}", p.display());
+                None
+            }
+        });
+        self.prices = match PriceTable::load(user.as_deref(), self.install.config.as_ref()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("clawmetry: {e}; using the embedded price table");
+                PriceTable::load(None, self.install.config.as_ref()).unwrap_or_default()
+            }
+        };
+    }
+
+    fn ensure_watches(&mut self) {
+        let Some(watches) = self.watches.as_mut() else { return };
+        let dir_mask = WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::CLOSE_WRITE;
+        let file_mask = dir_mask | WatchMask::MODIFY | WatchMask::MOVED_FROM;
+        let mut wanted: Vec<(PathBuf, WatchMask)> = vec![
+            (self.install.state_dir.clone(), dir_mask),
+            (self.install.state_dir.join("agents"), dir_mask),
+            (self.install.state_dir.join("state"), file_mask),
+        ];
+        for a in &self.install.agents {
+            wanted.push((a.sessions_dir.clone(), file_mask));
+            wanted.push((a.db_path.parent().map(Path::to_path_buf).unwrap_or_default(), file_mask));
+            if let Some(agent_dir) = a.sessions_dir.parent() {
+                wanted.push((agent_dir.to_path_buf(), dir_mask));
+            }
+        }
+        for (dir, mask) in wanted {
+            let ino = std::fs::metadata(&dir).ok().filter(|m| m.is_dir()).map(|m| m.ino());
+            let Some(ino) = ino else { continue };
+            if self.watched.get(&dir) == Some(&ino) {
+                continue;
+            }
+            match watches.add(&dir, mask) {
+                Ok(wd) => {
+                    crate::sync::lock(&self.wd_dirs).insert(wd, dir.clone());
+                    self.watched.insert(dir, ino);
+                }
+                Err(e) => eprintln!("clawmetry: cannot watch {}: {e} (the rescan still follows it)", dir.display()),
+            }
+        }
+    }
+
+    /// Handles one changed path reported by inotify.
+    fn on_change(&mut self, path: &Path) {
+        let Some(dir) = path.parent() else { return };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(agent) = self.install.agents.iter().find(|a| a.sessions_dir == dir).map(|a| a.id.clone()) {
+            if name.ends_with(".zst") {
+                if path.is_file() {
+                    self.archive_file(path, &agent);
+                } else {
+                    self.archive_files_gone();
+                }
+                return;
+            }
+            match jsonl_store::classify(name) {
+                FileRole::Transcript { id } => self.tail_file(path, &agent, &id),
+                FileRole::Index => self.load_sessions_json(&agent, path),
+                FileRole::Ignored => {}
+            }
+            return;
+        }
+        if let Some(a) = self.install.agents.iter().find(|a| a.db_path.parent() == Some(dir)).cloned() {
+            if name == "openclaw-agent.sqlite" || name == "openclaw-agent.sqlite-wal" {
+                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
+            }
+            return;
+        }
+        if dir == self.install.state_dir.join("state") {
+            if name == "openclaw.sqlite" || name == "openclaw.sqlite-wal" {
+                self.settle(Settled::State);
+            }
+            return;
+        }
+        // Something changed in the state dir or agents/: a new agent, a new config.
+        self.redetect();
+    }
+
+    /// Notes a change of a database, to be read once it settles.
+    fn settle(&mut self, db: Settled) {
+        let now = Instant::now();
+        match self.settling.iter_mut().find(|r| r.db == db) {
+            Some(r) => r.last = now,
+            None => self.settling.push(Settling { db, first: now, last: now }),
+        }
+    }
+
+    /// Re-reads the installation; indexes agents and files that appeared.
+    fn redetect(&mut self) {
+        let fresh = detect::detect(&self.cfg);
+        if fresh.found && !self.install.found {
+            eprintln!("clawmetry: OpenClaw installation found at {}", fresh.state_dir.display());
+            self.cold_index();
+            return;
+        }
+        let changed = fresh.agents != self.install.agents || fresh.config_path != self.install.config_path;
+        self.install = fresh;
+        if changed {
+            self.load_prices();
+            let mut st = self.index.write();
+            st.install = self.install.clone();
+            st.prices = std::sync::Arc::new(self.prices.clone());
+        }
+        self.ensure_watches();
+    }
+
+    /// The periodic safety net: new files and agents, missed changes.
+    fn rescan(&mut self) {
+        self.pending_calls.retain(|_, p| !p.is_empty());
+        if !self.install.found {
+            self.redetect();
+            return;
+        }
+        self.redetect();
+        self.jsonl_files_gone();
+        self.archive_files_gone();
+        self.databases_gone();
+        for a in self.install.agents.clone() {
+            for path in list_archive_files(&a.sessions_dir) {
+                self.archive_file(&path, &a.id);
+            }
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
+            for (path, role) in list_dir(&a.sessions_dir) {
+                if let FileRole::Transcript { id } = role {
+                    let grown = match (self.files.get(&path), std::fs::metadata(&path)) {
+                        (Some(c), Ok(m)) => m.len() != c.read_pos || m.ino() != c.ino,
+                        (None, _) => true,
+                        _ => false,
+                    };
+                    if grown {
+                        self.tail_file(&path, &a.id, &id);
+                    }
+                }
+            }
+            if a.db_path.is_file() {
+                // Read once it settled, like a change inotify reported (OpenClaw's checkpoints).
+                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
+            }
+        }
+        self.settle(Settled::State);
+        // Transcript pages and answers come and go on the handler threads; give their freed
+        // heap back now and then.
+        crate::alloc::release_free_memory();
+    }
+
+    fn note_error(&self, e: String) {
+        let mut st = self.index.write();
+        st.health.source_errors += 1;
+        st.health.last_error = Some(e);
+    }
+}
+
+/// Rows of the activity stream: the newest `ACTIVITY_BATCH` of one poll, with their session's
+/// agent, profile, key and kind, to the event stream.
+fn publish_activity(index: &Arc<Index>, mut rows: Vec<(String, Value)>) {
+    if rows.is_empty() {
+        return;
+    }
+    rows.drain(..rows.len().saturating_sub(ACTIVITY_BATCH));
+    let items: Vec<Value> = {
+        let st = index.read();
+        rows.into_iter()
+            .map(|(id, mut r)| {
+                if let Some(s) = st.sessions.get(&id) {
+                    r["agent"] = json!(s.agent);
+                    r["profile"] = json!(st.profile_of(&s.agent));
+                    r["key"] = json!(s.meta.key);
+                    r["sessionKind"] = json!(s.kind());
+                }
+                r["sessionId"] = json!(id);
+                r
+            })
+            .collect()
+    };
+    index.hub.publish("activity", json!({"items": items}));
+}
+
+fn publish_touched(index: &Arc<Index>, touched: Vec<String>) {
+    if touched.is_empty() {
+        return;
+    }
+    let mut ids = touched;
+    ids.sort();
+    ids.dedup();
+    index.hub.publish("sessions", json!({"ids": ids}));
+}
+
+/// The session a transcript file belongs to, from its name.
+fn session_of(path: &Path) -> Option<String> {
+    match jsonl_store::classify(path.file_name()?.to_str()?) {
+        FileRole::Transcript { id } => Some(id),
+        _ => None,
+    }
+}
+
+/// The agent of a transcript file: `agents/<agent>/sessions/<file>`.
+fn agent_of(path: &Path) -> String {
+    path.parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("main")
+        .to_string()
+}
+
+/// The zstd archive files of a sessions dir (and its `cold/` dir).
+fn list_archive_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for d in [dir.to_path_buf(), dir.join("cold")] {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
+            if is_file && archives::classify_file(&e.path()).is_some() {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+fn list_dir(dir: &Path) -> Vec<(PathBuf, FileRole)> {
+    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    rd.flatten()
+        .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            Some((e.path(), jsonl_store::classify(&name)))
+        })
+        .collect()
+}
+
+/// Starts the inotify reader thread; it turns events into changed paths on a channel.
+fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)> {
+    let mut inotify = Inotify::init()?;
+    let watches = inotify.watches();
+    let (tx, rx): (Sender<PathBuf>, Receiver<PathBuf>) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name("inotify".into()).spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let events = match inotify.read_events_blocking(&mut buf) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    eprintln!("clawmetry: inotify read failed: {e}; falling back to rescans");
+                    return;
+                }
+            };
+            let map = crate::sync::lock(&wd_dirs).clone();
+            for ev in events {
+                let Some(dir) = map.get(&ev.wd) else { continue };
+                let path = match ev.name {
+                    Some(n) => dir.join(n),
+                    None => dir.clone(),
+                };
+                if tx.send(path).is_err() {
+                    return;
+                }
+            }
+        }
+    })?;
+    Ok((watches, rx))
+}
+
+/// Threads of the cold index (JSONL files, archive files): the cores, at most four.
+fn cold_workers() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
+}
