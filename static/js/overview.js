@@ -1,5 +1,6 @@
 // Overview: what runs now, what it cost today and this month, what went wrong.
 import { loader } from './loader.js';
+import { insightPanels } from './overview/insight.js';
 import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
 import { TOKEN_KINDS, api, empty, fmtCost, fmtInt, fmtPct, fmtTokens, html, setHTML, tokenBar } from './util.js';
 
@@ -45,7 +46,7 @@ function kindsTable(u) {
     </section>`;
 }
 
-function render(root, ov, health, recent) {
+function render(root, ov, health, recent, ins) {
   const oc = health.openclaw || {};
   if (!oc.found) {
     setHTML(
@@ -73,6 +74,7 @@ function render(root, ov, health, recent) {
     html`
     <h1>Overview</h1>
     ${cards(ov.usage, ov.sessions)}
+    ${insightPanels(ins)}
     ${kindsTable(ov.usage)}
     <div class="cols">
       <section class="panel" id="active">
@@ -101,14 +103,18 @@ export function mount(root, _route, app) {
   const load = loader(app, {
     view: 'overview',
     async fetch(signal) {
-      const [ov, health] = await Promise.all([api('/api/overview', { signal }), app.getHealth(true)]);
+      const [ov, health, ins] = await Promise.all([
+        api('/api/overview', { signal }),
+        app.getHealth(true),
+        api('/api/insight', { signal }),
+      ]);
       let recent = null;
       if (!ov.active.length && ov.sessions.total) {
         recent = (await api('/api/sessions?limit=5&sort=last', { signal })).sessions;
       }
-      return { ov, health, recent };
+      return { ov, health, recent, ins };
     },
-    render: ({ ov, health, recent }) => render(root, ov, health, recent),
+    render: ({ ov, health, recent, ins }) => render(root, ov, health, recent, ins),
     errorIn: () => root,
   });
   load();
