@@ -65,6 +65,7 @@ fn the_morning_after_the_lab() {
 
     // Burn: the last whole hour (08:00-09:00) is empty; the lab's 21:06 is inside 24 h and 7 d.
     close(&v["burn"]["perHour1h"], 0.0, "burn 1h");
+    assert_eq!(v["burn"]["perHour1h"].to_string(), "0.0", "no spend is 0.0, not -0.0");
     close(&v["burn"]["perHour24h"], cost / 24.0, "burn 24h");
     close(&v["burn"]["perHour7d"], cost / 168.0, "burn 7d");
     // Windows: nothing today, all of it yesterday, this week (Monday 23rd) and this month.
