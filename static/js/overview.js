@@ -2,7 +2,19 @@
 import { loader } from './loader.js';
 import { insightPanels } from './overview/insight.js';
 import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
-import { TOKEN_KINDS, api, empty, fmtCost, fmtInt, fmtPct, fmtTokens, html, setHTML, tokenBar } from './util.js';
+import {
+  ApiError,
+  TOKEN_KINDS,
+  api,
+  empty,
+  fmtCost,
+  fmtInt,
+  fmtPct,
+  fmtTokens,
+  html,
+  setHTML,
+  tokenBar,
+} from './util.js';
 
 const card = (label, value, sub, id) => html`<div class="card" data-k="${id}"><span class="label">${label}</span>
     <b class="num">${value}</b><span class="sub">${sub}</span></div>`;
@@ -46,6 +58,15 @@ function kindsTable(u) {
     </section>`;
 }
 
+/** /api/insight, or null without the token for it: with `--public-overview` a wall display may
+ * read /api/overview and nothing else, and then shows the overview without these panels. */
+async function insight(signal) {
+  const r = await fetch('/api/insight', { signal, headers: { Accept: 'application/json' } });
+  if (r.status === 401) return null;
+  if (!r.ok) throw new ApiError(r.status, `/api/insight: HTTP ${r.status}`);
+  return r.json();
+}
+
 function render(root, ov, health, recent, ins) {
   const oc = health.openclaw || {};
   if (!oc.found) {
@@ -74,7 +95,7 @@ function render(root, ov, health, recent, ins) {
     html`
     <h1>Overview</h1>
     ${cards(ov.usage, ov.sessions)}
-    ${insightPanels(ins)}
+    ${ins ? insightPanels(ins) : ''}
     ${kindsTable(ov.usage)}
     <div class="cols">
       <section class="panel" id="active">
@@ -106,7 +127,7 @@ export function mount(root, _route, app) {
       const [ov, health, ins] = await Promise.all([
         api('/api/overview', { signal }),
         app.getHealth(true),
-        api('/api/insight', { signal }),
+        insight(signal),
       ]);
       let recent = null;
       if (!ov.active.length && ov.sessions.total) {

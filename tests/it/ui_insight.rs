@@ -42,3 +42,26 @@ fn overview_shows_the_projection_and_the_cache_savings() {
     assert!(cache.contains("fake-model") && cache.contains(&saved) && cache.contains(&hit), "{cache}");
     page.assert_no_errors("insight");
 }
+
+#[test]
+fn a_public_overview_shows_without_the_forecast_panels() {
+    // `--public-overview` opens /api/overview only: the overview renders without the token, the
+    // forecast and cache panels (behind the token) are left out, and no login form appears.
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = crate::common::start_exact(&[
+        "--openclaw-dir",
+        home.to_str().unwrap(),
+        "--fake-now-ms",
+        LAB_NOW_MS,
+        "--token",
+        "wall-display-token-0123456789",
+        "--public-overview",
+    ]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    page.wait_rendered(0, "overview");
+    assert!(page.text("main .card[data-k=month]").contains("$0.5966"), "{}", page.text("main"));
+    assert_eq!(page.count("#forecast, #cache"), 0);
+    assert_eq!(page.count("#login"), 0);
+}
