@@ -15,6 +15,7 @@ pub mod fuzz_entry;
 mod gateway;
 mod history;
 mod http;
+mod insight;
 mod ledger;
 mod model;
 mod monitor;

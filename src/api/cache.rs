@@ -24,11 +24,21 @@ static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Returns the cached answer to `req`, or computes it with `f` and keeps it.
 pub fn cached(req: &Req, ctx: &Ctx, f: impl FnOnce() -> Answer) -> Answer {
+    cached_with(req, ctx, "", f)
+}
+
+/// [`cached`] for an answer that also depends on something outside the index (`extra`, e.g.
+/// the budget limits): a change of `extra` is a miss.
+pub fn cached_with(req: &Req, ctx: &Ctx, extra: &str, f: impl FnOnce() -> Answer) -> Answer {
     let mut key = req.path.clone();
     let mut q: Vec<_> = req.query.iter().collect();
     q.sort();
     for (k, v) in q {
         key.push_str(&format!("&{k}={v}"));
+    }
+    if !extra.is_empty() {
+        key.push('#');
+        key.push_str(extra);
     }
     let generation = ctx.index.generation();
     let bucket = ctx.index.now_ms().div_euclid(TIME_BUCKET_MS);

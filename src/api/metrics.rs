@@ -86,6 +86,30 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         for (agent, n) in &errors {
             o.sample("clawmetry_errors_total", &[("agent", agent)], *n as f64);
         }
+        // Spend rate, projection and prompt cache (methods in `crate::insight`); no per-model
+        // labels, so the series stay few.
+        let g = super::insight::month_gauges(&st, now);
+        o.family("clawmetry_burn_rate_usd_per_hour", "gauge", "Spend per hour over the last whole hours, by window.");
+        o.sample("clawmetry_burn_rate_usd_per_hour", &[("window", "1h")], crate::state::round_cost(g.burn_1h));
+        o.sample("clawmetry_burn_rate_usd_per_hour", &[("window", "24h")], crate::state::round_cost(g.burn_24h));
+        o.family(
+            "clawmetry_month_projected_cost_usd",
+            "gauge",
+            "Month-end projection: this month so far + the 7-day daily mean x the days left (UTC).",
+        );
+        o.sample("clawmetry_month_projected_cost_usd", &[], crate::state::round_cost(g.projected));
+        o.family(
+            "clawmetry_cache_hit_ratio",
+            "gauge",
+            "Cache-read tokens over all prompt tokens (input + cache read + cache write), this month.",
+        );
+        o.sample("clawmetry_cache_hit_ratio", &[], g.cache.hit_rate().unwrap_or(0.0));
+        o.family(
+            "clawmetry_cache_saved_usd",
+            "gauge",
+            "USD saved by cache reads against the input price this month (models with a known price).",
+        );
+        o.sample("clawmetry_cache_saved_usd", &[], crate::state::round_cost(g.cache.saved.unwrap_or(0.0)));
         let h = &st.health;
         o.family("clawmetry_index_ready", "gauge", "1 once the cold index is complete.");
         o.sample("clawmetry_index_ready", &[], if h.ready { 1.0 } else { 0.0 });

@@ -17,6 +17,7 @@ pub mod flow;
 pub mod gateway;
 pub mod health;
 pub mod history;
+pub mod insight;
 pub mod logs;
 pub mod memory;
 pub mod metrics;

@@ -22,6 +22,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
         ("GET", ["api", "activity"]) => super::activity::get(req, ctx),
         ("GET", ["api", "timeline"]) => transcript::timeline(req, ctx),
         ("GET", ["api", "usage"]) => cached(req, ctx, || usage::get(req, ctx)),
+        ("GET", ["api", "insight"]) => super::insight::cached_get(req, ctx),
         ("GET", ["api", "usage.csv"]) => cached(req, ctx, || usage::csv(req, ctx)),
         ("GET", ["api", "memory"]) => memory::get(req, ctx),
         ("GET", ["api", "logs"]) => logs::get(req, ctx),

@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 59] = [
+pub const ASSETS: [Asset; 61] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -65,6 +65,7 @@ pub const ASSETS: [Asset; 59] = [
     asset!("/js/health/chart.js", JS),
     asset!("/js/health/panels.js", JS),
     asset!("/js/otlp/parts.js", JS),
+    asset!("/js/overview/insight.js", JS),
     asset!("/js/overview/parts.js", JS),
     asset!("/js/session/blocks.js", JS),
     asset!("/js/session/events.js", JS),
@@ -77,6 +78,7 @@ pub const ASSETS: [Asset; 59] = [
     asset!("/js/sessions/filters.js", JS),
     asset!("/js/sessions/table.js", JS),
     asset!("/js/subagents/card.js", JS),
+    asset!("/js/usage/cache.js", JS),
     asset!("/js/usage/charts.js", JS),
     asset!("/js/usage/range.js", JS),
     asset!("/js/usage/tables.js", JS),

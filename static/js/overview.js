@@ -1,7 +1,20 @@
 // Overview: what runs now, what it cost today and this month, what went wrong.
 import { loader } from './loader.js';
+import { insightPanels } from './overview/insight.js';
 import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
-import { TOKEN_KINDS, api, empty, fmtCost, fmtInt, fmtPct, fmtTokens, html, setHTML, tokenBar } from './util.js';
+import {
+  ApiError,
+  TOKEN_KINDS,
+  api,
+  empty,
+  fmtCost,
+  fmtInt,
+  fmtPct,
+  fmtTokens,
+  html,
+  setHTML,
+  tokenBar,
+} from './util.js';
 
 const card = (label, value, sub, id) => html`<div class="card" data-k="${id}"><span class="label">${label}</span>
     <b class="num">${value}</b><span class="sub">${sub}</span></div>`;
@@ -45,7 +58,16 @@ function kindsTable(u) {
     </section>`;
 }
 
-function render(root, ov, health, recent) {
+/** /api/insight, or null without the token for it: with `--public-overview` a wall display may
+ * read /api/overview and nothing else, and then shows the overview without these panels. */
+async function insight(signal) {
+  const r = await fetch('/api/insight', { signal, headers: { Accept: 'application/json' } });
+  if (r.status === 401) return null;
+  if (!r.ok) throw new ApiError(r.status, `/api/insight: HTTP ${r.status}`);
+  return r.json();
+}
+
+function render(root, ov, health, recent, ins) {
   const oc = health.openclaw || {};
   if (!oc.found) {
     setHTML(
@@ -73,6 +95,7 @@ function render(root, ov, health, recent) {
     html`
     <h1>Overview</h1>
     ${cards(ov.usage, ov.sessions)}
+    ${ins ? insightPanels(ins) : ''}
     ${kindsTable(ov.usage)}
     <div class="cols">
       <section class="panel" id="active">
@@ -101,14 +124,18 @@ export function mount(root, _route, app) {
   const load = loader(app, {
     view: 'overview',
     async fetch(signal) {
-      const [ov, health] = await Promise.all([api('/api/overview', { signal }), app.getHealth(true)]);
+      const [ov, health, ins] = await Promise.all([
+        api('/api/overview', { signal }),
+        app.getHealth(true),
+        insight(signal),
+      ]);
       let recent = null;
       if (!ov.active.length && ov.sessions.total) {
         recent = (await api('/api/sessions?limit=5&sort=last', { signal })).sessions;
       }
-      return { ov, health, recent };
+      return { ov, health, recent, ins };
     },
-    render: ({ ov, health, recent }) => render(root, ov, health, recent),
+    render: ({ ov, health, recent, ins }) => render(root, ov, health, recent, ins),
     errorIn: () => root,
   });
   load();

@@ -2,6 +2,7 @@
 // agent and session, and the CSV of the same range. Range, step and agent live in the URL:
 // #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days).
 import { loader } from './loader.js';
+import { cacheSection } from './usage/cache.js';
 import { chartHeight, drawCharts } from './usage/charts.js';
 import { DAY, isoDay, shell, span, syncForm } from './usage/range.js';
 import { render } from './usage/tables.js';
@@ -62,13 +63,19 @@ export function mount(root, route, app) {
       syncForm(root, form, q, sp);
       const params = { from: sp.from, to: sp.to, step: sp.step, agent: q.agent, profile: q.profile };
       $('#u-csv', root).href = `/api/usage.csv${qs(params)}`;
-      const [d, U] = await Promise.all([api(`/api/usage${qs(params)}`, { signal }), loadUplot()]);
-      return { d, U, sp };
+      const [d, U, ins] = await Promise.all([
+        api(`/api/usage${qs(params)}`, { signal }),
+        loadUplot(),
+        api(`/api/insight${qs({ agent: q.agent })}`, { signal }),
+      ]);
+      return { d, U, sp, ins };
     },
-    render({ d, U, sp }) {
+    render({ d, U, sp, ins }) {
       lastData = d;
       destroyCharts();
-      if (render(body, d, sp, q)) charts = drawCharts(root, d, U);
+      if (!render(body, d, sp, q)) return;
+      charts = drawCharts(root, d, U);
+      body.insertAdjacentHTML('beforeend', String(cacheSection(ins.cache)));
     },
     errorIn: () => body,
   });

@@ -4,7 +4,7 @@
 
 use crate::common::{header, install_fixture, start};
 
-const PATHS: [&str; 24] = [
+const PATHS: [&str; 25] = [
     "/api/health",
     "/api/login",
     "/api/overview",
@@ -13,6 +13,7 @@ const PATHS: [&str; 24] = [
     "/api/transcript/bdfa3cc5-508a-4896-9c98-ae502491d01e",
     "/api/usage",
     "/api/usage.csv",
+    "/api/insight",
     "/api/crons",
     "/api/crons/x",
     "/api/crons/x/run",

@@ -60,6 +60,7 @@ fn routes() -> Vec<(String, &'static str, Vec<&'static str>)> {
         ("/api/timeline".into(), "session=bdfa3cc5-508a-4896-9c98-ae502491d01e&", vec!["session", "limit", "offset"]),
         ("/api/usage".into(), "", vec!["from", "to", "step", "agent", "profile"]),
         ("/api/usage.csv".into(), "", vec!["from", "to", "step", "agent", "profile"]),
+        ("/api/insight".into(), "", vec!["agent"]),
         ("/api/memory".into(), "", vec!["agent", "file", "q"]),
         ("/api/logs".into(), "", vec!["limit", "level", "q", "after"]),
         ("/api/flow".into(), "", vec!["since"]),
