@@ -6,34 +6,23 @@ use super::{ApiError, Ctx, Req};
 use crate::http::server::Reply;
 use crate::state::Index;
 use std::io::{Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Open streams at most; more get a 503 with a JSON error.
 pub const MAX_STREAMS: usize = 32;
-static OPEN: AtomicUsize = AtomicUsize::new(0);
+static OPEN: super::Places = super::Places::new(MAX_STREAMS);
 
 /// Keep-alive comment interval: proxies and browsers drop silent connections.
 const PING: Duration = Duration::from_secs(15);
 
-/// Holds one of the `MAX_STREAMS` places while a stream lives (or until it is dropped unused).
-struct Place;
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// Opens an event stream: the connection thread writes it (`server.rs`), so a stream never
 /// holds a handler thread; past `MAX_STREAMS` open ones the answer is a 503.
 pub fn open(ctx: &Ctx, req: &Req) -> Reply {
-    if OPEN.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
+    // Held while the stream lives (or until it is dropped unused).
+    let Some(place) = OPEN.take() else {
         return Reply::Resp(ApiError::unavailable(format!("too many event streams (limit {MAX_STREAMS})")).into());
-    }
-    let place = Place;
+    };
     let after = req.header("last-event-id").and_then(|v| v.parse::<u64>().ok());
     // A Last-Event-ID ahead of the hub comes from before a restart of clawmetry: the ids started
     // over, so what the client missed is unknown and it must resynchronise.

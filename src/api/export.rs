@@ -23,21 +23,11 @@ use crate::sources::transcript::{render, summarize, KindFilter};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::io::{self, BufWriter, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Exports running at most; more get a 503 with a JSON error.
 pub const MAX_EXPORTS: usize = 8;
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-/// Holds one of the `MAX_EXPORTS` places while an export is written.
-struct Place;
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+static OPEN: super::Places = super::Places::new(MAX_EXPORTS);
 
 /// The text of a tool's arguments or result kept in the Markdown export; the rest is cut (the
 /// `jsonl` and `json` exports keep everything).
@@ -96,14 +86,13 @@ fn prepare(ctx: &Ctx, req: &Req, id: &str) -> Result<Reply, ApiError> {
     let (loc, mut session) = locate(ctx, id).ok_or_else(|| ApiError::not_found(&format!("session {id:?}")))?;
     crate::redact::value(&mut session);
     let prices = ctx.index.read().prices.clone();
-    if OPEN.fetch_add(1, Ordering::SeqCst) >= MAX_EXPORTS {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
+    // Held while the export is written.
+    let Some(place) = OPEN.take() else {
         return Err(ApiError::unavailable(format!(
             "too many exports running (limit {MAX_EXPORTS}); try again shortly"
         ))
         .with_header("Retry-After", "5"));
-    }
-    let place = Place;
+    };
     let head_only = req.method == "HEAD";
     let name = format!("{}.{}", file_stem(session["id"].as_str().unwrap_or("session")), format.ext());
     Ok(Reply::Stream(Box::new(move |out: &mut dyn Write| {

@@ -74,6 +74,36 @@ impl Ctx {
     }
 }
 
+/// A bounded number of places for answers that a connection thread writes for as long as they
+/// last (event streams, exports): `take` gives one while fewer than `max` are held.
+pub struct Places {
+    held: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+/// One place of a [`Places`], given back when dropped (also when the answer is never written).
+pub struct Place(&'static Places);
+
+impl Places {
+    pub const fn new(max: usize) -> Places {
+        Places { held: std::sync::atomic::AtomicUsize::new(0), max }
+    }
+    pub fn take(&'static self) -> Option<Place> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.held.fetch_add(1, SeqCst) >= self.max {
+            self.held.fetch_sub(1, SeqCst);
+            return None;
+        }
+        Some(Place(self))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.held.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 1 << 20;
 /// Largest OTLP export accepted (`/v1/*`; after gzip inflation the limit is in `otlp.rs`).
