@@ -7,7 +7,7 @@
 //! Lines that are not activity (session headers, model and thinking changes, OpenClaw's injected
 //! delivery mirrors) give no row.
 
-use crate::sources::transcript::{render, KindFilter};
+use crate::sources::transcript::{render, short, KindFilter};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -160,13 +160,7 @@ fn one_line(v: &Value) -> String {
 /// At most `max` characters, with an ellipsis when cut; newlines become spaces.
 pub fn shorten(s: &str, max: usize) -> String {
     let flat: String = s.chars().map(|c| if c == '\n' || c == '\r' || c == '\t' { ' ' } else { c }).collect();
-    let flat = flat.trim();
-    if flat.chars().count() <= max {
-        return flat.to_string();
-    }
-    let mut out: String = flat.chars().take(max).collect();
-    out.push('…');
-    out
+    short(flat.trim(), max)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use super::{Req, Resp};
 use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
 use crate::sources::sqlite_store;
-use crate::sources::transcript::{render, KindFilter};
+use crate::sources::transcript::{render, short, KindFilter};
 use crate::state::Store;
 use serde_json::{json, Value};
 use std::io::Read;
@@ -235,13 +235,4 @@ fn condense(ev: &Value) -> Value {
         "model": ev["model"], "usage": ev.get("usage"), "error": error,
         "thinking": blocks.iter().any(|b| b["type"] == "thinking"),
     })
-}
-
-fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max).collect();
-    out.push('…');
-    out
 }

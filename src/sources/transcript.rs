@@ -580,6 +580,16 @@ fn render_blocks(content: Option<&Value>) -> Vec<Value> {
     }
 }
 
+/// At most `max` characters of `s`, with an ellipsis when cut.
+pub fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
