@@ -3,7 +3,7 @@
 //! gateway client). See ARCHITECTURE.md for the map.
 
 use crate::sources::detect;
-use crate::{alloc, api, cli, fleet, gateway, http, monitor, state, watch};
+use crate::{alloc, api, cli, fleet, gateway, http, monitor, search, state, watch};
 use std::process::ExitCode;
 
 /// The whole program: what `src/main.rs` runs.
@@ -45,7 +45,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let ctx = api::Ctx::new(index.clone(), gateway.clone(), monitor.clone(), &cfg);
+    let search = std::sync::Arc::new(match &cfg.data_dir {
+        Some(dir) if !cfg.no_search => search::Search::new(dir),
+        _ => search::Search::off(),
+    });
+    let ctx = api::Ctx::new(index.clone(), gateway.clone(), monitor.clone(), search.clone(), &cfg);
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => match http::server::tls::load(cert, key) {
             Ok(c) => Some(c),
@@ -100,6 +104,12 @@ pub fn main() -> ExitCode {
     if let Err(e) = watch::spawn(index.clone(), cfg.clone()) {
         eprintln!("clawmetry: cannot start the watcher thread: {e}");
         return ExitCode::from(1);
+    }
+    if search.status().state != "off" {
+        if let Err(e) = search::spawn(index.clone(), search) {
+            eprintln!("clawmetry: cannot start the search thread: {e}");
+            return ExitCode::from(1);
+        }
     }
     if !cfg.no_gateway {
         let s = gateway::Settings {

@@ -16,6 +16,8 @@ pub struct Config {
     pub log_dir: Option<PathBuf>,
     pub prices: Option<PathBuf>,
     pub no_gateway: bool,
+    /// No full-text search index (`<data-dir>/search.db`).
+    pub no_search: bool,
     pub gateway_url: Option<String>,
     pub gateway_token: Option<String>,
     pub workers: usize,
@@ -60,6 +62,7 @@ impl Default for Config {
             log_dir: None,
             prices: None,
             no_gateway: false,
+            no_search: false,
             gateway_url: None,
             gateway_token: None,
             workers: 4,
@@ -116,6 +119,8 @@ OPTIONS:
                          (<data-dir>/ledger.db); by default their spend stays counted
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
+    --no-search          keep no full-text search index (<data-dir>/search.db, about the size
+                         of the transcripts' text; built in the background)
     --gateway-url URL    gateway WebSocket (default ws://127.0.0.1:<gateway.port from openclaw.json>)
     --gateway-token T    gateway token (default gateway.auth.token from openclaw.json)
     --monitor-interval S budget and alert-rule checks every S seconds (default 60)
@@ -187,6 +192,7 @@ where
             Long("prices") => cfg.prices = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("workers") => cfg.workers = parse_value::<usize>(&mut parser, "--workers")?.clamp(1, 64),
             Long("no-gateway") => cfg.no_gateway = true,
+            Long("no-search") => cfg.no_search = true,
             Long("forget-purged") => cfg.forget_purged = true,
             Long("gateway-url") => cfg.gateway_url = Some(string_value(&mut parser, "--gateway-url")?),
             Long("gateway-token") => cfg.gateway_token = Some(string_value(&mut parser, "--gateway-token")?),

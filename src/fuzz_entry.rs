@@ -265,5 +265,5 @@ fn api_ctx(cfg: &crate::cli::Config) -> Arc<Ctx> {
         crate::monitor::Monitor::open(index.clone(), gateway.clone(), crate::monitor::Settings::from_cli(cfg))
             .expect("the monitor's alert sender thread starts");
     let _ = crate::monitor::spawn(monitor.clone());
-    Ctx::new(index, gateway, monitor, cfg)
+    Ctx::new(index, gateway, monitor, std::sync::Arc::new(crate::search::Search::off()), cfg)
 }

@@ -22,6 +22,7 @@ mod monitor;
 mod otlp;
 mod pricing;
 mod redact;
+mod search;
 mod sources;
 mod state;
 mod sync;

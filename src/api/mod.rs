@@ -25,6 +25,7 @@ pub mod nodes;
 pub mod otlp;
 pub mod overview;
 pub mod routes;
+pub mod search;
 pub mod sessions;
 pub mod static_files;
 pub mod system_health;
@@ -53,6 +54,8 @@ pub struct Ctx {
     pub fleet: Mutex<crate::fleet::Nodes>,
     /// Dashboard auth: token settings, login sessions, failed-login counts.
     pub auth: auth::Auth,
+    /// The full-text search index (its thread fills it).
+    pub search: Arc<crate::search::Search>,
 }
 
 impl Ctx {
@@ -60,6 +63,7 @@ impl Ctx {
         index: Arc<Index>,
         gateway: crate::gateway::Handle,
         monitor: Arc<crate::monitor::Monitor>,
+        search: Arc<crate::search::Search>,
         cfg: &crate::cli::Config,
     ) -> Arc<Ctx> {
         Arc::new(Ctx {
@@ -70,6 +74,7 @@ impl Ctx {
             fleet_key: cfg.fleet_key.clone(),
             fleet: Mutex::new(crate::fleet::Nodes::load(cfg.data_dir.as_deref())),
             auth: auth::Auth::from_cli(cfg),
+            search,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod crons;
 pub mod detect;
 pub mod json5;
 pub mod jsonl_store;
+pub mod lines;
 pub mod logs;
 pub mod memory;
 pub mod sqlite_store;

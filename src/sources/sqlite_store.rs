@@ -91,26 +91,35 @@ pub fn sessions_with_rows(conn: &Connection) -> Result<std::collections::HashSet
     Ok(rows.flatten().collect())
 }
 
-/// Calls `f` with (seq, event) for the rows of one session in seq order, from `offset`, at most
-/// `limit` rows. Returns how many rows the session has in all.
+/// Calls `f` with (seq, event) for the rows of one session with `seq >= from`, in seq order.
+/// Returns how many rows it passed.
 pub fn session_events(
     conn: &Connection,
     session_id: &str,
+    from: i64,
     mut f: impl FnMut(i64, Result<Vec<u8>, String>),
 ) -> Result<u64, String> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, CAST(event_json AS BLOB), event_zstd FROM transcript_events \
-             WHERE session_id = ?1 ORDER BY seq",
+             WHERE session_id = ?1 AND seq >= ?2 ORDER BY seq",
         )
         .map_err(|e| format!("transcript_events: {e}"))?;
-    let mut rows = stmt.query(params![session_id]).map_err(|e| e.to_string())?;
+    let mut rows = stmt.query(params![session_id, from]).map_err(|e| e.to_string())?;
     let mut n = 0;
     while let Some(r) = rows.next().map_err(|e| e.to_string())? {
         n += 1;
         f(r.get(0).unwrap_or(0), row_event(r.get(1).ok().flatten(), r.get(2).ok().flatten()));
     }
     Ok(n)
+}
+
+/// Whether the database still has rows of one session.
+pub fn has_events(conn: &Connection, session_id: &str) -> Result<bool, String> {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM transcript_events WHERE session_id = ?1)", params![session_id], |r| {
+        r.get(0)
+    })
+    .map_err(|e| format!("transcript_events: {e}"))
 }
 
 /// The columns a table has, so that queries name only those (older schemas lack some, newer
