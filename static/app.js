@@ -15,6 +15,7 @@ const VIEWS = {
   crons: { title: 'Crons', load: () => import('./js/crons.js') },
   logs: { title: 'Logs', load: () => import('./js/logs.js') },
   memory: { title: 'Memory', load: () => import('./js/memory.js') },
+  search: { title: 'Search', load: () => import('./js/search.js') },
   health: { title: 'Health', load: () => import('./js/health.js') },
   alerts: { title: 'Budgets & alerts', load: () => import('./js/alerts.js') },
   otlp: { title: 'OTLP', load: () => import('./js/otlp.js') },
@@ -176,6 +177,18 @@ async function navigate() {
 }
 
 window.addEventListener('hashchange', navigate);
+
+// `/` from anywhere: the search box of the page when it has one marked `data-slash`, else the
+// search page.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+  const t = document.activeElement;
+  if (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName))) return;
+  e.preventDefault();
+  const box = $('input[data-slash]');
+  if (box) box.focus();
+  else location.hash = '#/search';
+});
 
 // ---- live updates -----------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
                 v["key"] = json!(s.meta.key);
                 v["sessionKind"] = json!(s.kind());
                 v["title"] = json!(title.map(|t| crate::sources::transcript::short(&t, 80)));
-                v["fate"] = json!(s.fate().as_str());
+                v["state"] = json!(s.fate().as_str());
                 v["status"] = json!(s.status(now, None).status);
             }
             v

@@ -197,16 +197,18 @@ fn open_for_writing(path: &Path) -> Result<Connection, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(conn)
     };
-    let conn = open()?;
-    let version: Option<i64> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get::<_, String>(0))
-        .ok()
-        .and_then(|v| v.parse().ok());
-    if version == Some(VERSION) {
+    let version = open().ok().and_then(|conn| {
+        let v: Option<i64> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get::<_, String>(0))
+            .ok()
+            .and_then(|v| v.parse().ok());
+        Some((conn, v?))
+    });
+    if let Some((conn, VERSION)) = version {
         return Ok(conn);
     }
+    drop(version);
     // A foreign, damaged or new index: start again from nothing.
-    drop(conn);
     for ext in ["db", "db-wal", "db-shm"] {
         let _ = std::fs::remove_file(path.with_extension(ext));
     }

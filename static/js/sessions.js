@@ -3,7 +3,7 @@
 import { loader } from './loader.js';
 import { pageOf, syncForm, wire } from './sessions/filters.js';
 import { emptyState, pager, row, shell, showSort } from './sessions/table.js';
-import { $, api, fmtInt, qs, renderChunks, setHTML, fillAgentFilters } from './util.js';
+import { $, api, fmtInt, href, qs, renderChunks, setHTML, fillAgentFilters } from './util.js';
 
 export function mount(root, route, app) {
   let q = route.query;
@@ -15,13 +15,13 @@ export function mount(root, route, app) {
     .then((h) => fillAgentFilters(form, h, q))
     .catch(() => {});
   const typed = wire(root, form, tbody, () => q);
-  const onKey = (e) => {
-    if (e.key === '/' && document.activeElement.tagName !== 'INPUT') {
-      e.preventDefault();
-      form.q.focus();
-    }
-  };
-  document.addEventListener('keydown', onKey);
+  // Words inside transcripts are the search page's (`/` focuses this box from anywhere here).
+  const fulltext = $('#s-fulltext', root);
+  fulltext.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const words = fulltext.q.value.trim();
+    if (words) location.hash = href(['search'], { q: words });
+  });
 
   const load = loader(app, {
     view: 'sessions',
@@ -73,7 +73,6 @@ export function mount(root, route, app) {
     },
     unmount() {
       load.abort();
-      document.removeEventListener('keydown', onKey);
       typed.cancel();
     },
   };

@@ -35,6 +35,7 @@ mod monitor_ui;
 mod otlp;
 mod profiles;
 mod query_sweep;
+mod search;
 mod security;
 mod tls;
 mod ui_browser;

@@ -34,7 +34,7 @@ const options = (list) => list.map(([v, l]) => html`<option value="${v}">${l}</o
 /** The filter form (the agent and profile lists are filled from /api/health). */
 export function filtersHTML() {
   return html`<form class="filters" id="s-filters" role="search" autocomplete="off">
-    <input type="search" name="q" placeholder="Search label, key, id, channel or model   ( / )"
+    <input type="search" name="q" placeholder="Filter by label, key, id, channel or model"
       aria-label="Search sessions">
     <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
     <select name="agent" aria-label="Agent"><option value="">All agents</option></select>

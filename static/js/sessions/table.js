@@ -39,6 +39,9 @@ const sortButton = (key, label) =>
 export function shell() {
   return html`<h1>Sessions <span class="muted" id="s-total"></span></h1>
   ${filtersHTML()}
+  <form class="filters" id="s-fulltext" role="search" autocomplete="off">
+    <input type="search" name="q" data-slash placeholder="Words inside any transcript   ( / )"
+      aria-label="Search inside every transcript"><button type="submit">Search transcripts</button></form>
   <p class="muted small" id="s-export">Export every session these filters select:
     <a id="s-csv" download>CSV</a> · <a id="s-json" download>JSON</a></p>
   <div class="scroll"><table class="grid sessions" id="s-table"><thead><tr>${COLS.map(
