@@ -6,7 +6,10 @@
 //! size of `<data-dir>/ledger.db` once written. It measures, and checks one thing: clawmetry's
 //! totals (sessions, deleted sessions, archives read, model calls, tokens, cost) equal those
 //! the corpus tool wrote (`expected` in its summary); a difference is printed and makes the
-//! exit status 1.
+//! exit status 1. Those runs have no search index (`--no-search`), so that their figures stay
+//! comparable; a second table then measures the full-text search on each corpus: the first
+//! build of its index (time, throughput, size on disk, RSS) and the latency of one- and
+//! two-word queries, with the targets of issue 15 checked (p50 < 50 ms, p99 < 300 ms).
 //!
 //! `clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N] [--data DIR]
 //! [--requests N] [--generate-only]`
@@ -222,8 +225,13 @@ fn check_totals(port: u16, expected: &Value) -> Vec<String> {
 
 /// Starts the release `clawmetry` on a free port; returns it and the port.
 fn start(state: &Path, data_dir: &Path) -> (Server, u16) {
+    start_with(state, data_dir, &["--no-search"])
+}
+
+fn start_with(state: &Path, data_dir: &Path, extra: &[&str]) -> (Server, u16) {
     let mut child = Command::new(sibling("clawmetry"))
         .args(["--port", "0", "--host", "127.0.0.1", "--no-gateway", "--openclaw-dir", state.to_str().unwrap()])
+        .args(extra)
         // The corpus's openclaw.json has a gateway token; the bench asks from loopback.
         .arg("--no-auth")
         .args(["--data-dir", data_dir.to_str().unwrap()])
@@ -328,6 +336,94 @@ fn rss_kb(pid: u32, field: &str) -> u64 {
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Queries of the search table: words of the corpus tool's filler (every one is common, so
+/// every query has hundreds of thousands of hits at 1 GB: the worst case for ranking).
+const ONE_WORD: [&str; 4] = ["gateway", "invoice", "weather", "backup"];
+const TWO_WORDS: [&str; 4] = ["deploy%20server", "weather%20report", "%22backup%20report%22", "calendar%20meeting"];
+
+/// p50/p99 over `n` requests cycling through `paths`.
+fn latency_of(port: u16, paths: &[String], n: usize) -> (f64, f64) {
+    for p in paths {
+        get(port, p);
+    }
+    let mut t = Vec::with_capacity(n);
+    for i in 0..n {
+        let p = &paths[i % paths.len()];
+        let t0 = Instant::now();
+        let (st, _) = get(port, p);
+        t.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(st, 200, "{p}");
+    }
+    (percentile(&mut t, 0.5), percentile(&mut t, 0.99))
+}
+
+/// The search table: one row per corpus, a fresh data dir each.
+fn search_table(args: &Args, variants: &[Variant], summaries: &[Value], failures: &mut Vec<String>) {
+    println!();
+    println!("| corpus | search index build | throughput | text indexed | search.db | RSS building / after | one word p50/p99 | two words p50/p99 | agent filter, no hit p50/p99 |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (v, summary) in variants.iter().zip(summaries) {
+        let dir = args.data.join(&v.name);
+        let state = std::fs::canonicalize(&dir).unwrap();
+        let data_dir = args.data.join(format!("clawmetry-search-{}", v.name));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let (server, port) = start_with(&state, &data_dir, &[]);
+        let pid = server.child.id();
+        wait_ready(port);
+        let t0 = Instant::now();
+        let ix = loop {
+            let ix = get_json(port, "/api/health")["search"].clone();
+            if ix["state"] == "ready" && ix["sessionsIndexed"] == ix["sessions"] {
+                break ix;
+            }
+            if t0.elapsed() > Duration::from_secs(1800) {
+                failures.push(format!("{}: the search index was not built within 30 min: {ix}", v.name));
+                break ix;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let hwm = rss_kb(pid, "VmHWM:");
+        // The watcher's next heap trim (every 5 s) hands back what the build freed.
+        std::thread::sleep(Duration::from_millis(5500));
+        let rss = rss_kb(pid, "VmRSS:");
+        let build_ms = ix["buildMs"].as_f64().unwrap_or(0.0).max(1.0);
+        let read = ix["bytesRead"].as_f64().unwrap_or(0.0);
+        let one: Vec<String> = ONE_WORD.iter().map(|q| format!("/api/search?q={q}")).collect();
+        let two: Vec<String> = TWO_WORDS.iter().map(|q| format!("/api/search?q={q}")).collect();
+        let none: Vec<String> = ONE_WORD.iter().map(|q| format!("/api/search?q={q}&agent=no-such-agent")).collect();
+        let (o50, o99) = latency_of(port, &one, args.requests);
+        let (t50, t99) = latency_of(port, &two, args.requests);
+        let (n50, n99) = latency_of(port, &none, args.requests / 4);
+        let bytes = transcript_bytes(summary);
+        println!(
+            "| {:.0} MB{} | {:.1} s | {:.0} MB/s | {} | {} | {:.1} MB / {:.1} MB | {o50:.1}/{o99:.1} ms | {t50:.1}/{t99:.1} ms | {n50:.1}/{n99:.1} ms |",
+            bytes as f64 / 1e6,
+            v.label,
+            build_ms / 1000.0,
+            read / 1e6 / (build_ms / 1000.0),
+            mb(ix["textBytes"].as_u64().unwrap_or(0)),
+            mb(ix["diskBytes"].as_u64().unwrap_or(0)),
+            hwm as f64 / 1024.0,
+            rss as f64 / 1024.0,
+        );
+        for (what, p50, p99) in [("one word", o50, o99), ("two words", t50, t99), ("agent filter", n50, n99)] {
+            if p50 >= 50.0 || p99 >= 300.0 {
+                failures.push(format!(
+                    "{}: search, {what}: p50 {p50:.1} ms, p99 {p99:.1} ms (targets 50 / 300 ms)",
+                    v.name
+                ));
+            }
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    println!(
+        "(search: the first build of <data-dir>/search.db after the cold index, at nice 10; throughput = transcript bytes read / build time;          text indexed = the events' searchable text; search.db = the file and its WAL; queries: {} requests each over {:?} and {:?})",
+        args.requests, ONE_WORD, TWO_WORDS
+    );
 }
 
 fn latency(port: u16, path: &str, n: usize) -> (f64, f64) {
@@ -499,6 +595,7 @@ fn main() {
          WAL frames included = the file once checkpointed)",
         args.requests
     );
+    search_table(&args, &variants, &summaries, &mut failures);
     for n in &notes {
         println!("{n}");
     }

@@ -4,7 +4,7 @@
 //! a lower CPU priority (nice 10), takes the state lock only to copy the list of sessions that
 //! changed, and commits every few megabytes so searches see progress during the first build.
 
-use super::text::doc_of;
+use super::text::{doc_of, spread_cjk};
 use super::{open_for_writing, Search};
 use crate::sources::lines::{for_each_line_from, Location};
 use crate::state::{Index, Store};
@@ -237,7 +237,7 @@ impl Writer {
         {
             let mut insert_doc = self
                 .conn
-                .prepare_cached("INSERT INTO docs (session, seq, ts, kind, tool) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare_cached("INSERT INTO docs (session, seq, ts, kind, tool, z) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(err)?;
             let mut insert_text =
                 self.conn.prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)").map_err(err)?;
@@ -253,8 +253,8 @@ impl Writer {
                 read += line.len() as u64 + 1;
                 let Some(d) = doc_of(line) else { return };
                 let done = insert_doc
-                    .insert(params![k.num, seq as i64, d.ts, d.kind, d.tool])
-                    .and_then(|rowid| insert_text.execute(params![rowid, d.text]));
+                    .insert(params![k.num, seq as i64, d.ts, d.kind, d.tool, super::deflate(&d.text)])
+                    .and_then(|rowid| insert_text.execute(params![rowid, spread_cjk(&d.text)]));
                 match done {
                     Ok(_) => {
                         docs += 1;

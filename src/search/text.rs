@@ -29,7 +29,7 @@ pub struct Doc {
     pub ts: Option<i64>,
     /// The tool called (assistant) or answered (tool result), when there is one.
     pub tool: Option<String>,
-    /// Redacted, CJK-spread, at most [`MAX_TEXT`] bytes before spreading.
+    /// Redacted, at most [`MAX_TEXT`] bytes (the index gets it through [`spread_cjk`]).
     pub text: String,
 }
 
@@ -95,7 +95,7 @@ pub fn doc_of(line: &[u8]) -> Option<Doc> {
         }
         text.truncate(cut);
     }
-    let text = spread_cjk(&crate::redact::text(&text));
+    let text = crate::redact::owned(text);
     Some(Doc { kind, ts: ev["ts"].as_i64(), tool, text })
 }
 
@@ -134,34 +134,79 @@ pub fn spread_cjk(s: &str) -> String {
     out
 }
 
-/// A snippet as SQLite's `snippet()` gives it (hits between `\x01` and `\x02`), cut into
-/// `{text, hit}` parts without the zero-width spaces: the page builds it from text nodes, so
-/// nothing in a transcript is ever read as HTML.
-pub fn snippet_parts(s: &str) -> Vec<Value> {
-    let mut parts = Vec::new();
-    let mut hit = false;
-    let mut cur = String::new();
-    let mut flush = |cur: &mut String, hit: bool| {
-        if !cur.is_empty() {
-            parts.push(serde_json::json!({"text": std::mem::take(cur), "hit": hit}));
+/// Characters of text a snippet shows at most, and before its first found word.
+const SNIPPET_CHARS: usize = 200;
+const SNIPPET_BEFORE: usize = 60;
+
+/// The part of `text` around the first word the query looks for, as `{text, hit}` parts with
+/// the found words marked (compared as the index does: case folded, each CJK character a
+/// word; accents are not folded here, so such a word is found but may show unmarked). The page
+/// builds it from text nodes: nothing of a transcript is ever read as HTML.
+pub fn snippet(text: &str, q: &Query) -> Vec<Value> {
+    // Words: byte ranges of runs of letters and digits, each CJK character alone.
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        let cjk = is_cjk(c);
+        if let Some(s) = start {
+            if cjk || !c.is_alphanumeric() {
+                words.push((s, i));
+                start = None;
+            }
         }
-    };
-    for c in s.chars() {
-        match c {
-            '\u{1}' => {
-                flush(&mut cur, hit);
-                hit = true;
-            }
-            '\u{2}' => {
-                flush(&mut cur, hit);
-                hit = false;
-            }
-            SPLIT => {}
-            c => cur.push(c),
+        if cjk {
+            words.push((i, i + c.len_utf8()));
+        } else if c.is_alphanumeric() && start.is_none() {
+            start = Some(i);
         }
     }
-    flush(&mut cur, hit);
-    parts
+    if let Some(s) = start {
+        words.push((s, text.len()));
+    }
+    let wanted = |w: &str| {
+        let w = w.to_lowercase();
+        q.words.iter().any(|(x, prefix)| if *prefix { w.starts_with(x.as_str()) } else { w == *x })
+    };
+    let hits: Vec<(usize, usize)> = words.into_iter().filter(|(a, b)| wanted(&text[*a..*b])).collect();
+    // The window: from a little before the first hit, SNIPPET_CHARS characters.
+    let first = hits.first().map_or(0, |h| h.0);
+    let from = text[..first].char_indices().rev().nth(SNIPPET_BEFORE - 1).map_or(0, |(i, _)| i);
+    let to = text[from..].char_indices().nth(SNIPPET_CHARS).map_or(text.len(), |(i, _)| from + i);
+    let mut parts: Vec<(String, bool)> = Vec::new();
+    let mut push = |s: &str, hit: bool| {
+        // Runs of white space (newlines, indentation) become one space.
+        let mut t = String::with_capacity(s.len());
+        for c in s.chars() {
+            if !c.is_whitespace() {
+                t.push(c);
+            } else if !t.ends_with(' ') {
+                t.push(' ');
+            }
+        }
+        // Side by side hits (the characters of a CJK phrase) make one mark.
+        match parts.last_mut() {
+            Some((last, h)) if *h == hit => last.push_str(&t),
+            _ => parts.push((t, hit)),
+        }
+    };
+    let mut at = from;
+    if from > 0 {
+        push("…", false);
+    }
+    for (a, b) in hits.into_iter().filter(|(a, b)| *a >= from && *b <= to) {
+        if a > at {
+            push(&text[at..a], false);
+        }
+        push(&text[a..b], true);
+        at = b;
+    }
+    if at < to {
+        push(&text[at..to], false);
+    }
+    if to < text.len() {
+        push("…", false);
+    }
+    parts.into_iter().map(|(text, hit)| serde_json::json!({"text": text, "hit": hit})).collect()
 }
 
 /// A query, checked and turned into an FTS5 expression.
@@ -170,8 +215,9 @@ pub struct Query {
     /// The FTS5 `MATCH` expression; made only of quoted words, so no FTS5 syntax in the input
     /// can reach SQLite.
     pub fts: String,
-    /// The words looked for (for the answer).
-    pub words: Vec<String>,
+    /// The words looked for, lower case (for the answer and the snippets' marks), each with
+    /// whether it is a prefix (the last word of a `word*` term).
+    pub words: Vec<(String, bool)>,
 }
 
 /// What a person may type: words (all must occur), `"a phrase"` (side by side), `word*` (a
@@ -238,7 +284,14 @@ pub fn parse_query(q: &str) -> Result<Query, String> {
     if !unwanted.is_empty() {
         fts = format!("({fts}) NOT ({})", unwanted.join(" OR "));
     }
-    let words = terms.into_iter().filter(|t| !t.2).flat_map(|t| t.0).collect();
+    let words = terms
+        .into_iter()
+        .filter(|t| !t.2)
+        .flat_map(|(words, prefix, _)| {
+            let n = words.len();
+            words.into_iter().enumerate().map(move |(i, w)| (w.to_lowercase(), prefix && i + 1 == n))
+        })
+        .collect();
     Ok(Query { fts, words })
 }
 
@@ -311,16 +364,32 @@ mod tests {
     }
 
     #[test]
-    fn snippets_are_parts_without_split_marks() {
-        let parts = snippet_parts("…用\u{200B}\u{1}中\u{200B}文\u{2} ok");
+    fn snippets_mark_the_words_around_the_first_hit() {
+        let parts = |text: &str, q: &str| {
+            snippet(text, &parse_query(q).unwrap())
+                .iter()
+                .map(|p| (p["text"].as_str().unwrap().to_string(), p["hit"].as_bool().unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let p = |s: &str, hit: bool| (s.to_string(), hit);
+        assert_eq!(parts("用中文写 ok", "中文"), vec![p("用", false), p("中文", true), p("写 ok", false)]);
         assert_eq!(
-            parts,
-            vec![
-                serde_json::json!({"text": "…用", "hit": false}),
-                serde_json::json!({"text": "中文", "hit": true}),
-                serde_json::json!({"text": " ok", "hit": false}),
-            ]
+            parts("The Gateway\n\nrestarted; gateways too", "gateway"),
+            vec![p("The ", false), p("Gateway", true), p(" restarted; gateways too", false)]
         );
+        assert_eq!(parts("deployment done", "depl*"), vec![p("deployment", true), p(" done", false)]);
+        // A long text: the window starts 60 characters before the hit and is 200 long.
+        let text = format!("{}needle {}", "a ".repeat(100), "b ".repeat(200));
+        let got = parts(&text, "needle");
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].0.starts_with('…') && !got[0].1, "{got:?}");
+        assert_eq!(got[1], p("needle", true));
+        assert!(got[2].0.ends_with('…'));
+        let shown: usize = got.iter().map(|x| x.0.chars().count()).sum::<usize>() - 2;
+        assert_eq!(shown, 200);
+        assert_eq!(got[0].0.chars().count() - 1, 60);
+        // No word found (accents): the start of the text, unmarked.
+        assert_eq!(parts("café au lait", "cafe"), vec![p("café au lait", false)]);
     }
 
     #[test]
