@@ -148,6 +148,41 @@ pub fn cron_row(run: &Value, job_name: Option<&str>) -> Option<Value> {
     Some(row)
 }
 
+/// The row of a sub-agent run (`sources::subagents`): `spawned` at its start, `finished` (with
+/// its outcome and duration) at its end; None when the run has no time for that action.
+pub fn subagent_row(run: &crate::model::SubagentRun, action: &str) -> Option<Value> {
+    let ts = match action {
+        "spawned" => run.created_ms?,
+        _ => run.ended_ms?,
+    };
+    let outcome = run.outcome.as_deref();
+    let failed = action == "finished"
+        && (matches!(outcome, Some("error" | "failed" | "timeout" | "timed_out" | "killed" | "aborted"))
+            || run.ended_reason.as_deref().is_some_and(|r| r.contains("error")));
+    let duration = match (action, run.created_ms, run.ended_ms) {
+        ("finished", Some(c), Some(e)) => Some((e - c).max(0)),
+        _ => None,
+    };
+    let text = run.label.as_deref().or(run.task.as_deref()).unwrap_or("");
+    let mut row = json!({
+        "kind": "subagent",
+        "action": action,
+        "key": run.child_key,
+        "parentKey": run.requester_key,
+        "runId": run.run_id,
+        "status": if action == "finished" { outcome.or(run.ended_reason.as_deref()) } else { None },
+        "isError": failed,
+        "durationMs": duration,
+        "model": run.model,
+        "text": shorten(text, TEXT_MAX),
+        "ts": ts,
+        "sessionKind": "subagent",
+        "agent": run.child_key.strip_prefix("agent:").and_then(|k| k.split(':').next()),
+    });
+    crate::redact::value(&mut row);
+    Some(row)
+}
+
 /// A JSON value as one line of text (strings without their quotes).
 fn one_line(v: &Value) -> String {
     match v {

@@ -3,9 +3,10 @@
 //! index keeps aggregates, not lines), and a density strip: rows and cost per minute over the
 //! last hour. What happens next arrives as `activity` events on `/api/events`.
 //!
-//! Cron runs OpenClaw recorded are rows too (`kind` cron). Filters: `agent`, `profile`,
+//! Cron runs OpenClaw recorded are rows too (`kind` cron), and so are sub-agents spawned and
+//! finished (`kind` subagent, from its run records). Filters: `agent`, `profile`,
 //! `sessionKind` (main, chat, cron, subagent) and `kind` (row kinds, comma-separated: user,
-//! assistant, tool_result, error, compaction, cron).
+//! assistant, tool_result, error, compaction, cron, subagent).
 
 use super::transcript::{for_each_line, Location};
 use super::{Answer, Ctx, Req, Resp};
@@ -90,6 +91,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     if kinds.as_ref().is_none_or(|k| k.contains(&"cron")) && req.q("sessionKind").is_none_or(|k| k == "cron") {
         rows.extend(cron_rows(ctx, req, limit));
     }
+    if kinds.as_ref().is_none_or(|k| k.contains(&"subagent")) && req.q("sessionKind").is_none_or(|k| k == "subagent") {
+        rows.extend(subagent_rows(ctx, req, limit));
+    }
     rows.sort_by(|a, b| {
         let key = |r: &Value| (r["ts"].as_i64().unwrap_or(i64::MIN), r["seq"].as_u64().unwrap_or(0));
         key(b).cmp(&key(a))
@@ -103,6 +107,33 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         })
         .collect();
     Ok(Resp::json(&json!({"nowMs": now, "items": rows, "density": density, "unreadable": unreadable})))
+}
+
+/// Sub-agents spawned and finished (OpenClaw's run records), newest `limit`, with the child's
+/// session, agent and profile.
+fn subagent_rows(ctx: &Ctx, req: &Req, limit: usize) -> Vec<Value> {
+    let st = ctx.index.read();
+    let mut rows: Vec<Value> = st
+        .subagent_runs
+        .values()
+        .flat_map(|r| ["spawned", "finished"].into_iter().filter_map(move |a| activity::subagent_row(r, a)))
+        .collect();
+    rows.sort_by_key(|r| std::cmp::Reverse(r["ts"].as_i64()));
+    rows.truncate(limit);
+    for row in &mut rows {
+        let session = row["key"].as_str().and_then(|k| st.by_key.get(k)).and_then(|id| st.sessions.get(id));
+        if let Some(s) = session {
+            row["sessionId"] = json!(s.id);
+            row["agent"] = json!(s.agent);
+        }
+        if let Some(a) = row["agent"].as_str() {
+            row["profile"] = json!(st.profile_of(a));
+        }
+    }
+    rows.retain(|r| {
+        req.q("agent").is_none_or(|a| r["agent"] == a) && req.q("profile").is_none_or(|p| r["profile"] == p)
+    });
+    rows
 }
 
 /// The newest cron runs OpenClaw recorded (its state database, or the file era's run logs) as

@@ -179,12 +179,30 @@ impl Watcher {
                 }
             }
         }
-        if !runs.is_empty() {
+        if runs.is_empty() {
+            return;
+        }
+        // Once the first index is done, a run that appears is a sub-agent spawned, and one that
+        // gains an end has finished: activity rows (with the child's session when known).
+        let mut rows = Vec::new();
+        {
             let mut st = self.index.write();
+            let live = st.health.ready;
             for r in runs {
+                let before = st.subagent_runs.get(&r.child_key);
+                if live {
+                    let id = st.by_key.get(&r.child_key).cloned().unwrap_or_default();
+                    if before.is_none() {
+                        rows.extend(activity::subagent_row(&r, "spawned").map(|row| (id.clone(), row)));
+                    }
+                    if r.ended_ms.is_some() && before.is_none_or(|b| b.ended_ms.is_none()) {
+                        rows.extend(activity::subagent_row(&r, "finished").map(|row| (id, row)));
+                    }
+                }
                 st.subagent_runs.insert(r.child_key.clone(), r);
             }
         }
+        super::publish_activity(&self.index, rows);
     }
 }
 

@@ -426,7 +426,7 @@ fn publish_activity(index: &Arc<Index>, mut rows: Vec<(String, Value)>) {
                     r["key"] = json!(s.meta.key);
                     r["sessionKind"] = json!(s.kind());
                 }
-                r["sessionId"] = json!(id);
+                r["sessionId"] = if id.is_empty() { Value::Null } else { json!(id) };
                 r
             })
             .collect()

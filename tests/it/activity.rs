@@ -158,3 +158,63 @@ fn recorded_cron_runs_are_rows_with_their_job() {
     let users = server.get("/api/activity?kind=user&limit=500");
     assert!(users["items"].as_array().unwrap().iter().all(|r| r["kind"] == "user"));
 }
+
+#[test]
+fn sub_agents_spawned_and_finished_are_rows() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    // What OpenClaw 2026.3 recorded of its sub-agent runs.
+    let file = home.join("subagents/runs.json");
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let runs: Vec<Value> = doc["runs"].as_object().unwrap().values().cloned().collect();
+    let got = server.get("/api/activity?kind=subagent&limit=500");
+    let rows = got["items"].as_array().unwrap();
+    let ended = runs.iter().filter(|r| r["endedAt"].is_i64()).count();
+    assert_eq!(rows.len(), runs.len() + ended, "{got:#}");
+    for run in &runs {
+        let key = &run["childSessionKey"];
+        let spawned = rows.iter().find(|r| r["key"] == *key && r["action"] == "spawned").expect("spawned row");
+        assert_eq!(spawned["ts"], run["createdAt"]);
+        assert_eq!(spawned["sessionKind"], "subagent");
+        if let Some(end) = run["endedAt"].as_i64() {
+            let f = rows.iter().find(|r| r["key"] == *key && r["action"] == "finished").expect("finished row");
+            assert_eq!(f["ts"], end);
+            assert_eq!(f["durationMs"], end - run["createdAt"].as_i64().unwrap());
+            assert_eq!(f["status"], run["outcome"]["status"]);
+            assert_eq!(f["isError"], run["outcome"]["status"] != "ok", "{f}");
+        }
+    }
+    // Newest first.
+    let ts: Vec<i64> = rows.iter().map(|r| r["ts"].as_i64().unwrap()).collect();
+    assert!(ts.windows(2).all(|w| w[0] >= w[1]), "{ts:?}");
+
+    // Live: a run that appears is a sub-agent spawned; its end, a sub-agent finished.
+    let (mut sse, mut seen) = crate::common::open_events(server.port);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    let mut fresh = runs[0].clone();
+    fresh["runId"] = "feedfeed-0000-4000-8000-000000000001".into();
+    fresh["childSessionKey"] = "agent:main:subagent:feedfeed-0000-4000-8000-000000000002".into();
+    fresh["label"] = "live helper".into();
+    fresh["createdAt"] = now.into();
+    for k in ["endedAt", "outcome", "endedReason"] {
+        fresh.as_object_mut().unwrap().remove(k);
+    }
+    doc["runs"]["feedfeed-0000-4000-8000-000000000001"] = fresh.clone();
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let live = activity_rows(&mut sse, &mut seen, 1);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0]["kind"], "subagent");
+    assert_eq!(live[0]["action"], "spawned");
+    assert_eq!(live[0]["text"], "live helper");
+    assert_eq!(live[0]["agent"], "main");
+    fresh["endedAt"] = (now + 4_000).into();
+    fresh["outcome"] = serde_json::json!({"status": "ok"});
+    doc["runs"]["feedfeed-0000-4000-8000-000000000001"] = fresh;
+    std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let live = activity_rows(&mut sse, &mut seen, 2);
+    assert_eq!(live.len(), 2, "{live:?}");
+    assert_eq!(live[1]["action"], "finished");
+    assert_eq!(live[1]["status"], "ok");
+    assert_eq!(live[1]["durationMs"], 4_000);
+    assert_eq!(live[1]["isError"], false);
+}

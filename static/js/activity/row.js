@@ -9,11 +9,23 @@ export const KINDS = [
   ['error', 'Errors'],
   ['compaction', 'Compactions'],
   ['cron', 'Cron runs'],
+  ['subagent', 'Sub-agents'],
 ];
 
-const ICON = { user: '💬', assistant: '🤖', tool_result: '🔧', error: '⛔', compaction: '🗜', cron: '⏰' };
+const ICON = {
+  user: '💬',
+  assistant: '🤖',
+  tool_result: '🔧',
+  error: '⛔',
+  compaction: '🗜',
+  cron: '⏰',
+  subagent: '🧩',
+};
 
 function who(r) {
+  if (!r.sessionId && r.kind === 'subagent') {
+    return html`<a class="who" href="#/subagents" title="${r.key}">${r.agent || '?'} · sub-agent</a>`;
+  }
   if (!r.sessionId) return html`<a class="who" href="#/crons">cron · ${r.job || String(r.jobId).slice(0, 8)}</a>`;
   const name = r.key ? r.key.split(':').slice(2).join(':') || r.key : String(r.sessionId).slice(0, 8);
   const link = sessionHref(r.sessionId, r.seq != null ? { event: r.seq } : {});
@@ -40,6 +52,12 @@ function what(r) {
     case 'cron': {
       const state = r.action === 'started' ? 'started' : r.status || 'finished';
       return html`<b>${r.job || r.jobId}</b> <span class="${r.isError ? 'bad' : 'ok'}">${state}</span>
+        ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
+        <span class="text">${r.text}</span>`;
+    }
+    case 'subagent': {
+      const state = r.action === 'spawned' ? 'spawned' : r.status || 'finished';
+      return html`<b>sub-agent</b> <span class="${r.isError ? 'bad' : 'ok'}">${state}</span>
         ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
         <span class="text">${r.text}</span>`;
     }
