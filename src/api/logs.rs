@@ -2,9 +2,10 @@
 //!
 //! Without `after`, the last `limit` lines (those matching `level` and `q`). With `after` (the
 //! `cursor` of the previous answer), the lines written since, at most 1 MiB at a time (`more`
-//! says to ask again at once); `restarted` says the cursor's file was replaced (the next day's
-//! file, a new file in the configured place) or truncated, and the new one was read from its
-//! start. The page polls with the cursor; no line is sent twice for the same file.
+//! says to ask again at once); when the next day's file has begun, the old file's last lines
+//! come first (with `more`), then the new file from its start (`restarted`), and a file
+//! truncated (even if written again past the cursor since) is read again from its start
+//! (`restarted`). The page polls with the cursor; no line is sent twice for the same file.
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
@@ -26,7 +27,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         let st = ctx.index.read();
         (st.install.log_file.clone(), st.install.log_dirs.clone())
     };
-    let Some(file) = logs::current_file(configured.as_deref(), &dirs) else {
+    let current = logs::current_file(configured.as_deref(), &dirs);
+    // The cursor's file is no longer the current one (the next day's file began): its last lines
+    // first, then the new file (`more` asks for it at once).
+    let old = after.filter(|c| current.as_deref().is_none_or(|f| !same_file(f, c)));
+    let old = old.and_then(|c| logs::finish_old(configured.as_deref(), &dirs, &c));
+    let switching = old.is_some();
+    let Some(file) = old.or(current) else {
         return Ok(Resp::json(&json!({"file": null, "name": null, "lines": [], "cursor": null,
             "hint": format!("no gateway log found in {} (set logging.file in openclaw.json, or --log-dir)",
                 dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "))})));
@@ -68,5 +75,11 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     crate::redact::value(&mut lines);
     let name = file.file_name().map(|n| n.to_string_lossy().to_string());
     Ok(Resp::json(&json!({"file": file, "name": name, "lines": lines, "cursor": chunk.cursor.encode(),
-        "restarted": chunk.restarted, "more": chunk.more})))
+        "restarted": chunk.restarted, "more": chunk.more || switching})))
+}
+
+/// Whether `path` is the file a cursor names (device and inode).
+fn same_file(path: &std::path::Path, c: &logs::Cursor) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.dev() == c.dev && m.ino() == c.ino)
 }

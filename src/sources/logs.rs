@@ -1,10 +1,12 @@
 //! Gateway logs: `/tmp/openclaw/openclaw-YYYY-MM-DD.log` (older `/tmp/moltbot/moltbot-…`,
 //! `/tmp/clawdbot/…`) or the file named by `logging.file`; one tslog JSON object per line.
 //!
-//! A reader follows the log with a [`Cursor`] (the file's identity and a byte offset after a
-//! whole line): the next read starts there, a different file (the next day's, or one put in the
-//! place of the old) is read from its start, and a file shorter than the offset was truncated and
-//! is read again from its start. Every open goes through [`super::open_file`] (no symlink).
+//! A reader follows the log with a [`Cursor`] (the file's identity, a byte offset after a whole
+//! line and a fingerprint of the bytes before it): the next read starts there; a different file
+//! (the next day's, or one put in the place of the old) is read from its start once the old one
+//! has been read to its end (`finish_old`); and a file shorter than the offset, or whose bytes
+//! before the offset changed (truncated and written again past the offset between two reads), is
+//! read again from its start. Every open goes through [`super::open_file`] (no symlink).
 
 use serde_json::{json, Value};
 use std::io::{Read, Seek, SeekFrom};
@@ -36,25 +38,58 @@ pub fn current_file(configured: Option<&Path>, dirs: &[PathBuf]) -> Option<PathB
     best.map(|(_, _, p)| p)
 }
 
-/// Where a reader stopped: which file (device and inode) and the offset after its last whole line.
+/// Where a reader stopped: which file (device and inode), the offset after its last whole line,
+/// and a fingerprint of the [`PRINT`] bytes before that offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     pub dev: u64,
     pub ino: u64,
     pub offset: u64,
+    pub print: u64,
 }
 
+/// Bytes before a cursor's offset that its fingerprint covers.
+const PRINT: u64 = 256;
+
 impl Cursor {
-    /// The opaque form the API hands out: `<dev>.<ino>.<offset>` in hex.
+    /// The opaque form the API hands out: `<dev>.<ino>.<offset>.<fingerprint>` in hex.
     pub fn encode(&self) -> String {
-        format!("{:x}.{:x}.{:x}", self.dev, self.ino, self.offset)
+        format!("{:x}.{:x}.{:x}.{:x}", self.dev, self.ino, self.offset, self.print)
     }
 
     pub fn parse(s: &str) -> Option<Cursor> {
         let mut it = s.split('.').map(|p| u64::from_str_radix(p, 16).ok());
-        let c = Cursor { dev: it.next()??, ino: it.next()??, offset: it.next()?? };
+        let c = Cursor { dev: it.next()??, ino: it.next()??, offset: it.next()??, print: it.next()?? };
         it.next().is_none().then_some(c)
     }
+}
+
+/// The fingerprint of the bytes before `offset` (0 for none).
+fn fingerprint(f: &mut std::fs::File, offset: u64) -> std::io::Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let start = offset.saturating_sub(PRINT);
+    let mut buf = vec![0u8; (offset - start) as usize];
+    f.seek(SeekFrom::Start(start))?;
+    f.read_exact(&mut buf)?;
+    let mut h = std::hash::DefaultHasher::new();
+    buf.hash(&mut h);
+    Ok(h.finish())
+}
+
+/// The log file a cursor names, when it is still in one of `dirs` (or is `configured`) under
+/// another name or beside the next day's file, and has lines past the cursor: the rest of the
+/// old file is read before the reader moves on to the new one.
+pub fn finish_old(configured: Option<&Path>, dirs: &[PathBuf], c: &Cursor) -> Option<PathBuf> {
+    let candidates = configured.map(Path::to_path_buf).into_iter().chain(
+        dirs.iter().filter_map(|d| std::fs::read_dir(d).ok()).flatten().flatten().map(|e| e.path()),
+    );
+    for p in candidates {
+        let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+        if md.is_file() && md.dev() == c.dev && md.ino() == c.ino {
+            return (md.len() > c.offset).then_some(p);
+        }
+    }
+    None
 }
 
 /// Lines read from a log and where the next read starts.
@@ -88,9 +123,10 @@ pub fn read(path: &Path, after: Option<Cursor>, n: usize, max_bytes: usize) -> s
     let (dev, ino, len) = (md.dev(), md.ino(), md.len());
     let Some(c) = after else {
         let (lines, end) = tail(&mut f, len, n)?;
-        return Ok(Chunk { lines, cursor: Cursor { dev, ino, offset: end }, restarted: false, more: false });
+        let print = fingerprint(&mut f, end)?;
+        return Ok(Chunk { lines, cursor: Cursor { dev, ino, offset: end, print }, restarted: false, more: false });
     };
-    let same = c.dev == dev && c.ino == ino && c.offset <= len;
+    let same = c.dev == dev && c.ino == ino && c.offset <= len && fingerprint(&mut f, c.offset)? == c.print;
     let start = if same { c.offset } else { 0 };
     let want = (len - start).min(max_bytes as u64) as usize;
     let mut buf = vec![0u8; want];
@@ -98,7 +134,13 @@ pub fn read(path: &Path, after: Option<Cursor>, n: usize, max_bytes: usize) -> s
     f.read_exact(&mut buf)?;
     let (lines, used) = whole_lines(&buf, max_bytes);
     let offset = start + used as u64;
-    Ok(Chunk { lines, cursor: Cursor { dev, ino, offset }, restarted: !same, more: want == max_bytes && offset < len })
+    let print = fingerprint(&mut f, offset)?;
+    Ok(Chunk {
+        lines,
+        cursor: Cursor { dev, ino, offset, print },
+        restarted: !same,
+        more: want == max_bytes && offset < len,
+    })
 }
 
 /// The last `n` whole lines of an open file of `len` bytes, reading backwards in blocks (never
@@ -268,7 +310,8 @@ mod tests {
         assert!(read(&link, None, 10, 1 << 20).is_err(), "a symlink is not followed");
         assert_eq!(current_file(None, std::slice::from_ref(&dir)), Some(q), "links in the dir are skipped");
         assert_eq!(Cursor::parse("1.2"), None);
-        assert_eq!(Cursor::parse("1.2.3.4"), None);
+        assert_eq!(Cursor::parse("1.2.3"), None);
+        assert_eq!(Cursor::parse("1.2.3.4.5"), None);
         std::fs::remove_dir_all(dir).ok();
     }
 

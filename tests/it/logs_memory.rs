@@ -89,6 +89,16 @@ fn the_cursor_tail_sends_new_lines_once_links_sessions_redacts_restarts_and_refu
     let t = server.get(&format!("/api/logs?after={cursor}"));
     assert_eq!(messages(&t), vec!["after truncation"]);
     assert_eq!(t["restarted"], true);
+    let cursor = t["cursor"].as_str().unwrap().to_string();
+
+    // Truncated and written again past the old offset between two reads: the bytes before the
+    // cursor changed, so the file is read again from its start, not from the middle of a line.
+    let long: String =
+        (0..5).map(|i| log_line("WARN", "gateway", &format!("rewritten line {i} {}", "x".repeat(40)))).collect();
+    std::fs::write(&log, &long).unwrap();
+    let r = server.get(&format!("/api/logs?after={cursor}"));
+    assert_eq!(r["restarted"], true);
+    assert_eq!(messages(&r), (0..5).map(|i| format!("rewritten line {i} {}", "x".repeat(40))).collect::<Vec<_>>());
 
     // A bad cursor is the client's mistake.
     server.get_error("/api/logs?after=nonsense", 400);
@@ -123,11 +133,19 @@ fn the_next_days_file_in_the_log_dir_keeps_the_tail_going() {
     assert_eq!(messages(&a), vec!["last line of the day"]);
     let cursor = a["cursor"].as_str().unwrap().to_string();
 
-    // Midnight: the gateway starts the next day's file.
+    // Midnight: a last line in the old file, then the gateway starts the next day's file, all
+    // between two polls.
+    append(&today, &log_line("INFO", "gateway", "written just before midnight"));
     let tomorrow = dir.path().join("openclaw-2026-11-25.log");
     std::fs::write(&tomorrow, log_line("INFO", "gateway", "first line of the next day")).unwrap();
     // A link named like a later day is not a log to follow.
     std::os::unix::fs::symlink(&today, dir.path().join("openclaw-2026-11-26.log")).unwrap();
+    // The old file's last line first (and `more`: ask again at once), then the new file.
+    let last = server.get(&format!("/api/logs?after={cursor}"));
+    assert_eq!(last["name"], "openclaw-2026-11-24.log");
+    assert_eq!(messages(&last), vec!["written just before midnight"]);
+    assert_eq!(last["more"], true);
+    let cursor = last["cursor"].as_str().unwrap().to_string();
     let b = server.get(&format!("/api/logs?after={cursor}"));
     assert_eq!(b["name"], "openclaw-2026-11-25.log");
     assert_eq!(messages(&b), vec!["first line of the next day"]);
