@@ -80,9 +80,10 @@ fn fingerprint(f: &mut std::fs::File, offset: u64) -> std::io::Result<u64> {
 /// another name or beside the next day's file, and has lines past the cursor: the rest of the
 /// old file is read before the reader moves on to the new one.
 pub fn finish_old(configured: Option<&Path>, dirs: &[PathBuf], c: &Cursor) -> Option<PathBuf> {
-    let candidates = configured.map(Path::to_path_buf).into_iter().chain(
-        dirs.iter().filter_map(|d| std::fs::read_dir(d).ok()).flatten().flatten().map(|e| e.path()),
-    );
+    let candidates = configured
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(dirs.iter().filter_map(|d| std::fs::read_dir(d).ok()).flatten().flatten().map(|e| e.path()));
     for p in candidates {
         let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
         if md.is_file() && md.dev() == c.dev && md.ino() == c.ino {

@@ -2,7 +2,8 @@
 // last change; the filter box keeps the files whose name or text holds the words (the server
 // searches, /api/memory?q=); the chosen file shows as text with headings (js/memory/markdown.js:
 // nothing in a file is ever taken as HTML). Agent, filter and file live in the URL
-// (#/memory?agent=main&q=..&file=MEMORY.md).
+// (#/memory?agent=main&q=..&file=MEMORY.md). The files are not part of the index: the page asks
+// for the list every few seconds and shows it again when a file's size or time changed.
 import { loader } from './loader.js';
 import { markdown } from './memory/markdown.js';
 import { $, ago, api, debounce, empty, fmtBytes, html, href, qs, setHTML, setQuery } from './util.js';
@@ -17,6 +18,8 @@ function shell() {
 }
 
 const same = (f, q) => f.agent === q.agent && f.name === q.file;
+const WATCH_MS = 3000;
+const signature = (list) => list.files.map((f) => `${f.agent}/${f.name}:${f.size}:${f.modifiedMs}`).join('|');
 
 function fileItem(f, q, agents) {
   const link = href(['memory'], { ...q, agent: f.agent, file: f.name });
@@ -46,6 +49,7 @@ export function mount(root, route, app) {
     view: 'memory',
     async fetch(signal) {
       const list = await api(`/api/memory${qs({ agent: q.agent, q: q.q })}`, { signal });
+      seen = signature(list);
       const pick = list.files.find((f) => same(f, q)) || (q.file ? null : list.files[0]);
       const text = pick ? await api(`/api/memory${qs({ agent: pick.agent, file: pick.name })}`, { signal }) : null;
       return { list, text };
@@ -70,6 +74,17 @@ export function mount(root, route, app) {
     },
     errorIn: () => $('#m-text', root),
   });
+  // Changes on disk: a cheap look at the list, the full load only when something moved.
+  let seen = '';
+  const watch = setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      const list = await api(`/api/memory${qs({ agent: q.agent, q: q.q })}`);
+      if (signature(list) !== seen) load();
+    } catch {
+      /* the next look retries */
+    }
+  }, WATCH_MS);
   form.addEventListener('submit', (e) => e.preventDefault());
   form.agent.addEventListener('change', () => setQuery({ agent: form.agent.value, file: '' }));
   const typed = debounce(() => setQuery({ q: form.q.value, file: '' }, { replace: true }), 250);
@@ -83,6 +98,7 @@ export function mount(root, route, app) {
     // Memory files are not part of the index: a change of sessions says nothing about them.
     refresh() {},
     unmount() {
+      clearInterval(watch);
       typed.cancel();
       load.abort();
     },

@@ -269,8 +269,13 @@ fn clawmetry_against_the_real_openclaw_gateway() {
     }
     assert!(sessions.iter().any(|x| x["kind"] == "subagent"), "no sub-agent session");
 
-    // 4. Live events while a new turn runs (turn 6: agent main, session agent:main:lab-1).
+    // 4. Live events while a new turn runs (turn 6: agent main, session agent:main:lab-1), with
+    // the Activity page open in Chromium.
     let events = follow_events(s.port);
+    let chrome = crate::browser::Chrome::launch();
+    let page = chrome.page();
+    page.goto(&s.url("/#/activity"));
+    page.wait_rendered(0, "activity");
     std::thread::sleep(Duration::from_millis(300));
     let turn = lab.run(&["turns", dir.to_str().unwrap(), "1"]);
     assert!(turn.status.success(), "turn failed: {}", String::from_utf8_lossy(&turn.stderr));
@@ -334,6 +339,34 @@ fn clawmetry_against_the_real_openclaw_gateway() {
         }
     }
     eprintln!("[activity] {} rows for agent:main:lab-1", rows.len());
+    // The same rows on the Activity page, newest first, within a second of the event stream.
+    let t_seen = Instant::now();
+    let want: Vec<&str> = rows.iter().rev().map(|r| r["kind"].as_str().unwrap()).collect();
+    let shown = page.wait_for(
+        "the turn's rows on the Activity page",
+        &format!(
+            "(() => {{ const k = [...document.querySelectorAll('#main li.act')].filter(li =>              (li.querySelector('.who') || {{}}).title === 'agent:main:lab-1').map(li => li.dataset.kind);              return k.length >= {} ? k : null; }})()",
+            want.len()
+        ),
+        Duration::from_secs(2),
+    );
+    eprintln!("[activity] on the page {:?} after the stream", t_seen.elapsed());
+    assert_eq!(shown, json!(want), "the page's rows are the stream's, newest first");
+    page.assert_no_errors("activity page with the real gateway");
+    // The turn's user message is found by the full-text search, linked to its event.
+    let user = rows.iter().find(|r| r["kind"] == "user").unwrap();
+    let word = user["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| w.len() >= 5)
+        .expect("a word in the user message")
+        .to_string();
+    let (hit, _) = s.wait_for(Duration::from_secs(15), |s| {
+        let r = s.get(&format!("/api/search?q={word}&session={}", user["sessionId"].as_str().unwrap()));
+        r["items"].as_array()?.iter().find(|h| h["seq"] == user["seq"]).cloned()
+    });
+    assert_eq!(hit["kind"], "user", "{hit}");
 
     // 5. Crons through the gateway.
     let c = s.get("/api/crons");

@@ -754,6 +754,14 @@ fn memory_page_lists_the_files_and_shows_html_in_them_as_text() {
     assert_eq!(texts(&page, "#m-text .md-h"), vec!["Planted note", "Second heading"]);
     assert_eq!(page.count("#m-text h4.md-h"), 1);
 
+    // A file changed on disk shows without a reload (the page looks every 3 s).
+    std::fs::write(ws.join("memory/2026-11-25.md"), format!("{planted}\n## Added later\n")).unwrap();
+    page.wait_for(
+        "the changed file shown",
+        "[...document.querySelectorAll('#m-text .md-h')].some(h => h.textContent === 'Added later')",
+        Duration::from_secs(8),
+    );
+
     // The filter box: only files holding the words (as read here) stay listed.
     page.eval("(f => { f.value = 'Planted'; f.dispatchEvent(new Event('input')); })(document.querySelector('#m-filters input'))");
     page.wait_for("filtered", "document.querySelectorAll('#m-files li').length === 1", S);
