@@ -141,6 +141,22 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         o.family("clawmetry_otlp_rejected_total", "counter", "OTLP items rejected as invalid.");
         o.sample("clawmetry_otlp_rejected_total", &[], b.counters.rejected as f64);
     }
+    // Provider quota windows, when the gateway reports them (a handful of providers × windows).
+    let q = super::quotas::quotas(ctx);
+    if q["available"] == true {
+        o.family(
+            "clawmetry_provider_quota_used_percent",
+            "gauge",
+            "Share of a provider's quota window used (usage.status).",
+        );
+        for p in q["providers"].as_array().into_iter().flatten() {
+            for w in p["windows"].as_array().into_iter().flatten() {
+                let labels =
+                    [("provider", p["provider"].as_str().unwrap_or("")), ("window", w["label"].as_str().unwrap_or(""))];
+                o.sample("clawmetry_provider_quota_used_percent", &labels, w["usedPercent"].as_f64().unwrap_or(0.0));
+            }
+        }
+    }
     o.family("clawmetry_uptime_seconds", "gauge", "Seconds since clawmetry started.");
     o.sample("clawmetry_uptime_seconds", &[], (ctx.index.uptime_seconds()) as f64);
     o.family("clawmetry_build_info", "gauge", "Always 1; the version is a label.");

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod nodes;
 pub mod otlp;
 pub mod overview;
+pub mod quotas;
 pub mod routes;
 pub mod search;
 pub mod sessions;

@@ -21,6 +21,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
         ("GET", ["api", "transcript", id]) => transcript::page(req, ctx, id),
         ("GET", ["api", "activity"]) => super::activity::get(req, ctx),
         ("GET", ["api", "search"]) => super::search::get(req, ctx),
+        ("GET", ["api", "quotas"]) => super::quotas::get(req, ctx),
         ("GET", ["api", "timeline"]) => transcript::timeline(req, ctx),
         ("GET", ["api", "usage"]) => cached(req, ctx, || usage::get(req, ctx)),
         ("GET", ["api", "insight"]) => super::insight::cached_get(req, ctx),

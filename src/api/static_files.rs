@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 63] = [
+pub const ASSETS: [Asset; 64] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -46,6 +46,7 @@ pub const ASSETS: [Asset; 63] = [
     asset!("/js/memory.js", JS),
     asset!("/js/search.js", JS),
     asset!("/js/search/hits.js", JS),
+    asset!("/js/overview/quotas.js", JS),
     asset!("/js/memory/markdown.js", JS),
     asset!("/js/alerts.js", JS),
     asset!("/js/otlp.js", JS),

@@ -1,6 +1,7 @@
 // Overview: what runs now, what it cost today and this month, what went wrong.
 import { loader } from './loader.js';
 import { insightPanels } from './overview/insight.js';
+import { quotasPanel } from './overview/quotas.js';
 import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
 import {
   ApiError,
@@ -58,6 +59,18 @@ function kindsTable(u) {
     </section>`;
 }
 
+/** /api/quotas, or null when it cannot be read (no token on a wall display, an error): the
+ * quota cards are an extra, never a reason for the overview to fail. */
+async function quotas(signal) {
+  try {
+    const r = await fetch('/api/quotas', { signal, headers: { Accept: 'application/json' } });
+    return r.ok ? await r.json() : null;
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    return null;
+  }
+}
+
 /** /api/insight, or null without the token for it: with `--public-overview` a wall display may
  * read /api/overview and nothing else, and then shows the overview without these panels. */
 async function insight(signal) {
@@ -67,7 +80,7 @@ async function insight(signal) {
   return r.json();
 }
 
-function render(root, ov, health, recent, ins) {
+function render(root, ov, health, recent, ins, quota) {
   const oc = health.openclaw || {};
   if (!oc.found) {
     setHTML(
@@ -96,6 +109,7 @@ function render(root, ov, health, recent, ins) {
     <h1>Overview</h1>
     ${cards(ov.usage, ov.sessions)}
     ${ins ? insightPanels(ins) : ''}
+    ${quotasPanel(quota)}
     ${kindsTable(ov.usage)}
     <div class="cols">
       <section class="panel" id="active">
@@ -124,18 +138,19 @@ export function mount(root, _route, app) {
   const load = loader(app, {
     view: 'overview',
     async fetch(signal) {
-      const [ov, health, ins] = await Promise.all([
+      const [ov, health, ins, quota] = await Promise.all([
         api('/api/overview', { signal }),
         app.getHealth(true),
         insight(signal),
+        quotas(signal),
       ]);
       let recent = null;
       if (!ov.active.length && ov.sessions.total) {
         recent = (await api('/api/sessions?limit=5&sort=last', { signal })).sessions;
       }
-      return { ov, health, recent, ins };
+      return { ov, health, recent, ins, quota };
     },
-    render: ({ ov, health, recent, ins }) => render(root, ov, health, recent, ins),
+    render: ({ ov, health, recent, ins, quota }) => render(root, ov, health, recent, ins, quota),
     errorIn: () => root,
   });
   load();

@@ -170,7 +170,7 @@ fn serve_conn(stream: TcpStream, mode: Mode, seen: Arc<Mutex<Seen>>) {
         &mut ws,
         json!({"type":"res","id":id,"ok":true,"payload":{"type":"hello-ok","protocol":4,
         "server":{"version":"9.9.9-fake","connId":"c1"},
-        "features":{"methods":["health","cron.list","cron.status","cron.runs","cron.run","cron.update","cron.add","cron.remove","cron.get","sessions.list","sessions.subscribe"],
+        "features":{"methods":["health","cron.list","cron.status","cron.runs","cron.run","cron.update","cron.add","cron.remove","cron.get","sessions.list","sessions.subscribe","usage.status"],
                     "events":["agent","cron","tick"]},
         "snapshot":{}, "auth":{"role":"operator","scopes":params["scopes"]},
         "policy":{"tickIntervalMs": tick}}}),
@@ -240,6 +240,16 @@ fn answer(method: &str, params: &Value) -> Value {
             {"key":"agent:main:main","sessionId":"bdfa3cc5-508a-4896-9c98-ae502491d01e","hasActiveRun":true},
             {"key":"agent:ops:main","status":"done"}]}}),
         "cron.list" => json!({"jobs":[job],"total":1,"hasMore":false}),
+        // Two quota windows of one provider, as OpenClaw's usage.status gives them; a provider
+        // without windows (an API key, no plan) is listed too and must not show.
+        "usage.status" => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+            json!({"updatedAt": now, "providers": [
+                {"provider": "anthropic", "displayName": "Claude", "plan": "Max", "windows": [
+                    {"label": "5h", "usedPercent": 37.5, "resetAt": now + 2 * 3_600_000},
+                    {"label": "Week", "usedPercent": 91, "resetAt": now + 3 * 86_400_000}]},
+                {"provider": "openrouter", "displayName": "OpenRouter", "windows": []}]})
+        }
         "cron.status" => json!({"enabled":true,"storage":"sqlite","jobs":1}),
         "cron.runs" => {
             json!({"entries":[{"ts":1_800_000_100_000i64,"jobId":"job-1","action":"finished","status":"error",
@@ -546,4 +556,61 @@ fn legacy_cron_files_are_read_when_there_is_no_state_db() {
     let (st, v, _) = request(&s, "POST", "/api/crons/b9110520-e052-4b6e-a8cf-3112bb46e172/run", None);
     assert_eq!(st, 503);
     assert!(v["error"].as_str().unwrap().contains("--no-gateway"), "{v}");
+}
+
+#[test]
+fn provider_quotas_from_usage_status_and_none_without_a_gateway() {
+    let fk = fake(vec![Mode::Normal]);
+    let (tmp, state) = install_fixture("lab-2026.9");
+    let args = gateway_args(fk.port, &tmp.path().join("data"), &state);
+    let s = start_with_gateway(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    wait_state(&s, "connected", Duration::from_secs(10));
+    let q = s.get("/api/quotas");
+    assert_eq!(q["available"], true, "{q}");
+    let p = q["providers"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "the provider without windows is left out: {q}");
+    assert_eq!((p[0]["displayName"].as_str(), p[0]["plan"].as_str()), (Some("Claude"), Some("Max")));
+    let w = p[0]["windows"].as_array().unwrap();
+    assert_eq!((w[0]["label"].as_str(), w[0]["usedPercent"].as_f64()), (Some("5h"), Some(37.5)));
+    let reset = w[0]["resetInMs"].as_i64().unwrap();
+    assert!((2 * 3_600_000 - 60_000..=2 * 3_600_000 + 60_000).contains(&reset), "{reset}");
+    assert_eq!(w[1]["usedPercent"], 91.0);
+    // Asked once: the second look is the cached answer.
+    s.get("/api/quotas");
+    let asked = fk.seen.lock().unwrap().requests.iter().filter(|(m, _)| m == "usage.status").count();
+    assert_eq!(asked, 1);
+    let (_, _, metrics) = s.get_raw("/metrics").unwrap();
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("clawmetry_provider_quota_used_percent{provider=\"anthropic\",window=\"Week\"} 91"),
+        "{metrics}"
+    );
+
+    // The overview's cards.
+    let chrome = crate::browser::Chrome::launch();
+    let page = chrome.page();
+    page.goto(&s.url("/#/"));
+    page.wait_rendered(0, "overview");
+    assert_eq!(page.count("#quotas .quota"), 1);
+    assert_eq!(page.count("#quotas .quota-w"), 2);
+    let text = page.text("#quotas");
+    assert!(
+        text.contains("Claude") && text.contains("Max") && text.contains("38 %") && text.contains("91 %"),
+        "{text}"
+    );
+    assert!(text.contains("resets in 1 h") || text.contains("resets in 2 h"), "{text}");
+    assert_eq!(page.count("#quotas .quota-bar > span.bad"), 1, "91 % is drawn as nearly used up");
+    page.assert_no_errors("quota cards");
+    drop(s);
+
+    // No gateway: nothing to show, and no error.
+    let s = start(&["--openclaw-dir", state.to_str().unwrap()]);
+    let q = s.get("/api/quotas");
+    assert_eq!(q["available"], false);
+    assert!(q["reason"].as_str().is_some(), "{q}");
+    assert_eq!(q["providers"], json!([]));
+    page.goto(&s.url("/#/"));
+    page.wait_rendered(0, "overview");
+    assert_eq!(page.count("#quotas"), 0);
+    page.assert_no_errors("overview without a gateway");
 }
