@@ -240,7 +240,8 @@ impl Writer {
                 .prepare_cached("INSERT INTO docs (session, seq, ts, kind, tool, z) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(err)?;
             let mut insert_text =
-                self.conn.prepare_cached("INSERT INTO fts (rowid, text) VALUES (?1, ?2)").map_err(err)?;
+                self.conn.prepare_cached("INSERT INTO fts (rowid, text, tags) VALUES (?1, ?2, ?3)").map_err(err)?;
+            let tags_of = |kind: &str| super::tags(&t.agent, kind);
             let r = for_each_line_from(&t.loc, k.next_seq, |seq, line| {
                 if failed.is_some() {
                     return;
@@ -254,7 +255,7 @@ impl Writer {
                 let Some(d) = doc_of(line) else { return };
                 let done = insert_doc
                     .insert(params![k.num, seq as i64, d.ts, d.kind, d.tool, super::deflate(&d.text)])
-                    .and_then(|rowid| insert_text.execute(params![rowid, spread_cjk(&d.text)]));
+                    .and_then(|rowid| insert_text.execute(params![rowid, spread_cjk(&d.text), tags_of(d.kind)]));
                 match done {
                     Ok(_) => {
                         docs += 1;

@@ -29,7 +29,7 @@ pub mod text;
 pub use indexer::spawn;
 
 /// The schema's version; another one (older or newer) is dropped and rebuilt.
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,8 +53,10 @@ CREATE TABLE IF NOT EXISTS docs (
   z BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS docs_session ON docs(session);
+-- `tags`: the event's agent and kind as words of their own (`tag`), so that a filter is one
+-- more term FTS5 intersects, not a check of every hit of a common word.
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-  text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+  text, tags, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
 );
 ";
 
@@ -155,12 +157,15 @@ impl Search {
              FROM fts JOIN docs d ON d.rowid = fts.rowid JOIN sessions s ON s.num = d.session \
              WHERE fts MATCH ?1 AND fts.rowid < ?2",
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![q.fts.clone().into(), f.before.unwrap_or(i64::MAX).into()];
-        for (col, v) in [("s.agent", f.agent), ("s.id", f.session), ("d.kind", f.kind)] {
-            if let Some(v) = v {
-                args.push(v.to_string().into());
-                sql.push_str(&format!(" AND {col} = ?{}", args.len()));
-            }
+        // Agent and kind are terms of the match; the session (one session's few hits) a join.
+        let mut fts = format!("text : ({})", q.fts);
+        for t in [f.agent.map(|a| tag("ag", a)), f.kind.map(|k| tag("kd", k))].into_iter().flatten() {
+            fts.push_str(&format!(" AND tags : {t}"));
+        }
+        let mut args: Vec<rusqlite::types::Value> = vec![fts.into(), f.before.unwrap_or(i64::MAX).into()];
+        if let Some(id) = f.session {
+            args.push(id.to_string().into());
+            sql.push_str(&format!(" AND s.id = ?{}", args.len()));
         }
         sql.push_str(&format!(" ORDER BY fts.rowid DESC LIMIT {}", f.limit + 1));
         let mut stmt = conn.prepare(&sql).map_err(|e| format!("search: {e}"))?;
@@ -245,4 +250,15 @@ fn inflate(z: &[u8]) -> String {
     let mut out = Vec::new();
     let _ = flate2::read::DeflateDecoder::new(z).take(text::MAX_TEXT as u64 + 4096).read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A filter value as one word of the `tags` column: a prefix and the value's bytes in hex
+/// (letters and digits only, so the tokenizer keeps it whole; the same on every build).
+fn tag(prefix: &str, value: &str) -> String {
+    format!("{prefix}{}", crate::codec::hex(value.as_bytes()))
+}
+
+/// The `tags` of an event.
+fn tags(agent: &str, kind: &str) -> String {
+    format!("{} {}", tag("ag", agent), tag("kd", kind))
 }

@@ -315,6 +315,19 @@ fn deleted_sessions_of_the_sqlite_era_are_found() {
     let ev = page["events"].as_array().unwrap().iter().find(|e| e["seq"] == seq).unwrap();
     assert_eq!(ev["kind"], "tool_result");
     assert!(ev.to_string().contains("sub-agent-exec-ok"), "{ev}");
+
+    // The agent filter: main's and ops' hits make up all hits, each with its agent.
+    let all = hits(&search(&server, "the"));
+    let mut parts = BTreeSet::new();
+    for agent in ["main", "ops"] {
+        let r = server.get(&format!("/api/search?q=the&limit=200&agent={agent}"));
+        assert!(r["items"].as_array().unwrap().iter().all(|h| h["agent"] == agent), "{r}");
+        let got = hits(&r);
+        assert!(!got.is_empty(), "{agent}");
+        parts.extend(got);
+    }
+    assert_eq!(parts, all);
+    assert_eq!(server.get("/api/search?q=the&agent=no-such-agent")["items"], serde_json::json!([]));
 }
 
 #[test]
