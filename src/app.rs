@@ -3,7 +3,7 @@
 //! gateway client). See ARCHITECTURE.md for the map.
 
 use crate::sources::detect;
-use crate::{alloc, api, cli, fleet, gateway, http, monitor, search, state, watch};
+use crate::{alloc, api, cli, fleet, gateway, http, login_link, monitor, search, state, watch};
 use std::process::ExitCode;
 
 /// The whole program: what `src/main.rs` runs.
@@ -11,6 +11,7 @@ pub fn main() -> ExitCode {
     alloc::tune();
     let cfg = match cli::parse() {
         Ok(cli::Command::Run(c)) => *c,
+        Ok(cli::Command::LoginLink(c)) => return new_login_link(&c),
         Ok(cli::Command::Help) => {
             print!("{}", cli::HELP);
             return ExitCode::SUCCESS;
@@ -70,6 +71,7 @@ pub fn main() -> ExitCode {
     };
     // The line tests and scripts wait for; keep its shape.
     println!("clawmetry {} listening on {scheme}://{}:{port}", env!("CARGO_PKG_VERSION"), cfg.host);
+    print_addresses(&cfg, scheme, port, &index);
     {
         let st = index.read();
         let i = &st.install;
@@ -125,4 +127,63 @@ pub fn main() -> ExitCode {
         let _ = h.join();
     }
     ExitCode::SUCCESS
+}
+
+/// Where a browser on the LAN can open the dashboard, and a login link with a one-time code
+/// (`login_link.rs`) when the dashboard needs a login; `--qr` adds the link as a QR code. The
+/// token itself is never printed.
+fn print_addresses(cfg: &cli::Config, scheme: &str, port: u16, index: &state::Index) {
+    let urls = login_link::base_urls(scheme, &cfg.host, port);
+    println!("clawmetry: open {}", urls.join("  or  "));
+    let needs_login = cfg.token.is_some() || index.read().install.gateway_token.as_ref().is_some_and(|t| !t.is_empty());
+    let Some(dir) = cfg.data_dir.as_deref() else { return };
+    if let Err(e) = login_link::write_listen(dir, scheme, &cfg.host, port) {
+        eprintln!("clawmetry: {e} (clawmetry login-link will not find this instance)");
+    }
+    if !needs_login {
+        return;
+    }
+    match login_link::issue(dir, index.now_ms()) {
+        Ok(code) => print_link(&urls, &code, cfg.qr),
+        Err(e) => eprintln!("clawmetry: no login link: {e}"),
+    }
+}
+
+fn print_link(urls: &[String], code: &str, qr: bool) {
+    let minutes = login_link::TTL_MS / 60_000;
+    println!("clawmetry: log in once with this link (valid {minutes} minutes, one use; `clawmetry login-link` makes another):");
+    for u in urls {
+        println!("  {u}/login/{code}");
+    }
+    if qr {
+        match login_link::qr_text(&format!("{}/login/{code}", urls[0])) {
+            Ok(q) => println!("{q}"),
+            Err(e) => eprintln!("clawmetry: {e}"),
+        }
+    }
+}
+
+/// `clawmetry login-link`: a new code for the running instance (found through the data dir).
+fn new_login_link(cfg: &cli::Config) -> ExitCode {
+    let Some(dir) = cfg.data_dir.as_deref() else {
+        eprintln!("clawmetry: no data dir (set --data-dir or HOME)");
+        return ExitCode::from(2);
+    };
+    let (scheme, host, port) = match login_link::read_listen(dir) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("clawmetry: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match login_link::issue(dir, crate::timefmt::now_ms()) {
+        Ok(code) => {
+            print_link(&login_link::base_urls(&scheme, &host, port), &code, cfg.qr);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("clawmetry: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -18,6 +18,8 @@ pub struct Config {
     pub no_gateway: bool,
     /// No full-text search index (`<data-dir>/search.db`).
     pub no_search: bool,
+    /// Print the login link as a QR code too.
+    pub qr: bool,
     pub gateway_url: Option<String>,
     pub gateway_token: Option<String>,
     pub workers: usize,
@@ -63,6 +65,7 @@ impl Default for Config {
             prices: None,
             no_gateway: false,
             no_search: false,
+            qr: false,
             gateway_url: None,
             gateway_token: None,
             workers: 4,
@@ -92,6 +95,8 @@ impl Default for Config {
 #[allow(clippy::large_enum_variant)]
 pub enum Command {
     Run(Box<Config>),
+    /// `clawmetry login-link`: a new login link for the running instance.
+    LoginLink(Box<Config>),
     Help,
     Version,
 }
@@ -101,6 +106,7 @@ clawmetry - observability dashboard for the OpenClaw agent gateway
 
 USAGE:
     clawmetry [OPTIONS]
+    clawmetry login-link [--data-dir DIR] [--qr]   a new login link for the running clawmetry
 
 Finds the OpenClaw state dir by itself ($OPENCLAW_STATE_DIR, $OPENCLAW_HOME, ~/.openclaw,
 ~/.clawdbot, ~/.moltbot), indexes every session and serves the dashboard on http://HOST:PORT.
@@ -119,6 +125,7 @@ OPTIONS:
                          (<data-dir>/ledger.db); by default their spend stays counted
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
+    --qr                 print the login link as a QR code as well (to open it on a phone)
     --no-search          keep no full-text search index (<data-dir>/search.db, about the size
                          of the transcripts' text; built in the background)
     --gateway-url URL    gateway WebSocket (default ws://127.0.0.1:<gateway.port from openclaw.json>)
@@ -175,8 +182,13 @@ where
     cfg.fleet_key = std::env::var("CLAWMETRY_FLEET_KEY").ok().filter(|k| !k.is_empty());
     cfg.token = std::env::var("CLAWMETRY_TOKEN").ok().filter(|t| !t.is_empty());
     let mut parser = lexopt::Parser::from_args(args);
+    let mut login_link = false;
+    let mut first = true;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        let at_start = std::mem::replace(&mut first, false);
         match arg {
+            Value(v) if at_start && v == "login-link" => login_link = true,
+            Long("qr") => cfg.qr = true,
             Long("port") => cfg.port = parse_value(&mut parser, "--port")?,
             Long("host") => cfg.host = string_value(&mut parser, "--host")?,
             Long("openclaw-dir") => {
@@ -230,6 +242,9 @@ where
     }
     if cfg.tls_cert.is_some() != cfg.tls_key.is_some() {
         return Err("--tls-cert and --tls-key go together".into());
+    }
+    if login_link {
+        return Ok(Command::LoginLink(Box::new(cfg)));
     }
     Ok(Command::Run(Box::new(cfg)))
 }

@@ -17,6 +17,7 @@ mod history;
 mod http;
 mod insight;
 mod ledger;
+mod login_link;
 mod model;
 mod monitor;
 mod otlp;

@@ -84,6 +84,14 @@ const app = {
   /** Standard error state with a retry button. */
   failed(root, e, retry) {
     if (e && e.name === 'AbortError') return;
+    // Only a login missing: the login form is the whole story (no error card behind it); it
+    // reloads the page once logged in, and the view asked for loads then.
+    if (e && e.status === 401) {
+      setHTML(root, html`<p class="muted login-wait">Log in to see this page.</p>`);
+      document.documentElement.dataset.state = 'login';
+      probe.renders++;
+      return;
+    }
     setHTML(root, errorBox(e));
     const b = $('[data-action=retry]', root);
     if (b) b.onclick = retry;

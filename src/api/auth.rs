@@ -7,7 +7,8 @@
 //! - Mutating requests (POST/PUT/DELETE/PATCH) whose `Origin` names another host than `Host`
 //!   are refused (403), whatever the path.
 //! - Protected: every `/api/*` endpoint, OTLP `/v1/*` and `/metrics`. Public: the UI's static
-//!   files, `GET /api/health`, `POST /api/login`, `POST /api/logout`, the fleet endpoints
+//!   files, `GET /login/<code>` (a one-time login link, `login_link.rs`), `GET /api/health`,
+//!   `POST /api/login`, `POST /api/logout`, the fleet endpoints
 //!   `POST /api/nodes/register|report` (they check the fleet key themselves) and, with
 //!   `--public-overview`, `GET /api/overview`.
 //! - The token is `--token` / `CLAWMETRY_TOKEN`, else the OpenClaw gateway token. It is accepted
@@ -49,6 +50,8 @@ pub struct Auth {
     /// Host names a request let in for coming from loopback may name (DNS rebinding): the
     /// loopback names, the bound address and `--allow-host`.
     pub allowed_hosts: Vec<String>,
+    /// Where login links' codes are kept (`login_link.rs`), when there is a data dir.
+    pub data_dir: Option<std::path::PathBuf>,
     /// Session id -> expiry.
     sessions: Mutex<HashMap<String, Instant>>,
     /// Peer -> times of its recent failed logins.
@@ -66,6 +69,7 @@ impl Auth {
             token: cfg.token.clone().filter(|t| !t.is_empty()),
             no_auth: cfg.no_auth,
             public_overview: cfg.public_overview,
+            data_dir: cfg.data_dir.clone(),
             allowed_hosts: cfg
                 .allow_hosts
                 .iter()
@@ -76,7 +80,7 @@ impl Auth {
         }
     }
 
-    fn new_session(&self) -> String {
+    pub(super) fn new_session(&self) -> String {
         // No OS randomness: no session (the caller reports it); never a guessable id.
         let Ok(id) = crate::codec::random_id::<32>() else { return String::new() };
         let now = Instant::now();
@@ -114,11 +118,11 @@ impl Auth {
     }
 
     /// Seconds until this peer may try again, when it is over the limit.
-    fn blocked_for(&self, ip: IpAddr) -> Option<u64> {
+    pub(super) fn blocked_for(&self, ip: IpAddr) -> Option<u64> {
         Self::blocked_in(&self.failures, ip)
     }
 
-    fn record_failure(&self, ip: IpAddr) {
+    pub(super) fn record_failure(&self, ip: IpAddr) {
         Self::record_in(&self.failures, ip)
     }
 
@@ -343,11 +347,13 @@ pub fn login(req: &Req, ctx: &Ctx) -> Answer {
         return Err(ApiError::new(500, "no OS randomness for a session id"));
     }
     let mut r = Resp::json(&json!({ "ok": true, "expiresInSeconds": SESSION_TTL.as_secs() }));
-    r.headers.push((
-        "Set-Cookie",
-        format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", SESSION_TTL.as_secs(), secure(req)),
-    ));
+    r.headers.push(("Set-Cookie", session_cookie(req, &id)));
     Ok(r)
+}
+
+/// The `Set-Cookie` value of a new login session.
+pub(super) fn session_cookie(req: &Req, id: &str) -> String {
+    format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}", SESSION_TTL.as_secs(), secure(req))
 }
 
 /// `POST /api/logout`: forgets the session and clears the cookie.

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod health;
 pub mod history;
 pub mod insight;
+pub mod login_link;
 pub mod logs;
 pub mod memory;
 pub mod metrics;

@@ -11,6 +11,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
     let method = if req.method == "HEAD" { "GET" } else { req.method.as_str() };
     let answer: Answer = match (method, segs.as_slice()) {
         ("GET", ["api", "health"]) => health::get(req, ctx),
+        ("GET", ["login", code]) => Ok(super::login_link::get(req, ctx, code)),
         ("POST", ["api", "login"]) => super::auth::login(req, ctx),
         ("POST", ["api", "logout"]) => super::auth::logout(req, ctx),
         ("GET", ["api", "overview"]) => cached(req, ctx, || overview::get(req, ctx)),

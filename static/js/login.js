@@ -5,6 +5,17 @@ import { html, setHTML, $ } from './util.js';
 
 let shown = false;
 
+/** What a login link that did not work left in the address (`/?login=…`, see api/login_link.rs). */
+function linkNote() {
+  const why = new URLSearchParams(location.search).get('login');
+  const text = {
+    expired: 'That login link was used already or has expired (a link works once, for 15 minutes).',
+    blocked: 'Too many failed logins from this device; wait a minute.',
+    failed: 'The server could not start a login session.',
+  }[why];
+  return text ? html`<p class="bad" id="login-link-note">${text}</p>` : '';
+}
+
 export function showLogin(message) {
   if (shown) return;
   shown = true;
@@ -19,9 +30,11 @@ export function showLogin(message) {
     box,
     html`<form class="card" style="background:var(--bg, #fff);padding:1.2rem 1.4rem;border-radius:var(--radius, 6px);border:1px solid var(--line, #ccc);max-width:26rem;width:90vw">
       <h2 id="login-title" style="margin-top:0">Log in to clawmetry</h2>
-      <p class="muted">${message || 'This dashboard needs its access token.'}</p>
-      <p class="muted">The token is clawmetry's <code>--token</code> (or <code>CLAWMETRY_TOKEN</code>), else the
-        OpenClaw gateway token (<code>gateway.auth.token</code> in openclaw.json).</p>
+      ${linkNote()}
+      <p>Open the <b>login link</b> clawmetry printed when it started (in its terminal, or
+        <code>journalctl -u clawmetry@$USER | tail</code>); <code>clawmetry login-link</code> on that machine makes a new one.</p>
+      <p class="muted">Or enter the token: clawmetry's <code>--token</code> (or <code>CLAWMETRY_TOKEN</code>), else the
+        OpenClaw gateway token (<code>gateway.auth.token</code> in openclaw.json). ${message ? html`<br>${message}` : ''}</p>
       <label style="display:block;margin:.5rem 0">Token<br>
         <input name="token" type="password" autocomplete="current-password" required style="width:100%;box-sizing:border-box"></label>
       <p id="login-error" role="alert" style="color:var(--bad)" hidden></p>

@@ -84,6 +84,8 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub stderr_path: PathBuf,
+    /// What it printed so far, a line each.
+    pub stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     /// The server's own data dir (history, settings, device key; its stderr), removed with it.
     /// A `--data-dir` in the arguments comes later and wins. Held for its `Drop`.
     _data_dir: TempDir,
@@ -163,9 +165,15 @@ fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         .next()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let server = Server { child, port, stderr_path, _data_dir: data_dir };
+    // Keep draining stdout so the child never blocks on a full pipe; its lines are kept.
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(vec![first.clone()]));
+    let kept = stdout.clone();
+    std::thread::spawn(move || {
+        for l in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(l);
+        }
+    });
+    let server = Server { child, port, stderr_path, stdout, _data_dir: data_dir };
     let t0 = Instant::now();
     loop {
         if let Ok((200, v)) = server.try_get_json("/api/health") {

@@ -27,6 +27,7 @@ mod http_limits;
 mod http_methods;
 mod insight;
 mod live;
+mod login_link;
 mod logs_memory;
 mod monitor_api;
 mod monitor_channels;
