@@ -186,6 +186,12 @@ async function navigate() {
 
 window.addEventListener('hashchange', navigate);
 
+// The app's shell for the home screen (static/sw.js). Browsers allow a service worker only in a
+// secure context: https (`--tls-cert`), or this machine itself.
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('/sw.js').catch(() => {});
+}
+
 // `/` from anywhere: the search box of the page when it has one marked `data-slash`, else the
 // search page.
 document.addEventListener('keydown', (e) => {

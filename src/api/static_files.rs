@@ -23,11 +23,15 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 64] = [
+pub const ASSETS: [Asset; 68] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
     asset!("/favicon.svg", "image/svg+xml"),
+    asset!("/manifest.webmanifest", "application/manifest+json"),
+    asset!("/sw.js", JS),
+    asset!("/icons/icon-192.png", "image/png"),
+    asset!("/icons/icon-512.png", "image/png"),
     asset!("/js/util.js", JS),
     asset!("/js/overview.js", JS),
     asset!("/js/sessions.js", JS),

@@ -43,4 +43,5 @@ mod ui_browser;
 mod ui_export;
 mod ui_insight;
 mod ui_otlp_fleet;
+mod ui_phone;
 mod ui_static;
