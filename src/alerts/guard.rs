@@ -1,0 +1,534 @@
+//! Loop and runaway detection (issue 17): the guard's rules, their settings, and the per-session
+//! state they need. Pure: the monitor thread (`monitor/guard.rs`) feeds it the lines the watcher
+//! saw (`crate::guard::Obs`) and acts on what it finds (alert, activity row, auto-stop).
+//!
+//! A *run* is what follows a user message: the tool calls and model turns until the next one.
+//! Per session the guard keeps the last [`KEEP_CALLS`] tool calls of the current run (tool, a
+//! fingerprint of the full arguments, the line) and a count of the model turns since the last
+//! one that said anything; nothing else. The rules:
+//! * `repeat`: the same tool with the same arguments `calls` times among the run's last
+//!   `window` calls (default 5 in 20);
+//! * `alternate`: two different calls taking turns, `cycles` times each in a row (default 4:
+//!   A B A B A B A B);
+//! * `noProgress`: `turns` model turns in a row without any assistant text that used at least
+//!   `tokens` tokens together (default 10 turns, 50,000 tokens).
+//!
+//! A rule fires once per run and thing repeated; later calls that continue the pattern are added
+//! to the finding's evidence (its `count` and the lines, `seqs`) instead of firing again.
+
+use super::json::*;
+use crate::guard::{Obs, Step};
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+
+/// Tool calls kept per session (the longest window a rule may look at).
+pub const KEEP_CALLS: usize = 200;
+/// Findings kept in memory (the alerts stay in the history).
+const KEEP_FINDINGS: usize = 500;
+/// Lines listed in a finding's evidence at most.
+const KEEP_SEQS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub enabled: bool,
+    pub calls: u64,
+    pub window: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alternate {
+    pub enabled: bool,
+    pub cycles: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoProgress {
+    pub enabled: bool,
+    pub turns: u64,
+    pub tokens: u64,
+}
+
+/// The guard's settings (`GET`/`PUT /api/guard`), kept in history.db like the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuardSettings {
+    pub repeat: Repeat,
+    pub alternate: Alternate,
+    pub no_progress: NoProgress,
+    /// Abort a run through the gateway when a rule fires (off unless set).
+    pub auto_stop: bool,
+}
+
+impl Default for GuardSettings {
+    fn default() -> Self {
+        GuardSettings {
+            repeat: Repeat { enabled: true, calls: 5, window: 20 },
+            alternate: Alternate { enabled: true, cycles: 4 },
+            no_progress: NoProgress { enabled: true, turns: 10, tokens: 50_000 },
+            auto_stop: false,
+        }
+    }
+}
+
+impl GuardSettings {
+    /// Decodes the settings; what is left out keeps its default.
+    pub fn from_json(v: &Value) -> Result<GuardSettings, String> {
+        let o = obj(v, "guard")?;
+        no_unknown(o, &["repeat", "alternate", "noProgress", "autoStop"], "guard")?;
+        let d = GuardSettings::default();
+        let empty = json!({});
+        let part = |k: &str, fields: &[&str]| part(o.get(k).unwrap_or(&empty), k, fields);
+        let r = part("repeat", &["enabled", "calls", "window"])?;
+        let calls = int(r, "calls", "guard.repeat", 2, KEEP_CALLS as u64, Some(d.repeat.calls))?;
+        let repeat = Repeat {
+            enabled: boolean(r, "enabled", "guard.repeat", true)?,
+            calls,
+            window: int(r, "window", "guard.repeat", calls, KEEP_CALLS as u64, Some(d.repeat.window.max(calls)))?,
+        };
+        let a = part("alternate", &["enabled", "cycles"])?;
+        let alternate = Alternate {
+            enabled: boolean(a, "enabled", "guard.alternate", true)?,
+            cycles: int(a, "cycles", "guard.alternate", 2, KEEP_CALLS as u64 / 2, Some(d.alternate.cycles))?,
+        };
+        let n = part("noProgress", &["enabled", "turns", "tokens"])?;
+        let no_progress = NoProgress {
+            enabled: boolean(n, "enabled", "guard.noProgress", true)?,
+            turns: int(n, "turns", "guard.noProgress", 2, 100_000, Some(d.no_progress.turns))?,
+            tokens: int(n, "tokens", "guard.noProgress", 0, u64::MAX / 4, Some(d.no_progress.tokens))?,
+        };
+        Ok(GuardSettings { repeat, alternate, no_progress, auto_stop: boolean(o, "autoStop", "guard", false)? })
+    }
+
+    pub fn to_json(&self) -> Value {
+        let (r, a, n) = (&self.repeat, &self.alternate, &self.no_progress);
+        json!({
+            "repeat": {"enabled": r.enabled, "calls": r.calls, "window": r.window},
+            "alternate": {"enabled": a.enabled, "cycles": a.cycles},
+            "noProgress": {"enabled": n.enabled, "turns": n.turns, "tokens": n.tokens},
+            "autoStop": self.auto_stop,
+        })
+    }
+}
+
+/// One rule's object of the settings, checked for unknown fields.
+fn part<'a>(v: &'a Value, k: &str, fields: &[&str]) -> Result<&'a Obj, String> {
+    let p = obj(v, &format!("guard.{k}"))?;
+    no_unknown(p, fields, &format!("guard.{k}"))?;
+    Ok(p)
+}
+
+/// A tool call as the guard keeps it.
+#[derive(Debug, Clone)]
+struct Seen {
+    name: String,
+    fp: String,
+    args: String,
+    seq: u64,
+}
+
+/// One session's current run.
+#[derive(Debug, Default)]
+struct Run {
+    /// The line of the user message that started it (None: started before clawmetry saw it).
+    start_seq: Option<u64>,
+    calls: VecDeque<Seen>,
+    total_calls: u64,
+    /// Model turns in a row without text, their tokens and lines.
+    quiet_turns: u64,
+    quiet_tokens: u64,
+    quiet_seqs: Vec<u64>,
+    /// What fired in this run: (key, finding id).
+    fired: Vec<(String, u64)>,
+    /// When it was last fed (monotonic ms), to forget idle sessions.
+    last_mono: i64,
+}
+
+/// What a rule found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub id: u64,
+    pub rule: &'static str,
+    pub session: String,
+    pub run_seq: Option<u64>,
+    pub detected_ms: i64,
+    /// Tool calls the run had made when the rule fired.
+    pub calls_in_run: u64,
+    pub title: String,
+    pub message: String,
+    /// The repeated thing (tool, arguments, thresholds).
+    pub evidence: Value,
+    /// How many calls (or quiet turns) make the pattern so far, and their lines.
+    pub count: u64,
+    pub seqs: Vec<u64>,
+    /// What an auto-stop or a manual stop got from the gateway.
+    pub stop: Option<Value>,
+}
+
+impl Finding {
+    pub fn to_json(&self) -> Value {
+        json!({"id": self.id, "rule": self.rule, "sessionId": self.session, "runSeq": self.run_seq,
+            "detectedMs": self.detected_ms, "callsInRun": self.calls_in_run, "title": self.title,
+            "message": self.message, "evidence": self.evidence, "count": self.count, "seqs": self.seqs,
+            "stop": self.stop})
+    }
+}
+
+/// What one observation changed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change {
+    New(u64),
+    Grew(u64),
+}
+
+/// The detection state the monitor thread owns.
+#[derive(Debug, Default)]
+pub struct Guard {
+    runs: HashMap<String, Run>,
+    findings: VecDeque<Finding>,
+    next_id: u64,
+}
+
+impl Guard {
+    /// Sessions being watched (fed since the last `expire`).
+    pub fn watched(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn findings(&self) -> impl DoubleEndedIterator<Item = &Finding> {
+        self.findings.iter()
+    }
+
+    pub fn finding_mut(&mut self, id: u64) -> Option<&mut Finding> {
+        self.findings.iter_mut().find(|f| f.id == id)
+    }
+
+    /// Forgets sessions not fed for `idle_ms`.
+    pub fn expire(&mut self, mono_ms: i64, idle_ms: i64) {
+        self.runs.retain(|_, r| mono_ms - r.last_mono < idle_ms);
+    }
+
+    /// Feeds one line; returns the findings it made or extended.
+    pub fn observe(&mut self, o: &Obs, s: &GuardSettings, now_ms: i64, mono_ms: i64) -> Vec<Change> {
+        let mut out = Vec::new();
+        let run = self.runs.entry(o.session.clone()).or_default();
+        run.last_mono = mono_ms;
+        let (tokens, text, calls) = match &o.step {
+            Step::User => {
+                *run = Run { start_seq: Some(o.seq), last_mono: mono_ms, ..Run::default() };
+                return out;
+            }
+            Step::Turn { tokens, text, calls } => (*tokens, *text, calls),
+        };
+        let mut hits: Vec<Hit> = Vec::new();
+        for c in calls {
+            if run.calls.len() >= KEEP_CALLS {
+                run.calls.pop_front();
+            }
+            run.calls.push_back(Seen { name: c.name.clone(), fp: c.fp.clone(), args: c.args.clone(), seq: o.seq });
+            run.total_calls += 1;
+            if s.repeat.enabled {
+                hits.extend(repeat(run, &s.repeat));
+            }
+            if s.alternate.enabled {
+                hits.extend(alternate(run, &s.alternate));
+            }
+        }
+        if text {
+            run.quiet_turns = 0;
+            run.quiet_tokens = 0;
+            run.quiet_seqs.clear();
+        } else {
+            run.quiet_turns += 1;
+            run.quiet_tokens += tokens;
+            if run.quiet_seqs.len() < KEEP_SEQS {
+                run.quiet_seqs.push(o.seq);
+            }
+            let n = &s.no_progress;
+            if n.enabled && run.quiet_turns >= n.turns && run.quiet_tokens >= n.tokens.max(1) {
+                hits.push(Hit {
+                    key: "noProgress".into(),
+                    rule: "noProgress",
+                    count: run.quiet_turns,
+                    seqs: run.quiet_seqs.clone(),
+                    title: format!("No progress: {} model turns without text", run.quiet_turns),
+                    message: format!(
+                        "{} model turns in a row said nothing and used {} tokens (rule: {} turns and {} tokens).",
+                        run.quiet_turns, run.quiet_tokens, n.turns, n.tokens
+                    ),
+                    evidence: json!({"turns": run.quiet_turns, "tokens": run.quiet_tokens,
+                        "thresholdTurns": n.turns, "thresholdTokens": n.tokens}),
+                });
+            }
+        }
+        for h in hits {
+            let run = self.runs.get_mut(&o.session).expect("run exists");
+            if let Some(&(_, id)) = run.fired.iter().find(|(k, _)| *k == h.key) {
+                if let Some(f) = self.findings.iter_mut().find(|f| f.id == id) {
+                    f.count = h.count.max(f.count);
+                    for q in h.seqs {
+                        if !f.seqs.contains(&q) && f.seqs.len() < KEEP_SEQS {
+                            f.seqs.push(q);
+                        }
+                    }
+                    f.evidence = h.evidence;
+                    f.title = h.title;
+                    f.message = h.message;
+                    if !out.contains(&Change::Grew(id)) {
+                        out.push(Change::Grew(id));
+                    }
+                }
+                continue;
+            }
+            self.next_id += 1;
+            let id = self.next_id;
+            run.fired.push((h.key, id));
+            if self.findings.len() >= KEEP_FINDINGS {
+                self.findings.pop_front();
+            }
+            self.findings.push_back(Finding {
+                id,
+                rule: h.rule,
+                session: o.session.clone(),
+                run_seq: run.start_seq,
+                detected_ms: now_ms,
+                calls_in_run: run.total_calls,
+                title: h.title,
+                message: h.message,
+                evidence: h.evidence,
+                count: h.count,
+                seqs: h.seqs,
+                stop: None,
+            });
+            out.push(Change::New(id));
+        }
+        out
+    }
+}
+
+/// A rule's match before it becomes (or extends) a finding.
+struct Hit {
+    key: String,
+    rule: &'static str,
+    count: u64,
+    seqs: Vec<u64>,
+    title: String,
+    message: String,
+    evidence: Value,
+}
+
+/// The newest call made `calls` times among the last `window`.
+fn repeat(run: &Run, r: &Repeat) -> Option<Hit> {
+    let last = run.calls.back()?;
+    if last.fp.is_empty() {
+        return None;
+    }
+    let in_window = run.calls.iter().rev().take(r.window as usize).filter(|c| c.fp == last.fp).count() as u64;
+    if in_window < r.calls {
+        return None;
+    }
+    // The evidence: every call of the run (as far as kept) with these arguments.
+    let same: Vec<u64> = run.calls.iter().filter(|c| c.fp == last.fp).map(|c| c.seq).collect();
+    let count = same.len() as u64;
+    Some(Hit {
+        key: format!("repeat:{}", last.fp),
+        rule: "repeat",
+        count,
+        seqs: same,
+        title: format!("Tool loop: {} called {count} times with the same arguments", last.name),
+        message: format!(
+            "{} was called {count} times with the same arguments ({}) in one run (rule: {} times in {} calls).",
+            last.name, last.args, r.calls, r.window
+        ),
+        evidence: json!({"tool": last.name, "args": last.args, "fingerprint": last.fp,
+            "thresholdCalls": r.calls, "window": r.window}),
+    })
+}
+
+/// The last `2 × cycles` calls alternate between two different calls.
+fn alternate(run: &Run, a: &Alternate) -> Option<Hit> {
+    let n = run.calls.len();
+    let need = 2 * a.cycles as usize;
+    if n < need {
+        return None;
+    }
+    let (x, y) = (&run.calls[n - 1], &run.calls[n - 2]);
+    if x.fp == y.fp || x.fp.is_empty() || y.fp.is_empty() {
+        return None;
+    }
+    let tail = run.calls.range(n - need..);
+    if !tail
+        .enumerate()
+        .all(|(i, c)| c.fp == if (n - need + i) % 2 == (n - 1) % 2 { x.fp.as_str() } else { y.fp.as_str() })
+    {
+        return None;
+    }
+    // Further calls continuing the pattern extend the same finding: count how far it goes back.
+    let mut len = need;
+    while len < n && run.calls[n - 1 - len].fp == if len % 2 == 0 { x.fp.as_str() } else { y.fp.as_str() } {
+        len += 1;
+    }
+    let (first, second) = if x.fp < y.fp { (x, y) } else { (y, x) };
+    Some(Hit {
+        key: format!("alternate:{}:{}", first.fp, second.fp),
+        rule: "alternate",
+        count: len as u64,
+        seqs: run.calls.range(n - len..).map(|c| c.seq).collect(),
+        title: format!("Tool loop: {} and {} alternating", y.name, x.name),
+        message: format!(
+            "Two calls took turns {} times in a row: {} ({}) and {} ({}) (rule: {} cycles).",
+            len, y.name, y.args, x.name, x.args, a.cycles
+        ),
+        evidence: json!({"tools": [y.name, x.name], "args": [y.args, x.args], "thresholdCycles": a.cycles}),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::Call;
+
+    fn call(name: &str, fp: &str) -> Call {
+        Call { name: name.into(), fp: fp.into(), args: format!("args of {fp}") }
+    }
+    fn turn(seq: u64, calls: Vec<Call>) -> Obs {
+        Obs { session: "s".into(), seq, ts: None, step: Step::Turn { tokens: 1000, text: false, calls } }
+    }
+    fn user(seq: u64) -> Obs {
+        Obs { session: "s".into(), seq, ts: None, step: Step::User }
+    }
+    /// Feeds one call per turn (turn lines at odd seqs, as a call and its result alternate);
+    /// returns the (call number, change) pairs.
+    fn feed(g: &mut Guard, s: &GuardSettings, fps: &[&str], first_seq: u64) -> Vec<(usize, Change)> {
+        let mut out = Vec::new();
+        for (i, fp) in fps.iter().enumerate() {
+            for c in g.observe(&turn(first_seq + 2 * i as u64, vec![call("exec", fp)]), s, 0, 0) {
+                out.push((i + 1, c));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_same_call_fires_at_the_fifth_and_grows_after() {
+        let s = GuardSettings::default();
+        let mut g = Guard::default();
+        g.observe(&user(1), &s, 0, 0);
+        let changes = feed(&mut g, &s, &["a"; 7], 2);
+        // Calls 1-4: nothing; call 5: new; 6 and 7 extend it.
+        assert_eq!(changes, vec![(5, Change::New(1)), (6, Change::Grew(1)), (7, Change::Grew(1))]);
+        let f = g.findings().next().unwrap();
+        assert_eq!((f.rule, f.calls_in_run, f.count, f.run_seq), ("repeat", 5, 7, Some(1)));
+        // Lines 2, 4, ..., 14: the seven calls.
+        assert_eq!(f.seqs, vec![2, 4, 6, 8, 10, 12, 14]);
+        assert_eq!(f.evidence["tool"], "exec");
+        assert_eq!(f.evidence["thresholdCalls"], 5);
+    }
+
+    #[test]
+    fn repeats_count_only_within_the_window_and_the_run() {
+        let s = GuardSettings {
+            repeat: Repeat { enabled: true, calls: 3, window: 4 },
+            alternate: Alternate { enabled: false, cycles: 4 },
+            ..GuardSettings::default()
+        };
+        let mut g = Guard::default();
+        // a x y z a x y z: any 4 consecutive calls hold "a" once: never 3 in the window.
+        assert!(feed(&mut g, &s, &["a", "x", "y", "z", "a", "x", "y", "z"], 0).is_empty());
+        // Two in this run, a user message, two more: the new run starts from zero.
+        let mut g = Guard::default();
+        assert!(feed(&mut g, &s, &["a", "a"], 0).is_empty());
+        g.observe(&user(10), &s, 0, 0);
+        assert!(feed(&mut g, &s, &["a", "a"], 11).is_empty());
+        // The third in the same run (window of 4: a a b a holds three) fires.
+        assert_eq!(feed(&mut g, &s, &["b", "a"], 15), vec![(2, Change::New(1))]);
+        assert_eq!(g.findings().next().unwrap().seqs, vec![11, 13, 17]);
+        assert_eq!(g.findings().next().unwrap().calls_in_run, 4);
+    }
+
+    #[test]
+    fn two_calls_taking_turns() {
+        let s = GuardSettings::default();
+        let mut g = Guard::default();
+        // A B A B A B A: 7 calls, one short of 4 cycles; the 8th completes them.
+        let c = feed(&mut g, &s, &["A", "B", "A", "B", "A", "B", "A", "B"], 0);
+        assert_eq!(c, vec![(8, Change::New(1))]);
+        let f = g.findings().next().unwrap();
+        assert_eq!((f.rule, f.count, f.seqs.len()), ("alternate", 8, 8));
+        assert_eq!(f.seqs, vec![0, 2, 4, 6, 8, 10, 12, 14]);
+        // The 9th call (A) continues the pattern (count 9) and is A's 5th: the repeat rule fires too.
+        let c = feed(&mut g, &s, &["A"], 16);
+        assert_eq!(c, vec![(1, Change::New(2)), (1, Change::Grew(1))]);
+        assert_eq!(g.findings().next().unwrap().count, 9);
+        let rep = g.findings().nth(1).unwrap();
+        assert_eq!((rep.rule, rep.count, rep.seqs.clone()), ("repeat", 5, vec![0, 4, 8, 12, 16]));
+        // A B A C A B A B: broken by C, not 4 clean cycles at the end.
+        let mut g = Guard::default();
+        assert!(feed(&mut g, &s, &["A", "B", "A", "C", "A", "B", "A", "B"], 0).is_empty());
+    }
+
+    #[test]
+    fn turns_without_text() {
+        let s = GuardSettings {
+            repeat: Repeat { enabled: false, calls: 5, window: 20 },
+            alternate: Alternate { enabled: false, cycles: 4 },
+            no_progress: NoProgress { enabled: true, turns: 3, tokens: 2500 },
+            auto_stop: false,
+        };
+        let mut g = Guard::default();
+        let quiet = |seq, tokens| Obs {
+            session: "s".into(),
+            seq,
+            ts: None,
+            step: Step::Turn { tokens, text: false, calls: vec![call("read", &format!("f{seq}"))] },
+        };
+        let said = |seq| Obs {
+            session: "s".into(),
+            seq,
+            ts: None,
+            step: Step::Turn { tokens: 9000, text: true, calls: vec![] },
+        };
+        // 3 quiet turns of 800 tokens: 2400 < 2500, nothing; a reply with text starts over.
+        for (i, seq) in [1, 3, 5].into_iter().enumerate() {
+            assert!(g.observe(&quiet(seq, 800), &s, 0, i as i64).is_empty());
+        }
+        assert!(g.observe(&quiet(7, 800), &s, 0, 0) == vec![Change::New(1)], "4 turns, 3200 tokens");
+        assert!(g.observe(&said(9), &s, 0, 0).is_empty());
+        assert!(g.observe(&quiet(11, 5000), &s, 0, 0).is_empty());
+        assert!(g.observe(&quiet(13, 5000), &s, 0, 0).is_empty());
+        assert_eq!(g.observe(&quiet(15, 5000), &s, 0, 0), vec![Change::Grew(1)], "same run: extends it");
+        let f = g.findings().next().unwrap();
+        assert_eq!(f.evidence["tokens"], 15000);
+        assert_eq!(f.evidence["turns"], 3);
+    }
+
+    #[test]
+    fn idle_sessions_are_forgotten() {
+        let s = GuardSettings::default();
+        let mut g = Guard::default();
+        g.observe(&user(0), &s, 0, 1000);
+        assert_eq!(g.watched(), 1);
+        g.expire(1000 + 59_999, 60_000);
+        assert_eq!(g.watched(), 1);
+        g.expire(1000 + 60_000, 60_000);
+        assert_eq!(g.watched(), 0);
+    }
+
+    #[test]
+    fn settings_round_trip_and_refuse_nonsense() {
+        let d = GuardSettings::default();
+        assert_eq!(GuardSettings::from_json(&d.to_json()).unwrap(), d);
+        assert_eq!(GuardSettings::from_json(&json!({})).unwrap(), d);
+        let s = GuardSettings::from_json(&json!({"repeat": {"calls": 8}, "autoStop": true})).unwrap();
+        assert_eq!((s.repeat.calls, s.repeat.window, s.auto_stop), (8, 20, true));
+        for bad in [
+            json!({"repeat": {"calls": 1}}),
+            json!({"repeat": {"calls": 6, "window": 5}}),
+            json!({"repeat": {"callz": 6}}),
+            json!({"alternate": {"cycles": 101}}),
+            json!({"autoStop": "yes"}),
+            json!({"loop": {}}),
+            json!([]),
+        ] {
+            assert!(GuardSettings::from_json(&bad).is_err(), "{bad}");
+        }
+    }
+}
