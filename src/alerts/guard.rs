@@ -531,4 +531,40 @@ mod tests {
             assert!(GuardSettings::from_json(&bad).is_err(), "{bad}");
         }
     }
+
+    /// The guard's cost with 10,000 sessions being watched, each with a full window of calls:
+    /// a tick of 100 new lines, and the (worst) tick where every session got one. A timing, so
+    /// not part of `cargo test`: `cargo test --release --lib guard_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a timing: cargo test --release --lib guard_cost -- --ignored --nocapture"]
+    fn guard_cost_at_ten_thousand_sessions() {
+        let s = GuardSettings::default();
+        let mut g = Guard::default();
+        let obs = |i: usize, seq: u64| Obs {
+            session: format!("session-{i:05}"),
+            seq,
+            ts: None,
+            step: Step::Turn { tokens: 1000, text: true, calls: vec![call("read", &format!("{i}-{seq}"))] },
+        };
+        for seq in 0..KEEP_CALLS as u64 {
+            for i in 0..10_000 {
+                g.observe(&obs(i, seq), &s, 0, 0);
+            }
+        }
+        let t = std::time::Instant::now();
+        for i in 0..100 {
+            g.observe(&obs(i * 100, 1000), &s, 0, 0);
+        }
+        g.expire(1, 3_600_000);
+        let small = t.elapsed();
+        let t = std::time::Instant::now();
+        for i in 0..10_000 {
+            g.observe(&obs(i, 1001), &s, 0, 0);
+        }
+        g.expire(1, 3_600_000);
+        let all = t.elapsed();
+        eprintln!("guard at 10k sessions: 100 lines {small:?}, 10,000 lines {all:?}");
+        assert_eq!((g.watched(), g.findings().count()), (10_000, 0));
+        assert!(small < std::time::Duration::from_millis(10), "{small:?}");
+    }
 }

@@ -21,6 +21,7 @@ mod fleet;
 mod fuzz_regressions;
 mod gateway_fake;
 mod gateway_lab;
+mod guard;
 mod health_truth;
 mod hostile_db;
 mod http_limits;

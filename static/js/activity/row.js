@@ -11,7 +11,7 @@ export const KINDS = [
   ['cron', 'Cron runs'],
 ];
 
-const ICON = { user: '💬', assistant: '🤖', tool_result: '🔧', error: '⛔', compaction: '🗜', cron: '⏰' };
+const ICON = { user: '💬', assistant: '🤖', tool_result: '🔧', error: '⛔', compaction: '🗜', cron: '⏰', guard: '⟳' };
 
 function who(r) {
   if (!r.sessionId) return html`<a class="who" href="#/crons">cron · ${r.job || String(r.jobId).slice(0, 8)}</a>`;
@@ -43,6 +43,8 @@ function what(r) {
         ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
         <span class="text">${r.text}</span>`;
     }
+    case 'guard':
+      return html`<b class="bad">loop found</b> <span class="text" title="${r.message || ''}">${r.text}</span>`;
     case 'compaction':
       return html`<span class="meta">compacted${r.tokensBefore ? html` (${fmtTokens(r.tokensBefore)} tok before)` : ''}</span>
         <span class="text">${r.text}</span>`;
