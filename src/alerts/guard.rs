@@ -11,7 +11,10 @@
 //! * `alternate`: two different calls taking turns, `cycles` times each in a row (default 4:
 //!   A B A B A B A B);
 //! * `noProgress`: `turns` model turns in a row without any assistant text that used at least
-//!   `tokens` tokens together (default 10 turns, 50,000 tokens).
+//!   `tokens` tokens together (default 10 turns, 50,000 tokens);
+//! * `tokenRate`: the session used more than `factor` times its agent's usual tokens per minute
+//!   within `minutes`, and at least `minTokens` (default 10×, 1 min, 500,000 tokens). The usual
+//!   rate (the baseline) is the monitor's: the median of the agent's sessions' tokens per minute.
 //!
 //! A rule fires once per run and thing repeated; later calls that continue the pattern are added
 //! to the finding's evidence (its `count` and the lines, `seqs`) instead of firing again.
@@ -42,6 +45,14 @@ pub struct Alternate {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct TokenRate {
+    pub enabled: bool,
+    pub minutes: u64,
+    pub factor: f64,
+    pub min_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct NoProgress {
     pub enabled: bool,
     pub turns: u64,
@@ -54,6 +65,7 @@ pub struct GuardSettings {
     pub repeat: Repeat,
     pub alternate: Alternate,
     pub no_progress: NoProgress,
+    pub token_rate: TokenRate,
     /// Abort a run through the gateway when a rule fires (off unless set).
     pub auto_stop: bool,
 }
@@ -64,6 +76,7 @@ impl Default for GuardSettings {
             repeat: Repeat { enabled: true, calls: 5, window: 20 },
             alternate: Alternate { enabled: true, cycles: 4 },
             no_progress: NoProgress { enabled: true, turns: 10, tokens: 50_000 },
+            token_rate: TokenRate { enabled: true, minutes: 1, factor: 10.0, min_tokens: 500_000 },
             auto_stop: false,
         }
     }
@@ -73,7 +86,7 @@ impl GuardSettings {
     /// Decodes the settings; what is left out keeps its default.
     pub fn from_json(v: &Value) -> Result<GuardSettings, String> {
         let o = obj(v, "guard")?;
-        no_unknown(o, &["repeat", "alternate", "noProgress", "autoStop"], "guard")?;
+        no_unknown(o, &["repeat", "alternate", "noProgress", "tokenRate", "autoStop"], "guard")?;
         let d = GuardSettings::default();
         let empty = json!({});
         let part = |k: &str, fields: &[&str]| part(o.get(k).unwrap_or(&empty), k, fields);
@@ -95,15 +108,29 @@ impl GuardSettings {
             turns: int(n, "turns", "guard.noProgress", 2, 100_000, Some(d.no_progress.turns))?,
             tokens: int(n, "tokens", "guard.noProgress", 0, u64::MAX / 4, Some(d.no_progress.tokens))?,
         };
-        Ok(GuardSettings { repeat, alternate, no_progress, auto_stop: boolean(o, "autoStop", "guard", false)? })
+        let t = part("tokenRate", &["enabled", "minutes", "factor", "minTokens"])?;
+        let token_rate = TokenRate {
+            enabled: boolean(t, "enabled", "guard.tokenRate", true)?,
+            minutes: int(t, "minutes", "guard.tokenRate", 1, 60, Some(d.token_rate.minutes))?,
+            factor: opt_num(t, "factor", "guard.tokenRate", 1.0, 10_000.0)?.unwrap_or(d.token_rate.factor),
+            min_tokens: int(t, "minTokens", "guard.tokenRate", 0, u64::MAX / 4, Some(d.token_rate.min_tokens))?,
+        };
+        Ok(GuardSettings {
+            repeat,
+            alternate,
+            no_progress,
+            token_rate,
+            auto_stop: boolean(o, "autoStop", "guard", false)?,
+        })
     }
 
     pub fn to_json(&self) -> Value {
-        let (r, a, n) = (&self.repeat, &self.alternate, &self.no_progress);
+        let (r, a, n, t) = (&self.repeat, &self.alternate, &self.no_progress, &self.token_rate);
         json!({
             "repeat": {"enabled": r.enabled, "calls": r.calls, "window": r.window},
             "alternate": {"enabled": a.enabled, "cycles": a.cycles},
             "noProgress": {"enabled": n.enabled, "turns": n.turns, "tokens": n.tokens},
+            "tokenRate": {"enabled": t.enabled, "minutes": t.minutes, "factor": t.factor, "minTokens": t.min_tokens},
             "autoStop": self.auto_stop,
         })
     }
@@ -136,6 +163,9 @@ struct Run {
     quiet_turns: u64,
     quiet_tokens: u64,
     quiet_seqs: Vec<u64>,
+    /// The session's model turns of the last `tokenRate.minutes` (line time, tokens); kept
+    /// across runs.
+    recent: VecDeque<(i64, u64)>,
     /// What fired in this run: (key, finding id).
     fired: Vec<(String, u64)>,
     /// When it was last fed (monotonic ms), to forget idle sessions.
@@ -206,14 +236,22 @@ impl Guard {
         self.runs.retain(|_, r| mono_ms - r.last_mono < idle_ms);
     }
 
-    /// Feeds one line; returns the findings it made or extended.
-    pub fn observe(&mut self, o: &Obs, s: &GuardSettings, now_ms: i64, mono_ms: i64) -> Vec<Change> {
+    /// Feeds one line; returns the findings it made or extended. `baseline` gives a session's
+    /// agent's usual tokens per minute (asked only when the rate rule's floor is passed).
+    pub fn observe(
+        &mut self,
+        o: &Obs,
+        s: &GuardSettings,
+        (now_ms, mono_ms): (i64, i64),
+        baseline: &dyn Fn(&str) -> Option<f64>,
+    ) -> Vec<Change> {
         let mut out = Vec::new();
         let run = self.runs.entry(o.session.clone()).or_default();
         run.last_mono = mono_ms;
         let (tokens, text, calls) = match &o.step {
             Step::User => {
-                *run = Run { start_seq: Some(o.seq), last_mono: mono_ms, ..Run::default() };
+                let recent = std::mem::take(&mut run.recent);
+                *run = Run { start_seq: Some(o.seq), last_mono: mono_ms, recent, ..Run::default() };
                 return out;
             }
             Step::Turn { tokens, text, calls } => (*tokens, *text, calls),
@@ -258,6 +296,9 @@ impl Guard {
                         "thresholdTurns": n.turns, "thresholdTokens": n.tokens}),
                 });
             }
+        }
+        if s.token_rate.enabled && tokens > 0 {
+            hits.extend(token_rate(run, &s.token_rate, o.ts.unwrap_or(now_ms), tokens, || baseline(&o.session)));
         }
         for h in hits {
             let run = self.runs.get_mut(&o.session).expect("run exists");
@@ -313,6 +354,52 @@ struct Hit {
     title: String,
     message: String,
     evidence: Value,
+}
+
+/// The session's tokens within the last `minutes` (by line time) against its agent's baseline.
+fn token_rate(
+    run: &mut Run,
+    t: &TokenRate,
+    ts: i64,
+    tokens: u64,
+    baseline: impl FnOnce() -> Option<f64>,
+) -> Option<Hit> {
+    let span = t.minutes as i64 * 60_000;
+    if run.recent.len() >= KEEP_CALLS {
+        run.recent.pop_front();
+    }
+    run.recent.push_back((ts, tokens));
+    let newest = run.recent.iter().map(|r| r.0).max().unwrap_or(ts);
+    while run.recent.front().is_some_and(|r| newest - r.0 >= span) {
+        run.recent.pop_front();
+    }
+    let used: u64 = run.recent.iter().map(|r| r.1).sum();
+    if used < t.min_tokens.max(1) {
+        return None;
+    }
+    let base = baseline().unwrap_or(0.0) * t.minutes as f64;
+    if used as f64 <= t.factor * base {
+        return None;
+    }
+    Some(Hit {
+        key: "tokenRate".into(),
+        rule: "tokenRate",
+        count: run.recent.len() as u64,
+        seqs: Vec::new(),
+        title: format!("Runaway tokens: {used} tokens in {} min", t.minutes),
+        message: format!(
+            "{used} tokens in {} model turns within {} min, {} the agent's usual {:.0} per {} min (rule: more than {}× and at least {}).",
+            run.recent.len(),
+            t.minutes,
+            if base > 0.0 { format!("{:.1}×", used as f64 / base) } else { "with no usual rate known for".into() },
+            base,
+            t.minutes,
+            t.factor,
+            t.min_tokens
+        ),
+        evidence: json!({"tokens": used, "turns": run.recent.len(), "minutes": t.minutes, "baselinePerWindow": base,
+            "factor": t.factor, "minTokens": t.min_tokens}),
+    })
 }
 
 /// The newest call made `calls` times among the last `window`.
@@ -400,7 +487,7 @@ mod tests {
     fn feed(g: &mut Guard, s: &GuardSettings, fps: &[&str], first_seq: u64) -> Vec<(usize, Change)> {
         let mut out = Vec::new();
         for (i, fp) in fps.iter().enumerate() {
-            for c in g.observe(&turn(first_seq + 2 * i as u64, vec![call("exec", fp)]), s, 0, 0) {
+            for c in g.observe(&turn(first_seq + 2 * i as u64, vec![call("exec", fp)]), s, (0, 0), &|_| None) {
                 out.push((i + 1, c));
             }
         }
@@ -411,7 +498,7 @@ mod tests {
     fn the_same_call_fires_at_the_fifth_and_grows_after() {
         let s = GuardSettings::default();
         let mut g = Guard::default();
-        g.observe(&user(1), &s, 0, 0);
+        g.observe(&user(1), &s, (0, 0), &|_| None);
         let changes = feed(&mut g, &s, &["a"; 7], 2);
         // Calls 1-4: nothing; call 5: new; 6 and 7 extend it.
         assert_eq!(changes, vec![(5, Change::New(1)), (6, Change::Grew(1)), (7, Change::Grew(1))]);
@@ -436,7 +523,7 @@ mod tests {
         // Two in this run, a user message, two more: the new run starts from zero.
         let mut g = Guard::default();
         assert!(feed(&mut g, &s, &["a", "a"], 0).is_empty());
-        g.observe(&user(10), &s, 0, 0);
+        g.observe(&user(10), &s, (0, 0), &|_| None);
         assert!(feed(&mut g, &s, &["a", "a"], 11).is_empty());
         // The third in the same run (window of 4: a a b a holds three) fires.
         assert_eq!(feed(&mut g, &s, &["b", "a"], 15), vec![(2, Change::New(1))]);
@@ -471,6 +558,7 @@ mod tests {
             repeat: Repeat { enabled: false, calls: 5, window: 20 },
             alternate: Alternate { enabled: false, cycles: 4 },
             no_progress: NoProgress { enabled: true, turns: 3, tokens: 2500 },
+            token_rate: TokenRate { enabled: false, minutes: 1, factor: 10.0, min_tokens: 1 },
             auto_stop: false,
         };
         let mut g = Guard::default();
@@ -488,23 +576,55 @@ mod tests {
         };
         // 3 quiet turns of 800 tokens: 2400 < 2500, nothing; a reply with text starts over.
         for (i, seq) in [1, 3, 5].into_iter().enumerate() {
-            assert!(g.observe(&quiet(seq, 800), &s, 0, i as i64).is_empty());
+            assert!(g.observe(&quiet(seq, 800), &s, (0, i as i64), &|_| None).is_empty());
         }
-        assert!(g.observe(&quiet(7, 800), &s, 0, 0) == vec![Change::New(1)], "4 turns, 3200 tokens");
-        assert!(g.observe(&said(9), &s, 0, 0).is_empty());
-        assert!(g.observe(&quiet(11, 5000), &s, 0, 0).is_empty());
-        assert!(g.observe(&quiet(13, 5000), &s, 0, 0).is_empty());
-        assert_eq!(g.observe(&quiet(15, 5000), &s, 0, 0), vec![Change::Grew(1)], "same run: extends it");
+        assert!(g.observe(&quiet(7, 800), &s, (0, 0), &|_| None) == vec![Change::New(1)], "4 turns, 3200 tokens");
+        assert!(g.observe(&said(9), &s, (0, 0), &|_| None).is_empty());
+        assert!(g.observe(&quiet(11, 5000), &s, (0, 0), &|_| None).is_empty());
+        assert!(g.observe(&quiet(13, 5000), &s, (0, 0), &|_| None).is_empty());
+        assert_eq!(g.observe(&quiet(15, 5000), &s, (0, 0), &|_| None), vec![Change::Grew(1)], "same run: extends it");
         let f = g.findings().next().unwrap();
         assert_eq!(f.evidence["tokens"], 15000);
         assert_eq!(f.evidence["turns"], 3);
     }
 
     #[test]
+    fn tokens_per_minute_far_above_the_agents_usual() {
+        let s = GuardSettings {
+            repeat: Repeat { enabled: false, calls: 5, window: 20 },
+            alternate: Alternate { enabled: false, cycles: 4 },
+            no_progress: NoProgress { enabled: false, turns: 3, tokens: 1 },
+            token_rate: TokenRate { enabled: true, minutes: 1, factor: 10.0, min_tokens: 100_000 },
+            auto_stop: false,
+        };
+        let turn = |seq: u64, ts: i64, tokens| Obs {
+            session: "s".into(),
+            seq,
+            ts: Some(ts),
+            step: Step::Turn { tokens, text: true, calls: vec![] },
+        };
+        // Feeds turns of `tokens` every `every` ms; returns the turn number of the first finding.
+        let first = |every: i64, tokens: u64, baseline: Option<f64>| {
+            let mut g = Guard::default();
+            (1..=20u64).find(|&n| !g.observe(&turn(n, n as i64 * every, tokens), &s, (0, 0), &|_| baseline).is_empty())
+        };
+        // Usual 5,000 per minute: 10× is 50,000, the floor 100,000: 4 turns of 30,000 (120,000).
+        assert_eq!(first(5_000, 30_000, Some(5_000.0)), Some(4));
+        // Usual 20,000: more than 200,000 within a minute: the 7th turn (210,000, all 7 within 35 s).
+        assert_eq!(first(5_000, 30_000, Some(20_000.0)), Some(7));
+        // No usual rate known: the floor alone.
+        assert_eq!(first(5_000, 30_000, None), Some(4));
+        // 60,000 every 61 s: never two in one minute, never 100,000.
+        assert_eq!(first(61_000, 60_000, None), None);
+        // Every 30 s: the 2nd turn is 30 s after the 1st, both in the minute: 120,000.
+        assert_eq!(first(30_000, 60_000, None), Some(2));
+    }
+
+    #[test]
     fn idle_sessions_are_forgotten() {
         let s = GuardSettings::default();
         let mut g = Guard::default();
-        g.observe(&user(0), &s, 0, 1000);
+        g.observe(&user(0), &s, (0, 1000), &|_| None);
         assert_eq!(g.watched(), 1);
         g.expire(1000 + 59_999, 60_000);
         assert_eq!(g.watched(), 1);
@@ -525,6 +645,8 @@ mod tests {
             json!({"repeat": {"callz": 6}}),
             json!({"alternate": {"cycles": 101}}),
             json!({"autoStop": "yes"}),
+            json!({"tokenRate": {"factor": 0.5}}),
+            json!({"tokenRate": {"minutes": 0}}),
             json!({"loop": {}}),
             json!([]),
         ] {
@@ -548,18 +670,18 @@ mod tests {
         };
         for seq in 0..KEEP_CALLS as u64 {
             for i in 0..10_000 {
-                g.observe(&obs(i, seq), &s, 0, 0);
+                g.observe(&obs(i, seq), &s, (0, 0), &|_| None);
             }
         }
         let t = std::time::Instant::now();
         for i in 0..100 {
-            g.observe(&obs(i * 100, 1000), &s, 0, 0);
+            g.observe(&obs(i * 100, 1000), &s, (0, 0), &|_| None);
         }
         g.expire(1, 3_600_000);
         let small = t.elapsed();
         let t = std::time::Instant::now();
         for i in 0..10_000 {
-            g.observe(&obs(i, 1001), &s, 0, 0);
+            g.observe(&obs(i, 1001), &s, (0, 0), &|_| None);
         }
         g.expire(1, 3_600_000);
         let all = t.elapsed();

@@ -42,9 +42,13 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
     let mono = started.elapsed().as_millis() as i64;
     let mut changed: Vec<(Change, Finding)> = Vec::new();
     let watched = {
+        let baseline = |sid: &str| {
+            let agent = mon.index.read().sessions.get(sid).map(|s| s.agent.clone())?;
+            lock(&mon.guard_baseline).get(&agent).copied()
+        };
         let mut g = lock(&mon.guard);
         for o in &items {
-            for c in g.observe(o, &cfg, now, mono) {
+            for c in g.observe(o, &cfg, (now, mono), &baseline) {
                 let id = match c {
                     Change::New(id) | Change::Grew(id) => id,
                 };
@@ -176,10 +180,13 @@ impl Monitor {
             .map(Finding::to_json)
             .collect();
         let s = lock(&self.guard_stats).clone();
+        let baseline: serde_json::Map<String, Value> =
+            lock(&self.guard_baseline).iter().map(|(a, r)| (a.clone(), json!((r * 10.0).round() / 10.0))).collect();
         json!({
             "findings": findings,
             "stats": {"ticks": s.ticks, "lines": s.lines, "droppedLines": s.dropped, "lastTickMs": s.last_tick_ms,
-                "lastTickMicros": s.last_tick_us, "maxTickMicros": s.max_tick_us, "sessionsWatched": s.watched},
+                "lastTickMicros": s.last_tick_us, "maxTickMicros": s.max_tick_us, "sessionsWatched": s.watched,
+                "baselineTokensPerMinute": baseline},
         })
     }
 

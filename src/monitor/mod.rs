@@ -133,6 +133,8 @@ pub struct Monitor {
     /// `GET /api/guard`.
     guard: Mutex<alerts::Guard>,
     guard_stats: Mutex<guard::Stats>,
+    /// Each agent's usual tokens per minute (the median of its sessions'), from the last check.
+    guard_baseline: Mutex<std::collections::HashMap<String, f64>>,
     /// A pause made by hand (`POST /api/guard/pause`): its suspension id and last renewal.
     manual_suspension: Mutex<Option<(String, std::time::Instant)>>,
     /// Every control action (stop, pause, resume): `<data-dir>/audit.jsonl`.
@@ -430,6 +432,7 @@ impl Monitor {
             wake: (Mutex::new(Wake::default()), Condvar::new()),
             guard: Mutex::default(),
             guard_stats: Mutex::default(),
+            guard_baseline: Mutex::default(),
             manual_suspension: Mutex::default(),
             audit,
         });

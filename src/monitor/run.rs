@@ -180,7 +180,15 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
         let st = mon.index.read();
         let (mut tokens, mut events, mut errors) = (0u64, 0u64, 0u64);
         let mut running = Vec::new();
+        // The guard's baseline: each agent's sessions' tokens per minute (over their span, at
+        // least a minute), whose median is the agent's usual rate.
+        let mut rates: HashMap<&str, Vec<f64>> = HashMap::new();
         for s in st.sessions.values() {
+            let used = s.tally.usage.total_tokens();
+            if let (true, Some(a), Some(b)) = (used > 0, s.first_ms(), s.last_ms()) {
+                let minutes = ((b - a) as f64 / 60_000.0).max(1.0);
+                rates.entry(&s.agent).or_default().push(used as f64 / minutes);
+            }
             tokens += s.tally.usage.total_tokens();
             events += s.tally.tool_results + s.tally.assistant_messages;
             errors += s.tally.errors();
@@ -195,6 +203,14 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
                 }
             }
         }
+        let baseline: HashMap<String, f64> = rates
+            .into_iter()
+            .map(|(a, mut v)| {
+                v.sort_by(f64::total_cmp);
+                (a.to_string(), v[v.len() / 2])
+            })
+            .collect();
+        *lock(&mon.guard_baseline) = baseline;
         l.obs.window.push(Sample { mono_ms: l.started.elapsed().as_millis() as i64, tokens, events, errors });
         l.obs.running = running;
     }

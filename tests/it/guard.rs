@@ -47,6 +47,9 @@ fn append(file: &Path, line: &str) {
 fn a_tool_loop_is_found_within_ten_calls_and_ordinary_turns_are_not() {
     let (_tmp, home) = install_fixture("legacy-2026.3");
     let server = start(&["--openclaw-dir", home.to_str().unwrap()]);
+    // The token-rate rule compares with the agent's usual rate, which these fixtures' sessions
+    // set; its arithmetic is the unit tests' (alerts/guard.rs). Here: the call and turn rules.
+    server.send("PUT", "/api/guard", &json!({"tokenRate": {"enabled": false}}), 200);
     let sessions = home.join("agents/main/sessions");
 
     // Every ordinary lab transcript (4 + 1 sessions, 89 rows), each as a session file of its own.

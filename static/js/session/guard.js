@@ -3,7 +3,12 @@
 // after a confirm; written to the audit log).
 import { $, $$, esc, fmtAgo, html, plural, send } from '../util.js';
 
-const RULE = { repeat: 'repeated call', alternate: 'alternating calls', noProgress: 'no progress' };
+const RULE = {
+  repeat: 'repeated call',
+  alternate: 'alternating calls',
+  noProgress: 'no progress',
+  tokenRate: 'runaway tokens',
+};
 
 function stopText(stop) {
   if (!stop) return '';
