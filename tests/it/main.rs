@@ -40,6 +40,7 @@ mod security;
 mod tls;
 mod ui_browser;
 mod ui_export;
+mod ui_guard;
 mod ui_insight;
 mod ui_otlp_fleet;
 mod ui_static;
