@@ -21,6 +21,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     v["settings"] = mon.guard_settings().to_json();
     v["pause"] = mon.manual_pause_json();
     v["abortMethod"] = json!(abort_method(ctx));
+    // The evidence quotes tool arguments (redacted when their activity row was made) and the
+    // gateway's answers: redacted once more as a whole, like every answer that quotes them.
+    crate::redact::value(&mut v);
     Ok(Resp::json(&v))
 }
 
@@ -66,5 +69,7 @@ pub fn pause(req: &Req, ctx: &Ctx, pause: bool) -> Answer {
 
 pub fn audit(req: &Req, ctx: &Ctx) -> Answer {
     let limit = req.q_num("limit", 100, 1, 500)? as usize;
-    Ok(Resp::json(&ctx.monitor.audit.json(limit)))
+    let mut v = ctx.monitor.audit.json(limit);
+    crate::redact::value(&mut v);
+    Ok(Resp::json(&v))
 }

@@ -8,6 +8,10 @@
 //! change. Alerts are recorded in the history first and then
 //! handed to the `alert-sender` thread (`alerts.rs`), so that sending never delays the checks.
 //!
+//! The guard (`guard.rs`): new transcript lines wake the thread at once (the watcher's feed,
+//! `Index::guard`), and the loop rules run on the lines that arrived; every 15 s it also runs
+//! without new lines, to forget idle sessions and renew a manual pause.
+//!
 //! Budget pause: when spend reaches a limit and `autoPause` is on, the monitor asks the gateway
 //! for `gateway.suspend.prepare` (the real gateway's suspension RPC, in the 2026.9 method list):
 //! the gateway pauses cron scheduling and accepts no new work, only `gateway.suspend.*` calls,
