@@ -72,12 +72,15 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
         alert(mon, f, now);
     }
     if cfg.auto_stop {
-        let mut stopped: Vec<(&str, Option<u64>)> = Vec::new();
         for f in news {
-            if stopped.contains(&(f.session.as_str(), f.run_seq)) {
+            // One stop per run: a second rule firing later in the same run (this tick or an
+            // earlier one) does not ask the gateway again.
+            let done = lock(&mon.guard)
+                .findings()
+                .any(|x| x.session == f.session && x.run_seq == f.run_seq && x.stop.is_some());
+            if done {
                 continue;
             }
-            stopped.push((f.session.as_str(), f.run_seq));
             let who = format!("clawmetry auto-stop (guard rule {}, finding {})", f.rule, f.id);
             let _ = mon.stop_session(&f.session, &who, Some(f.id));
         }

@@ -5,7 +5,8 @@
 //! into a file-era installation line by line, as OpenClaw appends them. Expected figures are
 //! read from the lines themselves, never from clawmetry.
 
-use crate::common::{fixtures, install_fixture, open_events, start, Server};
+use crate::common::{fixtures, install_fixture, open_events, start, start_with_gateway, Server};
+use crate::monitor_pause::{count, fake_gateway};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -191,4 +192,73 @@ fn settings_and_controls_refuse_bad_input() {
     server.send("POST", "/api/guard/resume", &json!({}), 400);
     let e = server.get_error("/api/guard?limit=ten", 400);
     assert!(e.contains("limit"), "{e}");
+}
+
+#[test]
+fn auto_stop_aborts_a_looping_run_once_and_every_control_is_in_the_audit_log() {
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let (port, calls) = fake_gateway();
+    let url = format!("ws://127.0.0.1:{port}");
+    let s =
+        start_with_gateway(&["--openclaw-dir", home.to_str().unwrap(), "--gateway-url", &url, "--gateway-token", "t"]);
+    s.wait_for(Duration::from_secs(15), |s| (s.get("/api/gateway")["state"] == "connected").then_some(()));
+    assert_eq!(s.get("/api/guard")["abortMethod"], "sessions.abort");
+    s.send("PUT", "/api/guard", &json!({"autoStop": true, "tokenRate": {"enabled": false}}), 200);
+
+    // The loop's session under a key, as OpenClaw lists it in sessions.json, then its lines.
+    let lines = loop_lines();
+    let sid = serde_json::from_str::<Value>(&lines[0]).unwrap()["id"].as_str().unwrap().to_string();
+    let sessions = home.join("agents/main/sessions");
+    let index = sessions.join("sessions.json");
+    let mut store: Value = serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
+    store["agent:main:loop"] = json!({"sessionId": sid, "updatedAt": 1_796_555_433_000i64});
+    std::fs::write(&index, store.to_string()).unwrap();
+    s.wait_for(Duration::from_secs(10), |s| {
+        (s.get(&format!("/api/sessions/{sid}"))["key"] == "agent:main:loop").then_some(())
+    });
+    let file = sessions.join(format!("{sid}.jsonl"));
+    for line in &lines {
+        append(&file, line);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Two rules fire in this run (repeat at call 5, no progress at call 10): one abort.
+    let (_, _) = s.wait_for(Duration::from_secs(10), |s| {
+        let fs = findings(s);
+        (fs.len() == 2 && fs.iter().any(|f| f["stop"]["ok"] == true)).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(&calls, "sessions.abort"), 1);
+    let abort = calls.lock().unwrap().iter().find(|(m, _)| m == "sessions.abort").unwrap().1.clone();
+    assert_eq!(abort, json!({"key": "agent:main:loop"}));
+    let repeat = findings(&s).into_iter().find(|f| f["rule"] == "repeat").unwrap();
+    assert_eq!(repeat["stop"]["gateway"]["status"], "aborted");
+    assert_eq!(repeat["stop"]["method"], "sessions.abort");
+
+    // A stop by hand, then a pause and a resume by hand: each in the audit log, newest first.
+    let r = s.send("POST", "/api/guard/stop", &json!({"session": "agent:main:loop"}), 200);
+    assert_eq!((r["ok"].as_bool(), r["sessionId"].as_str()), (Some(true), Some(sid.as_str())));
+    assert_eq!(count(&calls, "sessions.abort"), 2);
+    let p = s.send("POST", "/api/guard/pause", &json!({}), 200);
+    assert_eq!(p["gateway"]["suspensionId"], "susp-1");
+    let prepare = calls.lock().unwrap().iter().find(|(m, _)| m == "gateway.suspend.prepare").unwrap().1.clone();
+    assert_eq!(prepare, json!({"requestId": "clawmetry-manual"}));
+    assert_eq!(s.get("/api/guard")["pause"]["active"], true);
+    s.send("POST", "/api/guard/resume", &json!({}), 200);
+    let resume = calls.lock().unwrap().iter().find(|(m, _)| m == "gateway.suspend.resume").unwrap().1.clone();
+    assert_eq!(resume, json!({"suspensionId": "susp-1"}));
+    assert_eq!(s.get("/api/guard")["pause"]["active"], false);
+    let audit = s.get("/api/guard/audit");
+    let e = audit["entries"].as_array().unwrap();
+    let actions: Vec<&str> = e.iter().map(|x| x["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["resume", "pause", "stop", "stop"]);
+    assert!(e.iter().all(|x| x["ok"] == true), "{audit}");
+    assert!(e[3]["who"].as_str().unwrap().starts_with("clawmetry auto-stop (guard rule repeat"), "{}", e[3]);
+    assert!(e[2]["who"].as_str().unwrap().starts_with("this machine without a token"), "{}", e[2]);
+    // The file has the same four lines, oldest first.
+    let file = std::fs::read_to_string(audit["path"].as_str().unwrap()).unwrap();
+    let in_file: Vec<String> = file
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(in_file, ["stop", "stop", "pause", "resume"]);
 }
