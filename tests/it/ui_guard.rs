@@ -1,7 +1,8 @@
 //! The guard in a real browser (headless Chromium, see ui_browser.rs): a real tool loop (the lab's
 //! `TOOL_LOOP` transcript, tests/fixtures/lines) written into a running installation shows on
 //! its session (the findings, the 25 repeated calls marked in the timeline), on the overview's
-//! warnings, and the alerts page has the guard's settings, the pause control and the audit log.
+//! warnings, and the alerts page has the guard's settings, the pause control and the audit log;
+//! Pause and Resume there reach the gateway (a fake one) and land in the audit log.
 //! The counts come from the transcript lines, not from clawmetry.
 
 use crate::browser::Chrome;
@@ -54,4 +55,40 @@ fn a_loop_shows_on_its_session_the_overview_and_the_alerts_page() {
     assert!(!page.eval("document.querySelector('#f-guard [name=\"tokenRate.enabled\"]').checked").as_bool().unwrap());
     assert!(page.text("#a-guard").contains("No actions yet"), "{}", page.text("#a-guard"));
     page.assert_no_errors("guard");
+}
+
+#[test]
+fn pause_and_resume_the_gateway_from_the_alerts_page() {
+    // A fake gateway (monitor_pause.rs) records what it is asked; the confirm dialog is answered
+    // "yes" by the page itself (headless Chromium shows none), and its question is kept.
+    let (_tmp, home) = install_fixture("legacy-2026.3");
+    let (port, calls) = crate::monitor_pause::fake_gateway();
+    let url = format!("ws://127.0.0.1:{port}");
+    let server = crate::common::start_with_gateway(&[
+        "--openclaw-dir",
+        home.to_str().unwrap(),
+        "--gateway-url",
+        &url,
+        "--gateway-token",
+        "t",
+    ]);
+    server.wait_for(Duration::from_secs(15), |s| (s.get("/api/gateway")["state"] == "connected").then_some(()));
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/#/alerts"));
+    page.wait_rendered(0, "alerts");
+    page.eval("window.__asked = []; window.confirm = (q) => { window.__asked.push(q); return true; }");
+    page.click("#g-pause");
+    page.wait_for("paused", "!!document.querySelector('#g-resume')", Duration::from_secs(10));
+    assert!(page.eval("window.__asked[0]").as_str().unwrap().contains("Pause the OpenClaw gateway"));
+    assert_eq!(crate::monitor_pause::count(&calls, "gateway.suspend.prepare"), 1);
+    assert_eq!(server.get("/api/guard")["pause"]["active"], true);
+    assert_eq!(page.count("#g-audit tbody tr"), 1);
+    page.click("#g-resume");
+    page.wait_for("resumed", "!!document.querySelector('#g-pause')", Duration::from_secs(10));
+    assert_eq!(crate::monitor_pause::count(&calls, "gateway.suspend.resume"), 1);
+    assert_eq!(server.get("/api/guard")["pause"]["active"], false);
+    assert_eq!(page.count("#g-audit tbody tr"), 2);
+    assert!(page.text("#g-audit").contains("resume"), "{}", page.text("#g-audit"));
+    page.assert_no_errors("guard pause");
 }
