@@ -3,9 +3,10 @@
 //! saw (`crate::guard::Obs`) and acts on what it finds (alert, activity row, auto-stop).
 //!
 //! A *run* is what follows a user message: the tool calls and model turns until the next one.
-//! Per session the guard keeps the last [`KEEP_CALLS`] tool calls of the current run (tool, a
-//! fingerprint of the full arguments, the line) and a count of the model turns since the last
-//! one that said anything; nothing else. The rules:
+//! Per session the guard keeps the current run's last tool calls, as many as the rules look at
+//! (a fingerprint of the tool and its full arguments, and the line: 16 bytes each; the names and
+//! arguments of the newest two only, for the evidence) and a count of the model turns since the
+//! last one that said anything; nothing else. The rules:
 //! * `repeat`: the same tool with the same arguments `calls` times among the run's last
 //!   `window` calls (default 5 in 20);
 //! * `alternate`: two different calls taking turns, `cycles` times each in a row (default 4:
@@ -24,8 +25,10 @@ use crate::guard::{Obs, Step};
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 
-/// Tool calls kept per session (the longest window a rule may look at).
+/// The longest window a rule may look at (tool calls).
 pub const KEEP_CALLS: usize = 200;
+/// How often idle sessions are looked for (monotonic ms).
+const EXPIRE_EVERY_MS: i64 = 15_000;
 /// Findings kept in memory (the alerts stay in the history).
 const KEEP_FINDINGS: usize = 500;
 /// Lines listed in a finding's evidence at most.
@@ -143,12 +146,10 @@ fn part<'a>(v: &'a Value, k: &str, fields: &[&str]) -> Result<&'a Obj, String> {
     Ok(p)
 }
 
-/// A tool call as the guard keeps it.
-#[derive(Debug, Clone)]
+/// A tool call as the guard keeps it: its fingerprint (0: unknown, never matched) and line.
+#[derive(Debug, Clone, Copy)]
 struct Seen {
-    name: String,
-    fp: String,
-    args: String,
+    fp: u64,
     seq: u64,
 }
 
@@ -158,6 +159,8 @@ struct Run {
     /// The line of the user message that started it (None: started before clawmetry saw it).
     start_seq: Option<u64>,
     calls: VecDeque<Seen>,
+    /// (tool, arguments) of the newest two calls, newest last.
+    named: VecDeque<(String, String)>,
     total_calls: u64,
     /// Model turns in a row without text, their tokens and lines.
     quiet_turns: u64,
@@ -166,6 +169,9 @@ struct Run {
     /// The session's model turns of the last `tokenRate.minutes` (line time, tokens); kept
     /// across runs.
     recent: VecDeque<(i64, u64)>,
+    /// Their tokens together, and the newest line time among them.
+    recent_tokens: u64,
+    recent_newest: i64,
     /// What fired in this run: (key, finding id).
     fired: Vec<(String, u64)>,
     /// When it was last fed (monotonic ms), to forget idle sessions.
@@ -215,6 +221,7 @@ pub struct Guard {
     runs: HashMap<String, Run>,
     findings: VecDeque<Finding>,
     next_id: u64,
+    next_expire_ms: i64,
 }
 
 impl Guard {
@@ -231,37 +238,60 @@ impl Guard {
         self.findings.iter_mut().find(|f| f.id == id)
     }
 
-    /// Forgets sessions not fed for `idle_ms`.
+    /// Forgets sessions not fed for `idle_ms`; looks at most every [`EXPIRE_EVERY_MS`] (a pass
+    /// over every session watched).
     pub fn expire(&mut self, mono_ms: i64, idle_ms: i64) {
+        if mono_ms < self.next_expire_ms {
+            return;
+        }
+        self.next_expire_ms = mono_ms + EXPIRE_EVERY_MS;
         self.runs.retain(|_, r| mono_ms - r.last_mono < idle_ms);
     }
 
     /// Feeds one line; returns the findings it made or extended. `baseline` gives a session's
     /// agent's usual tokens per minute (asked only when the rate rule's floor is passed).
+    /// Takes the line by value: its strings move into the window (no copies on the hot path).
     pub fn observe(
         &mut self,
-        o: &Obs,
+        o: Obs,
         s: &GuardSettings,
         (now_ms, mono_ms): (i64, i64),
         baseline: &dyn Fn(&str) -> Option<f64>,
     ) -> Vec<Change> {
         let mut out = Vec::new();
-        let run = self.runs.entry(o.session.clone()).or_default();
+        let Obs { session, seq, ts, step } = o;
+        if !self.runs.contains_key(&session) {
+            self.runs.insert(session.clone(), Run::default());
+        }
+        let run = self.runs.get_mut(&session).expect("inserted");
         run.last_mono = mono_ms;
-        let (tokens, text, calls) = match &o.step {
+        let (tokens, text, calls) = match step {
             Step::User => {
                 let recent = std::mem::take(&mut run.recent);
-                *run = Run { start_seq: Some(o.seq), last_mono: mono_ms, recent, ..Run::default() };
+                let (recent_tokens, recent_newest) = (run.recent_tokens, run.recent_newest);
+                *run = Run {
+                    start_seq: Some(seq),
+                    last_mono: mono_ms,
+                    recent,
+                    recent_tokens,
+                    recent_newest,
+                    ..Run::default()
+                };
                 return out;
             }
-            Step::Turn { tokens, text, calls } => (*tokens, *text, calls),
+            Step::Turn { tokens, text, calls } => (tokens, text, calls),
         };
         let mut hits: Vec<Hit> = Vec::new();
+        let keep = (s.repeat.window.max(2 * s.alternate.cycles) as usize).clamp(2, KEEP_CALLS);
         for c in calls {
-            if run.calls.len() >= KEEP_CALLS {
+            while run.calls.len() >= keep {
                 run.calls.pop_front();
             }
-            run.calls.push_back(Seen { name: c.name.clone(), fp: c.fp.clone(), args: c.args.clone(), seq: o.seq });
+            run.calls.push_back(Seen { fp: u64::from_str_radix(&c.fp, 16).unwrap_or(0), seq });
+            if run.named.len() >= 2 {
+                run.named.pop_front();
+            }
+            run.named.push_back((c.name, c.args));
             run.total_calls += 1;
             if s.repeat.enabled {
                 hits.extend(repeat(run, &s.repeat));
@@ -278,7 +308,7 @@ impl Guard {
             run.quiet_turns += 1;
             run.quiet_tokens += tokens;
             if run.quiet_seqs.len() < KEEP_SEQS {
-                run.quiet_seqs.push(o.seq);
+                run.quiet_seqs.push(seq);
             }
             let n = &s.no_progress;
             if n.enabled && run.quiet_turns >= n.turns && run.quiet_tokens >= n.tokens.max(1) {
@@ -298,13 +328,15 @@ impl Guard {
             }
         }
         if s.token_rate.enabled && tokens > 0 {
-            hits.extend(token_rate(run, &s.token_rate, o.ts.unwrap_or(now_ms), tokens, || baseline(&o.session)));
+            hits.extend(token_rate(run, &s.token_rate, ts.unwrap_or(now_ms), tokens, || baseline(&session)));
         }
         for h in hits {
-            let run = self.runs.get_mut(&o.session).expect("run exists");
+            let run = self.runs.get_mut(&session).expect("run exists");
             if let Some(&(_, id)) = run.fired.iter().find(|(k, _)| *k == h.key) {
                 if let Some(f) = self.findings.iter_mut().find(|f| f.id == id) {
-                    f.count = h.count.max(f.count);
+                    // Each later match of a call rule is one more call, of the turn rule one
+                    // more turn (the windows keep fewer than a long loop makes).
+                    f.count = if h.rule == "tokenRate" { h.count.max(f.count) } else { f.count + 1 };
                     for q in h.seqs {
                         if !f.seqs.contains(&q) && f.seqs.len() < KEEP_SEQS {
                             f.seqs.push(q);
@@ -328,7 +360,7 @@ impl Guard {
             self.findings.push_back(Finding {
                 id,
                 rule: h.rule,
-                session: o.session.clone(),
+                session: session.clone(),
                 run_seq: run.start_seq,
                 detected_ms: now_ms,
                 calls_in_run: run.total_calls,
@@ -365,15 +397,19 @@ fn token_rate(
     baseline: impl FnOnce() -> Option<f64>,
 ) -> Option<Hit> {
     let span = t.minutes as i64 * 60_000;
-    if run.recent.len() >= KEEP_CALLS {
-        run.recent.pop_front();
+    // A running sum: this runs for every model turn.
+    if run.recent.is_empty() {
+        run.recent_newest = ts;
     }
+    run.recent_newest = run.recent_newest.max(ts);
     run.recent.push_back((ts, tokens));
-    let newest = run.recent.iter().map(|r| r.0).max().unwrap_or(ts);
-    while run.recent.front().is_some_and(|r| newest - r.0 >= span) {
-        run.recent.pop_front();
+    run.recent_tokens += tokens;
+    while run.recent.len() > KEEP_CALLS || run.recent.front().is_some_and(|r| run.recent_newest - r.0 >= span) {
+        if let Some((_, t)) = run.recent.pop_front() {
+            run.recent_tokens -= t;
+        }
     }
-    let used: u64 = run.recent.iter().map(|r| r.1).sum();
+    let used = run.recent_tokens;
     if used < t.min_tokens.max(1) {
         return None;
     }
@@ -405,27 +441,30 @@ fn token_rate(
 /// The newest call made `calls` times among the last `window`.
 fn repeat(run: &Run, r: &Repeat) -> Option<Hit> {
     let last = run.calls.back()?;
-    if last.fp.is_empty() {
+    let (name, args) = run.named.back()?;
+    if last.fp == 0 {
         return None;
     }
-    let in_window = run.calls.iter().rev().take(r.window as usize).filter(|c| c.fp == last.fp).count() as u64;
-    if in_window < r.calls {
+    let window = || run.calls.iter().rev().take(r.window as usize).filter(|c| c.fp == last.fp);
+    // Counted first, collected only on a match: this runs for every call.
+    if (window().count() as u64) < r.calls {
         return None;
     }
-    // The evidence: every call of the run (as far as kept) with these arguments.
-    let same: Vec<u64> = run.calls.iter().filter(|c| c.fp == last.fp).map(|c| c.seq).collect();
+    let same: Vec<u64> = window().map(|c| c.seq).collect();
     let count = same.len() as u64;
     Some(Hit {
-        key: format!("repeat:{}", last.fp),
+        key: format!("repeat:{:016x}", last.fp),
         rule: "repeat",
         count,
-        seqs: same,
-        title: format!("Tool loop: {} called {count} times with the same arguments", last.name),
+        seqs: same.into_iter().rev().collect(),
+        title: format!("Tool loop: {name} called again and again with the same arguments"),
         message: format!(
-            "{} was called {count} times with the same arguments ({}) in one run (rule: {} times in {} calls).",
-            last.name, last.args, r.calls, r.window
+            "{name} was called {count} times with the same arguments ({args}) within {} calls of one run (rule: {} times in {} calls).",
+            run.calls.len().min(r.window as usize),
+            r.calls,
+            r.window
         ),
-        evidence: json!({"tool": last.name, "args": last.args, "fingerprint": last.fp,
+        evidence: json!({"tool": name, "args": args, "fingerprint": format!("{:016x}", last.fp),
             "thresholdCalls": r.calls, "window": r.window}),
     })
 }
@@ -434,37 +473,35 @@ fn repeat(run: &Run, r: &Repeat) -> Option<Hit> {
 fn alternate(run: &Run, a: &Alternate) -> Option<Hit> {
     let n = run.calls.len();
     let need = 2 * a.cycles as usize;
-    if n < need {
+    if n < need || run.named.len() < 2 {
         return None;
     }
-    let (x, y) = (&run.calls[n - 1], &run.calls[n - 2]);
-    if x.fp == y.fp || x.fp.is_empty() || y.fp.is_empty() {
+    let (x, y) = (run.calls[n - 1].fp, run.calls[n - 2].fp);
+    if x == y || x == 0 || y == 0 {
         return None;
     }
-    let tail = run.calls.range(n - need..);
-    if !tail
-        .enumerate()
-        .all(|(i, c)| c.fp == if (n - need + i) % 2 == (n - 1) % 2 { x.fp.as_str() } else { y.fp.as_str() })
-    {
+    // The k-th call from the end is x when k is even, y when odd.
+    let at = |k: usize| if k % 2 == 0 { x } else { y };
+    if !(0..need).all(|k| run.calls[n - 1 - k].fp == at(k)) {
         return None;
     }
     // Further calls continuing the pattern extend the same finding: count how far it goes back.
     let mut len = need;
-    while len < n && run.calls[n - 1 - len].fp == if len % 2 == 0 { x.fp.as_str() } else { y.fp.as_str() } {
+    while len < n && run.calls[n - 1 - len].fp == at(len) {
         len += 1;
     }
-    let (first, second) = if x.fp < y.fp { (x, y) } else { (y, x) };
+    let ((yn, ya), (xn, xa)) = (&run.named[0], &run.named[1]);
     Some(Hit {
-        key: format!("alternate:{}:{}", first.fp, second.fp),
+        key: format!("alternate:{:016x}:{:016x}", x.min(y), x.max(y)),
         rule: "alternate",
         count: len as u64,
         seqs: run.calls.range(n - len..).map(|c| c.seq).collect(),
-        title: format!("Tool loop: {} and {} alternating", y.name, x.name),
+        title: format!("Tool loop: {yn} and {xn} alternating"),
         message: format!(
-            "Two calls took turns {} times in a row: {} ({}) and {} ({}) (rule: {} cycles).",
-            len, y.name, y.args, x.name, x.args, a.cycles
+            "Two calls took turns {len} times in a row: {yn} ({ya}) and {xn} ({xa}) (rule: {} cycles).",
+            a.cycles
         ),
-        evidence: json!({"tools": [y.name, x.name], "args": [y.args, x.args], "thresholdCycles": a.cycles}),
+        evidence: json!({"tools": [yn, xn], "args": [ya, xa], "thresholdCycles": a.cycles}),
     })
 }
 
@@ -473,8 +510,13 @@ mod tests {
     use super::*;
     use crate::guard::Call;
 
-    fn call(name: &str, fp: &str) -> Call {
-        Call { name: name.into(), fp: fp.into(), args: format!("args of {fp}") }
+    /// A call whose arguments are `label`, fingerprinted as the watcher does.
+    fn call(name: &str, label: &str) -> Call {
+        Call {
+            name: name.into(),
+            fp: crate::activity::fingerprint(name, &json!(label)),
+            args: format!("args of {label}"),
+        }
     }
     fn turn(seq: u64, calls: Vec<Call>) -> Obs {
         Obs { session: "s".into(), seq, ts: None, step: Step::Turn { tokens: 1000, text: false, calls } }
@@ -487,7 +529,7 @@ mod tests {
     fn feed(g: &mut Guard, s: &GuardSettings, fps: &[&str], first_seq: u64) -> Vec<(usize, Change)> {
         let mut out = Vec::new();
         for (i, fp) in fps.iter().enumerate() {
-            for c in g.observe(&turn(first_seq + 2 * i as u64, vec![call("exec", fp)]), s, (0, 0), &|_| None) {
+            for c in g.observe(turn(first_seq + 2 * i as u64, vec![call("exec", fp)]), s, (0, 0), &|_| None) {
                 out.push((i + 1, c));
             }
         }
@@ -498,7 +540,7 @@ mod tests {
     fn the_same_call_fires_at_the_fifth_and_grows_after() {
         let s = GuardSettings::default();
         let mut g = Guard::default();
-        g.observe(&user(1), &s, (0, 0), &|_| None);
+        g.observe(user(1), &s, (0, 0), &|_| None);
         let changes = feed(&mut g, &s, &["a"; 7], 2);
         // Calls 1-4: nothing; call 5: new; 6 and 7 extend it.
         assert_eq!(changes, vec![(5, Change::New(1)), (6, Change::Grew(1)), (7, Change::Grew(1))]);
@@ -508,6 +550,18 @@ mod tests {
         assert_eq!(f.seqs, vec![2, 4, 6, 8, 10, 12, 14]);
         assert_eq!(f.evidence["tool"], "exec");
         assert_eq!(f.evidence["thresholdCalls"], 5);
+    }
+
+    #[test]
+    fn a_loop_longer_than_the_window_counts_every_call() {
+        let s = GuardSettings::default();
+        let mut g = Guard::default();
+        // 25 identical calls at lines 1, 3, ..., 49; the window keeps 20 of them.
+        let changes = feed(&mut g, &s, &["a"; 25], 1);
+        assert_eq!(changes.len(), 21, "new at the 5th, then one growth per call");
+        let f = g.findings().next().unwrap();
+        assert_eq!((f.count, f.calls_in_run, f.seqs.len()), (25, 5, 25));
+        assert_eq!(f.seqs, (0..25).map(|i| 1 + 2 * i).collect::<Vec<u64>>());
     }
 
     #[test]
@@ -523,7 +577,7 @@ mod tests {
         // Two in this run, a user message, two more: the new run starts from zero.
         let mut g = Guard::default();
         assert!(feed(&mut g, &s, &["a", "a"], 0).is_empty());
-        g.observe(&user(10), &s, (0, 0), &|_| None);
+        g.observe(user(10), &s, (0, 0), &|_| None);
         assert!(feed(&mut g, &s, &["a", "a"], 11).is_empty());
         // The third in the same run (window of 4: a a b a holds three) fires.
         assert_eq!(feed(&mut g, &s, &["b", "a"], 15), vec![(2, Change::New(1))]);
@@ -576,13 +630,13 @@ mod tests {
         };
         // 3 quiet turns of 800 tokens: 2400 < 2500, nothing; a reply with text starts over.
         for (i, seq) in [1, 3, 5].into_iter().enumerate() {
-            assert!(g.observe(&quiet(seq, 800), &s, (0, i as i64), &|_| None).is_empty());
+            assert!(g.observe(quiet(seq, 800), &s, (0, i as i64), &|_| None).is_empty());
         }
-        assert!(g.observe(&quiet(7, 800), &s, (0, 0), &|_| None) == vec![Change::New(1)], "4 turns, 3200 tokens");
-        assert!(g.observe(&said(9), &s, (0, 0), &|_| None).is_empty());
-        assert!(g.observe(&quiet(11, 5000), &s, (0, 0), &|_| None).is_empty());
-        assert!(g.observe(&quiet(13, 5000), &s, (0, 0), &|_| None).is_empty());
-        assert_eq!(g.observe(&quiet(15, 5000), &s, (0, 0), &|_| None), vec![Change::Grew(1)], "same run: extends it");
+        assert!(g.observe(quiet(7, 800), &s, (0, 0), &|_| None) == vec![Change::New(1)], "4 turns, 3200 tokens");
+        assert!(g.observe(said(9), &s, (0, 0), &|_| None).is_empty());
+        assert!(g.observe(quiet(11, 5000), &s, (0, 0), &|_| None).is_empty());
+        assert!(g.observe(quiet(13, 5000), &s, (0, 0), &|_| None).is_empty());
+        assert_eq!(g.observe(quiet(15, 5000), &s, (0, 0), &|_| None), vec![Change::Grew(1)], "same run: extends it");
         let f = g.findings().next().unwrap();
         assert_eq!(f.evidence["tokens"], 15000);
         assert_eq!(f.evidence["turns"], 3);
@@ -606,7 +660,7 @@ mod tests {
         // Feeds turns of `tokens` every `every` ms; returns the turn number of the first finding.
         let first = |every: i64, tokens: u64, baseline: Option<f64>| {
             let mut g = Guard::default();
-            (1..=20u64).find(|&n| !g.observe(&turn(n, n as i64 * every, tokens), &s, (0, 0), &|_| baseline).is_empty())
+            (1..=20u64).find(|&n| !g.observe(turn(n, n as i64 * every, tokens), &s, (0, 0), &|_| baseline).is_empty())
         };
         // Usual 5,000 per minute: 10× is 50,000, the floor 100,000: 4 turns of 30,000 (120,000).
         assert_eq!(first(5_000, 30_000, Some(5_000.0)), Some(4));
@@ -624,11 +678,13 @@ mod tests {
     fn idle_sessions_are_forgotten() {
         let s = GuardSettings::default();
         let mut g = Guard::default();
-        g.observe(&user(0), &s, (0, 1000), &|_| None);
+        g.observe(user(0), &s, (0, 1000), &|_| None);
         assert_eq!(g.watched(), 1);
         g.expire(1000 + 59_999, 60_000);
-        assert_eq!(g.watched(), 1);
+        assert_eq!(g.watched(), 1, "idle for less than the limit");
         g.expire(1000 + 60_000, 60_000);
+        assert_eq!(g.watched(), 1, "looked again only 15 s later");
+        g.expire(1000 + 59_999 + 15_000, 60_000);
         assert_eq!(g.watched(), 0);
     }
 
@@ -670,22 +726,26 @@ mod tests {
         };
         for seq in 0..KEEP_CALLS as u64 {
             for i in 0..10_000 {
-                g.observe(&obs(i, seq), &s, (0, 0), &|_| None);
+                g.observe(obs(i, seq), &s, (0, 0), &|_| None);
             }
         }
+        // The lines are made before the clock starts: the watcher makes them, not the guard.
+        let (few, many): (Vec<Obs>, Vec<Obs>) =
+            ((0..100).map(|i| obs(i * 100, 1000)).collect(), (0..10_000).map(|i| obs(i, 1001)).collect());
         let t = std::time::Instant::now();
-        for i in 0..100 {
-            g.observe(&obs(i * 100, 1000), &s, (0, 0), &|_| None);
+        for o in few {
+            g.observe(o, &s, (0, 0), &|_| None);
         }
-        g.expire(1, 3_600_000);
         let small = t.elapsed();
         let t = std::time::Instant::now();
-        for i in 0..10_000 {
-            g.observe(&obs(i, 1001), &s, (0, 0), &|_| None);
+        for o in many {
+            g.observe(o, &s, (0, 0), &|_| None);
         }
-        g.expire(1, 3_600_000);
         let all = t.elapsed();
-        eprintln!("guard at 10k sessions: 100 lines {small:?}, 10,000 lines {all:?}");
+        let t = std::time::Instant::now();
+        g.expire(1, 3_600_000);
+        let expire = t.elapsed();
+        eprintln!("guard at 10k sessions: 100 lines {small:?}, 10,000 lines {all:?}, the idle pass {expire:?}");
         assert_eq!((g.watched(), g.findings().count()), (10_000, 0));
         assert!(small < std::time::Duration::from_millis(10), "{small:?}");
     }

@@ -213,11 +213,14 @@ fn auto_stop_aborts_a_looping_run_once_and_every_control_is_in_the_audit_log() {
     let mut store: Value = serde_json::from_str(&std::fs::read_to_string(&index).unwrap()).unwrap();
     store["agent:main:loop"] = json!({"sessionId": sid, "updatedAt": 1_796_555_433_000i64});
     std::fs::write(&index, store.to_string()).unwrap();
-    s.wait_for(Duration::from_secs(10), |s| {
-        (s.get(&format!("/api/sessions/{sid}"))["key"] == "agent:main:loop").then_some(())
-    });
+    // Its header line first; the rest once clawmetry knows the session under its key.
     let file = sessions.join(format!("{sid}.jsonl"));
-    for line in &lines {
+    append(&file, &lines[0]);
+    s.wait_for(Duration::from_secs(10), |s| {
+        let (_, v) = s.try_get_json(&format!("/api/sessions/{sid}")).ok()?;
+        (v["key"] == "agent:main:loop").then_some(())
+    });
+    for line in &lines[1..] {
         append(&file, line);
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -41,7 +41,7 @@ fn a_loop_shows_on_its_session_the_overview_and_the_alerts_page() {
         Duration::from_secs(10),
     );
     let head = page.text("#s-guard");
-    assert!(head.contains("exec called 25 times"), "{head}");
+    assert!(head.contains("exec called again and again") && head.contains("25 times"), "{head}");
     assert!(head.contains("found at call 5"), "{head}");
     page.wait_for("the marked calls", "document.querySelectorAll('.ev.looped').length === 25", Duration::from_secs(10));
 
