@@ -37,6 +37,7 @@ pub(crate) struct Stats {
 pub(super) fn tick(mon: &Monitor, started: Instant) {
     let t0 = Instant::now();
     let (items, dropped) = mon.index.guard.drain();
+    let lines = items.len() as u64;
     let cfg = crate::sync::read(&mon.config).guard.clone();
     let now = mon.index.now_ms();
     let mono = started.elapsed().as_millis() as i64;
@@ -47,7 +48,7 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
             lock(&mon.guard_baseline).get(&agent).copied()
         };
         let mut g = lock(&mon.guard);
-        for o in &items {
+        for o in items {
             for c in g.observe(o, &cfg, (now, mono), &baseline) {
                 let id = match c {
                     Change::New(id) | Change::Grew(id) => id,
@@ -88,7 +89,7 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
     let us = t0.elapsed().as_micros() as u64;
     let mut s = lock(&mon.guard_stats);
     s.ticks += 1;
-    s.lines += items.len() as u64;
+    s.lines += lines;
     s.dropped += dropped;
     s.last_tick_ms = Some(now);
     s.last_tick_us = us;
@@ -289,7 +290,15 @@ impl Monitor {
         if let Err(e) = written {
             entry["auditError"] = json!(e);
         }
-        outcome.map(|_| entry).map_err(Error::Unavailable)
+        match outcome {
+            Ok(v) if pause && v["status"] != "ready" => Err(Error::Unavailable(format!(
+                "the gateway did not suspend ({}{}); nothing is paused, try again",
+                v["status"].as_str().unwrap_or("no status"),
+                v["activeCount"].as_u64().map(|n| format!(", {n} active task(s)")).unwrap_or_default()
+            ))),
+            Ok(_) => Ok(entry),
+            Err(e) => Err(Error::Unavailable(e)),
+        }
     }
 
     /// The suspension id of a manual pause, while it holds.
