@@ -66,7 +66,8 @@ pub fn row(line: &[u8], seq: u64, cost: f64, pending: &mut PendingCalls) -> Opti
                     if let (Some(id), Some(t)) = (b["id"].as_str(), ts) {
                         pending.note(id, t);
                     }
-                    json!({"id": b["id"], "name": b["name"], "args": shorten(&one_line(&b["arguments"]), ARGS_MAX)})
+                    json!({"id": b["id"], "name": b["name"], "args": shorten(&one_line(&b["arguments"]), ARGS_MAX),
+                        "fp": fingerprint(b["name"].as_str().unwrap_or(""), &b["arguments"])})
                 })
                 .collect();
             let u = &ev["usage"];
@@ -183,6 +184,17 @@ pub fn subagent_row(run: &crate::model::SubagentRun, action: &str) -> Option<Val
     Some(row)
 }
 
+/// A tool call's fingerprint: the same tool with the same arguments (all of them, not the
+/// shortened text a row shows) gives the same 16 hex digits; the guard counts repeats by it. Only
+/// compared within one run of clawmetry (std's SipHash with fixed keys).
+pub fn fingerprint(name: &str, args: &Value) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    args.to_string().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 /// A JSON value as one line of text (strings without their quotes).
 fn one_line(v: &Value) -> String {
     match v {
@@ -215,6 +227,11 @@ mod tests {
         assert_eq!(call["tools"][0]["name"], "exec");
         assert_eq!(call["tools"][0]["args"], r#"{"command":"echo sub-agent-exec-ok; hostname"}"#);
         assert_eq!(call["spawn"], false);
+        let fp = call["tools"][0]["fp"].as_str().unwrap();
+        assert_eq!(fp.len(), 16);
+        assert_eq!(fp, fingerprint("exec", &json!({"command": "echo sub-agent-exec-ok; hostname"})));
+        assert_ne!(fp, fingerprint("exec", &json!({"command": "echo sub-agent-exec-ok; hostname "})));
+        assert_ne!(fp, fingerprint("bash", &json!({"command": "echo sub-agent-exec-ok; hostname"})));
         assert_eq!((call["seq"].as_u64(), call["ts"].as_i64()), (Some(4), Some(1_795_554_370_754)));
         let res = row(RESULT.as_bytes(), 5, 0.0, &mut p).unwrap();
         assert_eq!(res["kind"], "tool_result");

@@ -21,6 +21,9 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 pub struct Index {
     state: RwLock<State>,
     pub hub: Hub,
+    /// New transcript lines for the guard (`guard.rs`): pushed by the watcher, drained by the
+    /// monitor.
+    pub guard: crate::guard::Feed,
     pub version: &'static str,
     pub started_ms: i64,
     /// A fixed clock for tests (`--fake-now-ms`).
@@ -35,6 +38,7 @@ impl Index {
         Arc::new(Index {
             state: RwLock::new(State::new(install)),
             hub: Hub::default(),
+            guard: crate::guard::Feed::default(),
             version: env!("CARGO_PKG_VERSION"),
             started_ms: crate::timefmt::now_ms(),
             fake_now_ms,
@@ -270,6 +274,9 @@ pub struct State {
     /// The sessions the gateway reports running now (written by the gateway thread); None when
     /// it is not connected, then nobody knows.
     pub live: Option<LiveSet>,
+    /// The guard's findings per session id (`alerts::guard`, as JSON), written only by the
+    /// monitor thread: shown on the session and in the list.
+    pub guard: HashMap<String, Vec<Value>>,
     /// Sessions changed since the watcher last wrote them to the ledger (`ledger.rs`).
     pub ledger_dirty: std::collections::HashSet<String>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
@@ -310,6 +317,7 @@ impl State {
             db_paths: Vec::new(),
             prices: Arc::default(),
             live: None,
+            guard: HashMap::new(),
             ledger_dirty: Default::default(),
             ledger: LedgerHealth::default(),
             problems: BTreeMap::new(),

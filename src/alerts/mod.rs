@@ -20,6 +20,7 @@
 
 mod budget;
 mod channels;
+mod guard;
 mod json;
 mod rules;
 mod sender;
@@ -27,6 +28,7 @@ mod smtp;
 
 pub use budget::*;
 pub use channels::*;
+pub use guard::*;
 pub use rules::*;
 pub use sender::*;
 

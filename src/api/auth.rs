@@ -317,6 +317,22 @@ pub fn authorize_mutation(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     authenticated(req, ctx)
 }
 
+/// Who made an authorised request, for the audit log: the token, a login session (named by a
+/// keyed hash of its cookie, never the cookie itself), or this machine without credentials.
+pub fn who(req: &Req, ctx: &Ctx) -> String {
+    let peer = req.remote.map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown address".into());
+    if let (Some(b), Some(t)) = (bearer(req), token(ctx)) {
+        if crate::codec::secret_matches(&t, b) {
+            return format!("token (from {peer})");
+        }
+    }
+    if let Some(c) = cookie(req).filter(|c| ctx.auth.session_valid(c)) {
+        let tag = crate::codec::hex(&crate::codec::hmac_sha256(b"clawmetry-audit", c.as_bytes())[..4]);
+        return format!("login session {tag} (from {peer})");
+    }
+    format!("this machine without a token (from {peer})")
+}
+
 /// The refusal of the fleet endpoints on an instance without a fleet key.
 pub fn fleet_off() -> ApiError {
     ApiError::new(403, "fleet mode is off on this instance: start it with CLAWMETRY_FLEET_KEY set")

@@ -15,6 +15,7 @@ pub mod events;
 pub mod export;
 pub mod flow;
 pub mod gateway;
+pub mod guard;
 pub mod health;
 pub mod history;
 pub mod insight;

@@ -84,6 +84,23 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             "cost": round_cost(s.tally.usage.cost), "tokens": s.tally.usage.total_tokens()})
         })
         .collect();
+    // The guard's findings on sessions, newest first.
+    let mut guard: Vec<Value> = st
+        .guard
+        .iter()
+        .flat_map(|(id, fs)| {
+            let s = st.sessions.get(id);
+            fs.iter().map(move |f| {
+                let mut f = f.clone();
+                f["key"] = json!(s.and_then(|s| s.meta.key.clone()));
+                f["label"] = json!(s.and_then(|s| s.meta.label.clone()));
+                f["agent"] = json!(s.map(|s| s.agent.clone()));
+                f
+            })
+        })
+        .collect();
+    guard.sort_by_key(|f| std::cmp::Reverse((f["detectedMs"].as_i64(), f["id"].as_u64())));
+    guard.truncate(10);
     warnings.truncate(50);
     let v = json!({
         "nowMs": now,
@@ -107,6 +124,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         "topSessions": top_sessions,
         "active": active_rows,
         "warnings": warnings,
+        "guard": guard,
     });
     drop(st);
     Ok(Resp::json(&v))

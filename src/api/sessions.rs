@@ -58,6 +58,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "archive": s.archive.as_ref().map(|a| json!({"name": a.name, "reason": a.reason.as_str(), "createdMs": a.created_ms})),
         "tools": t.tools,
         "live": st.live_flag(s.meta.key.as_deref(), &s.id),
+        "guard": st.guard.get(&s.id).map_or(Value::Null, |f| json!(f)),
     })
 }
 

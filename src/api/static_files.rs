@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 68] = [
+pub const ASSETS: [Asset; 70] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -58,6 +58,7 @@ pub const ASSETS: [Asset; 68] = [
     asset!("/js/login.js", JS),
     asset!("/js/loader.js", JS),
     asset!("/js/alerts/budget.js", JS),
+    asset!("/js/alerts/guard.js", JS),
     asset!("/js/alerts/fields.js", JS),
     asset!("/js/alerts/panels.js", JS),
     asset!("/js/alerts/wire.js", JS),
@@ -79,6 +80,7 @@ pub const ASSETS: [Asset; 68] = [
     asset!("/js/session/export.js", JS),
     asset!("/js/session/figures.js", JS),
     asset!("/js/session/footer.js", JS),
+    asset!("/js/session/guard.js", JS),
     asset!("/js/session/head.js", JS),
     asset!("/js/session/timeline.js", JS),
     asset!("/js/session/toolbar.js", JS),

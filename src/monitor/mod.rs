@@ -8,6 +8,10 @@
 //! change. Alerts are recorded in the history first and then
 //! handed to the `alert-sender` thread (`alerts.rs`), so that sending never delays the checks.
 //!
+//! The guard (`guard.rs`): new transcript lines wake the thread at once (the watcher's feed,
+//! `Index::guard`), and the loop rules run on the lines that arrived; every 15 s it also runs
+//! without new lines, to forget idle sessions and renew a manual pause.
+//!
 //! Budget pause: when spend reaches a limit and `autoPause` is on, the monitor asks the gateway
 //! for `gateway.suspend.prepare` (the real gateway's suspension RPC, in the 2026.9 method list):
 //! the gateway pauses cron scheduling and accepts no new work, only `gateway.suspend.*` calls,
@@ -18,7 +22,7 @@
 //! limit again (limit raised or removed, a new day or month); `POST /api/budget/resume` resumes
 //! at once and keeps the gateway running until the current budget period ends.
 
-use crate::alerts::{self, Alert, Budget, Channels, Delivery, Job, Rule};
+use crate::alerts::{self, Alert, Budget, Channels, Delivery, GuardSettings, Job, Rule};
 use crate::gateway;
 use crate::history::History;
 use crate::state::Index;
@@ -31,6 +35,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod budget;
+mod guard;
 mod health;
 mod run;
 
@@ -90,6 +95,17 @@ pub struct Config {
     pub budget: Budget,
     pub channels: Channels,
     pub rules: Vec<Rule>,
+    /// Loop and runaway detection (`alerts::guard`).
+    pub guard: GuardSettings,
+}
+
+/// What the monitor thread is woken for.
+#[derive(Default)]
+struct Wake {
+    /// The checks (budget, rules) now.
+    check: bool,
+    /// New lines in the guard's feed.
+    guard: bool,
 }
 
 #[derive(Default)]
@@ -116,7 +132,17 @@ pub struct Monitor {
     /// read the pause state, call the gateway and write the state back.
     pause_op: Mutex<()>,
     outbox: Mutex<Sender<Job>>,
-    wake: (Mutex<bool>, Condvar),
+    wake: (Mutex<Wake>, Condvar),
+    /// Loop detection's state, fed and evaluated by the monitor thread (`guard.rs`); read by
+    /// `GET /api/guard`.
+    guard: Mutex<alerts::Guard>,
+    guard_stats: Mutex<guard::Stats>,
+    /// Each agent's usual tokens per minute (the median of its sessions'), from the last check.
+    guard_baseline: Mutex<std::collections::HashMap<String, f64>>,
+    /// A pause made by hand (`POST /api/guard/pause`): its suspension id and last renewal.
+    manual_suspension: Mutex<Option<(String, std::time::Instant)>>,
+    /// Every control action (stop, pause, resume): `<data-dir>/audit.jsonl`.
+    pub audit: crate::audit::Audit,
 }
 
 use crate::sync::lock;
@@ -174,7 +200,13 @@ impl Monitor {
 
     /// Runs the checks now instead of at the next interval.
     pub fn wake(&self) {
-        *lock(&self.wake.0) = true;
+        lock(&self.wake.0).check = true;
+        self.wake.1.notify_all();
+    }
+
+    /// Runs the guard now (new lines in its feed).
+    fn wake_guard(&self) {
+        lock(&self.wake.0).guard = true;
         self.wake.1.notify_all();
     }
 
@@ -383,9 +415,15 @@ impl Monitor {
                 Err(e) => eprintln!("clawmetry: alert rule {id} in history.db ignored: {e}"),
             }
         }
+        match history.setting("guard").map(|v| GuardSettings::from_json(&v)) {
+            Some(Ok(g)) => config.guard = g,
+            Some(Err(e)) => eprintln!("clawmetry: guard settings in history.db ignored: {e}"),
+            None => {}
+        }
         let pause = history.setting("pause").map(|v| Pause::from_json(&v)).unwrap_or_default();
         let (outbox, _sender) = alerts::spawn_sender(history.clone(), settings.send.clone())?;
-        Ok(Arc::new(Monitor {
+        let audit = crate::audit::Audit::open(settings.data_dir.as_deref());
+        let mon = Arc::new(Monitor {
             index,
             gateway,
             history,
@@ -395,8 +433,21 @@ impl Monitor {
             pause: Mutex::new(pause),
             pause_op: Mutex::new(()),
             outbox: Mutex::new(outbox),
-            wake: (Mutex::new(false), Condvar::new()),
-        }))
+            wake: (Mutex::new(Wake::default()), Condvar::new()),
+            guard: Mutex::default(),
+            guard_stats: Mutex::default(),
+            guard_baseline: Mutex::default(),
+            manual_suspension: Mutex::default(),
+            audit,
+        });
+        // New transcript lines wake the thread for the guard at once.
+        let weak = Arc::downgrade(&mon);
+        mon.index.guard.set_waker(Box::new(move || {
+            if let Some(m) = weak.upgrade() {
+                m.wake_guard();
+            }
+        }));
+        Ok(mon)
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) struct Loop {
     pub(super) next_check: Instant,
     pub(super) next_snapshot: Instant,
     pub(super) next_prune: Instant,
+    /// The guard also runs without new lines now and then, to forget idle sessions.
+    pub(super) next_guard: Instant,
     /// The history's cells (max of what was stored and what the index holds).
     pub(super) known: Option<HashMap<CellKey, UsageRow>>,
     pub(super) requeued: bool,
@@ -43,6 +45,7 @@ pub(super) fn run(mon: Arc<Monitor>) {
         next_check: now,
         next_snapshot: now,
         next_prune: now,
+        next_guard: now,
         known: None,
         requeued: false,
         gateway_open: None,
@@ -55,7 +58,14 @@ pub(super) fn run(mon: Arc<Monitor>) {
             l.next_health = now + health_every;
         }
         let ready = mon.index.read().health.ready;
-        let woken = std::mem::take(&mut *lock(&mon.wake.0));
+        let (woken, guard_due) = {
+            let mut w = lock(&mon.wake.0);
+            (std::mem::take(&mut w.check), std::mem::take(&mut w.guard))
+        };
+        if guard_due || now >= l.next_guard {
+            super::guard::tick(&mon, l.started);
+            l.next_guard = now + super::guard::TICK_EVERY;
+        }
         if ready && (now >= l.next_check || woken) {
             if let Err(e) = check(&mon, &mut l) {
                 eprintln!("clawmetry: monitor: {e}");
@@ -81,11 +91,11 @@ pub(super) fn run(mon: Arc<Monitor>) {
             }
             l.next_prune = now + Duration::from_secs(3600);
         }
-        let next = [l.next_health, l.next_check, l.next_snapshot].into_iter().min().unwrap_or(now);
+        let next = [l.next_health, l.next_check, l.next_snapshot, l.next_guard].into_iter().min().unwrap_or(now);
         // Before the index is ready, look again soon: the first check runs right after it.
         let wait = if ready { next.saturating_duration_since(Instant::now()) } else { Duration::from_millis(100) };
         let g = lock(&mon.wake.0);
-        let _ = mon.wake.1.wait_timeout_while(g, wait, |w| !*w);
+        let _ = mon.wake.1.wait_timeout_while(g, wait, |w| !w.check && !w.guard);
     }
 }
 
@@ -170,7 +180,15 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
         let st = mon.index.read();
         let (mut tokens, mut events, mut errors) = (0u64, 0u64, 0u64);
         let mut running = Vec::new();
+        // The guard's baseline: each agent's sessions' tokens per minute (over their span, at
+        // least a minute), whose median is the agent's usual rate.
+        let mut rates: HashMap<&str, Vec<f64>> = HashMap::new();
         for s in st.sessions.values() {
+            let used = s.tally.usage.total_tokens();
+            if let (true, Some(a), Some(b)) = (used > 0, s.first_ms(), s.last_ms()) {
+                let minutes = ((b - a) as f64 / 60_000.0).max(1.0);
+                rates.entry(&s.agent).or_default().push(used as f64 / minutes);
+            }
             tokens += s.tally.usage.total_tokens();
             events += s.tally.tool_results + s.tally.assistant_messages;
             errors += s.tally.errors();
@@ -185,6 +203,14 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
                 }
             }
         }
+        let baseline: HashMap<String, f64> = rates
+            .into_iter()
+            .map(|(a, mut v)| {
+                v.sort_by(f64::total_cmp);
+                (a.to_string(), v[v.len() / 2])
+            })
+            .collect();
+        *lock(&mon.guard_baseline) = baseline;
         l.obs.window.push(Sample { mono_ms: l.started.elapsed().as_millis() as i64, tokens, events, errors });
         l.obs.running = running;
     }

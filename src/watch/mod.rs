@@ -415,6 +415,8 @@ fn publish_activity(index: &Arc<Index>, mut rows: Vec<(String, Value)>) {
     if rows.is_empty() {
         return;
     }
+    // The guard sees every row, also those past the batch the page is sent.
+    index.guard.push(rows.iter().filter_map(|(id, r)| crate::guard::Obs::from_row(id, r)));
     rows.drain(..rows.len().saturating_sub(ACTIVITY_BATCH));
     let items: Vec<Value> = {
         let st = index.read();

@@ -2,6 +2,7 @@
 // the gateway), alert channels (Telegram, webhook, e-mail; secrets are write-only), custom alert
 // rules, and the alert log with each channel's delivery. Everything goes through /api/budget and
 // /api/alerts*; like every API call they need the dashboard's token (SECURITY.md).
+import { guardPanel, wireGuard } from './alerts/guard.js';
 import { panels } from './alerts/panels.js';
 import { ruleFields, wire } from './alerts/wire.js';
 import { loader } from './loader.js';
@@ -34,18 +35,21 @@ export function mount(root, _route, app) {
   const load = loader(app, {
     view: 'alerts',
     async fetch(signal) {
-      const [budget, channels, rules, log] = await Promise.all([
+      const [budget, channels, rules, log, guard, audit] = await Promise.all([
         api('/api/budget', { signal }),
         api('/api/alerts/channels', { signal }),
         api('/api/alerts/rules', { signal }),
         api('/api/alerts?limit=100', { signal }),
+        api('/api/guard?limit=1', { signal }),
+        api('/api/guard/audit?limit=50', { signal }),
       ]);
-      return { budget, channels: channels.channels, rules: rules.rules, log };
+      return { budget, channels: channels.channels, rules: rules.rules, log, guard, audit };
     },
     render(data) {
-      setHTML(body, panels(data));
+      setHTML(body, [...panels(data), guardPanel(data.guard, data.audit)]);
       ruleFields(root);
       wire(root, { act, say, rules: data.rules });
+      wireGuard(root, act);
     },
     errorIn: () => body,
   });

@@ -4,6 +4,7 @@
 import { loader } from './loader.js';
 import { fetchHead, renderHead } from './session/head.js';
 import { wireExport } from './session/export.js';
+import { markLoops } from './session/guard.js';
 import { timeline } from './session/timeline.js';
 import { kindOf, SHELL, wire } from './session/toolbar.js';
 import { $, empty, html, setHTML } from './util.js';
@@ -20,6 +21,7 @@ export function mount(root, firstRoute, app) {
   const showHead = (s) => {
     summary = s;
     renderHead(root, summary, id, t.kind);
+    markLoops($('#tl', root), summary);
   };
 
   const noSuchSession = () =>

@@ -25,7 +25,7 @@ fn sessions_of(fixture: &str) -> Vec<String> {
 }
 
 /// Every transcript row of a lab agent database, decoded (the large ones are zstd frames).
-fn lab_rows(home: &Path) -> Vec<(String, Value)> {
+pub(crate) fn lab_rows(home: &Path) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for agent in ["main", "ops"] {
         let db = home.join(format!("agents/{agent}/agent/openclaw-agent.sqlite"));

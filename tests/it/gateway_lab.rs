@@ -1044,3 +1044,125 @@ fn spend_is_never_lost_when_the_real_openclaw_deletes_archives_and_purges_sessio
         s.stderr()
     );
 }
+
+/// Tool calls in a session's transcript as OpenClaw stored it (the lab's agent database, read
+/// here, not through clawmetry), with each call's line time.
+fn lab_tool_calls(home: &Path, session_id: &str) -> Vec<i64> {
+    let db = home.join("agents/main/agent/openclaw-agent.sqlite");
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut q =
+        c.prepare("SELECT event_json, event_zstd FROM transcript_events WHERE session_id = ?1 ORDER BY seq").unwrap();
+    let rows =
+        q.query_map([session_id], |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))).unwrap();
+    let mut out = Vec::new();
+    for row in rows {
+        let (json, zstd) = row.unwrap();
+        let text = match (json, zstd) {
+            (Some(j), _) => j,
+            (None, Some(z)) => {
+                use std::io::Read;
+                let mut s = String::new();
+                ruzstd::decoding::StreamingDecoder::new(&z[..]).unwrap().read_to_string(&mut s).unwrap();
+                s
+            }
+            (None, None) => panic!("a transcript row without content in {session_id}"),
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if v["message"]["role"] != "assistant" {
+            continue;
+        }
+        let ts = v["message"]["timestamp"].as_i64().unwrap_or(0);
+        for b in v["message"]["content"].as_array().into_iter().flatten() {
+            if b["type"] == "toolCall" {
+                out.push(ts);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "runs the real OpenClaw from npm (~2 min): make test-gateway-lab"]
+fn the_guard_finds_and_stops_a_real_tool_loop() {
+    let _turn = lab_turn();
+    let tmp = TempDir::new("gwguard");
+    let lab = Lab::up(&tmp, &[("LAB_NO_CRON", "1")]);
+    let home = lab.dir.join("home");
+    let data = tmp.path().join("cm-data");
+    let s = start_with_gateway(&["--openclaw-dir", home.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let (g, _) = s.wait_for(Duration::from_secs(30), |s| {
+        let g = s.get("/api/gateway");
+        (g["state"] == "connected").then_some(g)
+    });
+    let methods = g["methods"].as_array().unwrap();
+    assert!(methods.contains(&json!("sessions.abort")) || methods.contains(&json!("chat.abort")), "{g}");
+    assert!(s.get("/api/guard")["abortMethod"].is_string());
+
+    // 1. Ordinary turns (tools, a sub-agent) while clawmetry watches: the guard sees their lines
+    //    and finds nothing.
+    let out = lab.run(&["turns", lab.dir.to_str().unwrap(), "3"]);
+    assert!(out.status.success(), "openclaw-lab turns: {}", String::from_utf8_lossy(&out.stderr));
+    s.wait_for(Duration::from_secs(20), |s| (s.get("/api/guard")["stats"]["lines"].as_u64() >= Some(6)).then_some(()));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.get("/api/guard")["findings"], json!([]), "ordinary lab turns are no loop");
+
+    // 2. TOOL_LOOP with the defaults (auto-stop off): the loop runs its 25 calls and is found
+    //    within 10 of them (counted by the transcript's own times).
+    lab.say("main", "agent:main:guard-watch", "TOOL_LOOP");
+    let (f, _) = s.wait_for(Duration::from_secs(20), |s| {
+        s.get("/api/guard?session=agent:main:guard-watch")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "repeat")
+            .cloned()
+    });
+    let sid = f["sessionId"].as_str().unwrap();
+    let calls = lab_tool_calls(&home, sid);
+    assert_eq!(calls.len(), 25, "auto-stop is off: the whole loop ran");
+    let detected = f["detectedMs"].as_i64().unwrap();
+    let before = calls.iter().filter(|t| **t <= detected).count();
+    eprintln!("[guard] found after {} calls (rule at call {}); {} calls in all", before, f["callsInRun"], calls.len());
+    assert_eq!(f["callsInRun"], 5);
+    assert!(before <= 10, "found only after {before} calls");
+    assert_eq!(f["stop"], Value::Null);
+
+    // 3. Auto-stop on: the next loop is aborted through the gateway and the audit log says so.
+    s.send("PUT", "/api/guard", &json!({"autoStop": true}), 200);
+    let out = lab.run(&["say", lab.dir.to_str().unwrap(), "main", "agent:main:guard-stop", "TOOL_LOOP"]);
+    eprintln!("[lab] say TOOL_LOOP with auto-stop: {}", out.status);
+    let (f, _) = s.wait_for(Duration::from_secs(20), |s| {
+        s.get("/api/guard?session=agent:main:guard-stop")["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["stop"].is_object())
+            .cloned()
+    });
+    assert_eq!(f["stop"]["ok"], true, "{f}");
+    assert_eq!(f["stop"]["gateway"]["status"], "aborted", "{f}");
+    let calls = lab_tool_calls(&home, f["sessionId"].as_str().unwrap());
+    eprintln!("[guard] auto-stop: {} calls in the transcript", calls.len());
+    assert!(calls.len() < 25, "aborted: {} calls", calls.len());
+    let audit = std::fs::read_to_string(data.join("audit.jsonl")).unwrap();
+    let entry: Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["action"], "stop");
+    assert_eq!(entry["sessionKey"], "agent:main:guard-stop");
+    assert_eq!(entry["ok"], true);
+    assert!(entry["who"].as_str().unwrap().contains("auto-stop"), "{entry}");
+    assert!(entry["method"] == "sessions.abort" || entry["method"] == "chat.abort", "{entry}");
+
+    // 4. Pause and resume by hand: the gateway's suspension lease, both in the audit log.
+    let p = s.send("POST", "/api/guard/pause", &json!({}), 200);
+    assert_eq!(p["gateway"]["status"], "ready", "{p}");
+    assert_eq!(s.get("/api/guard")["pause"]["active"], true);
+    let r = s.send("POST", "/api/guard/resume", &json!({}), 200);
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(s.get("/api/guard")["pause"]["active"], false);
+    let actions: Vec<String> = std::fs::read_to_string(data.join("audit.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["stop", "pause", "resume"]);
+}

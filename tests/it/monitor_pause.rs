@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tungstenite::{Message, WebSocket};
 
-type Calls = Arc<Mutex<Vec<(String, Value)>>>;
+pub(crate) type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 
 fn send(ws: &mut WebSocket<TcpStream>, v: Value) {
     let _ = ws.send(Message::text(v.to_string()));
 }
 
-/// A gateway that accepts any client and answers the suspension methods.
-fn fake_gateway() -> (u16, Calls) {
+/// A gateway that accepts any client and answers the suspension methods and `sessions.abort`
+/// (also used by guard.rs).
+pub(crate) fn fake_gateway() -> (u16, Calls) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let calls: Calls = Arc::default();
@@ -43,7 +44,8 @@ fn fake_gateway() -> (u16, Calls) {
                     &mut ws,
                     json!({"type":"res","id":connect["id"],"ok":true,"payload":{"type":"hello-ok","protocol":4,
                     "server":{"version":"9.9.9-fake"},
-                    "features":{"methods":["health","status","gateway.suspend.prepare","gateway.suspend.status","gateway.suspend.resume"],"events":["tick"]},
+                    "features":{"methods":["health","status","gateway.suspend.prepare","gateway.suspend.status","gateway.suspend.resume",
+                        "sessions.abort","chat.abort"],"events":["tick"]},
                     "snapshot":{}, "auth":{"role":"operator","scopes":connect["params"]["scopes"]},
                     "policy":{"tickIntervalMs":30000}}}),
                 );
@@ -58,6 +60,7 @@ fn fake_gateway() -> (u16, Calls) {
                                 "gateway.suspend.prepare" => json!({"status":"ready","suspensionId":"susp-1",
                                     "expiresAtMs": LAB_EVENING_MS + 120_000, "activeCount":0, "blockers":[]}),
                                 "gateway.suspend.resume" => json!({"ok":true}),
+                                "sessions.abort" => json!({"ok":true,"abortedRunId":"run-1","status":"aborted"}),
                                 "status" => json!({"runtimeVersion":"9.9.9-fake","pid":std::process::id()}),
                                 _ => json!({}),
                             };
@@ -76,7 +79,7 @@ fn fake_gateway() -> (u16, Calls) {
     (port, calls)
 }
 
-fn count(calls: &Calls, method: &str) -> usize {
+pub(crate) fn count(calls: &Calls, method: &str) -> usize {
     calls.lock().unwrap().iter().filter(|(m, _)| m == method).count()
 }
 

@@ -20,6 +20,7 @@ const ICON = {
   compaction: '🗜',
   cron: '⏰',
   subagent: '🧩',
+  guard: '⟳',
 };
 
 function who(r) {
@@ -61,6 +62,8 @@ function what(r) {
         ${r.durationMs != null ? html`<span class="meta">${fmtDuration(r.durationMs)}</span>` : ''}
         <span class="text">${r.text}</span>`;
     }
+    case 'guard':
+      return html`<b class="bad">loop found</b> <span class="text" title="${r.message || ''}">${r.text}</span>`;
     case 'compaction':
       return html`<span class="meta">compacted${r.tokensBefore ? html` (${fmtTokens(r.tokensBefore)} tok before)` : ''}</span>
         <span class="text">${r.text}</span>`;

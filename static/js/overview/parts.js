@@ -76,6 +76,11 @@ export function collectWarnings(ov, health) {
       <a href="${sessionHref(w.sessionId, w.kind === 'errors' ? { kind: 'errors' } : {})}">${sessionName(s)}</a>
       <span>${msg}</span></li>`);
   }
+  for (const f of ov.guard || []) {
+    const s = known.get(f.sessionId) || { id: f.sessionId, key: f.key, label: f.label };
+    out.push(html`<li class="w-loop"><span class="wicon" aria-hidden="true">⟳</span>
+      <a href="${sessionHref(f.sessionId)}">${sessionName(s)}</a> <span>${f.title}${f.stop?.ok ? ' (stopped)' : ''}</span></li>`);
+  }
   const ix = health.index || {};
   const problems = [
     ['malformedLines', 'malformed transcript lines'],

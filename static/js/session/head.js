@@ -2,6 +2,7 @@
 // counts, which come from the same summary.
 import { api, $, $$, badge, fmtInt, html, kindTag, sessionHref, sessionName, setHTML, stateTag } from '../util.js';
 import { figures, tokens } from './figures.js';
+import { guardHTML, wireStop } from './guard.js';
 
 const LIVE = 'This session is running: new events appear here as they happen';
 
@@ -39,12 +40,14 @@ export function renderHead(root, s, id, kind) {
     <h1>${sessionName(s)} ${kindTag(s.kind)} ${stateTag(s)} ${badge(s.status, `${s.statusDetail} (${s.statusSource})`)}
       ${live ? html`<span class="livebadge" title="${LIVE}">● live</span>` : ''}</h1>
     <p class="muted small mono" title="session key and id">${s.key || ''}${s.key ? ' · ' : ''}${s.id}</p>
+    ${guardHTML(s)}
     ${s.task ? html`<p class="task"><span class="label">Task</span> ${s.task}</p>` : ''}
     ${figures(s, id)}
     ${tokens(s.tokens)}
     ${relations(s)}
   </header>`,
   );
+  wireStop(head, s);
   // Filter buttons show counts where the summary has them.
   const counts = { all: s.events, messages: s.messages, tools: s.toolCalls + s.toolResults, errors: s.errors };
   for (const b of $$('#tl-bar button[data-kind]', root)) {

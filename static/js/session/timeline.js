@@ -5,6 +5,7 @@ import { loader } from '../loader.js';
 import { $, api, qs, renderChunks } from '../util.js';
 import { attachResults, eventHTML, newState, updateTurns } from './events.js';
 import { footer, PAGE } from './footer.js';
+import { markLoops } from './guard.js';
 
 /**
  * The timeline of session `id` under `root`. `summary()` is the header's latest summary and
@@ -48,6 +49,7 @@ export function timeline(root, app, id, { summary, followUp }) {
     if (live && before) for (let e = firstNew; e; e = e.nextElementSibling) e.classList.add('new');
     attachResults(tl);
     updateTurns(st, tl);
+    markLoops(tl, summary());
     renderMore();
     if (live && before && firstNew && t.follow && nearEnd) {
       window.scrollTo({ top: document.body.scrollHeight, behavior: 'smooth' });
