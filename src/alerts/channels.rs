@@ -1,5 +1,7 @@
-//! Alert channels: Telegram, a JSON webhook, e-mail over SMTP. Secrets (bot token, webhook
-//! secret, SMTP password) are kept but never serialised by `public_json`.
+//! Alert channels: Telegram, a JSON webhook, e-mail over SMTP, Slack and Discord incoming
+//! webhooks and ntfy. Secrets (bot token, webhook secret, SMTP password, the Slack and Discord
+//! webhook URLs, which carry their token, and the ntfy access token) are kept but never
+//! serialised by `public_json`.
 
 use super::json::*;
 use serde_json::{json, Map, Value};
@@ -47,11 +49,40 @@ pub struct Email {
     pub to: Vec<String>,
 }
 
+/// A Slack or Discord incoming webhook: its URL is the secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatHook {
+    pub enabled: bool,
+    pub url: String,
+}
+
+/// An ntfy topic (`https://ntfy.sh/<topic>` or a server of one's own), with an access token
+/// when the topic is protected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ntfy {
+    pub enabled: bool,
+    pub url: String,
+    pub token: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Channels {
     pub telegram: Option<Telegram>,
     pub webhook: Option<Webhook>,
     pub email: Option<Email>,
+    pub slack: Option<ChatHook>,
+    pub discord: Option<ChatHook>,
+    pub ntfy: Option<Ntfy>,
+}
+
+/// An http:// or https:// URL with a host, or why not.
+fn http_url(url: &str, what: &str) -> Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || crate::system::url_host_port(url).is_none_or(|(host, _)| host.is_empty())
+    {
+        return Err(format!("{what} must be an http:// or https:// URL"));
+    }
+    Ok(())
 }
 
 /// A secret field in a PUT: absent or null keeps the stored one, `""` clears it.
@@ -86,7 +117,7 @@ impl Channels {
     /// Decodes a PUT body; secrets not given are taken from `old`.
     pub fn from_json(v: &Value, old: &Channels) -> Result<Channels, String> {
         let o = obj(v, "channels")?;
-        no_unknown(o, &["telegram", "webhook", "email"], "channels")?;
+        no_unknown(o, &["telegram", "webhook", "email", "slack", "discord", "ntfy"], "channels")?;
         let mut out = Channels::default();
         if let Some(t) = o.get("telegram").filter(|t| !t.is_null()) {
             let w = "channels.telegram";
@@ -174,6 +205,34 @@ impl Channels {
                 to,
             });
         }
+        for (name, old_hook) in [("slack", &old.slack), ("discord", &old.discord)] {
+            let Some(h) = o.get(name).filter(|t| !t.is_null()) else { continue };
+            let w = format!("channels.{name}");
+            let h = obj(h, &w)?;
+            no_unknown(h, &["enabled", "url", "urlSet"], &w)?;
+            let url = merge_secret(secret_in(h, "url", &w)?, old_hook.as_ref().map(|x| &x.url))
+                .ok_or_else(|| format!("{w}: url is required (the incoming webhook's URL)"))?;
+            http_url(&url, &format!("{w}.url"))?;
+            let hook = Some(ChatHook { enabled: boolean(h, "enabled", &w, true)?, url });
+            if name == "slack" {
+                out.slack = hook;
+            } else {
+                out.discord = hook;
+            }
+        }
+        if let Some(n) = o.get("ntfy").filter(|t| !t.is_null()) {
+            let w = "channels.ntfy";
+            let n = obj(n, w)?;
+            no_unknown(n, &["enabled", "url", "token", "tokenSet"], w)?;
+            let url = required(n, "url", w, 2000)?;
+            http_url(&url, "channels.ntfy.url")?;
+            let topic = url.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            if topic.is_empty() || topic.contains(':') || url.trim_end_matches('/').matches('/').count() < 3 {
+                return Err("channels.ntfy.url must name the topic, like https://ntfy.sh/my-alerts".into());
+            }
+            let token = merge_secret(secret_in(n, "token", w)?, old.ntfy.as_ref().and_then(|x| x.token.as_ref()));
+            out.ntfy = Some(Ntfy { enabled: boolean(n, "enabled", w, true)?, url, token });
+        }
         Ok(out)
     }
 
@@ -211,6 +270,22 @@ impl Channels {
             }
             o.insert("email".into(), j);
         }
+        for (name, hook) in [("slack", &self.slack), ("discord", &self.discord)] {
+            if let Some(h) = hook {
+                let mut j = json!({"enabled": h.enabled, "urlSet": true});
+                if secrets {
+                    j["url"] = json!(h.url);
+                }
+                o.insert(name.into(), j);
+            }
+        }
+        if let Some(n) = &self.ntfy {
+            let mut j = json!({"enabled": n.enabled, "url": n.url, "tokenSet": n.token.is_some()});
+            if secrets {
+                j["token"] = json!(n.token);
+            }
+            o.insert("ntfy".into(), j);
+        }
         Value::Object(o)
     }
 
@@ -225,6 +300,15 @@ impl Channels {
         }
         if self.email.as_ref().is_some_and(|t| t.enabled) {
             v.push("email");
+        }
+        if self.slack.as_ref().is_some_and(|t| t.enabled) {
+            v.push("slack");
+        }
+        if self.discord.as_ref().is_some_and(|t| t.enabled) {
+            v.push("discord");
+        }
+        if self.ntfy.as_ref().is_some_and(|t| t.enabled) {
+            v.push("ntfy");
         }
         v
     }

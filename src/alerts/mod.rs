@@ -1,7 +1,8 @@
 //! Budgets, alert rules and alert channels, and the sender thread that delivers alerts.
 //!
 //! * Settings: [`Budget`] (daily and monthly USD limits, overall and per agent, warning
-//!   percentage, auto-pause), [`Channels`] (Telegram, a JSON webhook, e-mail over SMTP) and
+//!   percentage, auto-pause), [`Channels`] (Telegram, a JSON webhook, e-mail over SMTP, Slack,
+//!   Discord and ntfy in their own formats: `chat.rs`) and
 //!   [`Rule`]s (token spike, error rate, long session, cron failure, disk, gateway down). Each is
 //!   decoded from the API's JSON with a clear error for the first thing wrong, and stored as JSON
 //!   by `history.rs`. Secrets (bot token, webhook secret, SMTP password) are never serialised by
@@ -20,6 +21,7 @@
 
 mod budget;
 mod channels;
+mod chat;
 mod guard;
 mod json;
 mod rules;

@@ -136,6 +136,18 @@ pub(super) fn deliver(agent: &ureq::Agent, s: &SendSettings, job: &Job) -> Vec<D
         let body = webhook_body(job, &s.host);
         plan.push(("webhook", Box::new(move || send_webhook(agent, w, &body))));
     }
+    if let Some(h) = c.slack.as_ref().filter(|t| t.enabled) {
+        let body = super::chat::slack_body(&job.alert, job.at_ms, &s.host);
+        plan.push(("slack", Box::new(move || super::chat::send_slack(agent, h, &body))));
+    }
+    if let Some(h) = c.discord.as_ref().filter(|t| t.enabled) {
+        let body = super::chat::discord_body(&job.alert, job.at_ms, &s.host);
+        plan.push(("discord", Box::new(move || super::chat::send_discord(agent, h, &body))));
+    }
+    if let Some(n) = c.ntfy.as_ref().filter(|t| t.enabled) {
+        let (url, body) = super::chat::ntfy_publish(n, &job.alert, job.at_ms, &s.host);
+        plan.push(("ntfy", Box::new(move || super::chat::send_ntfy(agent, n, &url, &body))));
+    }
     if let Some(e) = c.email.as_ref().filter(|t| t.enabled) {
         let subject = format!("[clawmetry] {}", job.alert.title);
         let body = plain_text(&job.alert, job.at_ms, &s.host);

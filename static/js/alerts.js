@@ -1,5 +1,5 @@
 // Alerts: budgets (spend against daily and monthly limits, overall and per agent, auto-pause of
-// the gateway), alert channels (Telegram, webhook, e-mail; secrets are write-only), custom alert
+// the gateway), alert channels (Telegram, webhook, e-mail, Slack, Discord, ntfy; secrets are write-only), custom alert
 // rules, and the alert log with each channel's delivery. Everything goes through /api/budget and
 // /api/alerts*; like every API call they need the dashboard's token (SECURITY.md).
 import { guardPanel, wireGuard } from './alerts/guard.js';

@@ -364,3 +364,95 @@ fn failed_sends_are_retried_and_recorded() {
     let e = s.send("PUT", "/api/alerts/channels", &json!({"webhook": {"url": "file:///etc/passwd"}}), 400);
     assert!(e["error"].as_str().unwrap().contains("http:// or https://"), "{e}");
 }
+
+/// Slack, Discord and ntfy receive the alert in the shapes their documentation gives: Slack's
+/// `text` + Block Kit `blocks`, Discord's `content` + one `embeds` entry with mentions off,
+/// ntfy's JSON publish to the server root with the topic, title, message, priority and tags
+/// (and the access token as a Bearer header). Their secrets never come back from the API. A
+/// dead Slack hook is tried three times and recorded; the others are still delivered.
+#[test]
+fn slack_discord_and_ntfy_get_their_own_formats() {
+    let (_tmp, home, data) = lab();
+    let tg = fake_http(vec![(200, r#"{"ok":true}"#)]);
+    let slack = fake_http(vec![(200, "ok")]);
+    let discord = fake_http(vec![(204, "")]);
+    let ntfy = fake_http(vec![(200, r#"{"id":"x"}"#)]);
+    let s = server(&tg, &data, &home);
+    let slack_url = format!("http://127.0.0.1:{}/services/T000/B000/XXXXSECRET", slack.port);
+    let discord_url = format!("http://127.0.0.1:{}/api/webhooks/123/discordsecret", discord.port);
+    let body = json!({
+        "slack": {"url": slack_url},
+        "discord": {"url": discord_url},
+        "ntfy": {"url": format!("http://127.0.0.1:{}/clawmetry-alerts", ntfy.port), "token": "tk_ntfysecret"},
+    });
+    let v = s.send("PUT", "/api/alerts/channels", &body, 200);
+    let text = s.get("/api/alerts/channels").to_string() + &v.to_string();
+    for secret in ["XXXXSECRET", "discordsecret", "tk_ntfysecret"] {
+        assert!(!text.contains(secret), "{secret} returned by the API: {text}");
+    }
+    assert_eq!(v["channels"]["slack"]["urlSet"], true);
+    assert_eq!(v["channels"]["ntfy"]["tokenSet"], true);
+    // A stored secret stays when the form leaves it out.
+    s.send(
+        "PUT",
+        "/api/alerts/channels",
+        &json!({"slack": {"enabled": true}, "discord": {"enabled": true},
+        "ntfy": {"url": format!("http://127.0.0.1:{}/clawmetry-alerts", ntfy.port)}}),
+        200,
+    );
+
+    let r = s.send("POST", "/api/alerts/test", &json!({}), 200);
+    assert_eq!(r["ok"], true, "{r}");
+    let names: Vec<&str> = r["results"].as_array().unwrap().iter().map(|d| d["channel"].as_str().unwrap()).collect();
+    assert_eq!(names, ["slack", "discord", "ntfy"]);
+
+    let h = &slack.seen()[0];
+    assert_eq!(h.path, "/services/T000/B000/XXXXSECRET");
+    let b: Value = serde_json::from_slice(&h.body).unwrap();
+    assert!(b["text"].as_str().unwrap().contains("Test message from clawmetry"), "{b}");
+    assert_eq!(b["blocks"][0]["type"], "section");
+    assert_eq!(b["blocks"][0]["text"]["type"], "mrkdwn");
+    assert!(b["blocks"][0]["text"]["text"].as_str().unwrap().starts_with('*'), "{b}");
+    assert_eq!(b["blocks"][1]["type"], "context");
+
+    let h = &discord.seen()[0];
+    assert_eq!(h.path, "/api/webhooks/123/discordsecret");
+    let b: Value = serde_json::from_slice(&h.body).unwrap();
+    assert!(b["content"].as_str().unwrap().contains("Test message from clawmetry"), "{b}");
+    assert_eq!(b["allowed_mentions"], json!({"parse": []}));
+    assert_eq!(b["embeds"].as_array().unwrap().len(), 1);
+    assert!(b["embeds"][0]["color"].is_u64() && b["embeds"][0]["timestamp"].is_string(), "{b}");
+
+    let h = &ntfy.seen()[0];
+    assert_eq!(h.path, "/");
+    assert_eq!(h.headers["authorization"], "Bearer tk_ntfysecret");
+    let b: Value = serde_json::from_slice(&h.body).unwrap();
+    assert_eq!(b["topic"], "clawmetry-alerts");
+    assert_eq!(b["title"], "Test message from clawmetry");
+    assert_eq!(b["priority"], 3);
+    assert!(b["tags"].is_array() && b["message"].as_str().unwrap().contains("clawmetry on"), "{b}");
+
+    // A dead Slack hook: the test message says so (502, one attempt: a test is not retried) and
+    // the error never shows the hook's URL, its secret.
+    let dead = fake_http(vec![(500, "")]);
+    let dead_url = format!("http://127.0.0.1:{}/services/T1/B1/DEADSECRET", dead.port);
+    s.send("PUT", "/api/alerts/channels", &json!({"slack": {"url": dead_url}}), 200);
+    let r = s.send("POST", "/api/alerts/test", &json!({}), 502);
+    let d = &r["results"][0];
+    assert_eq!((d["channel"].as_str(), d["ok"].as_bool()), (Some("slack"), Some(false)), "{r}");
+    assert!(d["error"].as_str().unwrap().contains("Slack answered HTTP 500"), "{d}");
+    assert!(!r.to_string().contains("DEADSECRET"), "{r}");
+    // Gone entirely (connection refused): the error names no URL either.
+    drop(dead);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gone = format!("http://127.0.0.1:{closed}/services/T2/B2/GONESECRET");
+    s.send("PUT", "/api/alerts/channels", &json!({"slack": {"url": gone}}), 200);
+    let r = s.send("POST", "/api/alerts/test", &json!({}), 502);
+    assert!(!r.to_string().contains("GONESECRET"), "{r}");
+
+    // Bad input: a clear 400.
+    let e = s.send("PUT", "/api/alerts/channels", &json!({"ntfy": {"url": "http://127.0.0.1:1/"}}), 400);
+    assert!(e["error"].as_str().unwrap().contains("topic"), "{e}");
+    let e = s.send("PUT", "/api/alerts/channels", &json!({"discord": {"url": "ftp://x/y"}}), 400);
+    assert!(e["error"].as_str().unwrap().contains("channels.discord.url"), "{e}");
+}

@@ -58,6 +58,23 @@ fn health_and_alerts_views_in_a_browser() {
         Duration::from_secs(10),
     );
     assert!(page.text("#a-rules").contains("Disk fuller than 1%"), "{}", page.text("#a-rules"));
+    // Slack and ntfy through the channel form: the hook URL is a secret (never shown back).
+    page.eval(
+        "(f => { const s = f.querySelector('fieldset[data-channel=slack]'); s.querySelector('[name=on]').checked = true; \
+         s.querySelector('[name=url]').value = 'https://hooks.slack.com/services/T0/B0/uiSECRET'; \
+         const n = f.querySelector('fieldset[data-channel=ntfy]'); n.querySelector('[name=on]').checked = true; \
+         n.querySelector('[name=url]').value = 'https://ntfy.sh/cm-ui-test'; })(document.querySelector('#f-channels'))",
+    );
+    page.click("#f-channels button[type=submit]");
+    page.wait_for(
+        "channels saved",
+        "document.querySelector('#a-msg').innerText === 'Channels saved.'",
+        Duration::from_secs(10),
+    );
+    let c = server.get("/api/alerts/channels");
+    assert_eq!(c["channels"]["slack"]["urlSet"], true, "{c}");
+    assert_eq!(c["channels"]["ntfy"]["url"], "https://ntfy.sh/cm-ui-test", "{c}");
+    assert!(!c.to_string().contains("uiSECRET"));
     // A bad value is refused with the API's reason.
     page.eval("document.querySelector('#f-budget input[name=dailyUsd]').value = '0'");
     page.click("#f-budget button[type=submit]");

@@ -38,6 +38,12 @@ function channelsPanel(channels) {
     ['url', 'URL (JSON POST)'],
     ['secret', 'Signing secret (optional, HMAC-SHA256)', 'secret', 'secretSet'],
   ];
+  const slack = [['url', 'Incoming webhook URL (hooks.slack.com/services/…)', 'secret', 'urlSet']];
+  const discord = [['url', 'Webhook URL (discord.com/api/webhooks/…)', 'secret', 'urlSet']];
+  const ntfy = [
+    ['url', 'Topic URL (https://ntfy.sh/your-topic)'],
+    ['token', 'Access token (optional)', 'secret', 'tokenSet'],
+  ];
   const email = [
     ['host', 'SMTP server'],
     ['port', 'Port', 'number'],
@@ -52,6 +58,9 @@ function channelsPanel(channels) {
       ${channelForm('telegram', 'Telegram', channels.telegram, telegram)}
       ${channelForm('webhook', 'Webhook', channels.webhook, webhook)}
       ${channelForm('email', 'E-mail', channels.email, email)}
+      ${channelForm('slack', 'Slack', channels.slack, slack)}
+      ${channelForm('discord', 'Discord', channels.discord, discord)}
+      ${channelForm('ntfy', 'ntfy', channels.ntfy, ntfy)}
     </div><p><button type="submit">Save channels</button>
       <button type="button" id="c-test">Send a test message</button></p>
   </form></section>`;

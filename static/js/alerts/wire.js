@@ -38,7 +38,8 @@ function channelsOf(form) {
     for (const el of $$('input[name]:not([name=on]), select[name]', fs)) {
       if (el.type === 'password' && el.value === '') continue; // keep the stored secret
       vals[el.name] = el.name === 'port' ? num(el.value) : el.value.trim();
-      if (el.value.trim()) any = true;
+      // A select always has a value (e-mail's security): it alone does not make a form filled in.
+      if (el.value.trim() && el.tagName !== 'SELECT') any = true;
     }
     if (!any && !fs.querySelector('input[name=on]').checked) continue;
     vals.enabled = fs.querySelector('input[name=on]').checked;
