@@ -11,6 +11,7 @@ mod app;
 mod audit;
 mod cli;
 mod codec;
+mod cron_health;
 mod fleet;
 pub mod fuzz_entry;
 mod gateway;

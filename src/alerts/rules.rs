@@ -20,9 +20,13 @@ pub enum RuleKind {
     Disk { percent: f64 },
     /// The gateway's port refuses connections.
     GatewayDown,
+    /// What a cron job's runs say beyond their status (`cron_health.rs`): failures in a row,
+    /// silent failures, short or repeated output, slow, stuck or missed runs.
+    CronHealth,
 }
 
-pub const RULE_KINDS: &[&str] = &["token_spike", "error_rate", "long_session", "cron_failure", "disk", "gateway_down"];
+pub const RULE_KINDS: &[&str] =
+    &["token_spike", "error_rate", "long_session", "cron_failure", "disk", "gateway_down", "cron_health"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -76,6 +80,10 @@ impl Rule {
                 no_unknown(o, &fields(&common, &[]), w)?;
                 RuleKind::GatewayDown
             }
+            "cron_health" => {
+                no_unknown(o, &fields(&common, &[]), w)?;
+                RuleKind::CronHealth
+            }
             k => return Err(format!("rule: unknown kind {k:?}; use one of {}", RULE_KINDS.join(", "))),
         };
         let name = string(o, "name", w, 200)?.filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(&kind));
@@ -96,6 +104,7 @@ impl Rule {
             RuleKind::CronFailure { .. } => "cron_failure",
             RuleKind::Disk { .. } => "disk",
             RuleKind::GatewayDown => "gateway_down",
+            RuleKind::CronHealth => "cron_health",
         }
     }
 
@@ -114,7 +123,7 @@ impl Rule {
             }
             RuleKind::LongSession { minutes } | RuleKind::CronFailure { minutes } => j["minutes"] = json!(minutes),
             RuleKind::Disk { percent } => j["percent"] = json!(percent),
-            RuleKind::GatewayDown => {}
+            RuleKind::GatewayDown | RuleKind::CronHealth => {}
         }
         j
     }
@@ -128,6 +137,7 @@ pub(super) fn default_name(k: &RuleKind) -> String {
         RuleKind::CronFailure { .. } => "Cron run failed".into(),
         RuleKind::Disk { percent } => format!("Disk fuller than {percent}%"),
         RuleKind::GatewayDown => "Gateway down".into(),
+        RuleKind::CronHealth => "Cron job unhealthy".into(),
     }
 }
 
@@ -214,6 +224,8 @@ pub struct Observations {
     pub window: Window,
     pub running: Vec<RunningSession>,
     pub cron_failures: Vec<CronFailure>,
+    /// Cron health findings: (job id, job name, finding as `cron_health::assess` gives it).
+    pub cron_health: Vec<(String, String, Value)>,
     /// (name, path, used percent)
     pub disks: Vec<(String, String, f64)>,
     /// (port, open), when the gateway port was checked.
@@ -341,6 +353,20 @@ pub fn evaluate(rule: &Rule, obs: &Observations) -> Vec<Alert> {
                     format!("Disk {used}% full ({name})"),
                     format!("The file system holding {path} is {used}% full (rule: {percent}%)."),
                     json!({"name": name, "path": path, "usedPercent": used, "threshold": percent}),
+                )
+            })
+            .collect(),
+        RuleKind::CronHealth => obs
+            .cron_health
+            .iter()
+            .map(|(job, name, f)| {
+                let kind = f["kind"].as_str().unwrap_or("");
+                base(
+                    &format!(":cron_health:{job}:{kind}"),
+                    if f["severity"] == "critical" { "critical" } else { "warning" },
+                    format!("Cron job {name}: {}", kind.replace('_', " ")),
+                    format!("Cron job {name}: {}.", f["message"].as_str().unwrap_or("")),
+                    json!({"jobId": job, "jobName": name, "finding": f}),
                 )
             })
             .collect(),

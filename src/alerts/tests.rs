@@ -102,7 +102,7 @@ fn rules_decode_with_defaults_and_clear_errors() {
                 o.remove("tokens");
                 o.remove("minutes")
             }
-            "gateway_down" => {
+            "gateway_down" | "cron_health" => {
                 o.remove("tokens");
                 o.remove("percent");
                 o.remove("minutes")

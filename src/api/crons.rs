@@ -126,6 +126,24 @@ fn from_disk(ctx: &Ctx, max_runs: usize) -> (&'static str, Result<store::Store, 
     }
 }
 
+/// Each job's `health` (`cron_health.rs`): its runs' figures and what they say beyond their
+/// status, with each run's session cost and failed tool calls from the index.
+pub fn add_health(ctx: &Ctx, jobs: &mut [Value], now: i64) {
+    let gateway_up = ctx.gateway.connected();
+    let st = ctx.index.read();
+    let facts = |r: &Value| {
+        let s = r["sessionId"]
+            .as_str()
+            .and_then(|id| st.sessions.get(id))
+            .map(|b| &**b)
+            .or_else(|| r["sessionKey"].as_str().and_then(|k| st.session(k)))?;
+        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
+    };
+    for j in jobs.iter_mut() {
+        j["health"] = crate::cron_health::assess(j, now, gateway_up, &facts);
+    }
+}
+
 pub fn list(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let mut out = json!({"nowMs": now, "gateway": gateway_summary(ctx)});
@@ -137,7 +155,8 @@ pub fn list(_req: &Req, ctx: &Ctx) -> Answer {
             (source, s.jobs, s.runs, Value::Null, Some(e))
         }
     };
-    let jobs: Vec<Value> = jobs.iter().map(|j| store::job(j, &runs, HISTORY)).collect();
+    let mut jobs: Vec<Value> = jobs.iter().map(|j| store::job(j, &runs, HISTORY)).collect();
+    add_health(ctx, &mut jobs, now);
     out["source"] = source.into();
     out["readOnly"] = (source != "gateway").into();
     if let Some(e) = gw_err {

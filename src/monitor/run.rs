@@ -221,6 +221,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
     } else {
         Vec::new()
     };
+    l.obs.cron_health = if needs("cron_health") { cron_health(mon, now) } else { Vec::new() };
     l.obs.disks = lock(&mon.status)
         .health
         .as_ref()
@@ -317,6 +318,40 @@ pub fn failed_run(r: &Value, jobs: &[Value]) -> Option<alerts::CronFailure> {
         status: status.to_string(),
         error: r.get("error").and_then(Value::as_str).map(|s| s.chars().take(300).collect()),
     })
+}
+
+/// Every cron job's health findings (`cron_health.rs`), from OpenClaw's own store (read-only),
+/// with each run's session figures from the index.
+fn cron_health(mon: &Monitor, now: i64) -> Vec<(String, String, serde_json::Value)> {
+    use crate::sources::crons;
+    let install = mon.index.read().install.clone();
+    let store = match (&install.state_db, &install.cron_jobs_file) {
+        (Some(db), _) => crons::read_state_db(db, 500),
+        (None, Some(f)) => crons::read_legacy(f, 500),
+        _ => return Vec::new(),
+    };
+    let Ok(store) = store else { return Vec::new() };
+    let gateway_up = mon.gateway.connected();
+    let st = mon.index.read();
+    let facts = |r: &serde_json::Value| {
+        let s = r["sessionId"]
+            .as_str()
+            .and_then(|id| st.sessions.get(id))
+            .map(|b| &**b)
+            .or_else(|| r["sessionKey"].as_str().and_then(|k| st.session(k)))?;
+        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
+    };
+    let mut out = Vec::new();
+    for j in &store.jobs {
+        let job = crons::job(j, &store.runs, 10);
+        let h = crate::cron_health::assess(&job, now, gateway_up, &facts);
+        let id = job["id"].as_str().unwrap_or("").to_string();
+        let name = job["name"].as_str().unwrap_or(&id).to_string();
+        for f in h["findings"].as_array().into_iter().flatten() {
+            out.push((id.clone(), name.clone(), f.clone()));
+        }
+    }
+    out
 }
 
 /// Failed cron runs since `since_ms`, from OpenClaw's own store (read-only): the state database

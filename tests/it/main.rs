@@ -16,6 +16,7 @@ mod monitor_support;
 mod activity;
 mod api_fixtures;
 mod archives;
+mod cron_health;
 mod export;
 mod fleet;
 mod fuzz_regressions;

@@ -1,5 +1,31 @@
 // The cron jobs table: one row per job with its schedule, next and last run and its actions.
-import { $, ago, clock, empty, fmtDuration, fmtTime, html, setHTML } from '../util.js';
+import { $, ago, clock, empty, fmtCost, fmtDuration, fmtTime, html, setHTML } from '../util.js';
+
+/** The health findings (api/crons.rs → cron_health.rs) as tags, the message on hover. */
+const FINDING = {
+  failing: 'failing',
+  silent: 'silent failure',
+  short: 'short output',
+  same: 'same output',
+  slow: 'slow',
+  stuck: 'stuck',
+  missed: 'missed run',
+};
+function health(h) {
+  if (!h) return '';
+  const tags = (h.findings || []).map(
+    (f) =>
+      html`<span class="tag health ${f.severity === 'critical' ? 'bad' : 'warn'}" data-finding="${f.kind}" title="${f.message}">${
+        FINDING[f.kind] || f.kind
+      }</span>`,
+  );
+  const figures = h.runs
+    ? html`<div class="muted small">${Math.round(100 * h.okRate)} % ok of ${h.runs} runs${
+        h.costPerRun != null ? html` · ${fmtCost(h.costPerRun)}/run` : ''
+      }${h.medianDurationMs != null ? html` · ${fmtDuration(h.medianDurationMs)} usual` : ''}</div>`
+    : '';
+  return html`${tags.length ? html`<div class="health-tags">${tags}</div>` : ''}${figures}`;
+}
 
 const STATUS_CLASS = { ok: 'done', error: 'failed', running: 'running', skipped: 'done' };
 export const statusBadge = (s, title) =>
@@ -35,7 +61,8 @@ function nameCell(j) {
   const err = j.lastError ? html`<div class="errmsg small clamp" title="${j.lastError}">${j.lastError}</div>` : '';
   return html`<td class="name"><b>${j.displayName || j.name}</b>${builtIn}
       ${desc}
-      ${err}</td>`;
+      ${err}
+      ${health(j.health)}</td>`;
 }
 
 function lastRun(j) {
