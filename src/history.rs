@@ -86,6 +86,8 @@ pub struct AlertRow {
     /// pending, sent, partial, failed, not-sent (no channel configured).
     pub status: String,
     pub deliveries: Value,
+    /// When someone marked it read in the app (`alert_acks`).
+    pub acked_ms: Option<i64>,
 }
 
 pub struct History {
@@ -132,7 +134,8 @@ fn setup(conn: &Connection) -> rusqlite::Result<()> {
             title TEXT NOT NULL, message TEXT NOT NULL, data TEXT NOT NULL, status TEXT NOT NULL,
             deliveries TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS alerts_dedupe ON alerts (dedupe, ts);
-        CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);",
+        CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
+        CREATE TABLE IF NOT EXISTS alert_acks (id INTEGER PRIMARY KEY, acked_ms INTEGER NOT NULL);",
     )?;
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -383,6 +386,7 @@ impl History {
         let mut n = tx.execute("DELETE FROM snapshots WHERE ts < ?1", [cutoff])?;
         n += tx.execute("DELETE FROM usage_hourly WHERE hour < ?1", [cutoff / 3_600_000])?;
         n += tx.execute("DELETE FROM alerts WHERE ts < ?1 AND status != 'pending'", [cutoff])?;
+        tx.execute("DELETE FROM alert_acks WHERE id NOT IN (SELECT id FROM alerts)", [])?;
         tx.commit()?;
         Ok(n)
     }
@@ -546,7 +550,36 @@ impl History {
             data: serde_json::from_str(&r.get::<_, String>(8)?).unwrap_or(Value::Null),
             status: r.get(9)?,
             deliveries: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or(json!([])),
+            acked_ms: r.get(11).ok().flatten(),
         })
+    }
+
+    /// Marks alerts read: the given ids, or (`None`) every one not read yet. Returns how many
+    /// became read.
+    pub fn ack_alerts(&self, ids: Option<&[i64]>, now_ms: i64) -> rusqlite::Result<usize> {
+        let c = self.w();
+        match ids {
+            None => c.execute(
+                "INSERT OR IGNORE INTO alert_acks (id, acked_ms) SELECT id, ?1 FROM alerts \
+                 WHERE id NOT IN (SELECT id FROM alert_acks)",
+                [now_ms],
+            ),
+            Some(ids) => {
+                let mut n = 0;
+                for id in ids {
+                    n += c.execute(
+                        "INSERT OR IGNORE INTO alert_acks (id, acked_ms) SELECT id, ?2 FROM alerts WHERE id = ?1",
+                        params![id, now_ms],
+                    )?;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Alerts not marked read.
+    pub fn unread_alerts(&self) -> rusqlite::Result<i64> {
+        self.r().query_row("SELECT COUNT(*) FROM alerts WHERE id NOT IN (SELECT id FROM alert_acks)", [], |r| r.get(0))
     }
 
     /// Newest first. `kind` filters on the alert kind, `severity` on the severity.
@@ -564,9 +597,10 @@ impl History {
             |r| r.get(0),
         )?;
         let mut st = c.prepare(
-            "SELECT id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries FROM alerts
+            "SELECT a.id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries, k.acked_ms
+             FROM alerts a LEFT JOIN alert_acks k ON k.id = a.id
              WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR severity = ?2)
-             ORDER BY ts DESC, id DESC LIMIT ?3 OFFSET ?4",
+             ORDER BY ts DESC, a.id DESC LIMIT ?3 OFFSET ?4",
         )?;
         let rows = st.query_map(params![kind, severity, limit, offset], Self::alert_from_row)?;
         Ok((total, rows.collect::<rusqlite::Result<_>>()?))
@@ -745,6 +779,7 @@ mod tests {
             data: json!({}),
             status: "pending".into(),
             deliveries: json!([]),
+            acked_ms: None,
         };
         let id = h.insert_alert(&a).unwrap();
         assert_eq!(h.last_fired("disk:1"), Some(10));
@@ -755,6 +790,17 @@ mod tests {
         let (total, rows) = h.alerts(10, 0, Some("disk"), None).unwrap();
         assert_eq!(total, 1);
         assert_eq!(rows[0].status, "sent");
+        // Read marks: one by id (once), then all; an unknown id marks nothing.
+        let id2 = h.insert_alert(&a).unwrap();
+        assert_eq!(h.unread_alerts().unwrap(), 2);
+        assert_eq!(h.ack_alerts(Some(&[id, 9999]), 50).unwrap(), 1);
+        assert_eq!(h.ack_alerts(Some(&[id]), 60).unwrap(), 0);
+        assert_eq!(h.unread_alerts().unwrap(), 1);
+        let (_, rows) = h.alerts(10, 0, None, None).unwrap();
+        let acked: Vec<(i64, Option<i64>)> = rows.iter().map(|r| (r.id, r.acked_ms)).collect();
+        assert!(acked.contains(&(id, Some(50))) && acked.contains(&(id2, None)), "{acked:?}");
+        assert_eq!(h.ack_alerts(None, 70).unwrap(), 1);
+        assert_eq!(h.unread_alerts().unwrap(), 0);
         let _ = std::fs::remove_file(&file);
     }
 }

@@ -251,6 +251,20 @@ function setLive(state, title) {
   el.title = title || '';
 }
 
+/** The number of alerts not marked read, on the Alerts tab (nothing without the token for it). */
+async function unread() {
+  try {
+    const r = await fetch('/api/alerts?limit=1', { headers: { Accept: 'application/json' } });
+    if (!r.ok) return;
+    const n = (await r.json()).unread || 0;
+    const b = $('#nav-unread');
+    b.textContent = n > 99 ? '99+' : String(n);
+    b.hidden = n === 0;
+  } catch {
+    /* the next alert tries again */
+  }
+}
+
 function connect() {
   clearTimeout(retryTimer);
   if (es) es.close();
@@ -284,6 +298,8 @@ function connect() {
     }
   });
   es.addEventListener('resync', () => resync());
+  es.addEventListener('alert', () => unread());
+  es.addEventListener('alerts-read', () => unread());
   es.addEventListener('cron', () => queue([], true)); // the gateway's cron events (static/js/crons.js)
   es.onerror = () => {
     if (es.readyState === EventSource.CLOSED) {
@@ -314,4 +330,5 @@ app
   .finally(() => {
     navigate();
     connect();
+    unread();
   });

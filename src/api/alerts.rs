@@ -24,14 +24,39 @@ pub fn list(req: &Req, ctx: &Ctx) -> Answer {
         .into_iter()
         .map(|a| {
             let mut v = json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
-                "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries});
+                "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries,
+                "ackedMs": a.acked_ms});
             // Alert texts quote labels, cron errors and channel replies.
             crate::redact::value(&mut v);
             v
         })
         .collect();
-    Ok(Resp::json(&json!({"nowMs": ctx.index.now_ms(), "total": total, "limit": limit, "offset": offset,
-        "alerts": alerts, "channelsEnabled": mon.config().channels.enabled()})))
+    let unread = mon.history.unread_alerts().map_err(|e| ApiError::new(500, format!("reading history.db: {e}")))?;
+    Ok(Resp::json(&json!({"nowMs": ctx.index.now_ms(), "total": total, "unread": unread, "limit": limit,
+        "offset": offset, "alerts": alerts, "channelsEnabled": mon.config().channels.enabled()})))
+}
+
+/// `POST /api/alerts/ack {"ids": [..]}` or `{"all": true}`: marks alerts read in the app (the
+/// unread count on the Alerts tab); answers how many became read and how many are left.
+pub fn ack(req: &Req, ctx: &Ctx) -> Answer {
+    super::auth::authorize_mutation(req, ctx)?;
+    let body = super::body_json(req, super::Empty::Refused)?;
+    let ids: Option<Vec<i64>> = match (body.get("ids"), body.get("all")) {
+        (Some(Value::Array(a)), _) if a.len() <= 1000 => Some(
+            a.iter()
+                .map(|v| v.as_i64().ok_or_else(|| ApiError::bad_request("ids: a list of alert ids (numbers)")))
+                .collect::<Result<_, _>>()?,
+        ),
+        (None, Some(Value::Bool(true))) => None,
+        _ => return Err(ApiError::bad_request("send {\"ids\": [alert ids]} (at most 1000) or {\"all\": true}")),
+    };
+    let h = &ctx.monitor.history;
+    let n = h
+        .ack_alerts(ids.as_deref(), ctx.index.now_ms())
+        .map_err(|e| ApiError::new(500, format!("writing history.db: {e}")))?;
+    let unread = h.unread_alerts().map_err(|e| ApiError::new(500, format!("reading history.db: {e}")))?;
+    ctx.index.hub.publish("alerts-read", json!({"unread": unread}));
+    Ok(Resp::json(&json!({"acked": n, "unread": unread})))
 }
 
 pub fn rules(_req: &Req, ctx: &Ctx) -> Answer {

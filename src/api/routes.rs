@@ -50,6 +50,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
         ("GET", ["api", "alerts", "channels"]) => super::alerts::channels(req, ctx),
         ("PUT", ["api", "alerts", "channels"]) => super::alerts::put_channels(req, ctx),
         ("POST", ["api", "alerts", "test"]) => super::alerts::test(req, ctx),
+        ("POST", ["api", "alerts", "ack"]) => super::alerts::ack(req, ctx),
         ("GET", ["api", "guard"]) => super::guard::get(req, ctx),
         ("PUT", ["api", "guard"]) => super::guard::put(req, ctx),
         ("POST", ["api", "guard", "stop"]) => super::guard::stop(req, ctx),
@@ -80,7 +81,7 @@ pub fn route(req: &Req, ctx: &Ctx) -> Resp {
 /// against the table above).
 pub fn allowed(segs: &[&str]) -> &'static str {
     match segs {
-        ["api", "login" | "logout"] | ["api", "budget", "resume"] | ["api", "alerts", "test"] => "POST",
+        ["api", "login" | "logout"] | ["api", "budget", "resume"] | ["api", "alerts", "test" | "ack"] => "POST",
         ["api", "nodes", "register" | "report"] | ["v1", ..] => "POST",
         ["api", "crons", _, "run" | "toggle"] => "POST",
         ["api", "guard", "stop" | "pause" | "resume"] => "POST",

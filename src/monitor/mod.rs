@@ -346,6 +346,7 @@ impl Monitor {
             data: a.data.clone(),
             status: if enabled { "pending" } else { "not-sent" }.to_string(),
             deliveries: json!([]),
+            acked_ms: None,
         };
         let id = match self.history.insert_alert(&row) {
             Ok(id) => id,

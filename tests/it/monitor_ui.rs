@@ -75,6 +75,20 @@ fn health_and_alerts_views_in_a_browser() {
     assert_eq!(c["channels"]["slack"]["urlSet"], true, "{c}");
     assert_eq!(c["channels"]["ntfy"]["url"], "https://ntfy.sh/cm-ui-test", "{c}");
     assert!(!c.to_string().contains("uiSECRET"));
+    // Alerts not read yet: counted on the Alerts tab; "Mark all read" clears them.
+    let unread = server.get("/api/alerts?limit=1")["unread"].as_u64().unwrap();
+    assert!(unread >= 2, "{unread}");
+    page.wait_for(
+        "the unread count on the tab",
+        &format!("document.querySelector('#nav-unread').textContent === '{unread}' && !document.querySelector('#nav-unread').hidden"),
+        Duration::from_secs(10),
+    );
+    assert_eq!(page.count("#a-log tr.unread") as u64, unread);
+    page.click("#a-ack-all");
+    page.wait_for("all read", "document.querySelector('#nav-unread').hidden && !document.querySelector('#a-log tr.unread')", Duration::from_secs(10));
+    assert_eq!(server.get("/api/alerts?limit=1")["unread"], 0);
+    let (st, e) = server.call("POST", "/api/alerts/ack", Some(&serde_json::json!({"ids": "x"})));
+    assert_eq!(st, 400, "{e}");
     // A bad value is refused with the API's reason.
     page.eval("document.querySelector('#f-budget input[name=dailyUsd]').value = '0'");
     page.click("#f-budget button[type=submit]");

@@ -101,16 +101,25 @@ function delivery(a) {
   return html`${d.map(chip)}${failed.length ? html`<br><span class="errmsg small">${errors}</span>` : ''}`;
 }
 
-const alertRow = (a) => html`<tr><td class="nowrap">${ago(a.ts)}</td>
+// An alert not marked read yet is bold, with a button to mark it read (the count on the tab).
+const alertRow = (
+  a,
+) => html`<tr data-id="${a.id}" class="${a.ackedMs ? '' : 'unread'}"><td class="nowrap">${ago(a.ts)}</td>
   <td><span class="badge st-${SEV[a.severity] || 'done'}">${a.severity}</span></td>
   <td class="name"><b>${a.title}</b><br><span class="muted small">${a.message}</span></td>
-  <td>${delivery(a)}</td></tr>`;
+  <td>${delivery(a)}</td>
+  <td>${a.ackedMs ? html`<span class="muted small" title="Marked read">✓</span>` : html`<button type="button" class="link" data-act="ack">Mark read</button>`}</td></tr>`;
 
 function logPanel(log) {
   const table = html`<div class="scroll"><table class="grid">
-    <thead><tr><th>When</th><th>Severity</th><th>Alert</th><th>Delivery</th></tr></thead>
+    <thead><tr><th>When</th><th>Severity</th><th>Alert</th><th>Delivery</th><th></th></tr></thead>
     <tbody>${log.alerts.map(alertRow)}</tbody></table></div>`;
-  return html`<section class="panel" id="a-log"><h2>Alert log <span class="muted">(${log.total})</span></h2>
+  const all = log.unread
+    ? html` <button type="button" class="link" id="a-ack-all">Mark all ${log.unread} read</button>`
+    : '';
+  return html`<section class="panel" id="a-log"><h2>Alert log <span class="muted">(${log.total})</span>${
+    log.unread ? html` <span class="count warn" id="a-unread">${log.unread} unread</span>` : ''
+  }${all}</h2>
     ${log.alerts.length ? table : empty('No alerts yet', NO_ALERTS)}
   </section>`;
 }

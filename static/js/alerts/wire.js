@@ -86,6 +86,15 @@ export function wire(root, { act, say, rules }) {
   const rf = $('#f-rule', root);
   rf.kind.addEventListener('change', () => ruleFields(root));
   submit(rf, () => act(() => send('POST', '/api/alerts/rules', ruleOf(rf)), 'Rule added.'));
+  const ackAll = $('#a-ack-all', root);
+  if (ackAll)
+    ackAll.onclick = () => act(() => send('POST', '/api/alerts/ack', { all: true }), 'All alerts marked read.');
+  $('#a-log', root).addEventListener('click', (e) => {
+    const el = e.target.closest('[data-act=ack]');
+    if (!el) return;
+    const id = Number(el.closest('tr').dataset.id);
+    act(() => send('POST', '/api/alerts/ack', { ids: [id] }), 'Marked read.');
+  });
   $('#a-rules', root).addEventListener('click', (e) => {
     const el = e.target.closest('[data-act]');
     if (!el) return;
