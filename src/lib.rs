@@ -23,6 +23,7 @@ mod otlp;
 mod pricing;
 mod redact;
 mod sources;
+mod spend;
 mod state;
 mod sync;
 mod system;

@@ -147,25 +147,78 @@ pub struct Tally {
     pub last_stop_reason: Option<String>,
     pub last_kind_assistant: bool,
     pub first_user_text: Option<String>,
+    /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
+    /// poll, see [`is_heartbeat_text`]): the heartbeat's share of a main session.
+    pub heartbeat_cost: f64,
+    /// The turn still open at the end of these lines (from the last user message on, or from
+    /// the first line when `opened` is false: then it continues the turn before).
+    #[serde(skip)]
+    pub turn: Turn,
+    /// These lines hold a user message: `turn` began here, and `head` is what came before it.
+    #[serde(skip)]
+    pub opened: bool,
+    /// With `opened`: the lines before the first user message, which continue the turn that
+    /// was open before them ([`Tally::merge`] adds them to it).
+    #[serde(skip)]
+    pub head: Turn,
     /// Usage by hour (epoch hour) and model, for time series.
     #[serde(skip)]
     pub hourly: Vec<HourUsage>,
 }
 
-/// Calls per tool name. A sorted vector: sessions use a handful of tools, and a map's nodes
-/// would cost more than the names. Iterates and serialises like a map.
+/// A turn: a user message and every line up to the next one (the model calls, tool calls and
+/// tool results it set off). The by-tool rule: a tool's cost is the sum of the costs of the
+/// model calls of every turn in which it was called at least once, the calls before its first
+/// use in the turn included. A turn that used two tools counts in full for each, so the
+/// by-tool figures overlap and do not add up to the total.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ToolCounts(Vec<(String, u64)>);
+pub struct Turn {
+    pub cost: f64,
+    /// Tools called in the turn so far.
+    pub tools: Vec<String>,
+    pub heartbeat: bool,
+}
+
+/// Whether a user message is OpenClaw's heartbeat poll (its default prompt reads
+/// HEARTBEAT.md and asks for HEARTBEAT_OK; the poll marker of newer versions).
+pub fn is_heartbeat_text(t: &str) -> bool {
+    t.contains("HEARTBEAT_OK") || t.contains("Read HEARTBEAT.md") || t.contains("[OpenClaw heartbeat poll]")
+}
+
+/// Calls per tool name, and the cost of the turns that used the tool (the by-tool rule, see
+/// [`Turn`]). A sorted vector: sessions use a handful of tools, and a map's nodes would cost
+/// more than the names. Iterates and serialises like a map of calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToolCounts(Vec<(String, u64, f64)>);
 
 impl ToolCounts {
+    fn slot(&mut self, name: &str) -> &mut (String, u64, f64) {
+        let i = match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (name.to_string(), 0, 0.0));
+                i
+            }
+        };
+        &mut self.0[i]
+    }
     pub fn add(&mut self, name: &str, n: u64) {
-        match self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)) {
-            Ok(i) => self.0[i].1 += n,
-            Err(i) => self.0.insert(i, (name.to_string(), n)),
-        }
+        self.slot(name).1 += n;
+    }
+    /// Adds to the cost of the turns that used `name`.
+    pub fn add_cost(&mut self, name: &str, cost: f64) {
+        self.slot(name).2 += cost;
     }
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+    }
+    /// The cost of the model calls in the turns that used `name` (USD).
+    pub fn cost(&self, name: &str) -> f64 {
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map_or(0.0, |i| self.0[i].2)
+    }
+    /// (name, calls, turn cost) of every tool.
+    pub fn with_cost(&self) -> impl Iterator<Item = (&str, u64, f64)> {
+        self.0.iter().map(|(t, n, c)| (t.as_str(), *n, *c))
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -177,9 +230,10 @@ impl ToolCounts {
 
 impl<'a> IntoIterator for &'a ToolCounts {
     type Item = (&'a String, &'a u64);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, u64)>, fn(&'a (String, u64)) -> (&'a String, &'a u64)>;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, u64, f64)>, fn(&'a (String, u64, f64)) -> (&'a String, &'a u64)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(t, n)| (t, n))
+        self.0.iter().map(|(t, n, _)| (t, n))
     }
 }
 
@@ -232,6 +286,13 @@ impl Tally {
         match &line.kind {
             LineKind::User => {
                 self.user_messages += 1;
+                let next =
+                    Turn { heartbeat: line.user_text.as_deref().is_some_and(is_heartbeat_text), ..Turn::default() };
+                let before = std::mem::replace(&mut self.turn, next);
+                if !self.opened {
+                    self.head = before;
+                    self.opened = true;
+                }
                 // Kept only for sub-agents (their task); other sessions' text stays on disk.
                 // Redacted before it is cut, so that no part of a secret is kept.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
@@ -269,13 +330,22 @@ impl Tally {
             LineKind::Unknown => self.unknown_events += 1,
             LineKind::Session { .. } | LineKind::Meta => {}
         }
+        if !line.injected {
+            self.add_call(line, cost_of);
+        }
         for t in &line.tool_calls {
             self.tool_calls += 1;
             self.tools.add(t, 1);
+            if !self.turn.tools.iter().any(|x| x == t) {
+                // First use in this turn: the turn's calls so far (this line's included) count.
+                self.tools.add_cost(t, self.turn.cost);
+                self.turn.tools.push(t.clone());
+            }
         }
-        if line.injected {
-            return;
-        }
+    }
+
+    /// Adds the model call of a line, if it is one.
+    fn add_call(&mut self, line: &LineSummary, cost_of: &dyn Fn(&str, &Usage) -> f64) {
         if let (Some(model), Some((usage, has_cost))) = (&line.model, &line.usage) {
             let id = self.note_model(model);
             let mut u = usage.capped().0;
@@ -285,6 +355,13 @@ impl Tally {
             }
             let u = u.capped().0;
             self.usage.add(&u);
+            self.turn.cost += u.cost;
+            for t in &self.turn.tools {
+                self.tools.add_cost(t, u.cost);
+            }
+            if self.turn.heartbeat {
+                self.heartbeat_cost += u.cost;
+            }
             let hour = line.ts_ms.or(self.last_ms).map_or(0, |t| (t / 3_600_000) as u32);
             self.add_hourly(HourUsage { hour, model: id, usage: u, calls: 1 });
         }
@@ -324,8 +401,18 @@ impl Tally {
         self.usage.add(&d.usage);
         self.estimated_cost_calls += d.estimated_cost_calls;
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
-        for (t, n) in &d.tools {
-            self.tools.add(t, *n);
+        for (t, n, c) in d.tools.with_cost() {
+            self.tools.add(t, n);
+            self.tools.add_cost(t, c);
+        }
+        self.heartbeat_cost += d.heartbeat_cost;
+        self.continue_turn(if d.opened { &d.head } else { &d.turn });
+        if d.opened {
+            if !self.opened {
+                self.head = std::mem::take(&mut self.turn);
+                self.opened = true;
+            }
+            self.turn = d.turn;
         }
         if let Some(f) = d.first_ms {
             self.first_ms = Some(self.first_ms.map_or(f, |x| x.min(f)));
@@ -346,6 +433,26 @@ impl Tally {
             h.model = remap[h.model as usize];
             self.add_hourly(h);
         }
+    }
+
+    /// Lines of a later delta that continue the open turn: each side's tools get the other
+    /// side's part of the turn (what the delta counted for a tool it saw is its own part only).
+    fn continue_turn(&mut self, more: &Turn) {
+        for t in &self.turn.tools {
+            if !more.tools.contains(t) {
+                self.tools.add_cost(t, more.cost);
+            }
+        }
+        for t in &more.tools {
+            if !self.turn.tools.contains(t) {
+                self.tools.add_cost(t, self.turn.cost);
+                self.turn.tools.push(t.clone());
+            }
+        }
+        if self.turn.heartbeat {
+            self.heartbeat_cost += more.cost;
+        }
+        self.turn.cost += more.cost;
     }
 
     pub fn errors(&self) -> u64 {

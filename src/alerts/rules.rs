@@ -20,9 +20,13 @@ pub enum RuleKind {
     Disk { percent: f64 },
     /// The gateway's port refuses connections.
     GatewayDown,
+    /// The current or the last hour's cost or tokens above the same hour's rolling 7-day
+    /// baseline (`crate::spend`: median + max(4 × 1.4826 × MAD, floor)).
+    SpendAnomaly,
 }
 
-pub const RULE_KINDS: &[&str] = &["token_spike", "error_rate", "long_session", "cron_failure", "disk", "gateway_down"];
+pub const RULE_KINDS: &[&str] =
+    &["token_spike", "error_rate", "long_session", "cron_failure", "disk", "gateway_down", "spend_anomaly"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -76,6 +80,10 @@ impl Rule {
                 no_unknown(o, &fields(&common, &[]), w)?;
                 RuleKind::GatewayDown
             }
+            "spend_anomaly" => {
+                no_unknown(o, &fields(&common, &[]), w)?;
+                RuleKind::SpendAnomaly
+            }
             k => return Err(format!("rule: unknown kind {k:?}; use one of {}", RULE_KINDS.join(", "))),
         };
         let name = string(o, "name", w, 200)?.filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(&kind));
@@ -96,6 +104,7 @@ impl Rule {
             RuleKind::CronFailure { .. } => "cron_failure",
             RuleKind::Disk { .. } => "disk",
             RuleKind::GatewayDown => "gateway_down",
+            RuleKind::SpendAnomaly => "spend_anomaly",
         }
     }
 
@@ -114,7 +123,7 @@ impl Rule {
             }
             RuleKind::LongSession { minutes } | RuleKind::CronFailure { minutes } => j["minutes"] = json!(minutes),
             RuleKind::Disk { percent } => j["percent"] = json!(percent),
-            RuleKind::GatewayDown => {}
+            RuleKind::GatewayDown | RuleKind::SpendAnomaly => {}
         }
         j
     }
@@ -128,6 +137,7 @@ pub(super) fn default_name(k: &RuleKind) -> String {
         RuleKind::CronFailure { .. } => "Cron run failed".into(),
         RuleKind::Disk { percent } => format!("Disk fuller than {percent}%"),
         RuleKind::GatewayDown => "Gateway down".into(),
+        RuleKind::SpendAnomaly => "Unusual hourly cost or tokens".into(),
     }
 }
 
@@ -218,6 +228,9 @@ pub struct Observations {
     pub disks: Vec<(String, String, f64)>,
     /// (port, open), when the gateway port was checked.
     pub gateway: Option<(u16, bool)>,
+    /// The last whole hour and the current one against their baselines (only when a
+    /// `spend_anomaly` rule is on).
+    pub hours: Vec<crate::spend::HourCheck>,
 }
 
 /// An alert before it is recorded.
@@ -354,5 +367,31 @@ pub fn evaluate(rule: &Rule, obs: &Observations) -> Vec<Alert> {
             )],
             _ => Vec::new(),
         },
+        RuleKind::SpendAnomaly => obs
+            .hours
+            .iter()
+            .flat_map(|h| [("cost", &h.cost, h), ("tokens", &h.tokens, h)])
+            .filter(|(_, c, _)| c.anomalous)
+            .map(|(metric, c, h)| {
+                let b = c.baseline.expect("an anomaly has a baseline");
+                let (v, m, t) = if metric == "cost" {
+                    (format!("USD {:.2}", c.value), format!("USD {:.2}", b.median), format!("USD {:.2}", b.threshold))
+                } else {
+                    (format!("{:.0} tokens", c.value), format!("{:.0}", b.median), format!("{:.0}", b.threshold))
+                };
+                let at = crate::timefmt::iso(h.hour as i64 * 3_600_000);
+                base(
+                    &format!(":{metric}:{}", h.hour),
+                    "warning",
+                    format!("Unusual hour: {v} since {at}"),
+                    format!(
+                        "The hour from {at}{} used {v}; the same hour on the previous days: median {m}, threshold {t}.",
+                        if h.partial { " (not over yet)" } else { "" }
+                    ),
+                    json!({"metric": metric, "hourMs": h.hour as i64 * 3_600_000, "partial": h.partial, "value": c.value,
+                        "median": b.median, "mad": b.mad, "threshold": b.threshold}),
+                )
+            })
+            .collect(),
     }
 }
