@@ -536,6 +536,87 @@ mod tests {
         assert_eq!(t.assistant_messages, 1);
     }
 
+    fn user(text: &str) -> LineSummary {
+        let mut l = LineSummary::new(LineKind::User);
+        l.user_text = Some(text.into());
+        l
+    }
+
+    /// A model call of `cost` USD that calls `tools`.
+    fn call(cost: f64, tools: &[&str]) -> LineSummary {
+        let mut l = assistant("a/x", 1, 1, Some(cost));
+        l.tool_calls = tools.iter().map(|t| t.to_string()).collect();
+        l
+    }
+
+    /// Two turns, hand-computed:
+    /// turn 1 ("fix it"): calls 1.0 (exec), 2.0 (read), 4.0 (no tool) → the turn cost 7.0
+    ///   counts for exec and for read (read's first use came after the first call: still all);
+    /// turn 2 (heartbeat poll): calls 0.5 (exec), 0.25 → 0.75 for exec and for the heartbeat;
+    /// before any user message: 8.0 (read), in no turn of these lines (a continuation).
+    /// exec = 7.0 + 0.75 = 7.75, read = 8.0 + 7.0 = 15.0, heartbeat = 0.75.
+    fn tool_lines() -> Vec<LineSummary> {
+        vec![
+            call(8.0, &["read"]),
+            user("fix it"),
+            call(1.0, &["exec"]),
+            call(2.0, &["read"]),
+            call(4.0, &[]),
+            user("[OpenClaw heartbeat poll]"),
+            call(0.5, &["exec", "exec"]),
+            call(0.25, &[]),
+        ]
+    }
+
+    #[test]
+    fn by_tool_rule_counts_whole_turns() {
+        let mut t = Tally::default();
+        for l in tool_lines() {
+            t.add_line(&l, &|_, _| 0.0);
+        }
+        assert!((t.tools.cost("exec") - 7.75).abs() < 1e-12);
+        assert!((t.tools.cost("read") - 15.0).abs() < 1e-12);
+        assert_eq!(t.tools.get("exec"), Some(3));
+        assert!((t.heartbeat_cost - 0.75).abs() < 1e-12);
+        assert_eq!(t.tools.cost("write"), 0.0);
+        // A session with no tool and no price: nothing to count, nothing invented.
+        let mut free = Tally::default();
+        free.add_line(&user("hi"), &|_, _| 0.0);
+        let mut unpriced = assistant("new/model", 1, 1000, None);
+        unpriced.tool_calls = vec!["exec".into()];
+        free.add_line(&unpriced, &|_, _| 0.0);
+        assert_eq!(free.tools.cost("exec"), 0.0);
+        assert_eq!(free.tools.get("exec"), Some(1));
+    }
+
+    #[test]
+    fn by_tool_rule_survives_any_split_into_deltas() {
+        let lines = tool_lines();
+        // A turn open before the lines: "go" with a write call of 16.0. The lines' first call
+        // (8.0, read) continues it: the turn costs 24.0, for write and for read; then read gets
+        // 7.0 more from turn "fix it": write 24.0, read 31.0, exec 7.75 (as above).
+        let mut prefix = Tally::default();
+        prefix.add_line(&user("go"), &|_, _| 0.0);
+        prefix.add_line(&call(16.0, &["write"]), &|_, _| 0.0);
+        for cut1 in 0..=lines.len() {
+            for cut2 in cut1..=lines.len() {
+                let mut whole = prefix.clone();
+                for part in [&lines[..cut1], &lines[cut1..cut2], &lines[cut2..]] {
+                    let mut d = Tally::default();
+                    for l in part {
+                        d.add_line(l, &|_, _| 0.0);
+                    }
+                    whole.merge(d);
+                }
+                let at = format!("cut at {cut1}, {cut2}");
+                assert!((whole.tools.cost("write") - 24.0).abs() < 1e-12, "{at}: {}", whole.tools.cost("write"));
+                assert!((whole.tools.cost("read") - 31.0).abs() < 1e-12, "{at}: {}", whole.tools.cost("read"));
+                assert!((whole.tools.cost("exec") - 7.75).abs() < 1e-12, "{at}");
+                assert!((whole.heartbeat_cost - 0.75).abs() < 1e-12, "{at}");
+            }
+        }
+    }
+
     /// Found by fuzzing (fuzz/regressions/transcript/usage-u64-max.jsonl): two lines claiming
     /// u64::MAX tokens overflowed the tally.
     #[test]
