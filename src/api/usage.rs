@@ -215,6 +215,32 @@ pub fn select<'a>(st: &'a State, r: &Range, jobs: &HashMap<String, CronJob>) -> 
     out
 }
 
+/// The values each filter can take in the range (under the agent and profile filters only), so
+/// that a filtered view still offers the others.
+fn choices(st: &State, r: &Range, jobs: &HashMap<String, CronJob>) -> Value {
+    let base = Range {
+        filter: Filter { agent: r.filter.agent.clone(), profile: r.filter.profile.clone(), ..Filter::default() },
+        ..*r
+    };
+    let mut sets: [std::collections::BTreeSet<&str>; 4] = Default::default();
+    let mut triggers = std::collections::BTreeSet::new();
+    for x in select(st, &base, jobs) {
+        for h in &x.cells {
+            sets[0].insert(x.model(h));
+            sets[1].insert(spend::provider(x.model(h)));
+        }
+        let s: &Session = x.session;
+        sets[2].extend(spend::channel(s.meta.key.as_deref(), s.meta.channel.as_deref()));
+        sets[3].extend(s.tally.tools.with_cost().map(|t| t.0));
+        if s.tally.heartbeat_cost > 0.0 {
+            triggers.insert("heartbeat".to_string());
+        }
+        triggers.insert(x.trigger);
+    }
+    let [model, provider, channel, tool] = sets;
+    json!({"model": model, "provider": provider, "channel": channel, "tool": tool, "trigger": triggers})
+}
+
 fn add(map_cell: &mut Cell, u: &Usage, calls: u64) {
     map_cell.usage.add(u);
     map_cell.calls += calls;
@@ -350,6 +376,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let v = json!({
         "from": r.from, "to": r.to, "step": r.step, "agent": f.agent, "profile": f.profile,
         "filters": f.to_json(),
+        "choices": choices(&st, &r, &jobs),
         "totals": usage_json(&total.usage, total.calls),
         "byModel": cell_rows(by_model, "model"),
         "byProvider": cell_rows(by_provider, "provider"),
