@@ -338,7 +338,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             let mut j = session_row(x);
             j["similarRuns"] = json!(n);
             j["medianCost"] = json!(round_cost(median));
-            j["timesMedian"] = json!(spend::times_median(x.usage.cost, median, n).map(|t| (t * 100.0).round() / 100.0));
+            j["timesMedian"] = json!(spend::times_median(x.usage.cost, median, n).map(|t| (t * 1e4).round() / 1e4));
             j
         })
         .collect();

@@ -36,6 +36,7 @@ mod otlp;
 mod profiles;
 mod query_sweep;
 mod security;
+mod spend;
 mod tls;
 mod ui_browser;
 mod ui_export;

@@ -22,6 +22,7 @@ export const RULES = {
   cron_failure: { label: 'Cron failure', fields: [['minutes', 'failed within (minutes)', 60]] },
   disk: { label: 'Disk full', fields: [['percent', 'fuller than (%)', 90]] },
   gateway_down: { label: 'Gateway down', fields: [] },
+  spend_anomaly: { label: 'Unusual hourly cost or tokens', fields: [] },
 };
 export const W = 'width:100%;max-width:28em;box-sizing:border-box';
 export const num = (v) => (v === '' || v == null ? null : Number(v));
