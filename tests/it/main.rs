@@ -42,4 +42,5 @@ mod ui_browser;
 mod ui_export;
 mod ui_insight;
 mod ui_otlp_fleet;
+mod ui_spend;
 mod ui_static;
