@@ -119,7 +119,8 @@ fn filters_combine_and_narrow_every_figure_and_the_csv() {
             .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
             .sum()
     };
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    let cases: Vec<(&str, Keep)> = vec![
         ("trigger=subagent", Box::new(|r| r["trigger"] == "subagent")),
         ("tool=read", Box::new(|r| r["tools"].as_array().unwrap().iter().any(|t| t == "read"))),
         ("tool=exec&agent=ops", Box::new(|r| r["agent"] == "ops")),

@@ -35,6 +35,7 @@ fn usage_filters_change_the_charts_the_url_and_the_csv() {
     assert!(page.text("#u-tools").contains("exec"), "{}", page.text("#u-tools"));
     assert!(page.text("#u-runs").contains('×'), "{}", page.text("#u-runs"));
     let chart_all = page.eval(CHART);
+    page.screenshot("usage-spend");
     let total = format!("${:.4}", exp["total"].as_f64().unwrap());
     assert_eq!(page.text("main .card[data-k=cost] .num"), total);
 
@@ -82,5 +83,8 @@ fn usage_filters_change_the_charts_the_url_and_the_csv() {
     let tree = exp["treeCost"]["bdfa3cc5-508a-4896-9c98-ae502491d01e"]["cost"].as_f64().unwrap();
     page.show("#/sessions/bdfa3cc5-508a-4896-9c98-ae502491d01e", "session");
     assert_eq!(page.text("[data-k=tree-cost]"), format!("${tree:.4}"));
+    page.viewport(360, 800, true);
+    page.show("#/usage?range=month&trigger=subagent", "usage");
+    page.screenshot("usage-spend-360");
     page.assert_no_errors("spend");
 }

@@ -80,7 +80,8 @@ function runsTable(d) {
   return html`<section class="panel" id="u-runs"><h2>Most expensive runs</h2><div class="scroll"><table class="grid">
     <thead><tr><th>Session</th><th class="opt">Agent</th><th>Trigger</th><th class="n">Cost</th>
     <th class="n">× median</th><th class="n opt">Median</th></tr></thead><tbody>${d.topRuns.map(runRow)}</tbody>
-    </table></div><p class="muted small">${d.rules.topRuns}.</p></section>`;
+    </table></div><p class="muted small" title="${d.rules.topRuns}">A run is a session; × median = its cost over the
+    median cost of the runs of the same agent and trigger in this selection (itself included).</p></section>`;
 }
 
 /** The panels of the answer `d` (of /api/usage). */
