@@ -134,24 +134,16 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
                 *providers.entry(crate::spend::provider(x.model(h))).or_default() += h.usage.cost;
             }
         }
-        let triggers: Vec<(String, f64)> =
-            super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k, p.cost)).collect();
-        o.family(
-            "clawmetry_month_cost_by_trigger_usd",
-            "gauge",
-            "Cost this month by trigger (top 8, the rest as other).",
-        );
-        for (t, c) in top_and_other(triggers, LABELS_SHOWN) {
-            o.sample("clawmetry_month_cost_by_trigger_usd", &[("trigger", &t)], crate::state::round_cost(c));
-        }
-        let providers: Vec<(String, f64)> = providers.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
-        o.family(
-            "clawmetry_month_cost_by_provider_usd",
-            "gauge",
-            "Cost this month by model provider (top 8, the rest as other).",
-        );
-        for (p, c) in top_and_other(providers, LABELS_SHOWN) {
-            o.sample("clawmetry_month_cost_by_provider_usd", &[("provider", &p)], crate::state::round_cost(c));
+        let triggers = super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k, p.cost)).collect();
+        let providers = providers.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
+        for (name, label, what, rows) in [
+            ("clawmetry_month_cost_by_trigger_usd", "trigger", "trigger", triggers),
+            ("clawmetry_month_cost_by_provider_usd", "provider", "model provider", providers),
+        ] {
+            o.family(name, "gauge", &format!("Cost this month by {what} (top 8, the rest as other)."));
+            for (k, c) in top_and_other(rows, LABELS_SHOWN) {
+                o.sample(name, &[(label, &k)], crate::state::round_cost(c));
+            }
         }
         if let Some(c) = st.hour_checks(now, 1, &|_| true).last() {
             o.family("clawmetry_hour_cost_usd", "gauge", "Cost in the current hour so far.");
