@@ -127,7 +127,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         // (`crate::spend`); labels bounded: the top few, the rest as `other`.
         let month = crate::timefmt::month_start(now);
         let r = super::usage::Range::between(month, now.max(month + 1));
-        let sel = super::usage::select(&st, &r, &super::usage::cron_jobs(&st));
+        let sel = super::usage::select(&st, &r, &super::usage::cron_jobs(&st), None);
         let mut providers: BTreeMap<&str, f64> = BTreeMap::new();
         for x in &sel {
             for h in &x.cells {

@@ -172,15 +172,63 @@ impl<'a> Selected<'a> {
     }
 }
 
-/// The sessions with usage in the range that the filters keep.
-pub fn select<'a>(st: &'a State, r: &Range, jobs: &HashMap<String, CronJob>) -> Vec<Selected<'a>> {
+/// The values each filter can take in the range (under the agent and profile filters only), so
+/// that a filtered view still offers the others.
+#[derive(Default)]
+pub struct Choices<'a> {
+    model: std::collections::BTreeSet<&'a str>,
+    provider: std::collections::BTreeSet<&'a str>,
+    channel: std::collections::BTreeSet<&'a str>,
+    tool: std::collections::BTreeSet<&'a str>,
+    trigger: std::collections::BTreeSet<String>,
+}
+
+impl<'a> Choices<'a> {
+    fn add(&mut self, s: &'a Session, trigger: &str) {
+        for m in &s.tally.models {
+            self.model.insert(m);
+            self.provider.insert(spend::provider(m));
+        }
+        self.channel.extend(spend::channel(s.meta.key.as_deref(), s.meta.channel.as_deref()));
+        self.tool.extend(s.tally.tools.with_cost().map(|t| t.0));
+        if s.tally.heartbeat_cost > 0.0 {
+            self.trigger.insert("heartbeat".to_string());
+        }
+        if !self.trigger.contains(trigger) {
+            self.trigger.insert(trigger.to_string());
+        }
+    }
+    fn to_json(&self) -> Value {
+        json!({"model": self.model, "provider": self.provider, "channel": self.channel, "tool": self.tool,
+            "trigger": self.trigger})
+    }
+}
+
+/// The sessions with usage in the range that the filters keep; `choices` collects what the
+/// sessions in the range under the agent and profile filters offer.
+pub fn select<'a>(
+    st: &'a State,
+    r: &Range,
+    jobs: &HashMap<String, CronJob>,
+    mut choices: Option<&mut Choices<'a>>,
+) -> Vec<Selected<'a>> {
     let f = &r.filter;
     let h0 = (r.from.max(0) / 3_600_000) as u32;
     let h1 = ((r.to.max(0) + 3_599_999) / 3_600_000) as u32;
+    let in_range = |h: &HourUsage| h.hour >= h0 && h.hour < h1;
     let mut out = Vec::new();
     for s in st.sessions.values() {
         if f.agent.as_deref().is_some_and(|a| a != s.agent)
             || f.profile.as_deref().is_some_and(|p| p != st.profile_of(&s.agent))
+            || !s.tally.hourly.iter().any(in_range)
+        {
+            continue;
+        }
+        let trigger = trigger_of(s, jobs);
+        if let Some(c) = choices.as_deref_mut() {
+            c.add(s, &trigger);
+        }
+        if f.trigger.as_deref().is_some_and(|t| t != trigger)
             || f.tool.as_deref().is_some_and(|t| s.tally.tools.get(t).is_none())
             || f.channel
                 .as_deref()
@@ -193,15 +241,9 @@ pub fn select<'a>(st: &'a State, r: &Range, jobs: &HashMap<String, CronJob>) -> 
             .tally
             .hourly
             .iter()
-            .filter(|h| {
-                h.hour >= h0 && h.hour < h1 && f.model_ok(models.get(h.model as usize).map_or("?", String::as_str))
-            })
+            .filter(|h| in_range(h) && f.model_ok(models.get(h.model as usize).map_or("?", String::as_str)))
             .collect();
         if cells.is_empty() {
-            continue;
-        }
-        let trigger = trigger_of(s, jobs);
-        if f.trigger.as_deref().is_some_and(|t| t != trigger) {
             continue;
         }
         let mut usage = Usage::default();
@@ -213,32 +255,6 @@ pub fn select<'a>(st: &'a State, r: &Range, jobs: &HashMap<String, CronJob>) -> 
         out.push(Selected { session: s, trigger, cells, usage, calls });
     }
     out
-}
-
-/// The values each filter can take in the range (under the agent and profile filters only), so
-/// that a filtered view still offers the others.
-fn choices(st: &State, r: &Range, jobs: &HashMap<String, CronJob>) -> Value {
-    let base = Range {
-        filter: Filter { agent: r.filter.agent.clone(), profile: r.filter.profile.clone(), ..Filter::default() },
-        ..*r
-    };
-    let mut sets: [std::collections::BTreeSet<&str>; 4] = Default::default();
-    let mut triggers = std::collections::BTreeSet::new();
-    for x in select(st, &base, jobs) {
-        for h in &x.cells {
-            sets[0].insert(x.model(h));
-            sets[1].insert(spend::provider(x.model(h)));
-        }
-        let s: &Session = x.session;
-        sets[2].extend(spend::channel(s.meta.key.as_deref(), s.meta.channel.as_deref()));
-        sets[3].extend(s.tally.tools.with_cost().map(|t| t.0));
-        if s.tally.heartbeat_cost > 0.0 {
-            triggers.insert("heartbeat".to_string());
-        }
-        triggers.insert(x.trigger);
-    }
-    let [model, provider, channel, tool] = sets;
-    json!({"model": model, "provider": provider, "channel": channel, "tool": tool, "trigger": triggers})
 }
 
 fn add(map_cell: &mut Cell, u: &Usage, calls: u64) {
@@ -282,34 +298,57 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let jobs = cron_jobs(&st);
-    let mut sel = select(&st, &r, &jobs);
+    let mut choices = Choices::default();
+    let mut sel = select(&st, &r, &jobs, Some(&mut choices));
+    // Dense rows: a slot per model name (looked up once per session and model, not per cell)
+    // and a bucket per step.
+    let first = r.from.div_euclid(r.step_ms) * r.step_ms;
+    let buckets = ((r.to - first + r.step_ms - 1) / r.step_ms).max(0) as usize;
+    let mut slot_of: HashMap<&str, usize> = HashMap::new();
+    let mut models: Vec<(&str, Cell, Vec<f64>)> = Vec::new();
     let mut total = Cell::default();
-    let mut by_model: HashMap<&str, Cell> = HashMap::new();
-    let mut by_provider: HashMap<&str, Cell> = HashMap::new();
     let mut by_agent: HashMap<&str, Cell> = HashMap::new();
     let mut by_tool: HashMap<String, Part> = HashMap::new();
-    let mut series: BTreeMap<i64, Cell> = BTreeMap::new();
-    let mut series_model: BTreeMap<(&str, i64), f64> = BTreeMap::new();
+    let mut series: Vec<Cell> = vec![Cell::default(); buckets];
     let mut groups: HashMap<(&str, String), Vec<f64>> = HashMap::new();
     for x in &sel {
+        let s: &Session = x.session;
         add(&mut total, &x.usage, x.calls);
-        add(by_agent.entry(&x.session.agent).or_default(), &x.usage, x.calls);
+        add(by_agent.entry(&s.agent).or_default(), &x.usage, x.calls);
+        let slots: Vec<usize> = s
+            .tally
+            .models
+            .iter()
+            .map(|m| {
+                *slot_of.entry(m).or_insert_with(|| {
+                    models.push((m, Cell::default(), vec![0.0; buckets]));
+                    models.len() - 1
+                })
+            })
+            .collect();
         for h in &x.cells {
-            let model = x.model(h);
-            add(by_model.entry(model).or_default(), &h.usage, h.calls as u64);
-            add(by_provider.entry(spend::provider(model)).or_default(), &h.usage, h.calls as u64);
-            let t = (h.hour as i64 * 3_600_000).div_euclid(r.step_ms) * r.step_ms;
-            add(series.entry(t).or_default(), &h.usage, h.calls as u64);
-            *series_model.entry((model, t)).or_default() += h.usage.cost;
+            let Some(&slot) = slots.get(h.model as usize) else { continue };
+            let idx = ((h.hour as i64 * 3_600_000 - first) / r.step_ms) as usize;
+            let m = &mut models[slot];
+            add(&mut m.1, &h.usage, h.calls as u64);
+            if let (Some(c), Some(v)) = (series.get_mut(idx), m.2.get_mut(idx)) {
+                add(c, &h.usage, h.calls as u64);
+                *v += h.usage.cost;
+            }
         }
         let share = x.share();
-        for (tool, _, cost) in x.session.tally.tools.with_cost() {
+        for (tool, _, cost) in s.tally.tools.with_cost() {
             let p = by_tool.entry(tool.to_string()).or_default();
             p.cost += cost * share;
             p.sessions += 1;
         }
-        let s: &Session = x.session;
         groups.entry((s.agent.as_str(), x.trigger.clone())).or_default().push(x.usage.cost);
+    }
+    let mut by_model: HashMap<&str, Cell> = HashMap::new();
+    let mut by_provider: HashMap<&str, Cell> = HashMap::new();
+    for (m, c, _) in &models {
+        add(by_model.entry(m).or_default(), &c.usage, c.calls);
+        add(by_provider.entry(spend::provider(m)).or_default(), &c.usage, c.calls);
     }
     let triggers = by_trigger(&sel);
     let medians: HashMap<(&str, String), (f64, usize)> =
@@ -354,29 +393,21 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             .collect::<Vec<_>>()
     };
     // A dense series: one point per bucket, zeros included, so charts need no gap filling.
-    let first = r.from.div_euclid(r.step_ms) * r.step_ms;
-    let mut points = Vec::new();
-    let mut t = first;
-    while t < r.to {
-        let c = series.get(&t).copied().unwrap_or_default();
-        let mut j = usage_json(&c.usage, c.calls);
-        j["t"] = json!(t);
-        points.push(j);
-        t += r.step_ms;
-    }
-    let mut per_model: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-    for (&(m, t), &cost) in &series_model {
-        let idx = ((t - first) / r.step_ms) as usize;
-        let row = per_model.entry(m).or_insert_with(|| vec![0.0; points.len()]);
-        if let Some(x) = row.get_mut(idx) {
-            *x += cost;
-        }
-    }
+    let points: Vec<Value> = series
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut j = usage_json(&c.usage, c.calls);
+            j["t"] = json!(first + i as i64 * r.step_ms);
+            j
+        })
+        .collect();
+    let per_model: BTreeMap<&str, Vec<f64>> = models.into_iter().filter(|m| m.1.calls > 0).map(|(m, _, v)| (m, v)).collect();
     let f = &r.filter;
     let v = json!({
         "from": r.from, "to": r.to, "step": r.step, "agent": f.agent, "profile": f.profile,
         "filters": f.to_json(),
-        "choices": choices(&st, &r, &jobs),
+        "choices": choices.to_json(),
         "totals": usage_json(&total.usage, total.calls),
         "byModel": cell_rows(by_model, "model"),
         "byProvider": cell_rows(by_provider, "provider"),
@@ -408,26 +439,22 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let jobs = cron_jobs(&st);
-    let mut rows: BTreeMap<(i64, String, String), Cell> = BTreeMap::new();
-    for x in select(&st, &r, &jobs) {
+    let mut rows: BTreeMap<(i64, &str, &str), Cell> = BTreeMap::new();
+    for x in select(&st, &r, &jobs, None) {
+        let s: &Session = x.session;
         for h in &x.cells {
             let t = (h.hour as i64 * 3_600_000).div_euclid(r.step_ms) * r.step_ms;
-            add(
-                rows.entry((t, x.model(h).to_string(), x.session.agent.clone())).or_default(),
-                &h.usage,
-                h.calls as u64,
-            );
+            add(rows.entry((t, x.model(h), &s.agent)).or_default(), &h.usage, h.calls as u64);
         }
     }
-    drop(st);
     let mut out = String::from("period_start,model,agent,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost_usd\n");
     for ((t, model, agent), c) in rows {
         let u = &c.usage;
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{:.9}\n",
             timefmt::iso(t),
-            csv_field(&model),
-            csv_field(&agent),
+            csv_field(model),
+            csv_field(agent),
             c.calls,
             u.input,
             u.output,
