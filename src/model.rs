@@ -270,6 +270,10 @@ impl ModelNames {
         self.ids.insert(name.to_string(), i);
         i
     }
+    /// The id of a name already interned.
+    pub fn find(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map(String::as_str).unwrap_or("?")
     }

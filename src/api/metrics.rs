@@ -129,11 +129,9 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         let r = super::usage::Range::between(month, now.max(month + 1));
         let sel = super::usage::select(&st, &r, &super::usage::cron_jobs(&st), None);
         let mut providers: BTreeMap<&str, f64> = BTreeMap::new();
-        for x in &sel {
-            for h in &x.cells {
-                *providers.entry(crate::spend::provider(x.model(h))).or_default() += h.usage.cost;
-            }
-        }
+        super::usage::each_cell(&st, &r, &sel, |_, m, _, u, _| {
+            *providers.entry(crate::spend::provider(st.models.name(m))).or_default() += u.cost;
+        });
         let triggers = super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k, p.cost)).collect();
         let providers = providers.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
         for (name, label, what, rows) in [

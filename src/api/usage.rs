@@ -81,6 +81,12 @@ impl Filter {
         Value::Object(FILTERS.iter().zip(v).filter_map(|(k, v)| Some((k.to_string(), json!(v.as_ref()?)))).collect())
     }
 
+    /// A filter on what a session is (channel, tool, trigger): the figures must then come from
+    /// the selected sessions' own cells, not from the index's cells per model and agent.
+    fn session_level(&self) -> bool {
+        self.channel.is_some() || self.tool.is_some() || self.trigger.is_some()
+    }
+
     fn model_ok(&self, model: &str) -> bool {
         self.model.as_deref().is_none_or(|m| m == model)
             && self.provider.as_deref().is_none_or(|p| p == spend::provider(model))
@@ -88,6 +94,11 @@ impl Filter {
 }
 
 impl Range {
+    /// The epoch hours of the range: `[h0, h1)`.
+    fn hours(&self) -> (u32, u32) {
+        ((self.from.max(0) / 3_600_000) as u32, ((self.to.max(0) + 3_599_999) / 3_600_000) as u32)
+    }
+
     /// `[from, to)` by day, no filter (for `/metrics`).
     pub fn between(from: i64, to: i64) -> Range {
         Range { from, to, step_ms: 86_400_000, step: "day", filter: Filter::default() }
@@ -150,7 +161,6 @@ pub fn trigger_of(s: &Session, jobs: &HashMap<String, CronJob>) -> String {
 pub struct Selected<'a> {
     pub session: &'a Session,
     pub trigger: String,
-    pub cells: Vec<&'a HourUsage>,
     pub usage: Usage,
     pub calls: u64,
 }
@@ -166,9 +176,55 @@ impl<'a> Selected<'a> {
             0.0
         }
     }
-    pub fn model(&self, h: &HourUsage) -> &'a str {
+    /// The session's cells in the range that the model filters keep.
+    pub fn cells<'r>(&self, r: &'r Range) -> impl Iterator<Item = &'a HourUsage> + 'r
+    where
+        'a: 'r,
+    {
         let s: &'a Session = self.session;
-        s.tally.models.get(h.model as usize).map_or("?", String::as_str)
+        let (h0, h1) = r.hours();
+        s.tally.hourly.iter().filter(move |h| {
+            h.hour >= h0
+                && h.hour < h1
+                && r.filter.model_ok(s.tally.models.get(h.model as usize).map_or("?", String::as_str))
+        })
+    }
+}
+
+/// Visits the cells of the selection: (epoch hour, model id in `st.models`, agent index in
+/// `st.agents`, usage, calls). From the index's cells per model and agent unless a filter
+/// needs the sessions' own (`Filter::session_level`): the index's are far fewer.
+pub fn each_cell(st: &State, r: &Range, sel: &[Selected], mut f: impl FnMut(u32, u32, u16, &Usage, u64)) {
+    let fl = &r.filter;
+    if fl.session_level() {
+        for x in sel {
+            let s: &Session = x.session;
+            let ids: Vec<u32> = s.tally.models.iter().map(|m| st.models.find(m).unwrap_or(u32::MAX)).collect();
+            let ai = st.agents.iter().position(|a| *a == s.agent).map_or(u16::MAX, |i| i as u16);
+            for h in x.cells(r) {
+                f(h.hour, ids.get(h.model as usize).copied().unwrap_or(u32::MAX), ai, &h.usage, h.calls as u64);
+            }
+        }
+        return;
+    }
+    let (h0, h1) = r.hours();
+    let agent_ix = fl.agent.as_ref().map(|a| st.agents.iter().position(|x| x == a));
+    let agent_ok: Vec<bool> = st
+        .agents
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            agent_ix.is_none_or(|w| w == Some(i)) && fl.profile.as_deref().is_none_or(|p| p == st.profile_of(a))
+        })
+        .collect();
+    let mut model_ok: HashMap<u32, bool> = HashMap::new();
+    for (&(h, m, a), c) in st.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
+        if !agent_ok.get(a as usize).copied().unwrap_or(false)
+            || !*model_ok.entry(m).or_insert_with(|| fl.model_ok(st.models.name(m)))
+        {
+            continue;
+        }
+        f(h, m, a, &c.usage, c.calls);
     }
 }
 
@@ -213,8 +269,7 @@ pub fn select<'a>(
     mut choices: Option<&mut Choices<'a>>,
 ) -> Vec<Selected<'a>> {
     let f = &r.filter;
-    let h0 = (r.from.max(0) / 3_600_000) as u32;
-    let h1 = ((r.to.max(0) + 3_599_999) / 3_600_000) as u32;
+    let (h0, h1) = r.hours();
     let in_range = |h: &HourUsage| h.hour >= h0 && h.hour < h1;
     let mut out = Vec::new();
     for s in st.sessions.values() {
@@ -237,22 +292,20 @@ pub fn select<'a>(
             continue;
         }
         let models = &s.tally.models;
-        let cells: Vec<&HourUsage> = s
-            .tally
-            .hourly
-            .iter()
-            .filter(|h| in_range(h) && f.model_ok(models.get(h.model as usize).map_or("?", String::as_str)))
-            .collect();
-        if cells.is_empty() {
-            continue;
-        }
         let mut usage = Usage::default();
         let mut calls = 0u64;
-        for h in &cells {
-            usage.add(&h.usage);
-            calls += h.calls as u64;
+        for h in s.tally.hourly.iter().filter(|h| in_range(h)) {
+            if f.model.is_none() && f.provider.is_none()
+                || f.model_ok(models.get(h.model as usize).map_or("?", String::as_str))
+            {
+                usage.add(&h.usage);
+                calls += h.calls as u64;
+            }
         }
-        out.push(Selected { session: s, trigger, cells, usage, calls });
+        if calls == 0 {
+            continue;
+        }
+        out.push(Selected { session: s, trigger, usage, calls });
     }
     out
 }
@@ -304,52 +357,49 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     // and a bucket per step.
     let first = r.from.div_euclid(r.step_ms) * r.step_ms;
     let buckets = ((r.to - first + r.step_ms - 1) / r.step_ms).max(0) as usize;
-    let mut slot_of: HashMap<&str, usize> = HashMap::new();
-    let mut models: Vec<(&str, Cell, Vec<f64>)> = Vec::new();
-    let mut total = Cell::default();
-    let mut by_agent: HashMap<&str, Cell> = HashMap::new();
-    let mut by_tool: HashMap<String, Part> = HashMap::new();
+    // Per model id: its cell and its cost per bucket.
+    let mut models: HashMap<u32, (Cell, Vec<f64>)> = HashMap::new();
     let mut series: Vec<Cell> = vec![Cell::default(); buckets];
+    let mut by_agent: HashMap<u16, Cell> = HashMap::new();
+    each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
+        let idx = ((hour as i64 * 3_600_000 - first) / r.step_ms) as usize;
+        let e = models.entry(m).or_insert_with(|| (Cell::default(), vec![0.0; buckets]));
+        add(&mut e.0, u, calls);
+        add(by_agent.entry(a).or_default(), u, calls);
+        if let (Some(c), Some(v)) = (series.get_mut(idx), e.1.get_mut(idx)) {
+            add(c, u, calls);
+            *v += u.cost;
+        }
+    });
+    let mut total = Cell::default();
+    let mut by_tool: HashMap<String, Part> = HashMap::new();
     let mut groups: HashMap<(&str, String), Vec<f64>> = HashMap::new();
     for x in &sel {
         let s: &Session = x.session;
         add(&mut total, &x.usage, x.calls);
-        add(by_agent.entry(&s.agent).or_default(), &x.usage, x.calls);
-        let slots: Vec<usize> = s
-            .tally
-            .models
-            .iter()
-            .map(|m| {
-                *slot_of.entry(m).or_insert_with(|| {
-                    models.push((m, Cell::default(), vec![0.0; buckets]));
-                    models.len() - 1
-                })
-            })
-            .collect();
-        for h in &x.cells {
-            let Some(&slot) = slots.get(h.model as usize) else { continue };
-            let idx = ((h.hour as i64 * 3_600_000 - first) / r.step_ms) as usize;
-            let m = &mut models[slot];
-            add(&mut m.1, &h.usage, h.calls as u64);
-            if let (Some(c), Some(v)) = (series.get_mut(idx), m.2.get_mut(idx)) {
-                add(c, &h.usage, h.calls as u64);
-                *v += h.usage.cost;
-            }
-        }
         let share = x.share();
         for (tool, _, cost) in s.tally.tools.with_cost() {
-            let p = by_tool.entry(tool.to_string()).or_default();
-            p.cost += cost * share;
-            p.sessions += 1;
+            match by_tool.get_mut(tool) {
+                Some(p) => {
+                    p.cost += cost * share;
+                    p.sessions += 1;
+                }
+                None => {
+                    by_tool.insert(tool.to_string(), Part { cost: cost * share, sessions: 1 });
+                }
+            }
         }
         groups.entry((s.agent.as_str(), x.trigger.clone())).or_default().push(x.usage.cost);
     }
     let mut by_model: HashMap<&str, Cell> = HashMap::new();
     let mut by_provider: HashMap<&str, Cell> = HashMap::new();
-    for (m, c, _) in &models {
-        add(by_model.entry(m).or_default(), &c.usage, c.calls);
-        add(by_provider.entry(spend::provider(m)).or_default(), &c.usage, c.calls);
+    for (m, (c, _)) in &models {
+        let name = st.models.name(*m);
+        add(by_model.entry(name).or_default(), &c.usage, c.calls);
+        add(by_provider.entry(spend::provider(name)).or_default(), &c.usage, c.calls);
     }
+    let by_agent: HashMap<&str, Cell> =
+        by_agent.into_iter().map(|(a, c)| (st.agents.get(a as usize).map_or("?", String::as_str), c)).collect();
     let triggers = by_trigger(&sel);
     let medians: HashMap<(&str, String), (f64, usize)> =
         groups.into_iter().map(|(k, mut v)| (k, (spend::median(&mut v).unwrap_or(0.0), v.len()))).collect();
@@ -402,7 +452,8 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             j
         })
         .collect();
-    let per_model: BTreeMap<&str, Vec<f64>> = models.into_iter().filter(|m| m.1.calls > 0).map(|(m, _, v)| (m, v)).collect();
+    let per_model: BTreeMap<&str, Vec<f64>> =
+        models.into_iter().filter(|m| m.1 .0.calls > 0).map(|(m, (_, v))| (st.models.name(m), v)).collect();
     let f = &r.filter;
     let v = json!({
         "from": r.from, "to": r.to, "step": r.step, "agent": f.agent, "profile": f.profile,
@@ -439,14 +490,17 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let jobs = cron_jobs(&st);
-    let mut rows: BTreeMap<(i64, &str, &str), Cell> = BTreeMap::new();
-    for x in select(&st, &r, &jobs, None) {
-        let s: &Session = x.session;
-        for h in &x.cells {
-            let t = (h.hour as i64 * 3_600_000).div_euclid(r.step_ms) * r.step_ms;
-            add(rows.entry((t, x.model(h), &s.agent)).or_default(), &h.usage, h.calls as u64);
-        }
-    }
+    let sel = if r.filter.session_level() { select(&st, &r, &jobs, None) } else { Vec::new() };
+    let mut rows: BTreeMap<(i64, u32, u16), Cell> = BTreeMap::new();
+    each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
+        let t = (hour as i64 * 3_600_000).div_euclid(r.step_ms) * r.step_ms;
+        add(rows.entry((t, m, a)).or_default(), u, calls);
+    });
+    let mut rows: Vec<((i64, &str, &str), Cell)> = rows
+        .into_iter()
+        .map(|((t, m, a), c)| ((t, st.models.name(m), st.agents.get(a as usize).map_or("?", String::as_str)), c))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::from("period_start,model,agent,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost_usd\n");
     for ((t, model, agent), c) in rows {
         let u = &c.usage;
