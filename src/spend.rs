@@ -19,19 +19,60 @@ use std::collections::{HashMap, HashSet};
 ///   session index's `channel`, else the channel in a `agent:<a>:<channel>:<direct|group|
 ///   channel|dm|thread>:…` key, else `direct`);
 /// - `otlp`: telemetry received over OTLP (no transcript says more).
-pub fn trigger(kind: &str, key: Option<&str>, channel: Option<&str>, cron: &dyn Fn(&str) -> Option<CronJob>) -> String {
+pub fn trigger<'a>(
+    kind: &str,
+    key: Option<&'a str>,
+    channel: Option<&'a str>,
+    cron: &dyn Fn(&str) -> Option<&'a CronJob>,
+) -> Trigger<'a> {
     match kind {
-        "subagent" => "subagent".into(),
-        "otlp" => "otlp".into(),
+        "subagent" => Trigger::Subagent,
+        "otlp" => Trigger::Otlp,
         "cron" => {
             let id = key.and_then(cron_job_id).unwrap_or("?");
             match cron(id) {
-                Some(j) if j.heartbeat => "heartbeat".into(),
-                Some(j) => format!("cron:{}", j.name),
-                None => format!("cron:{id}"),
+                Some(j) if j.heartbeat => Trigger::Heartbeat,
+                Some(j) => Trigger::Cron(&j.name),
+                None => Trigger::Cron(id),
             }
         }
-        _ => format!("message:{}", self::channel(key, channel).unwrap_or("direct")),
+        _ => Trigger::Message(self::channel(key, channel).unwrap_or("direct")),
+    }
+}
+
+/// A trigger ([`trigger`]), borrowed from the session and the cron jobs: no allocation per
+/// session; shown as `cron:<name>`, `heartbeat`, `subagent`, `message:<channel>`, `otlp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Trigger<'a> {
+    Cron(&'a str),
+    Heartbeat,
+    Subagent,
+    Message(&'a str),
+    Otlp,
+}
+
+impl Trigger<'_> {
+    /// Whether this is the trigger the API names `name`.
+    pub fn is(&self, name: &str) -> bool {
+        match self {
+            Trigger::Cron(j) => name.strip_prefix("cron:") == Some(j),
+            Trigger::Message(c) => name.strip_prefix("message:") == Some(c),
+            Trigger::Heartbeat => name == "heartbeat",
+            Trigger::Subagent => name == "subagent",
+            Trigger::Otlp => name == "otlp",
+        }
+    }
+}
+
+impl std::fmt::Display for Trigger<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trigger::Cron(j) => write!(f, "cron:{j}"),
+            Trigger::Message(c) => write!(f, "message:{c}"),
+            Trigger::Heartbeat => f.write_str("heartbeat"),
+            Trigger::Subagent => f.write_str("subagent"),
+            Trigger::Otlp => f.write_str("otlp"),
+        }
     }
 }
 
@@ -66,8 +107,10 @@ pub fn cron_job_id(key: &str) -> Option<&str> {
 
 /// The channel in `agent:<a>:<channel>:<direct|dm|group|channel|thread>:<peer>`.
 fn key_channel(key: &str) -> Option<&str> {
-    let p: Vec<&str> = key.split(':').collect();
-    (p.len() >= 5 && p[0] == "agent" && matches!(p[3], "direct" | "dm" | "group" | "channel" | "thread")).then(|| p[2])
+    let mut p = key.splitn(5, ':');
+    let (agent, _, channel, peer, rest) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    (agent == "agent" && !rest.is_empty() && matches!(peer, "direct" | "dm" | "group" | "channel" | "thread"))
+        .then_some(channel)
 }
 
 /// The provider of `provider/model` (the part before the first `/`), else `unknown`.
@@ -202,15 +245,30 @@ pub fn hour_checks(usage: &dyn Fn(u32) -> (f64, f64), now_hour: u32, hours: u32,
 mod tests {
     use super::*;
 
-    fn no_cron(_: &str) -> Option<CronJob> {
+    fn no_cron(_: &str) -> Option<&'static CronJob> {
         None
+    }
+
+    fn trigger<'a>(
+        kind: &str,
+        key: Option<&'a str>,
+        channel: Option<&'a str>,
+        cron: &dyn Fn(&str) -> Option<&'a CronJob>,
+    ) -> String {
+        let t = super::trigger(kind, key, channel, cron);
+        assert!(t.is(&t.to_string()), "{t} names itself");
+        t.to_string()
     }
 
     #[test]
     fn triggers_from_kind_key_and_channel() {
+        static J1: std::sync::LazyLock<CronJob> =
+            std::sync::LazyLock::new(|| CronJob { name: "nightly".into(), heartbeat: false });
+        static HB: std::sync::LazyLock<CronJob> =
+            std::sync::LazyLock::new(|| CronJob { name: "heartbeat-main".into(), heartbeat: true });
         let jobs = |id: &str| match id {
-            "j1" => Some(CronJob { name: "nightly".into(), heartbeat: false }),
-            "hb" => Some(CronJob { name: "heartbeat-main".into(), heartbeat: true }),
+            "j1" => Some(&*J1),
+            "hb" => Some(&*HB),
             _ => None,
         };
         assert_eq!(trigger("cron", Some("agent:main:cron:j1"), None, &jobs), "cron:nightly");
@@ -223,6 +281,9 @@ mod tests {
         assert_eq!(trigger("main", Some("agent:main:main"), None, &no_cron), "message:direct");
         assert_eq!(trigger("main", None, Some(""), &no_cron), "message:direct");
         assert_eq!(trigger("otlp", None, None, &no_cron), "otlp");
+        assert_eq!(trigger("chat", Some("agent:main:discord:channel:"), None, &no_cron), "message:direct");
+        let t = super::trigger("chat", Some("agent:main:discord:channel:42"), None, &no_cron);
+        assert!(!t.is("message:discor") && !t.is("cron:discord") && !t.is("subagent"));
     }
 
     #[test]

@@ -127,12 +127,13 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         // (`crate::spend`); labels bounded: the top few, the rest as `other`.
         let month = crate::timefmt::month_start(now);
         let r = super::usage::Range::between(month, now.max(month + 1));
-        let sel = super::usage::select(&st, &r, &super::usage::cron_jobs(&st), None);
+        let jobs = super::usage::cron_jobs(&st);
+        let sel = super::usage::select(&st, &r, &jobs, None);
         let mut providers: BTreeMap<&str, f64> = BTreeMap::new();
         super::usage::each_cell(&st, &r, &sel, |_, m, _, u, _| {
             *providers.entry(crate::spend::provider(st.models.name(m))).or_default() += u.cost;
         });
-        let triggers = super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k, p.cost)).collect();
+        let triggers = super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k.to_string(), p.cost)).collect();
         let providers = providers.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
         for (name, label, what, rows) in [
             ("clawmetry_month_cost_by_trigger_usd", "trigger", "trigger", triggers),

@@ -9,7 +9,7 @@
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::model::{HourUsage, Usage};
-use crate::spend::{self, CronJob};
+use crate::spend::{self, CronJob, Trigger};
 use crate::state::{round_cost, usage_json, Cell, Session, State};
 use crate::timefmt;
 use serde_json::{json, Value};
@@ -152,15 +152,15 @@ pub fn cron_jobs(st: &State) -> std::sync::Arc<HashMap<String, CronJob>> {
 }
 
 /// The trigger of a session (`crate::spend::trigger`).
-pub fn trigger_of(s: &Session, jobs: &HashMap<String, CronJob>) -> String {
-    spend::trigger(s.kind(), s.meta.key.as_deref(), s.meta.channel.as_deref(), &|id| jobs.get(id).cloned())
+pub fn trigger_of<'a>(s: &'a Session, jobs: &'a HashMap<String, CronJob>) -> Trigger<'a> {
+    spend::trigger(s.kind(), s.meta.key.as_deref(), s.meta.channel.as_deref(), &|id| jobs.get(id))
 }
 
 /// A session the filters keep, with its trigger and its hourly cells inside the range that
 /// the model filters keep.
 pub struct Selected<'a> {
     pub session: &'a Session,
-    pub trigger: String,
+    pub trigger: Trigger<'a>,
     pub usage: Usage,
     pub calls: u64,
 }
@@ -236,11 +236,11 @@ pub struct Choices<'a> {
     provider: std::collections::BTreeSet<&'a str>,
     channel: std::collections::BTreeSet<&'a str>,
     tool: std::collections::BTreeSet<&'a str>,
-    trigger: std::collections::BTreeSet<String>,
+    trigger: std::collections::BTreeSet<Trigger<'a>>,
 }
 
 impl<'a> Choices<'a> {
-    fn add(&mut self, s: &'a Session, trigger: &str) {
+    fn add(&mut self, s: &'a Session, trigger: Trigger<'a>) {
         for m in &s.tally.models {
             self.model.insert(m);
             self.provider.insert(spend::provider(m));
@@ -248,15 +248,15 @@ impl<'a> Choices<'a> {
         self.channel.extend(spend::channel(s.meta.key.as_deref(), s.meta.channel.as_deref()));
         self.tool.extend(s.tally.tools.with_cost().map(|t| t.0));
         if s.tally.heartbeat_cost > 0.0 {
-            self.trigger.insert("heartbeat".to_string());
+            self.trigger.insert(Trigger::Heartbeat);
         }
-        if !self.trigger.contains(trigger) {
-            self.trigger.insert(trigger.to_string());
-        }
+        self.trigger.insert(trigger);
     }
     fn to_json(&self) -> Value {
+        let mut triggers: Vec<String> = self.trigger.iter().map(Trigger::to_string).collect();
+        triggers.sort();
         json!({"model": self.model, "provider": self.provider, "channel": self.channel, "tool": self.tool,
-            "trigger": self.trigger})
+            "trigger": triggers})
     }
 }
 
@@ -265,7 +265,7 @@ impl<'a> Choices<'a> {
 pub fn select<'a>(
     st: &'a State,
     r: &Range,
-    jobs: &HashMap<String, CronJob>,
+    jobs: &'a HashMap<String, CronJob>,
     mut choices: Option<&mut Choices<'a>>,
 ) -> Vec<Selected<'a>> {
     let f = &r.filter;
@@ -281,9 +281,9 @@ pub fn select<'a>(
         }
         let trigger = trigger_of(s, jobs);
         if let Some(c) = choices.as_deref_mut() {
-            c.add(s, &trigger);
+            c.add(s, trigger);
         }
-        if f.trigger.as_deref().is_some_and(|t| t != trigger)
+        if f.trigger.as_deref().is_some_and(|t| !trigger.is(t))
             || f.tool.as_deref().is_some_and(|t| s.tally.tools.get(t).is_none())
             || f.channel
                 .as_deref()
@@ -324,15 +324,18 @@ pub struct Part {
 
 /// Cost by trigger: each session's trigger, except the heartbeat turns of a conversation,
 /// which move to `heartbeat` (prorated like the tools, see [`Selected::share`]).
-pub fn by_trigger(sel: &[Selected]) -> HashMap<String, Part> {
-    let mut m: HashMap<String, Part> = HashMap::new();
+pub fn by_trigger<'a>(sel: &[Selected<'a>]) -> HashMap<Trigger<'a>, Part> {
+    let mut m: HashMap<Trigger, Part> = HashMap::new();
     for x in sel {
-        let hb = if x.trigger.starts_with("message:") { x.session.tally.heartbeat_cost * x.share() } else { 0.0 };
-        let p = m.entry(x.trigger.clone()).or_default();
+        let hb = match x.trigger {
+            Trigger::Message(_) => x.session.tally.heartbeat_cost * x.share(),
+            _ => 0.0,
+        };
+        let p = m.entry(x.trigger).or_default();
         p.cost += x.usage.cost - hb;
         p.sessions += 1;
         if hb > 0.0 {
-            let p = m.entry("heartbeat".into()).or_default();
+            let p = m.entry(Trigger::Heartbeat).or_default();
             p.cost += hb;
             p.sessions += 1;
         }
@@ -341,8 +344,8 @@ pub fn by_trigger(sel: &[Selected]) -> HashMap<String, Part> {
 }
 
 /// Rows of a breakdown, the most expensive first, `name` under `field`.
-fn part_rows(m: HashMap<String, Part>, field: &str) -> Vec<Value> {
-    let mut rows: Vec<(String, Part)> = m.into_iter().collect();
+fn part_rows<K: std::fmt::Display>(m: HashMap<K, Part>, field: &str) -> Vec<Value> {
+    let mut rows: Vec<(String, Part)> = m.into_iter().map(|(k, p)| (k.to_string(), p)).collect();
     rows.sort_by(|a, b| b.1.cost.total_cmp(&a.1.cost).then_with(|| a.0.cmp(&b.0)));
     rows.into_iter().map(|(k, p)| json!({field: k, "cost": round_cost(p.cost), "sessions": p.sessions})).collect()
 }
@@ -351,10 +354,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
     let st = ctx.index.read();
     let jobs = cron_jobs(&st);
+    // Unfiltered (but for agent and profile), the choices are what the answer holds: no second
+    // look at every session.
+    let f = &r.filter;
+    let narrowed = [&f.model, &f.provider, &f.channel, &f.tool, &f.trigger].iter().any(|x| x.is_some());
     let mut choices = Choices::default();
-    let mut sel = select(&st, &r, &jobs, Some(&mut choices));
-    // Dense rows: a slot per model name (looked up once per session and model, not per cell)
-    // and a bucket per step.
+    let mut sel = select(&st, &r, &jobs, if narrowed { Some(&mut choices) } else { None });
+    // Dense rows: a slot per model and a bucket per step.
     let first = r.from.div_euclid(r.step_ms) * r.step_ms;
     let buckets = ((r.to - first + r.step_ms - 1) / r.step_ms).max(0) as usize;
     // Per model id: its cell and its cost per bucket.
@@ -372,24 +378,18 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         }
     });
     let mut total = Cell::default();
-    let mut by_tool: HashMap<String, Part> = HashMap::new();
-    let mut groups: HashMap<(&str, String), Vec<f64>> = HashMap::new();
+    let mut by_tool: HashMap<&str, Part> = HashMap::new();
+    let mut groups: HashMap<(&str, Trigger), Vec<f64>> = HashMap::new();
     for x in &sel {
         let s: &Session = x.session;
         add(&mut total, &x.usage, x.calls);
         let share = x.share();
         for (tool, _, cost) in s.tally.tools.with_cost() {
-            match by_tool.get_mut(tool) {
-                Some(p) => {
-                    p.cost += cost * share;
-                    p.sessions += 1;
-                }
-                None => {
-                    by_tool.insert(tool.to_string(), Part { cost: cost * share, sessions: 1 });
-                }
-            }
+            let p = by_tool.entry(tool).or_default();
+            p.cost += cost * share;
+            p.sessions += 1;
         }
-        groups.entry((s.agent.as_str(), x.trigger.clone())).or_default().push(x.usage.cost);
+        groups.entry((s.agent.as_str(), x.trigger)).or_default().push(x.usage.cost);
     }
     let mut by_model: HashMap<&str, Cell> = HashMap::new();
     let mut by_provider: HashMap<&str, Cell> = HashMap::new();
@@ -401,7 +401,17 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let by_agent: HashMap<&str, Cell> =
         by_agent.into_iter().map(|(a, c)| (st.agents.get(a as usize).map_or("?", String::as_str), c)).collect();
     let triggers = by_trigger(&sel);
-    let medians: HashMap<(&str, String), (f64, usize)> =
+    if !narrowed {
+        choices.model.extend(by_model.keys());
+        choices.provider.extend(by_provider.keys());
+        choices.tool.extend(by_tool.keys());
+        choices.trigger.extend(triggers.keys());
+        for x in &sel {
+            let s: &Session = x.session;
+            choices.channel.extend(spend::channel(s.meta.key.as_deref(), s.meta.channel.as_deref()));
+        }
+    }
+    let medians: HashMap<(&str, Trigger), (f64, usize)> =
         groups.into_iter().map(|(k, mut v)| (k, (spend::median(&mut v).unwrap_or(0.0), v.len()))).collect();
 
     let order = |a: &Selected, b: &Selected| {
@@ -416,14 +426,14 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         j["agent"] = json!(s.agent);
         j["profile"] = json!(st.profile_of(&s.agent));
         j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
-        j["trigger"] = json!(x.trigger);
+        j["trigger"] = json!(x.trigger.to_string());
         j
     };
     let top_runs: Vec<Value> = sel
         .iter()
         .take(TOP_RUNS)
         .map(|x| {
-            let (median, n) = medians.get(&(x.session.agent.as_str(), x.trigger.clone())).copied().unwrap_or((0.0, 0));
+            let (median, n) = medians.get(&(x.session.agent.as_str(), x.trigger)).copied().unwrap_or((0.0, 0));
             let mut j = session_row(x);
             j["similarRuns"] = json!(n);
             j["medianCost"] = json!(round_cost(median));
