@@ -171,12 +171,39 @@ pub struct Tally {
 /// model calls of every turn in which it was called at least once, the calls before its first
 /// use in the turn included. A turn that used two tools counts in full for each, so the
 /// by-tool figures overlap and do not add up to the total.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// The tools called in the turn so far are bits over the positions of the tally's
+/// [`ToolCounts`] (moved along when a tool is inserted before them), so an open turn costs no
+/// allocation: exact for the first 64 tools of a session (sorted by name); a tool past those
+/// gets no turn cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Turn {
     pub cost: f64,
-    /// Tools called in the turn so far.
-    pub tools: Vec<String>,
+    pub tools: u64,
     pub heartbeat: bool,
+}
+
+/// The bit of tool position `i` (none past 63).
+fn bit(i: usize) -> u64 {
+    if i < 64 {
+        1 << i
+    } else {
+        0
+    }
+}
+
+/// `mask` after a tool was inserted at position `i`: the bits at and above it move up by one.
+fn shift_up(mask: u64, i: usize) -> u64 {
+    if i >= 64 {
+        return mask;
+    }
+    let low = mask & (bit(i) - 1);
+    low | ((mask & !low) << 1)
+}
+
+/// The positions set in `mask`.
+fn positions(mask: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |i| mask & (1 << i) != 0)
 }
 
 /// Whether a user message is OpenClaw's heartbeat poll (its default prompt reads
@@ -192,22 +219,35 @@ pub fn is_heartbeat_text(t: &str) -> bool {
 pub struct ToolCounts(Vec<(String, u64, f64)>);
 
 impl ToolCounts {
-    fn slot(&mut self, name: &str) -> &mut (String, u64, f64) {
-        let i = match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
-            Ok(i) => i,
+    /// The index of `name`, and whether it was added now (the tools at and after it moved up
+    /// by one).
+    fn slot(&mut self, name: &str) -> (usize, bool) {
+        match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
+            Ok(i) => (i, false),
             Err(i) => {
                 self.0.insert(i, (name.to_string(), 0, 0.0));
-                i
+                (i, true)
             }
-        };
-        &mut self.0[i]
+        }
     }
-    pub fn add(&mut self, name: &str, n: u64) {
-        self.slot(name).1 += n;
+    /// Adds `n` calls of `name`; returns [`Self::slot`].
+    pub fn add(&mut self, name: &str, n: u64) -> (usize, bool) {
+        let (i, new) = self.slot(name);
+        self.0[i].1 += n;
+        (i, new)
     }
     /// Adds to the cost of the turns that used `name`.
     pub fn add_cost(&mut self, name: &str, cost: f64) {
-        self.slot(name).2 += cost;
+        let (i, _) = self.slot(name);
+        self.0[i].2 += cost;
+    }
+    fn add_cost_at(&mut self, i: usize, cost: f64) {
+        if let Some(t) = self.0.get_mut(i) {
+            t.2 += cost;
+        }
+    }
+    fn index(&self, name: &str) -> Option<usize> {
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok()
     }
     pub fn get(&self, name: &str) -> Option<u64> {
         self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
@@ -339,13 +379,23 @@ impl Tally {
         }
         for t in &line.tool_calls {
             self.tool_calls += 1;
-            self.tools.add(t, 1);
-            if !self.turn.tools.iter().any(|x| x == t) {
+            let i = self.note_tool(t, 1);
+            if i < 64 && self.turn.tools & bit(i) == 0 {
                 // First use in this turn: the turn's calls so far (this line's included) count.
-                self.tools.add_cost(t, self.turn.cost);
-                self.turn.tools.push(t.clone());
+                self.tools.add_cost_at(i, self.turn.cost);
+                self.turn.tools |= bit(i);
             }
         }
+    }
+
+    /// Adds `n` calls of tool `name`, keeping the turns' positions right; returns its position.
+    fn note_tool(&mut self, name: &str, n: u64) -> usize {
+        let (i, new) = self.tools.add(name, n);
+        if new {
+            self.turn.tools = shift_up(self.turn.tools, i);
+            self.head.tools = shift_up(self.head.tools, i);
+        }
+        i
     }
 
     /// Adds the model call of a line, if it is one.
@@ -360,8 +410,8 @@ impl Tally {
             let u = u.capped().0;
             self.usage.add(&u);
             self.turn.cost += u.cost;
-            for t in &self.turn.tools {
-                self.tools.add_cost(t, u.cost);
+            for i in positions(self.turn.tools) {
+                self.tools.add_cost_at(i, u.cost);
             }
             if self.turn.heartbeat {
                 self.heartbeat_cost += u.cost;
@@ -406,17 +456,24 @@ impl Tally {
         self.estimated_cost_calls += d.estimated_cost_calls;
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
         for (t, n, c) in d.tools.with_cost() {
-            self.tools.add(t, n);
-            self.tools.add_cost(t, c);
+            let i = self.note_tool(t, n);
+            self.tools.add_cost_at(i, c);
         }
+        // The delta's turn bits, at this tally's positions of the same tools.
+        let at: Vec<u64> = d.tools.with_cost().map(|(t, _, _)| self.tools.index(t).map_or(0, bit)).collect();
+        let rebit = |t: &Turn| Turn {
+            tools: positions(t.tools).map(|j| at.get(j).copied().unwrap_or(0)).fold(0, |a, b| a | b),
+            ..*t
+        };
+        let (head, turn) = (rebit(&d.head), rebit(&d.turn));
         self.heartbeat_cost += d.heartbeat_cost;
-        self.continue_turn(if d.opened { &d.head } else { &d.turn });
+        self.continue_turn(if d.opened { &head } else { &turn });
         if d.opened {
             if !self.opened {
                 self.head = std::mem::take(&mut self.turn);
                 self.opened = true;
             }
-            self.turn = d.turn;
+            self.turn = turn;
         }
         if let Some(f) = d.first_ms {
             self.first_ms = Some(self.first_ms.map_or(f, |x| x.min(f)));
@@ -442,17 +499,13 @@ impl Tally {
     /// Lines of a later delta that continue the open turn: each side's tools get the other
     /// side's part of the turn (what the delta counted for a tool it saw is its own part only).
     fn continue_turn(&mut self, more: &Turn) {
-        for t in &self.turn.tools {
-            if !more.tools.contains(t) {
-                self.tools.add_cost(t, more.cost);
-            }
+        for i in positions(self.turn.tools & !more.tools) {
+            self.tools.add_cost_at(i, more.cost);
         }
-        for t in &more.tools {
-            if !self.turn.tools.contains(t) {
-                self.tools.add_cost(t, self.turn.cost);
-                self.turn.tools.push(t.clone());
-            }
+        for i in positions(more.tools & !self.turn.tools) {
+            self.tools.add_cost_at(i, self.turn.cost);
         }
+        self.turn.tools |= more.tools;
         if self.turn.heartbeat {
             self.heartbeat_cost += more.cost;
         }
@@ -591,6 +644,15 @@ mod tests {
         free.add_line(&unpriced, &|_, _| 0.0);
         assert_eq!(free.tools.cost("exec"), 0.0);
         assert_eq!(free.tools.get("exec"), Some(1));
+    }
+
+    #[test]
+    fn turn_bits_follow_inserted_tools() {
+        assert_eq!(shift_up(0b101, 1), 0b1001);
+        assert_eq!(shift_up(0b1, 0), 0b10);
+        assert_eq!(shift_up(0b1, 5), 0b1);
+        assert_eq!(shift_up(1 << 63, 3), 0, "a tool pushed past position 63 leaves the turn");
+        assert_eq!(positions(0b1010).collect::<Vec<_>>(), vec![1, 3]);
     }
 
     #[test]
