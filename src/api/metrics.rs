@@ -48,6 +48,7 @@ fn top_and_other(mut v: Vec<(String, f64)>, n: usize) -> Vec<(String, f64)> {
 pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let mut o = Out(String::with_capacity(16 * 1024));
+    let jobs = super::usage::cron_jobs(ctx);
     {
         let st = ctx.index.read();
         // Tokens and cost by model, agent and kind, summed over the hourly cells.
@@ -127,7 +128,6 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         // (`crate::spend`); labels bounded: the top few, the rest as `other`.
         let month = crate::timefmt::month_start(now);
         let r = super::usage::Range::between(month, now.max(month + 1));
-        let jobs = super::usage::cron_jobs(&st);
         let sel = super::usage::select(&st, &r, &jobs, None);
         let mut providers: BTreeMap<&str, f64> = BTreeMap::new();
         super::usage::each_cell(&st, &r, &sel, |_, m, _, u, _| {

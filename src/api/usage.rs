@@ -129,17 +129,21 @@ fn range(req: &Req, now: i64) -> Result<Range, ApiError> {
 }
 
 /// Cron jobs by id, as [`spend::trigger`] names them; read from OpenClaw's store at most every
-/// 10 s (a job is renamed rarely, and the read is a database open).
-pub fn cron_jobs(st: &State) -> std::sync::Arc<HashMap<String, CronJob>> {
+/// 10 s (a job is renamed rarely, and the read is a database open). Call it before taking the
+/// index's lock: no lock is held while the store is read.
+pub fn cron_jobs(ctx: &Ctx) -> std::sync::Arc<HashMap<String, CronJob>> {
     type Jobs = Option<(std::time::Instant, std::sync::Arc<HashMap<String, CronJob>>)>;
     static JOBS: Mutex<Jobs> = Mutex::new(None);
-    let mut g = crate::sync::lock(&JOBS);
-    if let Some((at, jobs)) = g.as_ref() {
+    if let Some((at, jobs)) = crate::sync::lock(&JOBS).as_ref() {
         if at.elapsed() < std::time::Duration::from_secs(10) {
             return jobs.clone();
         }
     }
-    let store = match (&st.install.state_db, &st.install.cron_jobs_file) {
+    let (db, file) = {
+        let st = ctx.index.read();
+        (st.install.state_db.clone(), st.install.cron_jobs_file.clone())
+    };
+    let store = match (&db, &file) {
         (Some(db), _) => crate::sources::crons::read_state_db(db, 0),
         (None, Some(f)) => crate::sources::crons::read_legacy(f, 0),
         _ => Ok(Default::default()),
@@ -147,7 +151,7 @@ pub fn cron_jobs(st: &State) -> std::sync::Arc<HashMap<String, CronJob>> {
     let jobs: HashMap<String, CronJob> =
         store.map(|s| s.jobs.iter().filter_map(CronJob::of).collect()).unwrap_or_default();
     let jobs = std::sync::Arc::new(jobs);
-    *g = Some((std::time::Instant::now(), jobs.clone()));
+    *crate::sync::lock(&JOBS) = Some((std::time::Instant::now(), jobs.clone()));
     jobs
 }
 
@@ -352,8 +356,8 @@ fn part_rows<K: std::fmt::Display>(m: HashMap<K, Part>, field: &str) -> Vec<Valu
 
 pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
+    let jobs = cron_jobs(ctx);
     let st = ctx.index.read();
-    let jobs = cron_jobs(&st);
     // Unfiltered (but for agent and profile), the choices are what the answer holds: no second
     // look at every session.
     let f = &r.filter;
@@ -498,8 +502,8 @@ pub const RUNS_RULE: &str = "a run is a session; timesMedian = its cost in the s
 /// One row per (bucket, model, agent) with usage in the range, under the same filters.
 pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
     let r = range(req, ctx.index.now_ms())?;
+    let jobs = cron_jobs(ctx);
     let st = ctx.index.read();
-    let jobs = cron_jobs(&st);
     let sel = if r.filter.session_level() { select(&st, &r, &jobs, None) } else { Vec::new() };
     let mut rows: BTreeMap<(i64, u32, u16), Cell> = BTreeMap::new();
     each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
