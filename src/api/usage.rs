@@ -43,7 +43,8 @@ pub struct Filter {
     pub channel: Option<String>,
     /// Only sessions that called this tool at least once.
     pub tool: Option<String>,
-    /// Only sessions with this trigger (`crate::spend::trigger`).
+    /// Only sessions with this trigger (`crate::spend::trigger`); `heartbeat` also keeps the
+    /// conversations with heartbeat turns, whole.
     pub trigger: Option<String>,
 }
 
@@ -287,7 +288,10 @@ pub fn select<'a>(
         if let Some(c) = choices.as_deref_mut() {
             c.add(s, trigger);
         }
-        if f.trigger.as_deref().is_some_and(|t| !trigger.is(t))
+        // `heartbeat` also keeps the conversations the heartbeat ran in (whole sessions: their
+        // heartbeat turns have no hourly cells of their own).
+        let heartbeat_in = |t: &str| t == "heartbeat" && s.tally.heartbeat_cost > 0.0;
+        if f.trigger.as_deref().is_some_and(|t| !trigger.is(t) && !heartbeat_in(t))
             || f.tool.as_deref().is_some_and(|t| s.tally.tools.get(t).is_none())
             || f.channel
                 .as_deref()

@@ -126,6 +126,8 @@ fn filters_combine_and_narrow_every_figure_and_the_csv() {
         ("tool=exec&agent=ops", Box::new(|r| r["agent"] == "ops")),
         ("trigger=message%3Adirect&agent=main", Box::new(|r| r["agent"] == "main" && r["trigger"] == "message:direct")),
         ("trigger=cron%3Alab-cron", Box::new(|r| r["trigger"] == "cron:lab-cron")),
+        // The heartbeat ran inside the main session: that session, whole.
+        ("trigger=heartbeat", Box::new(|r| r["heartbeatTurnsCost"].as_f64().unwrap() > 0.0)),
         ("provider=fakellm&model=fakellm%2Ffake-model", Box::new(|_| true)),
         ("provider=anthropic", Box::new(|_| false)),
         ("channel=telegram", Box::new(|_| false)),
