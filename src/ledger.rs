@@ -251,6 +251,8 @@ fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
         "usage": usage_json(&t.usage),
         "models": t.models,
         "tools": t.tools,
+        "toolCost": t.tools.with_cost().map(|(n, _, c)| (n.to_string(), json!(c))).collect::<serde_json::Map<_, _>>(),
+        "heartbeatCost": t.heartbeat_cost,
         "firstMs": t.first_ms, "lastMs": t.last_ms,
         "lastStopReason": t.last_stop_reason, "lastKindAssistant": t.last_kind_assistant,
         "firstUserText": t.first_user_text,
@@ -305,6 +307,12 @@ fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
             t.tools.add(name, k.as_u64().unwrap_or(0));
         }
     }
+    if let Some(costs) = v.get("toolCost").and_then(Value::as_object) {
+        for (name, c) in costs {
+            t.tools.add_cost(name, c.as_f64().unwrap_or(0.0));
+        }
+    }
+    t.heartbeat_cost = v.get("heartbeatCost").and_then(Value::as_f64).unwrap_or(0.0);
     for h in v.get("hourly")?.as_array()? {
         let a = h.as_array()?;
         let model = a.get(1)?.as_u64()? as u32;

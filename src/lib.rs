@@ -28,6 +28,7 @@ mod pricing;
 mod redact;
 mod search;
 mod sources;
+mod spend;
 mod state;
 mod sync;
 mod system;

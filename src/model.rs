@@ -147,25 +147,118 @@ pub struct Tally {
     pub last_stop_reason: Option<String>,
     pub last_kind_assistant: bool,
     pub first_user_text: Option<String>,
+    /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
+    /// poll, see [`is_heartbeat_text`]): the heartbeat's share of a main session.
+    pub heartbeat_cost: f64,
+    /// The turn still open at the end of these lines (from the last user message on, or from
+    /// the first line when `opened` is false: then it continues the turn before).
+    #[serde(skip)]
+    pub turn: Turn,
+    /// These lines hold a user message: `turn` began here, and `head` is what came before it.
+    #[serde(skip)]
+    pub opened: bool,
+    /// With `opened`: the lines before the first user message, which continue the turn that
+    /// was open before them ([`Tally::merge`] adds them to it).
+    #[serde(skip)]
+    pub head: Turn,
     /// Usage by hour (epoch hour) and model, for time series.
     #[serde(skip)]
     pub hourly: Vec<HourUsage>,
 }
 
-/// Calls per tool name. A sorted vector: sessions use a handful of tools, and a map's nodes
-/// would cost more than the names. Iterates and serialises like a map.
+/// A turn: a user message and every line up to the next one (the model calls, tool calls and
+/// tool results it set off). The by-tool rule: a tool's cost is the sum of the costs of the
+/// model calls of every turn in which it was called at least once, the calls before its first
+/// use in the turn included. A turn that used two tools counts in full for each, so the
+/// by-tool figures overlap and do not add up to the total.
+///
+/// The tools called in the turn so far are bits over the positions of the tally's
+/// [`ToolCounts`] (moved along when a tool is inserted before them), so an open turn costs no
+/// allocation: exact for the first 64 tools of a session (sorted by name); a tool past those
+/// gets no turn cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Turn {
+    pub cost: f64,
+    pub tools: u64,
+    pub heartbeat: bool,
+}
+
+/// The bit of tool position `i` (none past 63).
+fn bit(i: usize) -> u64 {
+    if i < 64 {
+        1 << i
+    } else {
+        0
+    }
+}
+
+/// `mask` after a tool was inserted at position `i`: the bits at and above it move up by one.
+fn shift_up(mask: u64, i: usize) -> u64 {
+    if i >= 64 {
+        return mask;
+    }
+    let low = mask & (bit(i) - 1);
+    low | ((mask & !low) << 1)
+}
+
+/// The positions set in `mask`.
+fn positions(mask: u64) -> impl Iterator<Item = usize> {
+    (0..64).filter(move |i| mask & (1 << i) != 0)
+}
+
+/// Whether a user message is OpenClaw's heartbeat poll (its default prompt reads
+/// HEARTBEAT.md and asks for HEARTBEAT_OK; the poll marker of newer versions).
+pub fn is_heartbeat_text(t: &str) -> bool {
+    t.contains("HEARTBEAT_OK") || t.contains("Read HEARTBEAT.md") || t.contains("[OpenClaw heartbeat poll]")
+}
+
+/// Calls per tool name, and the cost of the turns that used the tool (the by-tool rule, see
+/// [`Turn`]). A sorted vector: sessions use a handful of tools, and a map's nodes would cost
+/// more than the names. Iterates and serialises like a map of calls.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ToolCounts(Vec<(String, u64)>);
+pub struct ToolCounts(Vec<(String, u64, f64)>);
 
 impl ToolCounts {
-    pub fn add(&mut self, name: &str, n: u64) {
-        match self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)) {
-            Ok(i) => self.0[i].1 += n,
-            Err(i) => self.0.insert(i, (name.to_string(), n)),
+    /// The index of `name`, and whether it was added now (the tools at and after it moved up
+    /// by one).
+    fn slot(&mut self, name: &str) -> (usize, bool) {
+        match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
+            Ok(i) => (i, false),
+            Err(i) => {
+                self.0.insert(i, (name.to_string(), 0, 0.0));
+                (i, true)
+            }
         }
     }
+    /// Adds `n` calls of `name`; returns [`Self::slot`].
+    pub fn add(&mut self, name: &str, n: u64) -> (usize, bool) {
+        let (i, new) = self.slot(name);
+        self.0[i].1 += n;
+        (i, new)
+    }
+    /// Adds to the cost of the turns that used `name`.
+    pub fn add_cost(&mut self, name: &str, cost: f64) {
+        let (i, _) = self.slot(name);
+        self.0[i].2 += cost;
+    }
+    fn add_cost_at(&mut self, i: usize, cost: f64) {
+        if let Some(t) = self.0.get_mut(i) {
+            t.2 += cost;
+        }
+    }
+    fn index(&self, name: &str) -> Option<usize> {
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok()
+    }
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.0.binary_search_by(|(t, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+    }
+    /// The cost of the model calls in the turns that used `name` (USD).
+    pub fn cost(&self, name: &str) -> f64 {
+        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map_or(0.0, |i| self.0[i].2)
+    }
+    /// (name, calls, turn cost) of every tool.
+    pub fn with_cost(&self) -> impl Iterator<Item = (&str, u64, f64)> {
+        self.0.iter().map(|(t, n, c)| (t.as_str(), *n, *c))
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -177,9 +270,10 @@ impl ToolCounts {
 
 impl<'a> IntoIterator for &'a ToolCounts {
     type Item = (&'a String, &'a u64);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (String, u64)>, fn(&'a (String, u64)) -> (&'a String, &'a u64)>;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, u64, f64)>, fn(&'a (String, u64, f64)) -> (&'a String, &'a u64)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(t, n)| (t, n))
+        self.0.iter().map(|(t, n, _)| (t, n))
     }
 }
 
@@ -216,6 +310,10 @@ impl ModelNames {
         self.ids.insert(name.to_string(), i);
         i
     }
+    /// The id of a name already interned.
+    pub fn find(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
     pub fn name(&self, id: u32) -> &str {
         self.names.get(id as usize).map(String::as_str).unwrap_or("?")
     }
@@ -232,6 +330,13 @@ impl Tally {
         match &line.kind {
             LineKind::User => {
                 self.user_messages += 1;
+                let next =
+                    Turn { heartbeat: line.user_text.as_deref().is_some_and(is_heartbeat_text), ..Turn::default() };
+                let before = std::mem::replace(&mut self.turn, next);
+                if !self.opened {
+                    self.head = before;
+                    self.opened = true;
+                }
                 // Kept only for sub-agents (their task); other sessions' text stays on disk.
                 // Redacted before it is cut, so that no part of a secret is kept.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
@@ -269,13 +374,32 @@ impl Tally {
             LineKind::Unknown => self.unknown_events += 1,
             LineKind::Session { .. } | LineKind::Meta => {}
         }
+        if !line.injected {
+            self.add_call(line, cost_of);
+        }
         for t in &line.tool_calls {
             self.tool_calls += 1;
-            self.tools.add(t, 1);
+            let i = self.note_tool(t, 1);
+            if i < 64 && self.turn.tools & bit(i) == 0 {
+                // First use in this turn: the turn's calls so far (this line's included) count.
+                self.tools.add_cost_at(i, self.turn.cost);
+                self.turn.tools |= bit(i);
+            }
         }
-        if line.injected {
-            return;
+    }
+
+    /// Adds `n` calls of tool `name`, keeping the turns' positions right; returns its position.
+    fn note_tool(&mut self, name: &str, n: u64) -> usize {
+        let (i, new) = self.tools.add(name, n);
+        if new {
+            self.turn.tools = shift_up(self.turn.tools, i);
+            self.head.tools = shift_up(self.head.tools, i);
         }
+        i
+    }
+
+    /// Adds the model call of a line, if it is one.
+    fn add_call(&mut self, line: &LineSummary, cost_of: &dyn Fn(&str, &Usage) -> f64) {
         if let (Some(model), Some((usage, has_cost))) = (&line.model, &line.usage) {
             let id = self.note_model(model);
             let mut u = usage.capped().0;
@@ -285,6 +409,13 @@ impl Tally {
             }
             let u = u.capped().0;
             self.usage.add(&u);
+            self.turn.cost += u.cost;
+            for i in positions(self.turn.tools) {
+                self.tools.add_cost_at(i, u.cost);
+            }
+            if self.turn.heartbeat {
+                self.heartbeat_cost += u.cost;
+            }
             let hour = line.ts_ms.or(self.last_ms).map_or(0, |t| (t / 3_600_000) as u32);
             self.add_hourly(HourUsage { hour, model: id, usage: u, calls: 1 });
         }
@@ -324,8 +455,25 @@ impl Tally {
         self.usage.add(&d.usage);
         self.estimated_cost_calls += d.estimated_cost_calls;
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
-        for (t, n) in &d.tools {
-            self.tools.add(t, *n);
+        for (t, n, c) in d.tools.with_cost() {
+            let i = self.note_tool(t, n);
+            self.tools.add_cost_at(i, c);
+        }
+        // The delta's turn bits, at this tally's positions of the same tools.
+        let at: Vec<u64> = d.tools.with_cost().map(|(t, _, _)| self.tools.index(t).map_or(0, bit)).collect();
+        let rebit = |t: &Turn| Turn {
+            tools: positions(t.tools).map(|j| at.get(j).copied().unwrap_or(0)).fold(0, |a, b| a | b),
+            ..*t
+        };
+        let (head, turn) = (rebit(&d.head), rebit(&d.turn));
+        self.heartbeat_cost += d.heartbeat_cost;
+        self.continue_turn(if d.opened { &head } else { &turn });
+        if d.opened {
+            if !self.opened {
+                self.head = std::mem::take(&mut self.turn);
+                self.opened = true;
+            }
+            self.turn = turn;
         }
         if let Some(f) = d.first_ms {
             self.first_ms = Some(self.first_ms.map_or(f, |x| x.min(f)));
@@ -346,6 +494,22 @@ impl Tally {
             h.model = remap[h.model as usize];
             self.add_hourly(h);
         }
+    }
+
+    /// Lines of a later delta that continue the open turn: each side's tools get the other
+    /// side's part of the turn (what the delta counted for a tool it saw is its own part only).
+    fn continue_turn(&mut self, more: &Turn) {
+        for i in positions(self.turn.tools & !more.tools) {
+            self.tools.add_cost_at(i, more.cost);
+        }
+        for i in positions(more.tools & !self.turn.tools) {
+            self.tools.add_cost_at(i, self.turn.cost);
+        }
+        self.turn.tools |= more.tools;
+        if self.turn.heartbeat {
+            self.heartbeat_cost += more.cost;
+        }
+        self.turn.cost += more.cost;
     }
 
     pub fn errors(&self) -> u64 {
@@ -427,6 +591,96 @@ mod tests {
         assert_eq!(t.usage.input, 0);
         assert!(t.models.is_empty());
         assert_eq!(t.assistant_messages, 1);
+    }
+
+    fn user(text: &str) -> LineSummary {
+        let mut l = LineSummary::new(LineKind::User);
+        l.user_text = Some(text.into());
+        l
+    }
+
+    /// A model call of `cost` USD that calls `tools`.
+    fn call(cost: f64, tools: &[&str]) -> LineSummary {
+        let mut l = assistant("a/x", 1, 1, Some(cost));
+        l.tool_calls = tools.iter().map(|t| t.to_string()).collect();
+        l
+    }
+
+    /// Two turns, hand-computed:
+    /// turn 1 ("fix it"): calls 1.0 (exec), 2.0 (read), 4.0 (no tool) → the turn cost 7.0
+    ///   counts for exec and for read (read's first use came after the first call: still all);
+    /// turn 2 (heartbeat poll): calls 0.5 (exec), 0.25 → 0.75 for exec and for the heartbeat;
+    /// before any user message: 8.0 (read), in no turn of these lines (a continuation).
+    /// exec = 7.0 + 0.75 = 7.75, read = 8.0 + 7.0 = 15.0, heartbeat = 0.75.
+    fn tool_lines() -> Vec<LineSummary> {
+        vec![
+            call(8.0, &["read"]),
+            user("fix it"),
+            call(1.0, &["exec"]),
+            call(2.0, &["read"]),
+            call(4.0, &[]),
+            user("[OpenClaw heartbeat poll]"),
+            call(0.5, &["exec", "exec"]),
+            call(0.25, &[]),
+        ]
+    }
+
+    #[test]
+    fn by_tool_rule_counts_whole_turns() {
+        let mut t = Tally::default();
+        for l in tool_lines() {
+            t.add_line(&l, &|_, _| 0.0);
+        }
+        assert!((t.tools.cost("exec") - 7.75).abs() < 1e-12);
+        assert!((t.tools.cost("read") - 15.0).abs() < 1e-12);
+        assert_eq!(t.tools.get("exec"), Some(3));
+        assert!((t.heartbeat_cost - 0.75).abs() < 1e-12);
+        assert_eq!(t.tools.cost("write"), 0.0);
+        // A session with no tool and no price: nothing to count, nothing invented.
+        let mut free = Tally::default();
+        free.add_line(&user("hi"), &|_, _| 0.0);
+        let mut unpriced = assistant("new/model", 1, 1000, None);
+        unpriced.tool_calls = vec!["exec".into()];
+        free.add_line(&unpriced, &|_, _| 0.0);
+        assert_eq!(free.tools.cost("exec"), 0.0);
+        assert_eq!(free.tools.get("exec"), Some(1));
+    }
+
+    #[test]
+    fn turn_bits_follow_inserted_tools() {
+        assert_eq!(shift_up(0b101, 1), 0b1001);
+        assert_eq!(shift_up(0b1, 0), 0b10);
+        assert_eq!(shift_up(0b1, 5), 0b1);
+        assert_eq!(shift_up(1 << 63, 3), 0, "a tool pushed past position 63 leaves the turn");
+        assert_eq!(positions(0b1010).collect::<Vec<_>>(), vec![1, 3]);
+    }
+
+    #[test]
+    fn by_tool_rule_survives_any_split_into_deltas() {
+        let lines = tool_lines();
+        // A turn open before the lines: "go" with a write call of 16.0. The lines' first call
+        // (8.0, read) continues it: the turn costs 24.0, for write and for read; then read gets
+        // 7.0 more from turn "fix it": write 24.0, read 31.0, exec 7.75 (as above).
+        let mut prefix = Tally::default();
+        prefix.add_line(&user("go"), &|_, _| 0.0);
+        prefix.add_line(&call(16.0, &["write"]), &|_, _| 0.0);
+        for cut1 in 0..=lines.len() {
+            for cut2 in cut1..=lines.len() {
+                let mut whole = prefix.clone();
+                for part in [&lines[..cut1], &lines[cut1..cut2], &lines[cut2..]] {
+                    let mut d = Tally::default();
+                    for l in part {
+                        d.add_line(l, &|_, _| 0.0);
+                    }
+                    whole.merge(d);
+                }
+                let at = format!("cut at {cut1}, {cut2}");
+                assert!((whole.tools.cost("write") - 24.0).abs() < 1e-12, "{at}: {}", whole.tools.cost("write"));
+                assert!((whole.tools.cost("read") - 31.0).abs() < 1e-12, "{at}: {}", whole.tools.cost("read"));
+                assert!((whole.tools.cost("exec") - 7.75).abs() < 1e-12, "{at}");
+                assert!((whole.heartbeat_cost - 0.75).abs() < 1e-12, "{at}");
+            }
+        }
     }
 
     /// Found by fuzzing (fuzz/regressions/transcript/usage-u64-max.jsonl): two lines claiming

@@ -597,6 +597,24 @@ impl State {
         (total, by_model)
     }
 
+    /// The last `hours` hours (the current one included) against the same hour on the
+    /// previous days (`crate::spend::hour_checks`), for the agents `keep` keeps.
+    pub fn hour_checks(&self, now: i64, hours: u32, keep: &dyn Fn(u16) -> bool) -> Vec<crate::spend::HourCheck> {
+        const HOUR: i64 = 3_600_000;
+        let now_h = (now.max(0) / HOUR) as u32;
+        let from = now_h.saturating_sub(hours + 24 * crate::spend::BASELINE_DAYS as u32);
+        let mut by_hour: HashMap<u32, (f64, f64)> = HashMap::new();
+        for (&(h, _, a), c) in self.hourly.range((from, 0, 0)..(now_h + 1, 0, 0)) {
+            if keep(a) {
+                let e = by_hour.entry(h).or_default();
+                e.0 += c.usage.cost;
+                e.1 += c.usage.total_tokens() as f64;
+            }
+        }
+        let first = self.hourly.keys().next().map_or(now_h, |k| k.0);
+        crate::spend::hour_checks(&|h| by_hour.get(&h).copied().unwrap_or_default(), now_h, hours, first)
+    }
+
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {
         self.by_key.get(key).and_then(|id| self.sessions.get(id)).map(|b| &**b)
     }

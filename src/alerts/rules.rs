@@ -23,10 +23,21 @@ pub enum RuleKind {
     /// What a cron job's runs say beyond their status (`cron_health.rs`): failures in a row,
     /// silent failures, short or repeated output, slow, stuck or missed runs.
     CronHealth,
+    /// The current or the last hour's cost or tokens above the same hour's rolling 7-day
+    /// baseline (`crate::spend`: median + max(4 × 1.4826 × MAD, floor)).
+    SpendAnomaly,
 }
 
-pub const RULE_KINDS: &[&str] =
-    &["token_spike", "error_rate", "long_session", "cron_failure", "disk", "gateway_down", "cron_health"];
+pub const RULE_KINDS: &[&str] = &[
+    "token_spike",
+    "error_rate",
+    "long_session",
+    "cron_failure",
+    "disk",
+    "gateway_down",
+    "cron_health",
+    "spend_anomaly",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -84,6 +95,10 @@ impl Rule {
                 no_unknown(o, &fields(&common, &[]), w)?;
                 RuleKind::CronHealth
             }
+            "spend_anomaly" => {
+                no_unknown(o, &fields(&common, &[]), w)?;
+                RuleKind::SpendAnomaly
+            }
             k => return Err(format!("rule: unknown kind {k:?}; use one of {}", RULE_KINDS.join(", "))),
         };
         let name = string(o, "name", w, 200)?.filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(&kind));
@@ -105,6 +120,7 @@ impl Rule {
             RuleKind::Disk { .. } => "disk",
             RuleKind::GatewayDown => "gateway_down",
             RuleKind::CronHealth => "cron_health",
+            RuleKind::SpendAnomaly => "spend_anomaly",
         }
     }
 
@@ -123,7 +139,7 @@ impl Rule {
             }
             RuleKind::LongSession { minutes } | RuleKind::CronFailure { minutes } => j["minutes"] = json!(minutes),
             RuleKind::Disk { percent } => j["percent"] = json!(percent),
-            RuleKind::GatewayDown | RuleKind::CronHealth => {}
+            RuleKind::GatewayDown | RuleKind::CronHealth | RuleKind::SpendAnomaly => {}
         }
         j
     }
@@ -138,6 +154,7 @@ pub(super) fn default_name(k: &RuleKind) -> String {
         RuleKind::Disk { percent } => format!("Disk fuller than {percent}%"),
         RuleKind::GatewayDown => "Gateway down".into(),
         RuleKind::CronHealth => "Cron job unhealthy".into(),
+        RuleKind::SpendAnomaly => "Unusual hourly cost or tokens".into(),
     }
 }
 
@@ -230,6 +247,9 @@ pub struct Observations {
     pub disks: Vec<(String, String, f64)>,
     /// (port, open), when the gateway port was checked.
     pub gateway: Option<(u16, bool)>,
+    /// The last whole hour and the current one against their baselines (only when a
+    /// `spend_anomaly` rule is on).
+    pub hours: Vec<crate::spend::HourCheck>,
 }
 
 /// An alert before it is recorded.
@@ -380,5 +400,31 @@ pub fn evaluate(rule: &Rule, obs: &Observations) -> Vec<Alert> {
             )],
             _ => Vec::new(),
         },
+        RuleKind::SpendAnomaly => obs
+            .hours
+            .iter()
+            .flat_map(|h| [("cost", &h.cost, h), ("tokens", &h.tokens, h)])
+            .filter(|(_, c, _)| c.anomalous)
+            .map(|(metric, c, h)| {
+                let b = c.baseline.expect("an anomaly has a baseline");
+                let (v, m, t) = if metric == "cost" {
+                    (format!("USD {:.2}", c.value), format!("USD {:.2}", b.median), format!("USD {:.2}", b.threshold))
+                } else {
+                    (format!("{:.0} tokens", c.value), format!("{:.0}", b.median), format!("{:.0}", b.threshold))
+                };
+                let at = crate::timefmt::iso(h.hour as i64 * 3_600_000);
+                base(
+                    &format!(":{metric}:{}", h.hour),
+                    "warning",
+                    format!("Unusual hour: {v} since {at}"),
+                    format!(
+                        "The hour from {at}{} used {v}; the same hour on the previous days: median {m}, threshold {t}.",
+                        if h.partial { " (not over yet)" } else { "" }
+                    ),
+                    json!({"metric": metric, "hourMs": h.hour as i64 * 3_600_000, "partial": h.partial, "value": c.value,
+                        "median": b.median, "mad": b.mad, "threshold": b.threshold}),
+                )
+            })
+            .collect(),
     }
 }

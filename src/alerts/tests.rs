@@ -102,7 +102,7 @@ fn rules_decode_with_defaults_and_clear_errors() {
                 o.remove("tokens");
                 o.remove("minutes")
             }
-            "gateway_down" | "cron_health" => {
+            "gateway_down" | "cron_health" | "spend_anomaly" => {
                 o.remove("tokens");
                 o.remove("percent");
                 o.remove("minutes")
@@ -228,4 +228,28 @@ fn email_message_is_dot_stuffed_and_encoded() {
             && is_loopback("localhost")
             && !is_loopback("mail.example.com")
     );
+}
+
+#[test]
+fn spend_anomaly_alerts_once_per_hour_and_metric() {
+    let rule = Rule::from_json(&json!({"kind": "spend_anomaly"}), 9).unwrap();
+    assert_eq!(rule.name, "Unusual hourly cost or tokens");
+    // Hour 1000 cost USD 6 against USD 0.50 on each of the 7 days before (threshold 1.50);
+    // tokens as usual. Hour 999: nothing at all.
+    let usage = |h: u32| match h {
+        1000 => (6.0, 10_000.0),
+        h if (1000 - h) % 24 == 0 => (0.5, 10_000.0),
+        _ => (0.0, 0.0),
+    };
+    let obs = Observations { hours: crate::spend::hour_checks(&usage, 1000, 2, 0), ..Default::default() };
+    let a = evaluate(&rule, &obs);
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0].dedupe, "rule:9:cost:1000");
+    assert_eq!(a[0].data["threshold"], json!(1.5));
+    assert_eq!(a[0].data["partial"], json!(true));
+    assert!(a[0].title.contains("USD 6.00"), "{}", a[0].title);
+    // USD 1.40 in that hour stays under the floor: no alert.
+    let calm = |h: u32| if h == 1000 { (1.4, 10_000.0) } else { usage(h) };
+    let obs = Observations { hours: crate::spend::hour_checks(&calm, 1000, 2, 0), ..Default::default() };
+    assert!(evaluate(&rule, &obs).is_empty());
 }

@@ -86,6 +86,19 @@ pub fn month_gauges(st: &State, now: i64) -> MonthGauges {
     }
 }
 
+/// Hours of `anomalies.hours` (the current one included).
+const ANOMALY_HOURS: u32 = 24;
+
+/// An hour's check as the API shows it.
+pub fn hour_check_json(c: &crate::spend::HourCheck) -> Value {
+    let one = |x: &crate::spend::Check, money: bool| {
+        let r = |v: f64| if money { json!(round_cost(v)) } else { json!(v.round()) };
+        json!({"value": r(x.value), "median": x.baseline.map(|b| r(b.median)), "mad": x.baseline.map(|b| r(b.mad)),
+            "threshold": x.baseline.map(|b| r(b.threshold)), "anomalous": x.anomalous})
+    };
+    json!({"t": c.hour as i64 * HOUR, "partial": c.partial, "cost": one(&c.cost, true), "tokens": one(&c.tokens, false)})
+}
+
 /// The answer, cached like `/api/overview`; the budget limits are part of the cache key (a
 /// change of limits does not change the index).
 pub fn cached_get(req: &Req, ctx: &Ctx) -> Answer {
@@ -165,11 +178,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         b.1.cache_read.cmp(&a.1.cache_read).then_with(|| a.0.id.cmp(&b.0.id))
     };
     let sessions_with_cache = sessions.len();
-    if sessions.len() > TOP_SESSIONS {
-        sessions.select_nth_unstable_by(TOP_SESSIONS - 1, order);
-        sessions.truncate(TOP_SESSIONS);
-    }
-    sessions.sort_by(order);
+    super::top_n(&mut sessions, TOP_SESSIONS, order);
     let top_sessions: Vec<Value> = sessions
         .iter()
         .map(|(s, f)| {
@@ -199,6 +208,8 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         })
         .collect();
     agent_rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1["agent"].as_str().cmp(&b.1["agent"].as_str())));
+
+    let checks = st.hour_checks(now, ANOMALY_HOURS, &keep);
 
     // Budget limits: spend in the period and the crossing at the scope's 7-day mean.
     let mut budgets = Vec::new();
@@ -269,6 +280,13 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
             "monthEndMs": p.month_end_ms,
         },
         "budgets": {"rateMethod": insight::RATE_METHOD, "limits": budgets},
+        "anomalies": {
+            "method": crate::spend::ANOMALY_METHOD,
+            "costFloorUsd": crate::spend::COST_FLOOR_USD,
+            "tokenFloor": crate::spend::TOKEN_FLOOR,
+            "hours": checks.iter().map(hour_check_json).collect::<Vec<_>>(),
+            "anomalous": checks.iter().filter(|c| c.cost.anomalous || c.tokens.anomalous).map(hour_check_json).collect::<Vec<_>>(),
+        },
         "cache": {
             "month": cache_json(&cache_month),
             "days": CACHE_DAYS,

@@ -32,9 +32,23 @@ impl Out {
     }
 }
 
+/// Label values shown per breakdown; the rest are summed as `other`.
+const LABELS_SHOWN: usize = 8;
+
+/// The `n` largest (name, value) pairs, and the rest summed as `other` (when there is a rest).
+fn top_and_other(mut v: Vec<(String, f64)>, n: usize) -> Vec<(String, f64)> {
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    if v.len() > n {
+        let rest = v.drain(n..).map(|x| x.1).sum();
+        v.push(("other".into(), rest));
+    }
+    v
+}
+
 pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let mut o = Out(String::with_capacity(16 * 1024));
+    let jobs = super::usage::cron_jobs(ctx);
     {
         let st = ctx.index.read();
         // Tokens and cost by model, agent and kind, summed over the hourly cells.
@@ -110,6 +124,41 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             "USD saved by cache reads against the input price this month (models with a known price).",
         );
         o.sample("clawmetry_cache_saved_usd", &[], crate::state::round_cost(g.cache.saved.unwrap_or(0.0)));
+        // Where the money goes this month, and the hour against its baseline
+        // (`crate::spend`); labels bounded: the top few, the rest as `other`.
+        let month = crate::timefmt::month_start(now);
+        let r = super::usage::Range::between(month, now.max(month + 1));
+        let sel = super::usage::select(&st, &r, &jobs, None);
+        let mut providers: BTreeMap<&str, f64> = BTreeMap::new();
+        super::usage::each_cell(&st, &r, &sel, |_, m, _, u, _| {
+            *providers.entry(crate::spend::provider(st.models.name(m))).or_default() += u.cost;
+        });
+        let triggers = super::usage::by_trigger(&sel).into_iter().map(|(k, p)| (k.to_string(), p.cost)).collect();
+        let providers = providers.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
+        for (name, label, what, rows) in [
+            ("clawmetry_month_cost_by_trigger_usd", "trigger", "trigger", triggers),
+            ("clawmetry_month_cost_by_provider_usd", "provider", "model provider", providers),
+        ] {
+            o.family(name, "gauge", &format!("Cost this month by {what} (top 8, the rest as other)."));
+            for (k, c) in top_and_other(rows, LABELS_SHOWN) {
+                o.sample(name, &[(label, &k)], crate::state::round_cost(c));
+            }
+        }
+        if let Some(c) = st.hour_checks(now, 1, &|_| true).last() {
+            o.family("clawmetry_hour_cost_usd", "gauge", "Cost in the current hour so far.");
+            o.sample("clawmetry_hour_cost_usd", &[], crate::state::round_cost(c.cost.value));
+            o.family("clawmetry_hour_cost_threshold_usd", "gauge", "Anomaly threshold of the current hour's cost: median of the same hour on the 7 days before + max(4 x 1.4826 x MAD, USD 1); absent without 3 days of history.");
+            if let Some(b) = c.cost.baseline {
+                o.sample("clawmetry_hour_cost_threshold_usd", &[], crate::state::round_cost(b.threshold));
+            }
+            o.family(
+                "clawmetry_hour_anomaly",
+                "gauge",
+                "1 when the current hour's cost or tokens exceed their threshold.",
+            );
+            o.sample("clawmetry_hour_anomaly", &[("metric", "cost")], if c.cost.anomalous { 1.0 } else { 0.0 });
+            o.sample("clawmetry_hour_anomaly", &[("metric", "tokens")], if c.tokens.anomalous { 1.0 } else { 0.0 });
+        }
         let h = &st.health;
         o.family("clawmetry_index_ready", "gauge", "1 once the cold index is complete.");
         o.sample("clawmetry_index_ready", &[], if h.ready { 1.0 } else { 0.0 });

@@ -6,6 +6,7 @@ use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, Fate, Session, State, Store};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// A session as every endpoint shows it.
 pub fn summary(st: &State, s: &Session, now: i64) -> Value {
@@ -332,7 +333,32 @@ pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Answer {
         None => Vec::new(),
     };
     v["children"] = Value::Array(children);
+    let (cost, sessions) =
+        crate::spend::tree_cost(&s.id, &|id| st.sessions.get(id).map_or(0.0, |c| c.tally.usage.cost), &child_map(&st));
+    v["treeCost"] = json!({"cost": round_cost(cost), "sessions": sessions,
+        "method": "this session's cost plus that of every sub-agent it spawned, and theirs, each once"});
     Ok(Resp::json(&v))
+}
+
+/// Session id -> the ids of the sub-agent sessions it spawned: by the child's parent key in
+/// the session index, and by the sub-agent run records (a requester and its child).
+fn child_map(st: &State) -> HashMap<&str, Vec<&str>> {
+    let id_of = |k: &str| st.by_key.get(k).map(String::as_str);
+    let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
+    for c in st.sessions.values() {
+        if let Some(p) = c.meta.parent_key.as_deref().and_then(id_of) {
+            m.entry(p).or_default().push(&c.id);
+        }
+    }
+    for r in st.subagent_runs.values() {
+        if let (Some(p), Some(c)) = (r.requester_key.as_deref().and_then(id_of), id_of(&r.child_key)) {
+            let v = m.entry(p).or_default();
+            if !v.contains(&c) {
+                v.push(c);
+            }
+        }
+    }
+    m
 }
 
 /// Sub-agent sessions, newest first, with task, parent, runtime, tokens and tools.

@@ -23,7 +23,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
 
 /// Every file of the UI. `tests/it/ui_static.rs` checks that each file under `static/` is here.
-pub const ASSETS: [Asset; 70] = [
+pub const ASSETS: [Asset; 71] = [
     asset!("/index.html", HTML),
     asset!("/app.js", JS),
     asset!("/app.css", CSS),
@@ -91,6 +91,7 @@ pub const ASSETS: [Asset; 70] = [
     asset!("/js/usage/charts.js", JS),
     asset!("/js/usage/range.js", JS),
     asset!("/js/usage/tables.js", JS),
+    asset!("/js/usage/where.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.iife.min.js", JS),
     asset!("/vendor/uplot-1.6.32/uPlot.min.css", CSS),
     asset!("/vendor/uplot-1.6.32/LICENSE", "text/plain; charset=utf-8"),

@@ -230,6 +230,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
         .iter()
         .filter_map(|d| Some((d[0].as_str()?.to_string(), d[1].as_str()?.to_string(), d[2].as_f64()?)))
         .collect();
+    l.obs.hours = if needs("spend_anomaly") { mon.index.read().hour_checks(now, 2, &|_| true) } else { Vec::new() };
     l.obs.gateway = l.gateway_open.map(|open| (mon.index.read().install.gateway_port, open));
     for rule in &cfg.rules {
         for a in alerts::evaluate(rule, &l.obs) {

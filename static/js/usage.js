@@ -1,11 +1,13 @@
 // Usage & cost: totals, cost and tokens over time (uPlot, loaded on first use), tables per model,
 // agent and session, and the CSV of the same range. Range, step and agent live in the URL:
-// #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days).
+// #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days);
+// the filters of usage/where.js too (model, provider, channel, tool, trigger).
 import { loader } from './loader.js';
 import { cacheSection } from './usage/cache.js';
 import { chartHeight, drawCharts } from './usage/charts.js';
 import { DAY, isoDay, shell, span, syncForm } from './usage/range.js';
 import { render } from './usage/tables.js';
+import { fillFilters, filterParams, wireFilters } from './usage/where.js';
 import { $, api, clock, debounce, qs, setHTML, setQuery, chartWidth, loadUplot, fillAgentFilters } from './util.js';
 
 /** The range form's controls: each changes the URL, which reloads the page. */
@@ -44,6 +46,7 @@ export function mount(root, route, app) {
     .then((h) => fillAgentFilters(form, h, q))
     .catch(() => {});
   wire(form, () => span(q, earliest));
+  wireFilters($('#u-filters', root), setQuery);
 
   function destroyCharts() {
     for (const c of charts) c.u.destroy();
@@ -61,7 +64,14 @@ export function mount(root, route, app) {
       }
       const sp = span(q, earliest);
       syncForm(root, form, q, sp);
-      const params = { from: sp.from, to: sp.to, step: sp.step, agent: q.agent, profile: q.profile };
+      const params = {
+        from: sp.from,
+        to: sp.to,
+        step: sp.step,
+        agent: q.agent,
+        profile: q.profile,
+        ...filterParams(q),
+      };
       $('#u-csv', root).href = `/api/usage.csv${qs(params)}`;
       const [d, U, ins] = await Promise.all([
         api(`/api/usage${qs(params)}`, { signal }),
@@ -73,6 +83,7 @@ export function mount(root, route, app) {
     render({ d, U, sp, ins }) {
       lastData = d;
       destroyCharts();
+      fillFilters($('#u-filters', root), d.choices, q);
       if (!render(body, d, sp, q)) return;
       charts = drawCharts(root, d, U);
       body.insertAdjacentHTML('beforeend', String(cacheSection(ins.cache)));

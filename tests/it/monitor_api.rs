@@ -225,7 +225,7 @@ fn custom_rules_fire_once_per_cooldown() {
 
     let rules = s.get("/api/alerts/rules");
     assert_eq!(rules["rules"].as_array().unwrap().len(), 7);
-    assert_eq!(rules["kinds"].as_array().unwrap().len(), 7);
+    assert_eq!(rules["kinds"].as_array().unwrap().len(), 8);
     s.send("DELETE", &format!("/api/alerts/rules/{}", ids[0]), &json!({}), 200);
     s.send("DELETE", &format!("/api/alerts/rules/{}", ids[0]), &json!({}), 404);
     s.send("PUT", "/api/alerts/rules/999", &json!({"kind": "disk", "percent": 5}), 404);

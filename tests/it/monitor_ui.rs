@@ -83,9 +83,13 @@ fn health_and_alerts_views_in_a_browser() {
         &format!("document.querySelector('#nav-unread').textContent === '{unread}' && !document.querySelector('#nav-unread').hidden"),
         Duration::from_secs(10),
     );
-    assert_eq!(page.count("#a-log tr.unread") as u64, unread);
+    assert_eq!(page.count("#a-log tr.unread"), unread);
     page.click("#a-ack-all");
-    page.wait_for("all read", "document.querySelector('#nav-unread').hidden && !document.querySelector('#a-log tr.unread')", Duration::from_secs(10));
+    page.wait_for(
+        "all read",
+        "document.querySelector('#nav-unread').hidden && !document.querySelector('#a-log tr.unread')",
+        Duration::from_secs(10),
+    );
     assert_eq!(server.get("/api/alerts?limit=1")["unread"], 0);
     let (st, e) = server.call("POST", "/api/alerts/ack", Some(&serde_json::json!({"ids": "x"})));
     assert_eq!(st, 400, "{e}");

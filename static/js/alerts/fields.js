@@ -23,6 +23,7 @@ export const RULES = {
   disk: { label: 'Disk full', fields: [['percent', 'fuller than (%)', 90]] },
   gateway_down: { label: 'Gateway down', fields: [] },
   cron_health: { label: 'Cron job unhealthy (silent failures, repeats, missed runs)', fields: [] },
+  spend_anomaly: { label: 'Unusual hourly cost or tokens', fields: [] },
 };
 export const W = 'width:100%;max-width:28em;box-sizing:border-box';
 export const num = (v) => (v === '' || v == null ? null : Number(v));

@@ -69,4 +69,34 @@ function cache(c) {
   </section>`;
 }
 
-export const insightPanels = (ins) => html`<div class="cols">${forecast(ins)}${cache(ins.cache)}</div>`;
+const hourLabel = (t) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+
+function anomalyRow(h) {
+  const what = [];
+  if (h.cost.anomalous) what.push(html`cost <b>${fmtCost(h.cost.value)}</b> (usually ${fmtCost(h.cost.median)})`);
+  if (h.tokens.anomalous)
+    what.push(html`tokens <b>${fmtTokens(h.tokens.value)}</b> (usually ${fmtTokens(h.tokens.median)})`);
+  return html`<li>${hourLabel(h.t)} UTC${h.partial ? ' (this hour, so far)' : ''}: ${what.map((w, i) =>
+    i ? html` and ${w}` : w,
+  )}</li>`;
+}
+
+/** Hours of the last day whose cost or tokens were far above the same hour on the days before. */
+function anomalies(a) {
+  const now = a.hours[a.hours.length - 1];
+  const base =
+    now?.cost.threshold == null ? 'not enough history yet (3 days)' : `alarm above ${fmtCost(now.cost.threshold)}`;
+  const body = a.anomalous.length
+    ? html`<ul class="bad" id="anomaly-list">${a.anomalous.map(anomalyRow)}</ul>`
+    : html`<p class="muted" id="anomaly-none">No unusual hour in the last 24 hours.</p>`;
+  return html`<section class="panel" id="anomalies">
+    <h2>Unusual hours <span class="muted">(last 24 h, UTC)</span></h2>
+    ${body}
+    <p class="muted small" title="${a.method}">This hour: ${now ? fmtCost(now.cost.value) : '–'} so far, ${base}.
+      An hour is unusual when it is far above the median of the same hour on the 7 days before (median and MAD;
+      below ${fmtCost(a.costFloorUsd)} or ${fmtTokens(a.tokenFloor)} tokens more never counts).</p>
+  </section>`;
+}
+
+export const insightPanels = (ins) =>
+  html`<div class="cols">${forecast(ins)}${cache(ins.cache)}</div>${ins.anomalies ? anomalies(ins.anomalies) : ''}`;

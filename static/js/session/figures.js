@@ -47,6 +47,15 @@ export function figures(s, id) {
       ${kv('Errors', errors)}
       ${kv('Tokens', html`<span title="${fmtInt(t.total)}">${fmtTokens(t.total)}</span>`)}
       ${kv('Cost', cost(s))}
+      ${
+        s.treeCost && s.treeCost.sessions > 1
+          ? kv(
+              'With sub-agents',
+              html`<b data-k="tree-cost" title="${s.treeCost.method}">${fmtCost(s.treeCost.cost)}</b>
+              <span class="muted">(${s.treeCost.sessions} sessions)</span>`,
+            )
+          : ''
+      }
     </dl>`;
 }
 

@@ -1,6 +1,7 @@
 // The usage page's range: the form (range, step, profile, agent, CSV link) and what it selects
 // in epoch ms, in UTC days.
 import { $, clock, html } from '../util.js';
+import { FILTERS, filterSelects } from './where.js';
 
 export const DAY = 86_400_000;
 export const HOUR = 3_600_000;
@@ -38,6 +39,7 @@ export function shell() {
     <select name="profile" aria-label="OpenClaw profile" hidden><option value="">All profiles</option></select>
     <select name="agent" aria-label="Agent"><option value="">All agents</option></select>
     <a class="button" id="u-csv" download>Download CSV</a>
+    ${filterSelects()}
   </form>
   <p class="muted small" id="u-span"></p>
   <div id="u-body"><p class="loading">Loading…</p></div>`;
@@ -100,5 +102,8 @@ export function syncForm(root, form, q, sp) {
   const last = sp.step === 'day' ? isoDay(sp.to - 1) : new Date(sp.to).toISOString().slice(0, 16).replace('T', ' ');
   const first = sp.step === 'day' ? isoDay(sp.from) : new Date(sp.from).toISOString().slice(0, 16).replace('T', ' ');
   $('#u-span', root).textContent =
-    `${first} to ${last} (UTC), ${sp.step === 'hour' ? 'hourly' : 'daily'}${q.agent ? `, agent ${q.agent}` : ''}`;
+    `${first} to ${last} (UTC), ${sp.step === 'hour' ? 'hourly' : 'daily'}${q.agent ? `, agent ${q.agent}` : ''}` +
+    FILTERS.filter(([k]) => q[k])
+      .map(([k]) => `, ${k} ${q[k]}`)
+      .join('');
 }

@@ -15,13 +15,15 @@ import {
 } from '../util.js';
 
 import { isoDay } from './range.js';
+import { wherePanels } from './where.js';
 
 const card = (label, value, sub, k) => html`<div class="card" data-k="${k}"><span class="label">${label}</span><b
   class="num">${value}</b><span class="sub">${sub}</span></div>`;
 
 function nothing(body, sp, q) {
   const agent = q.agent ? ` for agent ${q.agent}` : '';
-  const text = `Nothing was recorded between ${isoDay(sp.from)} and ${isoDay(sp.to - 1)} (UTC)${agent}.`;
+  const filtered = ['model', 'provider', 'channel', 'tool', 'trigger'].some((k) => q[k]) ? ' under these filters' : '';
+  const text = `Nothing was recorded between ${isoDay(sp.from)} and ${isoDay(sp.to - 1)} (UTC)${agent}${filtered}.`;
   setHTML(
     body,
     empty('No model calls in this range', text, html`<p><a href="#/usage?range=all">Show all time</a></p>`),
@@ -58,6 +60,7 @@ export function render(body, d, sp, q) {
     ${cards(d, t)}
     ${chartPanel('Cost', sp.step, 'model', 'c-cost')}
     ${chartPanel('Tokens', sp.step, 'kind', 'c-tokens')}
+    ${wherePanels(d)}
     <section class="panel" id="u-models"><h2>By model</h2>${table(d.byModel, 'model', t)}</section>
     <section class="panel" id="u-agents"><h2>By agent</h2>${table(d.byAgent, 'agent', t)}</section>
     <section class="panel" id="u-sessions"><h2>By session <span class="muted">(${shown})</span></h2>${sessionTable(
