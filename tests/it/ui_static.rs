@@ -8,8 +8,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// The whole UI (HTML + JS + CSS + vendor) must stay under this, uncompressed. 250 KiB until the
-/// Activity view and the export menus (issue 15) came; the ARM binaries stay under their 6 MB.
-const BUDGET: usize = 300 * 1024;
+/// Activity view and the export menus (issue 15) came, 300 KiB until search, the guard, where the
+/// money goes, provider quotas, cron health and the installable app (issues 15-17, 19): 316 KB
+/// then, 129 KB gzipped file by file; the ARM binaries stay under their 6 MB.
+const BUDGET: usize = 330 * 1024;
 /// The home-screen icons (PNG, already compressed: served as they are), apart.
 const ICONS_BUDGET: usize = 32 * 1024;
 
