@@ -620,6 +620,16 @@ impl State {
     }
 
     /// The OpenClaw profile an agent (as the index names it) belongs to.
+    /// What the index knows of a cron run's session (by id, else by key), for `cron_health`.
+    pub fn cron_run_facts(&self, run: &Value) -> Option<crate::cron_health::RunFacts> {
+        let s = run["sessionId"]
+            .as_str()
+            .and_then(|id| self.sessions.get(id))
+            .map(|b| &**b)
+            .or_else(|| run["sessionKey"].as_str().and_then(|k| self.session(k)))?;
+        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
+    }
+
     pub fn profile_of(&self, agent: &str) -> &str {
         self.install.agents.iter().find(|a| a.id == agent).map_or(self.install.profile.as_str(), |a| a.profile.as_str())
     }

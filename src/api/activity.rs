@@ -140,12 +140,7 @@ fn subagent_rows(ctx: &Ctx, req: &Req, limit: usize) -> Vec<Value> {
 /// activity rows, with their job's name; a run's session gives its agent and profile.
 fn cron_rows(ctx: &Ctx, req: &Req, limit: usize) -> Vec<Value> {
     let install = ctx.index.read().install.clone();
-    let store = match (&install.state_db, &install.cron_jobs_file) {
-        (Some(db), _) => crons::read_state_db(db, limit),
-        (None, Some(f)) => crons::read_legacy(f, limit),
-        _ => return Vec::new(),
-    };
-    let Ok(store) = store else { return Vec::new() };
+    let Some(Ok(store)) = crons::read_installed(&install, limit) else { return Vec::new() };
     let name_of = |id: &str| {
         store.jobs.iter().find(|j| j["id"] == id).and_then(|j| j["name"].as_str().or(j["displayName"].as_str()))
     };

@@ -131,14 +131,7 @@ fn from_disk(ctx: &Ctx, max_runs: usize) -> (&'static str, Result<store::Store, 
 pub fn add_health(ctx: &Ctx, jobs: &mut [Value], now: i64) {
     let gateway_up = ctx.gateway.connected();
     let st = ctx.index.read();
-    let facts = |r: &Value| {
-        let s = r["sessionId"]
-            .as_str()
-            .and_then(|id| st.sessions.get(id))
-            .map(|b| &**b)
-            .or_else(|| r["sessionKey"].as_str().and_then(|k| st.session(k)))?;
-        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
-    };
+    let facts = |r: &Value| st.cron_run_facts(r);
     for j in jobs.iter_mut() {
         j["health"] = crate::cron_health::assess(j, now, gateway_up, &facts);
     }

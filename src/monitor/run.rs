@@ -326,22 +326,10 @@ pub fn failed_run(r: &Value, jobs: &[Value]) -> Option<alerts::CronFailure> {
 fn cron_health(mon: &Monitor, now: i64) -> Vec<(String, String, serde_json::Value)> {
     use crate::sources::crons;
     let install = mon.index.read().install.clone();
-    let store = match (&install.state_db, &install.cron_jobs_file) {
-        (Some(db), _) => crons::read_state_db(db, 500),
-        (None, Some(f)) => crons::read_legacy(f, 500),
-        _ => return Vec::new(),
-    };
-    let Ok(store) = store else { return Vec::new() };
+    let Some(Ok(store)) = crons::read_installed(&install, 500) else { return Vec::new() };
     let gateway_up = mon.gateway.connected();
     let st = mon.index.read();
-    let facts = |r: &serde_json::Value| {
-        let s = r["sessionId"]
-            .as_str()
-            .and_then(|id| st.sessions.get(id))
-            .map(|b| &**b)
-            .or_else(|| r["sessionKey"].as_str().and_then(|k| st.session(k)))?;
-        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
-    };
+    let facts = |r: &serde_json::Value| st.cron_run_facts(r);
     let mut out = Vec::new();
     for j in &store.jobs {
         let job = crons::job(j, &store.runs, 10);
@@ -358,12 +346,6 @@ fn cron_health(mon: &Monitor, now: i64) -> Vec<(String, String, serde_json::Valu
 /// Failed cron runs since `since_ms`, from OpenClaw's own store (read-only): the state database
 /// (2026.6+) or the file era's `cron/jobs.json` + `cron/runs/`.
 pub fn read_cron_failures(install: &crate::sources::detect::Install, since_ms: i64) -> Vec<alerts::CronFailure> {
-    use crate::sources::crons;
-    let store = match (&install.state_db, &install.cron_jobs_file) {
-        (Some(db), _) => crons::read_state_db(db, 500),
-        (None, Some(f)) => crons::read_legacy(f, 500),
-        _ => return Vec::new(),
-    };
-    let Ok(store) = store else { return Vec::new() };
+    let Some(Ok(store)) = crate::sources::crons::read_installed(install, 500) else { return Vec::new() };
     store.runs.iter().filter_map(|r| failed_run(r, &store.jobs)).filter(|f| f.finished_ms >= since_ms).collect()
 }

@@ -264,6 +264,16 @@ fn every_text(ms: u64) -> String {
     }
 }
 
+/// The cron store of an installation, read-only: its state database (2026.6+), else the file
+/// era's `cron/jobs.json` + `cron/runs/`; None when it has neither. At most `max_runs` runs.
+pub fn read_installed(install: &super::detect::Install, max_runs: usize) -> Option<Result<Store, String>> {
+    match (&install.state_db, &install.cron_jobs_file) {
+        (Some(db), _) => Some(read_state_db(db, max_runs)),
+        (None, Some(f)) => Some(read_legacy(f, max_runs)),
+        _ => None,
+    }
+}
+
 /// One job in the API's shape. `runs` (newest first, any job) supplies its recent history.
 pub fn job(j: &Value, runs: &[Value], history: usize) -> Value {
     let state = j.get("state").cloned().unwrap_or_else(|| json!({}));
