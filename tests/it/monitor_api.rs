@@ -263,7 +263,11 @@ fn system_health_report() {
     let text = std::fs::read_to_string(&cfg).unwrap().replace("\"port\": 18789", &format!("\"port\": {port}"));
     std::fs::write(&cfg, text).unwrap();
     let s = start(&["--openclaw-dir", home.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
-    let h = s.get("/api/system-health");
+    // Until the monitor's first health check ends the endpoint answers 503 ("still running").
+    let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
+        let (status, h) = s.try_get_json("/api/system-health").ok()?;
+        (status == 200).then_some(h)
+    });
     let disks = h["disks"].as_array().unwrap();
     assert_eq!(disks.len(), 2, "{h}");
     for (d, path) in disks.iter().zip([&home, &data]) {
@@ -298,8 +302,8 @@ fn system_health_report() {
     // The gateway goes away: the report says so within a health interval.
     drop(gw);
     let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
-        let h = s.get("/api/system-health");
-        (h["gateway"]["listening"] == false).then_some(h)
+        let (status, h) = s.try_get_json("/api/system-health").ok()?;
+        (status == 200 && h["gateway"]["listening"] == false).then_some(h)
     });
     assert!(
         h["warnings"].as_array().unwrap().iter().any(|w| w.as_str().unwrap().contains("gateway port")),

@@ -93,9 +93,10 @@ fn over_budget_suspends_the_gateway_and_resumes_it() {
     args.extend(["--gateway-url", &url, "--gateway-token", "t"]);
     let s = start_with_gateway(&args);
     s.wait_for(Duration::from_secs(15), |s| (s.get("/api/gateway")["state"] == "connected").then_some(()));
+    // Until the monitor's first health check ends the endpoint answers 503 ("still running").
     let (h, _) = s.wait_for(Duration::from_secs(15), |s| {
-        let h = s.get("/api/system-health");
-        (h["gateway"]["connected"] == true).then_some(h)
+        let (status, h) = s.try_get_json("/api/system-health").ok()?;
+        (status == 200 && h["gateway"]["connected"] == true).then_some(h)
     });
     assert_eq!(h["gateway"]["version"], "9.9.9-fake");
     assert!(
