@@ -88,7 +88,13 @@ pub struct AlertRow {
     pub deliveries: Value,
     /// When someone marked it read in the app (`alert_acks`).
     pub acked_ms: Option<i64>,
+    /// When the incident it opened (or reminded of) ended: the rule stopped firing
+    /// (`alert_resolved`; rule alerts only).
+    pub resolved_ms: Option<i64>,
 }
+
+/// An incident left open: its dedupe key and its alerts `(id, ts)`.
+pub type OpenIncident = (String, Vec<(i64, i64)>);
 
 pub struct History {
     path: Option<PathBuf>,
@@ -135,7 +141,8 @@ fn setup(conn: &Connection) -> rusqlite::Result<()> {
             deliveries TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS alerts_dedupe ON alerts (dedupe, ts);
         CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts);
-        CREATE TABLE IF NOT EXISTS alert_acks (id INTEGER PRIMARY KEY, acked_ms INTEGER NOT NULL);",
+        CREATE TABLE IF NOT EXISTS alert_acks (id INTEGER PRIMARY KEY, acked_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS alert_resolved (id INTEGER PRIMARY KEY, resolved_ms INTEGER NOT NULL);",
     )?;
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -387,6 +394,7 @@ impl History {
         n += tx.execute("DELETE FROM usage_hourly WHERE hour < ?1", [cutoff / 3_600_000])?;
         n += tx.execute("DELETE FROM alerts WHERE ts < ?1 AND status != 'pending'", [cutoff])?;
         tx.execute("DELETE FROM alert_acks WHERE id NOT IN (SELECT id FROM alerts)", [])?;
+        tx.execute("DELETE FROM alert_resolved WHERE id NOT IN (SELECT id FROM alerts)", [])?;
         tx.commit()?;
         Ok(n)
     }
@@ -551,7 +559,38 @@ impl History {
             status: r.get(9)?,
             deliveries: serde_json::from_str(&r.get::<_, String>(10)?).unwrap_or(json!([])),
             acked_ms: r.get(11).ok().flatten(),
+            resolved_ms: r.get(12).ok().flatten(),
         })
+    }
+
+    /// Marks the alerts of an incident resolved at `now_ms` (those not marked yet).
+    pub fn resolve_alerts(&self, ids: &[i64], now_ms: i64) -> rusqlite::Result<()> {
+        let c = self.w();
+        for id in ids {
+            c.execute("INSERT OR IGNORE INTO alert_resolved (id, resolved_ms) VALUES (?1, ?2)", params![id, now_ms])?;
+        }
+        Ok(())
+    }
+
+    /// The incidents still open when clawmetry last stopped: per dedupe key of a rule alert
+    /// recorded since `since_ms` and never resolved, its alert ids (oldest first).
+    pub fn open_incidents(&self, since_ms: i64) -> rusqlite::Result<Vec<OpenIncident>> {
+        let c = self.r();
+        let mut st = c.prepare(
+            "SELECT dedupe, id, ts FROM alerts WHERE rule_id IS NOT NULL AND ts >= ?1
+             AND id NOT IN (SELECT id FROM alert_resolved) ORDER BY dedupe, id",
+        )?;
+        let rows =
+            st.query_map([since_ms], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+        let mut out: Vec<OpenIncident> = Vec::new();
+        for row in rows {
+            let (key, id, ts) = row?;
+            match out.last_mut() {
+                Some((k, ids)) if *k == key => ids.push((id, ts)),
+                _ => out.push((key, vec![(id, ts)])),
+            }
+        }
+        Ok(out)
     }
 
     /// Marks alerts read: the given ids, or (`None`) every one not read yet. Returns how many
@@ -597,8 +636,8 @@ impl History {
             |r| r.get(0),
         )?;
         let mut st = c.prepare(
-            "SELECT a.id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries, k.acked_ms
-             FROM alerts a LEFT JOIN alert_acks k ON k.id = a.id
+            "SELECT a.id, ts, kind, severity, rule_id, dedupe, title, message, data, status, deliveries, k.acked_ms,
+             v.resolved_ms FROM alerts a LEFT JOIN alert_acks k ON k.id = a.id LEFT JOIN alert_resolved v ON v.id = a.id
              WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR severity = ?2)
              ORDER BY ts DESC, a.id DESC LIMIT ?3 OFFSET ?4",
         )?;
@@ -780,6 +819,7 @@ mod tests {
             status: "pending".into(),
             deliveries: json!([]),
             acked_ms: None,
+            resolved_ms: None,
         };
         let id = h.insert_alert(&a).unwrap();
         assert_eq!(h.last_fired("disk:1"), Some(10));
@@ -801,6 +841,16 @@ mod tests {
         assert!(acked.contains(&(id, Some(50))) && acked.contains(&(id2, None)), "{acked:?}");
         assert_eq!(h.ack_alerts(None, 70).unwrap(), 1);
         assert_eq!(h.unread_alerts().unwrap(), 0);
+        // Incidents: both alerts of "disk:1" are open until resolved; resolving twice keeps the
+        // first time; an alert without a rule is never an incident.
+        h.insert_alert(&AlertRow { rule_id: None, dedupe: "budget".into(), ..a.clone() }).unwrap();
+        assert_eq!(h.open_incidents(0).unwrap(), vec![("disk:1".to_string(), vec![(id, 10), (id2, 10)])]);
+        assert!(h.open_incidents(11).unwrap().is_empty(), "older than the window");
+        h.resolve_alerts(&[id, id2], 80).unwrap();
+        h.resolve_alerts(&[id], 90).unwrap();
+        assert!(h.open_incidents(0).unwrap().is_empty());
+        let (_, rows) = h.alerts(10, 0, Some("disk"), None).unwrap();
+        assert!(rows.iter().filter(|r| r.rule_id.is_some()).all(|r| r.resolved_ms == Some(80)), "{rows:?}");
         let _ = std::fs::remove_file(&file);
     }
 }

@@ -8,7 +8,9 @@
 //!   by `history.rs`. Secrets (bot token, webhook secret, SMTP password) are never serialised by
 //!   the `public_json` functions the API uses.
 //! * Evaluation: [`evaluate`] turns a rule and the monitor's observations into alerts; pure, so it
-//!   is unit-tested here. Cooldowns and recording are the monitor's.
+//!   is unit-tested here. One alert per incident ([`Incidents`]: open while the rule keeps
+//!   finding it, resolved at the first check that does not, reminders and cooldowns); recording
+//!   is the monitor's.
 //! * Delivery: [`spawn_sender`] starts the `alert-sender` thread; the monitor and the test
 //!   endpoint hand it [`Job`]s over a channel. Each channel gets a timeout on every socket
 //!   operation and up to three attempts; the outcome of every attempt ends up in the alert's
@@ -23,6 +25,7 @@ mod budget;
 mod channels;
 mod chat;
 mod guard;
+mod incident;
 mod json;
 mod rules;
 mod sender;
@@ -31,6 +34,7 @@ mod smtp;
 pub use budget::*;
 pub use channels::*;
 pub use guard::*;
+pub use incident::{Incidents, Step};
 pub use rules::*;
 pub use sender::*;
 

@@ -39,12 +39,19 @@ pub const RULE_KINDS: &[&str] = &[
     "spend_anomaly",
 ];
 
+/// A condition that stays true is reminded of once a day unless the rule says otherwise.
+pub const DEFAULT_REPEAT_MINUTES: u64 = 1440;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub id: i64,
     pub name: String,
     pub enabled: bool,
+    /// After an incident's alert, a new incident of the same key stays quiet this long
+    /// (`incident.rs`).
     pub cooldown_minutes: u64,
+    /// While an incident stays open, a reminder after this long (0: never).
+    pub repeat_minutes: u64,
     pub kind: RuleKind,
 }
 
@@ -54,7 +61,7 @@ impl Rule {
         let o = obj(v, "rule")?;
         let kind_name = required(o, "kind", "rule", 40)
             .map_err(|_| format!("rule: kind is required, one of {}", RULE_KINDS.join(", ")))?;
-        let common = ["id", "kind", "name", "enabled", "cooldownMinutes"];
+        let common = ["id", "kind", "name", "enabled", "cooldownMinutes", "repeatMinutes"];
         let w = "rule";
         fn fields(common: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
             common.iter().chain(extra).copied().collect()
@@ -107,6 +114,7 @@ impl Rule {
             name,
             enabled: boolean(o, "enabled", w, true)?,
             cooldown_minutes: int(o, "cooldownMinutes", w, 0, 100_000, Some(30))?,
+            repeat_minutes: int(o, "repeatMinutes", w, 0, 100_000, Some(DEFAULT_REPEAT_MINUTES))?,
             kind,
         })
     }
@@ -126,7 +134,7 @@ impl Rule {
 
     pub fn to_json(&self) -> Value {
         let mut j = json!({"id": self.id, "name": self.name, "kind": self.kind_name(), "enabled": self.enabled,
-            "cooldownMinutes": self.cooldown_minutes});
+            "cooldownMinutes": self.cooldown_minutes, "repeatMinutes": self.repeat_minutes});
         match &self.kind {
             RuleKind::TokenSpike { tokens, minutes } => {
                 j["tokens"] = json!(tokens);

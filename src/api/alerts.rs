@@ -25,7 +25,7 @@ pub fn list(req: &Req, ctx: &Ctx) -> Answer {
         .map(|a| {
             let mut v = json!({"id": a.id, "ts": a.ts, "kind": a.kind, "severity": a.severity, "ruleId": a.rule_id,
                 "title": a.title, "message": a.message, "data": a.data, "status": a.status, "deliveries": a.deliveries,
-                "ackedMs": a.acked_ms});
+                "ackedMs": a.acked_ms, "resolvedMs": a.resolved_ms});
             // Alert texts quote labels, cron errors and channel replies.
             crate::redact::value(&mut v);
             v

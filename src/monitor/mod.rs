@@ -117,6 +117,8 @@ struct Status {
     /// The last history write failed (cleared by the next one that works): on /api/health.
     history_error: Option<String>,
     ticks: u64,
+    /// Rule incidents open after the last check.
+    open_incidents: usize,
 }
 
 /// The monitor's shared handle, made before its thread starts (`Monitor::open`).
@@ -228,7 +230,8 @@ impl Monitor {
     pub fn monitor_json(&self) -> Value {
         let st = lock(&self.status);
         json!({"intervalSeconds": self.settings.interval.as_secs(), "historyIntervalSeconds": self.settings.history_interval.as_secs(),
-            "lastTickMs": st.last_tick_ms, "ticks": st.ticks, "lastError": st.last_error})
+            "lastTickMs": st.last_tick_ms, "ticks": st.ticks, "lastError": st.last_error,
+            "openIncidents": st.open_incidents})
     }
 
     pub fn set_budget(&self, v: &Value, now_ms: i64) -> Result<Budget, Error> {
@@ -347,6 +350,7 @@ impl Monitor {
             status: if enabled { "pending" } else { "not-sent" }.to_string(),
             deliveries: json!([]),
             acked_ms: None,
+            resolved_ms: None,
         };
         let id = match self.history.insert_alert(&row) {
             Ok(id) => id,

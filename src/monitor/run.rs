@@ -30,6 +30,8 @@ pub(super) struct Loop {
     pub(super) known: Option<HashMap<CellKey, UsageRow>>,
     pub(super) requeued: bool,
     pub(super) gateway_open: Option<bool>,
+    /// The rules' open incidents (`None` until the first check restores them from the history).
+    pub(super) incidents: Option<alerts::Incidents>,
 }
 
 pub(super) fn run(mon: Arc<Monitor>) {
@@ -49,6 +51,7 @@ pub(super) fn run(mon: Arc<Monitor>) {
         known: None,
         requeued: false,
         gateway_open: None,
+        incidents: None,
     };
     loop {
         let now = Instant::now();
@@ -232,20 +235,56 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
         .collect();
     l.obs.hours = if needs("spend_anomaly") { mon.index.read().hour_checks(now, 2, &|_| true) } else { Vec::new() };
     l.obs.gateway = l.gateway_open.map(|open| (mon.index.read().install.gateway_port, open));
-    for rule in &cfg.rules {
-        for a in alerts::evaluate(rule, &l.obs) {
-            mon.fire(a, rule.cooldown_minutes as i64 * 60_000, now);
-        }
-    }
+    rule_alerts(mon, l, &cfg.rules, now);
     let mut st = lock(&mon.status);
     st.budget = budget;
     st.last_tick_ms = Some(now);
     st.ticks += 1;
+    st.open_incidents = l.incidents.as_ref().map_or(0, |i| i.open_count());
     st.last_error = sync_err.clone();
     drop(st);
     match sync_err {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// Evaluates the rules and records one alert per incident (`alerts/incident.rs`); marks the
+/// incidents that ended resolved.
+fn rule_alerts(mon: &Monitor, l: &mut Loop, rules: &[alerts::Rule], now: i64) {
+    let incidents = l.incidents.get_or_insert_with(|| {
+        // Incidents of the last week still open when clawmetry stopped go on where they were.
+        alerts::Incidents::restore(mon.history.open_incidents(now - 7 * 86_400_000).unwrap_or_default())
+    });
+    for rule in rules {
+        for mut a in alerts::evaluate(rule, &l.obs) {
+            let key = a.dedupe.clone();
+            let step = incidents.step(
+                &key,
+                now,
+                rule.cooldown_minutes as i64 * 60_000,
+                rule.repeat_minutes as i64 * 60_000,
+                || mon.history.last_fired(&key),
+            );
+            if step == alerts::Step::Quiet {
+                continue;
+            }
+            if step == alerts::Step::Remind {
+                a.title = format!("Still firing: {}", a.title);
+                a.data["reminder"] = json!(true);
+            }
+            if let Some(id) = mon.record(a, now) {
+                incidents.recorded(&key, id, now);
+            }
+        }
+    }
+    for (key, ids) in incidents.end_check() {
+        if let Err(e) = mon.history.resolve_alerts(&ids, now) {
+            eprintln!("clawmetry: cannot mark alerts {ids:?} resolved: {e}");
+        }
+        if !ids.is_empty() {
+            mon.index.hub.publish("alert-resolved", json!({"ids": ids, "key": key, "resolvedMs": now}));
+        }
     }
 }
 

@@ -140,7 +140,7 @@ fn add_failed_cron_run(home: &std::path::Path) {
 }
 
 #[test]
-fn custom_rules_fire_once_per_cooldown() {
+fn custom_rules_fire_once_per_incident() {
     let (_tmp, home, data) = lab();
     add_running_session(&home);
     add_failed_cron_run(&home);
@@ -202,26 +202,34 @@ fn custom_rules_fire_once_per_cooldown() {
     ] {
         assert_eq!(kinds.iter().filter(|x| *x == k).count(), n, "{k} in {kinds:?}");
     }
-    // With no cooldown, a rule fires at every check.
-    s.send(
-        "PUT",
-        &format!("/api/alerts/rules/{}", ids[4]),
-        &json!({"kind": "disk", "percent": 1, "cooldownMinutes": 0}),
-        200,
-    );
-    s.wait_for(Duration::from_secs(10), |s| (s.alerts_of("disk").len() >= 6).then_some(()));
-    // A disabled rule stops.
-    let v = s.send(
-        "PUT",
-        &format!("/api/alerts/rules/{}", ids[4]),
-        &json!({"kind": "disk", "percent": 1, "enabled": false}),
-        200,
-    );
+    // One alert per incident: the disk rule's condition holds at every check (1 % full) and
+    // each disk alerted once; with no cooldown and no reminder, checks go on without another.
+    let rule4 = format!("/api/alerts/rules/{}", ids[4]);
+    let ticks = |s: &common::Server| s.get("/api/system-health")["monitor"]["ticks"].as_u64().unwrap();
+    let checks = |s: &common::Server, n: u64| {
+        let t0 = ticks(s);
+        s.wait_for(Duration::from_secs(20), |s| (ticks(s) >= t0 + n).then_some(()));
+    };
+    s.send("PUT", &rule4, &json!({"kind": "disk", "percent": 1, "cooldownMinutes": 0, "repeatMinutes": 0}), 200);
+    checks(&s, 3);
+    let disk = s.alerts_of("disk");
+    assert_eq!(disk.len(), 2, "one alert per disk while the condition holds: {disk:?}");
+    assert!(disk.iter().all(|a| a["resolvedMs"].is_null()), "still firing: {disk:?}");
+    assert!(s.get("/api/system-health")["monitor"]["openIncidents"].as_u64().unwrap() >= 2);
+    // A disabled rule stops, and its incidents resolve at the next check.
+    let v = s.send("PUT", &rule4, &json!({"kind": "disk", "percent": 1, "enabled": false}), 200);
     assert_eq!(v["enabled"], false);
-    std::thread::sleep(Duration::from_millis(1200));
-    let n = s.alerts_of("disk").len();
-    std::thread::sleep(Duration::from_millis(2000));
-    assert_eq!(s.alerts_of("disk").len(), n);
+    checks(&s, 2);
+    let disk = s.alerts_of("disk");
+    assert_eq!(disk.len(), 2);
+    assert!(disk.iter().all(|a| a["resolvedMs"].as_i64().unwrap() >= a["ts"].as_i64().unwrap()), "{disk:?}");
+    // On again with no cooldown: new incidents alert at once, then stay quiet.
+    s.send("PUT", &rule4, &json!({"kind": "disk", "percent": 1, "cooldownMinutes": 0, "repeatMinutes": 0}), 200);
+    s.wait_for(Duration::from_secs(10), |s| (s.alerts_of("disk").len() == 4).then_some(()));
+    checks(&s, 3);
+    let disk = s.alerts_of("disk");
+    assert_eq!(disk.len(), 4, "{disk:?}");
+    assert_eq!(disk.iter().filter(|a| a["resolvedMs"].is_null()).count(), 2, "the new incidents are open: {disk:?}");
 
     let rules = s.get("/api/alerts/rules");
     assert_eq!(rules["rules"].as_array().unwrap().len(), 7);

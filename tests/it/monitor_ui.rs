@@ -58,6 +58,13 @@ fn health_and_alerts_views_in_a_browser() {
         Duration::from_secs(10),
     );
     assert!(page.text("#a-rules").contains("Disk fuller than 1%"), "{}", page.text("#a-rules"));
+    assert!(page.text("#a-rules").contains("1440 min"), "the daily reminder by default: {}", page.text("#a-rules"));
+    // Its alerts are incidents still firing (the disk stays over 1 %).
+    page.wait_for(
+        "a firing disk alert in the log",
+        "[...document.querySelectorAll('#a-log tr')].some(r => r.innerText.includes('Disk') && r.innerText.includes('firing'))",
+        Duration::from_secs(15),
+    );
     // Slack and ntfy through the channel form: the hook URL is a secret (never shown back).
     page.eval(
         "(f => { const s = f.querySelector('fieldset[data-channel=slack]'); s.querySelector('[name=on]').checked = true; \

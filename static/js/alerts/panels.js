@@ -67,23 +67,27 @@ function channelsPanel(channels) {
 }
 
 const ruleRow = (r) => html`<tr data-id="${r.id}"><td>${r.name}</td><td>${RULES[r.kind]?.label || r.kind}</td>
-  <td class="n">${r.cooldownMinutes} min</td>
+  <td class="n">${r.cooldownMinutes} min</td><td class="n">${r.repeatMinutes ? `${r.repeatMinutes} min` : 'never'}</td>
   <td><input type="checkbox" data-act="toggle" ${r.enabled ? 'checked' : ''} aria-label="enabled"></td>
   <td><button type="button" class="link" data-act="delete">Delete</button></td></tr>`;
 
 function rulesPanel(rules) {
   const table = rules.length
-    ? html`<table class="grid"><thead><tr><th>Rule</th><th>Kind</th><th class="n">Cooldown</th><th>On</th><th></th></tr>
+    ? html`<table class="grid"><thead><tr><th>Rule</th><th>Kind</th><th class="n">Cooldown</th><th class="n">Reminder</th><th>On</th><th></th></tr>
       </thead><tbody>${rules.map(ruleRow)}</tbody></table>`
     : html`<p class="muted">No custom rules. Budgets alert on their own.</p>`;
   const kinds = Object.entries(RULES).map(([k, v]) => html`<option value="${k}">${v.label}</option>`);
   const cooldown = html`<input name="cooldownMinutes" type="number" min="0" value="30" style="${W}">`;
+  const repeat = html`<input name="repeatMinutes" type="number" min="0" value="1440" style="${W}">`;
   return html`<section class="panel" id="a-rules"><h2>Rules</h2>
     ${table}
     <form id="f-rule" autocomplete="off"><h3 style="margin-top:.8rem">Add a rule</h3>
       ${field('Kind', html`<select name="kind" style="${W}">${kinds}</select>`)}
       <div id="rule-fields"></div>
-      ${field('Cooldown (minutes between repeats)', cooldown)}
+      <p class="muted small">One alert per incident: a rule alerts when its condition starts, and again only
+        after it has resolved (at least the cooldown after the last alert) or as a reminder while it lasts.</p>
+      ${field('Cooldown (minutes before a new incident alerts again)', cooldown)}
+      ${field('Reminder while still firing (minutes, 0 = never)', repeat)}
       ${field('Name (optional)', html`<input name="name" style="${W}">`)}
       <p><button type="submit">Add rule</button></p></form></section>`;
 }
@@ -101,12 +105,20 @@ function delivery(a) {
   return html`${d.map(chip)}${failed.length ? html`<br><span class="errmsg small">${errors}</span>` : ''}`;
 }
 
+/** A rule alert's incident: still firing, or when it resolved. */
+function incident(a) {
+  if (a.ruleId == null) return '';
+  if (a.resolvedMs)
+    return html` <span class="chip" title="${new Date(a.resolvedMs).toISOString()}">resolved ${ago(a.resolvedMs)}</span>`;
+  return html` <span class="badge st-failed">firing</span>`;
+}
+
 // An alert not marked read yet is bold, with a button to mark it read (the count on the tab).
 const alertRow = (
   a,
 ) => html`<tr data-id="${a.id}" class="${a.ackedMs ? '' : 'unread'}"><td class="nowrap">${ago(a.ts)}</td>
   <td><span class="badge st-${SEV[a.severity] || 'done'}">${a.severity}</span></td>
-  <td class="name"><b>${a.title}</b><br><span class="muted small">${a.message}</span></td>
+  <td class="name"><b>${a.title}</b>${incident(a)}<br><span class="muted small">${a.message}</span></td>
   <td>${delivery(a)}</td>
   <td>${a.ackedMs ? html`<span class="muted small" title="Marked read">✓</span>` : html`<button type="button" class="link" data-act="ack">Mark read</button>`}</td></tr>`;
 

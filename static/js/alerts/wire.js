@@ -50,7 +50,11 @@ function channelsOf(form) {
 
 /** The new rule form as the body of POST /api/alerts/rules. */
 function ruleOf(rf) {
-  const v = { kind: rf.kind.value, cooldownMinutes: num(rf.cooldownMinutes.value) };
+  const v = {
+    kind: rf.kind.value,
+    cooldownMinutes: num(rf.cooldownMinutes.value),
+    repeatMinutes: num(rf.repeatMinutes.value),
+  };
   if (rf.name.value.trim()) v.name = rf.name.value.trim();
   for (const [k] of RULES[v.kind].fields) v[k] = num(rf[k].value);
   return v;
