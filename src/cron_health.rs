@@ -22,6 +22,8 @@ use serde_json::{json, Value};
 pub struct RunFacts {
     pub cost: f64,
     pub tool_errors: u64,
+    /// Tool calls that ran but whose command exited non-zero.
+    pub exit_failures: u64,
 }
 
 const MISSED_AFTER_MS: i64 = 5 * 60_000;
@@ -98,6 +100,8 @@ pub fn assess(job: &Value, now_ms: i64, gateway_up: bool, facts: &dyn Fn(&Value)
             let f = facts(r).unwrap_or_default();
             if f.tool_errors > 0 {
                 Some((*r, format!("{} tool call(s) of its session failed", f.tool_errors)))
+            } else if f.exit_failures > 0 {
+                Some((*r, format!("{} command(s) of its session exited non-zero", f.exit_failures)))
             } else if says_failed(&summary(r)) {
                 Some((*r, format!("its output says: \"{}\"", crate::sources::transcript::short(&summary(r), 120))))
             } else {
@@ -211,8 +215,8 @@ mod tests {
             run("ok", &format!("{long} A"), 10_000, "a"), run("ok", &format!("{long} B"), 20_000, "b"),
             run("error", "", 30_000, "c"), run("ok", &format!("{long} D"), 40_000, "d")]});
         let facts = |r: &Value| match r["sessionId"].as_str() {
-            Some("a") => Some(RunFacts { cost: 0.10, tool_errors: 0 }),
-            Some("b") => Some(RunFacts { cost: 0.30, tool_errors: 0 }),
+            Some("a") => Some(RunFacts { cost: 0.10, tool_errors: 0, exit_failures: 0 }),
+            Some("b") => Some(RunFacts { cost: 0.30, tool_errors: 0, exit_failures: 0 }),
             _ => None,
         };
         let h = assess(&job, NOW, true, &facts);
@@ -234,12 +238,21 @@ mod tests {
         assert_eq!(h["findings"][0]["severity"], "critical");
         let job = json!({"runs": [run("ok", "Report sent.", 1, "a"), run("ok", "Unable to reach the API; gave up.", 1, "b"),
             run("ok", "No errors found.", 1, "c")]});
-        let facts = |r: &Value| (r["sessionId"] == "a").then_some(RunFacts { cost: 0.0, tool_errors: 2 });
+        let facts =
+            |r: &Value| (r["sessionId"] == "a").then_some(RunFacts { cost: 0.0, tool_errors: 2, exit_failures: 0 });
         let h = assess(&job, NOW, true, &facts);
         assert_eq!(kinds(&h), vec!["silent"]);
         let f = &h["findings"][0];
         assert_eq!(f["message"], "2 of the last 3 runs reported ok although 2 tool call(s) of its session failed");
         assert_eq!(f["runId"], "r-a");
+        // A command that exited non-zero (OpenClaw: not an error) makes an ok run silent too.
+        let job = json!({"runs": [run("ok", "Done. The tool returned: failing", 1, "a")]});
+        let facts = |_: &Value| Some(RunFacts { cost: 0.0, tool_errors: 0, exit_failures: 1 });
+        let h = assess(&job, NOW, true, &facts);
+        assert_eq!(
+            h["findings"][0]["message"],
+            "1 of the last 1 runs reported ok although 1 command(s) of its session exited non-zero"
+        );
         assert!(!says_failed("No errors found.") && says_failed("Traceback (most recent call last)"));
     }
 

@@ -97,6 +97,8 @@ pub struct LineSummary {
     pub usage: Option<(Usage, bool)>,
     pub tool_calls: Vec<String>,
     pub is_error: bool,
+    /// A tool result whose command exited non-zero (`details.exitCode`), error or not.
+    pub exit_failed: bool,
     pub stop_reason: Option<String>,
     /// OpenClaw's own injected lines (delivery mirrors): not model calls.
     pub injected: bool,
@@ -117,6 +119,7 @@ impl LineSummary {
             usage: None,
             tool_calls: Vec::new(),
             is_error: false,
+            exit_failed: false,
             stop_reason: None,
             injected: false,
             user_text: None,
@@ -135,6 +138,10 @@ pub struct Tally {
     pub tool_calls: u64,
     pub tool_results: u64,
     pub tool_errors: u64,
+    /// Tool results OpenClaw did not mark as errors whose command exited non-zero: the tool
+    /// ran, the work failed (a cron run "ok" with these is a silent failure).
+    #[serde(default)]
+    pub tool_exit_failures: u64,
     pub assistant_errors: u64,
     pub unknown_events: u64,
     pub usage: Usage,
@@ -365,6 +372,8 @@ impl Tally {
                 self.tool_results += 1;
                 if line.is_error {
                     self.tool_errors += 1;
+                } else if line.exit_failed {
+                    self.tool_exit_failures += 1;
                 }
                 self.last_kind_assistant = false;
             }
@@ -450,6 +459,7 @@ impl Tally {
         self.tool_calls += d.tool_calls;
         self.tool_results += d.tool_results;
         self.tool_errors += d.tool_errors;
+        self.tool_exit_failures += d.tool_exit_failures;
         self.assistant_errors += d.assistant_errors;
         self.unknown_events += d.unknown_events;
         self.usage.add(&d.usage);

@@ -627,7 +627,11 @@ impl State {
             .and_then(|id| self.sessions.get(id))
             .map(|b| &**b)
             .or_else(|| run["sessionKey"].as_str().and_then(|k| self.session(k)))?;
-        Some(crate::cron_health::RunFacts { cost: s.tally.usage.cost, tool_errors: s.tally.tool_errors })
+        Some(crate::cron_health::RunFacts {
+            cost: s.tally.usage.cost,
+            tool_errors: s.tally.tool_errors,
+            exit_failures: s.tally.tool_exit_failures,
+        })
     }
 
     pub fn profile_of(&self, agent: &str) -> &str {

@@ -36,6 +36,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "toolCalls": t.tool_calls,
         "toolResults": t.tool_results,
         "errors": t.errors(),
+        "toolExitFailures": t.tool_exit_failures,
         "events": t.events,
         "tokens": {
             "input": t.usage.input,

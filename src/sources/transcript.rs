@@ -59,7 +59,17 @@ struct RawMessage<'a> {
     usage: Option<RawUsage>,
     #[serde(rename = "isError", alias = "is_error")]
     is_error: Option<bool>,
+    /// A tool result's facts; only `exitCode` is read.
+    details: Option<RawDetails>,
     timestamp: Option<Stamp>,
+}
+
+/// What a tool result's `details` say of how its command ended (`exec`: OpenClaw marks a
+/// command that ran but exited non-zero `isError: false`, `details.exitCode: 3`).
+#[derive(Deserialize)]
+struct RawDetails {
+    #[serde(rename = "exitCode")]
+    exit_code: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -389,7 +399,15 @@ fn summarize_message(msg: Option<RawMessage>, line_ts: Option<i64>) -> LineSumma
                 l.model = model;
             }
         }
-        LineKind::ToolResult => l.is_error = m.is_error.unwrap_or(false),
+        LineKind::ToolResult => {
+            l.is_error = m.is_error.unwrap_or(false);
+            l.exit_failed = m
+                .details
+                .as_ref()
+                .and_then(|d| d.exit_code.as_ref())
+                .and_then(serde_json::Value::as_i64)
+                .is_some_and(|c| c != 0);
+        }
         _ => {}
     }
     l
@@ -616,7 +634,14 @@ pub(crate) mod tests {
     fn tool_result_and_render() {
         let l = summarize(TOOL_RESULT.as_bytes()).unwrap();
         assert_eq!(l.kind, LineKind::ToolResult);
-        assert!(!l.is_error);
+        assert!(!l.is_error && !l.exit_failed);
+        // OpenClaw 2026.9.6's exec of a command that exits 3 (the lab's TOOL_FAIL): not an
+        // error to OpenClaw, a failed command to us; a non-number exit code is no failure.
+        let failed = TOOL_RESULT.replace("\"exitCode\": 0", "\"exitCode\": 3");
+        let l = summarize(failed.as_bytes()).unwrap();
+        assert!(!l.is_error && l.exit_failed);
+        let odd = TOOL_RESULT.replace("\"exitCode\": 0", "\"exitCode\": \"3\"");
+        assert!(!summarize(odd.as_bytes()).unwrap().exit_failed);
         let ev = render(TOOL_RESULT.as_bytes(), 7, KindFilter::Tools).unwrap().unwrap();
         assert_eq!(ev["kind"], "tool_result");
         assert_eq!(ev["toolName"], "exec");

@@ -240,7 +240,14 @@ fn clawmetry_against_the_real_openclaw_gateway() {
 
     // 2. clawmetry finds port and token in openclaw.json by itself.
     let data = tmp.path().join("cm-data");
-    let s = start_with_gateway(&["--openclaw-dir", state.to_str().unwrap(), "--data-dir", data.to_str().unwrap()]);
+    let s = start_with_gateway(&[
+        "--openclaw-dir",
+        state.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--monitor-interval",
+        "2",
+    ]);
     let (g, took) = s.wait_for(Duration::from_secs(30), |s| {
         let g = s.get("/api/gateway");
         (g["state"] == "connected").then_some(g)
@@ -434,6 +441,96 @@ fn clawmetry_against_the_real_openclaw_gateway() {
     assert!(job_by_name(&s, "clawmetry-lab-2").is_none());
     let (st, r, _) = request(&s, "POST", "/api/crons/no-such-job/run", None);
     assert_eq!(st, 404, "{r}");
+
+    // 5b. Cron jobs that fail, silently and loudly (issue 17), each run three times: an agent
+    // turn whose tool call fails (TOOL_FAIL) that OpenClaw still reports ok, and a command job
+    // that exits 3 (status error). The cron_health rule alerts once per job and finding.
+    s.send("POST", "/api/alerts/rules", &json!({"kind": "cron_health"}), 201);
+    // The dashboard creates agent turns only (no shell commands from a web page): the command
+    // job is made with OpenClaw's own CLI, as its user would.
+    let silent = json!({"name": "clawmetry-silent", "schedule": {"kind": "every", "everyMs": 7_200_000},
+        "sessionTarget": "isolated", "delivery": {"mode": "none"},
+        "payload": {"kind": "agentTurn", "message": "Nightly check: TOOL_FAIL and report."}});
+    let (st, r, _) = request(&s, "POST", "/api/crons", Some(&silent));
+    assert_eq!(st, 201, "{r}");
+    let made = lab.openclaw_json(&[
+        "cron",
+        "add",
+        "--name",
+        "clawmetry-exit3",
+        "--every",
+        "2h",
+        "--command",
+        "echo boom; exit 3",
+        "--no-deliver",
+        "--json",
+    ]);
+    let fail_ids = [
+        r["job"]["id"].as_str().unwrap().to_string(),
+        made["id"].as_str().or(made["job"]["id"].as_str()).unwrap_or_else(|| panic!("no job id: {made}")).to_string(),
+    ];
+    for (name, jid) in ["clawmetry-silent", "clawmetry-exit3"].iter().zip(&fail_ids) {
+        for n in 1..=3 {
+            let (st, r, _) = request(&s, "POST", &format!("/api/crons/{jid}/run"), None);
+            assert_eq!(st, 200, "{name} run {n}: {r}");
+            let run_id = r["runId"].as_str().expect("runId").to_string();
+            let (run, took) = s.wait_for(Duration::from_secs(90), |s| {
+                let h = s.get(&format!("/api/crons/{jid}/runs?limit=20"));
+                h["runs"]
+                    .as_array()?
+                    .iter()
+                    .find(|x| x["runId"] == run_id.as_str() && x["status"] != "running")
+                    .cloned()
+            });
+            eprintln!("[cron fail] {name} run {n}: {} after {:.1} s", run["status"], took.as_secs_f32());
+        }
+    }
+    let health = |s: &Server, id: &str| {
+        s.get("/api/crons")["jobs"].as_array().unwrap().iter().find(|j| j["id"] == id).unwrap()["health"].clone()
+    };
+    let kinds = |h: &Value| -> Vec<String> {
+        h["findings"].as_array().into_iter().flatten().filter_map(|f| f["kind"].as_str().map(String::from)).collect()
+    };
+    // The silent one: three runs reported ok, yet each run's session has a failed tool call.
+    let (h, _) = s.wait_for(STEP_WAIT, |s| {
+        let h = health(s, &fail_ids[0]);
+        kinds(&h).contains(&"silent".to_string()).then_some(h)
+    });
+    assert_eq!((h["runs"].as_u64(), h["failuresInRow"].as_u64()), (Some(3), Some(0)), "{h}");
+    let silent = h["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "silent").unwrap();
+    assert!(silent["message"].as_str().unwrap().starts_with("3 of the last 3 runs reported ok"), "{silent}");
+    // The loud one: three failures in a row, with OpenClaw's error.
+    let h = health(&s, &fail_ids[1]);
+    assert_eq!((h["runs"].as_u64(), h["failuresInRow"].as_u64()), (Some(3), Some(3)), "{h}");
+    assert!(h["lastError"].as_str().unwrap_or("").contains("code 3"), "{h}");
+    assert!(kinds(&h).contains(&"failing".to_string()), "{h}");
+    // One alert per job and finding, however many checks ran since (every 2 s).
+    let alerts_for = |s: &Server, id: &str| -> Vec<Value> {
+        s.get("/api/alerts?kind=cron_health&limit=100")["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["data"]["jobId"] == id)
+            .cloned()
+            .collect()
+    };
+    s.wait_for(STEP_WAIT, |s| {
+        (!alerts_for(s, &fail_ids[0]).is_empty() && !alerts_for(s, &fail_ids[1]).is_empty()).then_some(())
+    });
+    let ticks = s.get("/api/system-health")["monitor"]["ticks"].as_u64().unwrap();
+    s.wait_for(STEP_WAIT, |s| {
+        (s.get("/api/system-health")["monitor"]["ticks"].as_u64().unwrap() >= ticks + 3).then_some(())
+    });
+    for (id, kind) in [(&fail_ids[0], "silent"), (&fail_ids[1], "failing")] {
+        let a = alerts_for(&s, id);
+        let of_kind: Vec<&Value> = a.iter().filter(|a| a["data"]["finding"]["kind"] == kind).collect();
+        assert_eq!(of_kind.len(), 1, "one {kind} alert: {a:?}");
+        assert!(of_kind[0]["resolvedMs"].is_null(), "still firing: {a:?}");
+    }
+    for id in &fail_ids {
+        let (st, r, _) = request(&s, "DELETE", &format!("/api/crons/{id}"), None);
+        assert_eq!(st, 200, "{r}");
+    }
 
     // 6. Gateway down: read-only from the state db, mutations refused at once.
     lab.down();
