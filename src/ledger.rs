@@ -247,7 +247,9 @@ fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
             "archivedMs": meta.archived_ms,
         },
         "counts": [t.events, t.user_messages, t.assistant_messages, t.tool_calls, t.tool_results, t.tool_errors,
-                   t.assistant_errors, t.unknown_events, t.estimated_cost_calls, t.tool_exit_failures],
+                   t.assistant_errors, t.unknown_events, t.estimated_cost_calls, t.tool_exit_failures,
+                   t.max_prompt, t.compactions, t.compacted_tokens],
+        "maxPromptModel": t.max_prompt_model.and_then(|i| t.models.get(i as usize)),
         "usage": usage_json(&t.usage),
         "models": t.models,
         "tools": t.tools,
@@ -295,6 +297,9 @@ fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
         unknown_events: n(7),
         estimated_cost_calls: n(8),
         tool_exit_failures: n(9),
+        max_prompt: n(10),
+        compactions: n(11),
+        compacted_tokens: n(12),
         usage: usage_from(v.get("usage")?)?,
         first_ms: v.get("firstMs").and_then(Value::as_i64),
         last_ms: v.get("lastMs").and_then(Value::as_i64),
@@ -327,6 +332,11 @@ fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
             usage: usage_from(a.get(3)?)?,
         });
     }
+    t.max_prompt_model = v
+        .get("maxPromptModel")
+        .and_then(Value::as_str)
+        .and_then(|m| models.iter().position(|x| x == m))
+        .map(|i| i as u32);
     t.models = models;
     Some((store, meta, t))
 }

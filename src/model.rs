@@ -108,6 +108,8 @@ pub struct LineSummary {
     pub spawn_task: Option<String>,
     /// The line was not valid UTF-8: read with the bad bytes replaced (its usage still counts).
     pub lossy: bool,
+    /// A compaction line: the context's size before it (`tokensBefore`, 0 when not given).
+    pub compaction_before: Option<u64>,
 }
 
 impl LineSummary {
@@ -125,6 +127,7 @@ impl LineSummary {
             user_text: None,
             spawn_task: None,
             lossy: false,
+            compaction_before: None,
         }
     }
 }
@@ -142,6 +145,29 @@ pub struct Tally {
     /// ran, the work failed (a cron run "ok" with these is a silent failure).
     #[serde(default)]
     pub tool_exit_failures: u64,
+    /// The largest prompt of one model call (input + cache read + cache write: what filled the
+    /// context window) and its model (a position in `models`).
+    #[serde(default)]
+    pub max_prompt: u64,
+    #[serde(default)]
+    pub max_prompt_model: Option<u32>,
+    /// Compactions, and the tokens they took out of the context: each one's `tokensBefore` less
+    /// the prompt of the model call after it (a compaction with no call after it yet adds
+    /// nothing until one comes).
+    #[serde(default)]
+    pub compactions: u64,
+    #[serde(default)]
+    pub compacted_tokens: u64,
+    /// The `tokensBefore` of a compaction of these lines with no model call after it yet.
+    #[serde(default)]
+    pub pending_compaction: Option<u64>,
+    /// The prompt of the first model call of these lines, when no compaction came before it
+    /// (`lead_closed` once either was seen): what [`Tally::merge`] needs to finish an earlier
+    /// delta's pending compaction.
+    #[serde(default)]
+    pub lead_prompt: Option<u64>,
+    #[serde(default)]
+    pub lead_closed: bool,
     pub assistant_errors: u64,
     pub unknown_events: u64,
     pub usage: Usage,
@@ -383,6 +409,12 @@ impl Tally {
             LineKind::Unknown => self.unknown_events += 1,
             LineKind::Session { .. } | LineKind::Meta => {}
         }
+        if let Some(before) = line.compaction_before {
+            // An earlier compaction with no call after it: how much it removed stays unknown.
+            self.compactions += 1;
+            self.pending_compaction = Some(before);
+            self.lead_closed = true;
+        }
         if !line.injected {
             self.add_call(line, cost_of);
         }
@@ -418,6 +450,18 @@ impl Tally {
             }
             let u = u.capped().0;
             self.usage.add(&u);
+            let prompt = u.input.saturating_add(u.cache_read).saturating_add(u.cache_write);
+            if !self.lead_closed {
+                self.lead_prompt = Some(prompt);
+                self.lead_closed = true;
+            }
+            if let Some(before) = self.pending_compaction.take() {
+                self.compacted_tokens += before.saturating_sub(prompt);
+            }
+            if prompt > self.max_prompt {
+                self.max_prompt = prompt;
+                self.max_prompt_model = Some(id);
+            }
             self.turn.cost += u.cost;
             for i in positions(self.turn.tools) {
                 self.tools.add_cost_at(i, u.cost);
@@ -460,11 +504,32 @@ impl Tally {
         self.tool_results += d.tool_results;
         self.tool_errors += d.tool_errors;
         self.tool_exit_failures += d.tool_exit_failures;
+        // A compaction pending here ends at the delta's first call, or stays unknown when the
+        // delta begins with another compaction.
+        if self.pending_compaction.is_some() && d.lead_closed {
+            let before = self.pending_compaction.take().unwrap_or(0);
+            if let Some(p) = d.lead_prompt {
+                self.compacted_tokens += before.saturating_sub(p);
+            }
+        }
+        if d.pending_compaction.is_some() {
+            self.pending_compaction = d.pending_compaction;
+        }
+        if !self.lead_closed {
+            self.lead_prompt = d.lead_prompt;
+            self.lead_closed = d.lead_closed;
+        }
+        self.compactions += d.compactions;
+        self.compacted_tokens += d.compacted_tokens;
         self.assistant_errors += d.assistant_errors;
         self.unknown_events += d.unknown_events;
         self.usage.add(&d.usage);
         self.estimated_cost_calls += d.estimated_cost_calls;
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
+        if d.max_prompt > self.max_prompt {
+            self.max_prompt = d.max_prompt;
+            self.max_prompt_model = d.max_prompt_model.and_then(|i| remap.get(i as usize).copied());
+        }
         for (t, n, c) in d.tools.with_cost() {
             let i = self.note_tool(t, n);
             self.tools.add_cost_at(i, c);
@@ -579,6 +644,70 @@ mod tests {
         ha.sort_by_key(|h| (h.hour, h.model));
         hw.sort_by_key(|h| (h.hour, h.model));
         assert_eq!(ha, hw);
+    }
+
+    #[test]
+    fn largest_prompt_and_what_compactions_removed_at_every_split() {
+        let price = |_: &str, _: &Usage| 0.0;
+        let call = |model: &str, input: u64, cache_read: u64| {
+            let mut l = assistant(model, 1_000, input, Some(0.0));
+            l.usage.as_mut().unwrap().0.cache_read = cache_read;
+            l.usage.as_mut().unwrap().0.cache_write = 5;
+            l
+        };
+        let compaction = |before: u64| {
+            let mut l = LineSummary::new(LineKind::Meta);
+            l.compaction_before = Some(before);
+            l
+        };
+        // Prompts 1005, 60005 (b/y), 40005; a compaction at 61000 followed by a 9005 call
+        // (removed 51995); two compactions in a row (the first one's removal unknown), the
+        // second at 30000 followed by 2005 (removed 27995); a last compaction with no call yet.
+        let lines = vec![
+            call("a/x", 1000, 0),
+            call("b/y", 20_000, 40_000),
+            call("a/x", 40_000, 0),
+            compaction(61_000),
+            call("a/x", 9_000, 0),
+            compaction(50_000),
+            compaction(30_000),
+            call("a/x", 2_000, 0),
+            compaction(7_000),
+        ];
+        let mut whole = Tally::default();
+        for l in &lines {
+            whole.add_line(l, &price);
+        }
+        assert_eq!(
+            (whole.max_prompt, whole.max_prompt_model.map(|i| whole.models[i as usize].as_str())),
+            (60_005, Some("b/y"))
+        );
+        assert_eq!((whole.compactions, whole.compacted_tokens), (4, 51_995 + 27_995));
+        // The same split anywhere, in two and in three deltas.
+        for i in 0..=lines.len() {
+            for j in i..=lines.len() {
+                let mut parts = [Tally::default(), Tally::default(), Tally::default()];
+                for (k, l) in lines.iter().enumerate() {
+                    parts[if k < i {
+                        0
+                    } else if k < j {
+                        1
+                    } else {
+                        2
+                    }]
+                    .add_line(l, &price);
+                }
+                let [mut a, b, c] = parts;
+                a.merge(b);
+                a.merge(c);
+                let model = a.max_prompt_model.map(|m| a.models[m as usize].clone());
+                assert_eq!((a.max_prompt, model.as_deref()), (60_005, Some("b/y")), "split {i}/{j}");
+                assert_eq!((a.compactions, a.compacted_tokens), (4, 51_995 + 27_995), "split {i}/{j}");
+                // The pending compaction at the end finishes with a later call.
+                a.add_line(&call("a/x", 1_000, 0), &price);
+                assert_eq!(a.compacted_tokens, 51_995 + 27_995 + 5_995, "split {i}/{j}");
+            }
+        }
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! Three layers, first match wins: a user file (`--prices` or `<data-dir>/prices.json`), the
 //! model costs configured in `openclaw.json` (`models.providers.<p>.models[].cost`, exact
 //! `provider/id`), and the embedded table `data/prices.json` (its source and date are in the file).
+//!
+//! Context windows, for how full a session's context got: an agent's model catalog
+//! (`agents/<id>/agent/models.json`, [`PriceTable::add_catalog`]), then the config's
+//! `models.providers.<p>.models[].contextWindow`, then the embedded table's `context`.
 
 use crate::model::Usage;
 use serde_json::Value;
@@ -38,6 +42,10 @@ pub struct PriceTable {
     /// Substring keys, longest first (user file entries before embedded ones at equal length).
     fuzzy: Vec<(String, Price)>,
     pub source: String,
+    /// Context windows by exact `provider/model`, with where each came from.
+    windows: HashMap<String, (u64, &'static str)>,
+    /// The embedded table's context windows, matched as `fuzzy` is.
+    fuzzy_windows: Vec<(String, u64)>,
 }
 
 impl PriceTable {
@@ -52,6 +60,14 @@ impl PriceTable {
             embedded["date"].as_str().unwrap_or("?")
         );
         collect(&embedded, 1, &mut fuzzy);
+        let mut fw: Vec<(String, u64)> = embedded["models"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, m)| Some((k.to_ascii_lowercase(), m.get("context")?.as_u64()?)))
+            .collect();
+        fw.sort_by_key(|w| std::cmp::Reverse(w.0.len()));
+        t.fuzzy_windows = fw;
         if let Some(text) = user {
             let v: Value = crate::sources::json5::parse(text).map_err(|e| format!("prices file: {e}"))?;
             if !v.get("models").is_some_and(Value::is_object) {
@@ -75,6 +91,30 @@ impl PriceTable {
             }
         }
         Ok(t)
+    }
+
+    /// Context windows of an OpenClaw model catalog (`{"providers": {<p>: {"models": [{"id",
+    /// "contextWindow"}]}}}`, the shape of `agents/<id>/agent/models.json` and of the config's
+    /// `models`); a window already known from a source listed earlier is kept.
+    pub fn add_catalog(&mut self, catalog: &Value, source: &'static str) {
+        for (pid, p) in catalog.get("providers").and_then(Value::as_object).into_iter().flatten() {
+            for m in p.get("models").and_then(Value::as_array).into_iter().flatten() {
+                let window = m.get("contextWindow").and_then(Value::as_u64).filter(|w| *w > 0);
+                if let (Some(id), Some(w)) = (m.get("id").and_then(Value::as_str), window) {
+                    self.windows.entry(format!("{pid}/{id}")).or_insert((w, source));
+                }
+            }
+        }
+    }
+
+    /// The context window of `model` (`provider/id`) in tokens, and where it came from (an
+    /// agent's catalog, the config, or the embedded table), if any source knows it.
+    pub fn context_window(&self, model: &str) -> Option<(u64, &'static str)> {
+        if let Some(w) = self.windows.get(model) {
+            return Some(*w);
+        }
+        let id = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+        self.fuzzy_windows.iter().find(|(k, _)| id.contains(k.as_str())).map(|(_, w)| (*w, "price table"))
     }
 
     /// The price of `model` (`provider/id` or a bare id), if any layer knows it.
@@ -108,6 +148,24 @@ fn collect(v: &Value, layer: u8, out: &mut Vec<(String, Price, u8)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_windows_catalog_then_config_then_table() {
+        let mut t = PriceTable::load(None, None).unwrap();
+        assert_eq!(t.context_window("anthropic/claude-sonnet-4-5-20250929"), Some((200_000, "price table")));
+        assert_eq!(t.context_window("openai/gpt-4.1-mini"), Some((1_047_576, "price table")));
+        assert_eq!(t.context_window("fakellm/fake-model"), None);
+        let catalog =
+            serde_json::json!({"providers": {"fakellm": {"models": [{"id": "fake-model", "contextWindow": 64000}]}}});
+        let config = serde_json::json!({"providers": {
+            "fakellm": {"models": [{"id": "fake-model", "contextWindow": 128000}, {"id": "other", "contextWindow": 0}]},
+            "anthropic": {"models": [{"id": "claude-sonnet-4-5-20250929", "contextWindow": 1000000}]}}});
+        t.add_catalog(&catalog, "agent catalog");
+        t.add_catalog(&config, "config");
+        assert_eq!(t.context_window("fakellm/fake-model"), Some((64_000, "agent catalog")));
+        assert_eq!(t.context_window("anthropic/claude-sonnet-4-5-20250929"), Some((1_000_000, "config")));
+        assert_eq!(t.context_window("fakellm/other"), None, "a zero window is no window");
+    }
 
     #[test]
     fn longest_key_wins_and_prefixes_are_ignored() {

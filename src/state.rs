@@ -619,7 +619,15 @@ impl State {
         self.by_key.get(key).and_then(|id| self.sessions.get(id)).map(|b| &**b)
     }
 
-    /// The OpenClaw profile an agent (as the index names it) belongs to.
+    /// How full a session's context got: its largest prompt against its model's window.
+    pub fn context_fill<'s>(&self, s: &'s Session) -> ContextFill<'s> {
+        let t = &s.tally;
+        let model = t.max_prompt_model.and_then(|i| t.models.get(i as usize)).map(String::as_str);
+        let window = model.and_then(|m| self.prices.context_window(m));
+        let percent = window.map(|(w, _)| t.max_prompt as f64 * 100.0 / w as f64);
+        ContextFill { max_prompt: t.max_prompt, model, window, percent }
+    }
+
     /// What the index knows of a cron run's session (by id, else by key), for `cron_health`.
     pub fn cron_run_facts(&self, run: &Value) -> Option<crate::cron_health::RunFacts> {
         let s = run["sessionId"]
@@ -634,6 +642,7 @@ impl State {
         })
     }
 
+    /// The OpenClaw profile an agent (as the index names it) belongs to.
     pub fn profile_of(&self, agent: &str) -> &str {
         self.install.agents.iter().find(|a| a.id == agent).map_or(self.install.profile.as_str(), |a| a.profile.as_str())
     }
@@ -642,6 +651,17 @@ impl State {
     pub fn session(&self, id_or_key: &str) -> Option<&Session> {
         self.sessions.get(id_or_key).map(|b| &**b).or_else(|| self.session_by_key(id_or_key))
     }
+}
+
+/// A session's largest prompt (one model call's input + cache read + cache write) against its
+/// model's context window (`pricing.rs` says where windows come from); `percent` is `None`
+/// when the window is unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextFill<'s> {
+    pub max_prompt: u64,
+    pub model: Option<&'s str>,
+    pub window: Option<(u64, &'static str)>,
+    pub percent: Option<f64>,
 }
 
 /// A recent change, as the event stream sends it.

@@ -59,8 +59,19 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "transcriptAvailable": s.store != Store::Ledger && s.store != Store::Otlp,
         "archive": s.archive.as_ref().map(|a| json!({"name": a.name, "reason": a.reason.as_str(), "createdMs": a.created_ms})),
         "tools": t.tools,
+        "context": context_json(st, s),
         "live": st.live_flag(s.meta.key.as_deref(), &s.id),
         "guard": st.guard.get(&s.id).map_or(Value::Null, |f| json!(f)),
+    })
+}
+
+/// How full the session's context got, and its compactions.
+pub fn context_json(st: &State, s: &Session) -> Value {
+    let c = st.context_fill(s);
+    json!({
+        "maxPrompt": c.max_prompt, "model": c.model, "window": c.window.map(|w| w.0),
+        "windowSource": c.window.map(|w| w.1), "percent": c.percent.map(|p| (p * 10.0).round() / 10.0),
+        "compactions": s.tally.compactions, "compactedTokens": s.tally.compacted_tokens,
     })
 }
 
@@ -83,7 +94,7 @@ fn task(s: &Session, from_run: Option<&str>) -> Option<String> {
 }
 
 /// The numeric sort key of a session, read straight from the index (no JSON built).
-fn sort_key(s: &Session, by: &str) -> f64 {
+fn sort_key(st: &State, s: &Session, by: &str) -> f64 {
     let t = &s.tally;
     let opt = |v: Option<i64>| v.map_or(f64::MIN, |x| x as f64);
     match by {
@@ -96,6 +107,8 @@ fn sort_key(s: &Session, by: &str) -> f64 {
         },
         "errors" => t.errors() as f64,
         "messages" => (t.user_messages + t.assistant_messages) as f64,
+        // How full the context got; an unknown window sorts after every known one.
+        "context" => st.context_fill(s).percent.unwrap_or(f64::MIN),
         _ => opt(s.last_ms()),
     }
 }
@@ -110,7 +123,7 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
     }
 }
 
-const SORTS: [&str; 8] = ["last", "cost", "tokens", "started", "first", "duration", "errors", "messages"];
+const SORTS: [&str; 9] = ["last", "cost", "tokens", "started", "first", "duration", "errors", "messages", "context"];
 
 /// What a sessions list asks for: the filters and the order (`?agent=&profile=&status=&state=
 /// &kind=&q=&sort=&order=`), validated.
@@ -129,7 +142,7 @@ fn query(req: &Req) -> Result<Query<'_>, ApiError> {
     let by = req.q("sort").unwrap_or("last");
     if !SORTS.contains(&by) && !["label", "agent", "model", "status"].contains(&by) {
         return Err(ApiError::bad_request(format!(
-            "sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, label, agent, model, status"
+            "sort={by:?}: use one of last, cost, tokens, started, duration, errors, messages, context, label, agent, model, status"
         )));
     }
     let asc = match req.q("order") {
@@ -202,7 +215,10 @@ fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static 
     }
     let by = f.by;
     if SORTS.contains(&by) {
-        rows.sort_by(|a, b| sort_key(a.0, by).total_cmp(&sort_key(b.0, by)).then_with(|| a.0.id.cmp(&b.0.id)));
+        // Each key once (the context's needs a window lookup), then sorted.
+        let mut keyed: Vec<(f64, (&Session, &str))> = rows.into_iter().map(|r| (sort_key(st, r.0, by), r)).collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1 .0.id.cmp(&b.1 .0.id)));
+        rows = keyed.into_iter().map(|(_, r)| r).collect();
     } else {
         rows.sort_by_cached_key(|(s, status)| (sort_text(s, by, status), s.id.clone()));
     }

@@ -119,6 +119,10 @@ struct Status {
     ticks: u64,
     /// Rule incidents open after the last check.
     open_incidents: usize,
+    /// How long the last check took (µs): all of it, and the detection part (observations
+    /// gathered over the index, the guard's baselines, the rules and their incidents).
+    check_us: u64,
+    rules_us: u64,
 }
 
 /// The monitor's shared handle, made before its thread starts (`Monitor::open`).
@@ -231,7 +235,7 @@ impl Monitor {
         let st = lock(&self.status);
         json!({"intervalSeconds": self.settings.interval.as_secs(), "historyIntervalSeconds": self.settings.history_interval.as_secs(),
             "lastTickMs": st.last_tick_ms, "ticks": st.ticks, "lastError": st.last_error,
-            "openIncidents": st.open_incidents})
+            "openIncidents": st.open_incidents, "lastCheckUs": st.check_us, "lastRulesUs": st.rules_us})
     }
 
     pub fn set_budget(&self, v: &Value, now_ms: i64) -> Result<Budget, Error> {

@@ -145,6 +145,7 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
 }
 
 pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
+    let t_check = Instant::now();
     let now = mon.index.now_ms();
     if !l.requeued {
         // Alerts recorded but never sent (clawmetry stopped in between): send them now.
@@ -178,6 +179,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
     let cfg = mon.config();
     let budget = budget_check(mon, l, &cfg.budget, now);
     // Observations for the rules.
+    let t_rules = Instant::now();
     let needs = |k: &str| cfg.rules.iter().any(|r| r.enabled && r.kind_name() == k);
     {
         let st = mon.index.read();
@@ -241,6 +243,8 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
     st.last_tick_ms = Some(now);
     st.ticks += 1;
     st.open_incidents = l.incidents.as_ref().map_or(0, |i| i.open_count());
+    st.rules_us = t_rules.elapsed().as_micros() as u64;
+    st.check_us = t_check.elapsed().as_micros() as u64;
     st.last_error = sync_err.clone();
     drop(st);
     match sync_err {

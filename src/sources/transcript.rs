@@ -43,6 +43,9 @@ struct RawLine<'a> {
     provider: Option<Cow<'a, str>>,
     #[serde(rename = "modelId", borrow)]
     model_id: Option<Cow<'a, str>>,
+    /// A compaction's context size before it.
+    #[serde(rename = "tokensBefore", default, deserialize_with = "lenient_u64")]
+    tokens_before: u64,
 }
 
 #[derive(Deserialize)]
@@ -337,9 +340,13 @@ fn summarize_text(text: &str) -> Result<LineSummary, DecodeError> {
             }
         }
         "message" => return Ok(summarize_message(raw.message, line_ts)),
+        "compaction" => {
+            let mut l = LineSummary::new(LineKind::Meta);
+            l.compaction_before = Some(raw.tokens_before);
+            l
+        }
         "custom"
         | "custom_message"
-        | "compaction"
         | "thinking_level_change"
         | "branch_summary"
         | "label"

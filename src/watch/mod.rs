@@ -265,6 +265,21 @@ impl Watcher {
                 PriceTable::load(None, self.install.config.as_ref()).unwrap_or_default()
             }
         };
+        // Context windows: each agent's model catalog first, then the config.
+        for a in &self.install.agents {
+            let Some(path) = a.db_path.parent().map(|d| d.join("models.json")) else { continue };
+            // Read like every OpenClaw file: no symlink followed, a bad file only skipped.
+            let Ok(mut f) = crate::sources::open_file(&path) else { continue };
+            let mut text = String::new();
+            if std::io::Read::read_to_string(&mut std::io::Read::take(&mut f, 8 << 20), &mut text).is_ok() {
+                if let Ok(v) = crate::sources::json5::parse(&text) {
+                    self.prices.add_catalog(&v, "agent catalog");
+                }
+            }
+        }
+        if let Some(models) = self.install.config.as_ref().and_then(|c| c.get("models")) {
+            self.prices.add_catalog(models, "config");
+        }
     }
 
     fn ensure_watches(&mut self) {
