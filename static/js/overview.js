@@ -2,7 +2,14 @@
 import { loader } from './loader.js';
 import { insightPanels } from './overview/insight.js';
 import { quotasPanel } from './overview/quotas.js';
-import { activeTable, collectWarnings, recentBlock, topModels, topSessions } from './overview/parts.js';
+import {
+  activeTable,
+  collectWarnings,
+  fullestContexts,
+  recentBlock,
+  topModels,
+  topSessions,
+} from './overview/parts.js';
 import {
   ApiError,
   TOKEN_KINDS,
@@ -59,17 +66,18 @@ function kindsTable(u) {
     </section>`;
 }
 
-/** /api/quotas, or null when it cannot be read (no token on a wall display, an error): the
- * quota cards are an extra, never a reason for the overview to fail. */
-async function quotas(signal) {
+/** `path`'s JSON, or null when it cannot be read (no token on a wall display, an error): the
+ * quota cards and the context panel are extras, never a reason for the overview to fail. */
+async function extra(path, signal) {
   try {
-    const r = await fetch('/api/quotas', { signal, headers: { Accept: 'application/json' } });
+    const r = await fetch(path, { signal, headers: { Accept: 'application/json' } });
     return r.ok ? await r.json() : null;
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     return null;
   }
 }
+const quotas = (signal) => extra('/api/quotas', signal);
 
 /** /api/insight, or null without the token for it: with `--public-overview` a wall display may
  * read /api/overview and nothing else, and then shows the overview without these panels. */
@@ -80,7 +88,7 @@ async function insight(signal) {
   return r.json();
 }
 
-function render(root, ov, health, recent, ins, quota) {
+function render(root, ov, health, recent, ins, quota, contexts) {
   const oc = health.openclaw || {};
   if (!oc.found) {
     setHTML(
@@ -130,7 +138,14 @@ function render(root, ov, health, recent, ins, quota) {
         <h2>Top sessions by cost <span class="muted">(all time)</span></h2>
         ${topSessions(ov.topSessions)}
       </section>
-    </div>`,
+    </div>
+    ${
+      contexts
+        ? html`<section class="panel" id="contexts">
+      <h2>Fullest contexts <span class="muted">(live sessions: largest prompt of one call against the model's window)</span></h2>
+      ${fullestContexts(contexts)}</section>`
+        : ''
+    }`,
   );
 }
 
@@ -148,9 +163,13 @@ export function mount(root, _route, app) {
       if (!ov.active.length && ov.sessions.total) {
         recent = (await api('/api/sessions?limit=5&sort=last', { signal })).sessions;
       }
-      return { ov, health, recent, ins, quota };
+      // A wall display with --public-overview reads /api/overview only: then no such panel.
+      const contexts = ov.sessions.total
+        ? (await extra('/api/sessions?limit=5&sort=context&state=live', signal))?.sessions
+        : null;
+      return { ov, health, recent, ins, quota, contexts };
     },
-    render: ({ ov, health, recent, ins, quota }) => render(root, ov, health, recent, ins, quota),
+    render: ({ ov, health, recent, ins, quota, contexts }) => render(root, ov, health, recent, ins, quota, contexts),
     errorIn: () => root,
   });
   load();

@@ -62,6 +62,9 @@ fn every_view_shows_the_lab_figures_without_errors() {
     let top = texts(&page, "#top-sessions li");
     assert!(top[0].contains("main") && top[0].contains("$0.4086"), "{top:?}");
     assert!(page.text("#warnings").contains("No errors"), "{}", page.text("#warnings"));
+    // The fullest contexts: the lab's five live sessions against fake-model's 128k window.
+    assert_eq!(page.count("#contexts li"), 5, "{}", page.text("#contexts"));
+    assert!(page.text("#contexts li").contains("of 128k"), "{}", page.text("#contexts"));
     assert_eq!(page.text("#live"), "live");
 
     // Sessions: the table, search, filters and sorting, each in the URL.
@@ -80,6 +83,17 @@ fn every_view_shows_the_lab_figures_without_errors() {
     let costs = texts(&page, "#s-table tbody tr td:nth-child(7)");
     assert_eq!(costs, vec!["$0.0335", "$0.0336", "$0.0405", "$0.0804", "$0.4086"]);
     assert_eq!(page.eval("document.querySelector('th[aria-sort=ascending]').innerText.trim()"), "Cost ▲");
+    // By how full the context got: the column shows what the API says, fullest first.
+    page.show("#/sessions?sort=context", "sessions");
+    let api = server.get("/api/sessions?sort=context&limit=5");
+    let want: Vec<String> = api["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["context"]["percent"].as_f64().map_or("–".to_string(), |p| format!("{p}%")))
+        .collect();
+    assert!(want[0].ends_with('%'), "{want:?}");
+    assert_eq!(texts(&page, "#s-table tbody tr td:nth-child(8)"), want);
     page.show("#/sessions?agent=ops", "sessions");
     assert_eq!(page.count("#s-table tbody tr"), 1);
     page.show("#/sessions?status=failed", "sessions");
@@ -91,6 +105,13 @@ fn every_view_shows_the_lab_figures_without_errors() {
     page.wait_for("timeline loaded", "document.querySelectorAll('#tl .ev').length >= 40", S);
     let head = page.text(".s-head");
     assert!(head.contains("$0.4086") && head.contains("412.9k") && head.contains("6 user · 14 assistant"), "{head}");
+    let ctx = server.get(&format!("/api/sessions/{MAIN}"));
+    let ctx = &ctx.get("session").unwrap_or(&ctx)["context"];
+    assert!(
+        page.text("[data-k=context]").starts_with(&format!("{}%", ctx["percent"].as_f64().unwrap())),
+        "{} vs {ctx}",
+        page.text("[data-k=context]")
+    );
     let tl = page.text("#tl");
     assert!(tl.contains("Hello from the lab, turn 1."), "{tl}");
     assert!(tl.contains("Model → fakellm/fake-model"));

@@ -64,6 +64,21 @@ export function topSessions(rows) {
   )}</ul>`;
 }
 
+/** Live sessions by how full their context got (largest prompt of one call / the window). */
+export function fullestContexts(rows) {
+  const known = (rows || []).filter((r) => r.context?.percent != null);
+  if (!known.length) return html`<p class="muted">No live session with a known context window.</p>`;
+  return html`<ul class="bars">${known.map((r) => {
+    const c = r.context;
+    const title = `${fmtInt(c.maxPrompt)} of ${fmtInt(c.window)} tokens (${c.model}; window from ${c.windowSource})`;
+    const comp = c.compactions ? ` · ${c.compactions} compaction${c.compactions > 1 ? 's' : ''}` : '';
+    return html`<li><div class="bar-label"><a href="${sessionHref(r.id)}">${sessionName(r)}</a>
+      <span class="muted" title="${title}">${r.agent} · ${fmtTokens(c.maxPrompt)} of ${fmtTokens(c.window)}${comp}</span>
+      <b>${c.percent}%</b></div>
+      <div class="bar${c.percent >= 80 ? ' hot' : ''}"><span style="width:${Math.min(100, c.percent)}%"></span></div></li>`;
+  })}</ul>`;
+}
+
 export function collectWarnings(ov, health) {
   const out = [];
   const icon = { stuck: '⏳', errors: '⚠', failed: '✖' };

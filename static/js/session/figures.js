@@ -28,6 +28,20 @@ function cost(s) {
   return html`<b>${fmtCost(s.cost)}</b>${estimated}`;
 }
 
+/** The largest prompt against the window, and the compactions. */
+function context(c) {
+  const comp = c.compactions
+    ? html`<span class="muted"> · ${c.compactions} compaction${c.compactions > 1 ? 's' : ''} removed
+        ${fmtTokens(c.compactedTokens)}</span>`
+    : '';
+  if (c.percent == null) {
+    return html`<span data-k="context" title="the window of ${c.model || 'its model'} is unknown"
+      >${fmtTokens(c.maxPrompt)} of an unknown window</span>${comp}`;
+  }
+  return html`<span data-k="context" title="${fmtInt(c.maxPrompt)} of ${fmtInt(c.window)} tokens in one call (${c.model}; window from ${c.windowSource})"
+    ><b>${c.percent}%</b> ${fmtTokens(c.maxPrompt)} of ${fmtTokens(c.window)}</span>${comp}`;
+}
+
 /** The figures: agent, channel, models, times, counts, tokens and cost. */
 export function figures(s, id) {
   const kv = (k, v) => html`<div><dt>${k}</dt><dd>${v}</dd></div>`;
@@ -46,6 +60,7 @@ export function figures(s, id) {
       ${kv('Tool calls', fmtInt(s.toolCalls))}
       ${kv('Errors', errors)}
       ${kv('Tokens', html`<span title="${fmtInt(t.total)}">${fmtTokens(t.total)}</span>`)}
+      ${s.context?.maxPrompt ? kv('Context', context(s.context)) : ''}
       ${kv('Cost', cost(s))}
       ${
         s.treeCost && s.treeCost.sessions > 1

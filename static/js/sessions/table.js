@@ -29,6 +29,7 @@ const COLS = [
   ['model', 'Model', 'opt'],
   ['tokens', 'Tokens', 'n opt'],
   ['cost', 'Cost', 'n'],
+  ['context', 'Context', 'n opt'],
   ['duration', 'Duration', 'n opt'],
   ['last', 'Last activity', 'opt'],
 ];
@@ -53,6 +54,13 @@ export function shell() {
   <nav class="pager" id="s-pager" aria-label="Pages"></nav>`;
 }
 
+const contextTitle = (c) =>
+  !c?.maxPrompt
+    ? 'no model call'
+    : c.window
+      ? `largest prompt ${fmtInt(c.maxPrompt)} of a ${fmtInt(c.window)}-token window`
+      : `largest prompt ${fmtInt(c.maxPrompt)}; the window of ${c.model} is unknown`;
+
 export function row(s, flash) {
   const link = html`<a href="${sessionHref(s.id)}" title="${s.key || s.id}">${sessionName(s)}</a>`;
   return html`<tr data-id="${s.id}" class="${flash ? 'flash' : ''}">
@@ -66,6 +74,9 @@ export function row(s, flash) {
     <td class="opt nowrap">${modelName(s.model)}</td>
     <td class="n opt" title="${fmtInt(s.tokens.total)} tokens">${fmtTokens(s.tokens.total)}</td>
     <td class="n">${fmtCost(s.cost)}</td>
+    <td class="n opt" title="${contextTitle(s.context)}">${
+      s.context?.percent != null ? `${s.context.percent}%` : html`<span class="muted">–</span>`
+    }</td>
     <td class="n opt">${fmtDuration(s.durationMs)}</td>
     <td class="opt">${ago(s.lastMs)}</td></tr>`;
 }
