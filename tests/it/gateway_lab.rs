@@ -1249,13 +1249,30 @@ fn the_guard_finds_and_stops_a_real_tool_loop() {
     assert!(entry["who"].as_str().unwrap().contains("auto-stop"), "{entry}");
     assert!(entry["method"] == "sessions.abort" || entry["method"] == "chat.abort", "{entry}");
 
-    // 4. Pause and resume by hand: the gateway's suspension lease, both in the audit log.
-    let p = s.send("POST", "/api/guard/pause", &json!({}), 200);
-    assert_eq!(p["gateway"]["status"], "ready", "{p}");
-    assert_eq!(s.get("/api/guard")["pause"]["active"], true);
-    let r = s.send("POST", "/api/guard/resume", &json!({}), 200);
-    assert_eq!(r["ok"], true, "{r}");
+    // 4. Pause and resume by hand from the alerts page (Chromium, the confirm dialog answered
+    //    yes): the gateway itself, asked with OpenClaw's CLI, holds the suspension between the
+    //    clicks and runs again after; both actions in the audit log.
+    let status = |id: &str| {
+        let params = json!({"suspensionId": id}).to_string();
+        lab.openclaw_json(&["gateway", "call", "gateway.suspend.status", "--params", &params, "--json"])
+    };
+    let chrome = crate::browser::Chrome::launch();
+    let page = chrome.page();
+    page.goto(&s.url("/#/alerts"));
+    page.wait_rendered(0, "alerts");
+    page.eval("window.confirm = () => true");
+    page.click("#g-pause");
+    page.wait_for("paused", "!!document.querySelector('#g-resume')", Duration::from_secs(15));
+    let id = s.get("/api/guard")["pause"]["suspensionId"].as_str().expect("a suspension id").to_string();
+    let held = status(&id);
+    eprintln!("[pause] the gateway says {held}");
+    assert!(held["status"] == "ready" || held["status"] == "draining", "suspended: {held}");
+    page.click("#g-resume");
+    page.wait_for("resumed", "!!document.querySelector('#g-pause')", Duration::from_secs(15));
     assert_eq!(s.get("/api/guard")["pause"]["active"], false);
+    let after = status(&id);
+    assert_eq!(after["status"], "running", "resumed: {after}");
+    page.assert_no_errors("pause and resume against the real gateway");
     let actions: Vec<String> = std::fs::read_to_string(data.join("audit.jsonl"))
         .unwrap()
         .lines()
