@@ -62,6 +62,9 @@ deps:
 	@# fuzz-ci: libFuzzer (built by libfuzzer-sys) is C++.
 	@command -v c++ >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends g++; }
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends faketime; }
+	@# tests/it/prometheus.rs: a real Prometheus scrapes /metrics; promtool checks the shipped rules.
+	@{ command -v prometheus && command -v promtool; } >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
 test: lint
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }

@@ -35,6 +35,149 @@ impl Out {
 /// Label values shown per breakdown; the rest are summed as `other`.
 const LABELS_SHOWN: usize = 8;
 
+/// Models and agents named in the usage families; the rest are `other`.
+const SERIES_SHOWN: usize = 10;
+
+/// The `SERIES_SHOWN` names with the largest summed values.
+fn shown(pairs: impl Iterator<Item = (String, f64)>) -> Vec<String> {
+    let mut sum: BTreeMap<String, f64> = BTreeMap::new();
+    for (k, v) in pairs {
+        *sum.entry(k).or_default() += v;
+    }
+    top_and_other(sum.into_iter().collect(), SERIES_SHOWN).into_iter().map(|(k, _)| k).collect()
+}
+
+/// `name` when it is one of `shown`, else `other`.
+fn bounded(shown: &[String], name: &str) -> String {
+    if shown.iter().any(|s| s == name) {
+        name.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+/// What an operator alerts on beyond usage: the gateway, budgets, cron jobs, the host, alerts.
+fn operations(o: &mut Out, ctx: &Ctx, now: i64) {
+    o.family("clawmetry_gateway_connected", "gauge", "1 while clawmetry's gateway client is connected.");
+    o.sample("clawmetry_gateway_connected", &[], if ctx.gateway.connected() { 1.0 } else { 0.0 });
+    let mon = &ctx.monitor;
+    let health = mon.health();
+    if let Some(open) = health.as_ref().and_then(|h| h["gateway"]["listening"].as_bool()) {
+        o.family(
+            "clawmetry_gateway_up",
+            "gauge",
+            "1 when something answers on the OpenClaw gateway port (last health check).",
+        );
+        o.sample("clawmetry_gateway_up", &[], if open { 1.0 } else { 0.0 });
+    }
+    // Budgets: every limit set, as the monitor's last check saw it.
+    let b = mon.budget_status();
+    let limits = b["limits"].as_array().cloned().unwrap_or_default();
+    o.family("clawmetry_budget_limit_usd", "gauge", "Each budget limit set, by period and agent (all: every agent).");
+    o.family("clawmetry_budget_spent_usd", "gauge", "Spend in each budget's current period, by period and agent.");
+    o.family("clawmetry_budget_used_ratio", "gauge", "Spend over the limit of each budget (1 = the limit reached).");
+    for l in limits.iter().take(64) {
+        let labels = [("period", l["period"].as_str().unwrap_or("")), ("agent", l["agent"].as_str().unwrap_or("all"))];
+        let (limit, spent) = (l["limitUsd"].as_f64().unwrap_or(0.0), l["spentUsd"].as_f64().unwrap_or(0.0));
+        o.sample("clawmetry_budget_limit_usd", &labels, limit);
+        o.sample("clawmetry_budget_spent_usd", &labels, spent);
+        if limit > 0.0 {
+            o.sample("clawmetry_budget_used_ratio", &labels, spent / limit);
+        }
+    }
+    // Cron jobs: failures in a row and health findings (`cron_health.rs`), from OpenClaw's store.
+    let jobs = cron_health(ctx, now);
+    o.family(
+        "clawmetry_cron_failures_in_row",
+        "gauge",
+        "Failed runs in a row of each cron job (at most 50 jobs: the most failing).",
+    );
+    o.family(
+        "clawmetry_cron_findings",
+        "gauge",
+        "Health findings of each cron job (silent, short, same, slow, stuck, missed, failing).",
+    );
+    for (name, failures, findings) in jobs.iter().take(CRON_JOBS_SHOWN) {
+        o.sample("clawmetry_cron_failures_in_row", &[("cron_job", name)], *failures as f64);
+        o.sample("clawmetry_cron_findings", &[("cron_job", name)], *findings as f64);
+    }
+    // The host, from the monitor's last health check.
+    if let Some(h) = health {
+        o.family(
+            "clawmetry_host_disk_used_percent",
+            "gauge",
+            "Used space of the file systems holding OpenClaw and clawmetry's data.",
+        );
+        for d in h["disks"].as_array().into_iter().flatten().take(8) {
+            if let Some(p) = d["usedPercent"].as_f64() {
+                o.sample("clawmetry_host_disk_used_percent", &[("path", d["path"].as_str().unwrap_or(""))], p);
+            }
+        }
+        let host = [
+            (
+                "clawmetry_host_memory_used_percent",
+                "Memory in use (total less available), percent.",
+                h["memory"]["usedPercent"].as_f64(),
+            ),
+            ("clawmetry_host_load1", "Load average over one minute.", h["load"]["one"].as_f64()),
+            (
+                "clawmetry_host_cpu_percent",
+                "CPU busy between the last two health checks, percent.",
+                h["cpu"]["percent"].as_f64(),
+            ),
+            (
+                "clawmetry_host_cpu_temperature_celsius",
+                "CPU temperature, when the board reports it.",
+                h["temperature"]["cpuC"].as_f64(),
+            ),
+        ];
+        for (name, help, v) in host {
+            if let Some(v) = v {
+                o.family(name, "gauge", help);
+                o.sample(name, &[], v);
+            }
+        }
+    }
+    o.family("clawmetry_alerts_unread", "gauge", "Alerts not marked read in the app.");
+    o.sample("clawmetry_alerts_unread", &[], mon.history.unread_alerts().unwrap_or(0) as f64);
+    let m = mon.monitor_json();
+    o.family("clawmetry_alert_incidents_open", "gauge", "Alert rule incidents still firing after the last check.");
+    o.sample("clawmetry_alert_incidents_open", &[], m["openIncidents"].as_f64().unwrap_or(0.0));
+}
+
+/// Cron jobs shown in the cron families.
+const CRON_JOBS_SHOWN: usize = 50;
+
+/// Each cron job's (name, failures in a row, findings), the most failing first; read from
+/// OpenClaw's store at most every 15 s (a scrape every few seconds must not re-read it).
+fn cron_health(ctx: &Ctx, now: i64) -> std::sync::Arc<Vec<(String, u64, u64)>> {
+    type Cached = Option<(std::time::Instant, std::sync::Arc<Vec<(String, u64, u64)>>)>;
+    static CACHE: std::sync::Mutex<Cached> = std::sync::Mutex::new(None);
+    if let Some((at, v)) = crate::sync::lock(&CACHE).as_ref() {
+        if at.elapsed() < std::time::Duration::from_secs(15) {
+            return v.clone();
+        }
+    }
+    let install = ctx.index.read().install.clone();
+    let mut out = Vec::new();
+    if let Some(Ok(store)) = crate::sources::crons::read_installed(&install, 500) {
+        let up = ctx.gateway.connected();
+        let st = ctx.index.read();
+        let facts = |r: &serde_json::Value| st.cron_run_facts(r);
+        for j in &store.jobs {
+            let job = crate::sources::crons::job(j, &store.runs, 10);
+            let h = crate::cron_health::assess(&job, now, up, &facts);
+            let name = job["name"].as_str().or(job["id"].as_str()).unwrap_or("?").to_string();
+            let findings = h["findings"].as_array().map_or(0, Vec::len) as u64;
+            out.push((name, h["failuresInRow"].as_u64().unwrap_or(0), findings));
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then_with(|| a.0.cmp(&b.0)));
+    let v = std::sync::Arc::new(out);
+    *crate::sync::lock(&CACHE) = Some((std::time::Instant::now(), v.clone()));
+    v
+}
+
 /// The `n` largest (name, value) pairs, and the rest summed as `other` (when there is a rest).
 fn top_and_other(mut v: Vec<(String, f64)>, n: usize) -> Vec<(String, f64)> {
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -51,16 +194,31 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let jobs = super::usage::cron_jobs(ctx);
     {
         let st = ctx.index.read();
-        // Tokens and cost by model, agent and kind, summed over the hourly cells.
-        let mut by: BTreeMap<(u32, u16), crate::state::Cell> = BTreeMap::new();
+        // Tokens and cost by model, agent and kind, summed over the hourly cells; the
+        // `SERIES_SHOWN` models and agents that cost the most keep their names, the rest are
+        // summed as `other` (label sets stay bounded however many models and agents come).
+        let mut per: BTreeMap<(u32, u16), crate::state::Cell> = BTreeMap::new();
         for (&(_, m, a), c) in &st.hourly {
-            let e = by.entry((m, a)).or_default();
+            let e = per.entry((m, a)).or_default();
+            e.usage.add(&c.usage);
+            e.calls += c.calls;
+        }
+        let model_names = shown(per.iter().map(|((m, _), c)| (st.models.name(*m).to_string(), c.usage.cost)));
+        let agent_names = shown(
+            per.iter().map(|((_, a), c)| (st.agents.get(*a as usize).cloned().unwrap_or_default(), c.usage.cost)),
+        );
+        let mut by: BTreeMap<(String, String), crate::state::Cell> = BTreeMap::new();
+        for ((m, a), c) in &per {
+            let key = (
+                bounded(&model_names, st.models.name(*m)),
+                bounded(&agent_names, st.agents.get(*a as usize).map_or("", String::as_str)),
+            );
+            let e = by.entry(key).or_default();
             e.usage.add(&c.usage);
             e.calls += c.calls;
         }
         o.family("clawmetry_tokens_total", "counter", "Tokens used by model calls, by model, agent and kind.");
-        for ((m, a), c) in &by {
-            let (model, agent) = (st.models.name(*m), st.agents.get(*a as usize).map_or("", String::as_str));
+        for ((model, agent), c) in &by {
             for (kind, v) in [
                 ("input", c.usage.input),
                 ("output", c.usage.output),
@@ -72,8 +230,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             }
         }
         o.family("clawmetry_cost_usd_total", "counter", "Cost of model calls in USD, by model and agent.");
-        for ((m, a), c) in &by {
-            let (model, agent) = (st.models.name(*m), st.agents.get(*a as usize).map_or("", String::as_str));
+        for ((model, agent), c) in &by {
             o.sample(
                 "clawmetry_cost_usd_total",
                 &[("model", model), ("agent", agent)],
@@ -81,16 +238,21 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             );
         }
         o.family("clawmetry_model_calls_total", "counter", "Model calls, by model and agent.");
-        for ((m, a), c) in &by {
-            let (model, agent) = (st.models.name(*m), st.agents.get(*a as usize).map_or("", String::as_str));
+        for ((model, agent), c) in &by {
             o.sample("clawmetry_model_calls_total", &[("model", model), ("agent", agent)], c.calls as f64);
         }
-        let mut sessions: BTreeMap<(&str, &'static str, &'static str), u64> = BTreeMap::new();
-        let mut errors: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut sessions: BTreeMap<(String, &'static str, &'static str), u64> = BTreeMap::new();
+        let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+        let mut last: BTreeMap<String, i64> = BTreeMap::new();
         for s in st.sessions.values() {
             let status = s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status;
-            *sessions.entry((s.agent.as_str(), s.kind(), status)).or_default() += 1;
-            *errors.entry(s.agent.as_str()).or_default() += s.tally.errors();
+            let agent = bounded(&agent_names, &s.agent);
+            *errors.entry(agent.clone()).or_default() += s.tally.errors();
+            if let Some(l) = s.last_ms() {
+                let e = last.entry(agent.clone()).or_insert(l);
+                *e = (*e).max(l);
+            }
+            *sessions.entry((agent, s.kind(), status)).or_default() += 1;
         }
         o.family("clawmetry_sessions", "gauge", "Sessions in the index, by agent, kind and status.");
         for ((agent, kind, status), n) in &sessions {
@@ -99,6 +261,14 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         o.family("clawmetry_errors_total", "counter", "Tool errors and failed model calls in transcripts, by agent.");
         for (agent, n) in &errors {
             o.sample("clawmetry_errors_total", &[("agent", agent)], *n as f64);
+        }
+        o.family(
+            "clawmetry_last_activity_timestamp_seconds",
+            "gauge",
+            "Unix time of the newest transcript event, by agent (idle agents keep their last).",
+        );
+        for (agent, ms) in &last {
+            o.sample("clawmetry_last_activity_timestamp_seconds", &[("agent", agent)], *ms as f64 / 1000.0);
         }
         // Spend rate, projection and prompt cache (methods in `crate::insight`); no per-model
         // labels, so the series stay few.
@@ -206,6 +376,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             }
         }
     }
+    operations(&mut o, ctx, now);
     o.family("clawmetry_uptime_seconds", "gauge", "Seconds since clawmetry started.");
     o.sample("clawmetry_uptime_seconds", &[], (ctx.index.uptime_seconds()) as f64);
     o.family("clawmetry_build_info", "gauge", "Always 1; the version is a label.");

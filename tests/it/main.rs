@@ -38,6 +38,7 @@ mod monitor_pause;
 mod monitor_ui;
 mod otlp;
 mod profiles;
+mod prometheus;
 mod query_sweep;
 mod search;
 mod security;
