@@ -379,3 +379,13 @@ pub fn open_events(port: u16) -> (std::net::TcpStream, String) {
     }
     (sse, seen)
 }
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (a query string value).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -10,7 +10,7 @@
 //!
 //! A machine without `prometheus` fails this test (`make deps` installs it), never skips it.
 
-use crate::common::{free_port, http_request, install_fixture, root, start_exact, Server, TempDir};
+use crate::common::{free_port, http_request, install_fixture, root, start_exact, urlencode, Server, TempDir};
 use crate::monitor_support::LAB_EVENING_MS;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,15 +43,6 @@ fn metrics(s: &Server) -> String {
     let (st, _, b) = s.request("GET", "/metrics", &[("Authorization", &auth)], None).unwrap();
     assert_eq!(st, 200);
     String::from_utf8(b).unwrap()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 struct Prometheus {

@@ -6,7 +6,7 @@
 //! era are found; and the page in Chromium.
 
 use crate::browser::Chrome;
-use crate::common::{install_fixture, peak_rss, start, Server, TempDir};
+use crate::common::{install_fixture, peak_rss, start, urlencode, Server, TempDir};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -384,7 +384,7 @@ fn the_search_page_in_a_browser() {
         serde_json::json!(CHINESE)
     ));
     page.wait_for("hits", "document.querySelectorAll('#f-hits .hit').length === 1", s);
-    assert_eq!(page.eval("location.hash").as_str().unwrap(), format!("#/search?q={}", urlenc(CHINESE)));
+    assert_eq!(page.eval("location.hash").as_str().unwrap(), format!("#/search?q={}", urlencode(CHINESE)));
     assert_eq!(page.text("#f-hits mark"), CHINESE);
     // The hit links to the event, which the session page marks.
     let link = page.eval("document.querySelector('#f-hits .hit a').getAttribute('href')");
@@ -408,13 +408,4 @@ fn the_search_page_in_a_browser() {
     page.show("#/search?q=nosuchwordanywhere", "search");
     assert!(page.text("#f-empty").contains("Nothing found"));
     page.assert_no_errors("search page");
-}
-
-fn urlenc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
