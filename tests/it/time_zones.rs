@@ -183,3 +183,47 @@ fn an_unknown_zone_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tz") && err.contains("Mars/Olympus_Mons") && err.contains("IANA"), "{err}");
 }
+
+/// The page says which zone its days are in, and shows times in it with UTC on hover.
+#[test]
+fn the_page_names_the_zone_and_shows_local_times() {
+    use crate::browser::{Chrome, LAB_NOW_MS};
+    let exp = &crate::common::expected()["fixtures"]["lab-2026.9"]["sessions"];
+    let (id, s) = exp.as_object().unwrap().iter().next().unwrap();
+    let first = s["first_ts"].as_i64().unwrap();
+    // The session started at first_ts UTC: 8 hours earlier on the wall clock in California.
+    let utc = s["first_ts_iso"].as_str().unwrap();
+    let (day, clock) = (&utc[..10], &utc[11..19]);
+    let pst = first - 8 * H;
+    let secs = pst.div_euclid(1000).rem_euclid(86_400);
+    let local_clock = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+    // The lab ran in the afternoon (PST) of the same date as in UTC (21:06 UTC).
+    assert!(secs / 3600 >= 8, "the fixture's session starts {utc}: the local date differs from UTC's");
+
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let server = start(&[
+        "--openclaw-dir",
+        home.to_str().unwrap(),
+        "--fake-now-ms",
+        LAB_NOW_MS,
+        "--tz",
+        "America/Los_Angeles",
+    ]);
+    let chrome = Chrome::launch();
+    let page = chrome.page();
+    page.goto(&server.url("/"));
+    page.wait_rendered(0, "overview");
+    assert_eq!(page.text("#foot-tz"), "Times in America/Los_Angeles (UTC−8)");
+    assert!(page.text("#forecast-tz").contains("America/Los_Angeles (UTC−8)"), "{}", page.text("#forecast-tz"));
+
+    page.show(&format!("#/sessions/{id}"), "session");
+    assert_eq!(page.text("#s-started"), format!("{day} {local_clock}"));
+    let title = page.eval("document.querySelector('#s-started time').title");
+    assert_eq!(title.as_str(), Some(format!("{day} {clock} UTC").as_str()));
+
+    // The usage view's days are the server's.
+    page.show("#/usage?range=custom&from=2026-11-24&to=2026-11-24", "usage");
+    let span = page.text("#u-span");
+    assert!(span.starts_with("2026-11-24 to 2026-11-24 (America/Los_Angeles), daily"), "{span}");
+    page.assert_no_errors("time zones");
+}
