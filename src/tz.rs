@@ -66,7 +66,7 @@ fn read_file(path: &str) -> Result<Vec<u8>, ReadError> {
 pub fn load(name: &str) -> Result<Zone, String> {
     let name = name.trim();
     let bare = name.strip_prefix(':').unwrap_or(name);
-    if matches!(bare, "UTC" | "Etc/UTC" | "UTC0" | "Z" | "Zulu" | "Etc/Zulu" | "Universal" | "Etc/Universal") {
+    if is_utc(bare) {
         return Ok(Zone::utc());
     }
     if bare.is_empty() || bare.split('/').any(|p| p == "..") {
@@ -82,6 +82,11 @@ pub fn load(name: &str) -> Result<Zone, String> {
 /// The zone to use: `flag` (`--tz`; an error if it cannot be read), else `tz_env` (`TZ`), else
 /// `/etc/localtime`, else UTC. A machine zone that cannot be read falls back to UTC and says so.
 pub fn resolve(flag: Option<&str>, tz_env: Option<&str>) -> Result<Chosen, String> {
+    resolve_at(flag, tz_env, std::path::Path::new("/etc/localtime"))
+}
+
+/// [`resolve`] with the machine's zone file at `path`.
+fn resolve_at(flag: Option<&str>, tz_env: Option<&str>, path: &std::path::Path) -> Result<Chosen, String> {
     if let Some(f) = flag {
         let zone = load(f).map_err(|e| format!("--tz {e}; use an IANA name such as Europe/Berlin, or UTC"))?;
         return Ok(Chosen { zone, source: "--tz", problem: None });
@@ -92,18 +97,25 @@ pub fn resolve(flag: Option<&str>, tz_env: Option<&str>) -> Result<Chosen, Strin
             Err(e) => Chosen { zone: Zone::utc(), source: "TZ", problem: Some(format!("TZ={e}; using UTC")) },
         });
     }
-    let path = std::path::Path::new("/etc/localtime");
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(Chosen { zone: Zone::utc(), source: "default", problem: None });
     }
-    Ok(match std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| from_tzif(&localtime_name(), &b)) {
+    let name = localtime_name(path);
+    // The file is read even when named UTC (a broken one is reported); UTC's days need no rules.
+    let read = std::fs::read(path).map_err(|e| e.to_string()).and_then(|b| from_tzif(&name, &b));
+    Ok(match read.map(|z| if is_utc(&name) { Zone::utc() } else { z }) {
         Ok(zone) => Chosen { zone, source: "/etc/localtime", problem: None },
         Err(e) => Chosen {
             zone: Zone::utc(),
             source: "/etc/localtime",
-            problem: Some(format!("/etc/localtime cannot be read as a time zone ({e}); using UTC (set --tz)")),
+            problem: Some(format!("{} cannot be read as a time zone ({e}); using UTC (set --tz)", path.display())),
         },
     })
+}
+
+/// The names of UTC itself (no file is read for them; days are plain epoch days).
+fn is_utc(name: &str) -> bool {
+    matches!(name, "UTC" | "Etc/UTC" | "UTC0" | "Z" | "Zulu" | "Etc/Zulu" | "Universal" | "Etc/Universal")
 }
 
 /// A zone from TZif bytes.
@@ -112,10 +124,10 @@ pub fn from_tzif(name: &str, bytes: &[u8]) -> Result<Zone, String> {
     Ok(Zone { name: name.to_string(), rules: Some(rules) })
 }
 
-/// The IANA name of `/etc/localtime`: its symlink's target below `zoneinfo/`, else Debian's
-/// `/etc/timezone`, else "localtime".
-fn localtime_name() -> String {
-    let link = std::fs::read_link("/etc/localtime").ok().and_then(|t| {
+/// The IANA name of `/etc/localtime` (`path`): its symlink's target below `zoneinfo/`, else
+/// Debian's `/etc/timezone`, else "localtime".
+fn localtime_name(path: &std::path::Path) -> String {
+    let link = std::fs::read_link(path).ok().and_then(|t| {
         let t = t.to_string_lossy().into_owned();
         t.rfind("zoneinfo/").map(|i| t[i + 9..].to_string())
     });
@@ -384,6 +396,25 @@ mod tests {
         assert_eq!(c.zone.name(), "UTC");
         assert!(c.problem.unwrap().contains("using UTC"));
         assert!(from_tzif("x", b"not a tzif file").is_err());
+        // A machine zone file that is not TZif: UTC, and the reason to show.
+        let dir = std::env::temp_dir().join(format!("clawmetry-tz-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("localtime");
+        std::fs::write(&bad, b"garbage").unwrap();
+        let c = resolve_at(None, None, &bad).unwrap();
+        assert_eq!((c.zone.name(), c.source), ("UTC", "/etc/localtime"));
+        assert!(c.problem.as_deref().unwrap().contains("cannot be read as a time zone"), "{:?}", c.problem);
+        // A symlink into a zoneinfo tree is named after its target.
+        let link = dir.join("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(format!("{}/America/Los_Angeles", tz_dir()), &link).unwrap();
+        let c = resolve_at(None, Some(""), &link).unwrap();
+        assert_eq!((c.zone.name(), c.problem.is_none()), ("America/Los_Angeles", true));
+        assert_eq!(c.zone.offset_s(t("2026-12-06T20:00:00Z")), -8 * 3600);
+        // No file at all: UTC, nothing wrong.
+        let c = resolve_at(None, None, &dir.join("none")).unwrap();
+        assert_eq!((c.zone.name(), c.source, c.problem.is_none()), ("UTC", "default", true));
+        let _ = std::fs::remove_dir_all(&dir);
         let z = from_tzif("x", &std::fs::read(format!("{}/Europe/Berlin", tz_dir())).unwrap()).unwrap();
         assert_eq!(z.offset_s(t("2026-07-01T00:00:00Z")), 7200);
     }
