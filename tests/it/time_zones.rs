@@ -197,18 +197,12 @@ fn the_page_names_the_zone_and_shows_local_times() {
     let pst = first - 8 * H;
     let secs = pst.div_euclid(1000).rem_euclid(86_400);
     let local_clock = format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
-    // The lab ran in the afternoon (PST) of the same date as in UTC (21:06 UTC).
-    assert!(secs / 3600 >= 8, "the fixture's session starts {utc}: the local date differs from UTC's");
+    // The lab ran at 21:06 UTC: 13:06 PST, the same date (so `day` is the local date too).
+    assert!(utc[11..13].parse::<i64>().unwrap() >= 8, "{utc}: the local date would be the day before");
 
     let (_tmp, home) = install_fixture("lab-2026.9");
-    let server = start(&[
-        "--openclaw-dir",
-        home.to_str().unwrap(),
-        "--fake-now-ms",
-        LAB_NOW_MS,
-        "--tz",
-        "America/Los_Angeles",
-    ]);
+    let server =
+        start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", LAB_NOW_MS, "--tz", "America/Los_Angeles"]);
     let chrome = Chrome::launch();
     let page = chrome.page();
     page.goto(&server.url("/"));
