@@ -31,6 +31,19 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The zone of days and months, fixed before anything computes a period.
+    match crate::tz::resolve(cfg.tz.as_deref(), std::env::var("TZ").ok().as_deref()) {
+        Ok(c) => {
+            if let Some(p) = &c.problem {
+                eprintln!("clawmetry: {p}");
+            }
+            crate::tz::init(c);
+        }
+        Err(e) => {
+            eprintln!("clawmetry: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let install = detect::detect(&cfg);
     if cfg.fleet_server.is_some() && cfg.fleet_key.is_none() {
         eprintln!("clawmetry: --fleet-server needs the fleet key in CLAWMETRY_FLEET_KEY");

@@ -51,6 +51,8 @@ pub struct Config {
     /// `--allow-host NAME`: a host name (besides localhost and the loopback addresses) that
     /// requests let in without a token from this machine may name (DNS rebinding guard).
     pub allow_hosts: Vec<String>,
+    /// `--tz NAME`: the zone of days and months (else `TZ`, else `/etc/localtime`; tz.rs).
+    pub tz: Option<String>,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             fake_now_ms: None,
             forget_purged: false,
             allow_hosts: Vec::new(),
+            tz: None,
             monitor_interval_secs: 60,
             history_interval_secs: 300,
             history_days: 90,
@@ -146,6 +149,9 @@ OPTIONS:
     --allow-host NAME    a name such requests may use besides localhost / 127.0.0.1 (repeatable;
                          other names are refused: a guard against DNS rebinding)
     --public-overview    GET /api/overview needs no token
+    --tz NAME            the time zone of days, weeks and months (today's cost, budgets, daily
+                         charts, the month-end forecast): an IANA name such as Europe/Berlin,
+                         or UTC (default: $TZ, else /etc/localtime, else UTC)
     --tls-cert FILE      serve HTTPS (only) with this PEM certificate chain ...
     --tls-key FILE       ... and this PEM private key; login cookies are then Secure
     --version            print the version and exit
@@ -157,6 +163,8 @@ ENVIRONMENT:
     CLAWMETRY_FLEET_KEY                 shared fleet key: a node sends it, a central instance
                                         accepts nodes only when it is set
     CLAWMETRY_TOKEN                     default for --token
+    TZ, TZDIR                           the machine's time zone (default for --tz) and where the
+                                        zone files are (default /usr/share/zoneinfo)
 ";
 
 /// Parses the process arguments.
@@ -231,6 +239,7 @@ where
             Long("allow-host") => {
                 cfg.allow_hosts.push(parser.value().map_err(|e| e.to_string())?.to_string_lossy().to_string())
             }
+            Long("tz") => cfg.tz = Some(string_value(&mut parser, "--tz")?),
             Long("public-overview") => cfg.public_overview = true,
             Long("tls-cert") => cfg.tls_cert = Some(parser.value().map_err(|e| e.to_string())?.into()),
             Long("tls-key") => cfg.tls_key = Some(parser.value().map_err(|e| e.to_string())?.into()),

@@ -129,7 +129,7 @@ fn node_id(data_dir: Option<&Path>) -> Result<String, String> {
 /// This node's summary for the central view.
 pub fn summary(index: &Index, name: &str, node: &str) -> Value {
     let now = index.now_ms();
-    let today = crate::timefmt::day_start(now);
+    let today = crate::tz::zone().day_start(now);
     let st = index.read();
     let (t, _) = st.sum_range(today, i64::MAX / 2);
     let counts = st.status_counts(now);

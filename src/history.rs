@@ -10,6 +10,7 @@
 //! kept for the retention period (`--history-days`, default 90); daily rollups are kept.
 //! When the data dir is not writable the same schema lives in memory and `persistent()` is false.
 
+use crate::tz::Zone;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -241,6 +242,8 @@ impl History {
             let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
         }
         setup(&w).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut w = w;
+        rezone_rollups(&mut w, crate::tz::zone()).map_err(|e| format!("{}: {e}", path.display()))?;
         let r = Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         r.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
         Ok((path, w, r))
@@ -264,7 +267,7 @@ impl History {
 
     /// First hour kept, for a clock at `now_ms`.
     pub fn cutoff_ms(&self, now_ms: i64) -> i64 {
-        crate::timefmt::day_start(now_ms) - self.retention_days as i64 * 86_400_000
+        crate::tz::zone().add_days(now_ms, -(self.retention_days as i64))
     }
 
     pub fn meta(&self, key: &str) -> Option<String> {
@@ -328,17 +331,10 @@ impl History {
                     u.cost,
                     u.calls as i64
                 ])?;
-                days.insert(*hour as i64 / 24);
+                days.insert(crate::tz::zone().day_start(*hour as i64 * 3_600_000));
             }
             for d in days {
-                tx.execute("DELETE FROM usage_daily WHERE day = ?1", [d * 86_400_000])?;
-                tx.execute(
-                    "INSERT INTO usage_daily (day, model, agent, input, output, cache_read, cache_write, reasoning, cost, calls)
-                     SELECT ?1, model, agent, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(reasoning),
-                            SUM(cost), SUM(calls)
-                     FROM usage_hourly WHERE hour >= ?2 AND hour < ?3 GROUP BY model, agent",
-                    params![d * 86_400_000, d * 24, d * 24 + 24],
-                )?;
+                roll_up_usage_day(&tx, crate::tz::zone(), d)?;
             }
         }
         tx.commit()
@@ -363,17 +359,8 @@ impl History {
             });
         }
         tx.execute(&sql, rusqlite::params_from_iter(vals))?;
-        let day = crate::timefmt::day_start(s.ts);
-        for (col, name, _) in SNAPSHOT_METRICS {
-            tx.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO health_daily (day, metric, min, max, avg, n)
-                     SELECT ?1, ?2, MIN({col}), MAX({col}), AVG({col}), COUNT({col})
-                     FROM snapshots WHERE ts >= ?1 AND ts < ?3"
-                ),
-                params![day, name, day + 86_400_000],
-            )?;
-        }
+        let z = crate::tz::zone();
+        roll_up_snapshot_day(&tx, z, z.day_start(s.ts))?;
         tx.commit()
     }
 
@@ -405,8 +392,9 @@ impl History {
     /// `model` or `agent` and filtered. Hourly rows when the step is under a day, else daily.
     pub fn usage_series(&self, q: &SeriesQuery) -> rusqlite::Result<Vec<(i64, String, f64)>> {
         let Some((col, _, _)) = USAGE_METRICS.iter().find(|m| m.1 == q.metric) else { return Ok(Vec::new()) };
-        let daily = q.step_ms % 86_400_000 == 0;
+        let daily = !q.days.is_empty();
         let (table, tcol, unit) = if daily { ("usage_daily", "day", 1) } else { ("usage_hourly", "hour", 3_600_000) };
+        // Daily: one group per stored day (?3 = 1), folded into the local buckets below.
         let group = match q.by.as_deref() {
             Some("model") => "model",
             Some("agent") => "agent",
@@ -420,10 +408,21 @@ impl History {
         );
         let c = self.r();
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map(params![q.from, q.to, q.step_ms, q.agent, q.model], |r| {
-            Ok((q.from + r.get::<_, i64>(0)? * q.step_ms, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
+        let (from, step) = if daily { (q.days[0], 1) } else { (q.from, q.step_ms) };
+        let rows = st.query_map(params![from, q.to, step, q.agent, q.model], |r| {
+            Ok((from + r.get::<_, i64>(0)? * step, r.get::<_, String>(1)?, r.get::<_, f64>(2)?))
         })?;
-        rows.collect()
+        let rows: Vec<(i64, String, f64)> = rows.collect::<rusqlite::Result<_>>()?;
+        if !daily {
+            return Ok(rows);
+        }
+        let mut out: std::collections::BTreeMap<(i64, String), f64> = std::collections::BTreeMap::new();
+        for (day, key, v) in rows {
+            if let Some(b) = crate::tz::bucket_of(&q.days, day) {
+                *out.entry((q.days[b], key)).or_default() += v;
+            }
+        }
+        Ok(out.into_iter().map(|((t, k), v)| (t, k, v)).collect())
     }
 
     /// (bucket start, avg, min, max) of a snapshot metric: raw snapshots when the step is under
@@ -431,15 +430,29 @@ impl History {
     pub fn snapshot_series(&self, q: &SeriesQuery) -> rusqlite::Result<Vec<(i64, f64, f64, f64)>> {
         let Some((col, name, _)) = SNAPSHOT_METRICS.iter().find(|m| m.1 == q.metric) else { return Ok(Vec::new()) };
         let c = self.r();
-        let rows: Vec<(i64, f64, f64, f64)> = if q.step_ms % 86_400_000 == 0 {
+        let rows: Vec<(i64, f64, f64, f64)> = if !q.days.is_empty() {
             let mut st = c.prepare(
-                "SELECT (day - ?1) / ?3 AS b, SUM(avg * n) / SUM(n), MIN(min), MAX(max) FROM health_daily
-                 WHERE metric = ?4 AND n > 0 AND day >= ?1 AND day < ?2 GROUP BY b ORDER BY b",
+                "SELECT day, avg * n, n, min, max FROM health_daily
+                 WHERE metric = ?3 AND n > 0 AND day >= ?1 AND day < ?2 ORDER BY day",
             )?;
-            let it = st.query_map(params![q.from, q.to, q.step_ms, name], |r| {
-                Ok((q.from + r.get::<_, i64>(0)? * q.step_ms, r.get(1)?, r.get(2)?, r.get(3)?))
+            let it = st.query_map(params![q.days[0], q.to, name], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, f64>(3)?,
+                    r.get::<_, f64>(4)?,
+                ))
             })?;
-            it.collect::<rusqlite::Result<_>>()?
+            // Per bucket: (sum of avg × n, n, min, max).
+            let mut b: std::collections::BTreeMap<i64, (f64, f64, f64, f64)> = std::collections::BTreeMap::new();
+            for row in it {
+                let (day, sum, n, min, max) = row?;
+                let Some(i) = crate::tz::bucket_of(&q.days, day) else { continue };
+                let e = b.entry(q.days[i]).or_insert((0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY));
+                *e = (e.0 + sum, e.1 + n, e.2.min(min), e.3.max(max));
+            }
+            b.into_iter().map(|(t, (sum, n, min, max))| (t, sum / n, min, max)).collect()
         } else {
             let mut st = c.prepare(&format!(
                 "SELECT (ts - ?1) / ?3 AS b, AVG({col}), MIN({col}), MAX({col}) FROM snapshots
@@ -658,12 +671,95 @@ impl History {
 }
 
 /// A chart query; `from` and `to` are aligned to `step_ms` by the caller.
+/// Recomputes the usage rollup of the local day starting at `day` (ms) from its hourly cells
+/// (the hours that start in it).
+fn roll_up_usage_day(tx: &Connection, z: &Zone, day: i64) -> rusqlite::Result<()> {
+    let next = z.add_days(day, 1);
+    tx.execute("DELETE FROM usage_daily WHERE day = ?1", [day])?;
+    tx.execute(
+        "INSERT INTO usage_daily (day, model, agent, input, output, cache_read, cache_write, reasoning, cost, calls)
+         SELECT ?1, model, agent, SUM(input), SUM(output), SUM(cache_read), SUM(cache_write), SUM(reasoning),
+                SUM(cost), SUM(calls)
+         FROM usage_hourly WHERE hour >= ?2 AND hour < ?3 GROUP BY model, agent",
+        params![day, crate::insight::first_hour(day), crate::insight::first_hour(next)],
+    )?;
+    Ok(())
+}
+
+/// Recomputes the snapshot rollups of the local day starting at `day` (ms).
+fn roll_up_snapshot_day(tx: &Connection, z: &Zone, day: i64) -> rusqlite::Result<()> {
+    let next = z.add_days(day, 1);
+    for (col, name, _) in SNAPSHOT_METRICS {
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO health_daily (day, metric, min, max, avg, n)
+                 SELECT ?1, ?2, MIN({col}), MAX({col}), AVG({col}), COUNT({col})
+                 FROM snapshots WHERE ts >= ?1 AND ts < ?3"
+            ),
+            params![day, name, next],
+        )?;
+    }
+    Ok(())
+}
+
+/// The daily rollups are local days of the zone named in `meta.rollup_zone` (none: UTC, the
+/// days before the zone was kept). Another zone now: the rollups of every day the hourly cells
+/// and snapshots still hold are computed again in it, and those of the older days, whose
+/// detail is gone, are kept as they were (in the earlier zone's days). Returns the days redone.
+fn rezone_rollups(c: &mut Connection, z: &Zone) -> rusqlite::Result<usize> {
+    let zone = z.name();
+    let was: Option<String> =
+        c.query_row("SELECT value FROM meta WHERE key = 'rollup_zone'", [], |r| r.get(0)).optional()?;
+    if was.as_deref().unwrap_or("UTC") == zone {
+        if was.is_none() {
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup_zone', ?1)", [zone])?;
+        }
+        return Ok(0);
+    }
+    let tx = c.transaction()?;
+    let first_hour: Option<i64> = tx.query_row("SELECT MIN(hour) FROM usage_hourly", [], |r| r.get(0))?;
+    let first_snap: Option<i64> = tx.query_row("SELECT MIN(ts) FROM snapshots", [], |r| r.get(0))?;
+    let mut n = 0;
+    // Rows of the old zone from the first detailed day on (less a day: an old day may straddle
+    // the new first day) are replaced.
+    if let Some(h) = first_hour {
+        let from = z.day_start(h * 3_600_000);
+        tx.execute("DELETE FROM usage_daily WHERE day >= ?1", [from - 86_400_000])?;
+        let hours: Vec<i64> = tx
+            .prepare("SELECT DISTINCT hour FROM usage_hourly")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let days: std::collections::BTreeSet<i64> = hours.iter().map(|h| z.day_start(h * 3_600_000)).collect();
+        for d in &days {
+            roll_up_usage_day(&tx, z, *d)?;
+        }
+        n += days.len();
+    }
+    if let Some(t) = first_snap {
+        let from = z.day_start(t);
+        tx.execute("DELETE FROM health_daily WHERE day >= ?1", [from - 86_400_000])?;
+        let mut d = from;
+        let last: i64 = tx.query_row("SELECT MAX(ts) FROM snapshots", [], |r| r.get(0))?;
+        while d <= last {
+            roll_up_snapshot_day(&tx, z, d)?;
+            d = z.add_days(d, 1);
+            n += 1;
+        }
+    }
+    tx.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('rollup_zone', ?1)", [zone])?;
+    tx.commit()?;
+    Ok(n)
+}
+
 #[derive(Debug, Clone)]
 pub struct SeriesQuery {
     pub metric: String,
     pub from: i64,
     pub to: i64,
     pub step_ms: i64,
+    /// For steps of whole days: the buckets' starts (local midnights, `tz::Zone::day_buckets`);
+    /// a row counts in the last bucket that starts at or before its day.
+    pub days: Vec<i64>,
     pub by: Option<String>,
     pub agent: Option<String>,
     pub model: Option<String>,
@@ -677,6 +773,41 @@ mod tests {
         let p = std::env::temp_dir().join(format!("clawmetry-hist-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         p
+    }
+
+    /// UTC day buckets for steps of whole days, as api/history.rs makes them.
+    fn day_buckets(from: i64, to: i64, step_ms: i64) -> Vec<i64> {
+        if step_ms % 86_400_000 != 0 {
+            return Vec::new();
+        }
+        Zone::utc().day_buckets(from, to, step_ms / 86_400_000, 1000).unwrap()
+    }
+
+    #[test]
+    fn rollups_follow_a_new_zone() {
+        let dir = tmpdir("rezone");
+        let h = History::open(Some(&dir), 90);
+        // 2026-12-06 07:00 and 09:00 UTC: one UTC day, but Dec 5 23:00 and Dec 6 01:00 PST.
+        let at = |s: &str| (crate::timefmt::parse_iso_ms(s).unwrap() / 3_600_000) as u32;
+        h.store_cells(&[
+            ((at("2026-12-06T07:00:00Z"), "m".into(), "main".into()), row(1, 1.0)),
+            ((at("2026-12-06T09:00:00Z"), "m".into(), "main".into()), row(1, 2.0)),
+        ])
+        .unwrap();
+        let days = |h: &History| -> Vec<(i64, f64)> {
+            let c = h.r();
+            let mut st = c.prepare("SELECT day, SUM(cost) FROM usage_daily GROUP BY day ORDER BY day").unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+        };
+        let t = |s: &str| crate::timefmt::parse_iso_ms(s).unwrap();
+        assert_eq!(days(&h), vec![(t("2026-12-06T00:00:00Z"), 3.0)]);
+        let la = crate::tz::load("America/Los_Angeles").expect("tzdata: America/Los_Angeles");
+        assert_eq!(rezone_rollups(&mut h.w(), &la).unwrap(), 2);
+        assert_eq!(days(&h), vec![(t("2026-12-05T08:00:00Z"), 1.0), (t("2026-12-06T08:00:00Z"), 2.0)]);
+        assert_eq!(h.meta("rollup_zone").as_deref(), Some("America/Los_Angeles"));
+        // The same zone again: nothing to do.
+        assert_eq!(rezone_rollups(&mut h.w(), &la).unwrap(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn row(calls: u64, cost: f64) -> UsageRow {
@@ -709,6 +840,7 @@ mod tests {
             from,
             to: from + 2 * 86_400_000,
             step_ms,
+            days: day_buckets(from, from + 2 * 86_400_000, step_ms),
             by: by.map(String::from),
             agent: None,
             model: None,
@@ -747,6 +879,7 @@ mod tests {
             from: day0,
             to: day0 + 4 * 86_400_000,
             step_ms,
+            days: day_buckets(day0, day0 + 4 * 86_400_000, step_ms),
             by: None,
             agent: None,
             model: None,

@@ -3,16 +3,18 @@
 //!
 //! Pure functions over plain figures (cost per epoch hour, token counts, prices): no state, no
 //! locks, no I/O, so every formula is unit-tested with hand-computed numbers. `api/insight.rs`
-//! feeds them from the index. Days, weeks and months are UTC, like the rest of the code; a week
-//! starts on Monday.
+//! feeds them from the index. Days, weeks and months are those of a [`Zone`] (the user's, `tz.rs`):
+//! they start at local midnight, a DST day has 23 or 25 hours; a week starts on Monday. Hours
+//! stay epoch hours.
 //!
 //! The methods, in words (the API returns them as text too):
 //! - **Burn rate** over the last N hours: the spend in the N whole UTC hours before the current
 //!   one, divided by N (the current, unfinished hour is left out so that a rate is never
 //!   diluted by the minutes not yet lived).
-//! - **Daily mean** over N days: the spend in the N whole UTC days before today, divided by N.
+//! - **Daily mean** over N days: the spend in the N whole local days before today, divided by N.
 //! - **Month-end projection**: this month so far (up to now) + the 7-day daily mean × the days
-//!   left in the month (fractional: from now to the first instant of next month).
+//!   left in the month: the part of today still to come (of today's own length, 23, 24 or 25
+//!   hours) + the whole local days after today.
 //! - **Budget crossing** "at the current rate": the rate is the scope's 7-day daily mean; a limit
 //!   of the period is crossed at `now + (limit − spent) / rate` when that falls before the
 //!   period ends, else not in this period.
@@ -24,6 +26,7 @@
 
 use crate::model::Usage;
 use crate::pricing::Price;
+use crate::tz::Zone;
 use std::collections::BTreeMap;
 
 pub const HOUR: i64 = 3_600_000;
@@ -31,8 +34,8 @@ pub const DAY: i64 = 86_400_000;
 
 pub const PROJECTION_METHOD: &str =
     "this month so far + the last 7 whole days' daily mean × the days left in the month";
-pub const RATE_METHOD: &str = "the last 7 whole UTC days' daily mean";
-pub const BURN_METHOD: &str = "spend in the last N whole UTC hours ÷ N (the current hour left out)";
+pub const RATE_METHOD: &str = "the last 7 whole local days' daily mean";
+pub const BURN_METHOD: &str = "spend in the last N whole hours ÷ N (the current hour left out)";
 
 /// Cost (USD) per epoch hour.
 #[derive(Debug, Default, Clone)]
@@ -42,10 +45,10 @@ impl Spend {
     pub fn add(&mut self, hour: u32, cost: f64) {
         *self.0.entry(hour).or_default() += cost;
     }
-    /// Spend in `[from, to)` (ms; both rounded down to their hour).
+    /// Spend in `[from, to)` (ms): the hours that start in it (both rounded up to an hour,
+    /// which changes nothing but in zones whose midnight is not on the hour, as India's).
     pub fn between(&self, from: i64, to: i64) -> f64 {
-        let h = |ms: i64| (ms.max(0) / HOUR).min(u32::MAX as i64) as u32;
-        let (h0, h1) = (h(from), h(to));
+        let (h0, h1) = (first_hour(from), first_hour(to));
         if h0 >= h1 {
             return 0.0;
         }
@@ -58,19 +61,13 @@ impl Spend {
     }
 }
 
+/// The first epoch hour that starts at or after `ms` (a period's first cell).
+pub fn first_hour(ms: i64) -> u32 {
+    (ms.max(0).saturating_add(HOUR - 1) / HOUR).min(u32::MAX as i64) as u32
+}
+
 pub fn hour_start(ms: i64) -> i64 {
     ms.div_euclid(HOUR) * HOUR
-}
-
-/// Monday 00:00 UTC of the week holding `ms` (1970-01-01 was a Thursday).
-pub fn week_start(ms: i64) -> i64 {
-    let d = ms.div_euclid(DAY);
-    (d - (d + 3).rem_euclid(7)) * DAY
-}
-
-/// First instant of the month after the one holding `ms`.
-pub fn next_month_start(ms: i64) -> i64 {
-    crate::timefmt::month_start(crate::timefmt::month_start(ms) + 32 * DAY)
 }
 
 /// USD per hour over the last `hours` whole hours before the current one.
@@ -79,10 +76,9 @@ pub fn burn(sp: &Spend, now: i64, hours: i64) -> f64 {
     sp.between(end - hours * HOUR, end) / hours as f64
 }
 
-/// USD per day over the last `days` whole UTC days before today.
-pub fn daily_mean(sp: &Spend, now: i64, days: i64) -> f64 {
-    let today = crate::timefmt::day_start(now);
-    sp.between(today - days * DAY, today) / days as f64
+/// USD per day over the last `days` whole local days before today.
+pub fn daily_mean(z: &Zone, sp: &Spend, now: i64, days: i64) -> f64 {
+    sp.between(z.add_days(now, -days), z.day_start(now)) / days as f64
 }
 
 /// One period so far against the whole period before it.
@@ -104,23 +100,23 @@ pub struct Windows {
     pub mean90: f64,
 }
 
-pub fn windows(sp: &Spend, now: i64) -> Windows {
+pub fn windows(z: &Zone, sp: &Spend, now: i64) -> Windows {
     let w = |start: i64, prev: i64| Window {
         start_ms: start,
         current: sp.so_far(start, now),
         previous_start_ms: prev,
         previous: sp.between(prev, start),
     };
-    let day = crate::timefmt::day_start(now);
-    let week = week_start(now);
-    let month = crate::timefmt::month_start(now);
+    let day = z.day_start(now);
+    let week = z.week_start(now);
+    let month = z.month_start(now);
     Windows {
-        day: w(day, day - DAY),
-        week: w(week, week - 7 * DAY),
-        month: w(month, crate::timefmt::month_start(month - 1)),
-        mean7: daily_mean(sp, now, 7),
-        mean30: daily_mean(sp, now, 30),
-        mean90: daily_mean(sp, now, 90),
+        day: w(day, z.add_days(now, -1)),
+        week: w(week, z.add_days(week, -7)),
+        month: w(month, z.month_start(month - 1)),
+        mean7: daily_mean(z, sp, now, 7),
+        mean30: daily_mean(z, sp, now, 30),
+        mean90: daily_mean(z, sp, now, 90),
     }
 }
 
@@ -134,11 +130,11 @@ pub struct Projection {
 }
 
 /// See [`PROJECTION_METHOD`].
-pub fn projection(sp: &Spend, now: i64) -> Projection {
-    let month_so_far = sp.so_far(crate::timefmt::month_start(now), now);
-    let daily_rate = daily_mean(sp, now, 7);
-    let end = next_month_start(now);
-    let days_left = (end - now).max(0) as f64 / DAY as f64;
+pub fn projection(z: &Zone, sp: &Spend, now: i64) -> Projection {
+    let month_so_far = sp.so_far(z.month_start(now), now);
+    let daily_rate = daily_mean(z, sp, now, 7);
+    let end = z.next_month_start(now);
+    let days_left = days_left(z, now, end);
     Projection {
         month_so_far,
         daily_rate,
@@ -146,6 +142,20 @@ pub fn projection(sp: &Spend, now: i64) -> Projection {
         projected: month_so_far + daily_rate * days_left,
         month_end_ms: end,
     }
+}
+
+/// Local days from `now` to `end` (a day start): what is left of today, as a share of today's
+/// own length, plus the whole days after it.
+pub fn days_left(z: &Zone, now: i64, end: i64) -> f64 {
+    let (today, tomorrow) = (z.day_start(now), z.add_days(now, 1));
+    if end <= now {
+        return 0.0;
+    }
+    if end <= tomorrow {
+        return (end - now) as f64 / (tomorrow - today) as f64;
+    }
+    let whole = z.day_number(end) - z.day_number(tomorrow);
+    (tomorrow - now) as f64 / (tomorrow - today) as f64 + whole as f64
 }
 
 /// Where a limit stands at the current rate.
@@ -237,6 +247,12 @@ mod tests {
     fn at(sp: &mut Spend, iso: &str, cost: f64) {
         sp.add((t(iso) / HOUR) as u32, cost);
     }
+    fn utc() -> Zone {
+        Zone::utc()
+    }
+    fn zone(name: &str) -> Zone {
+        crate::tz::load(name).unwrap_or_else(|e| panic!("{e} (is tzdata installed?)"))
+    }
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }
@@ -267,7 +283,7 @@ mod tests {
         at(&mut sp, "2026-10-31T23:00:00Z", 16.0); // last month
         at(&mut sp, "2026-08-01T00:00:00Z", 32.0); // 116 days before: in no mean
         let now = t("2026-11-25T07:06:40Z");
-        let w = windows(&sp, now);
+        let w = windows(&utc(), &sp, now);
         assert_eq!((w.day.current, w.day.previous), (1.0, 2.0));
         assert_eq!(w.week.start_ms, t("2026-11-23T00:00:00Z"));
         assert_eq!((w.week.current, w.week.previous), (3.0, 4.0));
@@ -285,7 +301,7 @@ mod tests {
         at(&mut sp, "2026-11-20T10:00:00Z", 0.7);
         at(&mut sp, "2026-11-02T10:00:00Z", 5.0); // this month, before the 7 days
         let now = t("2026-11-25T07:06:40Z");
-        let p = projection(&sp, now);
+        let p = projection(&utc(), &sp, now);
         assert!(close(p.month_so_far, 6.4));
         assert!(close(p.daily_rate, 0.2));
         // 2026-12-01T00:00Z − now = 5 days 16 h 53 min 20 s.
@@ -298,13 +314,13 @@ mod tests {
     fn projection_empty_month_first_day_and_no_last_month() {
         // Nothing at all: 0.
         let now = t("2026-11-25T07:06:40Z");
-        let p = projection(&Spend::default(), now);
+        let p = projection(&utc(), &Spend::default(), now);
         assert_eq!((p.month_so_far, p.projected), (0.0, 0.0));
         // An empty month so far, spend in the last days of the month before: the rate carries.
         let mut sp = Spend::default();
         at(&mut sp, "2026-11-28T10:00:00Z", 7.0);
         let now = t("2026-12-01T00:00:00Z"); // the first instant of December
-        let p = projection(&sp, now);
+        let p = projection(&utc(), &sp, now);
         assert_eq!(p.month_so_far, 0.0);
         assert!(close(p.daily_rate, 1.0));
         assert!(close(p.days_left, 31.0));
@@ -314,13 +330,13 @@ mod tests {
         let mut sp = Spend::default();
         at(&mut sp, "2026-12-01T03:00:00Z", 2.5);
         let now = t("2026-12-01T12:00:00Z");
-        let p = projection(&sp, now);
+        let p = projection(&utc(), &sp, now);
         assert_eq!((p.month_so_far, p.daily_rate, p.projected), (2.5, 0.0, 2.5));
         assert!(close(p.days_left, 30.5));
-        let w = windows(&sp, now);
+        let w = windows(&utc(), &sp, now);
         assert_eq!((w.month.current, w.month.previous, w.day.previous), (2.5, 0.0, 0.0));
         // February of a leap year: 29 days.
-        assert!(close(projection(&Spend::default(), t("2028-02-01T00:00:00Z")).days_left, 29.0));
+        assert!(close(projection(&utc(), &Spend::default(), t("2028-02-01T00:00:00Z")).days_left, 29.0));
     }
 
     #[test]
@@ -363,8 +379,67 @@ mod tests {
 
     #[test]
     fn week_starts_monday() {
-        assert_eq!(week_start(t("2026-11-29T23:59:59Z")), t("2026-11-23T00:00:00Z")); // Sunday
-        assert_eq!(week_start(t("2026-11-30T00:00:00Z")), t("2026-11-30T00:00:00Z")); // Monday
-        assert_eq!(week_start(0), t("1969-12-29T00:00:00Z"));
+        let z = utc();
+        assert_eq!(z.week_start(t("2026-11-29T23:59:59Z")), t("2026-11-23T00:00:00Z")); // Sunday
+        assert_eq!(z.week_start(t("2026-11-30T00:00:00Z")), t("2026-11-30T00:00:00Z")); // Monday
+        assert_eq!(z.week_start(0), t("1969-12-29T00:00:00Z"));
+        // In California, Monday 2026-11-30 01:00 UTC is still Sunday evening: last week's.
+        let la = zone("America/Los_Angeles");
+        assert_eq!(la.week_start(t("2026-11-30T01:00:00Z")), t("2026-11-23T08:00:00Z"));
+    }
+
+    #[test]
+    fn windows_west_of_utc() {
+        // Los Angeles, UTC−8 in December. "Now" is 2026-12-07 02:00 UTC = Dec 6 18:00 local:
+        // today is Dec 6 (from 08:00 UTC), yesterday Dec 5 (from Dec 5 08:00 UTC).
+        let z = zone("America/Los_Angeles");
+        let mut sp = Spend::default();
+        at(&mut sp, "2026-12-07T01:00:00Z", 1.0); // Dec 6 17:00 local: today
+        at(&mut sp, "2026-12-06T08:00:00Z", 2.0); // Dec 6 00:00 local: today
+        at(&mut sp, "2026-12-06T07:00:00Z", 4.0); // Dec 5 23:00 local: yesterday
+        at(&mut sp, "2026-12-05T08:00:00Z", 8.0); // Dec 5 00:00 local: yesterday
+        at(&mut sp, "2026-12-05T07:00:00Z", 16.0); // Dec 4 23:00 local: the day before
+        at(&mut sp, "2026-12-01T07:59:00Z", 32.0); // Nov 30 23:59 local: last month
+        let now = t("2026-12-07T02:00:00Z");
+        let w = windows(&z, &sp, now);
+        assert_eq!(w.day.start_ms, t("2026-12-06T08:00:00Z"));
+        assert_eq!((w.day.current, w.day.previous), (3.0, 12.0));
+        assert_eq!(w.day.previous_start_ms, t("2026-12-05T08:00:00Z"));
+        // The month started Dec 1 00:00 PST = 08:00 UTC; November started 07:00 UTC (PDT).
+        assert_eq!(w.month.start_ms, t("2026-12-01T08:00:00Z"));
+        assert_eq!(w.month.previous_start_ms, t("2026-11-01T07:00:00Z"));
+        assert_eq!((w.month.current, w.month.previous), (31.0, 32.0));
+        // The week started Monday Nov 30 00:00 PST.
+        assert_eq!(w.week.start_ms, t("2026-11-30T08:00:00Z"));
+        assert_eq!(w.week.current, 63.0);
+        // 7 whole local days before today: Nov 29 08:00 UTC to Dec 6 08:00 UTC.
+        assert!(close(w.mean7, (4.0 + 8.0 + 16.0 + 32.0) / 7.0));
+        // In UTC the same spend splits otherwise: today (Dec 7 UTC) holds 1.0 only.
+        let u = windows(&utc(), &sp, now);
+        assert_eq!((u.day.current, u.day.previous), (1.0, 6.0));
+    }
+
+    #[test]
+    fn projection_across_dst_days() {
+        // Berlin, 2026-10-25 (25 hours: 22:00 UTC Oct 24 to 23:00 UTC Oct 25), now 12:00 UTC
+        // = 13:00 CET. Left: 11 of today's 25 hours + the 6 whole days Oct 26..31.
+        let z = zone("Europe/Berlin");
+        let now = t("2026-10-25T12:00:00Z");
+        let p = projection(&z, &Spend::default(), now);
+        assert!(close(p.days_left, 11.0 / 25.0 + 6.0), "{}", p.days_left);
+        assert_eq!(p.month_end_ms, t("2026-10-31T23:00:00Z"));
+        // The first instant of March 2027 in Berlin (23:00 UTC Feb 28): 31 days left, one of
+        // them 23 hours long (Mar 28) — still 31 days, not 30.96.
+        let p = projection(&z, &Spend::default(), t("2027-02-28T23:00:00Z"));
+        assert!(close(p.days_left, 31.0), "{}", p.days_left);
+        // The 7-day mean ends at local midnight: spend at 23:30 UTC Oct 24 (00:30 CEST Oct 25)
+        // is today's, not in the mean; 21:30 UTC (23:30 CEST Oct 24) is in it.
+        let mut sp = Spend::default();
+        at(&mut sp, "2026-10-24T23:30:00Z", 70.0);
+        at(&mut sp, "2026-10-24T21:30:00Z", 7.0);
+        let p = projection(&z, &sp, now);
+        assert!(close(p.daily_rate, 1.0));
+        assert!(close(p.month_so_far, 77.0));
+        assert!(close(p.projected, 77.0 + 11.0 / 25.0 + 6.0));
     }
 }

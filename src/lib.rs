@@ -33,6 +33,7 @@ mod state;
 mod sync;
 mod system;
 mod timefmt;
+mod tz;
 mod watch;
 
 pub use app::main;

@@ -175,8 +175,8 @@ pub struct Baseline {
 pub const ANOMALY_K: f64 = 4.0;
 /// Days of the rolling baseline.
 pub const BASELINE_DAYS: usize = 7;
-pub const ANOMALY_METHOD: &str = "an hour is anomalous when its value exceeds the median of the same hour on the 7 \
-     previous days by more than max(4 × 1.4826 × MAD, floor); MAD = median absolute deviation; hours without usage \
+pub const ANOMALY_METHOD: &str = "an hour is anomalous when its value exceeds the median of the same local hour on \
+     the 7 previous days by more than max(4 × 1.4826 × MAD, floor); MAD = median absolute deviation; hours without usage \
      count as 0; the floor (USD 1 for cost, 200,000 tokens) keeps small amounts from alarming";
 pub const COST_FLOOR_USD: f64 = 1.0;
 pub const TOKEN_FLOOR: f64 = 200_000.0;
@@ -223,12 +223,18 @@ pub struct HourCheck {
 /// The last `hours` hours up to `now_hour` (included, partial) against the same hour on each
 /// of the [`BASELINE_DAYS`] days before, from `usage(hour)` = (cost, tokens); days before
 /// `first_hour` (the index's first usage) are not part of the history.
-pub fn hour_checks(usage: &dyn Fn(u32) -> (f64, f64), now_hour: u32, hours: u32, first_hour: u32) -> Vec<HourCheck> {
+pub fn hour_checks(
+    z: &crate::tz::Zone,
+    usage: &dyn Fn(u32) -> (f64, f64),
+    now_hour: u32,
+    hours: u32,
+    first_hour: u32,
+) -> Vec<HourCheck> {
     (0..hours.min(now_hour + 1))
         .rev()
         .map(|back| {
             let h = now_hour - back;
-            let days = (1..=BASELINE_DAYS as u32).filter_map(|d| h.checked_sub(24 * d)).filter(|&p| p >= first_hour);
+            let days = (1..=BASELINE_DAYS as u32).filter_map(|d| same_local_hour(z, h, d)).filter(|&p| p >= first_hour);
             let (cost_h, tok_h): (Vec<f64>, Vec<f64>) = days.map(usage).unzip();
             let (cost, tokens) = usage(h);
             HourCheck {
@@ -239,6 +245,17 @@ pub fn hour_checks(usage: &dyn Fn(u32) -> (f64, f64), now_hour: u32, hours: u32,
             }
         })
         .collect()
+}
+
+/// The epoch hour at the same local wall-clock time as hour `h`, `days` local days before: 24
+/// hours a day back, one more or less across a DST change (23:00–24:00 local stays that, not
+/// 22:00 or 00:00). None before 1970.
+pub fn same_local_hour(z: &crate::tz::Zone, h: u32, days: u32) -> Option<u32> {
+    const HOUR: i64 = 3_600_000;
+    let t = h as i64 * HOUR;
+    let guess = t - days as i64 * 24 * HOUR;
+    let at = guess + (z.offset_s(t) - z.offset_s(guess)) * 1000;
+    u32::try_from(at.div_euclid(HOUR)).ok()
 }
 
 #[cfg(test)]
@@ -354,7 +371,7 @@ mod tests {
             h if h < 1000 && (1000 - h) % 24 == 0 => (0.5, 10_000.0),
             _ => (0.0, 0.0),
         };
-        let c = hour_checks(&usage, 1000, 2, 0);
+        let c = hour_checks(&crate::tz::Zone::utc(), &usage, 1000, 2, 0);
         assert_eq!(c.len(), 2);
         assert_eq!((c[0].hour, c[0].partial, c[1].hour, c[1].partial), (999, false, 1000, true));
         // Hour 1000: median 0.5, MAD 0 → threshold 0.5 + 1 (floor) = 1.5 < 6: anomalous.
@@ -366,15 +383,43 @@ mod tests {
         // Hour 999: 0 against 0: nothing.
         assert!(!c[0].cost.anomalous);
         // Only two previous days in the index: no judgement (a fresh install has no normal).
-        let c = hour_checks(&usage, 1000, 1, 1000 - 48);
+        let c = hour_checks(&crate::tz::Zone::utc(), &usage, 1000, 1, 1000 - 48);
         assert_eq!(c[0].cost.baseline, None);
         assert!(!c[0].cost.anomalous);
         // Exactly three: judged, median of 0.5 × 3.
-        let c = hour_checks(&usage, 1000, 1, 1000 - 72);
+        let c = hour_checks(&crate::tz::Zone::utc(), &usage, 1000, 1, 1000 - 72);
         assert!(c[0].cost.anomalous);
         // No data at all, hour 0: no history, nothing to say.
-        let c = hour_checks(&|_| (0.0, 0.0), 0, 24, 0);
+        let c = hour_checks(&crate::tz::Zone::utc(), &|_| (0.0, 0.0), 0, 24, 0);
         assert_eq!(c.len(), 1);
         assert!(!c[0].cost.anomalous && c[0].cost.baseline.is_none());
+    }
+
+    #[test]
+    fn the_same_local_hour_across_a_dst_change() {
+        let hour = |s: &str| (crate::timefmt::parse_iso_ms(s).unwrap() / 3_600_000) as u32;
+        let berlin = crate::tz::load("Europe/Berlin").expect("tzdata: Europe/Berlin");
+        // Monday 2026-10-26 11:00 CET (10:00 UTC). Sunday 11:00 was CET too (the change was at
+        // 01:00 UTC): 24 h back; Saturday 11:00 was CEST (09:00 UTC): 49 h back.
+        let h = hour("2026-10-26T10:00:00Z");
+        assert_eq!(same_local_hour(&berlin, h, 1), Some(hour("2026-10-25T10:00:00Z")));
+        assert_eq!(same_local_hour(&berlin, h, 2), Some(hour("2026-10-24T09:00:00Z")));
+        assert_eq!(same_local_hour(&crate::tz::Zone::utc(), h, 2), Some(h - 48));
+        assert_eq!(same_local_hour(&crate::tz::Zone::utc(), 10, 1), None);
+        // The baseline of that hour reads those hours: USD 1 at 09:00 UTC each day before the
+        // change (11:00 CEST) and at 10:00 UTC after it; USD 5 at 10:00 UTC on Saturday
+        // (12:00 CEST, another hour). Median 1, not 5.
+        let usage = |x: u32| {
+            let sat_noon = hour("2026-10-24T10:00:00Z");
+            if x == sat_noon {
+                (5.0, 0.0)
+            } else if x == hour("2026-10-25T10:00:00Z") || (x < sat_noon && (h - x - 1) % 24 == 0) {
+                (1.0, 0.0)
+            } else {
+                (0.0, 0.0)
+            }
+        };
+        let c = hour_checks(&berlin, &usage, h, 1, 0);
+        assert_eq!(c[0].cost.baseline.unwrap().median, 1.0);
     }
 }

@@ -583,8 +583,7 @@ impl State {
 
     /// Sums the hourly cells in `[from, to)` (ms), total and per model.
     pub fn sum_range(&self, from: i64, to: i64) -> (Cell, HashMap<u32, Cell>) {
-        let h0 = (from.max(0) / 3_600_000) as u32;
-        let h1 = (to.max(0) / 3_600_000) as u32;
+        let (h0, h1) = (crate::insight::first_hour(from), crate::insight::first_hour(to));
         let mut total = Cell::default();
         let mut by_model: HashMap<u32, Cell> = HashMap::new();
         for (&(_, m, _), c) in self.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
@@ -602,7 +601,8 @@ impl State {
     pub fn hour_checks(&self, now: i64, hours: u32, keep: &dyn Fn(u16) -> bool) -> Vec<crate::spend::HourCheck> {
         const HOUR: i64 = 3_600_000;
         let now_h = (now.max(0) / HOUR) as u32;
-        let from = now_h.saturating_sub(hours + 24 * crate::spend::BASELINE_DAYS as u32);
+        // 25 hours a day back: a DST change on the way makes one day 25 hours long.
+        let from = now_h.saturating_sub(hours + 25 * crate::spend::BASELINE_DAYS as u32);
         let mut by_hour: HashMap<u32, (f64, f64)> = HashMap::new();
         for (&(h, _, a), c) in self.hourly.range((from, 0, 0)..(now_h + 1, 0, 0)) {
             if keep(a) {
@@ -612,7 +612,13 @@ impl State {
             }
         }
         let first = self.hourly.keys().next().map_or(now_h, |k| k.0);
-        crate::spend::hour_checks(&|h| by_hour.get(&h).copied().unwrap_or_default(), now_h, hours, first)
+        crate::spend::hour_checks(
+            crate::tz::zone(),
+            &|h| by_hour.get(&h).copied().unwrap_or_default(),
+            now_h,
+            hours,
+            first,
+        )
     }
 
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {

@@ -1,5 +1,5 @@
-//! Time arithmetic without a date crate: ISO-8601 parsing and formatting, UTC day and month
-//! boundaries. All times are epoch milliseconds, UTC.
+//! Time arithmetic without a date crate: ISO-8601 parsing and formatting, civil dates. All
+//! times are epoch milliseconds, UTC; the user's days and months are `tz.rs`'s.
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` (also with a space instead of `T`).
 pub fn parse_iso_ms(s: &str) -> Option<i64> {
@@ -84,17 +84,6 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// Start of the UTC day holding `ms`.
-pub fn day_start(ms: i64) -> i64 {
-    ms.div_euclid(86_400_000) * 86_400_000
-}
-
-/// Start of the UTC month holding `ms`.
-pub fn month_start(ms: i64) -> i64 {
-    let (y, m, _) = civil_from_days(ms.div_euclid(86_400_000));
-    days_from_civil(y, m, 1) * 86_400_000
-}
-
 /// `2026-11-24T21:06:10.641Z`.
 pub fn iso(ms: i64) -> String {
     let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
@@ -102,24 +91,19 @@ pub fn iso(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", r / 3_600_000, r / 60_000 % 60, r / 1000 % 60, r % 1000)
 }
 
-/// `2026-11-24` (for daily buckets).
-pub fn date(ms: i64) -> String {
-    let (y, m, d) = civil_from_days(ms.div_euclid(86_400_000));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
 /// The latest time a user may give: the last millisecond of year 9999. With every time a
 /// request carries inside [0, USER_TIME_MAX], no sum or difference of two of them (or of one
 /// and a step) can overflow an i64.
 pub const USER_TIME_MAX: i64 = 253_402_300_799_999;
 
-/// Reads a time given by a user: epoch ms, `YYYY-MM-DD`, or a full ISO time, from 1970 to the
-/// end of year 9999 (anything else is None: the caller answers 400).
+/// Reads a time given by a user: epoch ms, `YYYY-MM-DD` (that day's start in the user's zone,
+/// `tz.rs`), or a full ISO time, from 1970 to the end of year 9999 (anything else is None: the
+/// caller answers 400).
 pub fn parse_user_time(s: &str) -> Option<i64> {
     let t = if let Ok(n) = s.parse::<i64>() {
         Some(n)
     } else if s.len() == 10 {
-        parse_iso_ms(&format!("{s}T00:00:00Z"))
+        parse_iso_ms(&format!("{s}T00:00:00Z")).map(|utc| crate::tz::zone().day_start_of(utc.div_euclid(86_400_000)))
     } else {
         parse_iso_ms(s)
     };
@@ -149,9 +133,9 @@ mod tests {
     #[test]
     fn boundaries() {
         let t = parse_iso_ms("2026-11-24T21:06:10.641Z").unwrap();
-        assert_eq!(iso(day_start(t)), "2026-11-24T00:00:00.000Z");
-        assert_eq!(iso(month_start(t)), "2026-11-01T00:00:00.000Z");
-        assert_eq!(date(parse_iso_ms("2024-02-29T23:59:59Z").unwrap()), "2024-02-29");
-        assert_eq!(parse_user_time("2026-11-24"), Some(day_start(t)));
+        assert_eq!(civil_from_days(parse_iso_ms("2024-02-29T23:59:59Z").unwrap() / 86_400_000), (2024, 2, 29));
+        // A date is its day's start in the process's zone (UTC in unit tests).
+        assert_eq!(parse_user_time("2026-11-24"), Some(t - 21 * 3_600_000 - 6 * 60_000 - 10_641));
+        assert_eq!(days_from_civil(2026, 11, 24), 20_781);
     }
 }

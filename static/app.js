@@ -1,7 +1,7 @@
 // clawmetry web UI: the hash router, the live event stream and the view lifecycle. Each view is
 // an ES module (static/js/*.js) loaded on first use and exporting mount(root, route, app) ->
 // { update?(route), refresh(changes), unmount() }.
-import { api, parseHash, setHTML, html, $, $$, tickTimes, errorBox, debounce } from './js/util.js';
+import { api, parseHash, setHTML, html, $, $$, tickTimes, errorBox, debounce, zoneLabel } from './js/util.js';
 import { showLogin } from './js/login.js';
 
 const VIEWS = {
@@ -124,6 +124,12 @@ function showInstall(h) {
   setHTML(
     $('#foot-install'),
     oc.found ? html`OpenClaw: <code>${oc.stateDir}</code> (${oc.chosenBy || 'detected'})` : html`OpenClaw: not found`,
+  );
+  // The zone of days and times (util.js shows every time in it, UTC on hover).
+  const tz = h.tz || {};
+  setHTML(
+    $('#foot-tz'),
+    html`<span title="${tz.problem || `from ${tz.source || 'the server'}; hover a time for UTC`}">Times in ${zoneLabel()}</span>`,
   );
   setHTML($('#foot-version'), html`clawmetry ${h.version}`);
 }

@@ -110,8 +110,8 @@ impl Period {
     }
     pub fn start(self, now_ms: i64) -> i64 {
         match self {
-            Period::Day => crate::timefmt::day_start(now_ms),
-            Period::Month => crate::timefmt::month_start(now_ms),
+            Period::Day => crate::tz::zone().day_start(now_ms),
+            Period::Month => crate::tz::zone().month_start(now_ms),
         }
     }
 }

@@ -241,7 +241,10 @@ fn spend_anomaly_alerts_once_per_hour_and_metric() {
         h if (1000 - h) % 24 == 0 => (0.5, 10_000.0),
         _ => (0.0, 0.0),
     };
-    let obs = Observations { hours: crate::spend::hour_checks(&usage, 1000, 2, 0), ..Default::default() };
+    let obs = Observations {
+        hours: crate::spend::hour_checks(&crate::tz::Zone::utc(), &usage, 1000, 2, 0),
+        ..Default::default()
+    };
     let a = evaluate(&rule, &obs);
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(a[0].dedupe, "rule:9:cost:1000");
@@ -250,6 +253,9 @@ fn spend_anomaly_alerts_once_per_hour_and_metric() {
     assert!(a[0].title.contains("USD 6.00"), "{}", a[0].title);
     // USD 1.40 in that hour stays under the floor: no alert.
     let calm = |h: u32| if h == 1000 { (1.4, 10_000.0) } else { usage(h) };
-    let obs = Observations { hours: crate::spend::hour_checks(&calm, 1000, 2, 0), ..Default::default() };
+    let obs = Observations {
+        hours: crate::spend::hour_checks(&crate::tz::Zone::utc(), &calm, 1000, 2, 0),
+        ..Default::default()
+    };
     assert!(evaluate(&rule, &obs).is_empty());
 }

@@ -34,6 +34,10 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     if let Some(e) = ctx.monitor.history_error() {
         reasons.push(e);
     }
+    let tz = crate::tz::chosen();
+    if let Some(p) = &tz.problem {
+        reasons.push(p.clone());
+    }
     let databases = i.agents.iter().filter(|a| a.db_path.is_file()).count();
     let failing_dbs =
         st.problems.keys().filter(|k| i.agents.iter().any(|a| a.db_path.display().to_string() == **k)).count();
@@ -50,6 +54,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         "version": ctx.index.version,
         "nowMs": ctx.index.now_ms(),
         "uptimeSeconds": ctx.index.uptime_seconds(),
+        "tz": super::tz_json(ctx.index.now_ms()),
         "openclaw": {
             "found": i.found,
             "stateDir": i.state_dir,

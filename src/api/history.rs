@@ -8,7 +8,9 @@
 //! `costToday`) are the average (with min and max) of the 5-minute snapshots in each bucket, or
 //! of the daily rollups for steps of whole days; a bucket without a snapshot is `null`.
 //! `range` and `step` are `<n>m`, `<n>h` or `<n>d`; `from`/`to` (epoch ms, `YYYY-MM-DD`, ISO)
-//! may replace `range`. Times are UTC; buckets are aligned to multiples of the step.
+//! may replace `range`. Buckets under a day are aligned to multiples of the step (UTC epoch);
+//! buckets of whole days are local days of the user's zone (`tz.rs`): they start at local
+//! midnight, and a DST day is 23 or 25 hours long.
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
@@ -69,12 +71,18 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         }
     };
     let (from, to) = (time("from")?, time("to")?);
+    let z = crate::tz::zone();
+    let daily = step_ms % 86_400_000 == 0;
     // An explicit `to` is exclusive; by default the bucket holding "now" is the last one.
     let to = match to {
+        Some(t) if daily && z.day_start(t) == t => t,
+        Some(t) if daily => z.add_days(t, 1),
+        None if daily => z.add_days(now, 1),
         Some(t) => t.div_euclid(step_ms) * step_ms + if t.rem_euclid(step_ms) == 0 { 0 } else { step_ms },
         None => now.div_euclid(step_ms) * step_ms + step_ms,
     };
     let from = match from {
+        Some(f) if daily => z.day_start(f),
         Some(f) => f.div_euclid(step_ms) * step_ms,
         None => {
             let range = req.q("range").unwrap_or("7d");
@@ -83,13 +91,24 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
                     "range={range:?}: use a number and m, h or d, like 24h, 7d or 90d"
                 )));
             };
-            to - (r + step_ms - 1) / step_ms * step_ms
+            let buckets = (r + step_ms - 1) / step_ms;
+            if daily {
+                z.day_start_of(z.day_number(to) - buckets * (step_ms / 86_400_000))
+            } else {
+                to - buckets * step_ms
+            }
         }
     };
     if from >= to {
         return Err(ApiError::bad_request("from must be before to"));
     }
-    let n = (to - from) / step_ms;
+    // The buckets' starts: local days for whole-day steps, else multiples of the step.
+    let starts: Vec<i64> = if daily {
+        z.day_buckets(from, to, step_ms / 86_400_000, MAX_POINTS as usize + 1).unwrap_or_default()
+    } else {
+        (0..((to - from) / step_ms).min(MAX_POINTS + 1)).map(|i| from + i * step_ms).collect()
+    };
+    let n = if daily && starts.is_empty() { MAX_POINTS + 1 } else { starts.len() as i64 };
     if n > MAX_POINTS {
         return Err(ApiError::bad_request(format!(
             "{n} points: at most {MAX_POINTS}; use a larger step or a shorter range"
@@ -106,17 +125,18 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         from,
         to,
         step_ms,
+        days: if daily { starts.clone() } else { Vec::new() },
         by: by.clone(),
         agent: req.q("agent").map(str::to_string),
         model: req.q("model").map(str::to_string),
     };
     let h = &mon.history;
-    let idx = |t: i64| ((t - from) / step_ms) as usize;
+    let idx = |t: i64| crate::tz::bucket_of(&starts, t).unwrap_or(usize::MAX);
     let mut v = json!({
         "nowMs": now, "metric": metric, "unit": unit, "kind": if usage.is_some() { "usage" } else { "snapshot" },
-        "from": from, "to": to, "step": step, "stepMs": step_ms, "by": by, "agent": q.agent, "model": q.model,
+        "from": from, "to": to, "step": step, "stepMs": step_ms, "tz": super::tz_json(now), "by": by, "agent": q.agent, "model": q.model,
         "retentionDays": h.retention_days, "persistent": h.persistent(),
-        "source": match (usage.is_some(), step_ms % 86_400_000 == 0) {
+        "source": match (usage.is_some(), daily) {
             (true, true) => "daily usage rollups",
             (true, false) => "hourly usage",
             (false, true) => "daily snapshot rollups",
@@ -140,8 +160,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
                 }
             }
         }
-        let points: Vec<Value> =
-            totals.iter().enumerate().map(|(i, x)| json!({"t": from + i as i64 * step_ms, "v": round(*x)})).collect();
+        let points: Vec<Value> = totals.iter().zip(&starts).map(|(x, t)| json!({"t": t, "v": round(*x)})).collect();
         v["total"] = json!(round(totals.iter().sum()));
         v["points"] = json!(points);
         if by.is_some() {
@@ -153,7 +172,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         }
     } else {
         let rows = h.snapshot_series(&q).map_err(unreadable)?;
-        let mut points: Vec<Value> = (0..n).map(|i| json!({"t": from + i * step_ms, "v": null})).collect();
+        let mut points: Vec<Value> = starts.iter().map(|t| json!({"t": t, "v": null})).collect();
         let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
         for (t, avg, min, max) in rows {
             if let Some(p) = points.get_mut(idx(t)) {

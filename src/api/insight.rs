@@ -6,10 +6,9 @@
 
 use super::{Answer, Ctx};
 use super::{Req, Resp};
-use crate::insight::{self, CacheFigures, Crossing, Spend, DAY, HOUR};
+use crate::insight::{self, first_hour, CacheFigures, Crossing, Spend, HOUR};
 use crate::pricing::Price;
 use crate::state::{round_cost, State};
-use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -66,9 +65,10 @@ pub struct MonthGauges {
 }
 
 pub fn month_gauges(st: &State, now: i64) -> MonthGauges {
-    let month = timefmt::month_start(now);
-    let from = month.min(timefmt::day_start(now) - 7 * DAY);
-    let h_month = (month / HOUR) as u32;
+    let z = crate::tz::zone();
+    let month = z.month_start(now);
+    let from = month.min(z.add_days(now, -7));
+    let h_month = first_hour(month);
     let mut sp = Spend::default();
     let mut prices = Prices::new(st);
     let mut cache = CacheFigures::default();
@@ -81,7 +81,7 @@ pub fn month_gauges(st: &State, now: i64) -> MonthGauges {
     MonthGauges {
         burn_1h: insight::burn(&sp, now, 1),
         burn_24h: insight::burn(&sp, now, 24),
-        projected: insight::projection(&sp, now).projected,
+        projected: insight::projection(z, &sp, now).projected,
         cache,
     }
 }
@@ -114,11 +114,12 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
     let want = agent_filter(&st, agent);
     let keep = |a: u16| want.is_none_or(|w| w == Some(a));
 
-    let today = timefmt::day_start(now);
-    let month = timefmt::month_start(now);
-    let from = timefmt::month_start(month - 1).min(today - 90 * DAY).min(insight::week_start(now) - 7 * DAY);
-    let cache_from = today - (CACHE_DAYS - 1) * DAY;
-    let (h_month, h_cache) = ((month / HOUR) as u32, (cache_from / HOUR) as u32);
+    let z = crate::tz::zone();
+    let today = z.day_start(now);
+    let month = z.month_start(now);
+    let from = z.month_start(month - 1).min(z.add_days(now, -90)).min(z.add_days(z.week_start(now), -7));
+    let cache_from = z.add_days(now, -(CACHE_DAYS - 1));
+    let (h_month, h_cache) = (first_hour(month), first_hour(cache_from));
 
     // The agents whose own limits are shown, with their spend per hour.
     let limits = budget.limits();
@@ -155,7 +156,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
             cache_total.add(&f);
             by_model.entry(m).or_default().add(&f);
             by_agent.entry(a).or_default().add(&f);
-            daily.entry((h as i64 * HOUR).div_euclid(DAY) * DAY).or_default().add(&f);
+            daily.entry(z.day_start(h as i64 * HOUR)).or_default().add(&f);
         }
     }
 
@@ -226,11 +227,11 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         };
         let start = period.start(now);
         let end = match period {
-            crate::alerts::Period::Day => start + DAY,
-            crate::alerts::Period::Month => insight::next_month_start(now),
+            crate::alerts::Period::Day => z.add_days(now, 1),
+            crate::alerts::Period::Month => z.next_month_start(now),
         };
         let spent = ssp.between(start, insight::hour_start(now) + HOUR);
-        let rate = insight::daily_mean(ssp, now, 7);
+        let rate = insight::daily_mean(z, ssp, now, 7);
         let (status, at) = match insight::crossing(spent, *limit, rate, now, end) {
             Crossing::Over => ("over", None),
             Crossing::At(t) => ("crosses", Some(t)),
@@ -239,13 +240,13 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         budgets.push(json!({
             "agent": scope, "period": period.name(), "limitUsd": limit, "spentUsd": round_cost(spent),
             "ratePerDayUsd": round_cost(rate), "periodEndMs": end, "status": status,
-            "crossesAtMs": at, "crossesOn": at.map(timefmt::date),
+            "crossesAtMs": at, "crossesOn": at.map(|t| z.date(t)),
         }));
     }
     drop(st);
 
-    let w = insight::windows(&sp, now);
-    let p = insight::projection(&sp, now);
+    let w = insight::windows(z, &sp, now);
+    let p = insight::projection(z, &sp, now);
     let win = |x: &insight::Window| {
         json!({"startMs": x.start_ms, "current": round_cost(x.current),
             "previousStartMs": x.previous_start_ms, "previous": round_cost(x.previous)})
@@ -256,7 +257,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         let mut j = cache_json(&daily.get(&t).copied().unwrap_or_default());
         j["t"] = json!(t);
         series.push(j);
-        t += DAY;
+        t = z.add_days(t, 1);
     }
     let v = json!({
         "nowMs": now,

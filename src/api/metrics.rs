@@ -296,7 +296,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         o.sample("clawmetry_cache_saved_usd", &[], crate::state::round_cost(g.cache.saved.unwrap_or(0.0)));
         // Where the money goes this month, and the hour against its baseline
         // (`crate::spend`); labels bounded: the top few, the rest as `other`.
-        let month = crate::timefmt::month_start(now);
+        let month = crate::tz::zone().month_start(now);
         let r = super::usage::Range::between(month, now.max(month + 1));
         let sel = super::usage::select(&st, &r, &jobs, None);
         let mut providers: BTreeMap<&str, f64> = BTreeMap::new();

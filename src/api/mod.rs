@@ -117,7 +117,16 @@ pub const MAX_BODY: usize = 1 << 20;
 /// Largest OTLP export accepted (`/v1/*`; after gzip inflation the limit is in `otlp.rs`).
 pub const MAX_OTLP_BODY: usize = 16 << 20;
 
-/// The body limit of a path.
+/// The zone of days and months at `now` (`tz.rs`), as `/api/health` and `/api/overview` show
+/// it: `{name, offsetSeconds, abbreviation, source, problem}`.
+pub fn tz_json(now: i64) -> serde_json::Value {
+    let c = crate::tz::chosen();
+    let mut v = c.zone.to_json(now);
+    v["source"] = c.source.into();
+    v["problem"] = c.problem.clone().into();
+    v
+}
+
 /// Keeps the first `n` of `v` in `order`, sorted (only those are sorted: a partial selection
 /// first, so that 100,000 rows to list 10 cost no full sort).
 pub fn top_n<T>(v: &mut Vec<T>, n: usize, mut order: impl FnMut(&T, &T) -> std::cmp::Ordering) {
@@ -132,6 +141,7 @@ pub fn top_n<T>(v: &mut Vec<T>, n: usize, mut order: impl FnMut(&T, &T) -> std::
     v.sort_by(order);
 }
 
+/// The body limit of a path.
 pub fn body_limit(path: &str) -> usize {
     match path {
         _ if path.starts_with("/v1/") => MAX_OTLP_BODY,

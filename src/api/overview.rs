@@ -4,7 +4,6 @@ use super::sessions::summary;
 use super::{Answer, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, usage_json, Cell, State, StatusCounts};
-use crate::timefmt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -31,8 +30,9 @@ fn top_models(st: &State, by_model: HashMap<u32, Cell>, n: usize) -> Vec<Value> 
 pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
-    let today = timefmt::day_start(now);
-    let month = timefmt::month_start(now);
+    let z = crate::tz::zone();
+    let today = z.day_start(now);
+    let month = z.month_start(now);
     let end = i64::MAX / 2;
     let (t_today, _) = st.sum_range(today, end);
     let (t_month, m_month) = st.sum_range(month, end);
@@ -104,6 +104,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     warnings.truncate(50);
     let v = json!({
         "nowMs": now,
+        "tz": super::tz_json(now),
         "install": {"found": st.install.found, "stateDir": st.install.state_dir, "agents": st.agents.len().max(st.install.agents.len())},
         "index": {"ready": st.health.ready, "malformedLines": st.health.malformed_lines},
         "sessions": {

@@ -25,8 +25,9 @@ const TOP_RUNS: usize = 10;
 pub struct Range {
     pub from: i64,
     pub to: i64,
-    step_ms: i64,
     step: &'static str,
+    /// The buckets' starts: local midnights (`tz.rs`) by day, epoch hours by hour.
+    starts: Vec<i64>,
     pub filter: Filter,
 }
 
@@ -100,9 +101,14 @@ impl Range {
         ((self.from.max(0) / 3_600_000) as u32, ((self.to.max(0) + 3_599_999) / 3_600_000) as u32)
     }
 
-    /// `[from, to)` by day, no filter (for `/metrics`).
+    /// `[from, to)` as one bucket, no filter (for `/metrics`).
     pub fn between(from: i64, to: i64) -> Range {
-        Range { from, to, step_ms: 86_400_000, step: "day", filter: Filter::default() }
+        Range { from, to, step: "day", starts: vec![from], filter: Filter::default() }
+    }
+
+    /// The bucket holding `t` (ms).
+    fn bucket(&self, t: i64) -> Option<usize> {
+        crate::tz::bucket_of(&self.starts, t)
     }
 }
 
@@ -114,7 +120,8 @@ fn range(req: &Req, now: i64) -> Result<Range, ApiError> {
         }),
     };
     let to = t("to", now)?;
-    let from = t("from", timefmt::day_start(now) - 29 * 86_400_000)?;
+    let z = crate::tz::zone();
+    let from = t("from", z.add_days(now, -29))?;
     if from >= to {
         return Err(ApiError::bad_request("from must be before to"));
     }
@@ -123,10 +130,18 @@ fn range(req: &Req, now: i64) -> Result<Range, ApiError> {
         "day" | "1d" => ("day", 86_400_000),
         s => return Err(ApiError::bad_request(format!("step={s:?}: use hour or day"))),
     };
+    let too_long = || ApiError::bad_request("range too long for this step: at most 20000 buckets");
     if to.checked_sub(from).is_none_or(|span| span / step_ms > 20_000) {
-        return Err(ApiError::bad_request("range too long for this step: at most 20000 buckets"));
+        return Err(too_long());
     }
-    Ok(Range { from, to, step_ms, step, filter: Filter::parse(req)? })
+    // Days are the user's (local midnights; a DST day is 23 or 25 hours), hours epoch hours.
+    let starts = if step == "day" {
+        z.day_buckets(from, to, 1, 20_001).filter(|b| b.len() <= 20_000).ok_or_else(too_long)?
+    } else {
+        let first = from.div_euclid(step_ms) * step_ms;
+        (0..(to - first + step_ms - 1) / step_ms).map(|i| first + i * step_ms).collect()
+    };
+    Ok(Range { from, to, step, starts, filter: Filter::parse(req)? })
 }
 
 /// Cron jobs by id, as [`spend::trigger`] names them; read from OpenClaw's store at most every
@@ -369,14 +384,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let mut choices = Choices::default();
     let mut sel = select(&st, &r, &jobs, if narrowed { Some(&mut choices) } else { None });
     // Dense rows: a slot per model and a bucket per step.
-    let first = r.from.div_euclid(r.step_ms) * r.step_ms;
-    let buckets = ((r.to - first + r.step_ms - 1) / r.step_ms).max(0) as usize;
+    let buckets = r.starts.len();
     // Per model id: its cell and its cost per bucket.
     let mut models: HashMap<u32, (Cell, Vec<f64>)> = HashMap::new();
     let mut series: Vec<Cell> = vec![Cell::default(); buckets];
     let mut by_agent: HashMap<u16, Cell> = HashMap::new();
     each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
-        let idx = ((hour as i64 * 3_600_000 - first) / r.step_ms) as usize;
+        let idx = r.bucket(hour as i64 * 3_600_000).unwrap_or(usize::MAX);
         let e = models.entry(m).or_insert_with(|| (Cell::default(), vec![0.0; buckets]));
         add(&mut e.0, u, calls);
         add(by_agent.entry(a).or_default(), u, calls);
@@ -466,7 +480,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         .enumerate()
         .map(|(i, c)| {
             let mut j = usage_json(&c.usage, c.calls);
-            j["t"] = json!(first + i as i64 * r.step_ms);
+            j["t"] = json!(r.starts[i]);
             j
         })
         .collect();
@@ -474,7 +488,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         models.into_iter().filter(|m| m.1 .0.calls > 0).map(|(m, (_, v))| (st.models.name(m), v)).collect();
     let f = &r.filter;
     let v = json!({
-        "from": r.from, "to": r.to, "step": r.step, "agent": f.agent, "profile": f.profile,
+        "from": r.from, "to": r.to, "step": r.step, "tz": super::tz_json(r.to), "agent": f.agent, "profile": f.profile,
         "filters": f.to_json(),
         "choices": choices.to_json(),
         "totals": usage_json(&total.usage, total.calls),
@@ -511,20 +525,22 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
     let sel = if r.filter.session_level() { select(&st, &r, &jobs, None) } else { Vec::new() };
     let mut rows: BTreeMap<(i64, u32, u16), Cell> = BTreeMap::new();
     each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
-        let t = (hour as i64 * 3_600_000).div_euclid(r.step_ms) * r.step_ms;
-        add(rows.entry((t, m, a)).or_default(), u, calls);
+        if let Some(i) = r.bucket(hour as i64 * 3_600_000) {
+            add(rows.entry((r.starts[i], m, a)).or_default(), u, calls);
+        }
     });
     let mut rows: Vec<((i64, &str, &str), Cell)> = rows
         .into_iter()
         .map(|((t, m, a), c)| ((t, st.models.name(m), st.agents.get(a as usize).map_or("?", String::as_str)), c))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let z = crate::tz::zone();
     let mut out = String::from("period_start,model,agent,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,reasoning_tokens,total_tokens,cost_usd\n");
     for ((t, model, agent), c) in rows {
         let u = &c.usage;
         out.push_str(&format!(
             "{},{},{},{},{},{},{},{},{},{},{:.9}\n",
-            timefmt::iso(t),
+            z.iso(t),
             csv_field(model),
             csv_field(agent),
             c.calls,
@@ -537,7 +553,7 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
             u.cost
         ));
     }
-    let name = format!("clawmetry-usage-{}-{}.csv", timefmt::date(r.from), timefmt::date(r.to));
+    let name = format!("clawmetry-usage-{}-{}.csv", z.date(r.from), z.date(r.to));
     Ok(Resp {
         status: 200,
         content_type: "text/csv; charset=utf-8",

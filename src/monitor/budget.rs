@@ -93,19 +93,20 @@ impl Monitor {
     }
 }
 
-/// End of the current day, or month when `month`.
+/// End of the current local day, or month when `month` (the next local midnight: tz.rs).
 pub(super) fn period_end(now: i64, month: bool) -> i64 {
+    let z = crate::tz::zone();
     if month {
-        crate::timefmt::month_start(crate::timefmt::month_start(now) + 32 * 86_400_000)
+        z.next_month_start(now)
     } else {
-        crate::timefmt::day_start(now) + 86_400_000
+        z.add_days(now, 1)
     }
 }
 
 /// Spend per (agent or all, period) from the history's cells.
 pub(super) fn spend(known: &HashMap<CellKey, UsageRow>, now: i64) -> HashMap<(Option<String>, Period), f64> {
-    let day = (crate::timefmt::day_start(now) / 3_600_000) as u32;
-    let month = (crate::timefmt::month_start(now) / 3_600_000) as u32;
+    let z = crate::tz::zone();
+    let (day, month) = (crate::insight::first_hour(z.day_start(now)), crate::insight::first_hour(z.month_start(now)));
     let mut out: HashMap<(Option<String>, Period), f64> = HashMap::new();
     for ((hour, _, agent), r) in known {
         if *hour >= month {
@@ -214,7 +215,7 @@ pub(super) fn pause_check(mon: &Monitor, b: &Budget, over: &[String], now: i64) 
                         kind: "budget_paused".into(),
                         severity: "critical",
                         rule_id: None,
-                        dedupe: format!("budget_paused:{}", crate::timefmt::day_start(now)),
+                        dedupe: format!("budget_paused:{}", crate::tz::zone().day_start(now)),
                         title: "Gateway paused: over budget".into(),
                         message: format!(
                             "clawmetry suspended the OpenClaw gateway: {}.",
@@ -242,7 +243,7 @@ pub(super) fn pause_check(mon: &Monitor, b: &Budget, over: &[String], now: i64) 
                         kind: "budget_pause_failed".into(),
                         severity: "critical",
                         rule_id: None,
-                        dedupe: format!("budget_pause_failed:{}", crate::timefmt::day_start(now)),
+                        dedupe: format!("budget_pause_failed:{}", crate::tz::zone().day_start(now)),
                         title: "Over budget, and the gateway could not be paused".into(),
                         message: format!("Auto-pause is on but failed: {e}."),
                         data: json!({"error": e}),

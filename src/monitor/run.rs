@@ -311,7 +311,7 @@ pub(super) fn snapshot(mon: &Monitor, l: &Loop) -> Result<(), String> {
         let tokens: u64 = known.values().map(|r| r.input + r.output + r.cache_read + r.cache_write).sum();
         set("tokensTotal", Some(tokens as f64));
         set("costTotal", Some(round_cost(known.values().map(|r| r.cost).sum())));
-        let day = (crate::timefmt::day_start(now) / 3_600_000) as u32;
+        let day = crate::insight::first_hour(crate::tz::zone().day_start(now));
         set("costToday", Some(round_cost(known.iter().filter(|(k, _)| k.0 >= day).map(|(_, r)| r.cost).sum())));
     }
     if let Some(h) = lock(&mon.status).health.clone() {

@@ -6,7 +6,7 @@ import { top } from './health/cards.js';
 import { METRICS, RANGES, historyChart } from './health/chart.js';
 import { panels } from './health/panels.js';
 import { loader } from './loader.js';
-import { $, api, debounce, html, setHTML, setQuery } from './util.js';
+import { $, api, debounce, fmtClock, fmtUtc, html, setHTML, setQuery } from './util.js';
 
 const POLL_MS = 10_000;
 
@@ -27,7 +27,8 @@ function shell() {
 }
 
 function render(root, body, h) {
-  $('#h-when', root).textContent = `checked ${new Date(h.collectedMs).toLocaleTimeString()}`;
+  $('#h-when', root).textContent = `checked ${fmtClock(h.collectedMs)}`;
+  $('#h-when', root).title = fmtUtc(h.collectedMs);
   setHTML(body, html`${top(h)}<div class="cols">${panels(h)}</div>`);
 }
 

@@ -22,6 +22,7 @@ import {
   html,
   setHTML,
   tokenBar,
+  zoneLabel,
 } from './util.js';
 
 const card = (label, value, sub, id) => html`<div class="card" data-k="${id}"><span class="label">${label}</span>
@@ -36,7 +37,7 @@ function cards(u, s) {
   const sessions = html`<span>${s.running} running · ${s.failed} failed</span><br><span class="muted">${kinds}</span>`;
   return html`<section class="cards" aria-label="Key figures">
       ${card('Sessions', fmtInt(s.total), sessions, 'sessions')}
-      ${card('Cost today', fmtCost(u.today.cost), tokens(u.today), 'today')}
+      ${card(html`<span title="since midnight in ${zoneLabel()}">Cost today</span>`, fmtCost(u.today.cost), tokens(u.today), 'today')}
       ${card('Cost this month', fmtCost(u.month.cost), tokens(u.month), 'month')}
       ${card('All time', fmtCost(u.total.cost), tokens(u.total, ` · ${fmtInt(u.total.calls)} calls`), 'total')}
     </section>`;

@@ -1,6 +1,6 @@
 // Usage & cost: totals, cost and tokens over time (uPlot, loaded on first use), tables per model,
 // agent and session, and the CSV of the same range. Range, step and agent live in the URL:
-// #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (UTC days);
+// #/usage?range=7d&step=hour&agent=main, or range=custom&from=2026-11-01&to=2026-11-24 (the server's days, util.js `zone`);
 // the filters of usage/where.js too (model, provider, channel, tool, trigger).
 import { loader } from './loader.js';
 import { cacheSection } from './usage/cache.js';

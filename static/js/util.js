@@ -121,26 +121,114 @@ export function fmtAgo(ts, now = clock.now()) {
   return fmtDate(ts);
 }
 
+// ---- the server's time zone ------------------------------------------------------------------
+// Days, months and times are shown in the zone the server counts its days in (`tz` of
+// /api/health and other answers: --tz, TZ or the machine's), not the browser's: "today" on the
+// page is the server's "today". Hovering a time shows it in UTC.
+
 const pad = (n) => String(n).padStart(2, '0');
+
+export const zone = { name: 'UTC', offsetSeconds: 0, abbreviation: 'UTC', intl: null };
+
+/** Takes the zone an API answer names (`{name, offsetSeconds, abbreviation}`). */
+export function setZone(tz) {
+  if (!tz || typeof tz.name !== 'string') return;
+  if (tz.name === zone.name && tz.offsetSeconds === zone.offsetSeconds) return;
+  Object.assign(zone, { name: tz.name, offsetSeconds: tz.offsetSeconds || 0, abbreviation: tz.abbreviation || '' });
+  zone.intl = null;
+  try {
+    zone.intl = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz.name,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  } catch {
+    // A zone the browser does not know (a POSIX rule, "localtime"): its current fixed offset.
+  }
+}
+
+/** The wall-clock fields of `ts` in the server's zone. */
+function wall(ts) {
+  if (!zone.intl) {
+    const d = new Date(ts + zone.offsetSeconds * 1000);
+    const f = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours()];
+    return { y: f[0], mo: f[1], d: f[2], h: f[3], mi: d.getUTCMinutes(), s: d.getUTCSeconds() };
+  }
+  const p = {};
+  for (const { type, value } of zone.intl.formatToParts(ts)) p[type] = Number(value);
+  return { y: p.year, mo: p.month, d: p.day, h: p.hour, mi: p.minute, s: p.second };
+}
+
+/** The zone's offset from UTC at `ts`, in ms. */
+function offsetAt(ts) {
+  const w = wall(ts);
+  return Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s) - Math.floor(ts / 1000) * 1000;
+}
+
+/** The instant of a wall-clock time (ms as if UTC) in the zone; a time in a DST gap moves on. */
+function instant(wallMs) {
+  let t = wallMs - offsetAt(wallMs);
+  t = wallMs - offsetAt(t);
+  return t;
+}
+
+/** Start of the server-zone day `n` days after the one holding `ts` (a DST day: 23 or 25 h). */
+export function dayStart(ts, n = 0) {
+  const w = wall(ts);
+  return instant(Date.UTC(w.y, w.mo - 1, w.d + n));
+}
+
+/** Start of the server-zone month holding `ts`. */
+export function monthStart(ts) {
+  const w = wall(ts);
+  return instant(Date.UTC(w.y, w.mo - 1, 1));
+}
+
+/** `YYYY-MM-DD` (a date input's value) as the start of that day in the server's zone. */
+export function parseDay(s) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s || '');
+  return m ? instant(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : Number.NaN;
+}
+
+/** "Europe/Berlin (UTC+1)" at `ts`. */
+export function zoneLabel(ts = clock.now()) {
+  const off = Math.round(offsetAt(ts) / 60_000);
+  const a = Math.abs(off);
+  const hm = `${Math.floor(a / 60)}${a % 60 ? `:${pad(a % 60)}` : ''}`;
+  return off === 0 ? `${zone.name} (UTC)` : `${zone.name} (UTC${off < 0 ? '−' : '+'}${hm})`;
+}
+
 export function fmtDate(ts) {
-  const d = new Date(ts);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const w = wall(ts);
+  return `${w.y}-${pad(w.mo)}-${pad(w.d)}`;
 }
 export function fmtTime(ts) {
   if (ts == null) return '–';
-  const d = new Date(ts);
-  return `${fmtDate(ts)} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const w = wall(ts);
+  return `${w.y}-${pad(w.mo)}-${pad(w.d)} ${pad(w.h)}:${pad(w.mi)}:${pad(w.s)}`;
 }
 export const fmtClock = (ts) => {
-  const d = new Date(ts);
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const w = wall(ts);
+  return `${pad(w.h)}:${pad(w.mi)}:${pad(w.s)}`;
 };
+/** `2026-12-06 20:00:00 UTC`: the hover text of a time shown in the server's zone. */
+export const fmtUtc = (ts) => (ts == null ? '' : `${new Date(ts).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
 
-/** A <time> that keeps saying "3 min ago" correctly (see tickTimes). */
+/** A <time> that keeps saying "3 min ago" correctly (see tickTimes); its local time and UTC on
+ * hover. */
 export const ago = (ts) =>
   ts == null
     ? html`<span class="muted">–</span>`
-    : html`<time datetime="${new Date(ts).toISOString()}" title="${fmtTime(ts)}" data-ts="${ts}">${fmtAgo(ts)}</time>`;
+    : html`<time datetime="${new Date(ts).toISOString()}" title="${fmtTime(ts)} · ${fmtUtc(ts)}" data-ts="${ts}">${fmtAgo(ts)}</time>`;
+
+/** A time in the server's zone, UTC on hover. */
+export const when = (ts) =>
+  ts == null ? html`<span class="muted">–</span>` : html`<time title="${fmtUtc(ts)}">${fmtTime(ts)}</time>`;
 
 export function tickTimes(root = document) {
   const now = clock.now();
@@ -184,6 +272,7 @@ export async function api(path, { signal } = {}) {
   const [r, body] = await fetchJSON(path, { signal, headers: { Accept: 'application/json' } });
   if (!r.ok || body == null) throw new ApiError(r.status, body?.error || `${path}: HTTP ${r.status}`);
   if (typeof body.nowMs === 'number') clock.skew = body.nowMs - Date.now();
+  if (body.tz) setZone(body.tz);
   return body;
 }
 
@@ -395,11 +484,14 @@ export function loadUplot() {
   return uplotLoading;
 }
 
-/** The options every chart shares: the box's width, the height, times in UTC. */
+/** The options every chart shares: the box's width, the height, times in the server's zone. */
 export const chartBase = (U, el, height) => ({
   width: chartWidth(el),
   height,
-  tzDate: (ts) => U.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
+  tzDate: (ts) =>
+    zone.intl
+      ? U.tzDate(new Date(ts * 1e3), zone.name)
+      : U.tzDate(new Date(ts * 1e3 + zone.offsetSeconds * 1000), 'Etc/UTC'),
 });
 
 /** An axis in the theme's colours (read when the chart is drawn). */

@@ -131,8 +131,8 @@ pub fn start_with_gateway(args: &[&str]) -> Server {
     launch(&[], &all, &[])
 }
 
-/// Port 0 on loopback, its own data dir, a HOME without clawmetry or OpenClaw files and none of
-/// their variables from the caller's environment but `env`; then `first` and `args` (a later
+/// Port 0 on loopback, its own data dir, a HOME without clawmetry or OpenClaw files, TZ=UTC, and
+/// none of their variables from the caller's environment but `env`; then `first` and `args` (a later
 /// `--port` or `--data-dir` wins). Returns once the index is ready.
 fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
     let data_dir = TempDir::new("data");
@@ -150,6 +150,11 @@ fn launch(first: &[&str], args: &[&str], env: &[(&str, &str)]) -> Server {
         .env_remove("OPENCLAW_GATEWAY_PORT")
         .env_remove("CLAWMETRY_TOKEN")
         .env_remove("CLAWMETRY_FLEET_KEY")
+        // Days and months are the machine's zone's (tz.rs); the expectations of the tests are
+        // UTC days unless a test names a zone (`--tz`, or TZ in `env`): the test clocks run
+        // the suite in other zones too.
+        .env("TZ", "UTC")
+        .env_remove("TZDIR")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())

@@ -43,6 +43,7 @@ mod query_sweep;
 mod search;
 mod security;
 mod spend;
+mod time_zones;
 mod tls;
 mod ui_browser;
 mod ui_export;

@@ -1,6 +1,6 @@
 // Health's history chart (uPlot): one metric over one range from /api/history. Its errors show
 // in the chart's box; the rest of the page does not depend on it.
-import { $, api, cssVar, empty, html, setHTML, chartAxis, chartBase, chartWidth, loadUplot } from '../util.js';
+import { $, api, cssVar, empty, html, setHTML, chartAxis, chartBase, chartWidth, loadUplot, zone } from '../util.js';
 
 export const METRICS = [
   ['disk', 'Disk'],
@@ -37,7 +37,7 @@ export function historyChart(root) {
       const xs = d.points.map((p) => p.t / 1000);
       const ys = d.points.map((p) => p.v);
       const have = ys.filter((v) => v != null).length;
-      $('#h-chart-note', root).textContent = have ? `${d.source}, ${d.unit}, UTC` : '';
+      $('#h-chart-note', root).textContent = have ? `${d.source}, ${d.unit}, ${zone.name}` : '';
       if (!have) {
         setHTML(el, empty('No history yet', 'Snapshots are taken every 5 minutes; this chart fills as they come.'));
         return;

@@ -1,6 +1,6 @@
 // Overview's spend rate, month-end forecast, budget crossings and prompt cache (/api/insight).
 // Each figure says how it is made: the methods come from the API.
-import { fmtCost, fmtPct, fmtTokens, html } from '../util.js';
+import { fmtCost, fmtDate, fmtPct, fmtTime, fmtTokens, fmtUtc, html, zoneLabel } from '../util.js';
 
 const money = (x) => (x == null ? '–' : fmtCost(x));
 const rate = (x) => html`${fmtCost(x)}<span class="muted">/h</span>`;
@@ -22,7 +22,7 @@ function forecast(ins) {
   const { projection: p, burn: b, windows: w, budgets } = ins;
   const m = w.dailyMean;
   return html`<section class="panel" id="forecast">
-    <h2>Spend rate and forecast <span class="muted">(UTC)</span></h2>
+    <h2>Spend rate and forecast <span class="muted" id="forecast-tz">(days in ${zoneLabel()})</span></h2>
     <p class="lead"><b class="num" data-k="projected">${fmtCost(p.projected)}</b> projected by the end of the month</p>
     <p class="muted small" id="projection-method" title="${p.method}">${fmtCost(p.monthSoFar)} so far this month +
       ${fmtCost(p.dailyRate)}/day (the last 7 days' daily mean) × ${p.daysLeft.toFixed(1)} days left.</p>
@@ -42,12 +42,7 @@ function forecast(ins) {
 function spark(daily) {
   return html`<div class="spark" aria-label="Cache hit rate per day">${daily.map(
     (d) =>
-      html`<span style="height:${Math.round(100 * (d.hitRate || 0))}%" title="${new Date(d.t)
-        .toISOString()
-        .slice(
-          0,
-          10,
-        )}: ${d.hitRate == null ? 'no prompt tokens' : `${fmtPct(d.hitRate)} hit, ${money(d.saved)} saved`}"></span>`,
+      html`<span style="height:${Math.round(100 * (d.hitRate || 0))}%" title="${fmtDate(d.t)}: ${d.hitRate == null ? 'no prompt tokens' : `${fmtPct(d.hitRate)} hit, ${money(d.saved)} saved`}"></span>`,
   )}</div>`;
 }
 
@@ -69,14 +64,14 @@ function cache(c) {
   </section>`;
 }
 
-const hourLabel = (t) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+const hourLabel = (t) => html`<time title="${fmtUtc(t)}">${fmtTime(t).slice(0, 16)}</time>`;
 
 function anomalyRow(h) {
   const what = [];
   if (h.cost.anomalous) what.push(html`cost <b>${fmtCost(h.cost.value)}</b> (usually ${fmtCost(h.cost.median)})`);
   if (h.tokens.anomalous)
     what.push(html`tokens <b>${fmtTokens(h.tokens.value)}</b> (usually ${fmtTokens(h.tokens.median)})`);
-  return html`<li>${hourLabel(h.t)} UTC${h.partial ? ' (this hour, so far)' : ''}: ${what.map((w, i) =>
+  return html`<li>${hourLabel(h.t)}${h.partial ? ' (this hour, so far)' : ''}: ${what.map((w, i) =>
     i ? html` and ${w}` : w,
   )}</li>`;
 }
@@ -90,10 +85,10 @@ function anomalies(a) {
     ? html`<ul class="bad" id="anomaly-list">${a.anomalous.map(anomalyRow)}</ul>`
     : html`<p class="muted" id="anomaly-none">No unusual hour in the last 24 hours.</p>`;
   return html`<section class="panel" id="anomalies">
-    <h2>Unusual hours <span class="muted">(last 24 h, UTC)</span></h2>
+    <h2>Unusual hours <span class="muted">(last 24 h, ${zoneLabel()})</span></h2>
     ${body}
     <p class="muted small" title="${a.method}">This hour: ${now ? fmtCost(now.cost.value) : '–'} so far, ${base}.
-      An hour is unusual when it is far above the median of the same hour on the 7 days before (median and MAD;
+      An hour is unusual when it is far above the median of the same local hour on the 7 days before (median and MAD;
       below ${fmtCost(a.costFloorUsd)} or ${fmtTokens(a.tokenFloor)} tokens more never counts).</p>
   </section>`;
 }

@@ -5,7 +5,7 @@ import {
   fmtCost,
   fmtDuration,
   fmtInt,
-  fmtTime,
+  when,
   fmtTokens,
   html,
   sessionHref,
@@ -53,7 +53,7 @@ export function figures(s, id) {
       ${kv('Agent', s.agent)}
       ${kv('Channel', s.channel || '–')}
       ${kv((s.models || []).length > 1 ? 'Models' : 'Model', models(s))}
-      ${kv('Started', html`<span title="${fmtTime(s.firstMs)}">${s.firstMs ? fmtTime(s.firstMs) : '–'}</span>`)}
+      ${kv('Started', html`<span id="s-started">${when(s.firstMs)}</span>`)}
       ${kv('Last activity', ago(s.lastMs))}
       ${kv('Duration', fmtDuration(s.durationMs))}
       ${kv('Messages', html`${fmtInt(s.userMessages)} user · ${fmtInt(s.assistantMessages)} assistant`)}

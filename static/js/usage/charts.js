@@ -1,6 +1,20 @@
 // The usage page's charts (uPlot): cost per step by model and tokens per step by kind, as
 // stacked bars.
-import { $, TOKEN_KINDS, cssVar, fmtCost, fmtTokens, shortModel, chartAxis, chartBase } from '../util.js';
+import {
+  $,
+  TOKEN_KINDS,
+  cssVar,
+  dayStart,
+  fmtCost,
+  fmtTime,
+  fmtTokens,
+  shortModel,
+  chartAxis,
+  chartBase,
+  zone,
+} from '../util.js';
+
+const HOUR_MS = 3_600_000;
 
 const PALETTE = ['#2f7ed8', '#e8743b', '#19a979', '#945ecf', '#d64550', '#13a4b4', '#b3891c', '#6c8893'];
 const KIND_COLORS = {
@@ -12,7 +26,7 @@ const KIND_COLORS = {
 export const chartHeight = (el) => (el.clientWidth < 500 ? 180 : 220);
 
 /** Stacked bars: series are drawn from the tallest cumulative sum down, each over the last. */
-function stacked(U, el, xs, layers, fmt, step, minY, fmtAxis) {
+function stacked(U, el, xs, mids, layers, fmt, step, minY, fmtAxis) {
   const half = (step === 'hour' ? 3600 : 86400) / 2;
   const cum = [];
   let acc = xs.map(() => 0);
@@ -35,14 +49,10 @@ function stacked(U, el, xs, layers, fmt, step, minY, fmtAxis) {
     axes: [axis, { ...axis, size: 64, values: (_u, ticks, _ax, _space, incr) => ticks.map((v) => fmtAxis(v, incr)) }],
     series: [
       {
-        label: step === 'hour' ? 'hour (UTC)' : 'day (UTC)',
-        value: (_u, v) =>
-          v == null
-            ? ''
-            : new Date((v - half) * 1e3)
-                .toISOString()
-                .slice(0, step === 'hour' ? 16 : 10)
-                .replace('T', ' '),
+        label: `${step} (${zone.name})`,
+        // The bucket's own start (a DST day's middle is not 12 h after its midnight).
+        value: (u, _v, _si, idx) =>
+          idx == null ? '' : fmtTime(u.data[0][idx] * 1e3 - mids[idx]).slice(0, step === 'hour' ? 16 : 10),
       },
     ].concat(
       order.map((i) => ({
@@ -65,8 +75,10 @@ const costTick = (v, incr) => `$${v.toFixed(Math.min(6, Math.max(0, -Math.floor(
 /** Draws both charts; returns them as { el, u } for resizing and destroying. */
 export function drawCharts(root, d, U) {
   const step = d.step;
-  // Each bar sits in the middle of its bucket.
-  const xs = d.series.map((p) => p.t / 1000 + (step === 'hour' ? 1800 : 43200));
+  // Each bar sits in the middle of its bucket; a day is a day of the server's zone, 23 or 25
+  // hours long on a DST change (mids: ms from a bucket's start to its middle).
+  const mids = d.series.map((p) => (step === 'hour' ? HOUR_MS : dayStart(p.t, 1) - p.t) / 2);
+  const xs = d.series.map((p, i) => (p.t + mids[i]) / 1000);
   const models = Object.entries(d.costByModel || {}).sort(
     (a, b) => b[1].reduce((x, y) => x + y, 0) - a[1].reduce((x, y) => x + y, 0),
   );
@@ -83,13 +95,14 @@ export function drawCharts(root, d, U) {
   const c1 = $('#c-cost', root);
   const c2 = $('#c-tokens', root);
   return [
-    { el: c1, u: stacked(U, c1, xs, costLayers, (v) => fmtCost(v), step, 1, costTick) },
+    { el: c1, u: stacked(U, c1, xs, mids, costLayers, (v) => fmtCost(v), step, 1, costTick) },
     {
       el: c2,
       u: stacked(
         U,
         c2,
         xs,
+        mids,
         tokLayers,
         (v) => fmtTokens(v),
         step,

@@ -1,6 +1,6 @@
 // The usage page's range: the form (range, step, profile, agent, CSV link) and what it selects
-// in epoch ms, in UTC days.
-import { $, clock, html } from '../util.js';
+// in epoch ms, in the server's days (util.js `zone`: local midnights, 23 or 25 hours on DST days).
+import { $, clock, dayStart, fmtDate, fmtTime, html, monthStart, parseDay, zone } from '../util.js';
 import { FILTERS, filterSelects } from './where.js';
 
 export const DAY = 86_400_000;
@@ -15,12 +15,7 @@ const RANGES = [
   ['custom', 'Custom'],
 ];
 
-const utcDay = (ms) => Math.floor(ms / DAY) * DAY;
-const utcMonth = (ms) => {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-};
-export const isoDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+export const isoDay = fmtDate;
 
 /** The page: the range form, the line that says what it shows, and the body. */
 export function shell() {
@@ -56,27 +51,27 @@ export function span(q, earliest) {
       from = Math.floor(now / HOUR) * HOUR - 23 * HOUR;
       break;
     case '7d':
-      from = utcDay(now) - 6 * DAY;
+      from = dayStart(now, -6);
       break;
     case '90d':
-      from = utcDay(now) - 89 * DAY;
+      from = dayStart(now, -89);
       break;
     case 'month':
-      from = utcMonth(now);
+      from = monthStart(now);
       break;
     case 'all':
-      from = earliest != null ? utcDay(earliest) : utcDay(now) - 29 * DAY;
+      from = earliest != null ? dayStart(earliest) : dayStart(now, -29);
       break;
     case 'custom': {
-      const f = Date.parse(q.from || '');
-      const t = Date.parse(q.to || '');
-      from = Number.isFinite(f) ? f : utcDay(now) - 29 * DAY;
-      to = Number.isFinite(t) ? t + DAY : now;
-      if (to <= from) to = from + DAY;
+      const f = parseDay(q.from);
+      const t = parseDay(q.to);
+      from = Number.isFinite(f) ? f : dayStart(now, -29);
+      to = Number.isFinite(t) ? dayStart(t, 1) : now;
+      if (to <= from) to = dayStart(from, 1);
       break;
     }
     default:
-      from = utcDay(now) - 29 * DAY;
+      from = dayStart(now, -29);
   }
   const hourOk = to - from <= 31 * DAY;
   const step = q.step === 'hour' && hourOk ? 'hour' : q.step === 'day' ? 'day' : range === '24h' ? 'hour' : 'day';
@@ -99,10 +94,10 @@ export function syncForm(root, form, q, sp) {
   if (document.activeElement !== form.to) form.to.value = isoDay(sp.to - 1);
   form.agent.value = q.agent || '';
   form.profile.value = q.profile || '';
-  const last = sp.step === 'day' ? isoDay(sp.to - 1) : new Date(sp.to).toISOString().slice(0, 16).replace('T', ' ');
-  const first = sp.step === 'day' ? isoDay(sp.from) : new Date(sp.from).toISOString().slice(0, 16).replace('T', ' ');
+  const last = sp.step === 'day' ? isoDay(sp.to - 1) : fmtTime(sp.to).slice(0, 16);
+  const first = sp.step === 'day' ? isoDay(sp.from) : fmtTime(sp.from).slice(0, 16);
   $('#u-span', root).textContent =
-    `${first} to ${last} (UTC), ${sp.step === 'hour' ? 'hourly' : 'daily'}${q.agent ? `, agent ${q.agent}` : ''}` +
+    `${first} to ${last} (${zone.name}), ${sp.step === 'hour' ? 'hourly' : 'daily'}${q.agent ? `, agent ${q.agent}` : ''}` +
     FILTERS.filter(([k]) => q[k])
       .map(([k]) => `, ${k} ${q[k]}`)
       .join('');

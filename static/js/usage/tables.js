@@ -12,6 +12,7 @@ import {
   sessionHref,
   sessionName,
   setHTML,
+  zone,
 } from '../util.js';
 
 import { isoDay } from './range.js';
@@ -23,7 +24,7 @@ const card = (label, value, sub, k) => html`<div class="card" data-k="${k}"><spa
 function nothing(body, sp, q) {
   const agent = q.agent ? ` for agent ${q.agent}` : '';
   const filtered = ['model', 'provider', 'channel', 'tool', 'trigger'].some((k) => q[k]) ? ' under these filters' : '';
-  const text = `Nothing was recorded between ${isoDay(sp.from)} and ${isoDay(sp.to - 1)} (UTC)${agent}${filtered}.`;
+  const text = `Nothing was recorded between ${isoDay(sp.from)} and ${isoDay(sp.to - 1)} (${zone.name})${agent}${filtered}.`;
   setHTML(
     body,
     empty('No model calls in this range', text, html`<p><a href="#/usage?range=all">Show all time</a></p>`),
