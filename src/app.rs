@@ -106,13 +106,23 @@ pub fn main() -> ExitCode {
             server: server.clone(),
             key: key.clone(),
             interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
-            name: cfg.node_name.clone().unwrap_or_else(|| {
-                std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default()
-            }),
+            name: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
             data_dir: cfg.data_dir.clone(),
         };
         if let Err(e) = fleet::spawn(index.clone(), reporter) {
             eprintln!("clawmetry: cannot start the fleet reporter: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    if let Some(url) = &cfg.otlp_export {
+        let exporter = crate::otlp_export::Exporter {
+            url: url.clone(),
+            headers: cfg.otlp_headers.clone(),
+            interval: std::time::Duration::from_secs(cfg.otlp_interval_secs),
+            node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+        };
+        if let Err(e) = crate::otlp_export::spawn(index.clone(), exporter) {
+            eprintln!("clawmetry: cannot start the OTLP exporter: {e}");
             return ExitCode::from(1);
         }
     }

@@ -33,6 +33,11 @@ pub struct Config {
     pub alert_retry_secs: u64,
     /// Fleet: the central clawmetry this node reports to.
     pub fleet_server: Option<String>,
+    /// `--otlp-export URL`: push usage as OTLP metrics to a collector (`otlp_export.rs`).
+    pub otlp_export: Option<String>,
+    /// `--otlp-header 'Name: value'` (repeatable).
+    pub otlp_headers: Vec<(String, String)>,
+    pub otlp_interval_secs: u64,
     pub fleet_interval_secs: u64,
     pub node_name: Option<String>,
     /// Fleet key (`CLAWMETRY_FLEET_KEY`): needed to report, and to accept reports.
@@ -81,6 +86,9 @@ impl Default for Config {
             telegram_api_base: "https://api.telegram.org".into(),
             alert_retry_secs: 5,
             fleet_server: None,
+            otlp_export: None,
+            otlp_headers: Vec::new(),
+            otlp_interval_secs: 60,
             fleet_interval_secs: 60,
             node_name: None,
             fleet_key: None,
@@ -139,6 +147,10 @@ OPTIONS:
                          32); daily totals are kept
     --telegram-api-base URL   Telegram Bot API (default https://api.telegram.org)
     --alert-retry-secs S a failed alert is sent again after S and 5*S seconds (default 5)
+    --otlp-export URL    push usage as OTLP metrics (OTLP/HTTP protobuf) to a collector's base URL
+                         (metrics go to URL/v1/metrics); e.g. http://alloy:4318
+    --otlp-header 'N: V' a header for every export (repeatable), e.g. an API key
+    --otlp-interval S    seconds between exports (default 60)
     --fleet-server URL   report this node to a central clawmetry (needs CLAWMETRY_FLEET_KEY)
     --fleet-interval S   seconds between fleet reports (default 60)
     --node-name NAME     this node's name in the fleet view (default: the host name)
@@ -230,6 +242,27 @@ where
                 cfg.alert_retry_secs = parse_value::<u64>(&mut parser, "--alert-retry-secs")?.min(600)
             }
             Long("fleet-server") => cfg.fleet_server = Some(string_value(&mut parser, "--fleet-server")?),
+            Long("otlp-export") => {
+                let url = string_value(&mut parser, "--otlp-export")?;
+                if !url.starts_with("http://") && !url.starts_with("https://") {
+                    return Err(format!(
+                        "--otlp-export {url:?}: an http:// or https:// URL (e.g. http://collector:4318)"
+                    ));
+                }
+                cfg.otlp_export = Some(url);
+            }
+            Long("otlp-header") => {
+                let h = string_value(&mut parser, "--otlp-header")?;
+                let (k, v) = h
+                    .split_once(':')
+                    .or_else(|| h.split_once('='))
+                    .filter(|(k, _)| !k.trim().is_empty() && !k.contains(char::is_whitespace))
+                    .ok_or_else(|| format!("--otlp-header {h:?}: use 'Name: value'"))?;
+                cfg.otlp_headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+            Long("otlp-interval") => {
+                cfg.otlp_interval_secs = parse_value::<u64>(&mut parser, "--otlp-interval")?.clamp(1, 86_400)
+            }
             Long("fleet-interval") => {
                 cfg.fleet_interval_secs = parse_value::<u64>(&mut parser, "--fleet-interval")?.clamp(1, 86_400)
             }

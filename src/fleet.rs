@@ -101,9 +101,7 @@ pub struct Reporter {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".into())
+    crate::system::host_name().unwrap_or_else(|| "unknown".into())
 }
 
 /// A random id, kept in the data dir so a node keeps its identity across restarts. Without OS

@@ -24,6 +24,7 @@ mod login_link;
 mod model;
 mod monitor;
 mod otlp;
+mod otlp_export;
 mod pricing;
 mod redact;
 mod search;

@@ -152,11 +152,6 @@ pub fn lan_addresses() -> Vec<IpAddr> {
     out
 }
 
-/// This machine's host name.
-pub fn host_name() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
-}
-
 /// The base URLs a browser can open: the bound address itself when it is one; for a wildcard
 /// bind (0.0.0.0, ::) every LAN address and the host name (`.local` for mDNS), and
 /// `localhost` when there is nothing else.
@@ -174,7 +169,7 @@ pub fn base_urls(scheme: &str, host: &str, port: u16) -> Vec<String> {
         .filter(|ip| host != "0.0.0.0" || ip.is_ipv4())
         .map(|ip| url(&ip.to_string()))
         .collect();
-    if let Some(h) = host_name() {
+    if let Some(h) = crate::system::host_name() {
         out.push(url(&format!("{h}.local")));
     }
     if out.is_empty() {

@@ -495,6 +495,17 @@ impl Tally {
         }
     }
 
+    /// Counts `delta` more (or fewer) model calls of `model` at `ts_ms` than the lines added
+    /// said: telemetry that reports its calls apart from its tokens (`otlp.rs`).
+    pub fn adjust_calls(&mut self, ts_ms: i64, model: &str, delta: i64) {
+        let hour = (ts_ms.max(0) / 3_600_000) as u32;
+        let Some(m) = self.models.iter().position(|x| x == model) else { return };
+        if let Some(b) = self.hourly.iter_mut().rev().find(|b| b.hour == hour && b.model == m as u32) {
+            b.calls = (b.calls as i64 + delta).clamp(0, u32::MAX as i64) as u32;
+        }
+        self.assistant_messages = (self.assistant_messages as i64 + delta).max(0) as u64;
+    }
+
     /// Adds a later delta of the same session.
     pub fn merge(&mut self, d: Tally) {
         self.events += d.events;

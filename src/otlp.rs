@@ -208,6 +208,9 @@ pub struct UsageRecord {
     pub has_cost: bool,
     /// `span` or `metric`.
     pub source: &'static str,
+    /// Model calls it stands for: 1, but for a clawmetry export (its calls are a metric of
+    /// their own, `clawmetry.model_calls`).
+    pub calls: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -384,6 +387,11 @@ impl Buffers {
         for rm in &req.resource_metrics {
             let service = service_of(rm.resource.as_ref());
             let res_attrs: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
+            // Another clawmetry's export (`otlp_export.rs`): its tokens, cost and calls come
+            // as three metrics and make one record per model and agent, cost as sent.
+            let exporter =
+                rm.scope_metrics.iter().any(|sm| sm.metrics.iter().any(|m| m.name == "clawmetry.model_calls"));
+            let mut grouped: BTreeMap<(String, String), (Usage, u64, u64)> = BTreeMap::new();
             for sm in &rm.scope_metrics {
                 for m in &sm.metrics {
                     let (kind, points) = match &m.data {
@@ -434,6 +442,31 @@ impl Buffers {
                             None if rec.series.len() < 20 => rec.series.push((aj, value)),
                             None => {}
                         }
+                        let exported = matches!(
+                            m.name.as_str(),
+                            "gen_ai.client.token.usage" | "clawmetry.cost.usd" | "clawmetry.model_calls"
+                        );
+                        if exporter && exported {
+                            if delta > 0.0 {
+                                let a = Attrs(vec![attrs, res_attrs]);
+                                let agent =
+                                    a.str(&["gen_ai.agent.name", "openclaw.agent"]).unwrap_or_else(|| service.clone());
+                                let model = model_name(&a).unwrap_or_else(|| "unknown".into());
+                                let g = grouped.entry((agent, model)).or_insert((Usage::default(), 0, time));
+                                g.2 = g.2.max(time);
+                                let n = delta.round() as u64;
+                                match (m.name.as_str(), a.str(&["gen_ai.token.type"]).as_deref()) {
+                                    ("clawmetry.cost.usd", _) => g.0.cost += delta,
+                                    ("clawmetry.model_calls", _) => g.1 += n,
+                                    (_, Some("input")) => g.0.input += n,
+                                    (_, Some("output")) => g.0.output += n,
+                                    (_, Some("cache_read")) => g.0.cache_read += n,
+                                    (_, Some("cache_write")) => g.0.cache_write += n,
+                                    _ => {}
+                                }
+                            }
+                            continue;
+                        }
                         if !token_metric || delta <= 0.0 {
                             continue;
                         }
@@ -462,6 +495,7 @@ impl Buffers {
                             usage: u,
                             has_cost: false,
                             source: "metric",
+                            calls: 1,
                         });
                         self.counters.usage_records += 1;
                     }
@@ -476,6 +510,20 @@ impl Buffers {
                         }
                     }
                 }
+            }
+            for ((agent, model), (usage, calls, time)) in grouped {
+                out.usage.push(UsageRecord {
+                    session_id: format!("otlp:{service}:metrics"),
+                    agent,
+                    service: service.clone(),
+                    model,
+                    ts_ms: (time / 1_000_000) as i64,
+                    usage,
+                    has_cost: true,
+                    source: "metric",
+                    calls,
+                });
+                self.counters.usage_records += 1;
             }
         }
         out
@@ -605,6 +653,7 @@ fn span_usage(a: &Attrs, span: &opentelemetry_proto::tonic::trace::v1::Span, ser
         usage,
         has_cost: cost.is_some(),
         source: "span",
+        calls: 1,
     })
 }
 

@@ -523,6 +523,11 @@ fn package_version_near(script: &Path) -> Option<String> {
     None
 }
 
+/// This machine's host name (`/proc/sys/kernel/hostname`), if it has one.
+pub fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

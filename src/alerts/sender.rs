@@ -63,11 +63,7 @@ impl Default for SendSettings {
 }
 
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
+    crate::system::host_name().unwrap_or_else(|| "localhost".into())
 }
 
 /// Starts the `alert-sender` thread.

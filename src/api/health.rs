@@ -55,6 +55,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         "nowMs": ctx.index.now_ms(),
         "uptimeSeconds": ctx.index.uptime_seconds(),
         "tz": super::tz_json(ctx.index.now_ms()),
+        "otlpExport": crate::otlp_export::status_json(),
         "openclaw": {
             "found": i.found,
             "stateDir": i.state_dir,

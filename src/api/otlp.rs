@@ -136,6 +136,9 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
         line.stop_reason = Some("stop".into());
         let e = per_session.entry(u.session_id.clone()).or_insert_with(|| (u.clone(), Tally::default()));
         e.1.add_line(&line, &cost_of);
+        if u.calls != 1 {
+            e.1.adjust_calls(u.ts_ms, &u.model, u.calls as i64 - 1);
+        }
     }
     let mut dropped = 0;
     let ids: Vec<String> = per_session.keys().cloned().collect();

@@ -37,6 +37,7 @@ mod monitor_channels;
 mod monitor_pause;
 mod monitor_ui;
 mod otlp;
+mod otlp_export;
 mod profiles;
 mod prometheus;
 mod query_sweep;

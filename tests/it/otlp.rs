@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 const PIP: &[&str] =
     &["opentelemetry-sdk==1.45.2", "opentelemetry-exporter-otlp-proto-http==1.45.2", "prometheus-client==0.26.0"];
 
-fn venv_python() -> PathBuf {
+pub fn venv_python() -> PathBuf {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("otel-venv");
@@ -40,7 +40,7 @@ fn venv_python() -> PathBuf {
     .clone()
 }
 
-fn script(name: &str) -> PathBuf {
+pub fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/otel").join(name)
 }
 

@@ -1,0 +1,281 @@
+//! The `otlp-export` thread (`--otlp-export URL`): pushes clawmetry's usage as OTLP metrics over
+//! OTLP/HTTP protobuf to any collector (the OpenTelemetry Collector, Grafana Alloy, Datadog,
+//! Honeycomb, or another clawmetry's `/v1/metrics`), every `--otlp-interval` seconds.
+//!
+//! What is sent, cumulative since the export began (one start time per run of clawmetry, so a
+//! restart is a reset to receivers), per model and agent, for every session the index holds
+//! (live, archived, deleted and purged alike: spend never goes down):
+//! * `gen_ai.client.token.usage` (GenAI semantic conventions): a histogram per
+//!   `gen_ai.token.type` (`input`, `output`, `cache_read`, `cache_write`): its `count` the model
+//!   calls, its `sum` the tokens (one bucket: clawmetry keeps sums per hour, not each call);
+//! * `clawmetry.cost.usd`: a monotonic sum, USD;
+//! * `clawmetry.model_calls`: a monotonic sum.
+//!
+//! Attributes: `gen_ai.request.model`, `gen_ai.provider.name`, `gen_ai.agent.name`; resource
+//! `service.name=clawmetry`, `host.name`, `clawmetry.node`. A failed export is tried again with
+//! backoff; as every snapshot is cumulative, only the newest waits (a bounded queue of one: a
+//! later snapshot holds everything an older one did).
+
+use crate::state::Index;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Configuration of the exporter.
+#[derive(Debug, Clone)]
+pub struct Exporter {
+    /// The collector's base URL; metrics go to `<url>/v1/metrics` (unless it already ends so).
+    pub url: String,
+    /// Extra request headers (e.g. an API key, `X-Clawmetry-Fleet-Key`).
+    pub headers: Vec<(String, String)>,
+    pub interval: Duration,
+    /// This machine's name (`clawmetry.node`).
+    pub node: String,
+}
+
+impl Exporter {
+    pub fn metrics_url(&self) -> String {
+        let base = self.url.trim_end_matches('/');
+        if base.ends_with("/v1/metrics") {
+            base.to_string()
+        } else {
+            format!("{base}/v1/metrics")
+        }
+    }
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.into())) }),
+        ..Default::default()
+    }
+}
+
+/// Per (model, agent): tokens by kind, calls and cost, over every hourly cell of the index.
+fn totals(index: &Index) -> BTreeMap<(String, String), crate::state::Cell> {
+    let st = index.read();
+    let mut by: BTreeMap<(String, String), crate::state::Cell> = BTreeMap::new();
+    for (&(_, m, a), c) in &st.hourly {
+        let key = (st.models.name(m).to_string(), st.agents.get(a as usize).cloned().unwrap_or_default());
+        let e = by.entry(key).or_default();
+        e.usage.add(&c.usage);
+        e.calls += c.calls;
+    }
+    by
+}
+
+/// One export: every series, cumulative from `start_ns` to `now_ns`.
+pub fn request(index: &Index, node: &str, start_ns: u64, now_ns: u64) -> ExportMetricsServiceRequest {
+    let by = totals(index);
+    let attrs = |model: &str, agent: &str| {
+        let (provider, id) = model.split_once('/').unwrap_or(("", model));
+        let mut v = vec![kv("gen_ai.request.model", id), kv("gen_ai.agent.name", agent)];
+        if !provider.is_empty() {
+            v.push(kv("gen_ai.provider.name", provider));
+        }
+        v
+    };
+    let mut hist = Vec::new();
+    let mut cost = Vec::new();
+    let mut calls = Vec::new();
+    for ((model, agent), c) in &by {
+        for (kind, tokens) in [
+            ("input", c.usage.input),
+            ("output", c.usage.output),
+            ("cache_read", c.usage.cache_read),
+            ("cache_write", c.usage.cache_write),
+        ] {
+            let mut a = attrs(model, agent);
+            a.push(kv("gen_ai.token.type", kind));
+            hist.push(HistogramDataPoint {
+                attributes: a,
+                start_time_unix_nano: start_ns,
+                time_unix_nano: now_ns,
+                count: c.calls,
+                sum: Some(tokens as f64),
+                bucket_counts: vec![c.calls],
+                explicit_bounds: Vec::new(),
+                ..Default::default()
+            });
+        }
+        let point = |v: number_data_point::Value| NumberDataPoint {
+            attributes: attrs(model, agent),
+            start_time_unix_nano: start_ns,
+            time_unix_nano: now_ns,
+            value: Some(v),
+            ..Default::default()
+        };
+        cost.push(point(number_data_point::Value::AsDouble(c.usage.cost)));
+        calls.push(point(number_data_point::Value::AsInt(c.calls.min(i64::MAX as u64) as i64)));
+    }
+    let cumulative = AggregationTemporality::Cumulative as i32;
+    let sum = |name: &str, unit: &str, description: &str, data_points| Metric {
+        name: name.into(),
+        unit: unit.into(),
+        description: description.into(),
+        data: Some(metric::Data::Sum(Sum { data_points, aggregation_temporality: cumulative, is_monotonic: true })),
+        ..Default::default()
+    };
+    let metrics = vec![
+        Metric {
+            name: "gen_ai.client.token.usage".into(),
+            unit: "{token}".into(),
+            description: "Tokens used by model calls (count: calls, sum: tokens), by token type.".into(),
+            data: Some(metric::Data::Histogram(Histogram { data_points: hist, aggregation_temporality: cumulative })),
+            ..Default::default()
+        },
+        sum("clawmetry.cost.usd", "USD", "Cost of model calls in USD.", cost),
+        sum("clawmetry.model_calls", "{call}", "Model calls.", calls),
+    ];
+    let host = crate::system::host_name().unwrap_or_default();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", "clawmetry"),
+                    kv("service.version", index.version),
+                    kv("host.name", &host),
+                    kv("clawmetry.node", node),
+                ],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "clawmetry".into(),
+                    version: index.version.into(),
+                    ..Default::default()
+                }),
+                metrics,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// How the exports go, for `/api/health` (`otlpExport`): one exporter per process.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status {
+    url: String,
+    exports: u64,
+    failures: u64,
+    last_ok_ms: Option<i64>,
+    last_error: Option<String>,
+}
+
+static STATUS: std::sync::Mutex<Option<Status>> = std::sync::Mutex::new(None);
+
+fn note(result: Result<(), String>) {
+    let mut s = crate::sync::lock(&STATUS);
+    let s = s.get_or_insert_with(Status::default);
+    match result {
+        Ok(()) => {
+            s.exports += 1;
+            s.last_ok_ms = Some(crate::timefmt::now_ms());
+            s.last_error = None;
+        }
+        Err(e) => {
+            s.failures += 1;
+            s.last_error = Some(e);
+        }
+    }
+}
+
+/// The exporter's state (`null` without `--otlp-export`).
+pub fn status_json() -> serde_json::Value {
+    crate::sync::lock(&STATUS).as_ref().map_or(serde_json::Value::Null, |s| serde_json::json!(s))
+}
+
+/// Starts the exporter thread.
+pub fn spawn(index: Arc<Index>, cfg: Exporter) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("otlp-export".into()).spawn(move || run(index, cfg))
+}
+
+fn post(agent: &ureq::Agent, cfg: &Exporter, url: &str, body: Vec<u8>) -> Result<(), String> {
+    let mut req = agent.post(url).header("Content-Type", "application/x-protobuf");
+    for (k, v) in &cfg.headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req.send(body).map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        Err(format!("{url}: HTTP {status} {}", crate::sources::transcript::short(&text, 200)))
+    }
+}
+
+fn run(index: Arc<Index>, cfg: Exporter) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(20)))
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let url = cfg.metrics_url();
+    crate::sync::lock(&STATUS).get_or_insert_with(Status::default).url = url.clone();
+    // Half-counted totals during the cold index would look like a reset to receivers.
+    let t0 = std::time::Instant::now();
+    while !index.read().health.ready && t0.elapsed() < Duration::from_secs(300) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let now_ns = || crate::timefmt::now_ms().max(0) as u64 * 1_000_000;
+    let start_ns = now_ns();
+    let mut backoff = Duration::from_secs(1);
+    let mut failing = false;
+    loop {
+        let body = request(&index, &cfg.node, start_ns, now_ns().max(start_ns + 1)).encode_to_vec();
+        match post(&agent, &cfg, &url, body) {
+            Ok(()) => {
+                if failing {
+                    eprintln!("clawmetry: otlp export to {url} works again");
+                }
+                failing = false;
+                backoff = Duration::from_secs(1);
+                note(Ok(()));
+                std::thread::sleep(cfg.interval);
+            }
+            Err(e) => {
+                if !failing {
+                    eprintln!("clawmetry: otlp export failed ({e}); trying again with backoff");
+                }
+                failing = true;
+                note(Err(e));
+                // The next attempt sends a fresh snapshot (it holds everything this one did).
+                std::thread::sleep(backoff.min(cfg.interval));
+                backoff = (backoff * 2).min(Duration::from_secs(300));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metrics_url_is_the_base_plus_the_signal_path() {
+        let e = |url: &str| Exporter {
+            url: url.into(),
+            headers: vec![],
+            interval: Duration::from_secs(1),
+            node: "n".into(),
+        };
+        assert_eq!(e("http://c:4318").metrics_url(), "http://c:4318/v1/metrics");
+        assert_eq!(e("http://c:4318/").metrics_url(), "http://c:4318/v1/metrics");
+        assert_eq!(e("http://c:4318/v1/metrics").metrics_url(), "http://c:4318/v1/metrics");
+        assert_eq!(e("https://api.example/otlp").metrics_url(), "https://api.example/otlp/v1/metrics");
+    }
+}
