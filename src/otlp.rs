@@ -385,12 +385,19 @@ impl Buffers {
         let mut out = Ingested::default();
         self.counters.requests += 1;
         for rm in &req.resource_metrics {
-            let service = service_of(rm.resource.as_ref());
+            let mut service = service_of(rm.resource.as_ref());
             let res_attrs: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
             // Another clawmetry's export (`otlp_export.rs`): its tokens, cost and calls come
-            // as three metrics and make one record per model and agent, cost as sent.
+            // as three metrics and make one record per model and agent, cost as sent. Each
+            // exporting node is a service of its own (`clawmetry/<node>`): the same model and
+            // agent on two nodes are two series, never one running total.
             let exporter =
                 rm.scope_metrics.iter().any(|sm| sm.metrics.iter().any(|m| m.name == "clawmetry.model_calls"));
+            if exporter {
+                if let Some(node) = Attrs(vec![res_attrs]).str(&["clawmetry.node"]).filter(|n| !n.is_empty()) {
+                    service = kept(&format!("{service}/{node}"));
+                }
+            }
             let mut grouped: BTreeMap<(String, String), (Usage, u64, u64)> = BTreeMap::new();
             for sm in &rm.scope_metrics {
                 for m in &sm.metrics {

@@ -141,6 +141,28 @@ fn another_clawmetry_shows_the_same_totals_and_a_dead_collector_is_counted() {
     node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
     let got = totals(&central);
     assert!(same_totals(&got, &want), "central {got} vs node {want}");
+    // A second node with the same models and agents: its own series, the central sums both.
+    let (_tmp3, home3) = install_fixture("lab-2026.9");
+    let second = start(&[
+        "--openclaw-dir",
+        home3.to_str().unwrap(),
+        "--otlp-export",
+        &url,
+        "--otlp-interval",
+        "1",
+        "--node-name",
+        "second-node",
+    ]);
+    let mut twice = want.clone();
+    for k in ["input", "output", "cacheRead", "cacheWrite", "calls"] {
+        twice[k] = (want[k].as_u64().unwrap() * 2).into();
+    }
+    twice["cost"] = (want["cost"].as_f64().unwrap() * 2.0).into();
+    central.wait_for(Duration::from_secs(30), |c| same_totals(&totals(c), &twice).then_some(()));
+    let before = exports(&second);
+    second.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    let got = totals(&central);
+    assert!(same_totals(&got, &twice), "two nodes' exports interleaved: {got} vs {twice}");
 
     // A collector that is not there: failures counted with the reason, the node unharmed.
     let dead = format!("http://127.0.0.1:{}", free_port());
