@@ -101,7 +101,7 @@ pub fn main() -> ExitCode {
         eprintln!("clawmetry: cannot start the monitor thread: {e}");
         return ExitCode::from(1);
     }
-    if let (Some(server), Some(key)) = (&cfg.fleet_server, &cfg.fleet_key) {
+    if let (Some(server), Some(key), false) = (&cfg.fleet_server, &cfg.fleet_key, cfg.fleet_otlp) {
         let reporter = fleet::Reporter {
             server: server.clone(),
             key: key.clone(),
@@ -114,12 +114,33 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let (Some(server), Some(key), true) = (&cfg.fleet_server, &cfg.fleet_key, cfg.fleet_otlp) {
+        let node_id = match fleet::node_id(cfg.data_dir.as_deref()) {
+            Ok(id) => id,
+            Err(e) => {
+                eprintln!("clawmetry: fleet: not reporting: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let exporter = crate::otlp_export::Exporter {
+            url: server.clone(),
+            headers: Vec::new(),
+            interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
+            node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            fleet: Some(crate::otlp_export::FleetNode { key: key.clone(), node_id }),
+        };
+        if let Err(e) = crate::otlp_export::spawn(index.clone(), exporter) {
+            eprintln!("clawmetry: cannot start the fleet exporter: {e}");
+            return ExitCode::from(1);
+        }
+    }
     if let Some(url) = &cfg.otlp_export {
         let exporter = crate::otlp_export::Exporter {
             url: url.clone(),
             headers: cfg.otlp_headers.clone(),
             interval: std::time::Duration::from_secs(cfg.otlp_interval_secs),
             node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            fleet: None,
         };
         if let Err(e) = crate::otlp_export::spawn(index.clone(), exporter) {
             eprintln!("clawmetry: cannot start the OTLP exporter: {e}");

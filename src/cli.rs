@@ -38,6 +38,9 @@ pub struct Config {
     /// `--otlp-header 'Name: value'` (repeatable).
     pub otlp_headers: Vec<(String, String)>,
     pub otlp_interval_secs: u64,
+    /// `--fleet-wire json|otlp`: how a node reports to `--fleet-server` (`otlp`: an OTLP
+    /// export to the central's `/v1/metrics` with the fleet key).
+    pub fleet_otlp: bool,
     pub fleet_interval_secs: u64,
     pub node_name: Option<String>,
     /// Fleet key (`CLAWMETRY_FLEET_KEY`): needed to report, and to accept reports.
@@ -89,6 +92,7 @@ impl Default for Config {
             otlp_export: None,
             otlp_headers: Vec::new(),
             otlp_interval_secs: 60,
+            fleet_otlp: false,
             fleet_interval_secs: 60,
             node_name: None,
             fleet_key: None,
@@ -153,6 +157,8 @@ OPTIONS:
     --otlp-interval S    seconds between exports (default 60)
     --fleet-server URL   report this node to a central clawmetry (needs CLAWMETRY_FLEET_KEY)
     --fleet-interval S   seconds between fleet reports (default 60)
+    --fleet-wire W       json (default: clawmetry's own reports) or otlp (an OTLP metrics export
+                         to the central's /v1/metrics, with the fleet key and this node's facts)
     --node-name NAME     this node's name in the fleet view (default: the host name)
     --token T            dashboard access token (default: $CLAWMETRY_TOKEN, else the gateway
                          token from openclaw.json); without any token only this machine
@@ -262,6 +268,13 @@ where
             }
             Long("otlp-interval") => {
                 cfg.otlp_interval_secs = parse_value::<u64>(&mut parser, "--otlp-interval")?.clamp(1, 86_400)
+            }
+            Long("fleet-wire") => {
+                cfg.fleet_otlp = match string_value(&mut parser, "--fleet-wire")?.as_str() {
+                    "json" => false,
+                    "otlp" => true,
+                    w => return Err(format!("--fleet-wire {w:?}: json (the default) or otlp")),
+                }
             }
             Long("fleet-interval") => {
                 cfg.fleet_interval_secs = parse_value::<u64>(&mut parser, "--fleet-interval")?.clamp(1, 86_400)

@@ -106,7 +106,7 @@ fn hostname() -> String {
 
 /// A random id, kept in the data dir so a node keeps its identity across restarts. Without OS
 /// randomness there is no id (and no report), never an all-zero one shared with other nodes.
-fn node_id(data_dir: Option<&Path>) -> Result<String, String> {
+pub fn node_id(data_dir: Option<&Path>) -> Result<String, String> {
     let path = data_dir.map(|d| d.join("node-id"));
     if let Some(id) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) {
         let id = id.trim().to_string();

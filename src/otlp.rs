@@ -289,6 +289,16 @@ pub struct Buffers {
     cumulative: HashMap<String, (u64, f64)>,
 }
 
+/// The fleet summaries (`clawmetry.fleet.summary`, JSON) the resources of an export carry.
+pub fn fleet_summaries(req: &ExportMetricsServiceRequest) -> Vec<Value> {
+    req.resource_metrics
+        .iter()
+        .filter_map(|rm| rm.resource.as_ref())
+        .filter_map(|r| Attrs(vec![&r.attributes]).str(&[crate::otlp_export::FLEET_SUMMARY]))
+        .filter_map(|s| serde_json::from_str::<Value>(&s).ok().filter(Value::is_object))
+        .collect()
+}
+
 fn service_of(resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) -> String {
     resource
         .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))

@@ -30,6 +30,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// The resource attribute that carries a node's fleet summary (JSON) over OTLP.
+pub const FLEET_SUMMARY: &str = "clawmetry.fleet.summary";
+
 /// Configuration of the exporter.
 #[derive(Debug, Clone)]
 pub struct Exporter {
@@ -40,6 +43,17 @@ pub struct Exporter {
     pub interval: Duration,
     /// This machine's name (`clawmetry.node`).
     pub node: String,
+    /// Fleet over OTLP (`--fleet-wire otlp`): the fleet key, sent as `X-Clawmetry-Fleet-Key`,
+    /// and this node's id; each export then also carries the node's fleet summary (the JSON
+    /// report's fields, as the resource attribute `clawmetry.fleet.summary`) for the central's
+    /// Fleet view. Never for `--otlp-export`: the key is not for third-party collectors.
+    pub fleet: Option<FleetNode>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FleetNode {
+    pub key: String,
+    pub node_id: String,
 }
 
 impl Exporter {
@@ -74,8 +88,15 @@ fn totals(index: &Index) -> BTreeMap<(String, String), crate::state::Cell> {
     by
 }
 
-/// One export: every series, cumulative from `start_ns` to `now_ns`.
-pub fn request(index: &Index, node: &str, start_ns: u64, now_ns: u64) -> ExportMetricsServiceRequest {
+/// One export: every series, cumulative from `start_ns` to `now_ns`; with `fleet`, the node's
+/// fleet summary as resource attributes.
+pub fn request(
+    index: &Index,
+    node: &str,
+    fleet: Option<(&FleetNode, u64)>,
+    start_ns: u64,
+    now_ns: u64,
+) -> ExportMetricsServiceRequest {
     let by = totals(index);
     let attrs = |model: &str, agent: &str| {
         let (provider, id) = model.split_once('/').unwrap_or(("", model));
@@ -138,17 +159,21 @@ pub fn request(index: &Index, node: &str, start_ns: u64, now_ns: u64) -> ExportM
         sum("clawmetry.model_calls", "{call}", "Model calls.", calls),
     ];
     let host = crate::system::host_name().unwrap_or_default();
+    let mut attributes = vec![
+        kv("service.name", "clawmetry"),
+        kv("service.version", index.version),
+        kv("host.name", &host),
+        kv("clawmetry.node", node),
+    ];
+    if let Some((f, interval)) = fleet {
+        let mut summary = crate::fleet::summary(index, node, &f.node_id);
+        summary["intervalSeconds"] = interval.into();
+        attributes.push(kv("clawmetry.node.id", &f.node_id));
+        attributes.push(kv(FLEET_SUMMARY, &summary.to_string()));
+    }
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", "clawmetry"),
-                    kv("service.version", index.version),
-                    kv("host.name", &host),
-                    kv("clawmetry.node", node),
-                ],
-                ..Default::default()
-            }),
+            resource: Some(Resource { attributes, ..Default::default() }),
             scope_metrics: vec![ScopeMetrics {
                 scope: Some(InstrumentationScope {
                     name: "clawmetry".into(),
@@ -174,11 +199,12 @@ struct Status {
     last_error: Option<String>,
 }
 
-static STATUS: std::sync::Mutex<Option<Status>> = std::sync::Mutex::new(None);
+/// Per role: `export` (`--otlp-export`) and `fleet` (`--fleet-wire otlp`).
+static STATUS: std::sync::Mutex<BTreeMap<&'static str, Status>> = std::sync::Mutex::new(BTreeMap::new());
 
-fn note(result: Result<(), String>) {
-    let mut s = crate::sync::lock(&STATUS);
-    let s = s.get_or_insert_with(Status::default);
+fn note(role: &'static str, result: Result<(), String>) {
+    let mut all = crate::sync::lock(&STATUS);
+    let s = all.entry(role).or_default();
     match result {
         Ok(()) => {
             s.exports += 1;
@@ -192,9 +218,9 @@ fn note(result: Result<(), String>) {
     }
 }
 
-/// The exporter's state (`null` without `--otlp-export`).
-pub fn status_json() -> serde_json::Value {
-    crate::sync::lock(&STATUS).as_ref().map_or(serde_json::Value::Null, |s| serde_json::json!(s))
+/// An exporter's state (`null` when that role does not run).
+pub fn status_json(role: &str) -> serde_json::Value {
+    crate::sync::lock(&STATUS).get(role).map_or(serde_json::Value::Null, |s| serde_json::json!(s))
 }
 
 /// Starts the exporter thread.
@@ -206,6 +232,9 @@ fn post(agent: &ureq::Agent, cfg: &Exporter, url: &str, body: Vec<u8>) -> Result
     let mut req = agent.post(url).header("Content-Type", "application/x-protobuf");
     for (k, v) in &cfg.headers {
         req = req.header(k.as_str(), v.as_str());
+    }
+    if let Some(f) = &cfg.fleet {
+        req = req.header(crate::fleet::KEY_HEADER, f.key.as_str());
     }
     let resp = req.send(body).map_err(|e| format!("{url}: {e}"))?;
     let status = resp.status().as_u16();
@@ -225,7 +254,8 @@ fn run(index: Arc<Index>, cfg: Exporter) {
         .build()
         .new_agent();
     let url = cfg.metrics_url();
-    crate::sync::lock(&STATUS).get_or_insert_with(Status::default).url = url.clone();
+    let role = if cfg.fleet.is_some() { "fleet" } else { "export" };
+    crate::sync::lock(&STATUS).entry(role).or_default().url = url.clone();
     // Half-counted totals during the cold index would look like a reset to receivers.
     let t0 = std::time::Instant::now();
     while !index.read().health.ready && t0.elapsed() < Duration::from_secs(300) {
@@ -236,7 +266,8 @@ fn run(index: Arc<Index>, cfg: Exporter) {
     let mut backoff = Duration::from_secs(1);
     let mut failing = false;
     loop {
-        let body = request(&index, &cfg.node, start_ns, now_ns().max(start_ns + 1)).encode_to_vec();
+        let fleet = cfg.fleet.as_ref().map(|f| (f, cfg.interval.as_secs()));
+        let body = request(&index, &cfg.node, fleet, start_ns, now_ns().max(start_ns + 1)).encode_to_vec();
         match post(&agent, &cfg, &url, body) {
             Ok(()) => {
                 if failing {
@@ -244,7 +275,7 @@ fn run(index: Arc<Index>, cfg: Exporter) {
                 }
                 failing = false;
                 backoff = Duration::from_secs(1);
-                note(Ok(()));
+                note(role, Ok(()));
                 std::thread::sleep(cfg.interval);
             }
             Err(e) => {
@@ -252,7 +283,7 @@ fn run(index: Arc<Index>, cfg: Exporter) {
                     eprintln!("clawmetry: otlp export failed ({e}); trying again with backoff");
                 }
                 failing = true;
-                note(Err(e));
+                note(role, Err(e));
                 // The next attempt sends a fresh snapshot (it holds everything this one did).
                 std::thread::sleep(backoff.min(cfg.interval));
                 backoff = (backoff * 2).min(Duration::from_secs(300));
@@ -272,6 +303,7 @@ mod tests {
             headers: vec![],
             interval: Duration::from_secs(1),
             node: "n".into(),
+            fleet: None,
         };
         assert_eq!(e("http://c:4318").metrics_url(), "http://c:4318/v1/metrics");
         assert_eq!(e("http://c:4318/").metrics_url(), "http://c:4318/v1/metrics");

@@ -55,7 +55,8 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         "nowMs": ctx.index.now_ms(),
         "uptimeSeconds": ctx.index.uptime_seconds(),
         "tz": super::tz_json(ctx.index.now_ms()),
-        "otlpExport": crate::otlp_export::status_json(),
+        "otlpExport": crate::otlp_export::status_json("export"),
+        "fleetOtlp": crate::otlp_export::status_json("fleet"),
         "openclaw": {
             "found": i.found,
             "stateDir": i.state_dir,

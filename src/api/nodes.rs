@@ -8,6 +8,14 @@ use crate::codec::secret_matches;
 use crate::fleet::{Node, KEY_HEADER};
 use serde_json::{json, Value};
 
+/// Whether the request carries this central's fleet key (`X-Clawmetry-Fleet-Key`).
+pub fn has_fleet_key(req: &Req, ctx: &Ctx) -> bool {
+    match (ctx.fleet_key.as_deref(), req.header(KEY_HEADER)) {
+        (Some(expected), Some(given)) => secret_matches(expected, given),
+        _ => false,
+    }
+}
+
 fn check_key(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
     let Some(expected) = ctx.fleet_key.as_deref() else {
         return Err(super::auth::fleet_off());
@@ -25,12 +33,65 @@ fn check_key(req: &Req, ctx: &Ctx) -> Result<(), ApiError> {
 
 /// A node's JSON body with a valid `nodeId`.
 fn node_body(req: &Req) -> Result<Value, ApiError> {
-    let v = super::body_json(req, super::Empty::Refused)?;
+    valid_node(super::body_json(req, super::Empty::Refused)?)
+}
+
+fn valid_node(v: Value) -> Result<Value, ApiError> {
     let id = v.get("nodeId").and_then(Value::as_str).unwrap_or("");
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(ApiError::bad_request("nodeId: 1-64 letters, digits, '-' or '_'"));
     }
     Ok(v)
+}
+
+/// A node as its summary describes it (`reports` so far kept).
+fn node_of(v: &Value, now: i64, reports: u64) -> Node {
+    Node {
+        node_id: text(v, "nodeId", 64),
+        name: text(v, "name", 100),
+        host: text(v, "host", 200),
+        version: text(v, "version", 40),
+        openclaw_version: v.get("openclawVersion").and_then(Value::as_str).map(|s| s.chars().take(40).collect()),
+        interval_seconds: v.get("intervalSeconds").and_then(Value::as_i64).unwrap_or(60).clamp(1, 86_400),
+        registered_ms: now,
+        last_seen_ms: now,
+        reports,
+        summary: v.clone(),
+    }
+}
+
+/// Fleet over OTLP: the summary a node sent as the resource attribute
+/// `clawmetry.fleet.summary` of its metrics export (`otlp_export.rs`), taken as a report (the
+/// node is registered by its first one). The caller checked the fleet key.
+pub fn accept_otlp(ctx: &Ctx, summary: Value) -> Result<(), ApiError> {
+    let mut v = valid_node(summary)?;
+    v["via"] = json!("otlp");
+    let now = ctx.index.now_ms();
+    let id = text(&v, "nodeId", 64);
+    let mut nodes = crate::sync::lock(&ctx.fleet);
+    let full = nodes.nodes.len() >= crate::fleet::MAX_NODES;
+    let event = match nodes.nodes.get_mut(&id) {
+        Some(node) => {
+            let registered = node.registered_ms;
+            *node = node_of(&v, now, node.reports + 1);
+            node.registered_ms = registered;
+            "report"
+        }
+        None if full => {
+            return Err(ApiError::new(409, format!("the fleet is full: at most {} nodes", crate::fleet::MAX_NODES)));
+        }
+        None => {
+            nodes.nodes.insert(id.clone(), node_of(&v, now, 1));
+            eprintln!("clawmetry: fleet node {id} registered over OTLP");
+            "registered"
+        }
+    };
+    if let Err(e) = nodes.save_soon() {
+        eprintln!("clawmetry: cannot save fleet nodes: {e}");
+    }
+    drop(nodes);
+    ctx.index.hub.publish("fleet", json!({"nodeId": id, "event": event}));
+    Ok(())
 }
 
 fn text(v: &Value, k: &str, max: usize) -> String {
@@ -50,19 +111,7 @@ pub fn register(req: &Req, ctx: &Ctx) -> Answer {
         ));
     }
     let reports = nodes.nodes.get(&id).map_or(0, |n| n.reports);
-    let node = Node {
-        node_id: id.clone(),
-        name: text(&v, "name", 100),
-        host: text(&v, "host", 200),
-        version: text(&v, "version", 40),
-        openclaw_version: v.get("openclawVersion").and_then(Value::as_str).map(|s| s.chars().take(40).collect()),
-        interval_seconds: v.get("intervalSeconds").and_then(Value::as_i64).unwrap_or(60).clamp(1, 86_400),
-        registered_ms: now,
-        last_seen_ms: now,
-        reports,
-        summary: v.clone(),
-    };
-    nodes.nodes.insert(id.clone(), node);
+    nodes.nodes.insert(id.clone(), node_of(&v, now, reports));
     if let Err(e) = nodes.save() {
         eprintln!("clawmetry: cannot save fleet nodes: {e}");
     }

@@ -90,6 +90,13 @@ fn ingest(req: &Req, ctx: &Ctx, signal: &str, enc: Encoding) -> Result<(Ingested
         }
         "metrics" => {
             let r = otlp::decode_metrics(&body, enc)?;
+            if super::nodes::has_fleet_key(req, ctx) {
+                for summary in otlp::fleet_summaries(&r) {
+                    if let Err(e) = super::nodes::accept_otlp(ctx, summary) {
+                        eprintln!("clawmetry: fleet report over OTLP refused: {}", e.message);
+                    }
+                }
+            }
             let got = lock(ctx).ingest_metrics(&r, now, openclaw_indexed);
             let resp = ExportMetricsServiceResponse {
                 partial_success: (got.rejected > 0).then(|| ExportMetricsPartialSuccess {

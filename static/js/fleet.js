@@ -12,7 +12,7 @@ function noNodes(fleetMode) {
   return empty(
     fleetMode ? 'No nodes yet' : 'Fleet mode is off',
     fleetMode
-      ? 'Start clawmetry on each machine with --fleet-server http://<this host>:8900 and the same CLAWMETRY_FLEET_KEY.'
+      ? 'Start clawmetry on each machine with --fleet-server http://<this host>:8900 (and --fleet-wire otlp for OTLP) and the same CLAWMETRY_FLEET_KEY.'
       : 'Start this instance with CLAWMETRY_FLEET_KEY=<secret> to accept nodes, then start each node with ' +
           '--fleet-server http://<this host>:8900 and the same key.',
   );
@@ -39,7 +39,7 @@ function nodeCard(n) {
       )}
       ${kv('Today', `${fmtTokens(s.today?.totalTokens || 0)} tokens · ${fmtCost(s.today?.cost || 0)}`)}
       ${kv('Index', `${h.indexReady ? 'ready' : 'indexing'}${bad}`)}
-      ${kv('Reports', fmtInt(n.reports))}
+      ${kv('Reports', `${fmtInt(n.reports)} over ${s.via === 'otlp' ? 'OTLP' : 'JSON'}`)}
     </dl></article>`;
 }
 

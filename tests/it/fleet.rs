@@ -160,3 +160,82 @@ fn the_node_store_is_bounded_private_and_its_totals_sane() {
     assert_eq!(t["sessions"], u64::MAX, "{t}");
     assert_eq!(t["costToday"], 0.0, "{t}");
 }
+
+/// A GET with the central's dashboard token.
+fn get_with(s: &Server, token: &str, path: &str) -> Option<Value> {
+    let auth = format!("Bearer {token}");
+    let (st, _, b) = s.request("GET", path, &[("Authorization", &auth)], None).ok()?;
+    (st == 200).then(|| serde_json::from_slice(&b).ok()).flatten()
+}
+
+#[test]
+fn fleet_over_otlp_beside_the_json_reports() {
+    // A central with a dashboard token: an OTLP node gets in with the fleet key alone.
+    let tmp = TempDir::new("fleet-otlp");
+    let missing = tmp.path().join("no-openclaw");
+    let token = "central-dashboard-token-0123456789";
+    let central = crate::common::start_exact_env(
+        &["--openclaw-dir", missing.to_str().unwrap(), "--token", token],
+        &[("CLAWMETRY_FLEET_KEY", "k-otlp")],
+    );
+    let url = format!("http://127.0.0.1:{}", central.port);
+    let (_a, home_a) = install_fixture("lab-2026.9");
+    let (_b, home_b) = install_fixture("legacy-2026.3");
+    let start_node = |home: &std::path::Path, name: &str, wire: &str, key: &str| {
+        let data = tmp.path().join(name);
+        spawn(
+            &[
+                "--openclaw-dir",
+                home.to_str().unwrap(),
+                "--fleet-server",
+                &url,
+                "--fleet-wire",
+                wire,
+                "--fleet-interval",
+                "1",
+                "--node-name",
+                name,
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            key,
+        )
+    };
+    let otlp_node = start_node(&home_a, "pi-otlp", "otlp", "k-otlp");
+    let json_node = start_node(&home_b, "pi-json", "json", "k-otlp");
+    let intruder = start_node(&home_b, "intruder", "otlp", "wrong-key");
+
+    let (nodes, _) = central.wait_for(Duration::from_secs(30), |s| {
+        let v = get_with(s, token, "/api/nodes")?;
+        let ok = ["pi-otlp", "pi-json"].iter().all(|n| node(&v, n).is_some_and(|x| x["status"] == "online"));
+        ok.then_some(v)
+    });
+    let o = node(&nodes, "pi-otlp").unwrap();
+    assert_eq!(o["summary"]["via"], "otlp");
+    assert_eq!(o["summary"]["sessions"]["total"], 5);
+    assert_eq!(o["openclawVersion"], "2026.9.6");
+    assert!(node(&nodes, "pi-json").unwrap()["summary"]["via"].is_null());
+    assert_eq!(nodes["totals"]["sessions"], 14);
+    assert!(node(&nodes, "intruder").is_none(), "a wrong key was accepted: {nodes}");
+    let (err, _) = intruder.wait_for(Duration::from_secs(15), |n| {
+        let f = n.get("/api/health")["fleetOtlp"].clone();
+        f["lastError"].as_str().filter(|e| e.contains("401")).map(str::to_string)
+    });
+    assert!(err.contains("/v1/metrics"), "{err}");
+    // The OTLP node's usage is in the central's own totals (cross-node totals and budgets).
+    let want = otlp_node.get("/api/overview")["usage"]["total"].clone();
+    central.wait_for(Duration::from_secs(20), |s| {
+        let got = get_with(s, token, "/api/overview")?["usage"]["total"].clone();
+        (got["totalTokens"] == want["totalTokens"]
+            && (got["cost"].as_f64()? - want["cost"].as_f64()?).abs() < 1e-9
+            && got["calls"] == want["calls"])
+            .then_some(())
+    });
+    // Stopped: offline after three missed exports.
+    drop(otlp_node);
+    central.wait_for(Duration::from_secs(15), |s| {
+        let v = get_with(s, token, "/api/nodes")?;
+        (node(&v, "pi-otlp")?["status"] == "offline").then_some(())
+    });
+    drop(json_node);
+}
