@@ -6,7 +6,7 @@
 // for the list every few seconds and shows it again when a file's size or time changed.
 import { loader } from './loader.js';
 import { markdown } from './memory/markdown.js';
-import { $, ago, api, debounce, empty, fmtBytes, html, href, qs, setHTML, setQuery } from './util.js';
+import { $, ago, api, debounce, empty, fillAgentFilters, fmtBytes, html, href, qs, setHTML, setQuery } from './util.js';
 
 function shell() {
   return html`<h1>Memory</h1>
@@ -39,10 +39,7 @@ export function mount(root, route, app) {
   const form = $('#m-filters', root);
   app
     .getHealth()
-    .then((h) => {
-      for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
-      form.agent.value = q.agent || '';
-    })
+    .then((h) => fillAgentFilters(form, h, q))
     .catch(() => {});
 
   const load = loader(app, {

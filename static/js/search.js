@@ -4,7 +4,7 @@
 // cursor. While the index is still being built the page says so and refreshes with it.
 import { loader } from './loader.js';
 import { formHTML, hit, indexLine } from './search/hits.js';
-import { $, api, empty, fmtInt, html, qs, setHTML, setQuery } from './util.js';
+import { $, api, empty, fillAgentFilters, fmtInt, html, qs, setHTML, setQuery } from './util.js';
 
 function shell() {
   return html`<h1>Search <span class="muted" id="f-count"></span></h1>
@@ -25,10 +25,7 @@ export function mount(root, route, app) {
   const more = $('#f-more', root);
   app
     .getHealth()
-    .then((h) => {
-      for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
-      form.agent.value = q.agent || '';
-    })
+    .then((h) => fillAgentFilters(form, h, q))
     .catch(() => {});
   const params = (before) => ({ q: q.q, agent: q.agent, kind: q.kind, limit: 50, before });
 

@@ -338,7 +338,8 @@ export function fillAgentFilters(form, h, q) {
   for (const a of h.openclaw?.agents || []) form.agent.add(new Option(a.id, a.id));
   form.agent.value = q.agent || '';
   const others = h.openclaw?.otherProfiles || [];
-  if (others.length) {
+  // A form without a profile select (search, memory) lists every profile's agents only.
+  if (others.length && form.profile) {
     for (const p of [h.openclaw.profile, ...others.map((o) => o.name)]) form.profile.add(new Option(p, p));
     form.profile.hidden = false;
     form.profile.value = q.profile || '';
