@@ -39,6 +39,9 @@ use db::*;
 
 /// How often the rescan runs.
 const RESCAN: Duration = Duration::from_secs(5);
+/// With inotify, how often a rescan walks every transcript directory even when its mtime says
+/// no file came or went (the net for appends inotify missed, e.g. an overflowed queue).
+const FULL_RESCAN: Duration = Duration::from_secs(300);
 /// Read size for archives (inflated).
 const ARCHIVE_BUF: usize = 256 * 1024;
 /// Read size for transcript files.
@@ -149,6 +152,9 @@ struct Watcher {
     /// Whether the ledger was read into the index (once, after the first cold index).
     ledger_loaded: bool,
     last_ledger_flush: Instant,
+    /// Each sessions directory's (inode, mtime) at the last rescan, and the last full rescan.
+    dir_stamps: HashMap<PathBuf, (u64, i64)>,
+    last_full_rescan: Instant,
 }
 
 impl Watcher {
@@ -182,6 +188,8 @@ impl Watcher {
             ledger_known: HashMap::new(),
             ledger_loaded: false,
             last_ledger_flush: Instant::now(),
+            dir_stamps: HashMap::new(),
+            last_full_rescan: Instant::now(),
         }
     }
 
@@ -386,14 +394,33 @@ impl Watcher {
             return;
         }
         self.redetect();
-        self.jsonl_files_gone();
-        self.archive_files_gone();
+        // With inotify following the directories, one whose (inode, mtime) did not change had
+        // no file added, removed or renamed, and its appends reach us as events: its walk (a
+        // stat per file, ~0.4 s a rescan at 100k sessions) waits for the full rescan every
+        // FULL_RESCAN. Without inotify every rescan is full.
+        let full = self.rx.is_none() || self.last_full_rescan.elapsed() >= FULL_RESCAN;
+        if full {
+            self.last_full_rescan = Instant::now();
+        }
+        let agents = self.install.agents.clone();
+        let walk: Vec<bool> = agents.iter().map(|a| self.dir_changed(&a.sessions_dir) || full).collect();
+        if walk.iter().any(|w| *w) {
+            self.jsonl_files_gone();
+            self.archive_files_gone();
+        }
         self.databases_gone();
-        for a in self.install.agents.clone() {
+        for (a, walk) in agents.into_iter().zip(walk) {
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
+            if a.db_path.is_file() {
+                // Read once it settled, like a change inotify reported (OpenClaw's checkpoints).
+                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
+            }
+            if !walk {
+                continue;
+            }
             for path in list_archive_files(&a.sessions_dir) {
                 self.archive_file(&path, &a.id);
             }
-            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
             for (path, role) in list_dir(&a.sessions_dir) {
                 if let FileRole::Transcript { id } = role {
                     let grown = match (self.files.get(&path), std::fs::metadata(&path)) {
@@ -406,15 +433,19 @@ impl Watcher {
                     }
                 }
             }
-            if a.db_path.is_file() {
-                // Read once it settled, like a change inotify reported (OpenClaw's checkpoints).
-                self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
-            }
         }
         self.settle(Settled::State);
         // Transcript pages and answers come and go on the handler threads; give their freed
         // heap back now and then.
         crate::alloc::release_free_memory();
+    }
+
+    /// Whether `dir`'s (inode, mtime) changed since the last look (true the first time, and
+    /// for a directory that cannot be read: its walk says what is there).
+    fn dir_changed(&mut self, dir: &Path) -> bool {
+        let Ok(m) = std::fs::metadata(dir) else { return true };
+        let stamp = (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec());
+        self.dir_stamps.insert(dir.to_path_buf(), stamp) != Some(stamp)
     }
 
     fn note_error(&self, e: String) {
