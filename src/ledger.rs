@@ -236,8 +236,9 @@ fn usage_from(v: &Value) -> Option<Usage> {
     })
 }
 
-/// A session as JSON: compact arrays for the usage figures, which are most of it.
-fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
+/// A session as JSON: compact arrays for the usage figures, which are most of it. The restart
+/// checkpoint (`checkpoint.rs`) keeps what a source gave in the same form.
+pub(crate) fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
     json!({
         "store": store,
         "meta": {
@@ -261,7 +262,11 @@ fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
 }
 
 fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
-    let v: Value = serde_json::from_str(data).ok()?;
+    decode_value(&serde_json::from_str(data).ok()?)
+}
+
+/// [`encode`]'s JSON back (None when it is not that).
+pub(crate) fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
     let store = v.get("store").and_then(Value::as_str).unwrap_or("none").to_string();
     let m = v.get("meta")?;
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);

@@ -20,6 +20,7 @@ impl Watcher {
         self.install = detect::detect(&self.cfg);
         self.open_ledger();
         self.load_prices();
+        self.open_checkpoint();
         {
             let mut st = self.index.write();
             st.install = self.install.clone();
@@ -86,13 +87,14 @@ impl Watcher {
             }
         }
         let prices = &self.prices;
+        let cp = self.checkpoint.as_ref();
         let index = &self.index;
         let (results, db_results): ColdResults = std::thread::scope(|s| {
             let db_handles: Vec<_> = db_jobs
                 .into_iter()
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
-                        let d = read_db(&mut cur, &path, prices, None);
+                        let d = read_db(&mut cur, &path, (prices, cp), None);
                         apply_db_delta(index, &path, d);
                         (path, cur)
                     })
@@ -144,6 +146,11 @@ impl Watcher {
         // Every session is new to an empty ledger: written now, once the index is served (2.2 s
         // for 100k sessions; before the ready mark it delayed every first answer by as much).
         self.flush_ledger();
+        // Sources the checkpoint had and this start did not meet are gone or changed.
+        if let Some(cp) = &self.checkpoint {
+            cp.prune();
+        }
+        self.write_checkpoint();
         crate::alloc::release_free_memory();
     }
 
@@ -163,7 +170,8 @@ impl Watcher {
     /// Reads an archive file once (see `claim_archive_file`).
     pub(super) fn archive_file(&mut self, path: &Path, agent: &str) {
         let Some(a) = self.claim_archive_file(path) else { return };
-        let (tally, health) = read_archive(&a, &self.prices, &mut Vec::new());
+        let cp = self.checkpoint.as_ref();
+        let (tally, health) = super::checkpoint::read_archive_kept(cp, &a, &self.prices, &mut Vec::new());
         let id = a.session_id.clone();
         {
             let mut st = self.index.write();
@@ -187,7 +195,7 @@ impl Watcher {
             }
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let prices = &self.prices;
+        let (prices, cp) = (&self.prices, self.checkpoint.as_ref());
         let mut read: Vec<Option<(Tally, IndexHealth)>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..cold_workers())
@@ -197,7 +205,7 @@ impl Watcher {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((_, arch)) = jobs.get(i) else { return out };
-                            out.push((i, read_archive(arch, prices, &mut buf)));
+                            out.push((i, super::checkpoint::read_archive_kept(cp, arch, prices, &mut buf)));
                         }
                     })
                 })

@@ -4,6 +4,7 @@
 use super::files::*;
 use super::*;
 use crate::activity::{self, PendingCalls};
+use crate::checkpoint::Checkpoint;
 use crate::model::Tally;
 use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
@@ -59,7 +60,8 @@ impl Watcher {
         let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
         // Polls come after the cold index: what they find was written since (a database new
         // since then included); a long history found late is capped at ACTIVITY_BATCH rows.
-        let mut delta = read_db(&mut cur, path, &self.prices, Some(&mut self.pending_calls));
+        let prices = (&self.prices, self.checkpoint.as_ref());
+        let mut delta = read_db(&mut cur, path, prices, Some(&mut self.pending_calls));
         self.dbs.insert(path.to_path_buf(), cur);
         // A database replaced is read again from its start: old lines, not activity.
         let rows = if delta.replaced { Vec::new() } else { std::mem::take(&mut delta.activity) };
@@ -138,11 +140,11 @@ pub(super) struct DbDelta {
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
 /// With `live` (a poll while clawmetry runs, not the cold index), each new row's activity row
-/// goes into the delta too.
+/// goes into the delta too. Archives are taken from the checkpoint when it has them.
 pub(super) fn read_db(
     cur: &mut DbCursor,
     path: &Path,
-    prices: &PriceTable,
+    (prices, cp): (&PriceTable, Option<&Checkpoint>),
     live: Option<&mut HashMap<String, PendingCalls>>,
 ) -> DbDelta {
     let mut d = DbDelta {
@@ -246,7 +248,7 @@ pub(super) fn read_db(
         Err(e) => fail(&mut d, e),
     }
     let archives = (&mut cur.archives, &mut cur.failed_archives);
-    read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, prices, &mut d);
+    read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, (prices, cp), &mut d);
     note_problem(cur, &mut d);
     d
 }
@@ -269,7 +271,7 @@ pub(super) fn read_db_archives(
     (del, rows_deleted): (&mut Deletions, bool),
     conn: &Connection,
     path: &Path,
-    prices: &PriceTable,
+    (prices, cp): (&PriceTable, Option<&Checkpoint>),
     d: &mut DbDelta,
 ) {
     let sessions_dir = path.parent().and_then(Path::parent).map(|a| a.join("sessions")).unwrap_or_default();
@@ -303,7 +305,7 @@ pub(super) fn read_db_archives(
     d.gone_archives = known.iter().filter(|n| !now.contains(*n)).cloned().collect();
     let mut buf = Vec::new();
     for a in fresh {
-        let (tally, health) = read_archive(&a, prices, &mut buf);
+        let (tally, health) = super::checkpoint::read_archive_kept(cp, &a, prices, &mut buf);
         let ok = health.source_errors == 0;
         d.health.add(&health);
         if ok {

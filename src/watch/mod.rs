@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod checkpoint;
 mod cold;
 mod db;
 mod files;
@@ -149,6 +150,8 @@ struct Watcher {
     /// Whether the ledger was read into the index (once, after the first cold index).
     ledger_loaded: bool,
     last_ledger_flush: Instant,
+    /// The restart checkpoint (`<data-dir>/checkpoint`), unless `--no-checkpoint`.
+    checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
 
 impl Watcher {
@@ -182,6 +185,7 @@ impl Watcher {
             ledger_known: HashMap::new(),
             ledger_loaded: false,
             last_ledger_flush: Instant::now(),
+            checkpoint: None,
         }
     }
 
@@ -241,6 +245,7 @@ impl Watcher {
             }
             if self.last_ledger_flush.elapsed() >= LEDGER_FLUSH {
                 self.flush_ledger();
+                self.write_checkpoint();
             }
         }
     }

@@ -1,0 +1,367 @@
+//! The restart checkpoint: what reading a source gave, kept in `<data-dir>/checkpoint` so that
+//! a restart takes it from there instead of reading the source again.
+//!
+//! A source is kept under a key that names it and its identity (`archive_key`): a transcript
+//! archive (a `.zst` file: path, device, inode, size, mtime; a database row: the database's
+//! path, device and inode, the table, rowid and archive name). OpenClaw never rewrites an
+//! archive, so a key that matches is the same content, and its tally and the health counters
+//! reading it gave are taken as they are. Anything else is read as at a cold start. The file
+//! is refused whole (and a cold index runs) when it is not a database, a row does not match its
+//! checksum, or it was written by another format, build or price table; `/api/health` says so
+//! (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
+//! forever); the checkpoint only saves reading, and deleting it costs one slower start.
+
+use crate::model::{SessionMeta, Tally, Turn};
+use crate::state::IndexHealth;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The layout of the file and of its rows; another one is ignored (and rewritten).
+const FORMAT: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, sum INTEGER NOT NULL, data TEXT NOT NULL);
+";
+
+/// What a source gave when it was read: its tally (its whole content) and the health counters.
+#[derive(Debug, Clone, Default)]
+pub struct Saved {
+    pub tally: Tally,
+    pub health: IndexHealth,
+}
+
+/// The checkpoint's part of /api/health.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointHealth {
+    pub path: Option<PathBuf>,
+    pub enabled: bool,
+    /// A checkpoint was found and used at this start.
+    pub loaded: bool,
+    /// Sources taken from it, and sources read because it had no match for them.
+    pub sources_reused: u64,
+    pub sources_reread: u64,
+    /// Checkpoints refused at start (corrupt, another format or build or price table).
+    pub ignored: u64,
+    pub error: Option<String>,
+    /// Sources written to it since start.
+    pub written: u64,
+    pub last_write_ms: Option<i64>,
+}
+
+pub struct Checkpoint {
+    conn: Mutex<Connection>,
+    pub path: PathBuf,
+    /// Sources loaded at start and not yet claimed (by key): what is left once the cold index
+    /// ends are sources gone, dropped from the file at the next write.
+    saved: Mutex<HashMap<String, Saved>>,
+    /// Sources read since the last write, to be written.
+    fresh: Mutex<Vec<(String, Saved)>>,
+    /// Keys loaded but not claimed, to drop (set by `prune`).
+    stale: Mutex<Vec<String>>,
+    reused: AtomicU64,
+    reread: AtomicU64,
+}
+
+/// Who wrote a checkpoint: the format, the build and the price table (estimated costs depend
+/// on it).
+fn stamp(prices: u64) -> [(&'static str, String); 3] {
+    let build = format!("{} {}", env!("CARGO_PKG_VERSION"), env!("CLAWMETRY_GIT_COMMIT"));
+    [("format", FORMAT.to_string()), ("build", build), ("prices", format!("{prices:016x}"))]
+}
+
+impl Checkpoint {
+    /// Opens `<data_dir>/checkpoint` and loads what it keeps. A file that cannot be used is
+    /// removed and a fresh one made; the second value says why it was refused.
+    pub fn open(data_dir: &Path, prices: u64) -> Result<(Checkpoint, Option<String>), String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let path = data_dir.join("checkpoint");
+        let (saved, refused) = if path.exists() {
+            match load(&path, prices) {
+                Ok(saved) => (saved, None),
+                Err(e) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                    (HashMap::new(), Some(e))
+                }
+            }
+        } else {
+            (HashMap::new(), None)
+        };
+        let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).ok();
+        // A rollback journal, not a WAL: the file alone is the checkpoint (a write is rare, one
+        // transaction after the cold index and when archives appear).
+        conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;")
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .map_err(err)?;
+        for (k, v) in stamp(prices) {
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", params![k, v]).map_err(err)?;
+        }
+        let cp = Checkpoint {
+            conn: Mutex::new(conn),
+            path,
+            saved: Mutex::new(saved),
+            fresh: Mutex::default(),
+            stale: Mutex::default(),
+            reused: AtomicU64::new(0),
+            reread: AtomicU64::new(0),
+        };
+        Ok((cp, refused))
+    }
+
+    /// Sources loaded at start (0 when none was, or it was refused).
+    pub fn loaded(&self) -> usize {
+        crate::sync::lock(&self.saved).len()
+    }
+
+    /// What the source with this key gave, when the checkpoint has it (taken: once).
+    pub fn take(&self, key: &str) -> Option<Saved> {
+        let got = crate::sync::lock(&self.saved).remove(key);
+        match &got {
+            Some(_) => self.reused.fetch_add(1, Ordering::Relaxed),
+            None => self.reread.fetch_add(1, Ordering::Relaxed),
+        };
+        got
+    }
+
+    /// A source read now, to be kept at the next write.
+    pub fn offer(&self, key: String, saved: Saved) {
+        crate::sync::lock(&self.fresh).push((key, saved));
+    }
+
+    /// After the cold index: the sources loaded and not met are gone (or changed), and are
+    /// dropped from the file at the next write.
+    pub fn prune(&self) {
+        let left: Vec<String> = crate::sync::lock(&self.saved).drain().map(|(k, _)| k).collect();
+        crate::sync::lock(&self.stale).extend(left);
+    }
+
+    /// (reused, reread) since start.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.reused.load(Ordering::Relaxed), self.reread.load(Ordering::Relaxed))
+    }
+
+    /// Writes the sources read since the last write and drops the stale ones, in one
+    /// transaction (a crash leaves the file as it was before). Returns how many were written.
+    pub fn write(&self) -> Result<u64, String> {
+        let fresh = std::mem::take(&mut *crate::sync::lock(&self.fresh));
+        let stale = std::mem::take(&mut *crate::sync::lock(&self.stale));
+        if fresh.is_empty() && stale.is_empty() {
+            return Ok(0);
+        }
+        let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
+        let mut conn = crate::sync::lock(&self.conn);
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM sources WHERE key = ?1").map_err(err)?;
+            for k in &stale {
+                del.execute(params![k]).map_err(err)?;
+            }
+            let mut ins = tx.prepare_cached("INSERT OR REPLACE INTO sources VALUES (?1, ?2, ?3)").map_err(err)?;
+            for (k, s) in &fresh {
+                let data = encode(s).to_string();
+                ins.execute(params![k, checksum(k, &data), data]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(fresh.len() as u64)
+    }
+}
+
+/// Reads a checkpoint whole; any fault refuses it whole.
+fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open: {e}"))?;
+    let err = |e: rusqlite::Error| format!("unreadable: {e}");
+    for (k, want) in stamp(prices) {
+        let got: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| r.get(0)).ok();
+        if got.as_deref() != Some(want.as_str()) {
+            return Err(format!("written with another {k} ({}, this is {want})", got.unwrap_or_default()));
+        }
+    }
+    let mut stmt = conn.prepare("SELECT key, sum, data FROM sources").map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    let mut out = HashMap::new();
+    while let Some(r) = rows.next().map_err(err)? {
+        let (key, sum, data): (String, i64, String) =
+            (r.get(0).map_err(err)?, r.get(1).map_err(err)?, r.get(2).map_err(err)?);
+        if sum != checksum(&key, &data) {
+            return Err(format!("row {key:?} does not match its checksum"));
+        }
+        let saved = serde_json::from_str(&data)
+            .ok()
+            .and_then(|v: Value| decode(&v))
+            .ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
+        out.insert(key, saved);
+    }
+    Ok(out)
+}
+
+/// A row's checksum (SipHash with fixed keys over key and data), as SQLite's signed integer.
+fn checksum(key: &str, data: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (key, data).hash(&mut h);
+    h.finish() as i64
+}
+
+/// The health counters reading a source adds (the order of `decode`).
+fn health_json(h: &IndexHealth) -> Value {
+    json!([
+        h.files,
+        h.bytes_read,
+        h.lines,
+        h.malformed_lines,
+        h.non_utf8_lines,
+        h.capped_events,
+        h.huge_lines,
+        h.bad_rows,
+        h.archives,
+        h.bad_archives,
+        h.duplicate_source_lines
+    ])
+}
+
+fn turn_json(t: &Turn) -> Value {
+    json!([t.cost, t.tools, t.heartbeat])
+}
+
+fn turn_from(v: &Value) -> Option<Turn> {
+    Some(Turn { cost: v.get(0)?.as_f64()?, tools: v.get(1)?.as_u64()?, heartbeat: v.get(2)?.as_bool()? })
+}
+
+/// A source's figures: the ledger's row format for the tally, plus the open turn (so that what
+/// is read after it continues it, `Tally::merge`) and the health counters.
+fn encode(s: &Saved) -> Value {
+    let t = &s.tally;
+    json!({
+        "tally": crate::ledger::encode("", &SessionMeta::default(), t),
+        "opened": t.opened, "turn": turn_json(&t.turn), "head": turn_json(&t.head),
+        "health": health_json(&s.health),
+    })
+}
+
+fn decode(v: &Value) -> Option<Saved> {
+    let (_, _, mut tally) = crate::ledger::decode_value(v.get("tally")?)?;
+    tally.opened = v.get("opened")?.as_bool()?;
+    tally.turn = turn_from(v.get("turn")?)?;
+    tally.head = turn_from(v.get("head")?)?;
+    let h = v.get("health")?.as_array()?;
+    let n = |i: usize| h.get(i).and_then(Value::as_u64);
+    let health = IndexHealth {
+        files: n(0)?,
+        bytes_read: n(1)?,
+        lines: n(2)?,
+        malformed_lines: n(3)?,
+        non_utf8_lines: n(4)?,
+        capped_events: n(5)?,
+        huge_lines: n(6)?,
+        bad_rows: n(7)?,
+        archives: n(8)?,
+        bad_archives: n(9)?,
+        duplicate_source_lines: n(10)?,
+        ..IndexHealth::default()
+    };
+    Some(Saved { tally, health })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HourUsage, Usage};
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("clawmetry-checkpoint-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn saved() -> Saved {
+        let mut t = Tally { events: 5, tool_calls: 2, heartbeat_cost: 0.5, ..Tally::default() };
+        t.models = vec!["a/x".into()];
+        t.tools.add("exec", 2);
+        t.tools.add_cost("exec", 0.1 + 0.2);
+        t.usage = Usage { input: 10, cost: 0.1 + 0.2, ..Usage::default() };
+        t.hourly = vec![HourUsage { hour: 7, model: 0, calls: 1, usage: t.usage }];
+        t.opened = true;
+        t.turn = Turn { cost: 0.3, tools: 1, heartbeat: true };
+        t.head = Turn { cost: 0.7, tools: 0, heartbeat: false };
+        Saved { tally: t, health: IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() } }
+    }
+
+    #[test]
+    fn sources_round_trip_and_are_taken_once() {
+        let d = dir("rt");
+        {
+            let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+            assert_eq!((cp.loaded(), refused), (0, None));
+            cp.offer("k1".into(), saved());
+            assert_eq!(cp.write().unwrap(), 1);
+        }
+        let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!((cp.loaded(), refused), (1, None));
+        let got = cp.take("k1").expect("kept");
+        let want = saved();
+        assert_eq!(got.tally.usage, want.tally.usage);
+        assert_eq!(got.tally.tools, want.tally.tools);
+        assert_eq!(got.tally.hourly, want.tally.hourly);
+        assert_eq!((got.tally.turn, got.tally.head, got.tally.opened), (want.tally.turn, want.tally.head, true));
+        assert_eq!(got.tally.heartbeat_cost, want.tally.heartbeat_cost);
+        assert_eq!((got.health.lines, got.health.archives, got.health.bytes_read), (5, 1, 999));
+        assert!(cp.take("k1").is_none());
+        assert_eq!(cp.counts(), (1, 1));
+        // Met at this start: kept.
+        cp.prune();
+        cp.write().unwrap();
+        drop(cp);
+        let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 1);
+        // Not met at this start: dropped at the next write.
+        cp.prune();
+        cp.write().unwrap();
+        drop(cp);
+        assert_eq!(Checkpoint::open(&d, 1).unwrap().0.loaded(), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn another_price_table_garbage_or_a_bad_row_is_refused() {
+        let d = dir("refuse");
+        {
+            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+            cp.offer("k1".into(), saved());
+            cp.write().unwrap();
+        }
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.unwrap().contains("prices"));
+        cp.offer("k1".into(), saved());
+        cp.write().unwrap();
+        cp.conn.lock().unwrap().execute("UPDATE sources SET data = replace(data, '999', '998')", []).unwrap();
+        drop(cp);
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.unwrap().contains("checksum"));
+        drop(cp);
+        std::fs::write(d.join("checkpoint"), b"not a database, not at all; just some bytes").unwrap();
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.is_some());
+        // The fresh file works.
+        cp.offer("k2".into(), saved());
+        cp.write().unwrap();
+        drop(cp);
+        assert_eq!(Checkpoint::open(&d, 2).unwrap().0.loaded(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
