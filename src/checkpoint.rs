@@ -29,11 +29,26 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, sum INTEGER NOT NULL, data TEXT NOT NULL);
 ";
 
-/// What a source gave when it was read: its tally (its whole content) and the health counters.
+/// What a source gave when it was read: its tally (its whole content up to `resume`) and the
+/// health counters.
 #[derive(Debug, Clone, Default)]
 pub struct Saved {
     pub tally: Tally,
     pub health: IndexHealth,
+    /// A JSONL file: how far it was read, to go on from there when it only grew.
+    pub resume: Option<Resume>,
+}
+
+/// Where a JSONL file was read to: its size and mtime then (the same now: nothing to read),
+/// its lines, and a hash of the `tail_len` bytes before `size` (the same now: the file only
+/// grew, and is read from `size`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Resume {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub lines: u64,
+    pub tail_len: u64,
+    pub tail_hash: u64,
 }
 
 /// The checkpoint's part of /api/health.
@@ -44,8 +59,10 @@ pub struct CheckpointHealth {
     pub enabled: bool,
     /// A checkpoint was found and used at this start.
     pub loaded: bool,
-    /// Sources taken from it, and sources read because it had no match for them.
+    /// Sources taken from it (`sourcesResumed` of them JSONL files that grew, read from where
+    /// the checkpoint left them), and sources read because it had no match for them.
     pub sources_reused: u64,
+    pub sources_resumed: u64,
     pub sources_reread: u64,
     /// Checkpoints refused at start (corrupt, another format or build or price table).
     pub ignored: u64,
@@ -66,7 +83,15 @@ pub struct Checkpoint {
     /// Keys loaded but not claimed, to drop (set by `prune`).
     stale: Mutex<Vec<String>>,
     reused: AtomicU64,
+    resumed: AtomicU64,
     reread: AtomicU64,
+}
+
+/// What became of a source at start (`Checkpoint::count`).
+pub enum Use {
+    Reused,
+    Resumed,
+    Reread,
 }
 
 /// Who wrote a checkpoint: the format, the build and the price table (estimated costs depend
@@ -113,6 +138,7 @@ impl Checkpoint {
             fresh: Mutex::default(),
             stale: Mutex::default(),
             reused: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
             reread: AtomicU64::new(0),
         };
         Ok((cp, refused))
@@ -123,14 +149,20 @@ impl Checkpoint {
         crate::sync::lock(&self.saved).len()
     }
 
-    /// What the source with this key gave, when the checkpoint has it (taken: once).
+    /// What the source with this key gave, when the checkpoint has it (taken: once). The
+    /// caller says what it did with it (`count`).
     pub fn take(&self, key: &str) -> Option<Saved> {
-        let got = crate::sync::lock(&self.saved).remove(key);
-        match &got {
-            Some(_) => self.reused.fetch_add(1, Ordering::Relaxed),
-            None => self.reread.fetch_add(1, Ordering::Relaxed),
+        crate::sync::lock(&self.saved).remove(key)
+    }
+
+    /// Counts a source met at start: taken from the checkpoint whole, resumed, or read.
+    pub fn count(&self, how: Use) {
+        let c = match how {
+            Use::Reused => &self.reused,
+            Use::Resumed => &self.resumed,
+            Use::Reread => &self.reread,
         };
-        got
+        c.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A source read now, to be kept at the next write.
@@ -145,9 +177,10 @@ impl Checkpoint {
         crate::sync::lock(&self.stale).extend(left);
     }
 
-    /// (reused, reread) since start.
-    pub fn counts(&self) -> (u64, u64) {
-        (self.reused.load(Ordering::Relaxed), self.reread.load(Ordering::Relaxed))
+    /// (reused, resumed, reread) since start.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (n(&self.reused) + n(&self.resumed), n(&self.resumed), n(&self.reread))
     }
 
     /// Writes the sources read since the last write and drops the stale ones, in one
@@ -248,6 +281,7 @@ fn encode(s: &Saved) -> Value {
         "tally": crate::ledger::encode("", &SessionMeta::default(), t),
         "opened": t.opened, "turn": turn_json(&t.turn), "head": turn_json(&t.head),
         "health": health_json(&s.health),
+        "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
     })
 }
 
@@ -272,7 +306,15 @@ fn decode(v: &Value) -> Option<Saved> {
         duplicate_source_lines: n(10)?,
         ..IndexHealth::default()
     };
-    Some(Saved { tally, health })
+    let resume = match v.get("resume")? {
+        Value::Null => None,
+        r => {
+            let n = |i: usize| r.get(i).and_then(Value::as_u64);
+            let mtime_ns = r.get(1)?.as_i64()?;
+            Some(Resume { size: n(0)?, mtime_ns, lines: n(2)?, tail_len: n(3)?, tail_hash: n(4)? })
+        }
+    };
+    Some(Saved { tally, health, resume })
 }
 
 #[cfg(test)]
@@ -296,7 +338,9 @@ mod tests {
         t.opened = true;
         t.turn = Turn { cost: 0.3, tools: 1, heartbeat: true };
         t.head = Turn { cost: 0.7, tools: 0, heartbeat: false };
-        Saved { tally: t, health: IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() } }
+        let health = IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() };
+        let resume = Some(Resume { size: 10, mtime_ns: -3, lines: 4, tail_len: 2, tail_hash: u64::MAX });
+        Saved { tally: t, health, resume }
     }
 
     #[test]
@@ -318,8 +362,8 @@ mod tests {
         assert_eq!((got.tally.turn, got.tally.head, got.tally.opened), (want.tally.turn, want.tally.head, true));
         assert_eq!(got.tally.heartbeat_cost, want.tally.heartbeat_cost);
         assert_eq!((got.health.lines, got.health.archives, got.health.bytes_read), (5, 1, 999));
+        assert_eq!(got.resume, want.resume);
         assert!(cp.take("k1").is_none());
-        assert_eq!(cp.counts(), (1, 1));
         // Met at this start: kept.
         cp.prune();
         cp.write().unwrap();

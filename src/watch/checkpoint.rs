@@ -3,8 +3,9 @@
 //! index and then with the ledger, for the archives read since.
 
 use super::db::read_archive;
+use super::files::{read_file_tail, tail_hash};
 use super::*;
-use crate::checkpoint::{Checkpoint, Saved};
+use crate::checkpoint::{Checkpoint, Resume, Saved, Use};
 use crate::model::Tally;
 use crate::sources::archives::{Archive, Place};
 use crate::state::IndexHealth;
@@ -44,10 +45,8 @@ impl Watcher {
     pub(super) fn write_checkpoint(&mut self) {
         let Some(cp) = self.checkpoint.as_ref() else { return };
         let written = cp.write();
-        let (reused, reread) = cp.counts();
         let mut st = self.index.write();
-        st.checkpoint.sources_reused = reused;
-        st.checkpoint.sources_reread = reread;
+        note_counts(cp, &mut st);
         match written {
             Ok(0) => {}
             Ok(n) => {
@@ -57,6 +56,14 @@ impl Watcher {
             Err(e) => st.checkpoint.error = Some(e),
         }
     }
+}
+
+/// Copies how many sources the checkpoint saved reading to /api/health.
+pub(super) fn note_counts(cp: &Checkpoint, st: &mut crate::state::State) {
+    let (reused, resumed, reread) = cp.counts();
+    st.checkpoint.sources_reused = reused;
+    st.checkpoint.sources_resumed = resumed;
+    st.checkpoint.sources_reread = reread;
 }
 
 /// The key of an archive in the checkpoint: where it is and the identity of what holds it. A
@@ -93,12 +100,83 @@ pub(super) fn read_archive_kept(
     let key = cp.and(archive_key(a));
     if let (Some(cp), Some(key)) = (cp, &key) {
         if let Some(s) = cp.take(key) {
+            cp.count(Use::Reused);
             return (s.tally, s.health);
         }
+        cp.count(Use::Reread);
     }
     let (tally, health) = read_archive(a, prices, buf);
     if let (Some(cp), Some(key), 0) = (cp, key, health.source_errors) {
-        cp.offer(key, Saved { tally: tally.clone(), health: health.clone() });
+        cp.offer(key, Saved { tally: tally.clone(), health: health.clone(), resume: None });
     }
     (tally, health)
+}
+
+/// A JSONL file at the cold index, into a fresh cursor: taken from the checkpoint when it is
+/// the file it read (same device and inode) and is unchanged (same size and mtime: nothing is
+/// read) or only grew (the bytes before where it was read to are the same: read from there,
+/// `Tally::merge` continuing the checkpoint's figures); else read whole. What the file then
+/// holds is offered to the checkpoint when it ends with a whole line and read without error.
+/// `health` gets what reading it (now or then) counted.
+pub(super) fn read_file_kept(
+    cp: Option<&Checkpoint>,
+    path: &Path,
+    cur: &mut FileCursor,
+    prices: &PriceTable,
+    health: &mut IndexHealth,
+) -> Tally {
+    let md = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file());
+    let (Some(cp), Some(md)) = (cp, md) else {
+        return read_file_tail(path, cur, prices, health, None).0;
+    };
+    let key = format!("jsonl\0{}\0{}\0{}", path.display(), md.dev(), md.ino());
+    let mtime_ns = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+    let saved = cp.take(&key).and_then(|s| {
+        let r = s.resume?;
+        let same = md.len() == r.size && mtime_ns == r.mtime_ns;
+        (same || (md.len() > r.size && tail_is(path, &r))).then_some((s, r))
+    });
+    let mut read = IndexHealth::default();
+    let (tally, kept, tail) = match saved {
+        Some((s, r)) => {
+            cur.ino = md.ino();
+            cur.read_pos = r.size;
+            cur.lines = r.lines;
+            let mut tally = s.tally;
+            let mut tail = Some((r.tail_len, r.tail_hash));
+            if md.len() > r.size {
+                cp.count(Use::Resumed);
+                let (delta, t) = read_file_tail(path, cur, prices, &mut read, None);
+                tally.merge(delta);
+                tail = t.or(tail);
+            } else {
+                cp.count(Use::Reused);
+            }
+            (tally, s.health, tail)
+        }
+        None => {
+            cp.count(Use::Reread);
+            let (tally, tail) = read_file_tail(path, cur, prices, &mut read, None);
+            (tally, IndexHealth::default(), tail)
+        }
+    };
+    health.add(&kept);
+    health.add(&read);
+    if let (true, 0, Some((tail_len, tail_hash))) = (cur.reader.is_idle(), read.source_errors, tail) {
+        let mut all = kept;
+        all.add(&read);
+        all.last_error = None;
+        let resume = Resume { size: cur.read_pos, mtime_ns, lines: cur.lines, tail_len, tail_hash };
+        cp.offer(key, Saved { tally: tally.clone(), health: all, resume: Some(resume) });
+    }
+    tally
+}
+
+/// Whether the `tail_len` bytes before `r.size` hash as they did.
+fn tail_is(path: &Path, r: &Resume) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = crate::sources::open_file(path) else { return false };
+    let Some(at) = r.size.checked_sub(r.tail_len) else { return false };
+    let mut buf = vec![0u8; r.tail_len as usize];
+    f.read_exact_at(&mut buf, at).is_ok() && tail_hash(&buf) == r.tail_hash
 }

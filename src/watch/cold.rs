@@ -1,6 +1,7 @@
 //! The cold index: everything found at start-up, read on several threads (JSONL files, agent
 //! databases, archive files), then the ledger read back; and archive files met later.
 
+use super::checkpoint::read_file_kept;
 use super::db::*;
 use super::files::*;
 use super::*;
@@ -109,7 +110,7 @@ impl Watcher {
                         let mut health = IndexHealth::default();
                         for (path, agent, id, _) in bucket {
                             let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
-                            let tally = read_file(&path, &mut cur, prices, &mut health, None);
+                            let tally = read_file_kept(cp, &path, &mut cur, prices, &mut health);
                             health.files += 1;
                             batch.push((agent, id, path.clone(), tally));
                             cursors.push((path, cur));
@@ -138,6 +139,9 @@ impl Watcher {
         crate::alloc::release_free_memory();
         {
             let mut st = self.index.write();
+            if let Some(cp) = &self.checkpoint {
+                super::checkpoint::note_counts(cp, &mut st);
+            }
             st.health.ready = true;
             st.health.cold_index_ms = Some(ms);
             st.health.last_update_ms = Some(crate::timefmt::now_ms());

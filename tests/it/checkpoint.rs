@@ -17,17 +17,18 @@ const NOW: &str = "1796600000000";
 const LIVE: &str = "6a5d2a19-7148-419a-8c4c-28a69f062726";
 const GONE: &str = "8bda3b15-d404-4ab9-a427-d4c89c251a7b";
 const ARCHIVED: &str = "e284ffb1-15b9-4955-bf7f-252e5a91938e";
+const REWRITTEN: &str = "003d9e5b-51f2-496b-911f-3564cacac047";
 
 fn legacy(name: &str) -> std::path::PathBuf {
     fixtures().join("legacy-2026.3/home/agents/main/sessions").join(name)
 }
 
-/// The lab's state dir with two file-era transcripts and a deleted one as a `.zst` archive.
+/// The lab's state dir with three file-era transcripts and a deleted one as a `.zst` archive.
 fn install() -> (TempDir, std::path::PathBuf) {
     let (tmp, home) = install_fixture("lab-archives/step6-turn-after-new");
     let sessions = home.join("agents/main/sessions");
     std::fs::create_dir_all(home.join("agents/ops/sessions")).unwrap();
-    for id in [LIVE, GONE] {
+    for id in [LIVE, GONE, REWRITTEN] {
         std::fs::copy(legacy(&format!("{id}.jsonl")), sessions.join(format!("{id}.jsonl"))).unwrap();
     }
     let text = std::fs::read(legacy(&format!("{ARCHIVED}.jsonl"))).unwrap();
@@ -91,13 +92,15 @@ fn a_checkpoint_start_equals_a_cold_start() {
     let second = run(&home, data.path(), false);
     let c = checkpoint(&second);
     assert_eq!(c["loaded"], true, "{c}");
-    // The two database rows and the file (the lab's own files are the rows' copies: not read).
-    assert_eq!((c["sourcesReused"].clone(), c["sourcesReread"].clone()), (json!(3), json!(0)), "{c}");
+    // The two database rows, the archive file (the lab's own files are the rows' copies: not
+    // read) and the three JSONL files.
+    assert_eq!((c["sourcesReused"].clone(), c["sourcesReread"].clone()), (json!(6), json!(0)), "{c}");
     assert_eq!(figures(&second), a);
     drop(second);
 
-    // While stopped: a transcript grows, the main agent's database is replaced by a later one
-    // (its archives purged), a live transcript and the archive file are deleted.
+    // While stopped: a transcript grows, another is rewritten in place (the same inode, longer,
+    // other bytes), the main agent's database is replaced by a later one (its archives
+    // purged), a live transcript and the archive file are deleted.
     let main = home.join("agents/main");
     let grown: Vec<String> = std::fs::read_to_string(legacy(&format!("{LIVE}.jsonl")))
         .unwrap()
@@ -110,6 +113,18 @@ fn a_checkpoint_start_equals_a_cold_start() {
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str(&grown.concat());
     std::fs::write(&path, text).unwrap();
+    let other = std::fs::read(legacy("eeeeeeee-0000-4000-8000-000000000001.jsonl")).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(main.join(format!("sessions/{REWRITTEN}.jsonl")))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        &[&other[..], &std::fs::read(legacy(&format!("{REWRITTEN}.jsonl"))).unwrap()].concat(),
+    )
+    .unwrap();
+    drop(f);
     let later = fixtures().join("lab-archives/step7-cleanup-disk-budget/home/agents/main/agent/openclaw-agent.sqlite");
     let db = main.join("agent/openclaw-agent.sqlite");
     std::fs::remove_file(&db).unwrap();
@@ -127,6 +142,10 @@ fn a_checkpoint_start_equals_a_cold_start() {
     let warm = run(&home, data.path(), false);
     let c = written(&warm);
     assert_eq!(c["loaded"], true, "{c}");
+    // The grown file is read from where the checkpoint left it, the rewritten one whole (and
+    // the lab's archive files, no longer rows of the replaced database).
+    assert_eq!(c["sourcesResumed"], 1, "{c}");
+    assert_eq!(c["sourcesReread"], 3, "{c}");
     let b = figures(&warm);
     drop(warm);
     let cold = run(&home, data_cold.path(), true);
