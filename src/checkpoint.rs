@@ -37,6 +37,20 @@ pub struct Saved {
     pub health: IndexHealth,
     /// A JSONL file: how far it was read, to go on from there when it only grew.
     pub resume: Option<Resume>,
+    /// An agent database: how far it was read, and each session's figures.
+    pub db: Option<DbResume>,
+}
+
+/// Where an agent database was read to: its highest rowid read, the rows up to it, the highest
+/// seq of each session then (a restart checks that the rows up to `max_rowid` are still these:
+/// the same sessions with the same highest seq, and as many rows), and what each session's
+/// rows gave.
+#[derive(Debug, Clone, Default)]
+pub struct DbResume {
+    pub max_rowid: i64,
+    pub rows: u64,
+    pub seqs: Vec<(String, i64)>,
+    pub sessions: Vec<(String, Tally)>,
 }
 
 /// Where a JSONL file was read to: its size and mtime then (the same now: nothing to read),
@@ -273,23 +287,55 @@ fn turn_from(v: &Value) -> Option<Turn> {
     Some(Turn { cost: v.get(0)?.as_f64()?, tools: v.get(1)?.as_u64()?, heartbeat: v.get(2)?.as_bool()? })
 }
 
-/// A source's figures: the ledger's row format for the tally, plus the open turn (so that what
-/// is read after it continues it, `Tally::merge`) and the health counters.
-fn encode(s: &Saved) -> Value {
-    let t = &s.tally;
+/// A tally: the ledger's row format, plus the open turn (so that what is read after it
+/// continues it, `Tally::merge`).
+fn tally_json(t: &Tally) -> Value {
     json!({
         "tally": crate::ledger::encode("", &SessionMeta::default(), t),
         "opened": t.opened, "turn": turn_json(&t.turn), "head": turn_json(&t.head),
-        "health": health_json(&s.health),
-        "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
     })
 }
 
-fn decode(v: &Value) -> Option<Saved> {
+fn tally_from(v: &Value) -> Option<Tally> {
     let (_, _, mut tally) = crate::ledger::decode_value(v.get("tally")?)?;
     tally.opened = v.get("opened")?.as_bool()?;
     tally.turn = turn_from(v.get("turn")?)?;
     tally.head = turn_from(v.get("head")?)?;
+    Some(tally)
+}
+
+/// A source's figures, its health counters and where it was read to.
+fn encode(s: &Saved) -> Value {
+    json!({
+        "tally": tally_json(&s.tally),
+        "health": health_json(&s.health),
+        "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
+        "db": s.db.as_ref().map(|d| json!({
+            "maxRowid": d.max_rowid, "rows": d.rows, "seqs": d.seqs,
+            "sessions": d.sessions.iter().map(|(id, t)| json!([id, tally_json(t)])).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+fn db_from(v: &Value) -> Option<DbResume> {
+    let seqs = v.get("seqs")?.as_array()?;
+    let sessions = v.get("sessions")?.as_array()?;
+    Some(DbResume {
+        max_rowid: v.get("maxRowid")?.as_i64()?,
+        rows: v.get("rows")?.as_u64()?,
+        seqs: seqs
+            .iter()
+            .map(|s| Some((s.get(0)?.as_str()?.to_string(), s.get(1)?.as_i64()?)))
+            .collect::<Option<_>>()?,
+        sessions: sessions
+            .iter()
+            .map(|s| Some((s.get(0)?.as_str()?.to_string(), tally_from(s.get(1)?)?)))
+            .collect::<Option<_>>()?,
+    })
+}
+
+fn decode(v: &Value) -> Option<Saved> {
+    let tally = tally_from(v.get("tally")?)?;
     let h = v.get("health")?.as_array()?;
     let n = |i: usize| h.get(i).and_then(Value::as_u64);
     let health = IndexHealth {
@@ -314,7 +360,11 @@ fn decode(v: &Value) -> Option<Saved> {
             Some(Resume { size: n(0)?, mtime_ns, lines: n(2)?, tail_len: n(3)?, tail_hash: n(4)? })
         }
     };
-    Some(Saved { tally, health, resume })
+    let db = match v.get("db")? {
+        Value::Null => None,
+        d => Some(db_from(d)?),
+    };
+    Some(Saved { tally, health, resume, db })
 }
 
 #[cfg(test)]
@@ -340,7 +390,9 @@ mod tests {
         t.head = Turn { cost: 0.7, tools: 0, heartbeat: false };
         let health = IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() };
         let resume = Some(Resume { size: 10, mtime_ns: -3, lines: 4, tail_len: 2, tail_hash: u64::MAX });
-        Saved { tally: t, health, resume }
+        let sessions = vec![("s1".to_string(), t.clone())];
+        let db = Some(DbResume { max_rowid: 9, rows: 12, seqs: vec![("s1".into(), 11)], sessions });
+        Saved { tally: t, health, resume, db }
     }
 
     #[test]
@@ -363,6 +415,10 @@ mod tests {
         assert_eq!(got.tally.heartbeat_cost, want.tally.heartbeat_cost);
         assert_eq!((got.health.lines, got.health.archives, got.health.bytes_read), (5, 1, 999));
         assert_eq!(got.resume, want.resume);
+        let (db, want_db) = (got.db.unwrap(), want.db.unwrap());
+        assert_eq!((db.max_rowid, db.rows, &db.seqs), (9, 12, &want_db.seqs));
+        assert_eq!(db.sessions[0].0, "s1");
+        assert_eq!((db.sessions[0].1.turn, db.sessions[0].1.usage), (want.tally.turn, want.tally.usage));
         assert!(cp.take("k1").is_none());
         // Met at this start: kept.
         cp.prune();

@@ -66,6 +66,12 @@ pub(super) fn note_counts(cp: &Checkpoint, st: &mut crate::state::State) {
     st.checkpoint.sources_reread = reread;
 }
 
+/// The key of an agent database: its path, device and inode (a database replaced is another).
+pub(super) fn db_key(path: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some(format!("db\0{}\0{}\0{}", path.display(), m.dev(), m.ino()))
+}
+
 /// The key of an archive in the checkpoint: where it is and the identity of what holds it. A
 /// file: its path, device, inode, size and mtime. A database row: the database's path, device
 /// and inode (a database replaced is another one), the table, the rowid and the archive name
@@ -107,7 +113,7 @@ pub(super) fn read_archive_kept(
     }
     let (tally, health) = read_archive(a, prices, buf);
     if let (Some(cp), Some(key), 0) = (cp, key, health.source_errors) {
-        cp.offer(key, Saved { tally: tally.clone(), health: health.clone(), resume: None });
+        cp.offer(key, Saved { tally: tally.clone(), health: health.clone(), ..Saved::default() });
     }
     (tally, health)
 }
@@ -167,7 +173,7 @@ pub(super) fn read_file_kept(
         all.add(&read);
         all.last_error = None;
         let resume = Resume { size: cur.read_pos, mtime_ns, lines: cur.lines, tail_len, tail_hash };
-        cp.offer(key, Saved { tally: tally.clone(), health: all, resume: Some(resume) });
+        cp.offer(key, Saved { tally: tally.clone(), health: all, resume: Some(resume), db: None });
     }
     tally
 }

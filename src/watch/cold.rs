@@ -95,7 +95,7 @@ impl Watcher {
                 .into_iter()
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
-                        let d = read_db(&mut cur, &path, (prices, cp), None);
+                        let d = read_db_kept(cp, &mut cur, &path, prices);
                         apply_db_delta(index, &path, d);
                         (path, cur)
                     })

@@ -4,7 +4,7 @@
 use super::files::*;
 use super::*;
 use crate::activity::{self, PendingCalls};
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{Checkpoint, Saved, Use};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
@@ -124,6 +124,8 @@ pub(super) struct DbDelta {
     metas: Vec<crate::model::SessionMeta>,
     per_session: HashMap<String, Tally>,
     health: IndexHealth,
+    /// What reading the transcript rows counted (`health` without the archives' part).
+    events_health: IndexHealth,
     /// Archives listed for the first time, with their content's tally.
     archives: Vec<(Archive, Tally)>,
     /// Archive names no longer listed (purged).
@@ -153,6 +155,7 @@ pub(super) fn read_db(
         metas: Vec::new(),
         per_session: HashMap::new(),
         health: IndexHealth::default(),
+        events_health: IndexHealth::default(),
         archives: Vec::new(),
         gone_archives: Vec::new(),
         present: None,
@@ -247,10 +250,83 @@ pub(super) fn read_db(
         Ok(max) => cur.max_rowid = max,
         Err(e) => fail(&mut d, e),
     }
+    d.events_health = d.health.clone();
     let archives = (&mut cur.archives, &mut cur.failed_archives);
     read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, (prices, cp), &mut d);
     note_problem(cur, &mut d);
     d
+}
+
+/// A database at the cold index, into a fresh cursor: when the checkpoint has it (the same
+/// path, device and inode) and its rows up to the rowid read then are still those
+/// (`rows_unchanged`), each session's figures are taken from it and only the rows past that
+/// rowid are read (and merged, `Tally::merge`); the metadata is read whole, the archives through
+/// the checkpoint. Else it is read whole. What it then holds is offered to the checkpoint.
+pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
+    let key = cp.and(super::checkpoint::db_key(path));
+    let (Some(cp), Some(key)) = (cp, key) else { return read_db(cur, path, (prices, cp), None) };
+    let kept = cp.take(&key).and_then(|s| Some((s.db?, s.health))).and_then(|(r, h)| {
+        let conn = sqlite_store::open(path).ok()?;
+        rows_unchanged(&conn, &r).then(|| {
+            cur.conn = Some(conn);
+            cur.max_rowid = r.max_rowid;
+            cur.seqs = r.seqs.iter().cloned().collect();
+            (r.sessions, h)
+        })
+    });
+    let mut d = read_db(cur, path, (prices, Some(cp)), None);
+    match kept {
+        Some((sessions, health)) if !d.replaced => {
+            cp.count(if d.per_session.is_empty() { Use::Reused } else { Use::Resumed });
+            for (id, mut t) in sessions {
+                if let Some(new) = d.per_session.remove(&id) {
+                    t.merge(new);
+                }
+                d.per_session.insert(id, t);
+            }
+            d.health.add(&health);
+            d.events_health.add(&health);
+        }
+        _ => cp.count(Use::Reread),
+    }
+    let h = &d.events_health;
+    if d.problem.is_none() && h.source_errors == 0 && !d.replaced {
+        let db = crate::checkpoint::DbResume {
+            max_rowid: cur.max_rowid,
+            rows: h.lines + h.duplicate_source_lines,
+            seqs: cur.seqs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            sessions: d.per_session.iter().map(|(k, t)| (k.clone(), t.clone())).collect(),
+        };
+        let mut health = h.clone();
+        health.last_error = None;
+        cp.offer(key, Saved { health, db: Some(db), ..Saved::default() });
+    }
+    d
+}
+
+/// Whether the rows of a database up to the rowid the checkpoint read are still the ones it
+/// read: as many, of the same sessions, each with the same highest seq (OpenClaw only appends
+/// rows and deletes a session's rows; a rowid given out again after a deletion changes a count
+/// or a session's highest seq). One pass over the (session, seq) index.
+fn rows_unchanged(conn: &Connection, r: &crate::checkpoint::DbResume) -> bool {
+    let seqs: HashMap<&str, i64> = r.seqs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let Ok(mut stmt) = conn
+        .prepare("SELECT session_id, count(*), max(seq) FROM transcript_events WHERE rowid <= ?1 GROUP BY session_id")
+    else {
+        return false;
+    };
+    let Ok(mut rows) = stmt.query([r.max_rowid]) else { return false };
+    let (mut total, mut sessions) = (0u64, 0usize);
+    while let Ok(Some(row)) = rows.next() {
+        let got = (row.get::<_, String>(0), row.get::<_, i64>(1), row.get::<_, i64>(2));
+        let (Ok(id), Ok(n), Ok(max)) = got else { return false };
+        if seqs.get(id.as_str()) != Some(&max) {
+            return false;
+        }
+        total += n as u64;
+        sessions += 1;
+    }
+    total == r.rows && sessions == seqs.len()
 }
 
 /// Remembers whether this poll failed, so that /api/health lists the database while it is

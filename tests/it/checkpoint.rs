@@ -92,15 +92,16 @@ fn a_checkpoint_start_equals_a_cold_start() {
     let second = run(&home, data.path(), false);
     let c = checkpoint(&second);
     assert_eq!(c["loaded"], true, "{c}");
-    // The two database rows, the archive file (the lab's own files are the rows' copies: not
-    // read) and the three JSONL files.
-    assert_eq!((c["sourcesReused"].clone(), c["sourcesReread"].clone()), (json!(6), json!(0)), "{c}");
+    // The two databases, their two archive rows, the archive file (the lab's own files are
+    // the rows' copies: not read) and the three JSONL files.
+    assert_eq!((c["sourcesReused"].clone(), c["sourcesReread"].clone()), (json!(8), json!(0)), "{c}");
     assert_eq!(figures(&second), a);
     drop(second);
 
     // While stopped: a transcript grows, another is rewritten in place (the same inode, longer,
-    // other bytes), the main agent's database is replaced by a later one (its archives
-    // purged), a live transcript and the archive file are deleted.
+    // other bytes), the ops agent's database gets new rows, the main agent's database is
+    // replaced by a later one (its archives purged), a live transcript and the archive file
+    // are deleted.
     let main = home.join("agents/main");
     let grown: Vec<String> = std::fs::read_to_string(legacy(&format!("{LIVE}.jsonl")))
         .unwrap()
@@ -125,10 +126,23 @@ fn a_checkpoint_start_equals_a_cold_start() {
     )
     .unwrap();
     drop(f);
+    let ops = rusqlite::Connection::open(home.join("agents/ops/agent/openclaw-agent.sqlite")).unwrap();
+    let added = ops
+        .execute(
+            "INSERT INTO transcript_events (session_id, seq, event_json, created_at, event_zstd, event_utf8_bytes, \
+             navigation_json) SELECT session_id, seq + 1000, event_json, created_at, event_zstd, event_utf8_bytes, \
+             navigation_json FROM transcript_events WHERE rowid IN (SELECT rowid FROM transcript_events ORDER BY rowid DESC LIMIT 3)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(added, 3);
+    drop(ops);
     let later = fixtures().join("lab-archives/step7-cleanup-disk-budget/home/agents/main/agent/openclaw-agent.sqlite");
     let db = main.join("agent/openclaw-agent.sqlite");
-    std::fs::remove_file(&db).unwrap();
-    std::fs::copy(later, &db).unwrap();
+    // Copied beside it and renamed over it: another inode for sure (a file removed first may
+    // give its inode number to the copy; the rows would then be compared, see db.rs).
+    std::fs::copy(later, db.with_extension("new")).unwrap();
+    std::fs::rename(db.with_extension("new"), &db).unwrap();
     std::fs::remove_file(main.join(format!("sessions/{GONE}.jsonl"))).unwrap();
     for e in std::fs::read_dir(main.join("sessions")).unwrap() {
         let p = e.unwrap().path();
@@ -142,10 +156,11 @@ fn a_checkpoint_start_equals_a_cold_start() {
     let warm = run(&home, data.path(), false);
     let c = written(&warm);
     assert_eq!(c["loaded"], true, "{c}");
-    // The grown file is read from where the checkpoint left it, the rewritten one whole (and
-    // the lab's archive files, no longer rows of the replaced database).
-    assert_eq!(c["sourcesResumed"], 1, "{c}");
-    assert_eq!(c["sourcesReread"], 3, "{c}");
+    // The grown file and database are read from where the checkpoint left them, the rewritten
+    // file and the replaced database whole (and the lab's archive files, no longer rows of the
+    // replaced database).
+    assert_eq!(c["sourcesResumed"], 2, "{c}");
+    assert_eq!(c["sourcesReread"], 4, "{c}");
     let b = figures(&warm);
     drop(warm);
     let cold = run(&home, data_cold.path(), true);
@@ -169,4 +184,23 @@ fn a_checkpoint_start_equals_a_cold_start() {
     assert_eq!((c["loaded"].clone(), c["ignored"].clone()), (json!(false), json!(1)), "{c}");
     assert!(c["error"].is_string(), "{c}");
     assert_eq!(figures(&broken), b);
+    drop(broken);
+
+    // Rows deleted from a database in place (the same inode): the rows the checkpoint read are
+    // not all there any more, so it is read whole, as a cold start would.
+    let ops = rusqlite::Connection::open(home.join("agents/ops/agent/openclaw-agent.sqlite")).unwrap();
+    let deleted = ops
+        .execute("DELETE FROM transcript_events WHERE seq < 1000 AND session_id = (SELECT min(session_id) FROM transcript_events)", [])
+        .unwrap();
+    assert!(deleted > 0);
+    drop(ops);
+    let data_cold = TempDir::new("checkpoint-cold2");
+    copy_dir(data.path(), data_cold.path());
+    let warm = run(&home, data.path(), false);
+    let c = checkpoint(&warm);
+    assert_eq!((c["loaded"].clone(), c["sourcesResumed"].clone()), (json!(true), json!(0)), "{c}");
+    let d = figures(&warm);
+    drop(warm);
+    let cold = run(&home, data_cold.path(), true);
+    assert_eq!(figures(&cold), d, "a checkpoint start differs from a cold start after rows were deleted");
 }
