@@ -109,9 +109,19 @@ pub enum Use {
 }
 
 /// Who wrote a checkpoint: the format, the build and the price table (estimated costs depend
-/// on it).
+/// on it). The build is the version, the commit, and the executable's size and mtime: two
+/// builds of one commit (a work tree with changes) are two builds.
 fn stamp(prices: u64) -> [(&'static str, String); 3] {
-    let build = format!("{} {}", env!("CARGO_PKG_VERSION"), env!("CLAWMETRY_GIT_COMMIT"));
+    let exe = std::env::current_exe().and_then(std::fs::metadata).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        format!("{} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec())
+    });
+    let build = format!(
+        "{} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("CLAWMETRY_GIT_COMMIT"),
+        exe.unwrap_or_else(|e| format!("({e})"))
+    );
     [("format", FORMAT.to_string()), ("build", build), ("prices", format!("{prices:016x}"))]
 }
 

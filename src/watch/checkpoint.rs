@@ -122,7 +122,7 @@ pub(super) fn read_archive_kept(
 /// the file it read (same device and inode) and is unchanged (same size and mtime: nothing is
 /// read) or only grew (the bytes before where it was read to are the same: read from there,
 /// `Tally::merge` continuing the checkpoint's figures); else read whole. What the file then
-/// holds is offered to the checkpoint when it ends with a whole line and read without error.
+/// holds is offered to the checkpoint when it was read (now) to a whole line without error.
 /// `health` gets what reading it (now or then) counted.
 pub(super) fn read_file_kept(
     cp: Option<&Checkpoint>,
@@ -143,6 +143,7 @@ pub(super) fn read_file_kept(
         (same || (md.len() > r.size && tail_is(path, &r))).then_some((s, r))
     });
     let mut read = IndexHealth::default();
+    let mut unchanged = false;
     let (tally, kept, tail) = match saved {
         Some((s, r)) => {
             cur.ino = md.ino();
@@ -157,6 +158,7 @@ pub(super) fn read_file_kept(
                 tail = t.or(tail);
             } else {
                 cp.count(Use::Reused);
+                unchanged = true;
             }
             (tally, s.health, tail)
         }
@@ -168,6 +170,10 @@ pub(super) fn read_file_kept(
     };
     health.add(&kept);
     health.add(&read);
+    // An unchanged file's entry stays as it is (taken, it is not dropped at the next write).
+    if unchanged {
+        return tally;
+    }
     if let (true, 0, Some((tail_len, tail_hash))) = (cur.reader.is_idle(), read.source_errors, tail) {
         let mut all = kept;
         all.add(&read);

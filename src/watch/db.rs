@@ -261,7 +261,8 @@ pub(super) fn read_db(
 /// path, device and inode) and its rows up to the rowid read then are still those
 /// (`rows_unchanged`), each session's figures are taken from it and only the rows past that
 /// rowid are read (and merged, `Tally::merge`); the metadata is read whole, the archives through
-/// the checkpoint. Else it is read whole. What it then holds is offered to the checkpoint.
+/// the checkpoint. Else it is read whole. What it then holds is offered to the checkpoint
+/// (unless nothing was read: the entry stays).
 pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
     let key = cp.and(super::checkpoint::db_key(path));
     let (Some(cp), Some(key)) = (cp, key) else { return read_db(cur, path, (prices, cp), None) };
@@ -275,9 +276,11 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         })
     });
     let mut d = read_db(cur, path, (prices, Some(cp)), None);
+    let mut unchanged = false;
     match kept {
         Some((sessions, health)) if !d.replaced => {
-            cp.count(if d.per_session.is_empty() { Use::Reused } else { Use::Resumed });
+            unchanged = d.per_session.is_empty();
+            cp.count(if unchanged { Use::Reused } else { Use::Resumed });
             for (id, mut t) in sessions {
                 if let Some(new) = d.per_session.remove(&id) {
                     t.merge(new);
@@ -290,7 +293,8 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         _ => cp.count(Use::Reread),
     }
     let h = &d.events_health;
-    if d.problem.is_none() && h.source_errors == 0 && !d.replaced {
+    // An unchanged database's entry stays as it is (taken, it is not dropped at the next write).
+    if !unchanged && d.problem.is_none() && h.source_errors == 0 && !d.replaced {
         let db = crate::checkpoint::DbResume {
             max_rowid: cur.max_rowid,
             rows: h.lines + h.duplicate_source_lines,
