@@ -1,11 +1,14 @@
 //! The restart checkpoint: what reading a source gave, kept in `<data-dir>/checkpoint` so that
 //! a restart takes it from there instead of reading the source again.
 //!
-//! A source is kept under a key that names it and its identity (`archive_key`): a transcript
-//! archive (a `.zst` file: path, device, inode, size, mtime; a database row: the database's
-//! path, device and inode, the table, rowid and archive name). OpenClaw never rewrites an
-//! archive, so a key that matches is the same content, and its tally and the health counters
-//! reading it gave are taken as they are. Anything else is read as at a cold start. The file
+//! A source is kept under a key that names it and its identity (`watch/checkpoint.rs`): a
+//! transcript archive (a `.zst` file: path, device, inode, size, mtime; a database row: the
+//! database's path, device and inode, the table, rowid and archive name), a JSONL file (path,
+//! device, inode; size, mtime and a hash of its last bytes in `Resume`), an agent database
+//! (path, device, inode; its rows up to the last one read in `DbResume`). A key that matches is
+//! the same content (or, for a file or a database, the same content followed by more), and its
+//! tally and the health counters reading it gave are taken as they are. Anything else is read
+//! as at a cold start. The file
 //! is refused whole (and a cold index runs) when it is not a database, a row does not match its
 //! checksum, or it was written by another format, build or price table; `/api/health` says so
 //! (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
@@ -73,8 +76,8 @@ pub struct CheckpointHealth {
     pub enabled: bool,
     /// A checkpoint was found and used at this start.
     pub loaded: bool,
-    /// Sources taken from it (`sourcesResumed` of them JSONL files that grew, read from where
-    /// the checkpoint left them), and sources read because it had no match for them.
+    /// Sources taken from it (`sourcesResumed` of them JSONL files or databases that grew, read
+    /// from where the checkpoint left them), and sources read because it had no match for them.
     pub sources_reused: u64,
     pub sources_resumed: u64,
     pub sources_reread: u64,
