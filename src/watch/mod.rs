@@ -9,7 +9,8 @@
 //!
 //! Files: this one (the thread, its loop, inotify, the rescan), `cold.rs` (the start-up index and
 //! archive files), `files.rs` (JSONL transcripts, `sessions.json`, sub-agent runs), `db.rs`
-//! (agent databases), `ledger.rs` (the spend ledger read back and written).
+//! (agent databases), `ledger.rs` (the spend ledger read back and written), `checkpoint.rs` (the
+//! restart checkpoint: sources taken from it at start instead of read, and written).
 
 use crate::activity::PendingCalls;
 use crate::cli::Config;
