@@ -177,9 +177,31 @@ impl Checkpoint {
     }
 
     /// What the source with this key gave, when the checkpoint has it (taken: once). The
-    /// caller says what it did with it (`count`).
+    /// caller says what it did with it (`count`). A database's sessions are rows of their own
+    /// (`session_key`): one missing and the database is not taken (its rows stay to be pruned).
     pub fn take(&self, key: &str) -> Option<Saved> {
-        crate::sync::lock(&self.saved).remove(key)
+        let mut saved = crate::sync::lock(&self.saved);
+        let mut got = saved.remove(key)?;
+        if let Some(db) = got.db.as_mut() {
+            let mut taken = Vec::with_capacity(db.sessions.len());
+            for (id, t) in db.sessions.iter_mut() {
+                let k = session_key(key, id);
+                match saved.remove(&k) {
+                    Some(s) => {
+                        *t = s.tally;
+                        taken.push(k);
+                    }
+                    None => {
+                        for (k, (_, t)) in taken.into_iter().zip(db.sessions.drain(..)) {
+                            saved.insert(k, Saved { tally: t, ..Saved::default() });
+                        }
+                        saved.insert(key.to_string(), Saved::default());
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(got)
     }
 
     /// Counts a source met at start: taken from the checkpoint whole, resumed, or read.
@@ -192,9 +214,16 @@ impl Checkpoint {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A source read now, to be kept at the next write.
-    pub fn offer(&self, key: String, saved: Saved) {
-        crate::sync::lock(&self.fresh).push((key, saved));
+    /// A source read now, to be kept at the next write (a database's sessions each as a row
+    /// of its own: no row, decoded whole, as big as a database).
+    pub fn offer(&self, key: String, mut saved: Saved) {
+        let mut fresh = crate::sync::lock(&self.fresh);
+        if let Some(db) = saved.db.as_mut() {
+            for (id, t) in db.sessions.iter_mut() {
+                fresh.push((session_key(&key, id), Saved { tally: std::mem::take(t), ..Saved::default() }));
+            }
+        }
+        fresh.push((key, saved));
     }
 
     /// After the cold index: the sources loaded and not met are gone (or changed), and are
@@ -267,6 +296,11 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
     Ok(out)
 }
 
+/// The row of one session of the database kept under `db`.
+fn session_key(db: &str, id: &str) -> String {
+    format!("{db}\0session\0{id}")
+}
+
 /// A row's checksum (SipHash with fixed keys over key and data), as SQLite's signed integer.
 fn checksum(key: &str, data: &str) -> i64 {
     use std::hash::{Hash, Hasher};
@@ -325,7 +359,7 @@ fn encode(s: &Saved) -> Value {
         "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
         "db": s.db.as_ref().map(|d| json!({
             "maxRowid": d.max_rowid, "rows": d.rows, "seqs": d.seqs,
-            "sessions": d.sessions.iter().map(|(id, t)| json!([id, tally_json(t)])).collect::<Vec<_>>(),
+            "sessions": d.sessions.iter().map(|(id, _)| id).collect::<Vec<_>>(),
         })),
     })
 }
@@ -340,10 +374,8 @@ fn db_from(v: &Value) -> Option<DbResume> {
             .iter()
             .map(|s| Some((s.get(0)?.as_str()?.to_string(), s.get(1)?.as_i64()?)))
             .collect::<Option<_>>()?,
-        sessions: sessions
-            .iter()
-            .map(|s| Some((s.get(0)?.as_str()?.to_string(), tally_from(s.get(1)?)?)))
-            .collect::<Option<_>>()?,
+        // Their tallies are rows of their own (`Checkpoint::take`).
+        sessions: sessions.iter().map(|s| Some((s.as_str()?.to_string(), Tally::default()))).collect::<Option<_>>()?,
     })
 }
 
@@ -415,10 +447,11 @@ mod tests {
             let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
             assert_eq!((cp.loaded(), refused), (0, None));
             cp.offer("k1".into(), saved());
-            assert_eq!(cp.write().unwrap(), 1);
+            // The source and its database's one session, a row each.
+            assert_eq!(cp.write().unwrap(), 2);
         }
         let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
-        assert_eq!((cp.loaded(), refused), (1, None));
+        assert_eq!((cp.loaded(), refused), (2, None));
         let got = cp.take("k1").expect("kept");
         let want = saved();
         assert_eq!(got.tally.usage, want.tally.usage);
@@ -438,6 +471,15 @@ mod tests {
         cp.write().unwrap();
         drop(cp);
         let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 2);
+        drop(cp);
+        // A database one of whose session rows is missing is not taken.
+        let raw = Connection::open(d.join("checkpoint")).unwrap();
+        raw.execute("DELETE FROM sources WHERE key = ?1", [session_key("k1", "s1")]).unwrap();
+        drop(raw);
+        let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 1);
+        assert!(cp.take("k1").is_none());
         assert_eq!(cp.loaded(), 1);
         // Not met at this start: dropped at the next write.
         cp.prune();
@@ -474,7 +516,7 @@ mod tests {
         cp.offer("k2".into(), saved());
         cp.write().unwrap();
         drop(cp);
-        assert_eq!(Checkpoint::open(&d, 2).unwrap().0.loaded(), 1);
+        assert_eq!(Checkpoint::open(&d, 2).unwrap().0.loaded(), 2);
         let _ = std::fs::remove_dir_all(&d);
     }
 }
