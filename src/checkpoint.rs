@@ -229,7 +229,8 @@ impl Checkpoint {
     /// After the cold index: the sources loaded and not met are gone (or changed), and are
     /// dropped from the file at the next write.
     pub fn prune(&self) {
-        let left: Vec<String> = crate::sync::lock(&self.saved).drain().map(|(k, _)| k).collect();
+        // Taken, not drained: the map's table (a slot per source loaded) is given back too.
+        let left: Vec<String> = std::mem::take(&mut *crate::sync::lock(&self.saved)).into_keys().collect();
         crate::sync::lock(&self.stale).extend(left);
     }
 
