@@ -56,6 +56,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// `--forget-purged`: drop from the ledger the sessions no source has any more.
     pub forget_purged: bool,
+    /// `--no-checkpoint`: index every source at start, ignoring `<data-dir>/checkpoint`.
+    pub no_checkpoint: bool,
     /// `--allow-host NAME`: a host name (besides localhost and the loopback addresses) that
     /// requests let in without a token from this machine may name (DNS rebinding guard).
     pub allow_hosts: Vec<String>,
@@ -81,6 +83,7 @@ impl Default for Config {
             workers: 4,
             fake_now_ms: None,
             forget_purged: false,
+            no_checkpoint: false,
             allow_hosts: Vec::new(),
             tz: None,
             monitor_interval_secs: 60,
@@ -138,6 +141,8 @@ OPTIONS:
     --prices FILE        a prices.json overriding the embedded price table
     --forget-purged      drop the sessions OpenClaw no longer has from clawmetry's ledger
                          (<data-dir>/ledger.db); by default their spend stays counted
+    --no-checkpoint      read every source at start instead of taking the unchanged ones
+                         from <data-dir>/checkpoint (a cold index)
     --workers N          HTTP handler threads (default 4)
     --no-gateway         do not connect to the gateway WebSocket
     --qr                 print the login link as a QR code as well (to open it on a phone)
@@ -232,6 +237,7 @@ where
             Long("no-gateway") => cfg.no_gateway = true,
             Long("no-search") => cfg.no_search = true,
             Long("forget-purged") => cfg.forget_purged = true,
+            Long("no-checkpoint") => cfg.no_checkpoint = true,
             Long("gateway-url") => cfg.gateway_url = Some(string_value(&mut parser, "--gateway-url")?),
             Long("gateway-token") => cfg.gateway_token = Some(string_value(&mut parser, "--gateway-token")?),
             Long("monitor-interval") => {

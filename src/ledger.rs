@@ -236,8 +236,9 @@ fn usage_from(v: &Value) -> Option<Usage> {
     })
 }
 
-/// A session as JSON: compact arrays for the usage figures, which are most of it.
-fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
+/// A session as JSON: compact arrays for the usage figures, which are most of it. The restart
+/// checkpoint (`checkpoint.rs`) keeps what a source gave in the same form.
+pub(crate) fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
     json!({
         "store": store,
         "meta": {
@@ -250,6 +251,9 @@ fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
                    t.assistant_errors, t.unknown_events, t.estimated_cost_calls, t.tool_exit_failures,
                    t.max_prompt, t.compactions, t.compacted_tokens],
         "maxPromptModel": t.max_prompt_model.and_then(|i| t.models.get(i as usize)),
+        // What a later delta needs to finish a compaction's figures (the checkpoint resumes
+        // a grown file onto this tally).
+        "pendingCompaction": t.pending_compaction, "leadPrompt": t.lead_prompt, "leadClosed": t.lead_closed,
         "usage": usage_json(&t.usage),
         "models": t.models,
         "tools": t.tools,
@@ -263,7 +267,11 @@ fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
 }
 
 fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
-    let v: Value = serde_json::from_str(data).ok()?;
+    decode_value(&serde_json::from_str(data).ok()?)
+}
+
+/// [`encode`]'s JSON back (None when it is not that).
+pub(crate) fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
     let store = v.get("store").and_then(Value::as_str).unwrap_or("none").to_string();
     let m = v.get("meta")?;
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
@@ -332,6 +340,9 @@ fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
             usage: usage_from(a.get(3)?)?,
         });
     }
+    t.pending_compaction = v.get("pendingCompaction").and_then(Value::as_u64);
+    t.lead_prompt = v.get("leadPrompt").and_then(Value::as_u64);
+    t.lead_closed = v.get("leadClosed").and_then(Value::as_bool).unwrap_or(false);
     t.max_prompt_model = v
         .get("maxPromptModel")
         .and_then(Value::as_str)

@@ -9,6 +9,7 @@ mod alloc;
 mod api;
 mod app;
 mod audit;
+mod checkpoint;
 mod cli;
 mod codec;
 mod cron_health;

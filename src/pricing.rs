@@ -49,6 +49,22 @@ pub struct PriceTable {
 }
 
 impl PriceTable {
+    /// The table as 64 bits: a figure computed from the table (the cost of a model call whose
+    /// line carried none) is reused from the restart checkpoint only under the same table.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        let mut exact: Vec<_> = self.exact.iter().collect();
+        exact.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, p) in exact.into_iter().chain(self.fuzzy.iter().map(|(k, p)| (k, p))) {
+            k.hash(&mut h);
+            for x in [p.input, p.output, p.cache_read, p.cache_write] {
+                x.to_bits().hash(&mut h);
+            }
+        }
+        h.finish()
+    }
+
     /// The embedded table, overlaid by `user` (a prices.json text) and the config's model costs.
     pub fn load(user: Option<&str>, openclaw_config: Option<&Value>) -> Result<PriceTable, String> {
         let mut t = PriceTable::default();

@@ -281,6 +281,8 @@ pub struct State {
     pub ledger_dirty: std::collections::HashSet<String>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
     pub ledger: LedgerHealth,
+    /// The restart checkpoint (`checkpoint.rs`): loaded or not, what it saved reading.
+    pub checkpoint: crate::checkpoint::CheckpointHealth,
     /// Sources that cannot be read now (path -> why); an entry goes once the source reads fine
     /// again (`/api/health` `status`).
     pub problems: BTreeMap<String, String>,
@@ -320,6 +322,7 @@ impl State {
             guard: HashMap::new(),
             ledger_dirty: Default::default(),
             ledger: LedgerHealth::default(),
+            checkpoint: Default::default(),
             problems: BTreeMap::new(),
         }
     }

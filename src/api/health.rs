@@ -80,6 +80,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         },
         "index": st.health,
         "ledger": st.ledger,
+        "checkpoint": st.checkpoint,
         "search": ctx.search.status_json(),
         "http": crate::http::server::limits::stats(),
     });

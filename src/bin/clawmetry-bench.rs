@@ -258,6 +258,18 @@ fn wait_ready(port: u16) -> f64 {
     }
 }
 
+/// Polls `f` every 20 ms until it holds or `limit` passed; whether it held.
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
@@ -633,24 +645,41 @@ fn main() {
             ov.0, ov.1, ss.0, ss.1, us.0, us.1, tr.0, tr.1, vis_p50, vis_max,
             mb(ledger_bytes)
         );
+        // The restart checkpoint is written once the cold index is done (long done by now).
+        let written =
+            wait_for(Duration::from_secs(60), || get_json(port, "/api/health")["checkpoint"]["lastWriteMs"].is_i64());
+        if !written {
+            failures.push(format!("{}: no restart checkpoint written within 60 s", v.name));
+        }
         drop(server);
         // A restart: the ledger now has every session (perhaps the bench's appended one too,
-        // whose file is gone). Unchanged sessions need no new write.
+        // whose file is gone). Unchanged sessions need no new write; unchanged sources are taken
+        // from the checkpoint.
         let t_restart = now_ms();
         let (server, port) = start(&state, &data_dir);
         let restart_ms = wait_ready(port);
+        let cp = get_json(port, "/api/health")["checkpoint"].clone();
         let hwm2 = rss_kb(server.child.id(), "VmHWM:");
         let rewritten = ledger_rows_since(&ledger_path, t_restart);
         let rows_then = ledger_size(&ledger_path).1;
+        drop(server);
+        // The same restart reading everything (`--no-checkpoint`): what the checkpoint saves.
+        let (server, port) = start_with(&state, &data_dir, &["--no-search", "--no-checkpoint"]);
+        let cold_ms = wait_ready(port);
+        drop(server);
         notes.push(format!(
-            "{}: restart with its ledger: cold index {:.2} s (first start {:.2} s), peak RSS {:.1} MB; {rewritten} of {} ledger rows written again",
+            "{}: restart with its ledger and checkpoint: full totals after {:.2} s ({} sources reused, {} resumed, {} read; \
+             --no-checkpoint {:.2} s; first start {:.2} s), peak RSS {:.1} MB; {rewritten} of {} ledger rows written again",
             v.name,
             restart_ms / 1000.0,
+            cp["sourcesReused"],
+            cp["sourcesResumed"],
+            cp["sourcesReread"],
+            cold_ms / 1000.0,
             index_ms / 1000.0,
             hwm2 as f64 / 1024.0,
             rows_then,
         ));
-        drop(server);
     }
     println!(
         "(latency is per request over a fresh loopback TCP connection, {} requests each; RSS: VmRSS once indexed and the ledger written (after the next 5 s heap trim) / VmHWM at the end; \

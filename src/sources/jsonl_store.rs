@@ -212,6 +212,11 @@ pub struct LineReader {
 }
 
 impl LineReader {
+    /// Nothing held: what was fed ended with a whole line.
+    pub fn is_idle(&self) -> bool {
+        self.partial.is_empty() && !self.skipping
+    }
+
     /// Calls `f` with each complete line in `chunk` (without its newline); keeps an unfinished
     /// tail for the next call. Returns the number of bytes of `chunk` that ended in a newline,
     /// i.e. how far a file offset may advance.

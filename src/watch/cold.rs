@@ -1,6 +1,7 @@
 //! The cold index: everything found at start-up, read on several threads (JSONL files, agent
 //! databases, archive files), then the ledger read back; and archive files met later.
 
+use super::checkpoint::read_file_kept;
 use super::db::*;
 use super::files::*;
 use super::*;
@@ -20,6 +21,7 @@ impl Watcher {
         self.install = detect::detect(&self.cfg);
         self.open_ledger();
         self.load_prices();
+        self.open_checkpoint();
         {
             let mut st = self.index.write();
             st.install = self.install.clone();
@@ -86,13 +88,14 @@ impl Watcher {
             }
         }
         let prices = &self.prices;
+        let cp = self.checkpoint.as_ref();
         let index = &self.index;
         let (results, db_results): ColdResults = std::thread::scope(|s| {
             let db_handles: Vec<_> = db_jobs
                 .into_iter()
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
-                        let d = read_db(&mut cur, &path, prices, None);
+                        let d = read_db_kept(cp, &mut cur, &path, prices);
                         apply_db_delta(index, &path, d);
                         (path, cur)
                     })
@@ -107,7 +110,7 @@ impl Watcher {
                         let mut health = IndexHealth::default();
                         for (path, agent, id, _) in bucket {
                             let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
-                            let tally = read_file(&path, &mut cur, prices, &mut health, None);
+                            let tally = read_file_kept(cp, &path, &mut cur, prices, &mut health);
                             health.files += 1;
                             batch.push((agent, id, path.clone(), tally));
                             cursors.push((path, cur));
@@ -136,6 +139,9 @@ impl Watcher {
         crate::alloc::release_free_memory();
         {
             let mut st = self.index.write();
+            if let Some(cp) = &self.checkpoint {
+                super::checkpoint::note_counts(cp, &mut st);
+            }
             st.health.ready = true;
             st.health.cold_index_ms = Some(ms);
             st.health.last_update_ms = Some(crate::timefmt::now_ms());
@@ -144,6 +150,11 @@ impl Watcher {
         // Every session is new to an empty ledger: written now, once the index is served (2.2 s
         // for 100k sessions; before the ready mark it delayed every first answer by as much).
         self.flush_ledger();
+        // Sources the checkpoint had and this start did not meet are gone or changed.
+        if let Some(cp) = &self.checkpoint {
+            cp.prune();
+        }
+        self.write_checkpoint();
         crate::alloc::release_free_memory();
     }
 
@@ -163,7 +174,8 @@ impl Watcher {
     /// Reads an archive file once (see `claim_archive_file`).
     pub(super) fn archive_file(&mut self, path: &Path, agent: &str) {
         let Some(a) = self.claim_archive_file(path) else { return };
-        let (tally, health) = read_archive(&a, &self.prices, &mut Vec::new());
+        let cp = self.checkpoint.as_ref();
+        let (tally, health) = super::checkpoint::read_archive_kept(cp, &a, &self.prices, &mut Vec::new());
         let id = a.session_id.clone();
         {
             let mut st = self.index.write();
@@ -187,7 +199,7 @@ impl Watcher {
             }
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let prices = &self.prices;
+        let (prices, cp) = (&self.prices, self.checkpoint.as_ref());
         let mut read: Vec<Option<(Tally, IndexHealth)>> = std::iter::repeat_with(|| None).take(jobs.len()).collect();
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..cold_workers())
@@ -197,7 +209,7 @@ impl Watcher {
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             let Some((_, arch)) = jobs.get(i) else { return out };
-                            out.push((i, read_archive(arch, prices, &mut buf)));
+                            out.push((i, super::checkpoint::read_archive_kept(cp, arch, prices, &mut buf)));
                         }
                     })
                 })

@@ -4,6 +4,7 @@
 use super::files::*;
 use super::*;
 use crate::activity::{self, PendingCalls};
+use crate::checkpoint::{Checkpoint, Saved, Use};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
@@ -59,7 +60,8 @@ impl Watcher {
         let Some(mut cur) = self.take_db_cursor(path, agent) else { return };
         // Polls come after the cold index: what they find was written since (a database new
         // since then included); a long history found late is capped at ACTIVITY_BATCH rows.
-        let mut delta = read_db(&mut cur, path, &self.prices, Some(&mut self.pending_calls));
+        let prices = (&self.prices, self.checkpoint.as_ref());
+        let mut delta = read_db(&mut cur, path, prices, Some(&mut self.pending_calls));
         self.dbs.insert(path.to_path_buf(), cur);
         // A database replaced is read again from its start: old lines, not activity.
         let rows = if delta.replaced { Vec::new() } else { std::mem::take(&mut delta.activity) };
@@ -122,6 +124,8 @@ pub(super) struct DbDelta {
     metas: Vec<crate::model::SessionMeta>,
     per_session: HashMap<String, Tally>,
     health: IndexHealth,
+    /// What reading the transcript rows counted (`health` without the archives' part).
+    events_health: IndexHealth,
     /// Archives listed for the first time, with their content's tally.
     archives: Vec<(Archive, Tally)>,
     /// Archive names no longer listed (purged).
@@ -138,11 +142,11 @@ pub(super) struct DbDelta {
 
 /// Reads what is new in a database past the cursor. No state lock is taken.
 /// With `live` (a poll while clawmetry runs, not the cold index), each new row's activity row
-/// goes into the delta too.
+/// goes into the delta too. Archives are taken from the checkpoint when it has them.
 pub(super) fn read_db(
     cur: &mut DbCursor,
     path: &Path,
-    prices: &PriceTable,
+    (prices, cp): (&PriceTable, Option<&Checkpoint>),
     live: Option<&mut HashMap<String, PendingCalls>>,
 ) -> DbDelta {
     let mut d = DbDelta {
@@ -151,6 +155,7 @@ pub(super) fn read_db(
         metas: Vec::new(),
         per_session: HashMap::new(),
         health: IndexHealth::default(),
+        events_health: IndexHealth::default(),
         archives: Vec::new(),
         gone_archives: Vec::new(),
         present: None,
@@ -245,10 +250,87 @@ pub(super) fn read_db(
         Ok(max) => cur.max_rowid = max,
         Err(e) => fail(&mut d, e),
     }
+    d.events_health = d.health.clone();
     let archives = (&mut cur.archives, &mut cur.failed_archives);
-    read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, prices, &mut d);
+    read_db_archives(archives, (&mut cur.deletions, rows_deleted), conn, path, (prices, cp), &mut d);
     note_problem(cur, &mut d);
     d
+}
+
+/// A database at the cold index, into a fresh cursor: when the checkpoint has it (the same
+/// path, device and inode) and its rows up to the rowid read then are still those
+/// (`rows_unchanged`), each session's figures are taken from it and only the rows past that
+/// rowid are read (and merged, `Tally::merge`); the metadata is read whole, the archives through
+/// the checkpoint. Else it is read whole. What it then holds is offered to the checkpoint
+/// (unless nothing was read: the entry stays).
+pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
+    let key = cp.and(super::checkpoint::db_key(path));
+    let (Some(cp), Some(key)) = (cp, key) else { return read_db(cur, path, (prices, cp), None) };
+    let kept = cp.take(&key).and_then(|s| Some((s.db?, s.health))).and_then(|(r, h)| {
+        let conn = sqlite_store::open(path).ok()?;
+        rows_unchanged(&conn, &r).then(|| {
+            cur.conn = Some(conn);
+            cur.max_rowid = r.max_rowid;
+            cur.seqs = r.seqs.iter().cloned().collect();
+            (r.sessions, h)
+        })
+    });
+    let mut d = read_db(cur, path, (prices, Some(cp)), None);
+    let mut unchanged = false;
+    match kept {
+        Some((sessions, health)) if !d.replaced => {
+            unchanged = d.per_session.is_empty();
+            cp.count(if unchanged { Use::Reused } else { Use::Resumed });
+            for (id, mut t) in sessions {
+                if let Some(new) = d.per_session.remove(&id) {
+                    t.merge(new);
+                }
+                d.per_session.insert(id, t);
+            }
+            d.health.add(&health);
+            d.events_health.add(&health);
+        }
+        _ => cp.count(Use::Reread),
+    }
+    let h = &d.events_health;
+    // An unchanged database's entry stays as it is (taken, it is not dropped at the next write).
+    if !unchanged && d.problem.is_none() && h.source_errors == 0 && !d.replaced {
+        let db = crate::checkpoint::DbResume {
+            max_rowid: cur.max_rowid,
+            rows: h.lines + h.duplicate_source_lines,
+            seqs: cur.seqs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            sessions: d.per_session.iter().map(|(k, t)| (k.clone(), t.clone())).collect(),
+        };
+        let mut health = h.clone();
+        health.last_error = None;
+        cp.offer(key, Saved { health, db: Some(db), ..Saved::default() });
+    }
+    d
+}
+
+/// Whether the rows of a database up to the rowid the checkpoint read are still the ones it
+/// read: as many, of the same sessions, each with the same highest seq (OpenClaw only appends
+/// rows and deletes a session's rows; a rowid given out again after a deletion changes a count
+/// or a session's highest seq). One pass over the (session, seq) index.
+fn rows_unchanged(conn: &Connection, r: &crate::checkpoint::DbResume) -> bool {
+    let seqs: HashMap<&str, i64> = r.seqs.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let Ok(mut stmt) = conn
+        .prepare("SELECT session_id, count(*), max(seq) FROM transcript_events WHERE rowid <= ?1 GROUP BY session_id")
+    else {
+        return false;
+    };
+    let Ok(mut rows) = stmt.query([r.max_rowid]) else { return false };
+    let (mut total, mut sessions) = (0u64, 0usize);
+    while let Ok(Some(row)) = rows.next() {
+        let got = (row.get::<_, String>(0), row.get::<_, i64>(1), row.get::<_, i64>(2));
+        let (Ok(id), Ok(n), Ok(max)) = got else { return false };
+        if seqs.get(id.as_str()) != Some(&max) {
+            return false;
+        }
+        total += n as u64;
+        sessions += 1;
+    }
+    total == r.rows && sessions == seqs.len()
 }
 
 /// Remembers whether this poll failed, so that /api/health lists the database while it is
@@ -269,7 +351,7 @@ pub(super) fn read_db_archives(
     (del, rows_deleted): (&mut Deletions, bool),
     conn: &Connection,
     path: &Path,
-    prices: &PriceTable,
+    (prices, cp): (&PriceTable, Option<&Checkpoint>),
     d: &mut DbDelta,
 ) {
     let sessions_dir = path.parent().and_then(Path::parent).map(|a| a.join("sessions")).unwrap_or_default();
@@ -303,7 +385,7 @@ pub(super) fn read_db_archives(
     d.gone_archives = known.iter().filter(|n| !now.contains(*n)).cloned().collect();
     let mut buf = Vec::new();
     for a in fresh {
-        let (tally, health) = read_archive(&a, prices, &mut buf);
+        let (tally, health) = super::checkpoint::read_archive_kept(cp, &a, prices, &mut buf);
         let ok = health.source_errors == 0;
         d.health.add(&health);
         if ok {

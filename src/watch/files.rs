@@ -235,23 +235,39 @@ pub(super) fn read_file(
     cur: &mut FileCursor,
     prices: &PriceTable,
     health: &mut IndexHealth,
-    mut feed: Option<(&mut Vec<Value>, &mut PendingCalls)>,
+    feed: Option<(&mut Vec<Value>, &mut PendingCalls)>,
 ) -> Tally {
+    read_file_tail(path, cur, prices, health, feed).0
+}
+
+/// Bytes at the end of what was read that the restart checkpoint hashes (`Resume`).
+pub(super) const TAIL: usize = 256;
+
+/// [`read_file`], and the length and hash of the last bytes read (up to `TAIL`; none when
+/// nothing was read), for the restart checkpoint.
+pub(super) fn read_file_tail(
+    path: &Path,
+    cur: &mut FileCursor,
+    prices: &PriceTable,
+    health: &mut IndexHealth,
+    mut feed: Option<(&mut Vec<Value>, &mut PendingCalls)>,
+) -> (Tally, Option<(u64, u64)>) {
     let mut tally = Tally::default();
+    let mut last = 0;
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
     let mut f = match crate::sources::open_file(path) {
         Ok(f) => f,
         Err(e) => {
             health.source_errors += 1;
             health.last_error = Some(format!("{}: {e}", path.display()));
-            return tally;
+            return (tally, None);
         }
     };
     if let Ok(m) = f.metadata() {
         cur.ino = m.ino();
     }
     if f.seek(SeekFrom::Start(cur.read_pos)).is_err() {
-        return tally;
+        return (tally, None);
     }
     let mut buf = vec![0u8; CHUNK];
     let huge_before = cur.reader.huge_lines;
@@ -268,6 +284,7 @@ pub(super) fn read_file(
         };
         cur.read_pos += n as u64;
         health.bytes_read += n as u64;
+        last = n;
         let lines = &mut cur.lines;
         cur.reader.feed(&buf[..n], |line| {
             health.lines += 1;
@@ -280,7 +297,16 @@ pub(super) fn read_file(
         });
     }
     health.huge_lines += cur.reader.huge_lines - huge_before;
-    tally
+    let tail = &buf[last - last.min(TAIL)..last];
+    (tally, (last > 0).then(|| (tail.len() as u64, tail_hash(tail))))
+}
+
+/// The hash the restart checkpoint keeps of a file's last bytes read (SipHash, fixed keys).
+pub(super) fn tail_hash(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 pub(super) fn apply_file_batch(

@@ -9,7 +9,8 @@
 //!
 //! Files: this one (the thread, its loop, inotify, the rescan), `cold.rs` (the start-up index and
 //! archive files), `files.rs` (JSONL transcripts, `sessions.json`, sub-agent runs), `db.rs`
-//! (agent databases), `ledger.rs` (the spend ledger read back and written).
+//! (agent databases), `ledger.rs` (the spend ledger read back and written), `checkpoint.rs` (the
+//! restart checkpoint: sources taken from it at start instead of read, and written).
 
 use crate::activity::PendingCalls;
 use crate::cli::Config;
@@ -30,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod checkpoint;
 mod cold;
 mod db;
 mod files;
@@ -155,6 +157,8 @@ struct Watcher {
     /// Each sessions directory's (inode, mtime) at the last rescan, and the last full rescan.
     dir_stamps: HashMap<PathBuf, (u64, i64)>,
     last_full_rescan: Instant,
+    /// The restart checkpoint (`<data-dir>/checkpoint`), unless `--no-checkpoint`.
+    checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
 
 impl Watcher {
@@ -190,6 +194,7 @@ impl Watcher {
             last_ledger_flush: Instant::now(),
             dir_stamps: HashMap::new(),
             last_full_rescan: Instant::now(),
+            checkpoint: None,
         }
     }
 
@@ -249,6 +254,7 @@ impl Watcher {
             }
             if self.last_ledger_flush.elapsed() >= LEDGER_FLUSH {
                 self.flush_ledger();
+                self.write_checkpoint();
             }
         }
     }

@@ -16,6 +16,7 @@ mod monitor_support;
 mod activity;
 mod api_fixtures;
 mod archives;
+mod checkpoint;
 mod context;
 mod cron_health;
 mod export;

@@ -1,0 +1,523 @@
+//! The restart checkpoint: what reading a source gave, kept in `<data-dir>/checkpoint` so that
+//! a restart takes it from there instead of reading the source again.
+//!
+//! A source is kept under a key that names it and its identity (`watch/checkpoint.rs`): a
+//! transcript archive (a `.zst` file: path, device, inode, size, mtime; a database row: the
+//! database's path, device and inode, the table, rowid and archive name), a JSONL file (path,
+//! device, inode; size, mtime and a hash of its last bytes in `Resume`), an agent database
+//! (path, device, inode; its rows up to the last one read in `DbResume`). A key that matches is
+//! the same content (or, for a file or a database, the same content followed by more), and its
+//! tally and the health counters reading it gave are taken as they are. Anything else is read
+//! as at a cold start. The file
+//! is refused whole (and a cold index runs) when it is not a database, a row does not match its
+//! checksum, or it was written by another format, build or price table; `/api/health` says so
+//! (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
+//! forever); the checkpoint only saves reading, and deleting it costs one slower start.
+
+use crate::model::{SessionMeta, Tally, Turn};
+use crate::state::IndexHealth;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// The layout of the file and of its rows; another one is ignored (and rewritten).
+const FORMAT: &str = "1";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, sum INTEGER NOT NULL, data TEXT NOT NULL);
+";
+
+/// What a source gave when it was read: its tally (its whole content up to `resume`) and the
+/// health counters.
+#[derive(Debug, Clone, Default)]
+pub struct Saved {
+    pub tally: Tally,
+    pub health: IndexHealth,
+    /// A JSONL file: how far it was read, to go on from there when it only grew.
+    pub resume: Option<Resume>,
+    /// An agent database: how far it was read, and each session's figures.
+    pub db: Option<DbResume>,
+}
+
+/// Where an agent database was read to: its highest rowid read, the rows up to it, the highest
+/// seq of each session then (a restart checks that the rows up to `max_rowid` are still these:
+/// the same sessions with the same highest seq, and as many rows), and what each session's
+/// rows gave.
+#[derive(Debug, Clone, Default)]
+pub struct DbResume {
+    pub max_rowid: i64,
+    pub rows: u64,
+    pub seqs: Vec<(String, i64)>,
+    pub sessions: Vec<(String, Tally)>,
+}
+
+/// Where a JSONL file was read to: its size and mtime then (the same now: nothing to read),
+/// its lines, and a hash of the `tail_len` bytes before `size` (the same now: the file only
+/// grew, and is read from `size`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Resume {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub lines: u64,
+    pub tail_len: u64,
+    pub tail_hash: u64,
+}
+
+/// The checkpoint's part of /api/health.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointHealth {
+    pub path: Option<PathBuf>,
+    pub enabled: bool,
+    /// A checkpoint was found and used at this start.
+    pub loaded: bool,
+    /// Sources taken from it (`sourcesResumed` of them JSONL files or databases that grew, read
+    /// from where the checkpoint left them), and sources read because it had no match for them.
+    pub sources_reused: u64,
+    pub sources_resumed: u64,
+    pub sources_reread: u64,
+    /// Checkpoints refused at start (corrupt, another format or build or price table).
+    pub ignored: u64,
+    pub error: Option<String>,
+    /// Sources written to it since start.
+    pub written: u64,
+    pub last_write_ms: Option<i64>,
+}
+
+pub struct Checkpoint {
+    conn: Mutex<Connection>,
+    pub path: PathBuf,
+    /// Sources loaded at start and not yet claimed (by key): what is left once the cold index
+    /// ends are sources gone, dropped from the file at the next write.
+    saved: Mutex<HashMap<String, Saved>>,
+    /// Sources read since the last write, to be written.
+    fresh: Mutex<Vec<(String, Saved)>>,
+    /// Keys loaded but not claimed, to drop (set by `prune`).
+    stale: Mutex<Vec<String>>,
+    reused: AtomicU64,
+    resumed: AtomicU64,
+    reread: AtomicU64,
+}
+
+/// What became of a source at start (`Checkpoint::count`).
+pub enum Use {
+    Reused,
+    Resumed,
+    Reread,
+}
+
+/// Who wrote a checkpoint: the format, the build and the price table (estimated costs depend
+/// on it). The build is the version, the commit, and the executable's size and mtime: two
+/// builds of one commit (a work tree with changes) are two builds.
+fn stamp(prices: u64) -> [(&'static str, String); 3] {
+    let exe = std::env::current_exe().and_then(std::fs::metadata).map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        format!("{} {}.{:09}", m.len(), m.mtime(), m.mtime_nsec())
+    });
+    let build = format!(
+        "{} {} {}",
+        env!("CARGO_PKG_VERSION"),
+        env!("CLAWMETRY_GIT_COMMIT"),
+        exe.unwrap_or_else(|e| format!("({e})"))
+    );
+    [("format", FORMAT.to_string()), ("build", build), ("prices", format!("{prices:016x}"))]
+}
+
+impl Checkpoint {
+    /// Opens `<data_dir>/checkpoint` and loads what it keeps. A file that cannot be used is
+    /// removed and a fresh one made; the second value says why it was refused.
+    pub fn open(data_dir: &Path, prices: u64) -> Result<(Checkpoint, Option<String>), String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let path = data_dir.join("checkpoint");
+        let (saved, refused) = if path.exists() {
+            match load(&path, prices) {
+                Ok(saved) => (saved, None),
+                Err(e) => {
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                    (HashMap::new(), Some(e))
+                }
+            }
+        } else {
+            (HashMap::new(), None)
+        };
+        let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).ok();
+        // A rollback journal, not a WAL: the file alone is the checkpoint (a write is rare, one
+        // transaction after the cold index and when archives appear).
+        conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -256;")
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .map_err(err)?;
+        for (k, v) in stamp(prices) {
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?1, ?2)", params![k, v]).map_err(err)?;
+        }
+        let cp = Checkpoint {
+            conn: Mutex::new(conn),
+            path,
+            saved: Mutex::new(saved),
+            fresh: Mutex::default(),
+            stale: Mutex::default(),
+            reused: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            reread: AtomicU64::new(0),
+        };
+        Ok((cp, refused))
+    }
+
+    /// Sources loaded at start (0 when none was, or it was refused).
+    pub fn loaded(&self) -> usize {
+        crate::sync::lock(&self.saved).len()
+    }
+
+    /// What the source with this key gave, when the checkpoint has it (taken: once). The
+    /// caller says what it did with it (`count`). A database's sessions are rows of their own
+    /// (`session_key`): one missing and the database is not taken (its rows stay to be pruned).
+    pub fn take(&self, key: &str) -> Option<Saved> {
+        let mut saved = crate::sync::lock(&self.saved);
+        let mut got = saved.remove(key)?;
+        if let Some(db) = got.db.as_mut() {
+            let mut taken = Vec::with_capacity(db.sessions.len());
+            for (id, t) in db.sessions.iter_mut() {
+                let k = session_key(key, id);
+                match saved.remove(&k) {
+                    Some(s) => {
+                        *t = s.tally;
+                        taken.push(k);
+                    }
+                    None => {
+                        for (k, (_, t)) in taken.into_iter().zip(db.sessions.drain(..)) {
+                            saved.insert(k, Saved { tally: t, ..Saved::default() });
+                        }
+                        saved.insert(key.to_string(), Saved::default());
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(got)
+    }
+
+    /// Counts a source met at start: taken from the checkpoint whole, resumed, or read.
+    pub fn count(&self, how: Use) {
+        let c = match how {
+            Use::Reused => &self.reused,
+            Use::Resumed => &self.resumed,
+            Use::Reread => &self.reread,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A source read now, to be kept at the next write (a database's sessions each as a row
+    /// of its own: no row, decoded whole, as big as a database).
+    pub fn offer(&self, key: String, mut saved: Saved) {
+        let mut fresh = crate::sync::lock(&self.fresh);
+        if let Some(db) = saved.db.as_mut() {
+            for (id, t) in db.sessions.iter_mut() {
+                fresh.push((session_key(&key, id), Saved { tally: std::mem::take(t), ..Saved::default() }));
+            }
+        }
+        fresh.push((key, saved));
+    }
+
+    /// After the cold index: the sources loaded and not met are gone (or changed), and are
+    /// dropped from the file at the next write.
+    pub fn prune(&self) {
+        // Taken, not drained: the map's table (a slot per source loaded) is given back too.
+        let left: Vec<String> = std::mem::take(&mut *crate::sync::lock(&self.saved)).into_keys().collect();
+        crate::sync::lock(&self.stale).extend(left);
+    }
+
+    /// (reused, resumed, reread) since start.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (n(&self.reused) + n(&self.resumed), n(&self.resumed), n(&self.reread))
+    }
+
+    /// Writes the sources read since the last write and drops the stale ones, in one
+    /// transaction (a crash leaves the file as it was before). Returns how many were written.
+    pub fn write(&self) -> Result<u64, String> {
+        let fresh = std::mem::take(&mut *crate::sync::lock(&self.fresh));
+        let stale = std::mem::take(&mut *crate::sync::lock(&self.stale));
+        if fresh.is_empty() && stale.is_empty() {
+            return Ok(0);
+        }
+        let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
+        let mut conn = crate::sync::lock(&self.conn);
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut del = tx.prepare_cached("DELETE FROM sources WHERE key = ?1").map_err(err)?;
+            for k in &stale {
+                del.execute(params![k]).map_err(err)?;
+            }
+            let mut ins = tx.prepare_cached("INSERT OR REPLACE INTO sources VALUES (?1, ?2, ?3)").map_err(err)?;
+            for (k, s) in &fresh {
+                let data = encode(s).to_string();
+                ins.execute(params![k, checksum(k, &data), data]).map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        Ok(fresh.len() as u64)
+    }
+}
+
+/// Reads a checkpoint whole; any fault refuses it whole.
+fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("cannot open: {e}"))?;
+    let err = |e: rusqlite::Error| format!("unreadable: {e}");
+    for (k, want) in stamp(prices) {
+        let got: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| r.get(0)).ok();
+        if got.as_deref() != Some(want.as_str()) {
+            return Err(format!("written with another {k} ({}, this is {want})", got.unwrap_or_default()));
+        }
+    }
+    let mut stmt = conn.prepare("SELECT key, sum, data FROM sources").map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    let mut out = HashMap::new();
+    while let Some(r) = rows.next().map_err(err)? {
+        let (key, sum, data): (String, i64, String) =
+            (r.get(0).map_err(err)?, r.get(1).map_err(err)?, r.get(2).map_err(err)?);
+        if sum != checksum(&key, &data) {
+            return Err(format!("row {key:?} does not match its checksum"));
+        }
+        let saved = serde_json::from_str(&data)
+            .ok()
+            .and_then(|v: Value| decode(&v))
+            .ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
+        out.insert(key, saved);
+    }
+    Ok(out)
+}
+
+/// The row of one session of the database kept under `db`.
+fn session_key(db: &str, id: &str) -> String {
+    format!("{db}\0session\0{id}")
+}
+
+/// A row's checksum (SipHash with fixed keys over key and data), as SQLite's signed integer.
+fn checksum(key: &str, data: &str) -> i64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (key, data).hash(&mut h);
+    h.finish() as i64
+}
+
+/// The health counters reading a source adds (the order of `decode`).
+fn health_json(h: &IndexHealth) -> Value {
+    json!([
+        h.files,
+        h.bytes_read,
+        h.lines,
+        h.malformed_lines,
+        h.non_utf8_lines,
+        h.capped_events,
+        h.huge_lines,
+        h.bad_rows,
+        h.archives,
+        h.bad_archives,
+        h.duplicate_source_lines
+    ])
+}
+
+fn turn_json(t: &Turn) -> Value {
+    json!([t.cost, t.tools, t.heartbeat])
+}
+
+fn turn_from(v: &Value) -> Option<Turn> {
+    Some(Turn { cost: v.get(0)?.as_f64()?, tools: v.get(1)?.as_u64()?, heartbeat: v.get(2)?.as_bool()? })
+}
+
+/// A tally: the ledger's row format, plus the open turn (so that what is read after it
+/// continues it, `Tally::merge`).
+fn tally_json(t: &Tally) -> Value {
+    json!({
+        "tally": crate::ledger::encode("", &SessionMeta::default(), t),
+        "opened": t.opened, "turn": turn_json(&t.turn), "head": turn_json(&t.head),
+    })
+}
+
+fn tally_from(v: &Value) -> Option<Tally> {
+    let (_, _, mut tally) = crate::ledger::decode_value(v.get("tally")?)?;
+    tally.opened = v.get("opened")?.as_bool()?;
+    tally.turn = turn_from(v.get("turn")?)?;
+    tally.head = turn_from(v.get("head")?)?;
+    Some(tally)
+}
+
+/// A source's figures, its health counters and where it was read to.
+fn encode(s: &Saved) -> Value {
+    json!({
+        "tally": tally_json(&s.tally),
+        "health": health_json(&s.health),
+        "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
+        "db": s.db.as_ref().map(|d| json!({
+            "maxRowid": d.max_rowid, "rows": d.rows, "seqs": d.seqs,
+            "sessions": d.sessions.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        })),
+    })
+}
+
+fn db_from(v: &Value) -> Option<DbResume> {
+    let seqs = v.get("seqs")?.as_array()?;
+    let sessions = v.get("sessions")?.as_array()?;
+    Some(DbResume {
+        max_rowid: v.get("maxRowid")?.as_i64()?,
+        rows: v.get("rows")?.as_u64()?,
+        seqs: seqs
+            .iter()
+            .map(|s| Some((s.get(0)?.as_str()?.to_string(), s.get(1)?.as_i64()?)))
+            .collect::<Option<_>>()?,
+        // Their tallies are rows of their own (`Checkpoint::take`).
+        sessions: sessions.iter().map(|s| Some((s.as_str()?.to_string(), Tally::default()))).collect::<Option<_>>()?,
+    })
+}
+
+fn decode(v: &Value) -> Option<Saved> {
+    let tally = tally_from(v.get("tally")?)?;
+    let h = v.get("health")?.as_array()?;
+    let n = |i: usize| h.get(i).and_then(Value::as_u64);
+    let health = IndexHealth {
+        files: n(0)?,
+        bytes_read: n(1)?,
+        lines: n(2)?,
+        malformed_lines: n(3)?,
+        non_utf8_lines: n(4)?,
+        capped_events: n(5)?,
+        huge_lines: n(6)?,
+        bad_rows: n(7)?,
+        archives: n(8)?,
+        bad_archives: n(9)?,
+        duplicate_source_lines: n(10)?,
+        ..IndexHealth::default()
+    };
+    let resume = match v.get("resume")? {
+        Value::Null => None,
+        r => {
+            let n = |i: usize| r.get(i).and_then(Value::as_u64);
+            let mtime_ns = r.get(1)?.as_i64()?;
+            Some(Resume { size: n(0)?, mtime_ns, lines: n(2)?, tail_len: n(3)?, tail_hash: n(4)? })
+        }
+    };
+    let db = match v.get("db")? {
+        Value::Null => None,
+        d => Some(db_from(d)?),
+    };
+    Some(Saved { tally, health, resume, db })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{HourUsage, Usage};
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("clawmetry-checkpoint-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn saved() -> Saved {
+        let mut t = Tally { events: 5, tool_calls: 2, heartbeat_cost: 0.5, ..Tally::default() };
+        t.models = vec!["a/x".into()];
+        t.tools.add("exec", 2);
+        t.tools.add_cost("exec", 0.1 + 0.2);
+        t.usage = Usage { input: 10, cost: 0.1 + 0.2, ..Usage::default() };
+        t.hourly = vec![HourUsage { hour: 7, model: 0, calls: 1, usage: t.usage }];
+        t.opened = true;
+        t.turn = Turn { cost: 0.3, tools: 1, heartbeat: true };
+        t.head = Turn { cost: 0.7, tools: 0, heartbeat: false };
+        let health = IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() };
+        let resume = Some(Resume { size: 10, mtime_ns: -3, lines: 4, tail_len: 2, tail_hash: u64::MAX });
+        let sessions = vec![("s1".to_string(), t.clone())];
+        let db = Some(DbResume { max_rowid: 9, rows: 12, seqs: vec![("s1".into(), 11)], sessions });
+        Saved { tally: t, health, resume, db }
+    }
+
+    #[test]
+    fn sources_round_trip_and_are_taken_once() {
+        let d = dir("rt");
+        {
+            let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+            assert_eq!((cp.loaded(), refused), (0, None));
+            cp.offer("k1".into(), saved());
+            // The source and its database's one session, a row each.
+            assert_eq!(cp.write().unwrap(), 2);
+        }
+        let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!((cp.loaded(), refused), (2, None));
+        let got = cp.take("k1").expect("kept");
+        let want = saved();
+        assert_eq!(got.tally.usage, want.tally.usage);
+        assert_eq!(got.tally.tools, want.tally.tools);
+        assert_eq!(got.tally.hourly, want.tally.hourly);
+        assert_eq!((got.tally.turn, got.tally.head, got.tally.opened), (want.tally.turn, want.tally.head, true));
+        assert_eq!(got.tally.heartbeat_cost, want.tally.heartbeat_cost);
+        assert_eq!((got.health.lines, got.health.archives, got.health.bytes_read), (5, 1, 999));
+        assert_eq!(got.resume, want.resume);
+        let (db, want_db) = (got.db.unwrap(), want.db.unwrap());
+        assert_eq!((db.max_rowid, db.rows, &db.seqs), (9, 12, &want_db.seqs));
+        assert_eq!(db.sessions[0].0, "s1");
+        assert_eq!((db.sessions[0].1.turn, db.sessions[0].1.usage), (want.tally.turn, want.tally.usage));
+        assert!(cp.take("k1").is_none());
+        // Met at this start: kept.
+        cp.prune();
+        cp.write().unwrap();
+        drop(cp);
+        let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 2);
+        drop(cp);
+        // A database one of whose session rows is missing is not taken.
+        let raw = Connection::open(d.join("checkpoint")).unwrap();
+        raw.execute("DELETE FROM sources WHERE key = ?1", [session_key("k1", "s1")]).unwrap();
+        drop(raw);
+        let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 1);
+        assert!(cp.take("k1").is_none());
+        assert_eq!(cp.loaded(), 1);
+        // Not met at this start: dropped at the next write.
+        cp.prune();
+        cp.write().unwrap();
+        drop(cp);
+        assert_eq!(Checkpoint::open(&d, 1).unwrap().0.loaded(), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn another_price_table_garbage_or_a_bad_row_is_refused() {
+        let d = dir("refuse");
+        {
+            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+            cp.offer("k1".into(), saved());
+            cp.write().unwrap();
+        }
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.unwrap().contains("prices"));
+        cp.offer("k1".into(), saved());
+        cp.write().unwrap();
+        cp.conn.lock().unwrap().execute("UPDATE sources SET data = replace(data, '999', '998')", []).unwrap();
+        drop(cp);
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.unwrap().contains("checksum"));
+        drop(cp);
+        std::fs::write(d.join("checkpoint"), b"not a database, not at all; just some bytes").unwrap();
+        let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.is_some());
+        // The fresh file works.
+        cp.offer("k2".into(), saved());
+        cp.write().unwrap();
+        drop(cp);
+        assert_eq!(Checkpoint::open(&d, 2).unwrap().0.loaded(), 2);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
