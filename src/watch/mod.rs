@@ -156,6 +156,8 @@ struct Watcher {
     last_ledger_flush: Instant,
     /// Each sessions directory's (inode, mtime) at the last rescan, and the last full rescan.
     dir_stamps: HashMap<PathBuf, (u64, i64)>,
+    /// Each agent database's and its WAL's (inode, size, mtime) at the last rescan.
+    db_stamps: HashMap<PathBuf, [(u64, u64, i64); 2]>,
     last_full_rescan: Instant,
     /// The restart checkpoint (`<data-dir>/checkpoint`), unless `--no-checkpoint`.
     checkpoint: Option<crate::checkpoint::Checkpoint>,
@@ -193,6 +195,7 @@ impl Watcher {
             ledger_loaded: false,
             last_ledger_flush: Instant::now(),
             dir_stamps: HashMap::new(),
+            db_stamps: HashMap::new(),
             last_full_rescan: Instant::now(),
             checkpoint: None,
         }
@@ -417,8 +420,10 @@ impl Watcher {
         self.databases_gone();
         for (a, walk) in agents.into_iter().zip(walk) {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
-            if a.db_path.is_file() {
-                // Read once it settled, like a change inotify reported (OpenClaw's checkpoints).
+            // Read once it settled, like a change inotify reported (OpenClaw's checkpoints); with
+            // inotify, only when the database or its WAL changed since the last look (a poll of a
+            // big database that did not change is most of an idle rescan's cost).
+            if a.db_path.is_file() && (self.db_changed(&a.db_path) || full) {
                 self.settle(Settled::Agent { path: a.db_path.clone(), agent: a.id.clone() });
             }
             if !walk {
@@ -452,6 +457,17 @@ impl Watcher {
         let Ok(m) = std::fs::metadata(dir) else { return true };
         let stamp = (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec());
         self.dir_stamps.insert(dir.to_path_buf(), stamp) != Some(stamp)
+    }
+
+    /// Whether a database or its `-wal` changed (inode, size, mtime) since the last look.
+    fn db_changed(&mut self, db: &Path) -> bool {
+        let stamp = |p: &Path| {
+            std::fs::metadata(p).map_or((0, 0, 0), |m| (m.ino(), m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
+        };
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let now = [stamp(db), stamp(Path::new(&wal))];
+        self.db_stamps.insert(db.to_path_buf(), now) != Some(now)
     }
 
     fn note_error(&self, e: String) {
