@@ -393,6 +393,17 @@ fn get_json(port: u16, path: &str) -> Value {
     serde_json::from_slice(&body).expect("json")
 }
 
+/// CPU seconds (user + system) the process used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
 fn rss_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -597,6 +608,13 @@ fn main() {
         let ss = latency(port, "/api/sessions?limit=50", args.requests);
         let us = latency(port, "/api/usage?from=2026-09-01&to=2026-11-02&step=day", args.requests);
         let tr = latency(port, &format!("/api/transcript/{big_id}?limit=100&offset=100"), args.requests / 4);
+        // Idle: nothing changes for 30 s after the last request has settled (the watcher's
+        // rescans, the monitor's checks and health, inotify only otherwise).
+        std::thread::sleep(Duration::from_secs(6));
+        let cpu0 = cpu_seconds(pid);
+        std::thread::sleep(Duration::from_secs(30));
+        let idle_per_min = (cpu_seconds(pid) - cpu0) * 2.0;
+        notes.push(format!("{}: idle CPU {idle_per_min:.2} s per minute ({sessions} sessions; 30 s measured)", v.name));
         let (mut rules_us, mut check_us) = detection_cost(port, 7);
         notes.push(format!(
             "{}: the monitor's check with all 8 alert rules on, over 7 checks: detection (observations over {sessions} sessions, the guard's baselines, rules, incidents) p50 {:.2} ms, max {:.2} ms; whole check p50 {:.2} ms",
