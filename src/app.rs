@@ -127,7 +127,8 @@ pub fn main() -> ExitCode {
             headers: Vec::new(),
             interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
             node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
-            fleet: Some(crate::otlp_export::FleetNode { key: key.clone(), node_id }),
+            node_id: Some(node_id),
+            fleet: Some(crate::otlp_export::FleetNode { key: key.clone() }),
         };
         if let Err(e) = crate::otlp_export::spawn(index.clone(), exporter) {
             eprintln!("clawmetry: cannot start the fleet exporter: {e}");
@@ -140,6 +141,8 @@ pub fn main() -> ExitCode {
             headers: cfg.otlp_headers.clone(),
             interval: std::time::Duration::from_secs(cfg.otlp_interval_secs),
             node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            // Without a data dir (or randomness) no id: receivers key the node by its name.
+            node_id: fleet::node_id(cfg.data_dir.as_deref()).ok(),
             fleet: None,
         };
         if let Err(e) = crate::otlp_export::spawn(index.clone(), exporter) {

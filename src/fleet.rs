@@ -179,6 +179,8 @@ fn run(index: Arc<Index>, cfg: Reporter) {
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(15)))
         .http_status_as_error(false)
+        // A redirect would carry the fleet key to another host.
+        .max_redirects(0)
         .build()
         .new_agent();
     let base = cfg.server.trim_end_matches('/').to_string();

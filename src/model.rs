@@ -456,7 +456,7 @@ impl Tally {
                 self.lead_closed = true;
             }
             if let Some(before) = self.pending_compaction.take() {
-                self.compacted_tokens += before.saturating_sub(prompt);
+                self.compacted_tokens = self.compacted_tokens.saturating_add(before.saturating_sub(prompt));
             }
             if prompt > self.max_prompt {
                 self.max_prompt = prompt;
@@ -520,7 +520,7 @@ impl Tally {
         if self.pending_compaction.is_some() && d.lead_closed {
             let before = self.pending_compaction.take().unwrap_or(0);
             if let Some(p) = d.lead_prompt {
-                self.compacted_tokens += before.saturating_sub(p);
+                self.compacted_tokens = self.compacted_tokens.saturating_add(before.saturating_sub(p));
             }
         }
         if d.pending_compaction.is_some() {
@@ -531,7 +531,7 @@ impl Tally {
             self.lead_closed = d.lead_closed;
         }
         self.compactions += d.compactions;
-        self.compacted_tokens += d.compacted_tokens;
+        self.compacted_tokens = self.compacted_tokens.saturating_add(d.compacted_tokens);
         self.assistant_errors += d.assistant_errors;
         self.unknown_events += d.unknown_events;
         self.usage.add(&d.usage);

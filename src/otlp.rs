@@ -211,6 +211,8 @@ pub struct UsageRecord {
     /// Model calls it stands for: 1, but for a clawmetry export (its calls are a metric of
     /// their own, `clawmetry.model_calls`).
     pub calls: u64,
+    /// The session's totals for this model so far (a clawmetry export), not an increment.
+    pub absolute: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -404,9 +406,16 @@ impl Buffers {
             let exporter =
                 rm.scope_metrics.iter().any(|sm| sm.metrics.iter().any(|m| m.name == "clawmetry.model_calls"));
             if exporter {
-                if let Some(node) = Attrs(vec![res_attrs]).str(&["clawmetry.node"]).filter(|n| !n.is_empty()) {
-                    service = kept(&format!("{service}/{node}"));
-                }
+                let a = Attrs(vec![res_attrs]);
+                let name = a.str(&["clawmetry.node"]).filter(|n| !n.is_empty());
+                // Keyed by the node's id when it sends one: two nodes may share a name.
+                let id = a.str(&["clawmetry.node.id"]).filter(|n| !n.is_empty());
+                service = match (name, id) {
+                    (Some(n), Some(id)) => kept(&format!("{service}/{n}@{}", id.chars().take(12).collect::<String>())),
+                    (Some(n), None) => kept(&format!("{service}/{n}")),
+                    (None, Some(id)) => kept(&format!("{service}/{id}")),
+                    (None, None) => service,
+                };
             }
             let mut grouped: BTreeMap<(String, String), (Usage, u64, u64)> = BTreeMap::new();
             for sm in &rm.scope_metrics {
@@ -463,7 +472,12 @@ impl Buffers {
                             m.name.as_str(),
                             "gen_ai.client.token.usage" | "clawmetry.cost.usd" | "clawmetry.model_calls"
                         );
+                        // A clawmetry export's running totals are taken as totals: what the
+                        // index already holds of them is subtracted when they are applied
+                        // (`api/otlp.rs`), so a node's or this instance's restart, a second
+                        // road from the same node, or a lost export never counts twice.
                         if exporter && exported {
+                            let delta = value;
                             if delta > 0.0 {
                                 let a = Attrs(vec![attrs, res_attrs]);
                                 let agent =
@@ -513,6 +527,7 @@ impl Buffers {
                             has_cost: false,
                             source: "metric",
                             calls: 1,
+                            absolute: false,
                         });
                         self.counters.usage_records += 1;
                     }
@@ -530,7 +545,8 @@ impl Buffers {
             }
             for ((agent, model), (usage, calls, time)) in grouped {
                 out.usage.push(UsageRecord {
-                    session_id: format!("otlp:{service}:metrics"),
+                    // One session per node and agent (a session has one agent).
+                    session_id: format!("otlp:{service}:{agent}"),
                     agent,
                     service: service.clone(),
                     model,
@@ -539,6 +555,7 @@ impl Buffers {
                     has_cost: true,
                     source: "metric",
                     calls,
+                    absolute: true,
                 });
                 self.counters.usage_records += 1;
             }
@@ -671,6 +688,7 @@ fn span_usage(a: &Attrs, span: &opentelemetry_proto::tonic::trace::v1::Span, ser
         has_cost: cost.is_some(),
         source: "span",
         calls: 1,
+        absolute: false,
     })
 }
 

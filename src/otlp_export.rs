@@ -43,6 +43,9 @@ pub struct Exporter {
     pub interval: Duration,
     /// This machine's name (`clawmetry.node`).
     pub node: String,
+    /// This machine's fleet node id (`clawmetry.node.id`: a receiver keeps each node's series
+    /// apart by it, whatever the names).
+    pub node_id: Option<String>,
     /// Fleet over OTLP (`--fleet-wire otlp`): the fleet key, sent as `X-Clawmetry-Fleet-Key`,
     /// and this node's id; each export then also carries the node's fleet summary (the JSON
     /// report's fields, as the resource attribute `clawmetry.fleet.summary`) for the central's
@@ -53,7 +56,21 @@ pub struct Exporter {
 #[derive(Debug, Clone)]
 pub struct FleetNode {
     pub key: String,
-    pub node_id: String,
+}
+
+/// `url` without user info and query (what `/api/health` and the log may show: a key in the
+/// URL stays out of them).
+pub fn public_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let path = if path.is_empty() { String::new() } else { format!("/{path}") };
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
 }
 
 impl Exporter {
@@ -93,7 +110,8 @@ fn totals(index: &Index) -> BTreeMap<(String, String), crate::state::Cell> {
 pub fn request(
     index: &Index,
     node: &str,
-    fleet: Option<(&FleetNode, u64)>,
+    node_id: Option<&str>,
+    fleet: Option<u64>,
     start_ns: u64,
     now_ns: u64,
 ) -> ExportMetricsServiceRequest {
@@ -165,11 +183,13 @@ pub fn request(
         kv("host.name", &host),
         kv("clawmetry.node", node),
     ];
-    if let Some((f, interval)) = fleet {
-        let mut summary = crate::fleet::summary(index, node, &f.node_id);
-        summary["intervalSeconds"] = interval.into();
-        attributes.push(kv("clawmetry.node.id", &f.node_id));
-        attributes.push(kv(FLEET_SUMMARY, &summary.to_string()));
+    if let Some(id) = node_id {
+        attributes.push(kv("clawmetry.node.id", id));
+        if let Some(interval) = fleet {
+            let mut summary = crate::fleet::summary(index, node, id);
+            summary["intervalSeconds"] = interval.into();
+            attributes.push(kv(FLEET_SUMMARY, &summary.to_string()));
+        }
     }
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
@@ -236,13 +256,16 @@ fn post(agent: &ureq::Agent, cfg: &Exporter, url: &str, body: Vec<u8>) -> Result
     if let Some(f) = &cfg.fleet {
         req = req.header(crate::fleet::KEY_HEADER, f.key.as_str());
     }
-    let resp = req.send(body).map_err(|e| format!("{url}: {e}"))?;
+    let shown = public_url(url);
+    // The error's own text may quote the URL: only its public form is kept.
+    let resp = req.send(body).map_err(|e| format!("{shown}: {}", e.to_string().replace(url, &shown)))?;
     let status = resp.status().as_u16();
     if (200..300).contains(&status) {
         Ok(())
     } else {
         let text = resp.into_body().read_to_string().unwrap_or_default();
-        Err(format!("{url}: HTTP {status} {}", crate::sources::transcript::short(&text, 200)))
+        let text = crate::sources::transcript::short(&text, 200).to_string();
+        Err(format!("{shown}: HTTP {status} {}", crate::redact::text(&text)))
     }
 }
 
@@ -251,11 +274,14 @@ fn run(index: Arc<Index>, cfg: Exporter) {
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(20)))
         .http_status_as_error(false)
+        // A redirect would carry the fleet key and the --otlp-header values to another host
+        // (ureq strips only Authorization and Cookie): none is followed.
+        .max_redirects(0)
         .build()
         .new_agent();
     let url = cfg.metrics_url();
     let role = if cfg.fleet.is_some() { "fleet" } else { "export" };
-    crate::sync::lock(&STATUS).entry(role).or_default().url = url.clone();
+    crate::sync::lock(&STATUS).entry(role).or_default().url = public_url(&url);
     // Half-counted totals during the cold index would look like a reset to receivers.
     let t0 = std::time::Instant::now();
     while !index.read().health.ready && t0.elapsed() < Duration::from_secs(300) {
@@ -266,8 +292,9 @@ fn run(index: Arc<Index>, cfg: Exporter) {
     let mut backoff = Duration::from_secs(1);
     let mut failing = false;
     loop {
-        let fleet = cfg.fleet.as_ref().map(|f| (f, cfg.interval.as_secs()));
-        let body = request(&index, &cfg.node, fleet, start_ns, now_ns().max(start_ns + 1)).encode_to_vec();
+        let fleet = cfg.fleet.as_ref().map(|_| cfg.interval.as_secs());
+        let body = request(&index, &cfg.node, cfg.node_id.as_deref(), fleet, start_ns, now_ns().max(start_ns + 1))
+            .encode_to_vec();
         match post(&agent, &cfg, &url, body) {
             Ok(()) => {
                 if failing {
@@ -303,11 +330,17 @@ mod tests {
             headers: vec![],
             interval: Duration::from_secs(1),
             node: "n".into(),
+            node_id: None,
             fleet: None,
         };
         assert_eq!(e("http://c:4318").metrics_url(), "http://c:4318/v1/metrics");
         assert_eq!(e("http://c:4318/").metrics_url(), "http://c:4318/v1/metrics");
         assert_eq!(e("http://c:4318/v1/metrics").metrics_url(), "http://c:4318/v1/metrics");
         assert_eq!(e("https://api.example/otlp").metrics_url(), "https://api.example/otlp/v1/metrics");
+        assert_eq!(
+            public_url("https://u:key@c.example:4318/v1/metrics?api_key=s#x"),
+            "https://c.example:4318/v1/metrics"
+        );
+        assert_eq!(public_url("http://c:4318"), "http://c:4318");
     }
 }

@@ -72,11 +72,12 @@ impl Incidents {
         }
     }
 
-    /// The alert `id` for `key` was recorded at `now_ms` (after [`Step::Open`] or
-    /// [`Step::Remind`]).
-    pub fn recorded(&mut self, key: &str, id: i64, now_ms: i64) {
+    /// The alert for `key` was recorded at `now_ms` (after [`Step::Open`] or [`Step::Remind`])
+    /// as `id`, or could not be stored (`None`: the incident is open all the same, so that a
+    /// failing history does not raise it again at every check).
+    pub fn recorded(&mut self, key: &str, id: Option<i64>, now_ms: i64) {
         let o = self.open.entry(key.to_string()).or_default();
-        o.ids.push(id);
+        o.ids.extend(id);
         o.last_alert_ms = now_ms;
     }
 
@@ -109,7 +110,7 @@ mod tests {
     fn one_alert_while_the_condition_holds_then_resolved() {
         let mut inc = Incidents::default();
         assert_eq!(inc.step("rule:1", 0, 30 * MIN, 0, || None), Step::Open);
-        inc.recorded("rule:1", 7, 0);
+        inc.recorded("rule:1", Some(7), 0);
         assert!(inc.end_check().is_empty());
         // Two hours of checks every minute, all still firing: nothing more (no repeat).
         for m in 1..=120 {
@@ -125,12 +126,12 @@ mod tests {
     fn reminders_after_the_repeat_period() {
         let mut inc = Incidents::default();
         assert_eq!(inc.step("k", 0, 0, 60 * MIN, || None), Step::Open);
-        inc.recorded("k", 1, 0);
+        inc.recorded("k", Some(1), 0);
         inc.end_check();
         assert_eq!(inc.step("k", 59 * MIN, 0, 60 * MIN, || None), Step::Quiet);
         inc.end_check();
         assert_eq!(inc.step("k", 60 * MIN, 0, 60 * MIN, || None), Step::Remind);
-        inc.recorded("k", 2, 60 * MIN);
+        inc.recorded("k", Some(2), 60 * MIN);
         inc.end_check();
         assert_eq!(inc.step("k", 119 * MIN, 0, 60 * MIN, || None), Step::Quiet);
         inc.end_check();
@@ -141,7 +142,7 @@ mod tests {
     fn flapping_inside_the_cooldown_opens_quietly() {
         let mut inc = Incidents::default();
         assert_eq!(inc.step("k", 0, 30 * MIN, 0, || None), Step::Open);
-        inc.recorded("k", 1, 0);
+        inc.recorded("k", Some(1), 0);
         inc.end_check();
         assert_eq!(inc.end_check().len(), 1, "resolved at 1 min");
         // Back at 10 min: last alert 10 min ago, cooldown 30: quiet, but open again.

@@ -135,7 +135,10 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
     let prices = ctx.index.read().prices.clone();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
     let mut per_session: HashMap<String, (UsageRecord, Tally)> = HashMap::new();
-    for u in got.usage {
+    for mut u in got.usage {
+        if u.absolute && !minus_known(ctx, &mut u) {
+            continue;
+        }
         let mut line = LineSummary::new(LineKind::Assistant);
         line.ts_ms = Some(u.ts_ms);
         line.model = Some(u.model.clone());
@@ -171,6 +174,32 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
         st.health.duplicate_source_lines += dropped;
     }
     ctx.index.hub.publish("sessions", json!({"ids": ids}));
+}
+
+/// Turns a record of totals into the increment over what the index holds of its session and
+/// model (tokens, cost, calls); false when nothing is new. Totals below what is held (a node
+/// that forgot purged sessions) add nothing: money counted stays counted.
+fn minus_known(ctx: &Ctx, u: &mut UsageRecord) -> bool {
+    let st = ctx.index.read();
+    if let Some(s) = st.sessions.get(&u.session_id) {
+        let t = &s.tally;
+        if let Some(m) = t.models.iter().position(|x| *x == u.model) {
+            let mut held = crate::model::Usage::default();
+            let mut calls = 0u64;
+            for h in t.hourly.iter().filter(|h| h.model == m as u32) {
+                held.add(&h.usage);
+                calls += h.calls as u64;
+            }
+            u.usage.input = u.usage.input.saturating_sub(held.input);
+            u.usage.output = u.usage.output.saturating_sub(held.output);
+            u.usage.cache_read = u.usage.cache_read.saturating_sub(held.cache_read);
+            u.usage.cache_write = u.usage.cache_write.saturating_sub(held.cache_write);
+            u.usage.reasoning = u.usage.reasoning.saturating_sub(held.reasoning);
+            u.usage.cost = (u.usage.cost - held.cost).max(0.0);
+            u.calls = u.calls.saturating_sub(calls);
+        }
+    }
+    u.usage.total_tokens() > 0 || u.usage.cost > 1e-12 || u.calls > 0
 }
 
 /// `GET /api/otlp?service=S&trace=T&limit=N`: services, recent spans, metrics and logs.

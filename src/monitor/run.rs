@@ -277,9 +277,8 @@ fn rule_alerts(mon: &Monitor, l: &mut Loop, rules: &[alerts::Rule], now: i64) {
                 a.title = format!("Still firing: {}", a.title);
                 a.data["reminder"] = json!(true);
             }
-            if let Some(id) = mon.record(a, now) {
-                incidents.recorded(&key, id, now);
-            }
+            let id = mon.record(a, now);
+            incidents.recorded(&key, id, now);
         }
     }
     for (key, ids) in incidents.end_check() {

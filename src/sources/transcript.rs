@@ -342,7 +342,7 @@ fn summarize_text(text: &str) -> Result<LineSummary, DecodeError> {
         "message" => return Ok(summarize_message(raw.message, line_ts)),
         "compaction" => {
             let mut l = LineSummary::new(LineKind::Meta);
-            l.compaction_before = Some(raw.tokens_before);
+            l.compaction_before = Some(raw.tokens_before.min(crate::model::MAX_EVENT_TOKENS));
             l
         }
         "custom"

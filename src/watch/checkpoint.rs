@@ -17,12 +17,15 @@ impl Watcher {
             return;
         }
         let Some(dir) = self.cfg.data_dir.clone() else { return };
-        let mut st = self.index.write();
-        st.checkpoint.path = Some(dir.join("checkpoint"));
         if self.cfg.no_checkpoint {
+            self.index.write().checkpoint.path = Some(dir.join("checkpoint"));
             return;
         }
-        match Checkpoint::open(&dir, self.prices.fingerprint()) {
+        // Loaded and checked before the state lock is taken (seconds at 100k sessions).
+        let opened = Checkpoint::open(&dir, self.prices.fingerprint());
+        let mut st = self.index.write();
+        st.checkpoint.path = Some(dir.join("checkpoint"));
+        match opened {
             Ok((cp, refused)) => {
                 st.checkpoint.enabled = true;
                 st.checkpoint.loaded = cp.loaded() > 0;
@@ -79,9 +82,9 @@ pub(super) fn db_key(path: &Path) -> Option<String> {
 /// None when it cannot be told (the file is gone): then it is read.
 pub(super) fn archive_key(a: &Archive) -> Option<String> {
     let id = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .ok()
-            .map(|m| (m.dev(), m.ino(), m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
+        std::fs::symlink_metadata(p).ok().map(|m| {
+            (m.dev(), m.ino(), m.len(), m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()))
+        })
     };
     Some(match &a.place {
         Place::File(p) => {
@@ -136,7 +139,7 @@ pub(super) fn read_file_kept(
         return read_file_tail(path, cur, prices, health, None).0;
     };
     let key = format!("jsonl\0{}\0{}\0{}", path.display(), md.dev(), md.ino());
-    let mtime_ns = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+    let mtime_ns = md.mtime().saturating_mul(1_000_000_000).saturating_add(md.mtime_nsec());
     let saved = cp.take(&key).and_then(|s| {
         let r = s.resume?;
         let same = md.len() == r.size && mtime_ns == r.mtime_ns;

@@ -149,8 +149,9 @@ impl Watcher {
 
     /// True when the file's (mtime, size) differs from the last look.
     pub(super) fn stamp_changed(&mut self, path: &Path) -> bool {
-        let stamp =
-            std::fs::metadata(path).map(|m| (m.mtime() * 1_000_000_000 + m.mtime_nsec(), m.len())).unwrap_or((0, 0));
+        let stamp = std::fs::metadata(path)
+            .map(|m| (m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()), m.len()))
+            .unwrap_or((0, 0));
         if stamp == (0, 0) {
             return false;
         }

@@ -159,6 +159,8 @@ struct Watcher {
     /// Each agent database's and its WAL's (inode, size, mtime) at the last rescan.
     db_stamps: HashMap<PathBuf, [(u64, u64, i64); 2]>,
     last_full_rescan: Instant,
+    /// inotify lost events: the next rescan walks everything.
+    force_full_rescan: bool,
     /// The restart checkpoint (`<data-dir>/checkpoint`), unless `--no-checkpoint`.
     checkpoint: Option<crate::checkpoint::Checkpoint>,
 }
@@ -197,6 +199,7 @@ impl Watcher {
             dir_stamps: HashMap::new(),
             db_stamps: HashMap::new(),
             last_full_rescan: Instant::now(),
+            force_full_rescan: false,
             checkpoint: None,
         }
     }
@@ -234,6 +237,11 @@ impl Watcher {
                     }
                 }
                 for p in dirty {
+                    if p.as_os_str().is_empty() {
+                        eprintln!("clawmetry: inotify lost events (queue overflow); walking every directory");
+                        self.force_full_rescan = true;
+                        continue;
+                    }
                     self.on_change(&p);
                 }
             }
@@ -407,9 +415,10 @@ impl Watcher {
         // no file added, removed or renamed, and its appends reach us as events: its walk (a
         // stat per file, ~0.4 s a rescan at 100k sessions) waits for the full rescan every
         // FULL_RESCAN. Without inotify every rescan is full.
-        let full = self.rx.is_none() || self.last_full_rescan.elapsed() >= FULL_RESCAN;
+        let full = self.rx.is_none() || self.force_full_rescan || self.last_full_rescan.elapsed() >= FULL_RESCAN;
         if full {
             self.last_full_rescan = Instant::now();
+            self.force_full_rescan = false;
         }
         let agents = self.install.agents.clone();
         let walk: Vec<bool> = agents.iter().map(|a| self.dir_changed(&a.sessions_dir) || full).collect();
@@ -455,14 +464,16 @@ impl Watcher {
     /// for a directory that cannot be read: its walk says what is there).
     fn dir_changed(&mut self, dir: &Path) -> bool {
         let Ok(m) = std::fs::metadata(dir) else { return true };
-        let stamp = (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec());
+        let stamp = (m.ino(), m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()));
         self.dir_stamps.insert(dir.to_path_buf(), stamp) != Some(stamp)
     }
 
     /// Whether a database or its `-wal` changed (inode, size, mtime) since the last look.
     fn db_changed(&mut self, db: &Path) -> bool {
         let stamp = |p: &Path| {
-            std::fs::metadata(p).map_or((0, 0, 0), |m| (m.ino(), m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
+            std::fs::metadata(p).map_or((0, 0, 0), |m| {
+                (m.ino(), m.len(), m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec()))
+            })
         };
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
@@ -576,6 +587,13 @@ fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)
             };
             let map = crate::sync::lock(&wd_dirs).clone();
             for ev in events {
+                // Events were lost: an empty path asks the watcher for a full rescan.
+                if ev.mask.contains(inotify::EventMask::Q_OVERFLOW) {
+                    if tx.send(PathBuf::new()).is_err() {
+                        return;
+                    }
+                    continue;
+                }
                 let Some(dir) = map.get(&ev.wd) else { continue };
                 let path = match ev.name {
                     Some(n) => dir.join(n),

@@ -128,10 +128,31 @@ fn an_official_otlp_receiver_decodes_the_export() {
 #[test]
 fn another_clawmetry_shows_the_same_totals_and_a_dead_collector_is_counted() {
     let empty = TempDir::new("otlp-central");
-    let central = start(&["--openclaw-dir", empty.path().to_str().unwrap()]);
+    let central_data = empty.path().join("data");
+    let central_port = free_port().to_string();
+    let central_args = [
+        "--openclaw-dir",
+        empty.path().to_str().unwrap(),
+        "--data-dir",
+        central_data.to_str().unwrap(),
+        "--port",
+        &central_port,
+    ];
+    let mut central = start(&central_args);
     let (_tmp, home) = install_fixture("lab-2026.9");
     let url = format!("http://127.0.0.1:{}", central.port);
-    let node = start(&["--openclaw-dir", home.to_str().unwrap(), "--otlp-export", &url, "--otlp-interval", "1"]);
+    let node_data = empty.path().join("node-data");
+    let node_args = [
+        "--openclaw-dir",
+        home.to_str().unwrap(),
+        "--otlp-export",
+        &url,
+        "--otlp-interval",
+        "1",
+        "--data-dir",
+        node_data.to_str().unwrap(),
+    ];
+    let mut node = start(&node_args);
     let want = totals(&node);
     assert!((want["cost"].as_f64().unwrap() - LAB_COST).abs() < 1e-9, "{want}");
     central.wait_for(Duration::from_secs(30), |c| same_totals(&totals(c), &want).then_some(()));
@@ -141,6 +162,23 @@ fn another_clawmetry_shows_the_same_totals_and_a_dead_collector_is_counted() {
     node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
     let got = totals(&central);
     assert!(same_totals(&got, &want), "central {got} vs node {want}");
+    // The node restarts (its running totals start anew), then the central does: the totals are
+    // taken as totals, nothing counts twice.
+    drop(node);
+    node = start(&node_args);
+    let before = exports(&node);
+    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    let got = totals(&central);
+    assert!(same_totals(&got, &want), "after the node's restart: central {got} vs node {want}");
+    drop(central);
+    central = start(&central_args);
+    let before = exports(&node);
+    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    central.wait_for(Duration::from_secs(20), |c| same_totals(&totals(c), &want).then_some(()));
+    let before = exports(&node);
+    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    let got = totals(&central);
+    assert!(same_totals(&got, &want), "after the central's restart: central {got} vs node {want}");
     // A second node with the same models and agents: its own series, the central sums both.
     let (_tmp3, home3) = install_fixture("lab-2026.9");
     let second = start(&[
