@@ -101,12 +101,14 @@ pub fn main() -> ExitCode {
         eprintln!("clawmetry: cannot start the monitor thread: {e}");
         return ExitCode::from(1);
     }
+    // This machine's name in the fleet view and in OTLP exports.
+    let node_name = cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default());
     if let (Some(server), Some(key), false) = (&cfg.fleet_server, &cfg.fleet_key, cfg.fleet_otlp) {
         let reporter = fleet::Reporter {
             server: server.clone(),
             key: key.clone(),
             interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
-            name: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            name: node_name.clone(),
             data_dir: cfg.data_dir.clone(),
         };
         if let Err(e) = fleet::spawn(index.clone(), reporter) {
@@ -126,7 +128,7 @@ pub fn main() -> ExitCode {
             url: server.clone(),
             headers: Vec::new(),
             interval: std::time::Duration::from_secs(cfg.fleet_interval_secs),
-            node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            node: node_name.clone(),
             node_id: Some(node_id),
             fleet: Some(crate::otlp_export::FleetNode { key: key.clone() }),
         };
@@ -140,7 +142,7 @@ pub fn main() -> ExitCode {
             url: url.clone(),
             headers: cfg.otlp_headers.clone(),
             interval: std::time::Duration::from_secs(cfg.otlp_interval_secs),
-            node: cfg.node_name.clone().unwrap_or_else(|| crate::system::host_name().unwrap_or_default()),
+            node: node_name.clone(),
             // Without a data dir (or randomness) no id: receivers key the node by its name.
             node_id: fleet::node_id(cfg.data_dir.as_deref()).ok(),
             fleet: None,

@@ -68,6 +68,25 @@ fn finding(kind: &str, severity: &str, message: String, run: Option<&Value>) -> 
 }
 
 /// The health of one job (`sources::crons::job`'s shape: `runs` newest first).
+/// Every cron job of the installation (read-only from OpenClaw's store, the last 500 runs) in
+/// the API's shape, with its [`assess`]ment; empty when there is no store to read.
+pub fn of_installed(index: &crate::state::Index, now_ms: i64, gateway_up: bool) -> Vec<(Value, Value)> {
+    use crate::sources::crons;
+    let install = index.read().install.clone();
+    let Some(Ok(store)) = crons::read_installed(&install, 500) else { return Vec::new() };
+    let st = index.read();
+    let facts = |r: &Value| st.cron_run_facts(r);
+    store
+        .jobs
+        .iter()
+        .map(|j| {
+            let job = crons::job(j, &store.runs, 10);
+            let health = assess(&job, now_ms, gateway_up, &facts);
+            (job, health)
+        })
+        .collect()
+}
+
 pub fn assess(job: &Value, now_ms: i64, gateway_up: bool, facts: &dyn Fn(&Value) -> Option<RunFacts>) -> Value {
     let runs: Vec<&Value> = job["runs"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
     let status = |r: &Value| r["status"].as_str().unwrap_or("").to_string();

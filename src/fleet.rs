@@ -174,15 +174,22 @@ fn post(agent: &ureq::Agent, url: &str, key: &str, body: &Value) -> Result<(), S
     }
 }
 
-fn run(index: Arc<Index>, cfg: Reporter) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// The HTTP client of the threads that report this machine elsewhere (the fleet reporter, the
+/// OTLP exporter): 5 s to connect, `total` per request, statuses as answers, and no redirect
+/// followed (ureq strips only `Authorization` and `Cookie` on one: the fleet key and other
+/// headers would go to the other host).
+pub fn outbound_agent(total: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(Duration::from_secs(15)))
+        .timeout_global(Some(total))
         .http_status_as_error(false)
-        // A redirect would carry the fleet key to another host.
         .max_redirects(0)
         .build()
-        .new_agent();
+        .new_agent()
+}
+
+fn run(index: Arc<Index>, cfg: Reporter) {
+    let agent = outbound_agent(Duration::from_secs(15));
     let base = cfg.server.trim_end_matches('/').to_string();
     let id = match node_id(cfg.data_dir.as_deref()) {
         Ok(id) => id,

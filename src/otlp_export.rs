@@ -95,14 +95,10 @@ fn kv(key: &str, value: &str) -> KeyValue {
 /// Per (model, agent): tokens by kind, calls and cost, over every hourly cell of the index.
 fn totals(index: &Index) -> BTreeMap<(String, String), crate::state::Cell> {
     let st = index.read();
-    let mut by: BTreeMap<(String, String), crate::state::Cell> = BTreeMap::new();
-    for (&(_, m, a), c) in &st.hourly {
-        let key = (st.models.name(m).to_string(), st.agents.get(a as usize).cloned().unwrap_or_default());
-        let e = by.entry(key).or_default();
-        e.usage.add(&c.usage);
-        e.calls += c.calls;
-    }
-    by
+    st.usage_by_model_agent()
+        .into_iter()
+        .map(|((m, a), c)| ((st.models.name(m).to_string(), st.agents.get(a as usize).cloned().unwrap_or_default()), c))
+        .collect()
 }
 
 /// One export: every series, cumulative from `start_ns` to `now_ns`; with `fleet`, the node's
@@ -270,15 +266,7 @@ fn post(agent: &ureq::Agent, cfg: &Exporter, url: &str, body: Vec<u8>) -> Result
 }
 
 fn run(index: Arc<Index>, cfg: Exporter) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(5)))
-        .timeout_global(Some(Duration::from_secs(20)))
-        .http_status_as_error(false)
-        // A redirect would carry the fleet key and the --otlp-header values to another host
-        // (ureq strips only Authorization and Cookie): none is followed.
-        .max_redirects(0)
-        .build()
-        .new_agent();
+    let agent = crate::fleet::outbound_agent(Duration::from_secs(20));
     let url = cfg.metrics_url();
     let role = if cfg.fleet.is_some() { "fleet" } else { "export" };
     crate::sync::lock(&STATUS).entry(role).or_default().url = public_url(&url);

@@ -599,6 +599,18 @@ impl State {
         (total, by_model)
     }
 
+    /// Every hourly cell summed per (model, agent) position: all-time usage and calls, as
+    /// `/metrics` and the OTLP export report them.
+    pub fn usage_by_model_agent(&self) -> std::collections::BTreeMap<(u32, u16), Cell> {
+        let mut by: std::collections::BTreeMap<(u32, u16), Cell> = std::collections::BTreeMap::new();
+        for (&(_, m, a), c) in &self.hourly {
+            let e = by.entry((m, a)).or_default();
+            e.usage.add(&c.usage);
+            e.calls += c.calls;
+        }
+        by
+    }
+
     /// The last `hours` hours (the current one included) against the same hour on the
     /// previous days (`crate::spend::hour_checks`), for the agents `keep` keeps.
     pub fn hour_checks(&self, now: i64, hours: u32, keep: &dyn Fn(u16) -> bool) -> Vec<crate::spend::HourCheck> {

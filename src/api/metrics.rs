@@ -158,20 +158,14 @@ fn cron_health(ctx: &Ctx, now: i64) -> std::sync::Arc<Vec<(String, u64, u64)>> {
             return v.clone();
         }
     }
-    let install = ctx.index.read().install.clone();
-    let mut out = Vec::new();
-    if let Some(Ok(store)) = crate::sources::crons::read_installed(&install, 500) {
-        let up = ctx.gateway.connected();
-        let st = ctx.index.read();
-        let facts = |r: &serde_json::Value| st.cron_run_facts(r);
-        for j in &store.jobs {
-            let job = crate::sources::crons::job(j, &store.runs, 10);
-            let h = crate::cron_health::assess(&job, now, up, &facts);
+    let mut out: Vec<(String, u64, u64)> = crate::cron_health::of_installed(&ctx.index, now, ctx.gateway.connected())
+        .into_iter()
+        .map(|(job, h)| {
             let name = job["name"].as_str().or(job["id"].as_str()).unwrap_or("?").to_string();
             let findings = h["findings"].as_array().map_or(0, Vec::len) as u64;
-            out.push((name, h["failuresInRow"].as_u64().unwrap_or(0), findings));
-        }
-    }
+            (name, h["failuresInRow"].as_u64().unwrap_or(0), findings)
+        })
+        .collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then_with(|| a.0.cmp(&b.0)));
     let v = std::sync::Arc::new(out);
     *crate::sync::lock(&CACHE) = Some((std::time::Instant::now(), v.clone()));
@@ -197,12 +191,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         // Tokens and cost by model, agent and kind, summed over the hourly cells; the
         // `SERIES_SHOWN` models and agents that cost the most keep their names, the rest are
         // summed as `other` (label sets stay bounded however many models and agents come).
-        let mut per: BTreeMap<(u32, u16), crate::state::Cell> = BTreeMap::new();
-        for (&(_, m, a), c) in &st.hourly {
-            let e = per.entry((m, a)).or_default();
-            e.usage.add(&c.usage);
-            e.calls += c.calls;
-        }
+        let per = st.usage_by_model_agent();
         let model_names = shown(per.iter().map(|((m, _), c)| (st.models.name(*m).to_string(), c.usage.cost)));
         let agent_names = shown(
             per.iter().map(|((_, a), c)| (st.agents.get(*a as usize).cloned().unwrap_or_default(), c.usage.cost)),

@@ -366,16 +366,8 @@ pub fn failed_run(r: &Value, jobs: &[Value]) -> Option<alerts::CronFailure> {
 /// Every cron job's health findings (`cron_health.rs`), from OpenClaw's own store (read-only),
 /// with each run's session figures from the index.
 fn cron_health(mon: &Monitor, now: i64) -> Vec<(String, String, serde_json::Value)> {
-    use crate::sources::crons;
-    let install = mon.index.read().install.clone();
-    let Some(Ok(store)) = crons::read_installed(&install, 500) else { return Vec::new() };
-    let gateway_up = mon.gateway.connected();
-    let st = mon.index.read();
-    let facts = |r: &serde_json::Value| st.cron_run_facts(r);
     let mut out = Vec::new();
-    for j in &store.jobs {
-        let job = crons::job(j, &store.runs, 10);
-        let h = crate::cron_health::assess(&job, now, gateway_up, &facts);
+    for (job, h) in crate::cron_health::of_installed(&mon.index, now, mon.gateway.connected()) {
         let id = job["id"].as_str().unwrap_or("").to_string();
         let name = job["name"].as_str().unwrap_or(&id).to_string();
         for f in h["findings"].as_array().into_iter().flatten() {

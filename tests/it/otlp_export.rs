@@ -158,25 +158,26 @@ fn another_clawmetry_shows_the_same_totals_and_a_dead_collector_is_counted() {
     central.wait_for(Duration::from_secs(30), |c| same_totals(&totals(c), &want).then_some(()));
     // Later exports are the same cumulative totals: nothing is counted twice.
     let exports = |n: &Server| n.get("/api/health")["otlpExport"]["exports"].as_u64().unwrap_or(0);
-    let before = exports(&node);
-    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    // Two more exports of `n` arrive (each one the whole cumulative totals again).
+    let two_more = |n: &Server| {
+        let before = exports(n);
+        n.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    };
+    two_more(&node);
     let got = totals(&central);
     assert!(same_totals(&got, &want), "central {got} vs node {want}");
     // The node restarts (its running totals start anew), then the central does: the totals are
     // taken as totals, nothing counts twice.
     drop(node);
     node = start(&node_args);
-    let before = exports(&node);
-    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    two_more(&node);
     let got = totals(&central);
     assert!(same_totals(&got, &want), "after the node's restart: central {got} vs node {want}");
     drop(central);
     central = start(&central_args);
-    let before = exports(&node);
-    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    two_more(&node);
     central.wait_for(Duration::from_secs(20), |c| same_totals(&totals(c), &want).then_some(()));
-    let before = exports(&node);
-    node.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    two_more(&node);
     let got = totals(&central);
     assert!(same_totals(&got, &want), "after the central's restart: central {got} vs node {want}");
     // A second node with the same models and agents: its own series, the central sums both.
@@ -197,8 +198,7 @@ fn another_clawmetry_shows_the_same_totals_and_a_dead_collector_is_counted() {
     }
     twice["cost"] = (want["cost"].as_f64().unwrap() * 2.0).into();
     central.wait_for(Duration::from_secs(30), |c| same_totals(&totals(c), &twice).then_some(()));
-    let before = exports(&second);
-    second.wait_for(Duration::from_secs(20), |n| (exports(n) >= before + 2).then_some(()));
+    two_more(&second);
     let got = totals(&central);
     assert!(same_totals(&got, &twice), "two nodes' exports interleaved: {got} vs {twice}");
 
