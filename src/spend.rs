@@ -6,7 +6,7 @@
 //! Not here: reading anything, or the by-tool rule (a turn's cost is counted as the lines are
 //! added up, `model::Turn`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// What set a session off, as the API names it:
 /// - `cron:<job name>`: a run of a cron job (`…:cron:<job id>` keys; the id when the job is
@@ -138,12 +138,12 @@ pub fn times_median(cost: f64, median: f64, group_size: usize) -> Option<f64> {
 }
 
 /// A session's cost with its sub-agent tree: its own plus every descendant's, each counted
-/// once (a cycle or a child reached twice adds nothing more). `children` maps a session to its
+/// once (a cycle or a child reached twice adds nothing more). `children` gives a session's
 /// direct children; returns (cost, sessions in the tree, root included).
 pub fn tree_cost<'a>(
     root: &'a str,
     own: &dyn Fn(&str) -> f64,
-    children: &HashMap<&'a str, Vec<&'a str>>,
+    children: &dyn Fn(&str) -> Vec<&'a str>,
 ) -> (f64, usize) {
     let mut seen: HashSet<&str> = HashSet::new();
     let mut stack = vec![root];
@@ -153,9 +153,7 @@ pub fn tree_cost<'a>(
             continue;
         }
         cost += own(s);
-        if let Some(c) = children.get(s) {
-            stack.extend(c.iter().copied());
-        }
+        stack.extend(children(s));
     }
     (cost, seen.len())
 }
@@ -334,13 +332,14 @@ mod tests {
             "a1" => 2.0,
             _ => 100.0,
         };
-        let mut ch: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut ch: std::collections::HashMap<&str, Vec<&str>> = Default::default();
         ch.insert("root", vec!["a", "b"]);
         ch.insert("a", vec!["a1", "root"]); // a cycle back to the root adds nothing
         ch.insert("b", vec!["a1"]); // reached twice, counted once
-        assert_eq!(tree_cost("root", &own, &ch), (3.75, 4));
-        assert_eq!(tree_cost("b", &own, &ch), (2.25, 2));
-        assert_eq!(tree_cost("lonely", &own, &ch), (100.0, 1));
+        let children = |s: &str| ch.get(s).cloned().unwrap_or_default();
+        assert_eq!(tree_cost("root", &own, &children), (3.75, 4));
+        assert_eq!(tree_cost("b", &own, &children), (2.25, 2));
+        assert_eq!(tree_cost("lonely", &own, &children), (100.0, 1));
     }
 
     #[test]

@@ -261,6 +261,12 @@ pub struct State {
     pub sessions: HashMap<String, Box<Session>>,
     pub by_key: HashMap<String, String>,
     pub subagent_runs: HashMap<String, SubagentRun>,
+    /// The children of a session without a scan of every session: parent key -> the ids of
+    /// the sessions whose index record names it (`meta.parent_key`), and requester key -> the
+    /// child keys of its sub-agent runs. Kept by [`State::apply_meta`],
+    /// [`State::fill_meta`] and [`State::put_subagent_run`]; read by [`State::children_of`].
+    child_ids: HashMap<String, Vec<String>>,
+    run_children: HashMap<String, Vec<String>>,
     pub models: ModelNames,
     pub agents: Vec<String>,
     /// (epoch hour, model id, agent index) -> usage. The source of every time series.
@@ -304,6 +310,16 @@ pub struct LedgerHealth {
     pub forgotten: u64,
 }
 
+/// Takes `item` out of the list under `key` (and the list when it empties).
+fn unlink(map: &mut HashMap<String, Vec<String>>, key: &str, item: &str) {
+    if let Some(v) = map.get_mut(key) {
+        v.retain(|c| c != item);
+        if v.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
 impl State {
     pub fn new(install: Install) -> State {
         State {
@@ -311,6 +327,8 @@ impl State {
             sessions: HashMap::new(),
             by_key: HashMap::new(),
             subagent_runs: HashMap::new(),
+            child_ids: HashMap::new(),
+            run_children: HashMap::new(),
             models: ModelNames::default(),
             agents: Vec::new(),
             hourly: BTreeMap::new(),
@@ -379,13 +397,81 @@ impl State {
                 self.by_key.insert(k.clone(), m.id.clone());
             }
             self.ledger_dirty.insert(m.id.clone());
-            let s = self.session_mut(agent, &m.id);
+            let id = m.id.clone();
+            let s = self.session_mut(agent, &id);
             let mut merged = m;
             merged.fill_from(&s.meta);
             // The id is the map key and `Session::id`; a third copy would only cost memory.
             merged.id = String::new();
-            s.meta = merged;
+            let old_parent = std::mem::replace(&mut s.meta, merged).parent_key;
+            self.relink_parent(&id, old_parent);
         }
+    }
+
+    /// Fills the fields a session's metadata lacks from `other` (what the ledger knew of it).
+    pub fn fill_meta(&mut self, id: &str, other: &SessionMeta) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        let old_parent = s.meta.parent_key.clone();
+        s.meta.fill_from(other);
+        self.relink_parent(id, old_parent);
+    }
+
+    /// Moves session `id` in `child_ids` from the parent key it had to the one it has now.
+    fn relink_parent(&mut self, id: &str, old: Option<String>) {
+        let new = self.sessions.get(id).and_then(|s| s.meta.parent_key.as_deref());
+        if old.as_deref() == new {
+            return;
+        }
+        let new = new.map(str::to_string);
+        if let Some(old) = old {
+            unlink(&mut self.child_ids, &old, id);
+        }
+        if let Some(new) = new {
+            let v = self.child_ids.entry(new).or_default();
+            if !v.iter().any(|c| c == id) {
+                v.push(id.to_string());
+            }
+        }
+    }
+
+    /// Records a sub-agent run (keyed by its child's session key), keeping `run_children`.
+    pub fn put_subagent_run(&mut self, r: SubagentRun) {
+        let old = self.subagent_runs.get(&r.child_key).and_then(|o| o.requester_key.clone());
+        if old != r.requester_key {
+            if let Some(old) = old {
+                unlink(&mut self.run_children, &old, &r.child_key);
+            }
+            if let Some(new) = &r.requester_key {
+                self.run_children.entry(new.clone()).or_default().push(r.child_key.clone());
+            }
+        }
+        self.subagent_runs.insert(r.child_key.clone(), r);
+    }
+
+    /// The ids of the sessions whose index record names `key` as their parent.
+    pub fn child_ids_of_key(&self, key: Option<&str>) -> impl Iterator<Item = &str> {
+        key.and_then(|k| self.child_ids.get(k)).into_iter().flatten().map(String::as_str)
+    }
+
+    /// The ids of the sub-agent sessions session `id` spawned: those whose index record names
+    /// one of its keys as parent, and the children of the sub-agent runs it requested. Its
+    /// keys are the ones `by_key` resolves to it (a key reused by a later session, as after a
+    /// reset, belongs to that one). In the order found, each once.
+    pub fn children_of(&self, id: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let Some(key) = self.sessions.get(id).and_then(|s| s.meta.key.as_deref()) else { return out };
+        if self.by_key.get(key).map(String::as_str) != Some(id) {
+            return out;
+        }
+        let from_meta = self.child_ids_of_key(Some(key));
+        let from_runs =
+            self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k)).map(String::as_str);
+        for c in from_meta.chain(from_runs) {
+            if c != id && !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
     }
 
     /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
@@ -953,5 +1039,62 @@ mod tests {
         st.subagent_runs.insert("agent:main:subagent:d".into(), SubagentRun::default());
         assert_eq!(st.status_of(&st.sessions["d"], 0).status, "running");
         assert_eq!(st.status_counts(0), StatusCounts { running: 2, done: 2, failed: 1 });
+    }
+
+    #[test]
+    fn children_follow_parent_keys_runs_and_resets() {
+        let mut st = State::new(install());
+        let meta = |id: &str, key: &str, parent: Option<&str>| SessionMeta {
+            id: id.into(),
+            key: Some(key.into()),
+            parent_key: parent.map(str::to_string),
+            ..Default::default()
+        };
+        st.apply_meta(
+            "main",
+            vec![
+                meta("p", "agent:main:main", None),
+                meta("q", "agent:main:other", None),
+                meta("c1", "agent:main:subagent:1", Some("agent:main:main")),
+                meta("c2", "agent:main:subagent:2", Some("agent:main:main")),
+                meta("g", "agent:main:subagent:g", Some("agent:main:subagent:1")),
+            ],
+        );
+        let sorted = |mut v: Vec<&str>| {
+            v.sort();
+            v.join(",")
+        };
+        assert_eq!(sorted(st.children_of("p")), "c1,c2");
+        assert_eq!(sorted(st.children_of("c1")), "g");
+        // A run record adds a child the index record does not name, and one it does, once.
+        st.apply_meta("main", vec![meta("c3", "agent:main:subagent:3", None)]);
+        for child in ["agent:main:subagent:3", "agent:main:subagent:2"] {
+            st.put_subagent_run(SubagentRun {
+                child_key: child.into(),
+                requester_key: Some("agent:main:main".into()),
+                ..Default::default()
+            });
+        }
+        assert_eq!(sorted(st.children_of("p")), "c1,c2,c3");
+        // A newer record moves c2 to another parent; the run record still names p.
+        st.apply_meta("main", vec![meta("c2", "agent:main:subagent:2", Some("agent:main:other"))]);
+        assert_eq!(sorted(st.child_ids_of_key(Some("agent:main:main")).collect()), "c1");
+        assert_eq!(sorted(st.children_of("q")), "c2");
+        assert_eq!(sorted(st.children_of("p")), "c1,c2,c3");
+        // The run record now names q as well.
+        st.put_subagent_run(SubagentRun {
+            child_key: "agent:main:subagent:2".into(),
+            requester_key: Some("agent:main:other".into()),
+            ..Default::default()
+        });
+        assert_eq!(sorted(st.children_of("p")), "c1,c3");
+        // A reset: the key now names a new session, which has the children; the old one none.
+        st.apply_meta("main", vec![meta("p2", "agent:main:main", None)]);
+        assert_eq!(sorted(st.children_of("p2")), "c1,c3");
+        assert!(st.children_of("p").is_empty());
+        // What the ledger knew fills a missing parent in.
+        st.apply_meta("main", vec![meta("orphan", "agent:main:subagent:o", None)]);
+        st.fill_meta("orphan", &meta("", "", Some("agent:main:other")));
+        assert_eq!(sorted(st.children_of("q")), "c2,orphan");
     }
 }

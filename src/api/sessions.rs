@@ -6,7 +6,6 @@ use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, Fate, Session, State, Store};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// A session as every endpoint shows it.
 pub fn summary(st: &State, s: &Session, now: i64) -> Value {
@@ -337,45 +336,22 @@ pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Answer {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut v = summary(&st, s, now);
-    let children: Vec<Value> = match s.meta.key.as_deref() {
-        Some(k) => st
-            .sessions
-            .values()
-            .filter(|c| c.meta.parent_key.as_deref() == Some(k))
-            .map(|c| {
-                json!({"id": c.id, "key": c.meta.key, "label": c.meta.label,
-                "status": c.status(now, c.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status})
-            })
-            .collect(),
-        None => Vec::new(),
-    };
+    let children: Vec<Value> = st
+        .child_ids_of_key(s.meta.key.as_deref())
+        .filter_map(|c| st.sessions.get(c))
+        .map(|c| {
+            json!({"id": c.id, "key": c.meta.key, "label": c.meta.label,
+            "status": c.status(now, c.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status})
+        })
+        .collect();
     v["children"] = Value::Array(children);
     let (cost, sessions) =
-        crate::spend::tree_cost(&s.id, &|id| st.sessions.get(id).map_or(0.0, |c| c.tally.usage.cost), &child_map(&st));
+        crate::spend::tree_cost(&s.id, &|id| st.sessions.get(id).map_or(0.0, |c| c.tally.usage.cost), &|id| {
+            st.children_of(id)
+        });
     v["treeCost"] = json!({"cost": round_cost(cost), "sessions": sessions,
         "method": "this session's cost plus that of every sub-agent it spawned, and theirs, each once"});
     Ok(Resp::json(&v))
-}
-
-/// Session id -> the ids of the sub-agent sessions it spawned: by the child's parent key in
-/// the session index, and by the sub-agent run records (a requester and its child).
-fn child_map(st: &State) -> HashMap<&str, Vec<&str>> {
-    let id_of = |k: &str| st.by_key.get(k).map(String::as_str);
-    let mut m: HashMap<&str, Vec<&str>> = HashMap::new();
-    for c in st.sessions.values() {
-        if let Some(p) = c.meta.parent_key.as_deref().and_then(id_of) {
-            m.entry(p).or_default().push(&c.id);
-        }
-    }
-    for r in st.subagent_runs.values() {
-        if let (Some(p), Some(c)) = (r.requester_key.as_deref().and_then(id_of), id_of(&r.child_key)) {
-            let v = m.entry(p).or_default();
-            if !v.contains(&c) {
-                v.push(c);
-            }
-        }
-    }
-    m
 }
 
 /// Sub-agent sessions, newest first, with task, parent, runtime, tokens and tools.

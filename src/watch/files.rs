@@ -200,7 +200,7 @@ impl Watcher {
                         rows.extend(activity::subagent_row(&r, "finished").map(|row| (id, row)));
                     }
                 }
-                st.subagent_runs.insert(r.child_key.clone(), r);
+                st.put_subagent_run(r);
             }
         }
         super::publish_activity(&self.index, rows);

@@ -55,9 +55,7 @@ impl Watcher {
                         (e.tally.events, e.tally.usage.cost, crate::ledger::fingerprint(&e.store, &e.meta)),
                     );
                     // A deleted session's index rows are gone: what the ledger knew fills in.
-                    if let Some(s) = st.sessions.get_mut(&e.id) {
-                        s.meta.fill_from(&e.meta);
-                    }
+                    st.fill_meta(&e.id, &e.meta);
                     st.keep_at_least(&e.agent, &e.id, e.tally);
                     continue;
                 }
