@@ -25,6 +25,18 @@ pub struct Entry {
     pub tally: Tally,
 }
 
+/// What a ledger row's columns say of a session, read without decoding the row: a session
+/// the sources gave the same or more is taken as it is (`events` and `print` are `None` in
+/// rows written before they were columns).
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub rowid: i64,
+    pub id: String,
+    pub events: Option<u64>,
+    pub cost: f64,
+    pub print: Option<u64>,
+}
+
 pub struct Ledger {
     conn: Connection,
     pub path: PathBuf,
@@ -60,6 +72,18 @@ impl Ledger {
         )
         .and_then(|_| conn.execute_batch(SCHEMA))
         .map_err(|e| format!("{}: {e}", path.display()))?;
+        // The figures a restart compares without decoding `data` (added after the first
+        // format: older rows have none until written again).
+        for col in ["events", "print"] {
+            let has = conn
+                .prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = ?1")
+                .and_then(|mut s| s.exists(params![col]))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {col} INTEGER"))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
         let version: Option<String> =
             conn.query_row("SELECT value FROM ledger_meta WHERE key = 'version'", [], |r| r.get(0)).ok();
         match version.and_then(|v| v.parse::<i64>().ok()) {
@@ -76,12 +100,27 @@ impl Ledger {
     }
 
     /// Every session kept, `chunk` at a time in rowid order (so that a big ledger is never held
-    /// whole); rows that cannot be decoded are skipped and counted. Returns that count.
+    /// whole); rows that cannot be decoded are skipped and counted. Returns that count. (A
+    /// restart reads [`Ledger::heads_each`] and decodes only the rows it needs.)
+    #[cfg(test)]
     pub fn load_each(&self, chunk: usize, mut f: impl FnMut(Vec<Entry>)) -> Result<u64, String> {
+        let mut bad = 0;
+        let unreadable = self.heads_each(chunk, |heads| {
+            let (entries, n) = self.entries(&heads.iter().map(|h| h.rowid).collect::<Vec<_>>())?;
+            bad += n;
+            f(entries);
+            Ok(())
+        })?;
+        Ok(bad + unreadable)
+    }
+
+    /// Every row's [`Head`], `chunk` at a time in rowid order; `f` may fail, which ends the
+    /// walk with its error. Rows whose id cannot be read are counted (returned).
+    pub fn heads_each(&self, chunk: usize, mut f: impl FnMut(Vec<Head>) -> Result<(), String>) -> Result<u64, String> {
         let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
         let mut stmt = self
             .conn
-            .prepare("SELECT rowid, id, agent, data FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
+            .prepare("SELECT rowid, id, events, cost, print FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
             .map_err(err)?;
         let (mut after, mut bad) = (i64::MIN, 0);
         loop {
@@ -91,28 +130,46 @@ impl Ledger {
             while let Some(r) = rows.next().map_err(err)? {
                 seen += 1;
                 after = r.get(0).map_err(err)?;
-                let row = (r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, String>(3));
-                let entry = match row {
-                    (Ok(id), Ok(agent), Ok(data)) => {
-                        decode(&data).map(|(store, meta, tally)| Entry { id, agent, store, meta, tally })
-                    }
-                    _ => None,
+                let Ok(id) = r.get::<_, String>(1) else {
+                    bad += 1;
+                    continue;
                 };
-                match entry {
-                    Some(e) => out.push(e),
-                    None => bad += 1,
-                }
+                let events = r.get::<_, Option<i64>>(2).ok().flatten().map(|n| n as u64);
+                let cost = r.get::<_, f64>(3).unwrap_or(f64::NAN);
+                let print = r.get::<_, Option<i64>>(4).ok().flatten().map(|n| n as u64);
+                out.push(Head { rowid: after, id, events, cost, print });
             }
-            // The statement is done with before the caller runs: no read transaction is held
-            // across chunks.
             drop(rows);
             if !out.is_empty() {
-                f(out);
+                f(out)?;
             }
             if seen < chunk.max(1) {
                 return Ok(bad);
             }
         }
+    }
+
+    /// The rows with these rowids, decoded; rows that cannot be are skipped and counted.
+    pub fn entries(&self, rowids: &[i64]) -> Result<(Vec<Entry>, u64), String> {
+        let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, agent, data FROM sessions WHERE rowid = ?1").map_err(err)?;
+        let (mut out, mut bad) = (Vec::with_capacity(rowids.len()), 0);
+        for &rowid in rowids {
+            let row = stmt
+                .query_row(params![rowid], |r| {
+                    Ok((r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+                })
+                .map_err(err)?;
+            match row {
+                (Ok(id), Ok(agent), Ok(data)) => match decode(&data) {
+                    Some((store, meta, tally)) => out.push(Entry { id, agent, store, meta, tally }),
+                    None => bad += 1,
+                },
+                _ => bad += 1,
+            }
+        }
+        Ok((out, bad))
     }
 
     /// Every session kept, at once (tests); see `load_each`.
@@ -137,7 +194,10 @@ impl Ledger {
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut stmt = tx
-                .prepare_cached("INSERT OR REPLACE INTO sessions (id, agent, calls, cost, updated_ms, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO sessions (id, agent, calls, cost, updated_ms, data, events, print) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
                 .map_err(|e| format!("{e}"))?;
             for e in entries {
                 let calls: u64 = e.tally.hourly.iter().map(|h| h.calls as u64).sum();
@@ -147,7 +207,9 @@ impl Ledger {
                     calls as i64,
                     finite(e.tally.usage.cost),
                     now_ms,
-                    encode(&e.store, &e.meta, &e.tally).to_string()
+                    encode(&e.store, &e.meta, &e.tally).to_string(),
+                    e.tally.events.min(i64::MAX as u64) as i64,
+                    fingerprint(&e.store, &e.meta) as i64,
                 ])
                 .map_err(|e| format!("{e}"))?;
             }
@@ -397,7 +459,7 @@ mod tests {
         assert_eq!(e.tally.tools, t.tools);
         assert_eq!((e.tally.events, e.tally.user_messages, e.tally.tool_calls), (7, 2, 3));
         // A row that cannot be decoded is skipped and counted, never fatal.
-        l.conn.execute("INSERT INTO sessions VALUES ('bad', 'main', 0, 0, 0, '{\"meta\":1}')", []).unwrap();
+        l.conn.execute("INSERT INTO sessions (id, agent, calls, cost, updated_ms, data) VALUES ('bad', 'main', 0, 0, 0, '{\"meta\":1}')", []).unwrap();
         assert_eq!(l.load().unwrap().1, 1);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -36,7 +36,9 @@ impl Watcher {
     /// After the cold index: every session the ledger keeps stays counted. One no source has
     /// any more is listed as purged with its figures; one a source re-read with fewer events
     /// (rows deleted from its middle) keeps the ledger's (`State::keep_at_least`). The ledger is
-    /// read `LEDGER_CHUNK` sessions at a time, each under one short write lock.
+    /// read `LEDGER_CHUNK` sessions at a time, each under one short write lock; a row is decoded
+    /// only when its columns (events, cost, metadata fingerprint) differ from what the sources
+    /// gave.
     pub(super) fn reconcile_ledger(&mut self) {
         let Some(l) = self.ledger.as_ref() else { return };
         if std::mem::replace(&mut self.ledger_loaded, true) {
@@ -45,35 +47,71 @@ impl Watcher {
         let mut forget = Vec::new();
         let known = &mut self.ledger_known;
         let (index, forget_purged) = (&self.index, self.cfg.forget_purged);
-        let loaded = l.load_each(LEDGER_CHUNK, |kept| {
+        let mut bad_rows = 0;
+        let mut legacy: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let loaded = l.heads_each(LEDGER_CHUNK, |heads| {
+            // A session the sources gave the same metadata and at least the figures the ledger
+            // has: nothing to take back or fill in, and its row is not decoded (most of them,
+            // at a restart).
+            let need: Vec<i64> = {
+                let st = index.read();
+                heads
+                    .into_iter()
+                    .filter(|h| {
+                        let (Some(events), Some(print)) = (h.events, h.print) else {
+                            // Written before these were columns: decoded, and not marked as
+                            // known, so that the next write gives it the columns.
+                            legacy.insert(h.id.clone());
+                            return true;
+                        };
+                        let same = st.sessions.get(&h.id).is_some_and(|s| {
+                            s.store != Store::None
+                                && s.tally.events >= events
+                                && s.tally.usage.cost + 1e-12 >= h.cost
+                                && crate::ledger::fingerprint(s.store.as_str(), &s.meta) == print
+                        });
+                        if same {
+                            known.insert(crate::ledger::id_key(&h.id), (events, h.cost, print));
+                        }
+                        !same
+                    })
+                    .map(|h| h.rowid)
+                    .collect()
+            };
+            if need.is_empty() {
+                return Ok(());
+            }
+            let (kept, bad) = l.entries(&need)?;
+            bad_rows += bad;
             let mut st = index.write();
             for e in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
-                if found {
+                if !legacy.remove(&e.id) {
                     known.insert(
                         crate::ledger::id_key(&e.id),
                         (e.tally.events, e.tally.usage.cost, crate::ledger::fingerprint(&e.store, &e.meta)),
                     );
+                }
+                if found {
                     // A deleted session's index rows are gone: what the ledger knew fills in.
                     st.fill_meta(&e.id, &e.meta);
                     st.keep_at_least(&e.agent, &e.id, e.tally);
                     continue;
                 }
                 if forget_purged {
+                    known.remove(&crate::ledger::id_key(&e.id));
                     forget.push(e.id);
                     continue;
                 }
-                known.insert(
-                    crate::ledger::id_key(&e.id),
-                    (e.tally.events, e.tally.usage.cost, crate::ledger::fingerprint(&e.store, &e.meta)),
-                );
                 let mut meta = e.meta;
                 meta.id.clone_from(&e.id);
                 st.apply_meta(&e.agent, vec![meta]);
                 let store = if e.store == "otlp" { Store::Otlp } else { Store::Ledger };
                 st.apply_tally(&e.agent, &e.id, store, e.tally);
             }
+            Ok(())
         });
+        let loaded = loaded.map(|bad| bad + bad_rows);
         let failed = loaded.is_err();
         {
             let mut st = self.index.write();

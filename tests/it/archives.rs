@@ -235,6 +235,28 @@ fn the_ledger_keeps_what_a_purge_removed() {
         let ledger = server.get("/api/health")["ledger"].clone();
         assert_eq!((&ledger["written"], &ledger["sessions"]), (&json!(0), &sessions), "{ledger}");
         assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "step 6 again");
+        drop(server);
+        // A ledger from before its rows had their figures as columns (a restart compares those
+        // and decodes only the rows that differ): read whole, then each row written once more
+        // with the columns; the next restart writes nothing.
+        let db = rusqlite::Connection::open(data.path().join("ledger.db")).unwrap();
+        let with_columns = "SELECT count(*) FROM sessions WHERE events IS NOT NULL AND print IS NOT NULL";
+        let n: i64 = db.query_row(with_columns, [], |r| r.get(0)).unwrap();
+        assert_eq!(json!(n), sessions);
+        db.execute("UPDATE sessions SET events = NULL, print = NULL", []).unwrap();
+        let server = start_with_data(&home, data.path());
+        assert_totals(&server, &exp["fixtures"][fixture("step6-turn-after-new")]["totals"], "an older ledger");
+        let (ledger, _) = server.wait_for(std::time::Duration::from_secs(10), |s| {
+            let l = s.get("/api/health")["ledger"].clone();
+            (l["written"] == sessions).then_some(l)
+        });
+        assert_eq!(ledger["sessions"], sessions, "{ledger}");
+        let n: i64 = db.query_row(with_columns, [], |r| r.get(0)).unwrap();
+        assert_eq!(json!(n), sessions);
+        drop(server);
+        let server = start_with_data(&home, data.path());
+        let ledger = server.get("/api/health")["ledger"].clone();
+        assert_eq!((&ledger["written"], &ledger["sessions"]), (&json!(0), &sessions), "{ledger}");
     }
     assert!(data.path().join("ledger.db").is_file());
     // ...then OpenClaw's cleanup purged them (and a turn ran): clawmetry starts again.
