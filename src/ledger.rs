@@ -340,13 +340,13 @@ pub(crate) fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
     let i = |k: &str| m.get(k).and_then(Value::as_i64);
     let meta = SessionMeta {
         id: String::new(),
-        key: s("key"),
-        label: s("label"),
-        channel: s("channel"),
-        model: s("model"),
-        status: s("status"),
-        created_via: s("createdVia"),
-        parent_key: s("parentKey"),
+        key: s("key").map(Into::into),
+        label: s("label").map(Into::into),
+        channel: s("channel").map(Into::into),
+        model: s("model").map(Into::into),
+        status: s("status").map(Into::into),
+        created_via: s("createdVia").map(Into::into),
+        parent_key: s("parentKey").map(Into::into),
         started_ms: i("startedMs"),
         ended_ms: i("endedMs"),
         updated_ms: i("updatedMs"),
@@ -373,9 +373,9 @@ pub(crate) fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
         usage: usage_from(v.get("usage")?)?,
         first_ms: v.get("firstMs").and_then(Value::as_i64),
         last_ms: v.get("lastMs").and_then(Value::as_i64),
-        last_stop_reason: v.get("lastStopReason").and_then(Value::as_str).map(str::to_string),
+        last_stop_reason: v.get("lastStopReason").and_then(Value::as_str).map(Into::into),
         last_kind_assistant: v.get("lastKindAssistant").and_then(Value::as_bool).unwrap_or(false),
-        first_user_text: v.get("firstUserText").and_then(Value::as_str).map(str::to_string),
+        first_user_text: v.get("firstUserText").and_then(Value::as_str).map(Into::into),
         ..Tally::default()
     };
     if let Some(tools) = v.get("tools").and_then(Value::as_object) {

@@ -177,9 +177,9 @@ pub struct Tally {
     pub tools: ToolCounts,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
-    pub last_stop_reason: Option<String>,
+    pub last_stop_reason: Option<Text>,
     pub last_kind_assistant: bool,
-    pub first_user_text: Option<String>,
+    pub first_user_text: Option<Text>,
     /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
     /// poll, see [`is_heartbeat_text`]): the heartbeat's share of a main session.
     pub heartbeat_cost: f64,
@@ -379,7 +379,7 @@ impl Tally {
                         while !t.is_char_boundary(end) {
                             end -= 1;
                         }
-                        t[..end].to_string()
+                        t[..end].into()
                     });
                 }
                 self.last_kind_assistant = false;
@@ -388,7 +388,7 @@ impl Tally {
                 self.assistant_messages += 1;
                 self.last_kind_assistant = true;
                 if !line.injected {
-                    self.last_stop_reason = line.stop_reason.clone();
+                    self.last_stop_reason = line.stop_reason.as_deref().map(Into::into);
                 }
                 if line.stop_reason.as_deref() == Some("error") {
                     self.assistant_errors += 1;
@@ -852,19 +852,22 @@ mod tests {
     }
 }
 
+/// A string kept for long (per session): no spare capacity, 16 bytes instead of 24.
+pub type Text = Box<str>;
+
 /// What OpenClaw's session index says about a session (legacy `sessions.json` entry, or
 /// `session_nodes` + `session_windows`). Every field is optional: old installs write few.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SessionMeta {
     pub id: String,
-    pub key: Option<String>,
-    pub label: Option<String>,
-    pub channel: Option<String>,
-    pub model: Option<String>,
+    pub key: Option<Text>,
+    pub label: Option<Text>,
+    pub channel: Option<Text>,
+    pub model: Option<Text>,
     /// OpenClaw's own status word: running, done, failed, killed, timeout.
-    pub status: Option<String>,
-    pub created_via: Option<String>,
-    pub parent_key: Option<String>,
+    pub status: Option<Text>,
+    pub created_via: Option<Text>,
+    pub parent_key: Option<Text>,
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub updated_ms: Option<i64>,

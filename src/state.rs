@@ -394,7 +394,7 @@ impl State {
     pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
         for m in metas {
             if let Some(k) = &m.key {
-                self.by_key.insert(k.clone(), m.id.clone());
+                self.by_key.insert(k.to_string(), m.id.clone());
             }
             self.ledger_dirty.insert(m.id.clone());
             let id = m.id.clone();
@@ -417,7 +417,7 @@ impl State {
     }
 
     /// Moves session `id` in `child_ids` from the parent key it had to the one it has now.
-    fn relink_parent(&mut self, id: &str, old: Option<String>) {
+    fn relink_parent(&mut self, id: &str, old: Option<crate::model::Text>) {
         let new = self.sessions.get(id).and_then(|s| s.meta.parent_key.as_deref());
         if old.as_deref() == new {
             return;
@@ -558,7 +558,7 @@ impl State {
         self.ledger_dirty.insert(id.clone());
         let s = self.session_mut(agent, &id);
         if s.meta.key.is_none() {
-            s.meta.key.clone_from(&a.session_key);
+            s.meta.key = a.session_key.as_deref().map(Into::into);
         }
         let rank = s.store.rank();
         let counted_events = s.tally.events;
@@ -1022,7 +1022,7 @@ mod tests {
         let meta = |id: &str, key: &str, status: Option<&str>| SessionMeta {
             id: id.into(),
             key: Some(key.into()),
-            status: status.map(str::to_string),
+            status: status.map(Into::into),
             ..Default::default()
         };
         st.apply_meta(
@@ -1047,7 +1047,7 @@ mod tests {
         let meta = |id: &str, key: &str, parent: Option<&str>| SessionMeta {
             id: id.into(),
             key: Some(key.into()),
-            parent_key: parent.map(str::to_string),
+            parent_key: parent.map(Into::into),
             ..Default::default()
         };
         st.apply_meta(

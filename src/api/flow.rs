@@ -95,24 +95,21 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
         let running = s.status(now, run).status == "running";
         let kind = s.kind();
-        let channel = s.meta.channel.clone().unwrap_or_else(|| {
-            match kind {
-                "cron" => "cron",
-                "subagent" => "sub-agent",
-                _ => "direct",
-            }
-            .to_string()
+        let channel = s.meta.channel.as_deref().unwrap_or(match kind {
+            "cron" => "cron",
+            "subagent" => "sub-agent",
+            _ => "direct",
         });
         let mut one = Node { sessions: 1, running: running as u64, last_ms: last, ..Default::default() };
         one.calls = s.tally.user_messages;
         one.tokens = s.tally.usage.total_tokens();
         one.cost = s.tally.usage.cost;
-        channels.entry(channel).or_default().add(&one);
+        channels.entry(channel.to_string()).or_default().add(&one);
         gateway.sessions += 1;
         gateway.running += running as u64;
         gateway.last_ms = gateway.last_ms.max(last);
         *agents.entry(s.agent.clone()).or_default() += 1;
-        let current = s.tally.models.last().cloned().or_else(|| s.meta.model.clone());
+        let current = s.tally.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string));
         for m in &s.tally.models {
             let e = models.entry(m.clone()).or_default();
             e.sessions += 1;

@@ -164,8 +164,8 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
                 &first.agent,
                 vec![SessionMeta {
                     id: id.clone(),
-                    label: Some(format!("{} ({})", first.service, first.source)),
-                    model: Some(first.model.clone()),
+                    label: Some(format!("{} ({})", first.service, first.source).into()),
+                    model: Some(first.model.clone().into()),
                     ..Default::default()
                 }],
             );

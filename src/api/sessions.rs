@@ -13,7 +13,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
     let status = s.status(now, run);
     let t = &s.tally;
     let parent_id = s.meta.parent_key.as_deref().and_then(|k| st.by_key.get(k)).cloned();
-    let model = t.models.last().cloned().or_else(|| s.meta.model.clone());
+    let model = t.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string));
     let first = s.first_ms();
     let last = s.last_ms();
     json!({
@@ -22,7 +22,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "profile": st.profile_of(&s.agent),
         "key": s.meta.key,
         "kind": s.kind(),
-        "label": s.meta.label.clone().or_else(|| run.and_then(|r| r.label.clone())),
+        "label": s.meta.label.as_deref().or_else(|| run.and_then(|r| r.label.as_deref())),
         "channel": s.meta.channel,
         "model": model,
         "models": t.models,
@@ -117,7 +117,14 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
     match by {
         "label" => s.meta.label.clone().or_else(|| s.meta.key.clone()).unwrap_or_default().to_lowercase(),
         "agent" => s.agent.to_lowercase(),
-        "model" => s.tally.models.last().cloned().or_else(|| s.meta.model.clone()).unwrap_or_default().to_lowercase(),
+        "model" => s
+            .tally
+            .models
+            .last()
+            .cloned()
+            .or_else(|| s.meta.model.as_deref().map(str::to_string))
+            .unwrap_or_default()
+            .to_lowercase(),
         _ => status.to_string(),
     }
 }
@@ -197,10 +204,10 @@ fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static 
             continue;
         }
         if let Some(q) = &f.q {
-            let hay = [Some(&s.id), s.meta.key.as_ref(), s.meta.label.as_ref(), s.meta.channel.as_ref()]
+            let hay = [Some(s.id.as_str()), s.meta.key.as_deref(), s.meta.label.as_deref(), s.meta.channel.as_deref()]
                 .into_iter()
                 .flatten()
-                .chain(s.tally.models.iter())
+                .chain(s.tally.models.iter().map(String::as_str))
                 .any(|h| h.to_lowercase().contains(q.as_str()));
             if !hay {
                 continue;
@@ -301,7 +308,7 @@ fn csv_row(out: &mut Vec<u8>, st: &State, s: &Session, status: &str) {
     use std::io::Write;
     let t = &s.tally;
     let iso = |v: Option<i64>| v.map(crate::timefmt::iso).unwrap_or_default();
-    let model = t.models.last().cloned().or_else(|| s.meta.model.clone()).unwrap_or_default();
+    let model = t.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string)).unwrap_or_default();
     let label = s.meta.label.as_deref().map(crate::redact::text).unwrap_or_default();
     let _ = write!(
         out,

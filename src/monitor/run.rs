@@ -202,7 +202,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
                     running.push(alerts::RunningSession {
                         id: s.id.clone(),
                         agent: s.agent.clone(),
-                        label: s.meta.label.clone(),
+                        label: s.meta.label.as_deref().map(str::to_string),
                         started_ms: started,
                     });
                 }

@@ -176,14 +176,18 @@ pub fn entry_meta(key: &str, e: &Value) -> Option<SessionMeta> {
     };
     Some(SessionMeta {
         id,
-        key: Some(key.to_string()),
+        key: Some(key.to_string().into()),
         // Labels are shown (and searched) everywhere: redacted once, here.
-        label: s("label").or_else(|| s("displayName")).or_else(|| s("subject")).map(crate::redact::owned),
-        channel: channel_of(e),
-        model,
-        status: s("status"),
-        created_via: s("createdVia"),
-        parent_key: s("spawnedBy").or_else(|| s("parentSessionKey")),
+        label: s("label")
+            .or_else(|| s("displayName"))
+            .or_else(|| s("subject"))
+            .map(crate::redact::owned)
+            .map(Into::into),
+        channel: channel_of(e).map(Into::into),
+        model: model.map(Into::into),
+        status: s("status").map(Into::into),
+        created_via: s("createdVia").map(Into::into),
+        parent_key: s("spawnedBy").or_else(|| s("parentSessionKey")).map(Into::into),
         started_ms: e.get("startedAt").and_then(Value::as_i64),
         ended_ms: e.get("endedAt").and_then(Value::as_i64),
         updated_ms: e.get("updatedAt").and_then(Value::as_i64),
