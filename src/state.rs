@@ -449,7 +449,7 @@ impl State {
     }
 
     /// The ids of the sessions whose index record names `key` as their parent.
-    pub fn child_ids_of_key(&self, key: Option<&str>) -> impl Iterator<Item = &str> {
+    fn child_ids_of_key(&self, key: Option<&str>) -> impl Iterator<Item = &str> {
         key.and_then(|k| self.child_ids.get(k)).into_iter().flatten().map(String::as_str)
     }
 

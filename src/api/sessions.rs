@@ -343,8 +343,11 @@ pub fn one(_req: &Req, ctx: &Ctx, id: &str) -> Answer {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut v = summary(&st, s, now);
+    // The sub-agents the tree cost below counts (`State::children_of`), so that the list and
+    // the sum agree.
     let children: Vec<Value> = st
-        .child_ids_of_key(s.meta.key.as_deref())
+        .children_of(&s.id)
+        .into_iter()
         .filter_map(|c| st.sessions.get(c))
         .map(|c| {
             json!({"id": c.id, "key": c.meta.key, "label": c.meta.label,
