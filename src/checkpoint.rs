@@ -16,7 +16,7 @@
 
 use crate::model::{SessionMeta, Tally, Turn};
 use crate::state::IndexHealth;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -269,12 +269,17 @@ impl Checkpoint {
 
 /// Reads a checkpoint whole; any fault refuses it whole.
 fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    // Read-write (never created here): a write cut short (clawmetry killed in its transaction)
+    // leaves a hot journal, which only a connection that may write rolls back; read-only, the
+    // whole file would be refused for it.
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
     for (k, want) in stamp(prices) {
-        let got: Option<String> =
-            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| r.get(0)).ok();
+        let got: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![k], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
         if got.as_deref() != Some(want.as_str()) {
             return Err(format!("written with another {k} ({}, this is {want})", got.unwrap_or_default()));
         }
@@ -308,7 +313,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
 
 /// The rows with rowids `from..=to`, checked and decoded; any fault refuses the file.
 fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Saved)>, String> {
-    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
     let mut stmt = conn.prepare("SELECT key, sum, data FROM sources WHERE rowid BETWEEN ?1 AND ?2").map_err(err)?;

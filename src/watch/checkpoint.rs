@@ -10,19 +10,37 @@ use crate::model::Tally;
 use crate::sources::archives::{Archive, Place};
 use crate::state::IndexHealth;
 
+/// The checkpoint being loaded (`Watcher::load_checkpoint`).
+pub(super) type PendingCheckpoint =
+    Result<std::thread::JoinHandle<Result<(Checkpoint, Option<String>), String>>, String>;
+
 impl Watcher {
-    /// Opens the checkpoint once; /api/health says whether one was found and why it was refused.
-    pub(super) fn open_checkpoint(&mut self) {
+    /// Starts loading the checkpoint on a thread of its own (seconds at 100k sessions), while
+    /// the watcher reads the session indexes and lists the transcripts; `open_checkpoint`
+    /// takes the result. None with `--no-checkpoint`, without a data dir, or when it is open.
+    pub(super) fn load_checkpoint(&self) -> Option<PendingCheckpoint> {
+        let dir = self.cfg.data_dir.clone()?;
+        if self.checkpoint.is_some() || self.cfg.no_checkpoint {
+            return None;
+        }
+        let prices = self.prices.fingerprint();
+        let load =
+            std::thread::Builder::new().name("checkpoint-load".into()).spawn(move || Checkpoint::open(&dir, prices));
+        Some(load.map_err(|e| format!("cannot start its loader: {e}")))
+    }
+
+    /// Takes the loaded checkpoint (`load_checkpoint`); /api/health says whether one was found
+    /// and why it was refused.
+    pub(super) fn open_checkpoint(&mut self, pending: Option<PendingCheckpoint>) {
+        let Some(dir) = self.cfg.data_dir.clone() else { return };
         if self.checkpoint.is_some() {
             return;
         }
-        let Some(dir) = self.cfg.data_dir.clone() else { return };
-        if self.cfg.no_checkpoint {
+        let Some(pending) = pending else {
             self.index.write().checkpoint.path = Some(dir.join("checkpoint"));
             return;
-        }
-        // Loaded and checked before the state lock is taken (seconds at 100k sessions).
-        let opened = Checkpoint::open(&dir, self.prices.fingerprint());
+        };
+        let opened = pending.and_then(|h| h.join().unwrap_or_else(|_| Err("its loader failed".to_string())));
         let mut st = self.index.write();
         st.checkpoint.path = Some(dir.join("checkpoint"));
         match opened {

@@ -21,7 +21,7 @@ impl Watcher {
         self.install = detect::detect(&self.cfg);
         self.open_ledger();
         self.load_prices();
-        self.open_checkpoint();
+        let checkpoint = self.load_checkpoint();
         {
             let mut st = self.index.write();
             st.install = self.install.clone();
@@ -39,6 +39,7 @@ impl Watcher {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            self.open_checkpoint(checkpoint);
             self.reconcile_ledger();
             self.index.write().health.ready = true;
             return;
@@ -78,6 +79,7 @@ impl Watcher {
             loads[i] += j.3 + 4096;
             buckets[i].push(j);
         }
+        self.open_checkpoint(checkpoint);
         // Databases: one reader thread each, alongside the file workers.
         let mut db_jobs: Vec<(PathBuf, DbCursor)> = Vec::new();
         for a in &agents {

@@ -203,4 +203,22 @@ fn a_checkpoint_start_equals_a_cold_start() {
     drop(warm);
     let cold = run(&home, data_cold.path(), true);
     assert_eq!(figures(&cold), d, "a checkpoint start differs from a cold start after rows were deleted");
+    drop(cold);
+
+    // clawmetry killed while writing its checkpoint: the copy taken inside a write transaction
+    // has a hot journal (and the file half-written at worst). The next start rolls it back and
+    // uses the checkpoint as it was before that write.
+    let crashed = TempDir::new("checkpoint-crashed");
+    {
+        let cp = rusqlite::Connection::open(data.path().join("checkpoint")).unwrap();
+        cp.execute_batch("PRAGMA cache_size = 1; BEGIN IMMEDIATE; DELETE FROM sources; UPDATE meta SET value = 'x'")
+            .unwrap();
+        copy_dir(data.path(), crashed.path());
+        cp.execute_batch("ROLLBACK").unwrap();
+    }
+    assert!(crashed.path().join("checkpoint-journal").is_file(), "the copy has the write's journal");
+    let warm = run(&home, crashed.path(), false);
+    let c = checkpoint(&warm);
+    assert_eq!((c["loaded"].clone(), c["ignored"].clone()), (json!(true), json!(0)), "{c}");
+    assert_eq!(figures(&warm), d, "a checkpoint start after a crash in its write");
 }
