@@ -113,7 +113,7 @@ fn sort_key(st: &State, s: &Session, by: &str) -> f64 {
 }
 
 /// The text sort key of a session.
-fn sort_text(s: &Session, by: &str, status: &str) -> String {
+fn sort_text(st: &State, s: &Session, by: &str, now: i64) -> String {
     match by {
         "label" => s.meta.label.clone().or_else(|| s.meta.key.clone()).unwrap_or_default().to_lowercase(),
         "agent" => s.agent.to_lowercase(),
@@ -125,7 +125,7 @@ fn sort_text(s: &Session, by: &str, status: &str) -> String {
             .or_else(|| s.meta.model.as_deref().map(str::to_string))
             .unwrap_or_default()
             .to_lowercase(),
-        _ => status.to_string(),
+        _ => st.status_of(s, now).status.to_string(),
     }
 }
 
@@ -187,8 +187,12 @@ fn query(req: &Req) -> Result<Query<'_>, ApiError> {
 
 /// The sessions that pass the filters, in order, with their status; on the index itself (no
 /// JSON built).
-fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static str)> {
-    let mut rows: Vec<(&Session, &'static str)> = Vec::new();
+/// The sessions matching `f`, in its order; only the first `keep` of them are in order (the
+/// rest follow in no order: a page needs its rows sorted, the total only their count). A
+/// session's status and kind are worked out only when a filter or the order needs them.
+fn select<'s>(st: &'s State, f: &Query, now: i64, keep: usize) -> Vec<&'s Session> {
+    let by = f.by;
+    let mut rows: Vec<&Session> = Vec::new();
     for s in st.sessions.values() {
         if !f.agents.is_empty() && !f.agents.contains(&s.agent.as_str()) {
             continue;
@@ -199,9 +203,11 @@ fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static 
         if !f.fates.is_empty() && !f.fates.contains(&s.fate()) {
             continue;
         }
-        let kind = s.kind();
-        if !f.kinds.is_empty() && !f.kinds.iter().any(|k| *k == kind || (*k == "top" && kind != "subagent")) {
-            continue;
+        if !f.kinds.is_empty() {
+            let kind = s.kind();
+            if !f.kinds.iter().any(|k| *k == kind || (*k == "top" && kind != "subagent")) {
+                continue;
+            }
         }
         if let Some(q) = &f.q {
             let hay = [Some(s.id.as_str()), s.meta.key.as_deref(), s.meta.label.as_deref(), s.meta.channel.as_deref()]
@@ -213,21 +219,27 @@ fn select<'s>(st: &'s State, f: &Query, now: i64) -> Vec<(&'s Session, &'static 
                 continue;
             }
         }
-        let status = s.status(now, s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k))).status;
-        if !f.statuses.is_empty() && !f.statuses.contains(&status) {
+        if !f.statuses.is_empty() && !f.statuses.contains(&st.status_of(s, now).status) {
             continue;
         }
-        rows.push((s, status));
+        rows.push(s);
     }
-    let by = f.by;
     if SORTS.contains(&by) {
-        // Each key once (the context's needs a window lookup), then sorted.
-        let mut keyed: Vec<(f64, (&Session, &str))> = rows.into_iter().map(|r| (sort_key(st, r.0, by), r)).collect();
-        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1 .0.id.cmp(&b.1 .0.id)));
-        rows = keyed.into_iter().map(|(_, r)| r).collect();
-    } else {
-        rows.sort_by_cached_key(|(s, status)| (sort_text(s, by, status), s.id.clone()));
+        // Each key once (the context's needs a window lookup); ties by id. Descending is the
+        // ascending order reversed, ties included.
+        let mut keyed: Vec<(f64, &Session)> = rows.into_iter().map(|s| (sort_key(st, s, by), s)).collect();
+        let asc = |a: &(f64, &Session), b: &(f64, &Session)| a.0.total_cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id));
+        let cmp = |a: &(f64, &Session), b: &(f64, &Session)| if f.asc { asc(a, b) } else { asc(b, a) };
+        if keep < keyed.len() {
+            // Only the page's rows are sorted: O(n) to find them.
+            keyed.select_nth_unstable_by(keep, cmp);
+            keyed[..keep].sort_by(cmp);
+        } else {
+            keyed.sort_by(cmp);
+        }
+        return keyed.into_iter().map(|(_, s)| s).collect();
     }
+    rows.sort_by_cached_key(|s| (sort_text(st, s, by, now), s.id.clone()));
     if !f.asc {
         rows.reverse();
     }
@@ -240,9 +252,9 @@ pub fn list(req: &Req, ctx: &Ctx) -> Answer {
     let f = query(req)?;
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
-    let rows = select(&st, &f, now);
+    let rows = select(&st, &f, now, offset.saturating_add(limit));
     let total = rows.len();
-    let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|(s, _)| summary(&st, s, now)).collect();
+    let page: Vec<Value> = rows.iter().skip(offset).take(limit).map(|s| summary(&st, s, now)).collect();
     drop(st);
     Ok(Resp::json(&json!({"total": total, "offset": offset, "limit": limit, "sort": f.by,
         "order": if f.asc { "asc" } else { "desc" }, "sessions": page})))
@@ -264,7 +276,7 @@ pub fn export(req: &Req, ctx: &Ctx) -> Answer {
     let f = query(req)?;
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
-    let rows = select(&st, &f, now);
+    let rows = select(&st, &f, now, EXPORT_MAX);
     let total = rows.len();
     let mut body = Vec::new();
     if csv {
@@ -272,8 +284,8 @@ pub fn export(req: &Req, ctx: &Ctx) -> Answer {
             b"id,key,agent,profile,kind,status,state,label,model,started,last,messages,toolCalls,errors,\
               input,output,cacheRead,cacheWrite,cost\r\n",
         );
-        for (s, status) in rows.iter().take(EXPORT_MAX) {
-            csv_row(&mut body, &st, s, status);
+        for s in rows.iter().take(EXPORT_MAX) {
+            csv_row(&mut body, &st, s, st.status_of(s, now).status);
         }
     } else {
         let head = json!({"total": total, "sort": f.by, "order": if f.asc { "asc" } else { "desc" },
@@ -282,7 +294,7 @@ pub fn export(req: &Req, ctx: &Ctx) -> Answer {
         // The object without its closing brace, then the sessions written one by one.
         body.extend_from_slice(&head[..head.len() - 1]);
         body.extend_from_slice(b",\"sessions\":[");
-        for (i, (s, _)) in rows.iter().take(EXPORT_MAX).enumerate() {
+        for (i, s) in rows.iter().take(EXPORT_MAX).enumerate() {
             if i > 0 {
                 body.push(b',');
             }

@@ -208,6 +208,26 @@ fn legacy_jsonl_store_2026_3() {
     let asc = server.get("/api/sessions?sort=cost&order=asc&limit=100");
     let costs: Vec<f64> = asc["sessions"].as_array().unwrap().iter().map(|s| s["cost"].as_f64().unwrap()).collect();
     assert!(costs.windows(2).all(|w| w[0] <= w[1]));
+    // Pages of any size, in either order and by any key, are slices of the whole list (a page
+    // sorts only its own rows).
+    for sort in ["cost", "last", "started", "messages", "label", "status"] {
+        for order in ["asc", "desc"] {
+            let ids = |v: &Value| -> Vec<String> {
+                v["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+            };
+            let all = ids(&server.get(&format!("/api/sessions?sort={sort}&order={order}&limit=100")));
+            assert_eq!(all.len(), 9);
+            for size in [1, 2, 4] {
+                let paged: Vec<String> = (0..9)
+                    .step_by(size)
+                    .flat_map(|off| {
+                        ids(&server.get(&format!("/api/sessions?sort={sort}&order={order}&limit={size}&offset={off}")))
+                    })
+                    .collect();
+                assert_eq!(paged, all, "sort={sort} order={order} pages of {size}");
+            }
+        }
+    }
     let q = server.get("/api/sessions?q=naming");
     assert_eq!(q["total"], 1);
     let tr = server.get("/api/transcript/e284ffb1-15b9-4955-bf7f-252e5a91938e?kind=tools&limit=1000");
