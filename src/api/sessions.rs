@@ -112,6 +112,16 @@ fn sort_key(st: &State, s: &Session, by: &str) -> f64 {
     }
 }
 
+/// Whether `hay` contains `needle` (already lowercase) with case folded; ASCII text (most
+/// keys, labels and model names) without an allocation.
+fn contains_folded(hay: &str, needle: &str) -> bool {
+    if hay.is_ascii() && needle.is_ascii() {
+        let n = needle.len();
+        return n == 0 || hay.as_bytes().windows(n).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));
+    }
+    hay.to_lowercase().contains(needle)
+}
+
 /// The text sort key of a session.
 fn sort_text(st: &State, s: &Session, by: &str, now: i64) -> String {
     match by {
@@ -214,7 +224,7 @@ fn select<'s>(st: &'s State, f: &Query, now: i64, keep: usize) -> Vec<&'s Sessio
                 .into_iter()
                 .flatten()
                 .chain(s.tally.models.iter().map(String::as_str))
-                .any(|h| h.to_lowercase().contains(q.as_str()));
+                .any(|h| contains_folded(h, q));
             if !hay {
                 continue;
             }
@@ -409,4 +419,19 @@ pub fn subagents(req: &Req, ctx: &Ctx) -> Answer {
     let total = rows.len();
     rows.truncate(limit);
     Ok(Resp::json(&json!({"total": total, "subagents": rows})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_folded;
+
+    #[test]
+    fn search_folds_case_with_or_without_ascii() {
+        assert!(contains_folded("Agent:Main:CRON:x", "cron"));
+        assert!(contains_folded("anything", ""));
+        assert!(!contains_folded("agent:main", "cron"));
+        assert!(!contains_folded("cr", "cron"));
+        assert!(contains_folded("Übersicht Cron", "übersicht"));
+        assert!(contains_folded("ÜBERSICHT", "über"));
+    }
 }
