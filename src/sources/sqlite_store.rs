@@ -133,9 +133,14 @@ pub fn session_events_while(
 /// The lowest and highest seq of one session's rows (None when it has none): two look-ups in
 /// the primary key, however long the session.
 pub fn seq_bounds(conn: &Connection, session_id: &str) -> Result<Option<(i64, i64)>, String> {
-    conn.query_row("SELECT min(seq), max(seq) FROM transcript_events WHERE session_id = ?1", params![session_id], |r| {
-        Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
-    })
+    // One aggregate a query: SQLite answers a lone min() or max() from an end of the index,
+    // but both in one query by walking every entry of the session.
+    conn.query_row(
+        "SELECT (SELECT min(seq) FROM transcript_events WHERE session_id = ?1), \
+                (SELECT max(seq) FROM transcript_events WHERE session_id = ?1)",
+        params![session_id],
+        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+    )
     .map_err(|e| format!("transcript_events: {e}"))
 }
 
