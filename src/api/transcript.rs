@@ -27,12 +27,15 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut events = Vec::new();
+    // The answer is about the size of the lines shown: its buffer is made that big at once.
+    let mut shown = 0;
     let (total, malformed) = if filter == KindFilter::All {
         // Every line is an event: the page starts at line `offset`, found by the line marks.
         window(&loc, offset, limit, |seq, line| match render(line, seq, filter) {
             Ok(Some(mut ev)) => {
                 crate::redact::value(&mut ev);
                 events.push(ev);
+                shown += line.len();
                 true
             }
             _ => false,
@@ -40,8 +43,9 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
     } else {
         filtered(&loc, offset, limit, filter, &mut events)?
     };
-    Ok(Resp::json(&json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
-        "offset": offset, "limit": limit, "malformed": malformed, "events": events})))
+    let answer = json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
+        "offset": offset, "limit": limit, "malformed": malformed, "events": events});
+    Ok(Resp::json_sized(&answer, shown + 4096))
 }
 
 /// The events `offset..offset + limit` of an unfiltered page: `take(seq, line)` renders one
