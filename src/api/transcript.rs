@@ -5,6 +5,7 @@
 use super::sessions::summary;
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
+use crate::sources::lines::lines_at;
 pub(super) use crate::sources::lines::{for_each_line, Location};
 use crate::sources::transcript::{render, short, KindFilter};
 use serde_json::{json, Value};
@@ -26,21 +27,65 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut events = Vec::new();
+    // The answer is about the size of the lines shown: its buffer is made that big at once.
+    let mut shown = 0;
+    let (total, malformed) = if filter == KindFilter::All {
+        // Every line is an event: the page starts at line `offset`, found by the line marks.
+        window(&loc, offset, limit, |seq, line| match render(line, seq, filter) {
+            Ok(Some(mut ev)) => {
+                crate::redact::value(&mut ev);
+                events.push(ev);
+                shown += line.len();
+                true
+            }
+            _ => false,
+        })?
+    } else {
+        filtered(&loc, offset, limit, filter, &mut events)?
+    };
+    let answer = json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
+        "offset": offset, "limit": limit, "malformed": malformed, "events": events});
+    Ok(Resp::json_sized(&answer, shown + 4096))
+}
+
+/// The events `offset..offset + limit` of an unfiltered page: `take(seq, line)` renders one
+/// line and says whether it was an event (a malformed line is not, and the page takes the next
+/// one instead). Returns the page's `total` and `malformed`: every readable line counts as an
+/// event but those found malformed on the page; malformed are those and the unreadable lines.
+fn window(
+    loc: &Location,
+    offset: u64,
+    limit: u64,
+    mut take: impl FnMut(u64, &[u8]) -> bool,
+) -> Result<(u64, u64), ApiError> {
+    let (mut taken, mut bad) = (0u64, 0u64);
+    let count = lines_at(loc, offset, |seq, line| {
+        if take(seq, line) {
+            taken += 1;
+        } else {
+            bad += 1;
+        }
+        taken < limit
+    })
+    .map_err(|e| ApiError::unavailable(format!("cannot read the transcript: {e}")))?;
+    Ok((count.lines - bad, count.unreadable + bad))
+}
+
+/// A page of the events that pass `filter`: every line is rendered to know whether it does.
+fn filtered(
+    loc: &Location,
+    offset: u64,
+    limit: u64,
+    filter: KindFilter,
+    events: &mut Vec<Value>,
+) -> Result<(u64, u64), ApiError> {
     let mut total = 0u64;
     let mut malformed = 0u64;
-    let result = for_each_line(&loc, |seq, line| {
-        let line = match line {
-            Ok(l) => l,
-            Err(_) => {
-                malformed += 1;
-                return;
-            }
-        };
-        // Unfiltered pages need no parsing outside the window.
-        if filter == KindFilter::All && (total < offset || total >= offset + limit) {
-            total += 1;
+    let result = for_each_line(loc, |seq, line| {
+        let Ok(line) = line else {
+            malformed += 1;
             return;
-        }
+        };
         match render(line, seq, filter) {
             Ok(Some(mut ev)) => {
                 if total >= offset && total < offset + limit {
@@ -53,11 +98,8 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
             Err(_) => malformed += 1,
         }
     });
-    if let Err(e) = result {
-        return Err(ApiError::unavailable(format!("cannot read the transcript: {e}")));
-    }
-    Ok(Resp::json(&json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
-        "offset": offset, "limit": limit, "malformed": malformed, "events": events})))
+    result.map_err(|e| ApiError::unavailable(format!("cannot read the transcript: {e}")))?;
+    Ok((total, malformed))
 }
 
 /// One short line per event: what happened, when, tokens and cost.
@@ -70,30 +112,14 @@ pub fn timeline(req: &Req, ctx: &Ctx) -> Answer {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
     let mut items = Vec::new();
-    let mut total = 0u64;
-    let mut malformed = 0u64;
-    let result = for_each_line(&loc, |seq, line| {
-        let Ok(line) = line else {
-            malformed += 1;
-            return;
-        };
-        if total < offset || total >= offset + limit {
-            total += 1;
-            return;
+    let (total, malformed) = window(&loc, offset, limit, |seq, line| match render(line, seq, KindFilter::All) {
+        Ok(Some(mut ev)) => {
+            crate::redact::value(&mut ev);
+            items.push(condense(&ev));
+            true
         }
-        match render(line, seq, KindFilter::All) {
-            Ok(Some(mut ev)) => {
-                crate::redact::value(&mut ev);
-                items.push(condense(&ev));
-                total += 1;
-            }
-            Ok(None) => {}
-            Err(_) => malformed += 1,
-        }
-    });
-    if let Err(e) = result {
-        return Err(ApiError::unavailable(format!("cannot read the transcript: {e}")));
-    }
+        _ => false,
+    })?;
     Ok(Resp::json(&json!({"session": session, "total": total, "offset": offset, "limit": limit,
         "malformed": malformed, "items": items})))
 }

@@ -10,9 +10,14 @@
 //! comparable; a second table then measures the full-text search on each corpus: the first
 //! build of its index (time, throughput, size on disk, RSS) and the latency of one- and
 //! two-word queries, with the targets of issue 15 checked (p50 < 50 ms, p99 < 300 ms).
+//! A "long-chat" corpus (a few chat sessions of 256 MB each, JSONL and SQLite) is measured with
+//! the others, and a table gives the transcript page's latency at the first, middle and last
+//! page of each corpus's longest sessions (issue 21: < 20 ms anywhere in a 200 MB session).
+//! A corpus the disk has no room for is not generated: its row says so.
 //!
-//! `clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N] [--data DIR]
-//! [--requests N] [--generate-only]`
+//! `clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N]
+//! [--long-chat N] [--session-mb M] [--data DIR] [--requests N] [--no-search-table]
+//! [--generate-only]`
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -31,6 +36,11 @@ struct Args {
     requests: usize,
     /// Only generate the corpora (e.g. while the machine is busy), measure nothing.
     generate_only: bool,
+    /// A corpus of this many long chat sessions (0: none), each of `session_mb` MiB.
+    long_chat: u64,
+    session_mb: u64,
+    /// Leave out the search table (its index builds take minutes on the big corpora).
+    no_search_table: bool,
 }
 
 /// Share of the sessions deleted in the archived variants.
@@ -47,14 +57,24 @@ fn sizes(v: &str) -> Result<Vec<u64>, String> {
 }
 
 const HELP: &str = "clawmetry-bench [--sizes 10,200,1024] [--archived 1024] [--many-sessions N] [--data DIR]
-                [--requests N] [--generate-only]
+                [--long-chat N] [--session-mb M] [--requests N] [--no-search-table] [--generate-only]
 
   --sizes          corpora to generate and measure, MiB of transcript (default 10,200,1024)
   --archived       sizes to run again with a third of the sessions deleted (default 1024; '' = none)
   --many-sessions  also a corpus of N small (~10 KiB) sessions, for the ledger at scale (default 0 = none)
+  --long-chat N    also a corpus of N long chat sessions, JSONL and SQLite in turn (default 2; 0 = none)
+  --session-mb M   MiB of each long chat session (default 256)
+  --no-search-table  measure no full-text search (the second table)
   --data DIR       where corpora and clawmetry's data dirs go (default bench-data)
   --requests N     requests per latency figure (default 400)
   --generate-only  generate (or keep) the corpora and stop";
+
+/// The value of a numeric option.
+fn number<T: std::str::FromStr>(p: &mut lexopt::Parser, name: &str) -> Result<T, String> {
+    use lexopt::prelude::*;
+    let v = p.value().map_err(|e| e.to_string())?.string().map_err(|e| e.to_string())?;
+    v.parse().map_err(|_| format!("bad {name} {v:?}"))
+}
 
 fn parse_args() -> Result<Args, String> {
     use lexopt::prelude::*;
@@ -65,6 +85,9 @@ fn parse_args() -> Result<Args, String> {
         data: PathBuf::from("bench-data"),
         requests: 400,
         generate_only: false,
+        long_chat: 2,
+        session_mb: 256,
+        no_search_table: false,
     };
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -77,26 +100,13 @@ fn parse_args() -> Result<Args, String> {
                 let v = p.value().map_err(|e| e.to_string())?.into_string().map_err(|_| "bad --archived")?;
                 a.archived = sizes(&v)?;
             }
-            Long("many-sessions") => {
-                a.many_sessions = p
-                    .value()
-                    .map_err(|e| e.to_string())?
-                    .string()
-                    .map_err(|e| e.to_string())?
-                    .parse()
-                    .map_err(|_| "bad --many-sessions")?
-            }
+            Long("many-sessions") => a.many_sessions = number(&mut p, "--many-sessions")?,
             Long("data") => a.data = p.value().map_err(|e| e.to_string())?.into(),
-            Long("requests") => {
-                a.requests = p
-                    .value()
-                    .map_err(|e| e.to_string())?
-                    .string()
-                    .map_err(|e| e.to_string())?
-                    .parse()
-                    .map_err(|_| "bad --requests")?
-            }
+            Long("requests") => a.requests = number(&mut p, "--requests")?,
             Long("generate-only") => a.generate_only = true,
+            Long("no-search-table") => a.no_search_table = true,
+            Long("long-chat") => a.long_chat = number(&mut p, "--long-chat")?,
+            Long("session-mb") => a.session_mb = number(&mut p, "--session-mb")?,
             Long("help") | Short('h') => {
                 println!("{HELP}");
                 std::process::exit(0);
@@ -117,13 +127,23 @@ struct Variant {
     name: String,
     label: String,
     corpus_args: Vec<String>,
+    /// Transcript MiB it holds (for the disk check before generating it).
+    mb: u64,
+    /// Sessions whose first / middle / last transcript pages are measured (the longest ones).
+    long_sessions: usize,
 }
 
 fn variants(a: &Args) -> Vec<Variant> {
     let mut v = Vec::new();
     let plain = |mb: u64| vec!["--size-mb".to_string(), mb.to_string(), "--seed".into(), "42".into()];
     for &mb in &a.sizes {
-        v.push(Variant { name: format!("corpus-{mb}mb"), label: String::new(), corpus_args: plain(mb) });
+        v.push(Variant {
+            name: format!("corpus-{mb}mb"),
+            label: String::new(),
+            corpus_args: plain(mb),
+            mb,
+            long_sessions: 1,
+        });
     }
     for &mb in &a.archived {
         let mut args = plain(mb);
@@ -132,6 +152,8 @@ fn variants(a: &Args) -> Vec<Variant> {
             name: format!("corpus-{mb}mb-archived"),
             label: format!(", {:.0} % deleted", ARCHIVED_FRACTION * 100.0),
             corpus_args: args,
+            mb,
+            long_sessions: 1,
         });
     }
     if a.many_sessions > 0 {
@@ -148,9 +170,52 @@ fn variants(a: &Args) -> Vec<Variant> {
                 "--seed".into(),
                 "42".into(),
             ],
+            mb,
+            long_sessions: 1,
+        });
+    }
+    if a.long_chat > 0 {
+        let (n, m) = (a.long_chat, a.session_mb);
+        v.push(Variant {
+            name: format!("corpus-long-chat-{n}x{m}mb"),
+            label: format!(", {n} sessions of {m} MiB"),
+            corpus_args: vec![
+                "--long-chat".into(),
+                n.to_string(),
+                "--session-mb".into(),
+                m.to_string(),
+                "--seed".into(),
+                "42".into(),
+            ],
+            mb: n * m,
+            long_sessions: n as usize,
         });
     }
     v
+}
+
+/// Free bytes on the file system holding `dir`.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs is plain data; all zeroes is a valid value of it.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a statvfs struct to fill.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+        return None;
+    }
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// Why a corpus cannot be generated here, if it cannot: the disk would not hold it (its
+/// transcripts, SQLite's pages and WAL, and 1 GiB to spare).
+fn no_room(dir: &Path, v: &Variant) -> Option<String> {
+    if std::fs::read_to_string(dir.join(".corpus.json")).is_ok_and(|t| t.contains(&v.corpus_args.join("\",\""))) {
+        return None;
+    }
+    let need = v.mb * (1 << 20) * 3 / 2 + (1 << 30);
+    let free = free_bytes(dir.parent().unwrap_or(dir))?;
+    (free < need).then(|| format!("not generated: it needs ~{} free, the disk has {}", mb(need), mb(free)))
 }
 
 /// Generates the corpus once (again when the arguments or the summary format changed);
@@ -504,6 +569,23 @@ fn search_table(args: &Args, variants: &[Variant], summaries: &[Value], failures
     );
 }
 
+/// The first, middle and last transcript page of one session: the rest of a table row.
+fn pages(port: u16, s: &Value, n: usize) -> String {
+    let id = s["id"].as_str().unwrap_or("");
+    let total = get_json(port, &format!("/api/transcript/{id}?limit=1"))["total"].as_u64().unwrap_or(0);
+    let mut row = format!(
+        "{}… | {}, {} | {total} |",
+        id.get(..8).unwrap_or(id),
+        s["store"].as_str().unwrap_or("?"),
+        s["state"].as_str().unwrap_or("?")
+    );
+    for offset in [0, total / 2, total.saturating_sub(100)] {
+        let (p50, p99) = latency(port, &format!("/api/transcript/{id}?limit=100&offset={offset}"), n);
+        row.push_str(&format!(" {p50:.2}/{p99:.2} ms |"));
+    }
+    row
+}
+
 fn latency(port: u16, path: &str, n: usize) -> (f64, f64) {
     for _ in 0..5 {
         get(port, path);
@@ -527,9 +609,21 @@ fn main() {
         }
     };
     std::fs::create_dir_all(&args.data).unwrap();
-    let variants = variants(&args);
-    // Corpora first, so that generating one does not overlap a measurement.
+    let all = variants(&args);
+    // Corpora first, so that generating one does not overlap a measurement. One the disk has
+    // no room for is left out, and said so in the table.
+    let mut skipped = Vec::new();
+    let mut variants = Vec::new();
+    for v in all {
+        match no_room(&args.data.join(&v.name), &v) {
+            Some(why) => skipped.push((v, why)),
+            None => variants.push(v),
+        }
+    }
     let summaries: Vec<Value> = variants.iter().map(|v| corpus(&args.data.join(&v.name), &v.corpus_args)).collect();
+    for (v, why) in &skipped {
+        eprintln!("{}: {why}", v.name);
+    }
     if args.generate_only {
         return;
     }
@@ -537,6 +631,10 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut failures = Vec::new();
     let mut notes = Vec::new();
+    let mut page_rows = Vec::new();
+    for (v, why) in &skipped {
+        println!("| {} MiB{} | {why} | | | | | | | | | |", v.mb, v.label);
+    }
     for (v, summary) in variants.iter().zip(&summaries) {
         let dir = args.data.join(&v.name);
         let bytes = transcript_bytes(summary);
@@ -608,6 +706,15 @@ fn main() {
         let ss = latency(port, "/api/sessions?limit=50", args.requests);
         let us = latency(port, "/api/usage?from=2026-09-01&to=2026-11-02&step=day", args.requests);
         let tr = latency(port, &format!("/api/transcript/{big_id}?limit=100&offset=100"), args.requests / 4);
+        let longest = get_json(port, &format!("/api/sessions?sort=messages&limit={}", v.long_sessions));
+        for s in longest["sessions"].as_array().into_iter().flatten() {
+            page_rows.push(format!(
+                "| {:.0} MB{} | {}",
+                bytes as f64 / 1e6,
+                v.label,
+                pages(port, s, args.requests / 4)
+            ));
+        }
         // Idle: nothing changes for 30 s after the last request has settled (the watcher's
         // rescans, the monitor's checks and health, inotify only otherwise).
         std::thread::sleep(Duration::from_secs(6));
@@ -705,7 +812,24 @@ fn main() {
          WAL frames included = the file once checkpointed)",
         args.requests
     );
-    search_table(&args, &variants, &summaries, &mut failures);
+    println!();
+    println!(
+        "| corpus | session | store, state | events | first page p50/p99 | middle page p50/p99 | last page p50/p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for r in &page_rows {
+        println!("{r}");
+    }
+    for (v, why) in &skipped {
+        println!("| {} MiB{} | {why} | | | | | |", v.mb, v.label);
+    }
+    println!(
+        "(GET /api/transcript/<id>?limit=100&offset=0, total/2 and total-100 of each corpus's longest sessions (by messages), {} requests each)",
+        args.requests / 4
+    );
+    if !args.no_search_table {
+        search_table(&args, &variants, &summaries, &mut failures);
+    }
     for n in &notes {
         println!("{n}");
     }

@@ -16,7 +16,11 @@
 //! the sessions dir; a JSONL-store session is renamed `<id>.jsonl.deleted.<ts>` (half of them) or
 //! kept only as `<id>.jsonl.deleted.<ts>.zst` (the other half), and is not in `sessions.json`.
 //! The choice comes from a PRNG of its own, so the sessions and their figures are those of the
-//! same corpus without archives. The summary line (stdout) carries the totals a correct reader
+//! same corpus without archives.
+//!
+//! `--long-chat N --session-mb M` writes instead N chat sessions of M MiB each (one long
+//! conversation with tool rounds and compactions), alternately in the legacy files and in
+//! SQLite: the shape of a transcript page deep in a session of hundreds of MB. The summary line (stdout) carries the totals a correct reader
 //! must find (`expected`), which `clawmetry-bench` compares with clawmetry's.
 
 use std::collections::BTreeMap;
@@ -51,6 +55,7 @@ const USAGE: &str = "\
 clawmetry-corpus: write a synthetic OpenClaw state directory for benchmarks
 
 usage: clawmetry-corpus --out DIR --size-mb N [options]
+       clawmetry-corpus --out DIR --long-chat N [--session-mb M] [options]
 
   --out DIR            directory to create (must be missing or empty)
   --size-mb N          stop once N MiB of transcript lines are written (JSONL + event_json)
@@ -68,6 +73,9 @@ usage: clawmetry-corpus --out DIR --size-mb N [options]
   --sessions N         stop after N sessions (sub-agents included; the last parent's
                        children may add one or two) instead of at the byte size; --size-mb
                        then sets the average session size (size / N)
+  --long-chat N        instead: N long chat sessions, alternately JSONL and SQLite (as
+                       --sqlite-share allows), each of --session-mb MiB; no --size-mb
+  --session-mb M       size of each --long-chat session, MiB (default 256)
 ";
 
 // ---------------------------------------------------------------------------------------------
@@ -83,6 +91,9 @@ struct Args {
     interleave: bool,
     archived_fraction: f64,
     sessions: Option<u64>,
+    /// `--long-chat`: this many long sessions of `session_mb` MiB each (0: the usual mix).
+    long_chat: u64,
+    session_mb: u64,
 }
 
 fn parse_args() -> Res<Args> {
@@ -96,6 +107,8 @@ fn parse_args() -> Res<Args> {
     let mut interleave = false;
     let mut archived_fraction = 0.0f64;
     let mut sessions = None;
+    let mut long_chat = 0u64;
+    let mut session_mb = 256u64;
     let mut p = lexopt::Parser::from_env();
     while let Some(arg) = p.next()? {
         match arg {
@@ -108,6 +121,8 @@ fn parse_args() -> Res<Args> {
             Long("interleave") => interleave = true,
             Long("archived-fraction") => archived_fraction = p.value()?.parse()?,
             Long("sessions") => sessions = Some(p.value()?.parse::<u64>()?),
+            Long("long-chat") => long_chat = p.value()?.parse()?,
+            Long("session-mb") => session_mb = p.value()?.parse()?,
             Short('h') | Long("help") => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -116,6 +131,13 @@ fn parse_args() -> Res<Args> {
         }
     }
     let out = out.ok_or("missing --out DIR (see --help)")?;
+    if long_chat > 0 && (size_mb.is_some() || sessions.is_some()) {
+        return Err("--long-chat sets the size itself: give --session-mb, not --size-mb or --sessions".into());
+    }
+    if long_chat > 0 && session_mb == 0 {
+        return Err("--session-mb must be at least 1".into());
+    }
+    let size_mb = if long_chat > 0 { Some(long_chat * session_mb) } else { size_mb };
     let size_mb = size_mb.ok_or("missing --size-mb N (see --help)")?;
     if size_mb == 0 {
         return Err("--size-mb must be at least 1".into());
@@ -135,7 +157,19 @@ fn parse_args() -> Res<Args> {
     if end_ms < WINDOW {
         return Err("--end-ms is too small: give epoch milliseconds".into());
     }
-    Ok(Args { out, size_mb, seed, sqlite_share, agents, end_ms, interleave, archived_fraction, sessions })
+    Ok(Args {
+        out,
+        size_mb,
+        seed,
+        sqlite_share,
+        agents,
+        end_ms,
+        interleave,
+        archived_fraction,
+        sessions,
+        long_chat,
+        session_mb,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1245,6 +1279,38 @@ impl Gen {
     fn budget(&mut self) -> u64 {
         let f = (0.9 * self.rng.normal() - 0.405).exp().clamp(0.03, 15.0);
         (self.avg_budget as f64 * f) as u64
+    }
+
+    /// `--long-chat`: one long chat after another, the stores taking turns.
+    fn run_long_chats(&mut self, args: &Args) -> Res<()> {
+        let win_start = self.end_ms - WINDOW;
+        for i in 0..args.long_chat {
+            let store = if args.sqlite_share <= 0.0 {
+                Store::Jsonl
+            } else if args.sqlite_share >= 1.0 || i % 2 == 1 {
+                Store::Sqlite
+            } else {
+                Store::Jsonl
+            };
+            let agent = (i as usize) % self.agents.len();
+            let model = self.rng.weighted(&self.agents[agent].model_weights);
+            // A channel with a person on it (no heartbeats), the first peer of it.
+            let ci = (i as usize) % 3;
+            let key = self.agents[agent].peers[ci][0].clone();
+            let spec = Spec {
+                agent,
+                store,
+                key,
+                sid: uuid(&mut self.rng),
+                kind: Kind::Chat { channel: Channel::ALL[ci], children: 0 },
+                start: win_start + i as i64 * HOUR,
+                t_max: self.end_ms - 1,
+                budget: args.session_mb * MIB,
+                model,
+            };
+            self.session(spec)?;
+        }
+        Ok(())
     }
 
     fn run(&mut self, args: &Args, target: u64) -> Res<()> {
@@ -2502,7 +2568,11 @@ fn run() -> Res<()> {
     let mut gen = Gen::new(&args, &out, n_plan)?;
     gen.avg_budget = target / n_plan;
     write_config(&out, &mut gen)?;
-    gen.run(&args, target)?;
+    if args.long_chat > 0 {
+        gen.run_long_chats(&args)?;
+    } else {
+        gen.run(&args, target)?;
+    }
     gen.finish()?;
     let st = &gen.stats;
     let mut report = json!({

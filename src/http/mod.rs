@@ -107,10 +107,19 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(v: &Value) -> Resp {
+        Resp::json_sized(v, 128)
+    }
+    /// [`Resp::json`] written into a buffer of `capacity` bytes from the start (a big answer of
+    /// known size is not copied again and again as it grows).
+    pub fn json_sized(v: &Value, capacity: usize) -> Resp {
+        let mut body = Vec::with_capacity(capacity);
+        if serde_json::to_writer(&mut body, v).is_err() {
+            body = b"{}".to_vec();
+        }
         Resp {
             status: 200,
             content_type: "application/json",
-            body: serde_json::to_vec(v).unwrap_or_else(|_| b"{}".to_vec()),
+            body,
             headers: vec![("Cache-Control", "no-store".into())],
         }
     }

@@ -5,9 +5,10 @@
 
 use super::archives::{self, Archive};
 use super::jsonl_store::LineReader;
+use super::marks;
 use super::sqlite_store;
 use crate::state::Store;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -77,6 +78,126 @@ pub fn for_each_line_from(
     live.map(|_| ())
 }
 
+/// How many lines a session has in all, as [`lines_at`] counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Count {
+    /// Lines that can be read (those handed to `f`, wherever the page starts).
+    pub lines: u64,
+    /// Lines that cannot (a database row without a readable event).
+    pub unreadable: u64,
+}
+
+/// Calls `f(seq, line)` for the readable lines of a session from the `from`-th one on (counting
+/// readable lines from 0, in [`for_each_line`]'s order and source), until `f` returns false;
+/// returns the session's line counts. A JSONL file or a database session is entered at the line
+/// mark before `from` ([`super::marks`]), so a late page reads a page, not the transcript; an
+/// archive is read from its start and only as far as the page once its length is known.
+pub fn lines_at(loc: &Location, from: u64, mut f: impl FnMut(u64, &[u8]) -> bool) -> Result<Count, String> {
+    let live = match loc.store {
+        Store::Sqlite => db_lines_at(loc, from, &mut f),
+        Store::Jsonl => file_lines_at(loc, from, &mut f),
+        Store::None | Store::Otlp | Store::Archive | Store::Ledger => Ok(Count::default()),
+    };
+    match (&live, &loc.archive) {
+        (Ok(c), Some(a)) if c.lines + c.unreadable == 0 => archive_lines_at(a, from, &mut f),
+        (Err(_), Some(a)) => archive_lines_at(a, from, &mut f),
+        _ => live,
+    }
+}
+
+type PageSink<'a> = dyn FnMut(u64, &[u8]) -> bool + 'a;
+
+fn file_lines_at(loc: &Location, from: u64, f: &mut PageSink) -> Result<Count, String> {
+    let mut files = loc.files.clone();
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let mut parts = Vec::with_capacity(files.len());
+    for p in files {
+        if let Some(m) = marks::of_file(&p)? {
+            parts.push((p, m));
+        }
+    }
+    let lines = parts.iter().map(|(_, m)| m.lines).sum();
+    // `base`: the seq of the file's first line (seqs count lines across the files).
+    let mut base = 0u64;
+    for (p, m) in parts {
+        if from < base + m.lines {
+            let want = from.saturating_sub(base);
+            let more = read_file_from(&p, &m, want, &mut |k, line| f(base + k, line))
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            if !more {
+                break;
+            }
+        }
+        base += m.lines;
+    }
+    Ok(Count { lines, unreadable: 0 })
+}
+
+/// The lines `want..` of one file, from the mark before `want`; false when `f` asked to stop.
+fn read_file_from(
+    p: &Path,
+    m: &marks::Marks,
+    want: u64,
+    f: &mut dyn FnMut(u64, &[u8]) -> bool,
+) -> std::io::Result<bool> {
+    let Some((mut k, at)) = m.before(want) else { return Ok(true) };
+    let mut file = super::open_file(p)?;
+    file.seek(SeekFrom::Start(at))?;
+    let mut reader = LineReader::default();
+    let mut buf = vec![0u8; marks::CHUNK];
+    let mut more = true;
+    while more && k < m.lines {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        reader.feed(&buf[..n], |line| {
+            // Lines written after the marks were made are not counted in the total: not shown.
+            if more && k >= want && k < m.lines {
+                more = f(k, line);
+            }
+            k += 1;
+        });
+    }
+    Ok(more)
+}
+
+fn db_lines_at(loc: &Location, from: u64, f: &mut PageSink) -> Result<Count, String> {
+    let db = loc.db.as_ref().ok_or("session has no database")?;
+    let conn = sqlite_store::open(db)?;
+    let m = marks::of_db(&conn, db, &loc.id)?;
+    if let Some((mut k, seq)) = m.before(from).filter(|_| from < m.lines) {
+        sqlite_store::session_events_while(&conn, &loc.id, seq as i64, |s, ev| {
+            // Unreadable rows are counted apart, not among the lines.
+            let Ok(line) = ev else { return true };
+            let go_on = k < from || f(s.max(0) as u64, &line);
+            k += 1;
+            // Rows added after the marks were made are not counted in the total: not shown.
+            go_on && k < m.lines
+        })?;
+    }
+    Ok(Count { lines: m.lines, unreadable: m.unreadable })
+}
+
+/// An archive's lines from `from` on; read to its end the first time (to count them).
+fn archive_lines_at(a: &Archive, from: u64, f: &mut PageSink) -> Result<Count, String> {
+    let known = marks::archive_lines(&a.name);
+    let mut more = true;
+    let read = read_archive(a, |seq, line| {
+        if more && seq >= from {
+            more = f(seq, line);
+        }
+        more || known.is_none()
+    })?;
+    let lines = known.unwrap_or_else(|| {
+        marks::keep_archive_lines(&a.name, read);
+        read
+    });
+    Ok(Count { lines, unreadable: 0 })
+}
+
 /// The database rows of the session from `from` on; returns whether the session has any rows
 /// at all (asked separately when none is past `from`).
 fn for_each_db_line(loc: &Location, from: u64, f: &mut LineSink) -> Result<bool, String> {
@@ -124,11 +245,22 @@ fn for_each_file_line(loc: &Location, f: &mut LineSink) -> Result<bool, String> 
 
 /// Calls `f(seq, line)` for every line of an archived transcript, streamed (one buffer).
 fn for_each_archive_line(a: &Archive, f: &mut LineSink) -> Result<(), String> {
+    read_archive(a, |seq, line| {
+        f(seq, Ok(line));
+        true
+    })
+    .map(|_| ())
+}
+
+/// Feeds the lines of an archived transcript to `f(seq, line)`, streamed (one buffer), until it
+/// returns false (the rest of the buffer is still fed); returns how many lines were fed.
+fn read_archive(a: &Archive, mut f: impl FnMut(u64, &[u8]) -> bool) -> Result<u64, String> {
     let mut r = archives::open(a)?;
     let mut reader = LineReader::default();
-    let mut buf = vec![0u8; 256 * 1024];
+    let mut buf = vec![0u8; marks::CHUNK];
     let mut seq = 0u64;
-    loop {
+    let mut go = true;
+    while go {
         let n = match r.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
@@ -136,9 +268,11 @@ fn for_each_archive_line(a: &Archive, f: &mut LineSink) -> Result<(), String> {
             Err(e) => return Err(format!("{}: {e}", a.name)),
         };
         reader.feed(&buf[..n], |line| {
-            f(seq, Ok(line));
+            if go {
+                go = f(seq, line);
+            }
             seq += 1;
         });
     }
-    Ok(())
+    Ok(seq)
 }

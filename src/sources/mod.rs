@@ -8,6 +8,7 @@ pub mod json5;
 pub mod jsonl_store;
 pub mod lines;
 pub mod logs;
+pub mod marks;
 pub mod memory;
 pub mod sqlite_store;
 pub mod subagents;

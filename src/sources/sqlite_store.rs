@@ -99,6 +99,22 @@ pub fn session_events(
     from: i64,
     mut f: impl FnMut(i64, Result<Vec<u8>, String>),
 ) -> Result<u64, String> {
+    let mut n = 0;
+    session_events_while(conn, session_id, from, |seq, ev| {
+        n += 1;
+        f(seq, ev);
+        true
+    })?;
+    Ok(n)
+}
+
+/// Like [`session_events`], stopping as soon as `f` returns false.
+pub fn session_events_while(
+    conn: &Connection,
+    session_id: &str,
+    from: i64,
+    mut f: impl FnMut(i64, Result<Vec<u8>, String>) -> bool,
+) -> Result<(), String> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, CAST(event_json AS BLOB), event_zstd FROM transcript_events \
@@ -106,12 +122,45 @@ pub fn session_events(
         )
         .map_err(|e| format!("transcript_events: {e}"))?;
     let mut rows = stmt.query(params![session_id, from]).map_err(|e| e.to_string())?;
-    let mut n = 0;
     while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-        n += 1;
-        f(r.get(0).unwrap_or(0), row_event(r.get(1).ok().flatten(), r.get(2).ok().flatten()));
+        if !f(r.get(0).unwrap_or(0), row_event(r.get(1).ok().flatten(), r.get(2).ok().flatten())) {
+            break;
+        }
     }
-    Ok(n)
+    Ok(())
+}
+
+/// The lowest and highest seq of one session's rows (None when it has none): two look-ups in
+/// the primary key, however long the session.
+pub fn seq_bounds(conn: &Connection, session_id: &str) -> Result<Option<(i64, i64)>, String> {
+    // One aggregate a query: SQLite answers a lone min() or max() from an end of the index,
+    // but both in one query by walking every entry of the session.
+    conn.query_row(
+        "SELECT (SELECT min(seq) FROM transcript_events WHERE session_id = ?1), \
+                (SELECT max(seq) FROM transcript_events WHERE session_id = ?1)",
+        params![session_id],
+        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+    )
+    .map_err(|e| format!("transcript_events: {e}"))
+}
+
+/// Calls `f(seq, readable)` for the rows of one session with `seq > after`, in seq order, without
+/// copying their text: a row is readable when [`session_events`] would hand over its event (its
+/// `event_zstd` frame is inflated to know, and dropped).
+pub fn row_kinds(conn: &Connection, session_id: &str, after: i64, mut f: impl FnMut(i64, bool)) -> Result<(), String> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, event_json IS NOT NULL, CASE WHEN event_json IS NULL THEN event_zstd END \
+             FROM transcript_events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq",
+        )
+        .map_err(|e| format!("transcript_events: {e}"))?;
+    let mut rows = stmt.query(params![session_id, after]).map_err(|e| e.to_string())?;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let plain: bool = r.get(1).unwrap_or(false);
+        let readable = plain || r.get::<_, Option<Vec<u8>>>(2).ok().flatten().is_some_and(|z| inflate(&z).is_ok());
+        f(r.get(0).unwrap_or(0), readable);
+    }
+    Ok(())
 }
 
 /// Whether the database still has rows of one session.

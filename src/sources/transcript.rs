@@ -450,6 +450,11 @@ impl KindFilter {
 pub fn render(bytes: &[u8], seq: u64, filter: KindFilter) -> Result<Option<Value>, DecodeError> {
     let text = utf8_lossy(bytes);
     let v: Value = serde_json::from_str(&text).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    // The line's fields are moved into the event, not copied (a page is mostly long texts).
+    let mut v = match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
     let mut out = Map::new();
     out.insert("seq".into(), json!(seq));
     for k in ["id", "parentId"] {
@@ -462,33 +467,35 @@ pub fn render(bytes: &[u8], seq: u64, filter: KindFilter) -> Result<Option<Value
         Some(Value::Number(n)) => n.as_f64().map(epoch_to_ms),
         _ => None,
     };
-    let ty = v.get("type").and_then(Value::as_str).unwrap_or("");
-    let (kind, pass) = match ty {
+    let ty = v.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+    let (kind, pass) = match ty.as_str() {
         "session" => {
-            copy(&v, &mut out, &["version", "cwd"]);
-            out.insert("sessionId".into(), v.get("id").cloned().unwrap_or(Value::Null));
+            take(&mut v, &mut out, &["version", "cwd"]);
+            out.insert("sessionId".into(), v.remove("id").unwrap_or(Value::Null));
             ("session", filter == KindFilter::All)
         }
         "model_change" => {
-            copy(&v, &mut out, &["provider", "modelId"]);
+            take(&mut v, &mut out, &["provider", "modelId"]);
             ("model_change", filter == KindFilter::All)
         }
         "thinking_level_change" => {
-            copy(&v, &mut out, &["thinkingLevel"]);
+            take(&mut v, &mut out, &["thinkingLevel"]);
             ("thinking_level", filter == KindFilter::All)
         }
         "compaction" => {
-            copy(&v, &mut out, &["summary", "tokensBefore", "firstKeptEntryId"]);
+            take(&mut v, &mut out, &["summary", "tokensBefore", "firstKeptEntryId"]);
             ("compaction", filter == KindFilter::All)
         }
         "custom" | "custom_message" => {
-            copy(&v, &mut out, &["customType", "data", "content"]);
+            take(&mut v, &mut out, &["customType", "data", "content"]);
             ("custom", filter == KindFilter::All)
         }
         "message" => {
-            let msg = v.get("message").cloned().unwrap_or(Value::Null);
-            let (k, pass) = render_message(&msg, &mut out, filter);
-            (k, pass)
+            let msg = match v.remove("message") {
+                Some(Value::Object(m)) => m,
+                _ => Map::new(),
+            };
+            render_message(msg, &mut out, filter)
         }
         _ => {
             out.insert("type".into(), json!(ty));
@@ -503,37 +510,38 @@ pub fn render(bytes: &[u8], seq: u64, filter: KindFilter) -> Result<Option<Value
     Ok(Some(Value::Object(out)))
 }
 
-fn copy(v: &Value, out: &mut Map<String, Value>, keys: &[&str]) {
+/// Moves `keys` of `v` (those it has) into `out`.
+fn take(v: &mut Map<String, Value>, out: &mut Map<String, Value>, keys: &[&str]) {
     for k in keys {
-        if let Some(x) = v.get(*k) {
-            out.insert((*k).into(), x.clone());
+        if let Some(x) = v.remove(*k) {
+            out.insert((*k).into(), x);
         }
     }
 }
 
-fn render_message(m: &Value, out: &mut Map<String, Value>, filter: KindFilter) -> (&'static str, bool) {
-    let role = m.get("role").and_then(Value::as_str).unwrap_or("");
-    let blocks = render_blocks(m.get("content"));
+fn render_message(mut m: Map<String, Value>, out: &mut Map<String, Value>, filter: KindFilter) -> (&'static str, bool) {
+    let role = m.get("role").and_then(Value::as_str).unwrap_or("").to_string();
+    let blocks = render_blocks(m.remove("content"));
     let has = |t: &str| blocks.iter().any(|b| b["type"] == t);
-    match role {
+    match role.as_str() {
         "user" => {
-            copy(m, out, &["provenance"]);
+            take(&mut m, out, &["provenance"]);
             out.insert("blocks".into(), Value::Array(blocks));
             ("user", matches!(filter, KindFilter::All | KindFilter::Messages))
         }
         "assistant" => {
-            copy(m, out, &["provider", "model", "stopReason", "errorMessage", "api"]);
             let provider = m.get("provider").and_then(Value::as_str);
             let model = m.get("model").and_then(Value::as_str);
             let stop = m.get("stopReason").and_then(Value::as_str);
             let injected = is_injected(provider, model, stop);
+            let error = stop == Some("error");
+            take(&mut m, out, &["provider", "model", "stopReason", "errorMessage", "api"]);
             if injected {
                 out.insert("injected".into(), json!(true));
             }
             if let Some(u) = m.get("usage") {
                 out.insert("usage".into(), normalize_usage(u));
             }
-            let error = stop == Some("error");
             let pass = match filter {
                 KindFilter::All => true,
                 KindFilter::Messages => has("text"),
@@ -545,8 +553,8 @@ fn render_message(m: &Value, out: &mut Map<String, Value>, filter: KindFilter) -
             ("assistant", pass)
         }
         "toolResult" | "tool" | "tool_result" => {
-            copy(m, out, &["toolCallId", "toolName", "isError", "details"]);
             let error = m.get("isError").and_then(Value::as_bool).unwrap_or(false);
+            take(&mut m, out, &["toolCallId", "toolName", "isError", "details"]);
             out.insert("blocks".into(), Value::Array(blocks));
             (
                 "tool_result",
@@ -554,7 +562,7 @@ fn render_message(m: &Value, out: &mut Map<String, Value>, filter: KindFilter) -
             )
         }
         _ => {
-            copy(m, out, &["customType", "display", "details"]);
+            take(&mut m, out, &["customType", "display", "details"]);
             out.insert("role".into(), json!(role));
             out.insert("blocks".into(), Value::Array(blocks));
             ("custom", filter == KindFilter::All)
@@ -579,24 +587,33 @@ fn normalize_usage(u: &Value) -> Value {
     })
 }
 
-fn render_blocks(content: Option<&Value>) -> Vec<Value> {
+/// A block's field, moved out (`Null` when it has none).
+fn field(b: &mut Value, k: &str) -> Value {
+    b.as_object_mut().and_then(|o| o.remove(k)).unwrap_or(Value::Null)
+}
+
+/// The first of `keys` the block has, moved out.
+fn first_field(b: &mut Value, keys: &[&str]) -> Value {
+    keys.iter().find(|k| b.get(**k).is_some()).map_or(Value::Null, |k| field(b, k))
+}
+
+fn render_blocks(content: Option<Value>) -> Vec<Value> {
     match content {
         Some(Value::String(s)) => vec![json!({"type": "text", "text": s})],
         Some(Value::Array(items)) => items
-            .iter()
-            .map(|b| {
-                let t = b.get("type").and_then(Value::as_str).unwrap_or("");
-                match t {
-                    "text" | "input_text" | "output_text" => {
-                        json!({"type": "text", "text": b.get("text").cloned().unwrap_or(Value::Null)})
+            .into_iter()
+            .map(|mut b| {
+                let t = b.get("type").and_then(Value::as_str).unwrap_or("").to_string();
+                match t.as_str() {
+                    "text" | "input_text" | "output_text" => json!({"type": "text", "text": field(&mut b, "text")}),
+                    "thinking" | "reasoning" => {
+                        json!({"type": "thinking", "text": first_field(&mut b, &["thinking", "text"])})
                     }
-                    "thinking" | "reasoning" => json!({"type": "thinking",
-                        "text": b.get("thinking").or_else(|| b.get("text")).cloned().unwrap_or(Value::Null)}),
                     "toolCall" | "tool_use" | "toolUse" | "function_call" => json!({"type": "tool_call",
-                        "id": b.get("id").cloned().unwrap_or(Value::Null),
-                        "name": b.get("name").cloned().unwrap_or(Value::Null),
-                        "arguments": b.get("arguments").or_else(|| b.get("input")).cloned().unwrap_or(Value::Null)}),
-                    "image" => json!({"type": "image", "mimeType": b.get("mimeType").cloned().unwrap_or(Value::Null)}),
+                        "id": field(&mut b, "id"),
+                        "name": field(&mut b, "name"),
+                        "arguments": first_field(&mut b, &["arguments", "input"])}),
+                    "image" => json!({"type": "image", "mimeType": field(&mut b, "mimeType")}),
                     _ => json!({"type": t, "raw": b}),
                 }
             })

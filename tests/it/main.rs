@@ -47,6 +47,7 @@ mod security;
 mod spend;
 mod time_zones;
 mod tls;
+mod transcript_pages;
 mod ui_browser;
 mod ui_export;
 mod ui_guard;
