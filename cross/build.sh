@@ -6,7 +6,7 @@
 #
 # Installs what is missing, pinned, in the user's cache (not under target/, so `cargo clean`
 # keeps them): zig from PyPI (`ziglang`), cargo-zigbuild from crates.io, and through rustup the
-# musl targets (aarch64, x86_64) or rust-src (armv7: std is built from source, see below).
+# musl target (x86_64) or rust-src (aarch64, armv7: std is built from source, see below).
 # Called by `make cross`; needs python3 with pip, rustup, cargo, and binutils' readelf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,9 +76,9 @@ ensure_zigbuild() {
 ensure_rust_target() {
     command -v rustup >/dev/null || die "rustup is needed to add the cross targets"
     case $1 in
-        armv7-*)
-            # rustup has no prebuilt std for armv7-unknown-linux-musleabihf here (404): std is
-            # compiled from rust-src with -Zbuild-std.
+        aarch64-* | armv7-*)
+            # The ARM builds compile std from rust-src with -Zbuild-std (build_one says why;
+            # rustup has no prebuilt std for armv7-unknown-linux-musleabihf here anyway: 404).
             rustup component list --installed | grep -q '^rust-src' || {
                 say "rustup component add rust-src"
                 rustup component add rust-src
@@ -120,9 +120,14 @@ build_one() {
 
     local args=(zigbuild --release --locked --bin "$BIN" --target "$triple" --config cross/cargo-config.toml)
     local envs=()
-    if [[ $triple == armv7-* ]]; then
-        # -Zbuild-std is unstable: RUSTC_BOOTSTRAP=1 allows it on the stable toolchain.
-        args+=("-Zbuild-std=std,panic_abort")
+    if [[ $triple != x86_64-* ]]; then
+        # std from source for the ARM binaries (Cargo.toml's release profile has the figures): built
+        # for size like the dependencies (cross/cargo-config.toml), with core's
+        # "optimize_for_size" (one small merge sort instead of driftsort/ipnsort in each of the
+        # ~50 sorts' instances), without "backtrace" (the symbolizer is dead weight in a stripped
+        # binary; a panic's message is still printed). That keeps them under the 6 MB budget with
+        # panic = "unwind". -Zbuild-std is unstable: RUSTC_BOOTSTRAP=1 allows it on stable.
+        args+=("-Zbuild-std=std" "-Zbuild-std-features=panic-unwind,optimize_for_size")
         envs+=(RUSTC_BOOTSTRAP=1)
         # RUSTFLAGS from the environment would replace the config's rustflags for the target.
         if [ -n "${RUSTFLAGS:-}" ]; then envs+=("RUSTFLAGS=$RUSTFLAGS -C link-self-contained=no"); fi

@@ -8,7 +8,9 @@ instruction the Pi lacks would fail here. The x86_64 binary runs natively.
 
 For each binary: ELF machine, static linking and the ARM size budget; `--version`; start-up on
 port 0 (first stdout line `clawmetry <ver> listening on http://127.0.0.1:<port>`); /api/health
-and /api/overview with the fixture's figures; the embedded web UI on /; a new JSONL transcript
+and /api/overview with the fixture's figures; a handler that panics (on purpose:
+CLAWMETRY_TEST_HANDLER_PANIC) costs its request a 500 and the server goes on (release builds
+unwind); the embedded web UI on /; a new JSONL transcript
 and a line appended to it show up in the totals; SIGTERM ends it promptly; nothing under the
 OpenClaw dir was written. Start-up time, index time and RSS are measured and printed.
 
@@ -225,6 +227,7 @@ class Server:
     def __init__(self, cmd, home, user_home, stderr_path):
         env = {k: v for k, v in os.environ.items() if k not in ("OPENCLAW_STATE_DIR", "OPENCLAW_HOME", "CLAWMETRY_PORT", "CLAWMETRY_HOST")}
         env["HOME"] = str(user_home)
+        env["CLAWMETRY_TEST_HANDLER_PANIC"] = "1"
         self.stderr_path = stderr_path
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
@@ -338,6 +341,12 @@ def run_arch(name, dist, version, commit, tmp):
         check(totals_match(t, BASE), f"overview usage.total {t}, expected {BASE}")
         check(ov["sessions"]["total"] == 5, f"overview sessions.total {ov['sessions']['total']}, expected 5")
 
+        # A handler's panic (a deliberate one) costs its request a 500, not the process.
+        status, _, body = http_get(port, "/__test/panic")
+        check(status == 500 and b"the request handler failed" in body, f"GET /__test/panic: {status} {body[:200]!r}")
+        check(get_json(port, "/api/health")["http"]["handlerPanics"] == 1, "handlerPanics is not 1 after one panic")
+        check(get_json(port, "/api/overview")["sessions"]["total"] == 5, "/api/overview after the panic")
+
         # The web UI is embedded in the binary: / and every file under static/ but the *.md notes
         # (the rule of tests/it/ui_static.rs), byte for byte, decompressed when the server chose
         # gzip (which exercises its encoder on this CPU).
@@ -392,7 +401,7 @@ def run_arch(name, dist, version, commit, tmp):
         check(m["sigterm_exit_s"] <= SIGTERM_LIMIT, f"took {m['sigterm_exit_s']:.2f} s to exit after SIGTERM")
         check(rc in (0, -signal.SIGTERM), f"exit status after SIGTERM: {rc} (expected 0 or killed by signal 15)")
         err = srv.stderr()
-        check("panicked" not in err, f"a thread panicked:\n{err}")
+        check(err.count("panicked") == 1 and "a deliberate test panic in a handler" in err, f"a thread panicked (besides the deliberate one):\n{err}")
 
         # Read-only on OpenClaw's files: only the test's own transcript is new.
         after = snapshot(home)

@@ -1,5 +1,5 @@
-//! Taking locks. A lock is poisoned when a thread panicked while holding it (only where panics
-//! unwind: debug builds and the tests; release builds abort). What the locks here guard are
+//! Taking locks. A lock is poisoned when a thread panicked while holding it (a handler's panic
+//! costs its request a 500 and the server goes on, http/server). What the locks here guard are
 //! counters, maps and caches that each write leaves whole, so a poisoned lock is taken as it is:
 //! one failed request must not stop every later one.
 

@@ -501,3 +501,23 @@ fn a_transcript_replaced_by_a_symlink_is_not_read() {
     assert_eq!(after["events"], before["events"]);
     assert_eq!(after["cost"], before["cost"]);
 }
+
+#[test]
+fn a_panicking_handler_costs_its_request_a_500_and_the_server_goes_on() {
+    // One handler thread: had a panic ended it (or the process), nothing after it would be
+    // answered. Run against the release binary too (`cargo test --release --test it
+    // a_panicking_handler`): release builds unwind, and this is what that buys.
+    let (_tmp, server) = legacy_server(&[("CLAWMETRY_TEST_HANDLER_PANIC", "1")], &["--workers", "1"]);
+    for _ in 0..3 {
+        let (r, _) = get_once(server.port, "/__test/panic");
+        assert_eq!(status(&r), 500, "{r}");
+        assert!(r.contains("\"error\":\"the request handler failed"), "{r}");
+    }
+    assert_eq!(server.get("/api/health")["http"]["handlerPanics"], 3);
+    assert!(server.get("/api/overview")["sessions"]["total"].as_u64().is_some());
+    assert!(server.stderr().contains("a deliberate test panic in a handler"), "{}", server.stderr());
+    // Without the variable the path is an ordinary one (the web UI's page).
+    let (_tmp2, plain) = legacy_server(&[], &[]);
+    assert_eq!(status(&get_once(plain.port, "/__test/panic").0), 200);
+    assert_eq!(plain.get("/api/health")["http"]["handlerPanics"], 0);
+}

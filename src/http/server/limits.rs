@@ -49,8 +49,10 @@ pub static OPEN_CONNS: AtomicUsize = AtomicUsize::new(0);
 /// The limits in force. Tests shrink them through the environment: `CLAWMETRY_MAX_QUEUED`,
 /// `CLAWMETRY_MAX_CONNS`, `CLAWMETRY_MAX_CONNS_PER_PEER`, `CLAWMETRY_READ_TIMEOUT_MS` (the head
 /// and idle timeouts; body and write get three times that) and `CLAWMETRY_HANDLER_DELAY_MS`
-/// (every handler sleeps that long first: a way to fill the queue on purpose) and
-/// `CLAWMETRY_BODY_BUDGET` (bytes).
+/// (every handler sleeps that long first: a way to fill the queue on purpose),
+/// `CLAWMETRY_BODY_BUDGET` (bytes) and `CLAWMETRY_TEST_HANDLER_PANIC=1` (a request for
+/// [`TEST_PANIC_PATH`] panics on its handler thread, as a bug in a handler would: how the tests and
+/// cross/qemu-test.py check that the release binary survives one).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_queued: usize,
@@ -62,7 +64,11 @@ pub struct Limits {
     pub write_timeout: Duration,
     pub handler_delay: Duration,
     pub body_budget: usize,
+    pub test_panic: bool,
 }
+
+/// The path that panics when `test_panic` is on.
+pub const TEST_PANIC_PATH: &str = "/__test/panic";
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -76,6 +82,7 @@ impl Default for Limits {
             write_timeout: WRITE_TIMEOUT,
             handler_delay: Duration::ZERO,
             body_budget: BODY_BUDGET,
+            test_panic: false,
         }
     }
 }
@@ -103,6 +110,7 @@ impl Limits {
         if let Some(ms) = num("CLAWMETRY_HANDLER_DELAY_MS") {
             l.handler_delay = Duration::from_millis(ms);
         }
+        l.test_panic = num("CLAWMETRY_TEST_HANDLER_PANIC") == Some(1);
         l
     }
 }

@@ -101,13 +101,18 @@ pub fn start(
             if !limits.handler_delay.is_zero() {
                 std::thread::sleep(limits.handler_delay);
             }
-            // A handler that panics costs its request a 500, not the thread (where panics unwind:
-            // debug builds and the tests; release builds abort, Cargo.toml says why).
-            let reply =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(job.req))).unwrap_or_else(|_| {
-                    limits::HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
-                    Reply::Resp(Resp::error(500, "the request handler failed; see the server's log"))
-                });
+            // A handler that panics costs its request a 500, not the thread nor the process
+            // (release builds unwind too; Cargo.toml says what that costs).
+            let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if limits.test_panic && job.req.path == limits::TEST_PANIC_PATH {
+                    panic!("a deliberate test panic in a handler (CLAWMETRY_TEST_HANDLER_PANIC)");
+                }
+                handler(job.req)
+            }))
+            .unwrap_or_else(|_| {
+                limits::HANDLER_PANICS.fetch_add(1, Ordering::Relaxed);
+                Reply::Resp(Resp::error(500, "the request handler failed; see the server's log"))
+            });
             limits::IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
             // The connection may have gone meanwhile; nothing to do about it.
             let _ = job.reply.send(reply);
