@@ -9,6 +9,7 @@ use std::process::ExitCode;
 /// The whole program: what `src/main.rs` runs.
 pub fn main() -> ExitCode {
     alloc::tune();
+    panic_policy();
     let cfg = match cli::parse() {
         Ok(cli::Command::Run(c)) => *c,
         Ok(cli::Command::LoginLink(c)) => return new_login_link(&c),
@@ -233,6 +234,48 @@ fn new_login_link(cfg: &cli::Config) -> ExitCode {
         Err(e) => {
             eprintln!("clawmetry: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The threads a panic on which ends the process. Release builds unwind so that a handler's
+/// panic costs one request a 500 (`http/server`); a panic that ended one of these long-lived
+/// threads instead would leave the dashboard answering with figures that no longer move, alerts
+/// unsent or no new connection taken, with nothing to say so. They abort as every panic did
+/// before, for the service manager to restart clawmetry (a restart takes the checkpoint: under
+/// a second at 1 GB). The others unwind: handler threads (`http-N`), a connection's thread, the
+/// cold index's workers and the checkpoint's loader, whose callers take their failure, and the
+/// search indexer (search answers from what it indexed; ending everything for it could only
+/// turn a bad transcript into a restart loop).
+const ABORT_ON_PANIC: [&str; 9] =
+    ["watcher", "inotify", "monitor", "gateway", "fleet", "otlp-export", "alert-sender", "http-accept", "main"];
+
+fn ends_process(thread: Option<&str>) -> bool {
+    thread.is_some_and(|t| ABORT_ON_PANIC.contains(&t))
+}
+
+/// Installs the panic policy ([`ABORT_ON_PANIC`]): the default report, then an abort on those
+/// threads.
+fn panic_policy() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        if ends_process(std::thread::current().name()) {
+            eprintln!("clawmetry: a panic on a thread it cannot run without; ending (a service manager restarts it)");
+            std::process::abort();
+        }
+    }));
+}
+
+#[cfg(test)]
+mod panic_tests {
+    #[test]
+    fn long_lived_threads_end_the_process_handlers_and_workers_do_not() {
+        for t in ["watcher", "monitor", "gateway", "http-accept", "main"] {
+            assert!(super::ends_process(Some(t)), "{t}");
+        }
+        for t in [Some("http-0"), Some("http-conn"), Some("checkpoint-load"), None] {
+            assert!(!super::ends_process(t), "{t:?}");
         }
     }
 }
