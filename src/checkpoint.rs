@@ -138,7 +138,7 @@ impl Checkpoint {
             match load(&path, prices) {
                 Ok(saved) => (saved, None),
                 Err(e) => {
-                    for suffix in ["", "-wal", "-shm"] {
+                    for suffix in ["", "-journal", "-wal", "-shm"] {
                         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                     }
                     (HashMap::new(), Some(e))
@@ -293,12 +293,13 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
         .map_err(err)?;
     drop(conn);
     let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as i64;
-    let step = ((hi - lo + 1) / parts).max(1);
+    // In i128: rowids may span the whole i64 range in a hostile file.
+    let step = ((i128::from(hi) - i128::from(lo) + 1) / i128::from(parts)).clamp(1, i128::from(i64::MAX)) as i64;
     let shares: Vec<Result<Vec<(String, Saved)>, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..parts)
             .map(|i| {
-                let from = lo + i * step;
-                let to = if i == parts - 1 { hi } else { from + step - 1 };
+                let from = lo.saturating_add(i.saturating_mul(step));
+                let to = if i == parts - 1 { hi } else { from.saturating_add(step - 1) };
                 s.spawn(move || load_share(path, from, to))
             })
             .collect();

@@ -72,18 +72,6 @@ impl Ledger {
         )
         .and_then(|_| conn.execute_batch(SCHEMA))
         .map_err(|e| format!("{}: {e}", path.display()))?;
-        // The figures a restart compares without decoding `data` (added after the first
-        // format: older rows have none until written again).
-        for col in ["events", "print"] {
-            let has = conn
-                .prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = ?1")
-                .and_then(|mut s| s.exists(params![col]))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            if !has {
-                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {col} INTEGER"))
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
-        }
         let version: Option<String> =
             conn.query_row("SELECT value FROM ledger_meta WHERE key = 'version'", [], |r| r.get(0)).ok();
         match version.and_then(|v| v.parse::<i64>().ok()) {
@@ -93,6 +81,18 @@ impl Ledger {
             Some(_) => {}
             None => {
                 conn.execute("INSERT OR REPLACE INTO ledger_meta VALUES ('version', ?1)", params![VERSION.to_string()])
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        // The figures a restart compares without decoding `data` (added after the first
+        // format: older rows have none until written again).
+        for col in ["events", "print"] {
+            let has = conn
+                .prepare("SELECT 1 FROM pragma_table_info('sessions') WHERE name = ?1")
+                .and_then(|mut s| s.exists(params![col]))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {col} INTEGER"))
                     .map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
@@ -108,7 +108,7 @@ impl Ledger {
         let unreadable = self.heads_each(chunk, |heads| {
             let (entries, n) = self.entries(&heads.iter().map(|h| h.rowid).collect::<Vec<_>>())?;
             bad += n;
-            f(entries);
+            f(entries.into_iter().map(|(_, e)| e).collect());
             Ok(())
         })?;
         Ok(bad + unreadable)
@@ -149,8 +149,9 @@ impl Ledger {
         }
     }
 
-    /// The rows with these rowids, decoded; rows that cannot be are skipped and counted.
-    pub fn entries(&self, rowids: &[i64]) -> Result<(Vec<Entry>, u64), String> {
+    /// The rows with these rowids, decoded (with their rowid); rows that cannot be are skipped
+    /// and counted.
+    pub fn entries(&self, rowids: &[i64]) -> Result<(Vec<(i64, Entry)>, u64), String> {
         let err = |e: rusqlite::Error| format!("{}: {e}", self.path.display());
         let mut stmt =
             self.conn.prepare_cached("SELECT id, agent, data FROM sessions WHERE rowid = ?1").map_err(err)?;
@@ -163,7 +164,7 @@ impl Ledger {
                 .map_err(err)?;
             match row {
                 (Ok(id), Ok(agent), Ok(data)) => match decode(&data) {
-                    Some((store, meta, tally)) => out.push(Entry { id, agent, store, meta, tally }),
+                    Some((store, meta, tally)) => out.push((rowid, Entry { id, agent, store, meta, tally })),
                     None => bad += 1,
                 },
                 _ => bad += 1,

@@ -10,7 +10,7 @@ use crate::sources::detect::Install;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -427,10 +427,8 @@ impl State {
             unlink(&mut self.child_ids, &old, id);
         }
         if let Some(new) = new {
-            let v = self.child_ids.entry(new).or_default();
-            if !v.iter().any(|c| c == id) {
-                v.push(id.to_string());
-            }
+            // Not there: a session is listed under its parent key only, and that just changed.
+            self.child_ids.entry(new).or_default().push(id.to_string());
         }
     }
 
@@ -466,8 +464,11 @@ impl State {
         let from_meta = self.child_ids_of_key(Some(key));
         let from_runs =
             self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k)).map(String::as_str);
+        // A key such as `agent:main:main` gathers every sub-agent spawned under it: a set, not
+        // a scan of the list, for each child.
+        let mut seen: HashSet<&str> = HashSet::new();
         for c in from_meta.chain(from_runs) {
-            if c != id && !out.contains(&c) {
+            if c != id && seen.insert(c) {
                 out.push(c);
             }
         }

@@ -125,8 +125,16 @@ impl Watcher {
                     })
                 })
                 .collect();
-            let files = handles.into_iter().filter_map(|h| h.join().ok()).collect();
-            let dbs = db_handles.into_iter().filter_map(|h| h.join().ok()).collect();
+            // A worker that panicked (release builds unwind) loses its sources' cursors: they
+            // are read again at the next full rescan, and counted here meanwhile.
+            let mut failed = 0;
+            let files = handles.into_iter().filter_map(|h| h.join().map_err(|_| failed += 1).ok()).collect();
+            let dbs = db_handles.into_iter().filter_map(|h| h.join().map_err(|_| failed += 1).ok()).collect();
+            if failed > 0 {
+                self.note_error(format!(
+                    "{failed} cold-index reader(s) failed (a bug: see the log); their sources are read again"
+                ));
+            }
             (files, dbs)
         });
         for (p, c) in results.into_iter().flatten() {

@@ -48,22 +48,17 @@ impl Watcher {
         let known = &mut self.ledger_known;
         let (index, forget_purged) = (&self.index, self.cfg.forget_purged);
         let mut bad_rows = 0;
-        let mut legacy: std::collections::HashSet<String> = std::collections::HashSet::new();
         let loaded = l.heads_each(LEDGER_CHUNK, |heads| {
             // A session the sources gave the same metadata and at least the figures the ledger
             // has: nothing to take back or fill in, and its row is not decoded (most of them,
             // at a restart).
-            let need: Vec<i64> = {
+            // The rows to decode, with the fingerprint their column holds.
+            let need: HashMap<i64, Option<u64>> = {
                 let st = index.read();
                 heads
                     .into_iter()
                     .filter(|h| {
-                        let (Some(events), Some(print)) = (h.events, h.print) else {
-                            // Written before these were columns: decoded, and not marked as
-                            // known, so that the next write gives it the columns.
-                            legacy.insert(h.id.clone());
-                            return true;
-                        };
+                        let (Some(events), Some(print)) = (h.events, h.print) else { return true };
                         let same = st.sessions.get(&h.id).is_some_and(|s| {
                             s.store != Store::None
                                 && s.tally.events >= events
@@ -75,22 +70,25 @@ impl Watcher {
                         }
                         !same
                     })
-                    .map(|h| h.rowid)
+                    .map(|h| (h.rowid, h.print))
                     .collect()
             };
             if need.is_empty() {
                 return Ok(());
             }
-            let (kept, bad) = l.entries(&need)?;
+            let mut rowids: Vec<i64> = need.keys().copied().collect();
+            rowids.sort_unstable();
+            let (kept, bad) = l.entries(&rowids)?;
             bad_rows += bad;
             let mut st = index.write();
-            for e in kept {
+            for (rowid, e) in kept {
                 let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
-                if !legacy.remove(&e.id) {
-                    known.insert(
-                        crate::ledger::id_key(&e.id),
-                        (e.tally.events, e.tally.usage.cost, crate::ledger::fingerprint(&e.store, &e.meta)),
-                    );
+                // A row whose fingerprint column is missing (written before it was a column) or
+                // is not what this build computes (another Rust's hasher, another word size) is
+                // not marked as known: the next write gives it the right one, once.
+                let print = crate::ledger::fingerprint(&e.store, &e.meta);
+                if need.get(&rowid).copied().flatten() == Some(print) {
+                    known.insert(crate::ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost, print));
                 }
                 if found {
                     // A deleted session's index rows are gone: what the ledger knew fills in.
