@@ -7,29 +7,29 @@
 //! device, inode; size, mtime and a hash of its last bytes in `Resume`), an agent database
 //! (path, device, inode; its rows up to the last one read in `DbResume`). A key that matches is
 //! the same content (or, for a file or a database, the same content followed by more), and its
-//! tally and the health counters reading it gave are taken as they are. Anything else is read
-//! as at a cold start. The file
-//! is refused whole (and a cold index runs) when it is not a database, a row does not match its
+//! tally and the health counters reading it gave are taken as they are (a row is binary,
+//! `checkpoint/rows.rs`). Anything else is read as at a cold start. The file is refused whole (and a cold index runs) when it is not a database, a row does not match its
 //! checksum, or it was written by another format, build or price table; `/api/health` says so
 //! (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
 //! forever); the checkpoint only saves reading, and deleting it costs one slower start.
 
-use crate::model::{SessionMeta, Tally, Turn};
+mod rows;
+
+use crate::model::Tally;
 use crate::state::IndexHealth;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The layout of the file and of its rows; another one is ignored (and rewritten).
-const FORMAT: &str = "1";
+const FORMAT: &str = "2";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, sum INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (key TEXT PRIMARY KEY, sum INTEGER NOT NULL, data BLOB NOT NULL);
 ";
 
 /// What a source gave when it was read: its tally (its whole content up to `resume`) and the
@@ -258,7 +258,7 @@ impl Checkpoint {
             }
             let mut ins = tx.prepare_cached("INSERT OR REPLACE INTO sources VALUES (?1, ?2, ?3)").map_err(err)?;
             for (k, s) in &fresh {
-                let data = encode(s).to_string();
+                let data = rows::encode(s);
                 ins.execute(params![k, checksum(k, &data), data]).map_err(err)?;
             }
         }
@@ -321,15 +321,14 @@ fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Saved)>, S
     let mut rows = stmt.query(params![from, to]).map_err(err)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(err)? {
-        let (key, sum, data): (String, i64, String) =
-            (r.get(0).map_err(err)?, r.get(1).map_err(err)?, r.get(2).map_err(err)?);
-        if sum != checksum(&key, &data) {
+        let key: String = r.get(0).map_err(err)?;
+        let sum: i64 = r.get(1).map_err(err)?;
+        // Borrowed from SQLite's row, not copied.
+        let data = r.get_ref(2).map_err(err)?.as_blob().map_err(|e| format!("row {key:?}: {e}"))?;
+        if sum != checksum(&key, data) {
             return Err(format!("row {key:?} does not match its checksum"));
         }
-        let saved = serde_json::from_str(&data)
-            .ok()
-            .and_then(|v: Value| decode(&v))
-            .ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
+        let saved = rows::decode(data).ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
         out.push((key, saved));
     }
     Ok(out)
@@ -341,120 +340,17 @@ fn session_key(db: &str, id: &str) -> String {
 }
 
 /// A row's checksum (SipHash with fixed keys over key and data), as SQLite's signed integer.
-fn checksum(key: &str, data: &str) -> i64 {
+fn checksum(key: &str, data: &[u8]) -> i64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::hash::DefaultHasher::new();
     (key, data).hash(&mut h);
     h.finish() as i64
 }
 
-/// The health counters reading a source adds (the order of `decode`).
-fn health_json(h: &IndexHealth) -> Value {
-    json!([
-        h.files,
-        h.bytes_read,
-        h.lines,
-        h.malformed_lines,
-        h.non_utf8_lines,
-        h.capped_events,
-        h.huge_lines,
-        h.bad_rows,
-        h.archives,
-        h.bad_archives,
-        h.duplicate_source_lines
-    ])
-}
-
-fn turn_json(t: &Turn) -> Value {
-    json!([t.cost, t.tools, t.heartbeat])
-}
-
-fn turn_from(v: &Value) -> Option<Turn> {
-    Some(Turn { cost: v.get(0)?.as_f64()?, tools: v.get(1)?.as_u64()?, heartbeat: v.get(2)?.as_bool()? })
-}
-
-/// A tally: the ledger's row format, plus the open turn (so that what is read after it
-/// continues it, `Tally::merge`).
-fn tally_json(t: &Tally) -> Value {
-    json!({
-        "tally": crate::ledger::encode("", &SessionMeta::default(), t),
-        "opened": t.opened, "turn": turn_json(&t.turn), "head": turn_json(&t.head),
-    })
-}
-
-fn tally_from(v: &Value) -> Option<Tally> {
-    let (_, _, mut tally) = crate::ledger::decode_value(v.get("tally")?)?;
-    tally.opened = v.get("opened")?.as_bool()?;
-    tally.turn = turn_from(v.get("turn")?)?;
-    tally.head = turn_from(v.get("head")?)?;
-    Some(tally)
-}
-
-/// A source's figures, its health counters and where it was read to.
-fn encode(s: &Saved) -> Value {
-    json!({
-        "tally": tally_json(&s.tally),
-        "health": health_json(&s.health),
-        "resume": s.resume.map(|r| json!([r.size, r.mtime_ns, r.lines, r.tail_len, r.tail_hash])),
-        "db": s.db.as_ref().map(|d| json!({
-            "maxRowid": d.max_rowid, "rows": d.rows, "seqs": d.seqs,
-            "sessions": d.sessions.iter().map(|(id, _)| id).collect::<Vec<_>>(),
-        })),
-    })
-}
-
-fn db_from(v: &Value) -> Option<DbResume> {
-    let seqs = v.get("seqs")?.as_array()?;
-    let sessions = v.get("sessions")?.as_array()?;
-    Some(DbResume {
-        max_rowid: v.get("maxRowid")?.as_i64()?,
-        rows: v.get("rows")?.as_u64()?,
-        seqs: seqs
-            .iter()
-            .map(|s| Some((s.get(0)?.as_str()?.to_string(), s.get(1)?.as_i64()?)))
-            .collect::<Option<_>>()?,
-        // Their tallies are rows of their own (`Checkpoint::take`).
-        sessions: sessions.iter().map(|s| Some((s.as_str()?.to_string(), Tally::default()))).collect::<Option<_>>()?,
-    })
-}
-
-fn decode(v: &Value) -> Option<Saved> {
-    let tally = tally_from(v.get("tally")?)?;
-    let h = v.get("health")?.as_array()?;
-    let n = |i: usize| h.get(i).and_then(Value::as_u64);
-    let health = IndexHealth {
-        files: n(0)?,
-        bytes_read: n(1)?,
-        lines: n(2)?,
-        malformed_lines: n(3)?,
-        non_utf8_lines: n(4)?,
-        capped_events: n(5)?,
-        huge_lines: n(6)?,
-        bad_rows: n(7)?,
-        archives: n(8)?,
-        bad_archives: n(9)?,
-        duplicate_source_lines: n(10)?,
-        ..IndexHealth::default()
-    };
-    let resume = match v.get("resume")? {
-        Value::Null => None,
-        r => {
-            let n = |i: usize| r.get(i).and_then(Value::as_u64);
-            let mtime_ns = r.get(1)?.as_i64()?;
-            Some(Resume { size: n(0)?, mtime_ns, lines: n(2)?, tail_len: n(3)?, tail_hash: n(4)? })
-        }
-    };
-    let db = match v.get("db")? {
-        Value::Null => None,
-        d => Some(db_from(d)?),
-    };
-    Some(Saved { tally, health, resume, db })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HourUsage, Usage};
+    use crate::model::{HourUsage, Turn, Usage};
 
     fn dir(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("clawmetry-checkpoint-{name}-{}", std::process::id()));
@@ -541,7 +437,8 @@ mod tests {
         assert!(refused.unwrap().contains("prices"));
         cp.offer("k1".into(), saved());
         cp.write().unwrap();
-        cp.conn.lock().unwrap().execute("UPDATE sources SET data = replace(data, '999', '998')", []).unwrap();
+        // Zeros of the same length: the rows no longer match their checksums.
+        cp.conn.lock().unwrap().execute("UPDATE sources SET data = zeroblob(length(data))", []).unwrap();
         drop(cp);
         let (cp, refused) = Checkpoint::open(&d, 2).unwrap();
         assert_eq!(cp.loaded(), 0);

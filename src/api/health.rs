@@ -74,7 +74,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
             "jsonlFiles": st.health.files,
             "databases": st.health.databases,
             "sessions": st.sessions.len(),
-            "purgedSessions": st.sessions.values().filter(|s| s.store == crate::state::Store::Ledger).count(),
+            "purgedSessions": st.purged_sessions(),
             "subagentRuns": st.subagent_runs.len(),
             "prices": st.price_source,
         },
