@@ -143,7 +143,7 @@ impl Watcher {
     pub(super) fn flush_ledger(&mut self) {
         self.last_ledger_flush = Instant::now();
         let Some(l) = self.ledger.as_mut() else {
-            self.index.write().ledger_dirty.clear();
+            self.index.write().ledger_dirty = Default::default();
             return;
         };
         let dirty: Vec<String> = {
@@ -151,7 +151,9 @@ impl Watcher {
             if st.ledger_dirty.is_empty() {
                 return;
             }
-            st.ledger_dirty.drain().collect()
+            // Taken, not drained: the cold index grew the set to a slot per session (4 MB at
+            // 100k sessions), which a drain would keep.
+            std::mem::take(&mut st.ledger_dirty).into_iter().collect()
         };
         let now = self.index.now_ms();
         let known = &mut self.ledger_known;

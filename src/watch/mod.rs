@@ -519,10 +519,22 @@ fn publish_touched(index: &Arc<Index>, touched: Vec<String>) {
     if touched.is_empty() {
         return;
     }
-    let mut ids = touched;
-    ids.sort();
+    index.hub.publish("sessions", touched_event(touched));
+}
+
+/// Ids a `sessions` change names at most; with more it gives only their count, and a client
+/// reads everything again (the UI does so for a change without `ids`). The hub keeps its last
+/// changes: the cold index's batches with every id kept 7 MB of ids there at 100k sessions.
+const TOUCHED_IDS_MAX: usize = 64;
+
+/// The `sessions` change for these sessions.
+fn touched_event(mut ids: Vec<String>) -> serde_json::Value {
+    ids.sort_unstable();
     ids.dedup();
-    index.hub.publish("sessions", json!({"ids": ids}));
+    if ids.len() > TOUCHED_IDS_MAX {
+        return json!({"count": ids.len()});
+    }
+    json!({"ids": ids})
 }
 
 /// The session a transcript file belongs to, from its name.
@@ -611,4 +623,19 @@ fn start_inotify(wd_dirs: WdMap) -> std::io::Result<(Watches, Receiver<PathBuf>)
 /// Threads of the cold index (JSONL files, archive files): the cores, at most four.
 fn cold_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_names_a_few_sessions_and_counts_many() {
+        let ids = |n: usize| (0..n).map(|i| format!("s{}", i % (n.max(2) - 1))).collect::<Vec<_>>();
+        // Sorted, each once.
+        assert_eq!(touched_event(vec!["b".into(), "a".into(), "b".into()]), json!({"ids": ["a", "b"]}));
+        let at_most = touched_event(ids(TOUCHED_IDS_MAX + 1));
+        assert_eq!(at_most["ids"].as_array().map(Vec::len), Some(TOUCHED_IDS_MAX));
+        assert_eq!(touched_event(ids(TOUCHED_IDS_MAX + 2)), json!({"count": TOUCHED_IDS_MAX + 1}));
+    }
 }
