@@ -2,6 +2,7 @@
 //! whose name or text holds it, case-insensitive); `?agent=A&file=NAME` returns one file's text.
 //! Only names the listing produced are opened, and only for reading.
 
+use super::sessions::contains_folded;
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::sources::memory;
@@ -36,9 +37,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     }
     if let Some(q) = req.q("q").map(str::to_lowercase) {
         files.retain(|f| {
-            f.name.to_lowercase().contains(&q)
+            contains_folded(&f.name, &q)
                 || (f.size <= MAX_TEXT
-                    && memory::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).to_lowercase().contains(&q)))
+                    && memory::read(f).is_ok_and(|b| contains_folded(&String::from_utf8_lossy(&b), &q)))
         });
     }
     let workspaces: Vec<_> = agents.iter().map(|(id, ws)| json!({"agent": id, "workspace": ws})).collect();
