@@ -1,8 +1,13 @@
-//! Allocator tuning for glibc builds. glibc gives every thread its own heap arena and keeps
-//! freed memory there; with a handful of threads that doubles the resident size of a small
-//! index. Two arenas and a trim after the cold index keep the RSS close to what is in use.
-//! The static musl builds (Raspberry Pi) have an allocator that returns memory by itself, so
-//! both functions do nothing there.
+//! The allocator. glibc builds use glibc's malloc, tuned: glibc gives every thread its own heap
+//! arena and keeps freed memory there; with a handful of threads that doubles the resident size
+//! of a small index. Two arenas and a trim after the cold index keep the RSS close to what is in
+//! use. The static musl builds (the Raspberry Pi binaries) use mimalloc instead of musl's
+//! malloc, which made a cold index 3x slower and its RSS 40 % bigger; mimalloc returns memory by
+//! itself, so both functions do nothing there.
+
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 extern "C" {
