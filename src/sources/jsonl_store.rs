@@ -3,10 +3,12 @@
 //!
 //! Which files count, how a session id is read from a file name, how `sessions.json` entries
 //! decode, and [`LineReader`], which splits a byte stream into complete lines across reads
-//! (a partial last line waits for its newline; an over-long line is skipped and counted).
+//! (a partial last line waits for its newline; an over-long line is skipped and counted);
+//! [`read_lines`] reads a file or an inflating archive through one, [`read_chunks`] in chunks.
 
 use crate::model::SessionMeta;
 use serde_json::Value;
+use std::io::Read;
 
 /// What a file in a sessions dir is.
 #[derive(Debug, PartialEq)]
@@ -262,6 +264,38 @@ impl LineReader {
     }
 }
 
+/// Reads `r` in chunks of `size` bytes, each handed to `f` until it returns false or `r` ends.
+/// An interrupted read is tried again; another error ends the reading and is returned.
+pub fn read_chunks(r: &mut impl Read, size: usize, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+    let mut buf = vec![0u8; size];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if !f(&buf[..n]) {
+            return Ok(());
+        }
+    }
+}
+
+/// Hands every complete line of `r` (as a [`LineReader`] cuts them) to `f` until it returns
+/// false, reading `size` bytes at a time; errors as [`read_chunks`].
+pub fn read_lines(r: &mut impl Read, size: usize, mut f: impl FnMut(&[u8]) -> bool) -> std::io::Result<()> {
+    let mut reader = LineReader::default();
+    let mut go = true;
+    read_chunks(r, size, |chunk| {
+        reader.feed(chunk, |line| {
+            if go {
+                go = f(line);
+            }
+        });
+        go
+    })
+}
+
 fn emit(line: &[u8], f: &mut impl FnMut(&[u8])) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if !line.iter().all(u8::is_ascii_whitespace) {
@@ -324,6 +358,61 @@ mod tests {
         r.feed(b"tail\n{}\n", |_| got += 1);
         assert_eq!(got, 1);
         assert_eq!(r.huge_lines, 1);
+    }
+
+    /// A reader that hands out `data` a few bytes at a time, interrupted before each read,
+    /// then fails with `end` (or ends).
+    struct Trickle {
+        data: Vec<u8>,
+        interrupted: bool,
+        end: Option<std::io::ErrorKind>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.interrupted = !self.interrupted;
+            if self.interrupted {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            if self.data.is_empty() {
+                return self.end.map_or(Ok(0), |k| Err(k.into()));
+            }
+            let n = self.data.len().min(buf.len()).min(5);
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_are_read_through_interruptions_until_told_to_stop() {
+        let trickle = |end| Trickle { data: b"one\r\n\ntwo\nthree\nfour\npartial".to_vec(), interrupted: false, end };
+        let mut got = Vec::new();
+        read_lines(&mut trickle(None), 16, |l| {
+            got.push(String::from_utf8_lossy(l).into_owned());
+            true
+        })
+        .unwrap();
+        // A last line without its newline is not a line yet.
+        assert_eq!(got, ["one", "two", "three", "four"]);
+        got.clear();
+        read_lines(&mut trickle(None), 16, |l| {
+            got.push(String::from_utf8_lossy(l).into_owned());
+            got.len() < 2
+        })
+        .unwrap();
+        assert_eq!(got, ["one", "two"]);
+        let err = read_lines(&mut trickle(Some(std::io::ErrorKind::PermissionDenied)), 16, |_| true);
+        assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::PermissionDenied);
+        // Chunks stop when told to: nothing is read after.
+        let mut r = trickle(None);
+        let mut chunks = 0;
+        read_chunks(&mut r, 3, |_| {
+            chunks += 1;
+            chunks < 2
+        })
+        .unwrap();
+        assert_eq!((chunks, r.data.len()), (2, 28 - 6));
     }
 
     #[test]

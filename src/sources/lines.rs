@@ -4,11 +4,11 @@
 //! activity back-fill and the search indexer; nothing here holds the state lock.
 
 use super::archives::{self, Archive};
-use super::jsonl_store::LineReader;
+use super::jsonl_store::read_lines;
 use super::marks;
 use super::sqlite_store;
 use crate::state::Store;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -107,9 +107,15 @@ pub fn lines_at(loc: &Location, from: u64, mut f: impl FnMut(u64, &[u8]) -> bool
 
 type PageSink<'a> = dyn FnMut(u64, &[u8]) -> bool + 'a;
 
+/// A session's JSONL files, older generations (reset/deleted) first: by modification time.
+fn oldest_first(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = files.to_vec();
+    files.sort_by_cached_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    files
+}
+
 fn file_lines_at(loc: &Location, from: u64, f: &mut PageSink) -> Result<Count, String> {
-    let mut files = loc.files.clone();
-    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let files = oldest_first(&loc.files);
     let mut parts = Vec::with_capacity(files.len());
     for p in files {
         if let Some(m) = marks::of_file(&p)? {
@@ -143,24 +149,18 @@ fn read_file_from(
     let Some((mut k, at)) = m.before(want) else { return Ok(true) };
     let mut file = super::open_file(p)?;
     file.seek(SeekFrom::Start(at))?;
-    let mut reader = LineReader::default();
-    let mut buf = vec![0u8; marks::CHUNK];
     let mut more = true;
-    while more && k < m.lines {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        reader.feed(&buf[..n], |line| {
-            // Lines written after the marks were made are not counted in the total: not shown.
-            if more && k >= want && k < m.lines {
-                more = f(k, line);
-            }
-            k += 1;
-        });
-    }
+    read_lines(&mut file, marks::CHUNK, |line| {
+        // Lines written after the marks were made are not counted in the total: not shown.
+        if k >= m.lines {
+            return false;
+        }
+        if k >= want {
+            more = f(k, line);
+        }
+        k += 1;
+        more
+    })?;
     Ok(more)
 }
 
@@ -217,9 +217,7 @@ fn for_each_db_line(loc: &Location, from: u64, f: &mut LineSink) -> Result<bool,
 /// modification time; `seq` counts lines across them.
 fn for_each_file_line(loc: &Location, f: &mut LineSink) -> Result<bool, String> {
     let mut seq = 0u64;
-    let mut files = loc.files.clone();
-    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    for p in files {
+    for p in oldest_first(&loc.files) {
         let mut file = match super::open_file(&p) {
             Ok(f) => f,
             // Renamed or removed since it was indexed: its lines are elsewhere or gone.
@@ -227,18 +225,12 @@ fn for_each_file_line(loc: &Location, f: &mut LineSink) -> Result<bool, String> 
             // Unreadable (permissions, I/O): say so instead of an empty transcript.
             Err(e) => return Err(format!("{}: {e}", p.display())),
         };
-        let mut reader = LineReader::default();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            reader.feed(&buf[..n], |line| {
-                f(seq, Ok(line));
-                seq += 1;
-            });
-        }
+        // A read error ends the file: the lines read before it are its lines.
+        let _ = read_lines(&mut file, 256 * 1024, |line| {
+            f(seq, Ok(line));
+            seq += 1;
+            true
+        });
     }
     Ok(seq > 0)
 }
@@ -253,26 +245,15 @@ fn for_each_archive_line(a: &Archive, f: &mut LineSink) -> Result<(), String> {
 }
 
 /// Feeds the lines of an archived transcript to `f(seq, line)`, streamed (one buffer), until it
-/// returns false (the rest of the buffer is still fed); returns how many lines were fed.
+/// returns false; returns how many lines were fed (all of them, unless `f` stopped it).
 fn read_archive(a: &Archive, mut f: impl FnMut(u64, &[u8]) -> bool) -> Result<u64, String> {
     let mut r = archives::open(a)?;
-    let mut reader = LineReader::default();
-    let mut buf = vec![0u8; marks::CHUNK];
     let mut seq = 0u64;
-    let mut go = true;
-    while go {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("{}: {e}", a.name)),
-        };
-        reader.feed(&buf[..n], |line| {
-            if go {
-                go = f(seq, line);
-            }
-            seq += 1;
-        });
-    }
+    read_lines(&mut r, marks::CHUNK, |line| {
+        let go = f(seq, line);
+        seq += 1;
+        go
+    })
+    .map_err(|e| format!("{}: {e}", a.name))?;
     Ok(seq)
 }

@@ -11,7 +11,7 @@
 //!
 //! Not for the index nor the search indexer, which read every line anyway.
 
-use super::jsonl_store::MAX_LINE;
+use super::jsonl_store::{read_chunks, MAX_LINE};
 use super::sqlite_store;
 use rusqlite::Connection;
 use std::io::{Read, Seek, SeekFrom};
@@ -169,19 +169,11 @@ fn ends_line(file: &mut std::fs::File, end: i64) -> bool {
 /// one longer than [`MAX_LINE`] is skipped.
 fn scan_file(file: &mut std::fs::File, marks: &mut Marks) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(marks.end as u64))?;
-    let mut buf = vec![0u8; CHUNK];
     let mut base = marks.end as u64;
     // Where the line being read started, and whether it has a byte other than whitespace.
     let mut start = base;
     let mut seen = false;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &buf[..n];
+    read_chunks(file, CHUNK, |chunk| {
         let mut from = 0;
         for nl in memchr::memchr_iter(b'\n', chunk) {
             seen = seen || !chunk[from..nl].iter().all(u8::is_ascii_whitespace);
@@ -194,8 +186,9 @@ fn scan_file(file: &mut std::fs::File, marks: &mut Marks) -> std::io::Result<()>
             from = nl + 1;
         }
         seen = seen || !chunk[from..].iter().all(u8::is_ascii_whitespace);
-        base += n as u64;
-    }
+        base += chunk.len() as u64;
+        true
+    })?;
     marks.end = start as i64;
     marks.clean = base - start <= MAX_LINE as u64;
     Ok(())
