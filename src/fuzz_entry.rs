@@ -12,6 +12,7 @@ use crate::http::server::{read_all, write_resp};
 use crate::model::Tally;
 use crate::otlp::{decode_logs, decode_metrics, decode_traces, gunzip, Buffers, Encoding};
 use crate::pricing::PriceTable;
+use crate::sources::event_json::Renderer;
 use crate::sources::transcript::{render, summarize, KindFilter};
 use crate::state::Index;
 use std::sync::{Arc, OnceLock};
@@ -35,7 +36,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
 
 /// The transcript line decoder: the fast summary, what the index makes of it (the line added
 /// twice to a session's tally, priced by the embedded table) and the full render, under every
-/// filter, of any bytes taken as one line.
+/// filter, of any bytes taken as one line; the transcript page's writer must give the same bytes.
 pub fn transcript(data: &[u8]) {
     if let Ok(line) = summarize(data) {
         let prices = prices();
@@ -46,7 +47,21 @@ pub fn transcript(data: &[u8]) {
         let _ = tally.usage.total_tokens();
     }
     for f in [KindFilter::All, KindFilter::Messages, KindFilter::Tools, KindFilter::Thinking, KindFilter::Errors] {
-        let _ = render(data, 7, f);
+        // The transcript page writes the event without a `Value`: the same bytes, or a bug.
+        let old = render(data, 7, f).map(|ev| {
+            ev.map(|mut v| {
+                crate::redact::value(&mut v);
+                serde_json::to_vec(&v).unwrap_or_default()
+            })
+        });
+        let mut out = Vec::new();
+        let mut r = Renderer::default();
+        let new = r.write(&mut out, data, 7, f).map(|written| written.then_some(out));
+        assert_eq!(old.is_ok(), new.is_ok(), "{f:?}: malformed for one renderer only");
+        if let (Ok(old), Ok(new)) = (old, new) {
+            assert!(old == new, "{f:?}: {:?} != {:?}", old.map(String::from_utf8), new.map(String::from_utf8));
+        }
+        assert_eq!(r.passes(data, 7, f).ok(), render(data, 7, f).ok().map(|e| e.is_some()));
     }
 }
 

@@ -23,6 +23,7 @@
 
 use serde_json::Value;
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// What a secret is replaced with.
 pub const MARK: &str = "[REDACTED]";
@@ -216,17 +217,29 @@ fn joined(b: &[u8], i: usize) -> bool {
     c == b'\\' || c == b'%' || (c.is_ascii_digit() && b[..i].ends_with(b"bot"))
 }
 
+/// Whether a secret may start at `i`: a byte one starts with, at a word boundary. An escape may
+/// start a secret after a word (as `key\tghp_…`), and a Telegram token also follows `bot`
+/// directly, as in `https://api.telegram.org/bot<token>/`.
+fn may_start_at(b: &[u8], i: usize) -> bool {
+    may_start(b[i]) && (i == 0 || !word(b[i - 1]) || joined(b, i))
+}
+
 /// `s` with every secret replaced by [`MARK`]; borrowed when there is none.
 pub fn text(s: &str) -> Cow<'_, str> {
+    if !may_hold_secret(s.as_bytes()) {
+        return Cow::Borrowed(s);
+    }
+    scan(s)
+}
+
+/// [`text`] by looking at every byte: for a text that [`may_hold_secret`] did not clear.
+pub fn scan(s: &str) -> Cow<'_, str> {
     let b = s.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        // An escape may start a secret after a word (as `key\tghp_…`), and a Telegram token also
-        // follows `bot` directly, as in `https://api.telegram.org/bot<token>/`.
-        if may_start(c) && (i == 0 || !word(b[i - 1]) || joined(b, i)) {
+        if may_start_at(b, i) {
             if let Some((from, to)) = secret_at(b, i) {
                 // Every pattern is ASCII, so `from` and `to` are char boundaries.
                 out.push_str(&s[copied..from]);
@@ -243,6 +256,81 @@ pub fn text(s: &str) -> Cow<'_, str> {
     }
     out.push_str(&s[copied..]);
     Cow::Owned(out)
+}
+
+/// The shortest run of [`RUNNER`] bytes a secret other than a PEM key has: a Slack token, `xoxb-`
+/// and 10 more.
+const RUN: usize = 15;
+/// How far before its run a secret may start: `https:` before a webhook's `//…` (6), a Telegram
+/// token's 8 to 10 digits and colon (11), and an escape before either (6 more).
+const REACH: usize = 17;
+/// How far before the spaces ahead of its run a bearer credential may start: `Bearer` (6) and an
+/// escape before it (6).
+const BEARER_REACH: usize = 12;
+
+/// The bytes of secrets' runs: `[A-Za-z0-9_+/=.~-]` (key characters, base64, URL paths, bearer
+/// tokens).
+static RUNNER: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'/' | b'=' | b'.' | b'~' | b'-');
+        c += 1;
+    }
+    table
+};
+
+/// False only when [`text`] would find no secret in `b`, found without looking at most bytes:
+/// every secret but a PEM key lies in a run of [`RUN`] or more [`RUNNER`] bytes and starts at
+/// most [`REACH`] bytes before that run (a bearer credential: [`BEARER_REACH`] before the spaces
+/// ahead of it), so only the places near such runs are tried, and a text without `-----BEGIN `
+/// and without such runs (most prose) is passed over by looking at one byte in 15. Pattern
+/// changes must keep to this (`tests::the_prefilter_misses_no_secret` checks every pattern).
+///
+/// It holds of text as serde_json escapes it as well (`sources/event_json.rs` relies on it, to
+/// copy a line's strings as they are): such an escape stands for a byte no pattern has (`"`, `\`,
+/// a control character), and is itself a word boundary to [`text`], so a secret of the text is a
+/// secret of its escaped form.
+pub fn may_hold_secret(b: &[u8]) -> bool {
+    static PEM: LazyLock<memchr::memmem::Finder> = LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN "));
+    if b.len() < RUN {
+        // Shorter than any secret.
+        return false;
+    }
+    if PEM.find(b).is_some() {
+        return true;
+    }
+    let runner = |c: &u8| RUNNER[usize::from(*c)];
+    // Every RUN-th byte: a run of RUN or more holds one of them.
+    let mut i = RUN - 1;
+    // Places before this one were tried already.
+    let mut tried = 0;
+    while i < b.len() {
+        if !runner(&b[i]) {
+            i += RUN;
+            continue;
+        }
+        let lo = i - b[..i].iter().rev().take_while(|c| runner(c)).count();
+        let hi = i + b[i..].iter().take_while(|c| runner(c)).count();
+        if hi - lo >= RUN {
+            let spaces = b[..lo].iter().rev().take_while(|&&c| c == b' ').count();
+            let from = lo.saturating_sub(REACH).min((lo - spaces).saturating_sub(BEARER_REACH)).max(tried);
+            let mut after_word = from > 0 && word(b[from - 1]);
+            for k in from..hi {
+                let c = b[k];
+                if may_start(c) && (!after_word || joined(b, k)) && secret_at(b, k).is_some() {
+                    return true;
+                }
+                after_word = word(c);
+            }
+            tried = hi;
+        }
+        // The byte at `hi` ends the run: the next run of RUN or more holds `hi + RUN` or a later
+        // sampled byte.
+        i = hi + RUN;
+    }
+    false
 }
 
 /// `s` with every secret replaced by [`MARK`]; `s` itself (no copy) when there is none. For text
@@ -475,6 +563,151 @@ mod tests {
         ] {
             assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
         }
+    }
+
+    /// Random texts of secrets' pieces (prefixes, runs of key characters of every length,
+    /// separators, escapes, spaces, PEM lines), from a fixed seed.
+    fn pieces_texts(n: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "sk-",
+            "sk_live_",
+            "rk_test_",
+            "xoxb-",
+            "xoxs-",
+            "xai-",
+            "ghp_",
+            "github_pat_",
+            "glpat-",
+            "gsk_",
+            "hf_",
+            "AIza",
+            "AKIA",
+            "ASIA",
+            "pplx-",
+            "npm_",
+            "Bearer ",
+            "bearer",
+            "BEARER  ",
+            "bot",
+            "12345678:",
+            "1234567890:",
+            "https://hooks.slack.com/services/",
+            "https://discord.com/api/webhooks/",
+            "https://ptb.discord.com/api/v10/webhooks/",
+            "https:",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "-----END RSA PRIVATE KEY-----",
+            "Proc-Type: 4,ENCRYPTED",
+            "DEK-Info: AES",
+            r"\n",
+            r"\r\n",
+            r"\t",
+            r"\u003d",
+            r"\\",
+            "%3D",
+            "%",
+            "\\",
+            "\"",
+            "\n",
+            "\r\n",
+            "\t",
+            " ",
+            "  ",
+            ".",
+            "=",
+            "_",
+            "-",
+            ":",
+            "/",
+            "é",
+            "日本",
+            "x",
+            "Z9",
+        ];
+        let classes: [&[u8]; 4] = [
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+            b"abcXYZ019+/=",
+            b"aZ09_-./~",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        (0..n)
+            .map(|_| {
+                let mut s = String::new();
+                for _ in 0..1 + rnd(10) {
+                    if rnd(2) == 0 {
+                        s.push_str(PIECES[rnd(PIECES.len())]);
+                    } else {
+                        let class = classes[rnd(classes.len())];
+                        let len = [rnd(8), 9 + rnd(4), 14 + rnd(4), 19 + rnd(3), 29 + rnd(14), rnd(70)][rnd(6)];
+                        s.extend((0..len).map(|_| class[rnd(class.len())] as char));
+                    }
+                }
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_prefilter_misses_no_secret() {
+        // Every pattern at its shortest, alone and after a word, an escape, spaces.
+        let shortest = [
+            format!("sk-{}", "a".repeat(20)),
+            format!("sk_live_{}", "a".repeat(16)),
+            format!("xoxb-{}", "1".repeat(10)),
+            format!("xai-{}", "a".repeat(40)),
+            format!("ghp_{}", "a".repeat(30)),
+            format!("github_pat_{}", "a".repeat(20)),
+            format!("glpat-{}", "a".repeat(20)),
+            format!("hf_{}", "a".repeat(30)),
+            format!("npm_{}", "a".repeat(36)),
+            format!("AIza{}", "a".repeat(35)),
+            "AKIAIOSFODNN7EXAMPLE".to_string(),
+            format!("12345678:{}", "a".repeat(35)),
+            format!("123456789:{}", "a".repeat(35)),
+            format!("1234567890:{}", "a".repeat(35)),
+            format!("bot1234567890:{}", "a".repeat(35)),
+            format!("Bearer      {}", "a".repeat(16)),
+            format!("https://hooks.slack.com/services/{}", "a".repeat(20)),
+            format!("https://canary.discordapp.com/api/v9/webhooks/{}", "a".repeat(60)),
+            format!("-----BEGIN PRIVATE KEY-----\n{}", "a".repeat(20)),
+        ];
+        for secret in &shortest {
+            for before in ["", " ", "x ", r"key\t", r"x\u003d", "a%3D", "\n", "(", "é"] {
+                let s = format!("{before}{secret}.");
+                assert!(has_secret(&s) && may_hold_secret(s.as_bytes()), "{s}");
+            }
+        }
+        let texts = pieces_texts(40_000);
+        let mut found = 0;
+        for s in &texts {
+            let full = scan(s);
+            found += usize::from(matches!(full, Cow::Owned(_)));
+            assert_eq!(text(s), full, "{s:?}");
+            // The same text as serde_json escapes it.
+            let json = serde_json::to_string(s).unwrap();
+            assert!(matches!(full, Cow::Borrowed(_)) || may_hold_secret(&json.as_bytes()[1..json.len() - 1]), "{json}");
+        }
+        // The texts hold secrets often enough to mean something, and not always.
+        assert!(found > texts.len() / 25 && found < texts.len() / 2, "{found}");
+    }
+
+    #[test]
+    fn prose_and_paths_are_passed_over() {
+        for s in [
+            "Cache container on needs `not` folder customer `new` then in as latency.",
+            "-rw-r--r--  1 u u   45153 Oct  4 09:33 /var/log/syslog and /home/u/.openclaw/workspace/app.py",
+            "toolu_01gmCYX1mQihXRWuzajrTRaO https://example.com/a/very/long/path/to/somewhere",
+        ] {
+            assert!(matches!(text(s), Cow::Borrowed(_)), "{s}");
+        }
+        assert!(!may_hold_secret(b"Cache container on needs `not` folder customer `new` then in as latency."));
     }
 
     #[test]

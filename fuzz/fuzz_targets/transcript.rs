@@ -1,4 +1,5 @@
-//! The transcript line decoder: the fast summary and the full render of any bytes as one line.
+//! The transcript line decoder: the fast summary and the full render of any bytes as one line,
+//! and the transcript page's writer checked against the render, byte for byte.
 //! The body is `clawmetry::fuzz_entry::transcript`, shared with `tests/it/fuzz_regressions.rs`.
 #![no_main]
 use libfuzzer_sys::fuzz_target;

@@ -5,9 +5,10 @@
 use super::sessions::summary;
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
+use crate::sources::event_json::Renderer;
 use crate::sources::lines::lines_at;
 pub(super) use crate::sources::lines::{for_each_line, Location};
-use crate::sources::transcript::{render, short, KindFilter};
+use crate::sources::transcript::{render, short, DecodeError, KindFilter};
 use serde_json::{json, Value};
 
 pub(super) fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
@@ -26,26 +27,57 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
     let Some((loc, session)) = locate(ctx, id) else {
         return Err(ApiError::not_found(&format!("session {id:?}")));
     };
-    let mut events = Vec::new();
-    // The answer is about the size of the lines shown: its buffer is made that big at once.
+    // The events are written straight into the answer (`sources/event_json.rs`): `events` is the
+    // first of its keys in serde_json's order, and the others follow once they are known.
+    let mut body = Vec::with_capacity(8192);
+    body.extend_from_slice(b"{\"events\":[");
     let mut shown = 0;
+    let mut r = Renderer::default();
     let (total, malformed) = if filter == KindFilter::All {
         // Every line is an event: the page starts at line `offset`, found by the line marks.
-        window(&loc, offset, limit, |seq, line| match render(line, seq, filter) {
-            Ok(Some(mut ev)) => {
-                crate::redact::value(&mut ev);
-                events.push(ev);
-                shown += line.len();
-                true
-            }
-            _ => false,
-        })?
+        window(&loc, offset, limit, |seq, line| put(&mut r, &mut body, &mut shown, line, seq, filter) == Ok(true))?
     } else {
-        filtered(&loc, offset, limit, filter, &mut events)?
+        filtered(&loc, offset, limit, |seq, line, on_page| {
+            if on_page {
+                put(&mut r, &mut body, &mut shown, line, seq, filter)
+            } else {
+                r.passes(line, seq, filter)
+            }
+        })?
     };
-    let answer = json!({"session": session, "kind": req.q("kind").unwrap_or("all"), "total": total,
-        "offset": offset, "limit": limit, "malformed": malformed, "events": events});
-    Ok(Resp::json_sized(&answer, shown + 4096))
+    body.push(b']');
+    let rest = json!({"kind": req.q("kind").unwrap_or("all"), "total": total, "offset": offset, "limit": limit,
+        "malformed": malformed, "session": session});
+    // Its opening brace becomes the comma after the events.
+    let at = body.len();
+    if serde_json::to_writer(&mut body, &rest).is_err() {
+        return Err(ApiError::unavailable("cannot write the answer"));
+    }
+    body[at] = b',';
+    Ok(Resp::json_bytes(body))
+}
+
+/// Appends the event of `line` to the `shown` events of `body`, when it passes `filter`;
+/// whether it did.
+fn put(
+    r: &mut Renderer,
+    body: &mut Vec<u8>,
+    shown: &mut u64,
+    line: &[u8],
+    seq: u64,
+    filter: KindFilter,
+) -> Result<bool, DecodeError> {
+    let start = body.len();
+    if *shown > 0 {
+        body.push(b',');
+    }
+    let written = r.write(body, line, seq, filter);
+    if written == Ok(true) {
+        *shown += 1;
+    } else {
+        body.truncate(start);
+    }
+    written
 }
 
 /// The events `offset..offset + limit` of an unfiltered page: `take(seq, line)` renders one
@@ -71,13 +103,14 @@ fn window(
     Ok((count.lines - bad, count.unreadable + bad))
 }
 
-/// A page of the events that pass `filter`: every line is rendered to know whether it does.
+/// A page of the events that pass the filter: every line is rendered to know whether it does.
+/// `take(seq, line, on_page)` says whether the line's event passes, and writes it when it is
+/// one of the page's (`offset..offset + limit` of those that pass).
 fn filtered(
     loc: &Location,
     offset: u64,
     limit: u64,
-    filter: KindFilter,
-    events: &mut Vec<Value>,
+    mut take: impl FnMut(u64, &[u8], bool) -> Result<bool, DecodeError>,
 ) -> Result<(u64, u64), ApiError> {
     let mut total = 0u64;
     let mut malformed = 0u64;
@@ -86,15 +119,9 @@ fn filtered(
             malformed += 1;
             return;
         };
-        match render(line, seq, filter) {
-            Ok(Some(mut ev)) => {
-                if total >= offset && total < offset + limit {
-                    crate::redact::value(&mut ev);
-                    events.push(ev);
-                }
-                total += 1;
-            }
-            Ok(None) => {}
+        match take(seq, line, total >= offset && total < offset + limit) {
+            Ok(true) => total += 1,
+            Ok(false) => {}
             Err(_) => malformed += 1,
         }
     });

@@ -116,6 +116,10 @@ impl Resp {
         if serde_json::to_writer(&mut body, v).is_err() {
             body = b"{}".to_vec();
         }
+        Resp::json_bytes(body)
+    }
+    /// An answer whose JSON the caller wrote itself.
+    pub fn json_bytes(body: Vec<u8>) -> Resp {
         Resp {
             status: 200,
             content_type: "application/json",

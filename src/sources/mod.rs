@@ -4,7 +4,9 @@
 pub mod archives;
 pub mod crons;
 pub mod detect;
+pub mod event_json;
 pub mod json5;
+pub mod json_tape;
 pub mod jsonl_store;
 pub mod lines;
 pub mod logs;

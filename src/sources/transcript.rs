@@ -183,7 +183,7 @@ impl<'de> Deserialize<'de> for Stamp {
     }
 }
 
-fn epoch_to_ms(v: f64) -> i64 {
+pub(super) fn epoch_to_ms(v: f64) -> i64 {
     if v < 1e11 {
         (v * 1000.0) as i64
     } else {
@@ -302,7 +302,7 @@ pub fn is_injected(provider: Option<&str>, model: Option<&str>, stop: Option<&st
 /// The line as text: borrowed when it is valid UTF-8 (checked by `str::from_utf8`, whose ASCII
 /// fast path is several times quicker than `String::from_utf8_lossy`'s chunk walk: the walk
 /// alone was 14 % of a cold index), else with U+FFFD for each bad sequence.
-fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
+pub(super) fn utf8_lossy(bytes: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
         Ok(s) => Cow::Borrowed(s),
         Err(_) => String::from_utf8_lossy(bytes),
