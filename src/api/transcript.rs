@@ -10,6 +10,7 @@ use crate::sources::lines::lines_at;
 pub(super) use crate::sources::lines::{for_each_line, Location};
 use crate::sources::transcript::{render, short, DecodeError, KindFilter};
 use serde_json::{json, Value};
+use std::io::Write;
 
 pub(super) fn locate(ctx: &Ctx, id: &str) -> Option<(Location, Value)> {
     let now = ctx.index.now_ms();
@@ -29,7 +30,7 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
     };
     // The events are written straight into the answer (`sources/event_json.rs`): `events` is the
     // first of its keys in serde_json's order, and the others follow once they are known.
-    let mut body = Vec::with_capacity(8192);
+    let mut body = Vec::with_capacity(64 * 1024);
     body.extend_from_slice(b"{\"events\":[");
     let mut shown = 0;
     let mut r = Renderer::default();
@@ -45,15 +46,15 @@ pub fn page(req: &Req, ctx: &Ctx, id: &str) -> Answer {
             }
         })?
     };
-    body.push(b']');
-    let rest = json!({"kind": req.q("kind").unwrap_or("all"), "total": total, "offset": offset, "limit": limit,
-        "malformed": malformed, "session": session});
-    // Its opening brace becomes the comma after the events.
-    let at = body.len();
-    if serde_json::to_writer(&mut body, &rest).is_err() {
+    // The other keys in that order too; the session's summary is written as it is (through
+    // `json!` it would be copied first).
+    let kind = serde_json::to_string(req.q("kind").unwrap_or("all")).unwrap_or_default();
+    let _ =
+        write!(body, "],\"kind\":{kind},\"limit\":{limit},\"malformed\":{malformed},\"offset\":{offset},\"session\":");
+    if serde_json::to_writer(&mut body, &session).is_err() {
         return Err(ApiError::unavailable("cannot write the answer"));
     }
-    body[at] = b',';
+    let _ = write!(body, ",\"total\":{total}}}");
     Ok(Resp::json_bytes(body))
 }
 
