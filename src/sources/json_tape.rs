@@ -1,41 +1,37 @@
-//! A strict JSON reader for the transcript page's writer (`event_json.rs`): one line becomes a
-//! flat list of tokens (a *tape*) that point into the line's text, so that nothing is copied or
-//! allocated per value and a string can be written out again as it stands.
+//! The transcript page writer's view of a line (`event_json.rs`): serde_json parses the line,
+//! and a visitor of ours lays its values out as a flat list of tokens (a *tape*) instead of a
+//! `Value` tree. A string without escapes points into the line (serde_json hands it over
+//! borrowed), so nothing is copied for it and it is written out again as it stands; a string
+//! with escapes keeps its value in one buffer for the whole line. No JSON is read here: what
+//! serde_json takes, the tape takes, with serde_json's values (its numbers, its unescaping, its
+//! refusals and its nesting limit), by construction.
 //!
-//! It takes only what `serde_json::from_str::<Value>` takes, and reads it to the same values:
-//! it declines (returns false) whatever it is not sure of — a malformed line, nesting deeper than
-//! [`MAX_DEPTH`], a line over 4 GiB, an object whose first key is serde_json's private token —
-//! and its caller then goes the `Value` way, which decides. Numbers other than plain
-//! non-negative integers, and strings with surrogate escapes, are handed to serde_json itself,
-//! so their values (and refusals: `1e400`, a lone surrogate) are serde_json's by construction.
-//! Object members are kept in the line's order, repeated keys included: the reader of the tape
-//! takes a key's last value, as a `serde_json::Map` does.
+//! It declines (returns false) a line serde_json refuses, a line over 4 GiB, and an object whose
+//! first key is serde_json's private token (a `Value` reads that one its own way); the caller
+//! then goes the `Value` way, which decides. Object members are kept in the line's order,
+//! repeated keys included: the reader of the tape takes a key's last value, as a
+//! `serde_json::Map` does.
 
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 use std::borrow::Cow;
 
-/// Nesting the tape takes (serde_json's own limit is 127); deeper lines go the `Value` way.
-const MAX_DEPTH: usize = 100;
-
-/// A string of the line: the bytes between its quotes.
+/// A string of the line: borrowed, the bytes between its quotes in the line; escaped, its value
+/// in the tape's buffer of unescaped strings.
 #[derive(Debug, Clone, Copy)]
 pub struct Str {
     at: u32,
     len: u32,
-    /// It has an escape (its value is not its bytes).
+    /// It had an escape: its value is in the tape's buffer, and its bytes in the line are not
+    /// known to be what serde_json writes for it.
     escaped: bool,
-    /// Its bytes are those serde_json writes for its value: no escape, or only those serde_json
-    /// writes (`\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`, `\u00XX` in lowercase for the other
-    /// control characters).
-    canonical: bool,
 }
 
-/// A number of the line other than a plain non-negative integer: its text, which serde_json
-/// takes (it is read again when its value is asked for).
+/// A number other than a non-negative integer, as serde_json read it.
 #[derive(Debug, Clone, Copy)]
-pub struct Num {
-    at: u32,
-    len: u32,
+pub enum Num {
+    Neg(i64),
+    Float(f64),
 }
 
 /// One value of the line; an array or object is followed by its items (an object's as key,
@@ -44,7 +40,7 @@ pub struct Num {
 pub enum Tok {
     Null,
     Bool(bool),
-    /// A non-negative integer within u64, written without sign, fraction or exponent.
+    /// A non-negative integer within u64.
     Int(u64),
     Num(Num),
     Str(Str),
@@ -57,270 +53,126 @@ pub enum Tok {
     },
 }
 
-/// The tokens of one line; kept from line to line so that its buffer is reused.
+/// The tokens of one line; kept from line to line so that its buffers are reused.
 #[derive(Default)]
 pub struct Tape {
     toks: Vec<Tok>,
+    /// The values of the line's strings that had escapes.
+    unescaped: String,
 }
 
 impl Tape {
     /// Reads `text` into the tape; false when it is declined (see the module's doc).
     pub fn parse(&mut self, text: &str) -> bool {
         self.toks.clear();
+        self.unescaped.clear();
         if u32::try_from(text.len()).is_err() {
             return false;
         }
-        let mut p = Parser { b: text.as_bytes(), i: 0, text, toks: &mut self.toks };
-        p.ws();
-        let ok = p.value(0).is_some();
-        p.ws();
-        ok && p.i == p.b.len()
+        let mut de = serde_json::Deserializer::from_str(text);
+        let fill = Fill { text, toks: &mut self.toks, unescaped: &mut self.unescaped };
+        fill.deserialize(&mut de).is_ok() && de.end().is_ok()
     }
 
     /// The tape read from `text` (the same text [`Tape::parse`] was given).
     pub fn doc<'t>(&'t self, text: &'t str) -> Doc<'t> {
-        Doc { toks: &self.toks, text }
+        Doc { toks: &self.toks, text, unescaped: &self.unescaped }
     }
 }
 
-struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-    text: &'a str,
+/// Lays one value (and its items) out on the tape.
+struct Fill<'a, 't> {
+    text: &'t str,
     toks: &'a mut Vec<Tok>,
+    unescaped: &'a mut String,
 }
 
-impl Parser<'_> {
-    /// Skips what serde_json takes for white space.
-    fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\t' | b'\r')) {
-            self.i += 1;
+impl<'t> Fill<'_, 't> {
+    fn again(&mut self) -> Fill<'_, 't> {
+        Fill { text: self.text, toks: self.toks, unescaped: self.unescaped }
+    }
+
+    /// The string `v` of the line: where it is when serde_json lent it from the line, else its
+    /// value copied to the buffer.
+    fn string(&mut self, v: &str, borrowed: bool) -> Str {
+        let (start, end) = (self.text.as_ptr() as usize, self.text.as_ptr() as usize + self.text.len());
+        let p = v.as_ptr() as usize;
+        if borrowed && p >= start && p + v.len() <= end {
+            return Str { at: (p - start) as u32, len: v.len() as u32, escaped: false };
         }
+        let at = self.unescaped.len();
+        self.unescaped.push_str(v);
+        Str { at: at as u32, len: v.len() as u32, escaped: true }
     }
+}
 
-    fn eat(&mut self, c: u8) -> Option<()> {
-        (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
+impl<'de> DeserializeSeed<'de> for Fill<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
+}
 
-    fn value(&mut self, depth: usize) -> Option<()> {
-        match *self.b.get(self.i)? {
-            b'{' => self.object(depth + 1),
-            b'[' => self.array(depth + 1),
-            b'"' => {
-                let s = self.string()?;
-                self.toks.push(Tok::Str(s));
-                Some(())
-            }
-            b't' => self.word(b"true", Tok::Bool(true)),
-            b'f' => self.word(b"false", Tok::Bool(false)),
-            b'n' => self.word(b"null", Tok::Null),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => None,
-        }
+impl<'de> Visitor<'de> for Fill<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
     }
-
-    fn word(&mut self, w: &[u8], t: Tok) -> Option<()> {
-        self.b[self.i..].starts_with(w).then(|| {
-            self.i += w.len();
-            self.toks.push(t);
-        })
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.toks.push(Tok::Null);
+        Ok(())
     }
-
-    fn array(&mut self, depth: usize) -> Option<()> {
-        let at = self.items(depth, b']', |p, depth, _| p.value(depth))?;
-        self.toks[at] = Tok::Arr { end: self.toks.len() as u32 };
-        Some(())
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.toks.push(Tok::Bool(b));
+        Ok(())
     }
-
-    fn object(&mut self, depth: usize) -> Option<()> {
-        let at = self.items(depth, b'}', Parser::member)?;
-        self.toks[at] = Tok::Obj { end: self.toks.len() as u32 };
-        Some(())
+    fn visit_u64<E>(self, n: u64) -> Result<(), E> {
+        self.toks.push(Tok::Int(n));
+        Ok(())
     }
-
-    /// The items of the array or object at `i` (its opening byte), each read by `item`, up to
-    /// `close`; returns the place of its token, which the caller fills in.
-    fn items(
-        &mut self,
-        depth: usize,
-        close: u8,
-        item: impl Fn(&mut Self, usize, usize) -> Option<()>,
-    ) -> Option<usize> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
+    fn visit_i64<E>(self, n: i64) -> Result<(), E> {
+        self.toks.push(Tok::Num(Num::Neg(n)));
+        Ok(())
+    }
+    fn visit_f64<E>(self, f: f64) -> Result<(), E> {
+        self.toks.push(Tok::Num(Num::Float(f)));
+        Ok(())
+    }
+    fn visit_borrowed_str<E>(mut self, v: &'de str) -> Result<(), E> {
+        let s = self.string(v, true);
+        self.toks.push(Tok::Str(s));
+        Ok(())
+    }
+    fn visit_str<E>(mut self, v: &str) -> Result<(), E> {
+        let s = self.string(v, false);
+        self.toks.push(Tok::Str(s));
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let at = self.toks.len();
         self.toks.push(Tok::Null);
-        self.i += 1;
-        self.ws();
-        if self.eat(close).is_none() {
-            loop {
-                item(self, depth, at)?;
-                self.ws();
-                match *self.b.get(self.i)? {
-                    b',' => self.i += 1,
-                    c if c == close => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-                self.ws();
-            }
-        }
-        Some(at)
+        while seq.next_element_seed(self.again())?.is_some() {}
+        self.toks[at] = Tok::Arr { end: self.toks.len() as u32 };
+        Ok(())
     }
-
-    /// An object's member: key, colon, value (`at`: the object's token).
-    fn member(&mut self, depth: usize, at: usize) -> Option<()> {
-        if self.b.get(self.i) != Some(&b'"') {
-            return None;
-        }
-        let key = self.string()?;
-        // `Value` reads an object that starts with this key its own way.
-        if self.toks.len() == at + 1 && unescape(self.text, &key).starts_with("$serde_json::private::") {
-            return None;
-        }
-        self.toks.push(Tok::Str(key));
-        self.ws();
-        self.eat(b':')?;
-        self.ws();
-        self.value(depth)
-    }
-
-    /// The string at `i` (its opening quote).
-    fn string(&mut self) -> Option<Str> {
-        let b = self.b;
-        let at = self.i + 1;
-        let mut i = at;
-        let (mut escaped, mut canonical, mut surrogate) = (false, true, false);
-        loop {
-            i = special(b, i);
-            match *b.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    match *b.get(i + 1)? {
-                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'/' => {
-                            canonical = false;
-                            i += 2;
-                        }
-                        b'u' => {
-                            let hex = b.get(i + 2..i + 6)?;
-                            let s = std::str::from_utf8(hex).ok()?;
-                            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                                return None;
-                            }
-                            let n = u16::from_str_radix(s, 16).ok()?;
-                            surrogate |= (0xD800..0xE000).contains(&n);
-                            // serde_json writes `\u00XX`, lowercase, for a control character
-                            // without a short escape.
-                            canonical &= n < 0x20
-                                && !matches!(n, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d)
-                                && hex.iter().all(|c| !c.is_ascii_uppercase());
-                            i += 6;
-                        }
-                        _ => return None,
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let at = self.toks.len();
+        self.toks.push(Tok::Null);
+        while map.next_key_seed(self.again())?.is_some() {
+            // `Value` reads an object that starts with this key its own way.
+            if self.toks.len() == at + 2 {
+                if let Tok::Str(k) = self.toks[at + 1] {
+                    let d = Doc { toks: self.toks, text: self.text, unescaped: self.unescaped };
+                    if d.value(&k).starts_with("$serde_json::private::") {
+                        return Err(de::Error::custom("serde_json's private token"));
                     }
                 }
-                // A control character.
-                _ => return None,
             }
+            map.next_value_seed(self.again())?;
         }
-        self.i = i + 1;
-        let s = Str { at: at as u32, len: (i - at) as u32, escaped, canonical: canonical && !surrogate };
-        // Surrogate pairs, and the lone surrogates serde_json refuses: its own reading decides.
-        if surrogate && serde_json::from_str::<String>(&self.text[at - 1..=i]).is_err() {
-            return None;
-        }
-        Some(s)
+        self.toks[at] = Tok::Obj { end: self.toks.len() as u32 };
+        Ok(())
     }
-
-    fn number(&mut self) -> Option<()> {
-        let b = self.b;
-        let start = self.i;
-        let digits = |i: usize| b[i.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count();
-        let mut i = start + usize::from(b[start] == b'-');
-        // One leading zero at most, as JSON says.
-        let int = digits(i);
-        if int == 0 || (b[i] == b'0' && int > 1) {
-            return None;
-        }
-        i += int;
-        // No sign, no fraction, no exponent.
-        let mut plain = i - start == int;
-        if b.get(i) == Some(&b'.') {
-            let n = digits(i + 1);
-            if n == 0 {
-                return None;
-            }
-            i += 1 + n;
-            plain = false;
-        }
-        let exponent = matches!(b.get(i), Some(b'e' | b'E'));
-        if exponent {
-            i += 1;
-            plain = false;
-            if matches!(b.get(i), Some(b'+' | b'-')) {
-                i += 1;
-            }
-            let n = digits(i);
-            if n == 0 {
-                return None;
-            }
-            i += n;
-        }
-        let text = &self.text[start..i];
-        let tok = match text.parse::<u64>() {
-            // Non-negative and within u64: serde_json's value too.
-            Ok(n) if plain => Tok::Int(n),
-            _ => {
-                // Only a large exponent (written, or of a very long integer) is out of f64's
-                // range; serde_json says which.
-                if exponent || int > 300 {
-                    serde_json::from_str::<Number>(text).ok()?;
-                }
-                Tok::Num(Num { at: start as u32, len: text.len() as u32 })
-            }
-        };
-        self.i = i;
-        self.toks.push(tok);
-        Some(())
-    }
-}
-
-/// The first place from `i` on that holds `"`, `\` or a control character (or the end), eight
-/// bytes at a time.
-fn special(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        // Bytes below 0x20, `"` and `\`: the lowest flagged byte is exact.
-        let m = (x.wrapping_sub(0x20 * ONES) & !x & HIGH)
-            | zero(x ^ (b'"' as u64 * ONES))
-            | zero(x ^ (b'\\' as u64 * ONES));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < b.len() && !(b[i] < 0x20 || b[i] == b'"' || b[i] == b'\\') {
-        i += 1;
-    }
-    i
-}
-
-/// A string's value.
-fn unescape<'t>(text: &'t str, s: &Str) -> Cow<'t, str> {
-    let raw = &text[s.at as usize..(s.at + s.len) as usize];
-    if !s.escaped {
-        return Cow::Borrowed(raw);
-    }
-    // Checked when it was read: serde_json reads it.
-    Cow::Owned(serde_json::from_str(&text[s.at as usize - 1..=(s.at + s.len) as usize]).unwrap_or_default())
 }
 
 /// A read tape and its text.
@@ -328,6 +180,7 @@ fn unescape<'t>(text: &'t str, s: &Str) -> Cow<'t, str> {
 pub struct Doc<'t> {
     toks: &'t [Tok],
     text: &'t str,
+    unescaped: &'t str,
 }
 
 impl<'t> Doc<'t> {
@@ -377,33 +230,37 @@ impl<'t> Doc<'t> {
     /// The value of a string token.
     pub fn str(&self, i: usize) -> Option<Cow<'t, str>> {
         match &self.toks[i] {
-            Tok::Str(s) => Some(unescape(self.text, s)),
+            Tok::Str(s) => Some(self.value(s)),
             _ => None,
         }
     }
 
-    /// A string's bytes between its quotes, as in the line.
+    /// A string's bytes between its quotes, as in the line, when [`Doc::is_canonical`]; else
+    /// its value.
     pub fn raw(&self, s: &Str) -> &'t str {
-        &self.text[s.at as usize..(s.at + s.len) as usize]
+        let from = if s.escaped { self.unescaped } else { self.text };
+        &from[s.at as usize..(s.at + s.len) as usize]
     }
 
     /// A number's value, as serde_json reads it.
     pub fn number(&self, i: usize) -> Option<Number> {
         match self.toks[i] {
             Tok::Int(n) => Some(n.into()),
-            Tok::Num(n) => serde_json::from_str(&self.text[n.at as usize..(n.at + n.len) as usize]).ok(),
+            Tok::Num(Num::Neg(n)) => Some(n.into()),
+            Tok::Num(Num::Float(f)) => Number::from_f64(f),
             _ => None,
         }
     }
 
-    /// Whether [`Doc::raw`] of `s` is what serde_json writes for its value.
+    /// Whether [`Doc::raw`] of `s` is what serde_json writes for its value: a string without
+    /// escapes (a line serde_json takes has no character in it that must be escaped).
     pub fn is_canonical(s: &Str) -> bool {
-        s.canonical
+        !s.escaped
     }
 
     /// A string's value.
     pub fn value(&self, s: &Str) -> Cow<'t, str> {
-        unescape(self.text, s)
+        Cow::Borrowed(self.raw(s))
     }
 }
 
@@ -439,7 +296,9 @@ mod tests {
                 if let Tok::Str(s) = t {
                     let ours = d.raw(s);
                     let written = serde_json::to_string(&d.value(s)).unwrap();
-                    assert_eq!(s.canonical, written[1..written.len() - 1] == *ours, "{i}: {ours}");
+                    if Doc::is_canonical(s) {
+                        assert_eq!(written[1..written.len() - 1], *ours, "{i}: {ours}");
+                    }
                 }
             }
         }
@@ -469,7 +328,8 @@ mod tests {
 
     #[test]
     fn declines_what_serde_json_refuses_or_reads_its_own_way() {
-        let deep = "[".repeat(101) + &"]".repeat(101);
+        // Past serde_json's nesting limit.
+        let deep = "[".repeat(200) + &"]".repeat(200);
         for text in [
             "",
             " ",
