@@ -8,9 +8,10 @@
 //! (path, device, inode; its rows up to the last one read in `DbResume`). A key that matches is
 //! the same content (or, for a file or a database, the same content followed by more), and its
 //! tally and the health counters reading it gave are taken as they are (a row is binary,
-//! `checkpoint/rows.rs`). Anything else is read as at a cold start. The file is refused whole (and a cold index runs) when it is not a database, a row does not match its
-//! checksum, or it was written by another format, build or price table; `/api/health` says so
-//! (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
+//! `checkpoint/rows.rs`). Anything else is read as at a cold start. The file is refused whole
+//! (and a cold index runs) when it is not a database, a row does not match its checksum or does
+//! not hold together, or it was written by another format, build or price table; `/api/health`
+//! says so (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
 //! forever); the checkpoint only saves reading, and deleting it costs one slower start.
 
 mod rows;

@@ -299,9 +299,8 @@ fn usage_from(v: &Value) -> Option<Usage> {
     })
 }
 
-/// A session as JSON: compact arrays for the usage figures, which are most of it. The restart
-/// checkpoint (`checkpoint.rs`) keeps what a source gave in the same form.
-pub(crate) fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
+/// A session as JSON: compact arrays for the usage figures, which are most of it.
+fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
     json!({
         "store": store,
         "meta": {
@@ -314,8 +313,7 @@ pub(crate) fn encode(store: &str, meta: &SessionMeta, t: &Tally) -> Value {
                    t.assistant_errors, t.unknown_events, t.estimated_cost_calls, t.tool_exit_failures,
                    t.max_prompt, t.compactions, t.compacted_tokens],
         "maxPromptModel": t.max_prompt_model.and_then(|i| t.models.get(i as usize)),
-        // What a later delta needs to finish a compaction's figures (the checkpoint resumes
-        // a grown file onto this tally).
+        // What a later delta needs to finish a compaction's figures.
         "pendingCompaction": t.pending_compaction, "leadPrompt": t.lead_prompt, "leadClosed": t.lead_closed,
         "usage": usage_json(&t.usage),
         "models": t.models,
@@ -334,7 +332,7 @@ fn decode(data: &str) -> Option<(String, SessionMeta, Tally)> {
 }
 
 /// [`encode`]'s JSON back (None when it is not that).
-pub(crate) fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
+fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
     let store = v.get("store").and_then(Value::as_str).unwrap_or("none").to_string();
     let m = v.get("meta")?;
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);

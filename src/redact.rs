@@ -20,6 +20,10 @@
 //! or it ends an escape that stands for a separator: `\n`, `\t`, `\u003d` as written in serialised
 //! JSON, `%3D` in a URL; a Telegram token may also follow `bot`, as in its API URLs) and, for AWS
 //! key ids, end at one. Line breaks in a PEM key may be real or escaped (`\n`, `\r\n`).
+//!
+//! A new pattern must keep to what the prefilter [`may_hold_secret`] assumes: the secret lies in
+//! a run of 15 or more token bytes that starts at most 17 bytes after the secret does (a PEM key
+//! is found by its `-----BEGIN `); the prefilter's test checks each pattern at its shortest.
 
 use serde_json::Value;
 use std::borrow::Cow;
@@ -288,10 +292,10 @@ static RUNNER: [bool; 256] = {
 /// and without such runs (most prose) is passed over by looking at one byte in 15. Pattern
 /// changes must keep to this (`tests::the_prefilter_misses_no_secret` checks every pattern).
 ///
-/// It holds of text as serde_json escapes it as well (`sources/event_json.rs` relies on it, to
-/// copy a line's strings as they are): such an escape stands for a byte no pattern has (`"`, `\`,
-/// a control character), and is itself a word boundary to [`text`], so a secret of the text is a
-/// secret of its escaped form.
+/// It holds of text as serde_json escapes it as well: such an escape stands for a byte no pattern
+/// has (`"`, `\`, a control character), and is itself a word boundary to [`text`], so a secret of
+/// the text is a secret of its escaped form. (`sources/event_json.rs` copies only strings without
+/// escapes as they stand, and asks this of them.)
 pub fn may_hold_secret(b: &[u8]) -> bool {
     static PEM: LazyLock<memchr::memmem::Finder> = LazyLock::new(|| memchr::memmem::Finder::new(b"-----BEGIN "));
     if b.len() < RUN {

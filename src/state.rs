@@ -766,12 +766,14 @@ impl State {
         self.install.agents.iter().find(|a| a.id == agent).map_or(self.install.profile.as_str(), |a| a.profile.as_str())
     }
 
-    /// A session by id, else by session key.
-    /// How many sessions only the ledger still has (their sources all gone).
+    /// How many sessions only the ledger still has (their sources all gone). Debug builds (the
+    /// tests) check the kept count against a scan at every call.
     pub fn purged_sessions(&self) -> usize {
+        debug_assert_eq!(self.purged, self.sessions.values().filter(|s| s.store == Store::Ledger).count());
         self.purged
     }
 
+    /// A session by id, else by session key.
     pub fn session(&self, id_or_key: &str) -> Option<&Session> {
         self.sessions.get(id_or_key).map(|b| &**b).or_else(|| self.session_by_key(id_or_key))
     }

@@ -2,7 +2,6 @@
 //! whose name or text holds it, case-insensitive); `?agent=A&file=NAME` returns one file's text.
 //! Only names the listing produced are opened, and only for reading.
 
-use super::sessions::contains_folded;
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::sources::memory;
@@ -37,9 +36,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     }
     if let Some(q) = req.q("q").map(str::to_lowercase) {
         files.retain(|f| {
-            contains_folded(&f.name, &q)
+            f.name.to_lowercase().contains(&q)
                 || (f.size <= MAX_TEXT
-                    && memory::read(f).is_ok_and(|b| contains_folded(&String::from_utf8_lossy(&b), &q)))
+                    && memory::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).to_lowercase().contains(&q)))
         });
     }
     let workspaces: Vec<_> = agents.iter().map(|(id, ws)| json!({"agent": id, "workspace": ws})).collect();

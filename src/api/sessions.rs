@@ -114,7 +114,7 @@ fn sort_key(st: &State, s: &Session, by: &str) -> f64 {
 
 /// Whether `hay` contains `needle` (already lowercase) with case folded; ASCII text (most
 /// keys, labels and model names) without an allocation.
-pub(super) fn contains_folded(hay: &str, needle: &str) -> bool {
+fn contains_folded(hay: &str, needle: &str) -> bool {
     if hay.is_ascii() && needle.is_ascii() {
         let n = needle.len();
         return n == 0 || hay.as_bytes().windows(n).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()));

@@ -4,8 +4,9 @@
 //! messages are declared here, not compiled from a `.proto`: nobody else reads this file.
 //!
 //! Decoding checks what a tally's positions point at (an hour's model, the largest prompt's
-//! model) and how many health counters there are: a row that does not hold together refuses
-//! the whole checkpoint, like one that fails its checksum.
+//! model), how many counts and health counters there are, that the tools are in name order and
+//! that a database's seqs pair up: a row that does not hold together refuses the whole
+//! checkpoint, like one that fails its checksum.
 
 use super::{DbResume, Resume, Saved};
 use crate::model::{HourUsage, Tally, ToolCounts, Turn, Usage};
@@ -165,24 +166,32 @@ fn counts(t: &Tally) -> Vec<u64> {
 
 /// [`counts`] back into a tally; false when there are not as many.
 fn set_counts(t: &mut Tally, c: &[u64]) -> bool {
-    let [events, user_messages, assistant_messages, tool_calls, tool_results, tool_errors, tool_exit_failures, max_prompt, compactions, compacted_tokens, assistant_errors, unknown_events, estimated_cost_calls] =
-        c
-    else {
+    let slots = [
+        &mut t.events,
+        &mut t.user_messages,
+        &mut t.assistant_messages,
+        &mut t.tool_calls,
+        &mut t.tool_results,
+        &mut t.tool_errors,
+        &mut t.tool_exit_failures,
+        &mut t.max_prompt,
+        &mut t.compactions,
+        &mut t.compacted_tokens,
+        &mut t.assistant_errors,
+        &mut t.unknown_events,
+        &mut t.estimated_cost_calls,
+    ];
+    fill(slots, c)
+}
+
+/// Sets `slots` to `values`, one each; false when there are not as many.
+fn fill<const N: usize>(slots: [&mut u64; N], values: &[u64]) -> bool {
+    if values.len() != N {
         return false;
-    };
-    t.events = *events;
-    t.user_messages = *user_messages;
-    t.assistant_messages = *assistant_messages;
-    t.tool_calls = *tool_calls;
-    t.tool_results = *tool_results;
-    t.tool_errors = *tool_errors;
-    t.tool_exit_failures = *tool_exit_failures;
-    t.max_prompt = *max_prompt;
-    t.compactions = *compactions;
-    t.compacted_tokens = *compacted_tokens;
-    t.assistant_errors = *assistant_errors;
-    t.unknown_events = *unknown_events;
-    t.estimated_cost_calls = *estimated_cost_calls;
+    }
+    for (slot, v) in slots.into_iter().zip(values) {
+        *slot = *v;
+    }
     true
 }
 
@@ -206,25 +215,21 @@ fn health_counts(h: &IndexHealth) -> Vec<u64> {
 
 /// [`health_counts`] back; None when there are not as many.
 fn set_health(c: &[u64]) -> Option<IndexHealth> {
-    let [files, bytes_read, lines, malformed_lines, non_utf8_lines, capped_events, huge_lines, bad_rows, archives, bad_archives, duplicate_source_lines] =
-        *c
-    else {
-        return None;
-    };
-    Some(IndexHealth {
-        files,
-        bytes_read,
-        lines,
-        malformed_lines,
-        non_utf8_lines,
-        capped_events,
-        huge_lines,
-        bad_rows,
-        archives,
-        bad_archives,
-        duplicate_source_lines,
-        ..IndexHealth::default()
-    })
+    let mut h = IndexHealth::default();
+    let slots = [
+        &mut h.files,
+        &mut h.bytes_read,
+        &mut h.lines,
+        &mut h.malformed_lines,
+        &mut h.non_utf8_lines,
+        &mut h.capped_events,
+        &mut h.huge_lines,
+        &mut h.bad_rows,
+        &mut h.archives,
+        &mut h.bad_archives,
+        &mut h.duplicate_source_lines,
+    ];
+    fill(slots, c).then_some(h)
 }
 
 fn usage_row(u: &Usage) -> UsageRow {

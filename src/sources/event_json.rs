@@ -9,10 +9,9 @@
 //!   usage and blocks, its filters) as a short list of members that refer to the tape;
 //! - the writer gives the order of a `serde_json::Map` (a `BTreeMap`: keys sorted, a repeated
 //!   key once, with its last value), serde_json's numbers and escapes, and redacts every string
-//!   value as `redact::value` does (keys stay). A string is copied as it stands in the line when
-//!   that is how serde_json writes it and [`redact::may_hold_secret`] clears it (its escapes are
-//!   then only serde_json's own, which hide no secret); else it is unescaped, redacted and
-//!   escaped again. Objects passed through (a tool's arguments, `details`, `data`) are written
+//!   value as `redact::value` does (keys stay). A string without escapes is copied as it stands
+//!   in the line (that is how serde_json writes it) when [`redact::may_hold_secret`] clears it;
+//!   else its value is redacted and escaped. Objects passed through (a tool's arguments, `details`, `data`) are written
 //!   member by member like the rest, as their keys may need sorting.
 //!
 //! A line the tape declines goes through `transcript::render`, which decides.

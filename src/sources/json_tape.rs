@@ -372,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn long_strings_are_scanned_in_chunks() {
+    fn long_strings_with_escapes_or_control_characters() {
         for n in 0..40 {
             let body = "x".repeat(n);
             for extra in ["", "\\n", "\\u0001", "é", "\u{1}"] {

@@ -522,9 +522,10 @@ fn publish_touched(index: &Arc<Index>, touched: Vec<String>) {
     index.hub.publish("sessions", touched_event(touched));
 }
 
-/// Ids a `sessions` change names at most; with more it gives only their count, and a client
-/// reads everything again (the UI does so for a change without `ids`). The hub keeps its last
-/// changes: the cold index's batches with every id kept 7 MB of ids there at 100k sessions.
+/// Ids a `sessions` change from the watcher names at most; with more it gives only their count,
+/// and a client reads everything again (the UI does so for a change without `ids`). The hub
+/// keeps its last changes: the cold index's batches with every id kept 7 MB of ids there at
+/// 100k sessions. (The gateway's, OTLP's and the guard's changes name a handful.)
 const TOUCHED_IDS_MAX: usize = 64;
 
 /// The `sessions` change for these sessions.
