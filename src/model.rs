@@ -245,6 +245,19 @@ pub fn is_heartbeat_text(t: &str) -> bool {
     t.contains("HEARTBEAT_OK") || t.contains("Read HEARTBEAT.md") || t.contains("[OpenClaw heartbeat poll]")
 }
 
+/// Makes room for one more element in a vector that stays short in most sessions (the tools,
+/// models and hours of one session): its first slots are added one at a time, since doubling
+/// leaves a one-element vector at capacity 4 (up to 4x its size, over 100k sessions); past
+/// [`SHORT`] it grows by doubling again.
+pub fn grow_short<T>(v: &mut Vec<T>) {
+    if v.len() == v.capacity() && v.len() < SHORT {
+        v.reserve_exact(1);
+    }
+}
+
+/// See [`grow_short`].
+const SHORT: usize = 8;
+
 /// Calls per tool name, and the cost of the turns that used the tool (the by-tool rule, see
 /// [`Turn`]). A sorted vector: sessions use a handful of tools, and a map's nodes would cost
 /// more than the names. Iterates and serialises like a map of calls.
@@ -264,6 +277,7 @@ impl ToolCounts {
         match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
             Ok(i) => (i, false),
             Err(i) => {
+                grow_short(&mut self.0);
                 self.0.insert(i, (name.to_string(), 0, 0.0));
                 (i, true)
             }
@@ -485,6 +499,7 @@ impl Tally {
         match self.models.iter().position(|m| m == model) {
             Some(i) => i as u32,
             None => {
+                grow_short(&mut self.models);
                 self.models.push(model.to_string());
                 (self.models.len() - 1) as u32
             }
@@ -497,6 +512,7 @@ impl Tally {
             b.usage.add(&h.usage);
             b.calls += h.calls;
         } else {
+            grow_short(&mut self.hourly);
             self.hourly.push(h);
         }
     }

@@ -654,6 +654,7 @@ impl State {
     pub fn note_file(&mut self, agent: &str, id: &str, path: &std::path::Path) {
         let s = self.session_mut(agent, id);
         if !s.files.iter().any(|f| f == path) {
+            crate::model::grow_short(&mut s.files);
             s.files.push(path.to_path_buf());
         }
     }
