@@ -97,7 +97,9 @@ fn totals(index: &Index) -> BTreeMap<(String, String), crate::state::Cell> {
     let st = index.read();
     st.usage_by_model_agent()
         .into_iter()
-        .map(|((m, a), c)| ((st.models.name(m).to_string(), st.agents.get(a as usize).cloned().unwrap_or_default()), c))
+        .map(|((m, a), c)| {
+            ((st.models.name(m).to_string(), st.agents.get(a as usize).map_or_else(String::new, |n| n.to_string())), c)
+        })
         .collect()
 }
 

@@ -148,8 +148,10 @@ impl Fate {
 
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub id: String,
-    pub agent: String,
+    /// Shared with the key of `State::sessions`.
+    pub id: Arc<str>,
+    /// Shared with `State::agents`.
+    pub agent: Arc<str>,
     pub meta: SessionMeta,
     pub store: Store,
     pub tally: Tally,
@@ -258,12 +260,13 @@ pub struct Cell {
 pub struct State {
     pub install: Install,
     /// Boxed: the table's empty slots then cost a pointer, not a whole session.
-    pub sessions: HashMap<String, Box<Session>>,
+    pub sessions: HashMap<Arc<str>, Box<Session>>,
     /// How many of them only the ledger has (`Store::Ledger`): kept by [`set_store`], for
     /// `/api/health`, which is polled while a restart runs and would otherwise count 100k
     /// sessions under the lock each time.
     purged: usize,
-    pub by_key: HashMap<String, String>,
+    /// Session key -> id (the id shares the session's allocation).
+    pub by_key: HashMap<String, Arc<str>>,
     pub subagent_runs: HashMap<String, SubagentRun>,
     /// The children of a session without a scan of every session: parent key -> the ids of
     /// the sessions whose index record names it (`meta.parent_key`), and requester key -> the
@@ -272,7 +275,8 @@ pub struct State {
     child_ids: HashMap<String, Vec<String>>,
     run_children: HashMap<String, Vec<String>>,
     pub models: ModelNames,
-    pub agents: Vec<String>,
+    /// Agent names by index; a session's `agent` shares the name's allocation.
+    pub agents: Vec<Arc<str>>,
     /// (epoch hour, model id, agent index) -> usage. The source of every time series.
     pub hourly: BTreeMap<(u32, u32, u16), Cell>,
     pub health: IndexHealth,
@@ -381,39 +385,53 @@ impl State {
     }
 
     pub fn agent_index(&mut self, agent: &str) -> u16 {
-        match self.agents.iter().position(|a| a == agent) {
+        match self.agents.iter().position(|a| &**a == agent) {
             Some(i) => i as u16,
             None => {
-                self.agents.push(agent.to_string());
+                self.agents.push(agent.into());
                 (self.agents.len() - 1) as u16
             }
         }
     }
 
     fn session_mut(&mut self, agent: &str, id: &str) -> &mut Session {
-        self.sessions.entry(id.to_string()).or_insert_with(|| {
-            Box::new(Session {
-                id: id.to_string(),
-                agent: agent.to_string(),
-                meta: SessionMeta::default(),
-                store: Store::None,
-                tally: Tally::default(),
-                files: Vec::new(),
-                db: None,
-                archive: None,
-            })
-        })
+        if !self.sessions.contains_key(id) {
+            let agent = self.agent_name(agent);
+            let id: Arc<str> = id.into();
+            self.sessions.insert(
+                id.clone(),
+                Box::new(Session {
+                    id,
+                    agent,
+                    meta: SessionMeta::default(),
+                    store: Store::None,
+                    tally: Tally::default(),
+                    files: Vec::new(),
+                    db: None,
+                    archive: None,
+                }),
+            );
+        }
+        self.sessions.get_mut(id).expect("inserted above")
+    }
+
+    /// The shared allocation of agent name `agent` (added when new).
+    fn agent_name(&mut self, agent: &str) -> Arc<str> {
+        let i = self.agent_index(agent);
+        self.agents[i as usize].clone()
     }
 
     /// Applies index metadata. Fields a newer record has replace the old ones.
     pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
         for m in metas {
-            if let Some(k) = &m.key {
-                self.by_key.insert(k.to_string(), m.id.clone());
-            }
             self.ledger_dirty.insert(m.id.clone());
             let id = m.id.clone();
             let s = self.session_mut(agent, &id);
+            if let Some(k) = &m.key {
+                let shared = s.id.clone();
+                self.by_key.insert(k.to_string(), shared);
+            }
+            let s = self.sessions.get_mut(id.as_str()).expect("session exists");
             let mut merged = m;
             merged.fill_from(&s.meta);
             // The id is the map key and `Session::id`; a third copy would only cost memory.
@@ -473,12 +491,12 @@ impl State {
     pub fn children_of(&self, id: &str) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         let Some(key) = self.sessions.get(id).and_then(|s| s.meta.key.as_deref()) else { return out };
-        if self.by_key.get(key).map(String::as_str) != Some(id) {
+        if self.by_key.get(key).map(|i| &**i) != Some(id) {
             return out;
         }
         let from_meta = self.child_ids_of_key(Some(key));
         let from_runs =
-            self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k)).map(String::as_str);
+            self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k)).map(|i| &**i);
         // A key such as `agent:main:main` gathers every sub-agent spawned under it: a set, not
         // a scan of the list, for each child.
         let mut seen: HashSet<&str> = HashSet::new();
@@ -502,9 +520,11 @@ impl State {
         if incoming > current && current > 0 {
             // A better source for this session replaces what the other said.
             let old = std::mem::take(&mut s.tally);
-            let old_agent = std::mem::replace(&mut s.agent, agent.to_string());
+            let old_agent = s.agent.clone();
             let old_ai = self.agent_index(&old_agent);
             self.remove_hourly(&old, old_ai);
+            let name = self.agent_name(agent);
+            self.sessions.get_mut(id).expect("session exists").agent = name;
         }
         let ai = self.agent_index(agent);
         let s = self.sessions.get_mut(id).expect("session exists");
@@ -569,11 +589,12 @@ impl State {
     /// whole content. Returns true when the figures changed.
     pub fn offer_archive(&mut self, agent: &str, a: Arc<crate::sources::archives::Archive>, tally: Tally) -> bool {
         let id = a.session_id.clone();
-        if let Some(k) = &a.session_key {
-            self.by_key.entry(k.clone()).or_insert_with(|| id.clone());
-        }
         self.ledger_dirty.insert(id.clone());
-        let s = self.session_mut(agent, &id);
+        let shared = self.session_mut(agent, &id).id.clone();
+        if let Some(k) = &a.session_key {
+            self.by_key.entry(k.clone()).or_insert(shared);
+        }
+        let s = self.sessions.get_mut(id.as_str()).expect("session exists");
         if s.meta.key.is_none() {
             s.meta.key = a.session_key.as_deref().map(Into::into);
         }
@@ -613,10 +634,10 @@ impl State {
             .sessions
             .values()
             .filter(|s| s.archive.as_ref().is_some_and(|a| a.name == name))
-            .map(|s| s.id.clone())
+            .map(|s| s.id.to_string())
             .collect();
         for id in ids {
-            let Some(s) = self.sessions.get_mut(&id) else { continue };
+            let Some(s) = self.sessions.get_mut(id.as_str()) else { continue };
             s.archive = None;
             if s.store == Store::Archive {
                 set_store(&mut self.purged, s, Store::Ledger);
@@ -736,7 +757,7 @@ impl State {
     }
 
     pub fn session_by_key(&self, key: &str) -> Option<&Session> {
-        self.by_key.get(key).and_then(|id| self.sessions.get(id)).map(|b| &**b)
+        self.by_key.get(key).and_then(|id| self.sessions.get(&**id)).map(|b| &**b)
     }
 
     /// How full a session's context got: its largest prompt against its model's window.
@@ -1018,7 +1039,7 @@ mod tests {
         assert_eq!(s.sessions["c1"].kind(), "otlp");
         assert!(s.apply_tally("main", "c1", Store::Jsonl, tally("a/x", 10)));
         assert!(!s.apply_tally("bot", "c1", Store::Otlp, tally("a/x", 5)));
-        assert_eq!(s.sessions["c1"].agent, "main");
+        assert_eq!(&*s.sessions["c1"].agent, "main");
         assert_eq!(s.sessions["c1"].tally.usage.input, 10);
         assert_eq!(s.hourly.values().map(|c| c.usage.input).sum::<u64>(), 10);
     }

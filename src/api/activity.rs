@@ -34,7 +34,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         let mut v: Vec<_> = st
             .sessions
             .values()
-            .filter(|s| req.q("agent").is_none_or(|a| a == s.agent.as_str()))
+            .filter(|s| req.q("agent").is_none_or(|a| a == &*s.agent))
             .filter(|s| req.q("profile").is_none_or(|p| p == st.profile_of(&s.agent)))
             .filter(|s| req.q("sessionKind").is_none_or(|k| k == s.kind()))
             .filter_map(|s| s.last_ms().map(|t| (t, s)))
@@ -121,7 +121,7 @@ fn subagent_rows(ctx: &Ctx, req: &Req, limit: usize) -> Vec<Value> {
     rows.sort_by_key(|r| std::cmp::Reverse(r["ts"].as_i64()));
     rows.truncate(limit);
     for row in &mut rows {
-        let session = row["key"].as_str().and_then(|k| st.by_key.get(k)).and_then(|id| st.sessions.get(id));
+        let session = row["key"].as_str().and_then(|k| st.by_key.get(k)).and_then(|id| st.sessions.get(&**id));
         if let Some(s) = session {
             row["sessionId"] = json!(s.id);
             row["agent"] = json!(s.agent);

@@ -108,7 +108,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         gateway.sessions += 1;
         gateway.running += running as u64;
         gateway.last_ms = gateway.last_ms.max(last);
-        *agents.entry(s.agent.clone()).or_default() += 1;
+        *agents.entry(s.agent.to_string()).or_default() += 1;
         let current = s.tally.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string));
         for m in &s.tally.models {
             let e = models.entry(m.clone()).or_default();

@@ -14,7 +14,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     let limit = req.q_num("limit", 200, 1, 500)? as usize;
     let session = req.q("session").filter(|s| !s.is_empty());
     // A key names the session too.
-    let id = session.map(|s| ctx.index.read().session(s).map(|x| x.id.clone()).unwrap_or_else(|| s.to_string()));
+    let id = session.map(|s| ctx.index.read().session(s).map(|x| x.id.to_string()).unwrap_or_else(|| s.to_string()));
     let mon = &ctx.monitor;
     let mut v = mon.guard_json(id.as_deref(), limit);
     v["nowMs"] = json!(ctx.index.now_ms());

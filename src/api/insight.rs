@@ -52,7 +52,7 @@ impl<'a> Prices<'a> {
 
 /// The agent index asked for: None = all agents; Some(None) = an agent the index has not seen.
 fn agent_filter(st: &State, agent: Option<&str>) -> Option<Option<u16>> {
-    agent.map(|a| st.agents.iter().position(|x| x == a).map(|i| i as u16))
+    agent.map(|a| st.agents.iter().position(|x| &**x == a).map(|i| i as u16))
 }
 
 /// This month's figures for `/metrics`: burn (USD/h over 1 h and 24 h), the projection, and
@@ -125,7 +125,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
     let limits = budget.limits();
     let mut agent_spend: HashMap<u16, Spend> = HashMap::new();
     for (scope, _, _) in &limits {
-        if let Some(i) = scope.and_then(|a| st.agents.iter().position(|x| x == a)) {
+        if let Some(i) = scope.and_then(|a| st.agents.iter().position(|x| &**x == a)) {
             agent_spend.entry(i as u16).or_default();
         }
     }
@@ -163,7 +163,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
     // Per session: its own hourly cells in the cache window, each priced by its model.
     let mut sessions: Vec<(&crate::state::Session, CacheFigures)> = Vec::new();
     for s in st.sessions.values() {
-        if agent.is_some_and(|a| a != s.agent) {
+        if agent.is_some_and(|a| a != &*s.agent) {
             continue;
         }
         let mut f = CacheFigures::default();
@@ -222,7 +222,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         let ssp = match scope {
             None => &sp,
             Some(a) => {
-                st.agents.iter().position(|x| x == a).and_then(|i| agent_spend.get(&(i as u16))).unwrap_or(&empty)
+                st.agents.iter().position(|x| &**x == *a).and_then(|i| agent_spend.get(&(i as u16))).unwrap_or(&empty)
             }
         };
         let start = period.start(now);

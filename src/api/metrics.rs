@@ -193,14 +193,15 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         // summed as `other` (label sets stay bounded however many models and agents come).
         let per = st.usage_by_model_agent();
         let model_names = shown(per.iter().map(|((m, _), c)| (st.models.name(*m).to_string(), c.usage.cost)));
-        let agent_names = shown(
-            per.iter().map(|((_, a), c)| (st.agents.get(*a as usize).cloned().unwrap_or_default(), c.usage.cost)),
-        );
+        let agent_names =
+            shown(per.iter().map(|((_, a), c)| {
+                (st.agents.get(*a as usize).map_or_else(String::new, |n| n.to_string()), c.usage.cost)
+            }));
         let mut by: BTreeMap<(String, String), crate::state::Cell> = BTreeMap::new();
         for ((m, a), c) in &per {
             let key = (
                 bounded(&model_names, st.models.name(*m)),
-                bounded(&agent_names, st.agents.get(*a as usize).map_or("", String::as_str)),
+                bounded(&agent_names, st.agents.get(*a as usize).map_or("", |n| &**n)),
             );
             let e = by.entry(key).or_default();
             e.usage.add(&c.usage);

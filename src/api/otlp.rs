@@ -155,7 +155,7 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
     {
         let mut st = ctx.index.write();
         for (id, (first, tally)) in per_session {
-            let known = st.sessions.get(&id).is_some_and(|s| s.store != Store::None && s.store != Store::Otlp);
+            let known = st.sessions.get(id.as_str()).is_some_and(|s| s.store != Store::None && s.store != Store::Otlp);
             if known {
                 dropped += 1;
                 continue;
@@ -181,7 +181,7 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
 /// that forgot purged sessions) add nothing: money counted stays counted.
 fn minus_known(ctx: &Ctx, u: &mut UsageRecord) -> bool {
     let st = ctx.index.read();
-    if let Some(s) = st.sessions.get(&u.session_id) {
+    if let Some(s) = st.sessions.get(u.session_id.as_str()) {
         let t = &s.tally;
         if let Some(m) = t.models.iter().position(|x| *x == u.model) {
             let mut held = crate::model::Usage::default();

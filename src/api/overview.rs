@@ -89,7 +89,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
         .guard
         .iter()
         .flat_map(|(id, fs)| {
-            let s = st.sessions.get(id);
+            let s = st.sessions.get(id.as_str());
             fs.iter().map(move |f| {
                 let mut f = f.clone();
                 f["key"] = json!(s.and_then(|s| s.meta.key.clone()));

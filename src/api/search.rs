@@ -53,7 +53,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
                 "sessionId": h.session, "seq": h.seq, "ts": h.ts, "kind": h.kind, "tool": h.tool,
                 "snippet": h.snippet,
             });
-            if let Some(s) = st.sessions.get(&h.session) {
+            if let Some(s) = st.sessions.get(h.session.as_str()) {
                 let title = s.meta.label.as_deref().or(s.tally.first_user_text.as_deref()).map(str::to_string);
                 v["agent"] = json!(s.agent);
                 v["profile"] = json!(st.profile_of(&s.agent));

@@ -60,7 +60,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
         "tools": t.tools,
         "context": context_json(st, s),
         "live": st.live_flag(s.meta.key.as_deref(), &s.id),
-        "guard": st.guard.get(&s.id).map_or(Value::Null, |f| json!(f)),
+        "guard": st.guard.get(&*s.id).map_or(Value::Null, |f| json!(f)),
     })
 }
 
@@ -204,7 +204,7 @@ fn select<'s>(st: &'s State, f: &Query, now: i64, keep: usize) -> Vec<&'s Sessio
     let by = f.by;
     let mut rows: Vec<&Session> = Vec::new();
     for s in st.sessions.values() {
-        if !f.agents.is_empty() && !f.agents.contains(&s.agent.as_str()) {
+        if !f.agents.is_empty() && !f.agents.contains(&&*s.agent) {
             continue;
         }
         if !f.profiles.is_empty() && !f.profiles.contains(&st.profile_of(&s.agent)) {
@@ -220,7 +220,7 @@ fn select<'s>(st: &'s State, f: &Query, now: i64, keep: usize) -> Vec<&'s Sessio
             }
         }
         if let Some(q) = &f.q {
-            let hay = [Some(s.id.as_str()), s.meta.key.as_deref(), s.meta.label.as_deref(), s.meta.channel.as_deref()]
+            let hay = [Some(&*s.id), s.meta.key.as_deref(), s.meta.label.as_deref(), s.meta.channel.as_deref()]
                 .into_iter()
                 .flatten()
                 .chain(s.tally.models.iter().map(String::as_str))

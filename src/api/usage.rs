@@ -228,7 +228,7 @@ pub fn each_cell(st: &State, r: &Range, sel: &[Selected], mut f: impl FnMut(u32,
         return;
     }
     let (h0, h1) = r.hours();
-    let agent_ix = fl.agent.as_ref().map(|a| st.agents.iter().position(|x| x == a));
+    let agent_ix = fl.agent.as_ref().map(|a| st.agents.iter().position(|x| &**x == a.as_str()));
     let agent_ok: Vec<bool> = st
         .agents
         .iter()
@@ -293,7 +293,7 @@ pub fn select<'a>(
     let in_range = |h: &HourUsage| h.hour >= h0 && h.hour < h1;
     let mut out = Vec::new();
     for s in st.sessions.values() {
-        if f.agent.as_deref().is_some_and(|a| a != s.agent)
+        if f.agent.as_deref().is_some_and(|a| a != &*s.agent)
             || f.profile.as_deref().is_some_and(|p| p != st.profile_of(&s.agent))
             || !s.tally.hourly.iter().any(in_range)
         {
@@ -411,7 +411,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             p.cost += cost * share;
             p.sessions += 1;
         }
-        groups.entry((s.agent.as_str(), x.trigger)).or_default().push(x.usage.cost);
+        groups.entry((&*s.agent, x.trigger)).or_default().push(x.usage.cost);
     }
     let mut by_model: HashMap<&str, Cell> = HashMap::new();
     let mut by_provider: HashMap<&str, Cell> = HashMap::new();
@@ -421,7 +421,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         add(by_provider.entry(spend::provider(name)).or_default(), &c.usage, c.calls);
     }
     let by_agent: HashMap<&str, Cell> =
-        by_agent.into_iter().map(|(a, c)| (st.agents.get(a as usize).map_or("?", String::as_str), c)).collect();
+        by_agent.into_iter().map(|(a, c)| (st.agents.get(a as usize).map_or("?", |n| &**n), c)).collect();
     let triggers = by_trigger(&sel);
     if !narrowed {
         choices.model.extend(by_model.keys());
@@ -455,7 +455,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         .iter()
         .take(TOP_RUNS)
         .map(|x| {
-            let (median, n) = medians.get(&(x.session.agent.as_str(), x.trigger)).copied().unwrap_or((0.0, 0));
+            let (median, n) = medians.get(&(&*x.session.agent, x.trigger)).copied().unwrap_or((0.0, 0));
             let mut j = session_row(x);
             j["similarRuns"] = json!(n);
             j["medianCost"] = json!(round_cost(median));
@@ -531,7 +531,7 @@ pub fn csv(req: &Req, ctx: &Ctx) -> Answer {
     });
     let mut rows: Vec<((i64, &str, &str), Cell)> = rows
         .into_iter()
-        .map(|((t, m, a), c)| ((t, st.models.name(m), st.agents.get(a as usize).map_or("?", String::as_str)), c))
+        .map(|((t, m, a), c)| ((t, st.models.name(m), st.agents.get(a as usize).map_or("?", |n| &**n)), c))
         .collect();
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let z = crate::tz::zone();

@@ -469,7 +469,7 @@ pub(super) fn live_changed(ctx: &Ctx, old: Option<&LiveSet>, snap: &LiveSet) {
         let st = ctx.index.read();
         let sets = [Some(snap), old];
         let keys = sets.iter().flatten().flat_map(|l| l.keys.iter());
-        let mut ids: Vec<String> = keys.filter_map(|k| st.by_key.get(k).cloned()).collect();
+        let mut ids: Vec<String> = keys.filter_map(|k| st.by_key.get(k).map(|i| i.to_string())).collect();
         ids.extend(sets.iter().flatten().flat_map(|l| l.ids.iter().cloned()));
         ids.sort();
         ids.dedup();
@@ -518,7 +518,7 @@ pub(super) fn forward(ctx: &Ctx, event: &str, p: &Value) {
             // A run started or finished is also a row of the activity stream.
             if let Some(mut row) = crate::activity::cron_row(p, None) {
                 if let Some(id) = row["sessionId"].as_str().map(str::to_string) {
-                    if let Some(agent) = ctx.index.read().sessions.get(&id).map(|s| s.agent.clone()) {
+                    if let Some(agent) = ctx.index.read().sessions.get(id.as_str()).map(|s| s.agent.to_string()) {
                         row["agent"] = json!(agent);
                     }
                 }

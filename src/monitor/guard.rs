@@ -45,7 +45,7 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
     let watched = {
         let baseline = |sid: &str| {
             let agent = mon.index.read().sessions.get(sid).map(|s| s.agent.clone())?;
-            lock(&mon.guard_baseline).get(&agent).copied()
+            lock(&mon.guard_baseline).get(&*agent).copied()
         };
         let mut g = lock(&mon.guard);
         for o in items {
@@ -101,7 +101,7 @@ pub(super) fn tick(mon: &Monitor, started: Instant) {
 fn session_facts(mon: &Monitor, id: &str) -> (Option<String>, Option<String>, Option<&'static str>) {
     let st = mon.index.read();
     match st.sessions.get(id) {
-        Some(s) => (s.meta.key.as_deref().map(str::to_string), Some(s.agent.clone()), Some(s.kind())),
+        Some(s) => (s.meta.key.as_deref().map(str::to_string), Some(s.agent.to_string()), Some(s.kind())),
         None => (None, None, None),
     }
 }

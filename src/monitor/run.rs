@@ -124,7 +124,11 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
                 cost: c.usage.cost,
                 calls: c.calls,
             };
-            let key = (hour, st.models.name(m).to_string(), st.agents.get(a as usize).cloned().unwrap_or_default());
+            let key = (
+                hour,
+                st.models.name(m).to_string(),
+                st.agents.get(a as usize).map_or_else(String::new, |n| n.to_string()),
+            );
             match known.get(&key) {
                 Some(k) if k.calls > row.calls || *k == row => {}
                 _ => changed.push((key, row)),
@@ -200,8 +204,8 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
             if needs("long_session") && st.status_of(s, now).status == "running" {
                 if let Some(started) = s.first_ms() {
                     running.push(alerts::RunningSession {
-                        id: s.id.clone(),
-                        agent: s.agent.clone(),
+                        id: s.id.to_string(),
+                        agent: s.agent.to_string(),
                         label: s.meta.label.as_deref().map(str::to_string),
                         started_ms: started,
                     });

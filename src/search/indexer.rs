@@ -163,8 +163,8 @@ impl Writer {
                         return None;
                     }
                     Some(Todo {
-                        id: s.id.clone(),
-                        agent: s.agent.clone(),
+                        id: s.id.to_string(),
+                        agent: s.agent.to_string(),
                         last_ms: s.last_ms(),
                         events: s.tally.events,
                         sig,

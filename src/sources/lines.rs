@@ -32,7 +32,7 @@ impl Location {
             files: s.files.clone(),
             db: s.db.clone(),
             archive: s.archive.clone(),
-            id: s.id.clone(),
+            id: s.id.to_string(),
         }
     }
 }

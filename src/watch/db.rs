@@ -35,7 +35,7 @@ impl Watcher {
                 .sessions
                 .values()
                 .filter(|s| s.db.as_deref() == Some(p.as_path()) && s.store == Store::Sqlite)
-                .map(|s| s.id.clone())
+                .map(|s| s.id.to_string())
                 .collect();
             for id in &ids {
                 st.live_source_gone(id);
@@ -483,7 +483,7 @@ pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta) {
                 .sessions
                 .values()
                 .filter(|s| s.db.as_deref() == Some(path) && s.store == Store::Sqlite)
-                .map(|s| (s.id.clone(), s.agent.clone()))
+                .map(|s| (s.id.to_string(), s.agent.to_string()))
                 .collect();
             for (id, agent) in ids {
                 let old = st.reset_tally(&id);
@@ -512,8 +512,8 @@ pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta) {
             let gone: Vec<String> = st
                 .sessions
                 .values()
-                .filter(|s| s.db.as_deref() == Some(path) && s.store == Store::Sqlite && !present.contains(&s.id))
-                .map(|s| s.id.clone())
+                .filter(|s| s.db.as_deref() == Some(path) && s.store == Store::Sqlite && !present.contains(&*s.id))
+                .map(|s| s.id.to_string())
                 .collect();
             for id in gone {
                 st.live_source_gone(&id);

@@ -192,7 +192,7 @@ impl Watcher {
             for r in runs {
                 let before = st.subagent_runs.get(&r.child_key);
                 if live {
-                    let id = st.by_key.get(&r.child_key).cloned().unwrap_or_default();
+                    let id = st.by_key.get(&r.child_key).map(|i| i.to_string()).unwrap_or_default();
                     if before.is_none() {
                         rows.extend(activity::subagent_row(&r, "spawned").map(|row| (id.clone(), row)));
                     }

@@ -59,7 +59,7 @@ impl Watcher {
                     .into_iter()
                     .filter(|h| {
                         let (Some(events), Some(print)) = (h.events, h.print) else { return true };
-                        let same = st.sessions.get(&h.id).is_some_and(|s| {
+                        let same = st.sessions.get(h.id.as_str()).is_some_and(|s| {
                             s.store != Store::None
                                 && s.tally.events >= events
                                 && s.tally.usage.cost + 1e-12 >= h.cost
@@ -82,7 +82,7 @@ impl Watcher {
             bad_rows += bad;
             let mut st = index.write();
             for (rowid, e) in kept {
-                let found = st.sessions.get(&e.id).is_some_and(|s| s.store != Store::None);
+                let found = st.sessions.get(e.id.as_str()).is_some_and(|s| s.store != Store::None);
                 // A row whose fingerprint column is missing (written before it was a column) or
                 // is not what this build computes (another Rust's hasher, another word size) is
                 // not marked as known: the next write gives it the right one, once.
@@ -163,7 +163,7 @@ impl Watcher {
             let entries: Vec<crate::ledger::Entry> = {
                 let st = self.index.read();
                 ids.iter()
-                    .filter_map(|id| st.sessions.get(id))
+                    .filter_map(|id| st.sessions.get(id.as_str()))
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
                     .filter(|s| {
                         known.get(&crate::ledger::id_key(&s.id)).is_none_or(|&(events, cost, print)| {
@@ -172,8 +172,8 @@ impl Watcher {
                         })
                     })
                     .map(|s| crate::ledger::Entry {
-                        id: s.id.clone(),
-                        agent: s.agent.clone(),
+                        id: s.id.to_string(),
+                        agent: s.agent.to_string(),
                         store: s.store.as_str().to_string(),
                         meta: s.meta.clone(),
                         tally: s.tally.clone(),

@@ -501,7 +501,7 @@ fn publish_activity(index: &Arc<Index>, mut rows: Vec<(String, Value)>) {
         let st = index.read();
         rows.into_iter()
             .map(|(id, mut r)| {
-                if let Some(s) = st.sessions.get(&id) {
+                if let Some(s) = st.sessions.get(id.as_str()) {
                     r["agent"] = json!(s.agent);
                     r["profile"] = json!(st.profile_of(&s.agent));
                     r["key"] = json!(s.meta.key);
