@@ -409,7 +409,7 @@ fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
         .and_then(Value::as_str)
         .and_then(|m| models.iter().position(|x| x == m))
         .map(|i| i as u32);
-    t.models = models;
+    t.models = models.iter().map(|m| crate::model::shared_name(m)).collect();
     Some((store, meta, t))
 }
 

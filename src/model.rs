@@ -5,6 +5,8 @@
 //! knows where an event came from or does any I/O.
 
 use serde::Serialize;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Token counts by kind, and cost in USD.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -173,7 +175,7 @@ pub struct Tally {
     pub usage: Usage,
     /// Model calls whose cost was computed from the price table (no `usage.cost` in the line).
     pub estimated_cost_calls: u64,
-    pub models: Vec<String>,
+    pub models: Vec<Arc<str>>,
     pub tools: ToolCounts,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
@@ -258,27 +260,47 @@ pub fn grow_short<T>(v: &mut Vec<T>) {
 /// See [`grow_short`].
 const SHORT: usize = 8;
 
+/// One allocation per distinct name that recurs across sessions (tools, models): a session
+/// keeps a pointer, not its own copy (100k sessions of 2-3 names each: ~10 MB). Up to
+/// [`SHARED_NAMES`] names are kept for the life of the process; past that (a transcript
+/// inventing names) a name gets an allocation of its own, so the table cannot grow unbounded.
+pub fn shared_name(name: &str) -> Arc<str> {
+    static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.get(name) {
+        return n.clone();
+    }
+    let n: Arc<str> = name.into();
+    if names.len() < SHARED_NAMES {
+        names.insert(n.clone());
+    }
+    n
+}
+
+/// See [`shared_name`].
+const SHARED_NAMES: usize = 10_000;
+
 /// Calls per tool name, and the cost of the turns that used the tool (the by-tool rule, see
 /// [`Turn`]). A sorted vector: sessions use a handful of tools, and a map's nodes would cost
 /// more than the names. Iterates and serialises like a map of calls.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ToolCounts(Vec<(String, u64, f64)>);
+pub struct ToolCounts(Vec<(Arc<str>, u64, f64)>);
 
 impl ToolCounts {
     /// From (name, calls, turn cost) rows in name order, each name once (what
     /// [`Self::with_cost`] gave); None when they are not.
     pub fn from_rows(rows: impl Iterator<Item = (String, u64, f64)>) -> Option<ToolCounts> {
-        let rows: Vec<_> = rows.collect();
+        let rows: Vec<_> = rows.map(|(t, n, c)| (shared_name(&t), n, c)).collect();
         rows.windows(2).all(|w| w[0].0 < w[1].0).then_some(ToolCounts(rows))
     }
     /// The index of `name`, and whether it was added now (the tools at and after it moved up
     /// by one).
     fn slot(&mut self, name: &str) -> (usize, bool) {
-        match self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)) {
+        match self.0.binary_search_by(|(t, _, _)| (**t).cmp(name)) {
             Ok(i) => (i, false),
             Err(i) => {
                 grow_short(&mut self.0);
-                self.0.insert(i, (name.to_string(), 0, 0.0));
+                self.0.insert(i, (shared_name(name), 0, 0.0));
                 (i, true)
             }
         }
@@ -300,18 +322,18 @@ impl ToolCounts {
         }
     }
     fn index(&self, name: &str) -> Option<usize> {
-        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok()
+        self.0.binary_search_by(|(t, _, _)| (**t).cmp(name)).ok()
     }
     pub fn get(&self, name: &str) -> Option<u64> {
-        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map(|i| self.0[i].1)
+        self.0.binary_search_by(|(t, _, _)| (**t).cmp(name)).ok().map(|i| self.0[i].1)
     }
     /// The cost of the model calls in the turns that used `name` (USD).
     pub fn cost(&self, name: &str) -> f64 {
-        self.0.binary_search_by(|(t, _, _)| t.as_str().cmp(name)).ok().map_or(0.0, |i| self.0[i].2)
+        self.0.binary_search_by(|(t, _, _)| (**t).cmp(name)).ok().map_or(0.0, |i| self.0[i].2)
     }
     /// (name, calls, turn cost) of every tool.
     pub fn with_cost(&self) -> impl Iterator<Item = (&str, u64, f64)> {
-        self.0.iter().map(|(t, n, c)| (t.as_str(), *n, *c))
+        self.0.iter().map(|(t, n, c)| (&**t, *n, *c))
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -322,11 +344,11 @@ impl ToolCounts {
 }
 
 impl<'a> IntoIterator for &'a ToolCounts {
-    type Item = (&'a String, &'a u64);
+    type Item = (&'a str, &'a u64);
     type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, u64, f64)>, fn(&'a (String, u64, f64)) -> (&'a String, &'a u64)>;
+        std::iter::Map<std::slice::Iter<'a, (Arc<str>, u64, f64)>, fn(&'a (Arc<str>, u64, f64)) -> (&'a str, &'a u64)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(t, n, _)| (t, n))
+        self.0.iter().map(|(t, n, _)| (&**t, n))
     }
 }
 
@@ -496,11 +518,11 @@ impl Tally {
 
     /// Index of `model` in `self.models`, adding it when new.
     fn note_model(&mut self, model: &str) -> u32 {
-        match self.models.iter().position(|m| m == model) {
+        match self.models.iter().position(|m| &**m == model) {
             Some(i) => i as u32,
             None => {
                 grow_short(&mut self.models);
-                self.models.push(model.to_string());
+                self.models.push(shared_name(model));
                 (self.models.len() - 1) as u32
             }
         }
@@ -521,7 +543,7 @@ impl Tally {
     /// said: telemetry that reports its calls apart from its tokens (`otlp.rs`).
     pub fn adjust_calls(&mut self, ts_ms: i64, model: &str, delta: i64) {
         let hour = (ts_ms.max(0) / 3_600_000) as u32;
-        let Some(m) = self.models.iter().position(|x| x == model) else { return };
+        let Some(m) = self.models.iter().position(|x| &**x == model) else { return };
         if let Some(b) = self.hourly.iter_mut().rev().find(|b| b.hour == hour && b.model == m as u32) {
             b.calls = (b.calls as i64 + delta).clamp(0, u32::MAX as i64) as u32;
         }
@@ -712,7 +734,7 @@ mod tests {
             whole.add_line(l, &price);
         }
         assert_eq!(
-            (whole.max_prompt, whole.max_prompt_model.map(|i| whole.models[i as usize].as_str())),
+            (whole.max_prompt, whole.max_prompt_model.map(|i| &*whole.models[i as usize])),
             (60_005, Some("b/y"))
         );
         assert_eq!((whole.compactions, whole.compacted_tokens), (4, 51_995 + 27_995));

@@ -763,7 +763,7 @@ impl State {
     /// How full a session's context got: its largest prompt against its model's window.
     pub fn context_fill<'s>(&self, s: &'s Session) -> ContextFill<'s> {
         let t = &s.tally;
-        let model = t.max_prompt_model.and_then(|i| t.models.get(i as usize)).map(String::as_str);
+        let model = t.max_prompt_model.and_then(|i| t.models.get(i as usize)).map(|m| &**m);
         let window = model.and_then(|m| self.prices.context_window(m));
         let percent = window.map(|(w, _)| t.max_prompt as f64 * 100.0 / w as f64);
         ContextFill { max_prompt: t.max_prompt, model, window, percent }

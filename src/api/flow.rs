@@ -109,9 +109,10 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         gateway.running += running as u64;
         gateway.last_ms = gateway.last_ms.max(last);
         *agents.entry(s.agent.to_string()).or_default() += 1;
-        let current = s.tally.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string));
+        let current =
+            s.tally.models.last().map(|m| m.to_string()).or_else(|| s.meta.model.as_deref().map(str::to_string));
         for m in &s.tally.models {
-            let e = models.entry(m.clone()).or_default();
+            let e = models.entry(m.to_string()).or_default();
             e.sessions += 1;
             e.last_ms = e.last_ms.max(last);
             if running && current.as_deref() == Some(m) {
@@ -119,13 +120,13 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             }
         }
         for (t, &n) in &s.tally.tools {
-            let e = tools.entry(t.clone()).or_default();
+            let e = tools.entry(t.to_string()).or_default();
             e.sessions += 1;
             e.calls += n;
             e.running += running as u64;
             e.last_ms = e.last_ms.max(last);
             if let Some(m) = &current {
-                *model_tool.entry((m.clone(), t.clone())).or_default() += n;
+                *model_tool.entry((m.clone(), t.to_string())).or_default() += n;
             }
         }
     }

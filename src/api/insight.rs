@@ -168,7 +168,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
         }
         let mut f = CacheFigures::default();
         for hu in s.tally.hourly.iter().filter(|hu| hu.hour >= h_cache) {
-            let name = s.tally.models.get(hu.model as usize).map_or("?", String::as_str);
+            let name = s.tally.models.get(hu.model as usize).map_or("?", |m| &**m);
             f.add(&CacheFigures::of(&hu.usage, prices.of_name(name)));
         }
         if f.cache_read + f.cache_write > 0 {

@@ -183,7 +183,7 @@ fn minus_known(ctx: &Ctx, u: &mut UsageRecord) -> bool {
     let st = ctx.index.read();
     if let Some(s) = st.sessions.get(u.session_id.as_str()) {
         let t = &s.tally;
-        if let Some(m) = t.models.iter().position(|x| *x == u.model) {
+        if let Some(m) = t.models.iter().position(|x| **x == *u.model) {
             let mut held = crate::model::Usage::default();
             let mut calls = 0u64;
             for h in t.hourly.iter().filter(|h| h.model == m as u32) {

@@ -13,7 +13,7 @@ pub fn summary(st: &State, s: &Session, now: i64) -> Value {
     let status = s.status(now, run);
     let t = &s.tally;
     let parent_id = s.meta.parent_key.as_deref().and_then(|k| st.by_key.get(k)).cloned();
-    let model = t.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string));
+    let model = t.models.last().map(|m| m.to_string()).or_else(|| s.meta.model.as_deref().map(str::to_string));
     let first = s.first_ms();
     let last = s.last_ms();
     json!({
@@ -131,7 +131,7 @@ fn sort_text(st: &State, s: &Session, by: &str, now: i64) -> String {
             .tally
             .models
             .last()
-            .cloned()
+            .map(|m| m.to_string())
             .or_else(|| s.meta.model.as_deref().map(str::to_string))
             .unwrap_or_default()
             .to_lowercase(),
@@ -223,7 +223,7 @@ fn select<'s>(st: &'s State, f: &Query, now: i64, keep: usize) -> Vec<&'s Sessio
             let hay = [Some(&*s.id), s.meta.key.as_deref(), s.meta.label.as_deref(), s.meta.channel.as_deref()]
                 .into_iter()
                 .flatten()
-                .chain(s.tally.models.iter().map(String::as_str))
+                .chain(s.tally.models.iter().map(|m| &**m))
                 .any(|h| contains_folded(h, q));
             if !hay {
                 continue;
@@ -330,7 +330,12 @@ fn csv_row(out: &mut Vec<u8>, st: &State, s: &Session, status: &str) {
     use std::io::Write;
     let t = &s.tally;
     let iso = |v: Option<i64>| v.map(crate::timefmt::iso).unwrap_or_default();
-    let model = t.models.last().cloned().or_else(|| s.meta.model.as_deref().map(str::to_string)).unwrap_or_default();
+    let model = t
+        .models
+        .last()
+        .map(|m| m.to_string())
+        .or_else(|| s.meta.model.as_deref().map(str::to_string))
+        .unwrap_or_default();
     let label = s.meta.label.as_deref().map(crate::redact::text).unwrap_or_default();
     let _ = write!(
         out,

@@ -204,9 +204,7 @@ impl<'a> Selected<'a> {
         let s: &'a Session = self.session;
         let (h0, h1) = r.hours();
         s.tally.hourly.iter().filter(move |h| {
-            h.hour >= h0
-                && h.hour < h1
-                && r.filter.model_ok(s.tally.models.get(h.model as usize).map_or("?", String::as_str))
+            h.hour >= h0 && h.hour < h1 && r.filter.model_ok(s.tally.models.get(h.model as usize).map_or("?", |m| &**m))
         })
     }
 }
@@ -319,7 +317,7 @@ pub fn select<'a>(
         let mut calls = 0u64;
         for h in s.tally.hourly.iter().filter(|h| in_range(h)) {
             if f.model.is_none() && f.provider.is_none()
-                || f.model_ok(models.get(h.model as usize).map_or("?", String::as_str))
+                || f.model_ok(models.get(h.model as usize).map_or("?", |m| &**m))
             {
                 usage.add(&h.usage);
                 calls += h.calls as u64;

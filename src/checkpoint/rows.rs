@@ -267,7 +267,7 @@ fn tally_row(t: &Tally) -> TallyRow {
     TallyRow {
         counts: counts(t),
         usage: Some(usage_row(&t.usage)),
-        models: t.models.clone(),
+        models: t.models.iter().map(|m| m.to_string()).collect(),
         tools: t.tools.with_cost().map(|(name, calls, cost)| ToolRow { name: name.to_string(), calls, cost }).collect(),
         max_prompt_model: t.max_prompt_model,
         pending_compaction: t.pending_compaction,
@@ -300,7 +300,7 @@ fn tally_from(r: TallyRow) -> Option<Tally> {
         return None;
     }
     t.usage = usage_from(r.usage);
-    t.models = r.models;
+    t.models = r.models.iter().map(|m| crate::model::shared_name(m)).collect();
     t.tools = ToolCounts::from_rows(r.tools.into_iter().map(|x| (x.name, x.calls, x.cost)))?;
     t.max_prompt_model = r.max_prompt_model;
     t.pending_compaction = r.pending_compaction;
