@@ -899,6 +899,15 @@ mod tests {
 /// A string kept for long (per session): no spare capacity, 16 bytes instead of 24.
 pub type Text = Box<str>;
 
+/// A word many sessions share (channel, model, status): one allocation per distinct word, see
+/// [`shared_name`].
+pub type Name = Arc<str>;
+
+/// [`shared_name`] of anything string-like (for `Option::map`).
+pub fn name<S: AsRef<str>>(s: S) -> Name {
+    shared_name(s.as_ref())
+}
+
 /// What OpenClaw's session index says about a session (legacy `sessions.json` entry, or
 /// `session_nodes` + `session_windows`). Every field is optional: old installs write few.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -906,11 +915,11 @@ pub struct SessionMeta {
     pub id: String,
     pub key: Option<Text>,
     pub label: Option<Text>,
-    pub channel: Option<Text>,
-    pub model: Option<Text>,
+    pub channel: Option<Name>,
+    pub model: Option<Name>,
     /// OpenClaw's own status word: running, done, failed, killed, timeout.
-    pub status: Option<Text>,
-    pub created_via: Option<Text>,
+    pub status: Option<Name>,
+    pub created_via: Option<Name>,
     pub parent_key: Option<Text>,
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,

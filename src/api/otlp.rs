@@ -165,7 +165,7 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
                 vec![SessionMeta {
                     id: id.clone(),
                     label: Some(format!("{} ({})", first.service, first.source).into()),
-                    model: Some(first.model.clone().into()),
+                    model: Some(crate::model::name(&first.model)),
                     ..Default::default()
                 }],
             );

@@ -185,10 +185,10 @@ pub fn entry_meta(key: &str, e: &Value) -> Option<SessionMeta> {
             .or_else(|| s("subject"))
             .map(crate::redact::owned)
             .map(Into::into),
-        channel: channel_of(e).map(Into::into),
-        model: model.map(Into::into),
-        status: s("status").map(Into::into),
-        created_via: s("createdVia").map(Into::into),
+        channel: channel_of(e).map(crate::model::name),
+        model: model.map(crate::model::name),
+        status: s("status").map(crate::model::name),
+        created_via: s("createdVia").map(crate::model::name),
         parent_key: s("spawnedBy").or_else(|| s("parentSessionKey")).map(Into::into),
         started_ms: e.get("startedAt").and_then(Value::as_i64),
         ended_ms: e.get("endedAt").and_then(Value::as_i64),

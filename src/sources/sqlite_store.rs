@@ -244,16 +244,16 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
                 SessionMeta {
                     id: r.get(0)?,
                     key: s(1).map(Into::into),
-                    status: s(2).or_else(|| s(12)).map(Into::into),
+                    status: s(2).or_else(|| s(12)).map(crate::model::name),
                     started_ms: i(3),
                     ended_ms: i(4),
                     updated_ms: updated,
-                    channel: s(6).or_else(|| s(13)).map(Into::into),
-                    model: model.map(Into::into),
+                    channel: s(6).or_else(|| s(13)).map(crate::model::name),
+                    model: model.map(crate::model::name),
                     parent_key: s(9).map(Into::into),
                     // Labels are shown (and searched) everywhere: redacted once, here.
                     label: s(10).map(crate::redact::owned).map(Into::into),
-                    created_via: s(11).map(Into::into),
+                    created_via: s(11).map(crate::model::name),
                     archived_ms: i(16),
                 },
             ))
