@@ -372,7 +372,7 @@ fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
         usage: usage_from(v.get("usage")?)?,
         first_ms: v.get("firstMs").and_then(Value::as_i64),
         last_ms: v.get("lastMs").and_then(Value::as_i64),
-        last_stop_reason: v.get("lastStopReason").and_then(Value::as_str).map(Into::into),
+        last_stop_reason: v.get("lastStopReason").and_then(Value::as_str).map(crate::model::shared_name),
         last_kind_assistant: v.get("lastKindAssistant").and_then(Value::as_bool).unwrap_or(false),
         first_user_text: v.get("firstUserText").and_then(Value::as_str).map(Into::into),
         ..Tally::default()

@@ -179,7 +179,7 @@ pub struct Tally {
     pub tools: ToolCounts,
     pub first_ms: Option<i64>,
     pub last_ms: Option<i64>,
-    pub last_stop_reason: Option<Text>,
+    pub last_stop_reason: Option<Name>,
     pub last_kind_assistant: bool,
     pub first_user_text: Option<Text>,
     /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
@@ -265,17 +265,40 @@ const SHORT: usize = 8;
 /// [`SHARED_NAMES`] names are kept for the life of the process; past that (a transcript
 /// inventing names) a name gets an allocation of its own, so the table cannot grow unbounded.
 pub fn shared_name(name: &str) -> Arc<str> {
+    // The names of the last lines read, before the lock: a stop reason is set at every
+    // assistant line.
+    thread_local! {
+        static RECENT: std::cell::RefCell<Vec<Arc<str>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(n) = RECENT.with_borrow(|r| r.iter().find(|n| &***n == name).cloned()) {
+        return n;
+    }
     static NAMES: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
-    let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(n) = names.get(name) {
-        return n.clone();
-    }
-    let n: Arc<str> = name.into();
-    if names.len() < SHARED_NAMES {
-        names.insert(n.clone());
-    }
+    let n = {
+        let mut names = NAMES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        match names.get(name) {
+            Some(n) => n.clone(),
+            None => {
+                let n: Arc<str> = name.into();
+                if names.len() >= SHARED_NAMES {
+                    return n;
+                }
+                names.insert(n.clone());
+                n
+            }
+        }
+    };
+    RECENT.with_borrow_mut(|r| {
+        if r.len() >= RECENT_NAMES {
+            r.remove(0);
+        }
+        r.push(n.clone());
+    });
     n
 }
+
+/// How many names each thread keeps at hand (see [`shared_name`]).
+const RECENT_NAMES: usize = 16;
 
 /// See [`shared_name`].
 const SHARED_NAMES: usize = 10_000;
@@ -430,7 +453,7 @@ impl Tally {
                 self.assistant_messages += 1;
                 self.last_kind_assistant = true;
                 if !line.injected {
-                    self.last_stop_reason = line.stop_reason.as_deref().map(Into::into);
+                    self.last_stop_reason = line.stop_reason.as_deref().map(shared_name);
                 }
                 if line.stop_reason.as_deref() == Some("error") {
                     self.assistant_errors += 1;

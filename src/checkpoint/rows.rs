@@ -309,7 +309,7 @@ fn tally_from(r: TallyRow) -> Option<Tally> {
     t.heartbeat_cost = r.heartbeat_cost;
     t.first_ms = r.first_ms;
     t.last_ms = r.last_ms;
-    t.last_stop_reason = r.last_stop_reason.map(Into::into);
+    t.last_stop_reason = r.last_stop_reason.map(crate::model::name);
     t.last_kind_assistant = r.last_kind_assistant;
     t.first_user_text = r.first_user_text.map(Into::into);
     t.hourly = r
