@@ -156,7 +156,8 @@ pub struct Session {
     pub store: Store,
     pub tally: Tally,
     /// JSONL files holding this session (current, reset and deleted generations).
-    pub files: Vec<PathBuf>,
+    /// Shared with the watcher's cursor of the file.
+    pub files: Vec<Arc<Path>>,
     /// The agent database holding it.
     /// Shared with the other sessions of the same database.
     pub db: Option<Arc<Path>>,
@@ -672,18 +673,18 @@ impl State {
         self.by_key.shrink_to_fit();
     }
 
-    pub fn note_file(&mut self, agent: &str, id: &str, path: &std::path::Path) {
+    pub fn note_file(&mut self, agent: &str, id: &str, path: &Arc<Path>) {
         let s = self.session_mut(agent, id);
         if !s.files.iter().any(|f| f == path) {
             crate::model::grow_short(&mut s.files);
-            s.files.push(path.to_path_buf());
+            s.files.push(path.clone());
         }
     }
 
     /// A transcript file of the session is gone; with none left, so is its live source.
     pub fn forget_file(&mut self, id: &str, path: &Path) {
         let Some(s) = self.sessions.get_mut(id) else { return };
-        s.files.retain(|f| f != path);
+        s.files.retain(|f| **f != *path);
         if s.files.is_empty() && s.store == Store::Jsonl {
             self.live_source_gone(id);
         }

@@ -9,14 +9,14 @@ use super::marks;
 use super::sqlite_store;
 use crate::state::Store;
 use std::io::{Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Where a session's lines are, copied out of the state so no lock is held during I/O.
 #[derive(Debug, Clone)]
 pub struct Location {
     store: Store,
-    files: Vec<PathBuf>,
+    files: Vec<Arc<Path>>,
     db: Option<Arc<Path>>,
     archive: Option<Arc<Archive>>,
     id: String,
@@ -108,7 +108,7 @@ pub fn lines_at(loc: &Location, from: u64, mut f: impl FnMut(u64, &[u8]) -> bool
 type PageSink<'a> = dyn FnMut(u64, &[u8]) -> bool + 'a;
 
 /// A session's JSONL files, older generations (reset/deleted) first: by modification time.
-fn oldest_first(files: &[PathBuf]) -> Vec<PathBuf> {
+fn oldest_first(files: &[Arc<Path>]) -> Vec<Arc<Path>> {
     let mut files = files.to_vec();
     files.sort_by_cached_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
     files

@@ -51,14 +51,14 @@ impl Watcher {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
         }
         // JSONL files: decoded in parallel, one worker per core.
-        let mut jobs: Vec<(PathBuf, String, String, u64)> = Vec::new();
+        let mut jobs: Vec<(Arc<Path>, String, String, u64)> = Vec::new();
         let mut ignored = 0;
         for a in &agents {
             for (path, role) in list_dir(&a.sessions_dir) {
                 match role {
                     FileRole::Transcript { id } => {
                         let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-                        jobs.push((path, a.id.clone(), id, len));
+                        jobs.push((path.into(), a.id.clone(), id, len));
                     }
                     FileRole::Ignored => ignored += 1,
                     FileRole::Index => {}
@@ -72,7 +72,7 @@ impl Watcher {
         }
         jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
         let workers = cold_workers();
-        let mut buckets: Vec<Vec<(PathBuf, String, String, u64)>> = vec![Vec::new(); workers];
+        let mut buckets: Vec<Vec<(Arc<Path>, String, String, u64)>> = vec![Vec::new(); workers];
         let mut loads = vec![0u64; workers];
         for j in jobs {
             let i = (0..workers).min_by_key(|&i| loads[i]).unwrap_or(0);
@@ -108,7 +108,7 @@ impl Watcher {
                 .map(|bucket| {
                     s.spawn(move || {
                         let mut cursors = Vec::new();
-                        let mut batch: Vec<(String, String, PathBuf, Tally)> = Vec::new();
+                        let mut batch: Vec<(String, String, Arc<Path>, Tally)> = Vec::new();
                         let mut health = IndexHealth::default();
                         for (path, agent, id, _) in bucket {
                             let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };

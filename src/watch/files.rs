@@ -20,7 +20,7 @@ impl Watcher {
     /// (from its archive, or the ledger alone). A renamed file (`.jsonl` -> `.jsonl.deleted.<ts>`)
     /// has its new name noted by then.
     pub(super) fn jsonl_files_gone(&mut self) {
-        let gone: Vec<PathBuf> = self.files.keys().filter(|p| !p.exists()).cloned().collect();
+        let gone: Vec<Arc<Path>> = self.files.keys().filter(|p| !p.exists()).cloned().collect();
         if gone.is_empty() {
             return;
         }
@@ -50,15 +50,16 @@ impl Watcher {
                 .iter()
                 .find(|(p, c)| c.ino == md.ino() && session_of(p).as_deref() == Some(id) && !p.exists())
                 .map(|(p, _)| p.clone());
+            let shared: Arc<Path> = path.into();
             let cur = match moved.and_then(|p| self.files.remove(&p)) {
                 Some(c) => {
-                    self.index.write().note_file(agent, id, path);
+                    self.index.write().note_file(agent, id, &shared);
                     c
                 }
                 None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default(), lines: 0 },
             };
             let fresh = cur.read_pos == 0;
-            self.files.insert(path.to_path_buf(), cur);
+            self.files.insert(shared, cur);
             if fresh {
                 let mut st = self.index.write();
                 st.health.files += 1;
@@ -80,11 +81,12 @@ impl Watcher {
             return;
         }
         let mut health = IndexHealth::default();
+        let shared = self.files.get_key_value(path).map(|(k, _)| k.clone()).expect("cursor exists");
         let cur = self.files.get_mut(path).expect("cursor exists");
         let mut rows = Vec::new();
         let pending = self.pending_calls.entry(id.to_string()).or_default();
         let tally = read_file(path, cur, &self.prices, &mut health, Some((&mut rows, pending)));
-        let mut batch = vec![(agent.to_string(), id.to_string(), path.to_path_buf(), tally)];
+        let mut batch = vec![(agent.to_string(), id.to_string(), shared, tally)];
         apply_file_batch(&self.index, &mut batch, &mut health);
         publish_activity(&self.index, rows.into_iter().map(|r| (id.to_string(), r)).collect());
     }
@@ -101,7 +103,8 @@ impl Watcher {
                 _ => None,
             }
         };
-        let paths: Vec<PathBuf> = self.files.keys().filter(|p| session_of(p).as_deref() == Some(id)).cloned().collect();
+        let paths: Vec<Arc<Path>> =
+            self.files.keys().filter(|p| session_of(p).as_deref() == Some(id)).cloned().collect();
         let mut health = IndexHealth::default();
         let mut batch = Vec::new();
         for p in paths {
@@ -312,7 +315,7 @@ pub(super) fn tail_hash(bytes: &[u8]) -> u64 {
 
 pub(super) fn apply_file_batch(
     index: &Arc<Index>,
-    batch: &mut Vec<(String, String, PathBuf, Tally)>,
+    batch: &mut Vec<(String, String, Arc<Path>, Tally)>,
     health: &mut IndexHealth,
 ) {
     if batch.is_empty() && health.lines == 0 && health.files == 0 {

@@ -118,14 +118,15 @@ const DELETION_SETTLE: Duration = Duration::from_secs(15);
 
 type WdMap = Arc<Mutex<HashMap<WatchDescriptor, PathBuf>>>;
 /// What the cold-index threads hand back: file cursors per worker, database cursors.
-type ColdResults = (Vec<Vec<(PathBuf, FileCursor)>>, Vec<(PathBuf, DbCursor)>);
+type ColdResults = (Vec<Vec<(Arc<Path>, FileCursor)>>, Vec<(PathBuf, DbCursor)>);
 
 struct Watcher {
     index: Arc<Index>,
     cfg: Config,
     install: Install,
     prices: PriceTable,
-    files: HashMap<PathBuf, FileCursor>,
+    /// Keys shared with the sessions' `files`.
+    files: HashMap<Arc<Path>, FileCursor>,
     dbs: HashMap<PathBuf, DbCursor>,
     stamps: HashMap<PathBuf, (i64, u64)>,
     watches: Option<Watches>,
@@ -443,7 +444,7 @@ impl Watcher {
             }
             for (path, role) in list_dir(&a.sessions_dir) {
                 if let FileRole::Transcript { id } = role {
-                    let grown = match (self.files.get(&path), std::fs::metadata(&path)) {
+                    let grown = match (self.files.get(path.as_path()), std::fs::metadata(&path)) {
                         (Some(c), Ok(m)) => m.len() != c.read_pos || m.ino() != c.ino,
                         (None, _) => true,
                         _ => false,
