@@ -14,6 +14,9 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+/// A transcript file for a cold-index worker: (path, agent, session id, bytes).
+type ColdJob = (Arc<Path>, String, String, u64);
+
 impl Watcher {
     /// Loads prices and indexes everything found, publishing the installation to the state.
     pub(super) fn cold_index(&mut self) {
@@ -51,7 +54,7 @@ impl Watcher {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
         }
         // JSONL files: decoded in parallel, one worker per core.
-        let mut jobs: Vec<(Arc<Path>, String, String, u64)> = Vec::new();
+        let mut jobs: Vec<ColdJob> = Vec::new();
         let mut ignored = 0;
         for a in &agents {
             for (path, role) in list_dir(&a.sessions_dir) {
@@ -72,7 +75,7 @@ impl Watcher {
         }
         jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
         let workers = cold_workers();
-        let mut buckets: Vec<Vec<(Arc<Path>, String, String, u64)>> = vec![Vec::new(); workers];
+        let mut buckets: Vec<Vec<ColdJob>> = vec![Vec::new(); workers];
         let mut loads = vec![0u64; workers];
         for j in jobs {
             let i = (0..workers).min_by_key(|&i| loads[i]).unwrap_or(0);
