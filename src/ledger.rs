@@ -209,7 +209,7 @@ impl Ledger {
                     finite(e.tally.usage.cost),
                     now_ms,
                     encode(&e.store, &e.meta, &e.tally).to_string(),
-                    e.tally.events.min(i64::MAX as u64) as i64,
+                    i64::from(e.tally.events),
                     fingerprint(&e.store, &e.meta) as i64,
                 ])
                 .map_err(|e| format!("{e}"))?;
@@ -353,21 +353,23 @@ fn decode_value(v: &Value) -> Option<(String, SessionMeta, Tally)> {
     };
     let c = v.get("counts")?.as_array()?;
     let n = |i: usize| c.get(i).and_then(Value::as_u64).unwrap_or(0);
+    // A session's counts are u32 in memory (4 billion lines would be 400 GB of transcript).
+    let n32 = |i: usize| n(i).min(u32::MAX as u64) as u32;
     let models: Vec<String> =
         v.get("models")?.as_array()?.iter().map(|m| m.as_str().unwrap_or("?").to_string()).collect();
     let mut t = Tally {
-        events: n(0),
-        user_messages: n(1),
-        assistant_messages: n(2),
-        tool_calls: n(3),
-        tool_results: n(4),
-        tool_errors: n(5),
-        assistant_errors: n(6),
-        unknown_events: n(7),
-        estimated_cost_calls: n(8),
-        tool_exit_failures: n(9),
+        events: n32(0),
+        user_messages: n32(1),
+        assistant_messages: n32(2),
+        tool_calls: n32(3),
+        tool_results: n32(4),
+        tool_errors: n32(5),
+        assistant_errors: n32(6),
+        unknown_events: n32(7),
+        estimated_cost_calls: n32(8),
+        tool_exit_failures: n32(9),
         max_prompt: n(10),
-        compactions: n(11),
+        compactions: n32(11),
         compacted_tokens: n(12),
         usage: usage_from(v.get("usage")?)?,
         first_ms: v.get("firstMs").and_then(Value::as_i64),
@@ -493,7 +495,8 @@ mod tests {
         assert_eq!((sizes, bad), (vec![3, 3, 3, 1], Ok(0)));
         for (a, b) in entries.iter().zip(&back) {
             assert_eq!(a.id, b.id);
-            let (kept, now) = ((b.tally.events, b.tally.usage.cost), (a.tally.events, a.tally.usage.cost));
+            let (kept, now) =
+                ((u64::from(b.tally.events), b.tally.usage.cost), (u64::from(a.tally.events), a.tally.usage.cost));
             assert!(same_figures(kept, now), "{kept:?} vs {now:?}");
             assert!(!same_figures(kept, (now.0 + 1, now.1)));
             assert!(!same_figures(kept, (now.0, now.1 + 1e-9)), "a real change of a billionth of a dollar counts");

@@ -137,16 +137,16 @@ impl LineSummary {
 /// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
-    pub events: u64,
-    pub user_messages: u64,
-    pub assistant_messages: u64,
-    pub tool_calls: u64,
-    pub tool_results: u64,
-    pub tool_errors: u64,
+    pub events: u32,
+    pub user_messages: u32,
+    pub assistant_messages: u32,
+    pub tool_calls: u32,
+    pub tool_results: u32,
+    pub tool_errors: u32,
     /// Tool results OpenClaw did not mark as errors whose command exited non-zero: the tool
     /// ran, the work failed (a cron run "ok" with these is a silent failure).
     #[serde(default)]
-    pub tool_exit_failures: u64,
+    pub tool_exit_failures: u32,
     /// The largest prompt of one model call (input + cache read + cache write: what filled the
     /// context window) and its model (a position in `models`).
     #[serde(default)]
@@ -157,7 +157,7 @@ pub struct Tally {
     /// the prompt of the model call after it (a compaction with no call after it yet adds
     /// nothing until one comes).
     #[serde(default)]
-    pub compactions: u64,
+    pub compactions: u32,
     #[serde(default)]
     pub compacted_tokens: u64,
     /// The `tokensBefore` of a compaction of these lines with no model call after it yet.
@@ -170,11 +170,11 @@ pub struct Tally {
     pub lead_prompt: Option<u64>,
     #[serde(default)]
     pub lead_closed: bool,
-    pub assistant_errors: u64,
-    pub unknown_events: u64,
+    pub assistant_errors: u32,
+    pub unknown_events: u32,
     pub usage: Usage,
     /// Model calls whose cost was computed from the price table (no `usage.cost` in the line).
-    pub estimated_cost_calls: u64,
+    pub estimated_cost_calls: u32,
     pub models: Vec<Arc<str>>,
     pub tools: ToolCounts,
     pub first_ms: Option<i64>,
@@ -570,18 +570,18 @@ impl Tally {
         if let Some(b) = self.hourly.iter_mut().rev().find(|b| b.hour == hour && b.model == m as u32) {
             b.calls = (b.calls as i64 + delta).clamp(0, u32::MAX as i64) as u32;
         }
-        self.assistant_messages = (self.assistant_messages as i64 + delta).max(0) as u64;
+        self.assistant_messages = (self.assistant_messages as i64 + delta).clamp(0, u32::MAX as i64) as u32;
     }
 
     /// Adds a later delta of the same session.
     pub fn merge(&mut self, d: Tally) {
-        self.events += d.events;
-        self.user_messages += d.user_messages;
-        self.assistant_messages += d.assistant_messages;
-        self.tool_calls += d.tool_calls;
-        self.tool_results += d.tool_results;
-        self.tool_errors += d.tool_errors;
-        self.tool_exit_failures += d.tool_exit_failures;
+        self.events = self.events.saturating_add(d.events);
+        self.user_messages = self.user_messages.saturating_add(d.user_messages);
+        self.assistant_messages = self.assistant_messages.saturating_add(d.assistant_messages);
+        self.tool_calls = self.tool_calls.saturating_add(d.tool_calls);
+        self.tool_results = self.tool_results.saturating_add(d.tool_results);
+        self.tool_errors = self.tool_errors.saturating_add(d.tool_errors);
+        self.tool_exit_failures = self.tool_exit_failures.saturating_add(d.tool_exit_failures);
         // A compaction pending here ends at the delta's first call, or stays unknown when the
         // delta begins with another compaction.
         if self.pending_compaction.is_some() && d.lead_closed {
@@ -597,12 +597,12 @@ impl Tally {
             self.lead_prompt = d.lead_prompt;
             self.lead_closed = d.lead_closed;
         }
-        self.compactions += d.compactions;
+        self.compactions = self.compactions.saturating_add(d.compactions);
         self.compacted_tokens = self.compacted_tokens.saturating_add(d.compacted_tokens);
-        self.assistant_errors += d.assistant_errors;
-        self.unknown_events += d.unknown_events;
+        self.assistant_errors = self.assistant_errors.saturating_add(d.assistant_errors);
+        self.unknown_events = self.unknown_events.saturating_add(d.unknown_events);
         self.usage.add(&d.usage);
-        self.estimated_cost_calls += d.estimated_cost_calls;
+        self.estimated_cost_calls = self.estimated_cost_calls.saturating_add(d.estimated_cost_calls);
         let remap: Vec<u32> = d.models.iter().map(|m| self.note_model(m)).collect();
         if d.max_prompt > self.max_prompt {
             self.max_prompt = d.max_prompt;
@@ -666,7 +666,7 @@ impl Tally {
     }
 
     pub fn errors(&self) -> u64 {
-        self.tool_errors + self.assistant_errors
+        u64::from(self.tool_errors) + u64::from(self.assistant_errors)
     }
 }
 

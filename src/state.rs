@@ -779,8 +779,8 @@ impl State {
             .or_else(|| run["sessionKey"].as_str().and_then(|k| self.session(k)))?;
         Some(crate::cron_health::RunFacts {
             cost: s.tally.usage.cost,
-            tool_errors: s.tally.tool_errors,
-            exit_failures: s.tally.tool_exit_failures,
+            tool_errors: u64::from(s.tally.tool_errors),
+            exit_failures: u64::from(s.tally.tool_exit_failures),
         })
     }
 

@@ -101,7 +101,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
             _ => "direct",
         });
         let mut one = Node { sessions: 1, running: running as u64, last_ms: last, ..Default::default() };
-        one.calls = s.tally.user_messages;
+        one.calls = u64::from(s.tally.user_messages);
         one.tokens = s.tally.usage.total_tokens();
         one.cost = s.tally.usage.cost;
         channels.entry(channel.to_string()).or_default().add(&one);

@@ -148,40 +148,49 @@ struct DbRow {
 /// A tally's counts, in their order in [`TallyRow::counts`] (and [`set_counts`]'s).
 fn counts(t: &Tally) -> Vec<u64> {
     vec![
-        t.events,
-        t.user_messages,
-        t.assistant_messages,
-        t.tool_calls,
-        t.tool_results,
-        t.tool_errors,
-        t.tool_exit_failures,
+        u64::from(t.events),
+        u64::from(t.user_messages),
+        u64::from(t.assistant_messages),
+        u64::from(t.tool_calls),
+        u64::from(t.tool_results),
+        u64::from(t.tool_errors),
+        u64::from(t.tool_exit_failures),
         t.max_prompt,
-        t.compactions,
+        u64::from(t.compactions),
         t.compacted_tokens,
-        t.assistant_errors,
-        t.unknown_events,
-        t.estimated_cost_calls,
+        u64::from(t.assistant_errors),
+        u64::from(t.unknown_events),
+        u64::from(t.estimated_cost_calls),
     ]
 }
 
-/// [`counts`] back into a tally; false when there are not as many.
+/// [`counts`] back into a tally; false when there are not as many (or a count does not fit).
 fn set_counts(t: &mut Tally, c: &[u64]) -> bool {
-    let slots = [
-        &mut t.events,
-        &mut t.user_messages,
-        &mut t.assistant_messages,
-        &mut t.tool_calls,
-        &mut t.tool_results,
-        &mut t.tool_errors,
-        &mut t.tool_exit_failures,
-        &mut t.max_prompt,
-        &mut t.compactions,
-        &mut t.compacted_tokens,
-        &mut t.assistant_errors,
-        &mut t.unknown_events,
-        &mut t.estimated_cost_calls,
+    let [events, user, assistant, tool_calls, results, errors, exit_failures, max_prompt, compactions, compacted, assistant_errors, unknown, estimated] =
+        c
+    else {
+        return false;
+    };
+    let small = [
+        (&mut t.events, events),
+        (&mut t.user_messages, user),
+        (&mut t.assistant_messages, assistant),
+        (&mut t.tool_calls, tool_calls),
+        (&mut t.tool_results, results),
+        (&mut t.tool_errors, errors),
+        (&mut t.tool_exit_failures, exit_failures),
+        (&mut t.compactions, compactions),
+        (&mut t.assistant_errors, assistant_errors),
+        (&mut t.unknown_events, unknown),
+        (&mut t.estimated_cost_calls, estimated),
     ];
-    fill(slots, c)
+    for (slot, &v) in small {
+        let Ok(v) = u32::try_from(v) else { return false };
+        *slot = v;
+    }
+    t.max_prompt = *max_prompt;
+    t.compacted_tokens = *compacted;
+    true
 }
 
 /// Sets `slots` to `values`, one each; false when there are not as many.

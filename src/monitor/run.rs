@@ -199,7 +199,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
                 rates.entry(&s.agent).or_default().push(used as f64 / minutes);
             }
             tokens += s.tally.usage.total_tokens();
-            events += s.tally.tool_results + s.tally.assistant_messages;
+            events += u64::from(s.tally.tool_results) + u64::from(s.tally.assistant_messages);
             errors += s.tally.errors();
             if needs("long_session") && st.status_of(s, now).status == "running" {
                 if let Some(started) = s.first_ms() {

@@ -166,7 +166,7 @@ impl Writer {
                         id: s.id.to_string(),
                         agent: s.agent.to_string(),
                         last_ms: s.last_ms(),
-                        events: s.tally.events,
+                        events: u64::from(s.tally.events),
                         sig,
                         purged,
                         loc: Location::of(s),

@@ -328,7 +328,7 @@ pub(super) fn apply_file_batch(
             st.note_file(&agent, &id, &path);
             let lines = tally.events;
             if !st.apply_tally(&agent, &id, Store::Jsonl, tally) {
-                health.duplicate_source_lines += lines;
+                health.duplicate_source_lines += u64::from(lines);
             }
             touched.push(id);
         }

@@ -61,7 +61,7 @@ impl Watcher {
                         let (Some(events), Some(print)) = (h.events, h.print) else { return true };
                         let same = st.sessions.get(h.id.as_str()).is_some_and(|s| {
                             s.store != Store::None
-                                && s.tally.events >= events
+                                && u64::from(s.tally.events) >= events
                                 && s.tally.usage.cost + 1e-12 >= h.cost
                                 && crate::ledger::fingerprint(s.store.as_str(), &s.meta) == print
                         });
@@ -88,7 +88,7 @@ impl Watcher {
                 // not marked as known: the next write gives it the right one, once.
                 let print = crate::ledger::fingerprint(&e.store, &e.meta);
                 if need.get(&rowid).copied().flatten() == Some(print) {
-                    known.insert(crate::ledger::id_key(&e.id), (e.tally.events, e.tally.usage.cost, print));
+                    known.insert(crate::ledger::id_key(&e.id), (u64::from(e.tally.events), e.tally.usage.cost, print));
                 }
                 if found {
                     // A deleted session's index rows are gone: what the ledger knew fills in.
@@ -167,8 +167,10 @@ impl Watcher {
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
                     .filter(|s| {
                         known.get(&crate::ledger::id_key(&s.id)).is_none_or(|&(events, cost, print)| {
-                            !crate::ledger::same_figures((events, cost), (s.tally.events, s.tally.usage.cost))
-                                || print != crate::ledger::fingerprint(s.store.as_str(), &s.meta)
+                            !crate::ledger::same_figures(
+                                (events, cost),
+                                (u64::from(s.tally.events), s.tally.usage.cost),
+                            ) || print != crate::ledger::fingerprint(s.store.as_str(), &s.meta)
                         })
                     })
                     .map(|s| crate::ledger::Entry {
@@ -189,7 +191,11 @@ impl Watcher {
                     for e in entries {
                         known.insert(
                             crate::ledger::id_key(&e.id),
-                            (e.tally.events, e.tally.usage.cost, crate::ledger::fingerprint(&e.store, &e.meta)),
+                            (
+                                u64::from(e.tally.events),
+                                e.tally.usage.cost,
+                                crate::ledger::fingerprint(&e.store, &e.meta),
+                            ),
                         );
                     }
                 }
