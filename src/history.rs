@@ -63,7 +63,9 @@ pub struct UsageRow {
 }
 
 /// (epoch hour, model, agent).
-pub type CellKey = (u32, String, String);
+/// (epoch hour, model, agent); the names shared (`model::shared_name`), since every hour of
+/// history repeats them.
+pub type CellKey = (u32, crate::model::Name, crate::model::Name);
 
 /// One 5-minute snapshot; `None` is a figure this machine does not have.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -288,7 +290,11 @@ impl History {
         )?;
         let rows = st.query_map([from_hour], |r| {
             Ok((
-                (r.get::<_, u32>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                (
+                    r.get::<_, u32>(0)?,
+                    crate::model::name(r.get::<_, String>(1)?),
+                    crate::model::name(r.get::<_, String>(2)?),
+                ),
                 UsageRow {
                     input: r.get::<_, i64>(3)? as u64,
                     output: r.get::<_, i64>(4)? as u64,
@@ -833,7 +839,7 @@ mod tests {
         let h = History::open(Some(&dir), 90);
         let cells = h.load_cells(0).unwrap();
         assert_eq!(cells.len(), 3);
-        assert_eq!(cells[&(hour + 1, "a/x".to_string(), "main".to_string())].calls, 3);
+        assert_eq!(cells[&(hour + 1, "a/x".into(), "main".into())].calls, 3);
         let from = day * 86_400_000;
         let q = |step_ms: i64, by: Option<&str>, metric: &str| SeriesQuery {
             metric: metric.into(),

@@ -111,10 +111,10 @@ pub(super) fn spend(known: &HashMap<CellKey, UsageRow>, now: i64) -> HashMap<(Op
     for ((hour, _, agent), r) in known {
         if *hour >= month {
             *out.entry((None, Period::Month)).or_default() += r.cost;
-            *out.entry((Some(agent.clone()), Period::Month)).or_default() += r.cost;
+            *out.entry((Some(agent.to_string()), Period::Month)).or_default() += r.cost;
             if *hour >= day {
                 *out.entry((None, Period::Day)).or_default() += r.cost;
-                *out.entry((Some(agent.clone()), Period::Day)).or_default() += r.cost;
+                *out.entry((Some(agent.to_string()), Period::Day)).or_default() += r.cost;
             }
         }
     }

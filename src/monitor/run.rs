@@ -126,8 +126,8 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
             };
             let key = (
                 hour,
-                st.models.name(m).to_string(),
-                st.agents.get(a as usize).map_or_else(String::new, |n| n.to_string()),
+                crate::model::shared_name(st.models.name(m)),
+                st.agents.get(a as usize).cloned().unwrap_or_else(|| crate::model::shared_name("")),
             );
             match known.get(&key) {
                 Some(k) if k.calls > row.calls || *k == row => {}

@@ -25,10 +25,10 @@ fn spend_sums_by_period_and_agent() {
     let h = |iso: &str| (crate::timefmt::parse_iso_ms(iso).unwrap() / 3_600_000) as u32;
     let row = |cost: f64| UsageRow { cost, calls: 1, ..Default::default() };
     let mut known = HashMap::new();
-    known.insert((h("2026-11-24T10:00:00Z"), "m".to_string(), "main".to_string()), row(1.0));
-    known.insert((h("2026-11-24T11:00:00Z"), "m".to_string(), "ops".to_string()), row(0.5));
-    known.insert((h("2026-11-02T11:00:00Z"), "m".to_string(), "ops".to_string()), row(2.0));
-    known.insert((h("2026-10-31T11:00:00Z"), "m".to_string(), "ops".to_string()), row(9.0));
+    known.insert((h("2026-11-24T10:00:00Z"), "m".into(), "main".into()), row(1.0));
+    known.insert((h("2026-11-24T11:00:00Z"), "m".into(), "ops".into()), row(0.5));
+    known.insert((h("2026-11-02T11:00:00Z"), "m".into(), "ops".into()), row(2.0));
+    known.insert((h("2026-10-31T11:00:00Z"), "m".into(), "ops".into()), row(9.0));
     let s = spend(&known, now);
     assert_eq!(s[&(None, Period::Day)], 1.5);
     assert_eq!(s[&(None, Period::Month)], 3.5);
