@@ -62,7 +62,6 @@ pub struct UsageRow {
     pub calls: u64,
 }
 
-/// (epoch hour, model, agent).
 /// (epoch hour, model, agent); the names shared (`model::shared_name`), since every hour of
 /// history repeats them.
 pub type CellKey = (u32, crate::model::Name, crate::model::Name);

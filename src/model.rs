@@ -134,7 +134,9 @@ impl LineSummary {
     }
 }
 
-/// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them.
+/// Counts and sums of a run of lines: a session's aggregates, or a delta to add to them. The
+/// counts are u32 (added saturating in [`Tally::merge`]; the checkpoint and the ledger keep them
+/// as u64).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Tally {
     pub events: u32,
@@ -260,8 +262,9 @@ pub fn grow_short<T>(v: &mut Vec<T>) {
 /// See [`grow_short`].
 const SHORT: usize = 8;
 
-/// One allocation per distinct name that recurs across sessions (tools, models): a session
-/// keeps a pointer, not its own copy (100k sessions of 2-3 names each: ~10 MB). Up to
+/// One allocation per distinct name that recurs across sessions (tool and model names, channel,
+/// status, created-via, stop reason, agent, the monitor's history cells): a session keeps a
+/// pointer, not its own copy (100k sessions: ~25 MB). Up to
 /// [`SHARED_NAMES`] names are kept for the life of the process; past that (a transcript
 /// inventing names) a name gets an allocation of its own, so the table cannot grow unbounded.
 pub fn shared_name(name: &str) -> Arc<str> {

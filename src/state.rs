@@ -389,7 +389,7 @@ impl State {
         match self.agents.iter().position(|a| &**a == agent) {
             Some(i) => i as u16,
             None => {
-                self.agents.push(agent.into());
+                self.agents.push(crate::model::shared_name(agent));
                 (self.agents.len() - 1) as u16
             }
         }
@@ -660,7 +660,8 @@ impl State {
         }
     }
 
-    /// Gives back spare capacity after the cold index (vectors grew by doubling).
+    /// Gives back spare capacity after the cold index (vectors past `model::grow_short`'s first
+    /// slots grow by doubling).
     pub fn shrink(&mut self) {
         // In place: copying every session to fresh allocations (as this once did) gave the
         // same resident size at 1 GB and at 100k sessions, and cost 0.3 s of a restart there.

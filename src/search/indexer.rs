@@ -105,8 +105,10 @@ fn key_of(id: &str) -> u64 {
 
 fn sig_of(s: &crate::state::Session) -> u64 {
     let mut h = DefaultHasher::new();
-    (s.tally.events, s.tally.last_ms, s.store.as_str(), s.files.len(), s.archive.as_ref().map(|a| &a.name))
-        .hash(&mut h);
+    // The count hashed as u64, as when it was one: a signature that changed would send every
+    // session back to the indexer once.
+    let events = u64::from(s.tally.events);
+    (events, s.tally.last_ms, s.store.as_str(), s.files.len(), s.archive.as_ref().map(|a| &a.name)).hash(&mut h);
     h.finish()
 }
 
