@@ -929,6 +929,10 @@ pub type Text = Box<str>;
 /// [`shared_name`].
 pub type Name = Arc<str>;
 
+/// A session key: one allocation shared by the session's record, `State::by_key` and the
+/// records of its children that name it as their parent (`SessionMeta::parent_key`).
+pub type Key = Arc<str>;
+
 /// [`shared_name`] of anything string-like (for `Option::map`).
 pub fn name<S: AsRef<str>>(s: S) -> Name {
     shared_name(s.as_ref())
@@ -939,14 +943,14 @@ pub fn name<S: AsRef<str>>(s: S) -> Name {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SessionMeta {
     pub id: String,
-    pub key: Option<Text>,
+    pub key: Option<Key>,
     pub label: Option<Text>,
     pub channel: Option<Name>,
     pub model: Option<Name>,
     /// OpenClaw's own status word: running, done, failed, killed, timeout.
     pub status: Option<Name>,
     pub created_via: Option<Name>,
-    pub parent_key: Option<Text>,
+    pub parent_key: Option<Key>,
     pub started_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub updated_ms: Option<i64>,

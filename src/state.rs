@@ -5,7 +5,7 @@
 //! Also the change [`Hub`]: a counter and a short ring of recent changes that the event stream
 //! waits on, kept outside the `RwLock` so waiting never blocks writers.
 
-use crate::model::{ModelNames, SessionMeta, SubagentRun, Tally, Usage};
+use crate::model::{Key, ModelNames, SessionMeta, SubagentRun, Tally, Usage};
 use crate::sources::detect::Install;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -266,14 +266,15 @@ pub struct State {
     /// `/api/health`, which is polled while a restart runs and would otherwise count 100k
     /// sessions under the lock each time.
     purged: usize,
-    /// Session key -> id (the id shares the session's allocation).
-    pub by_key: HashMap<String, Arc<str>>,
+    /// Session key -> id (the key shares the allocation of the session's `meta.key`, the id
+    /// the session's).
+    pub by_key: HashMap<Key, Arc<str>>,
     pub subagent_runs: HashMap<String, SubagentRun>,
     /// The children of a session without a scan of every session: parent key -> the ids of
     /// the sessions whose index record names it (`meta.parent_key`), and requester key -> the
     /// child keys of its sub-agent runs. Kept by [`State::apply_meta`],
     /// [`State::fill_meta`] and [`State::put_subagent_run`]; read by [`State::children_of`].
-    child_ids: HashMap<String, Vec<String>>,
+    child_ids: HashMap<Key, Vec<Arc<str>>>,
     run_children: HashMap<String, Vec<String>>,
     pub models: ModelNames,
     /// Agent names by index; a session's `agent` shares the name's allocation.
@@ -330,9 +331,13 @@ fn set_store(purged: &mut usize, s: &mut Session, store: Store) {
 }
 
 /// Takes `item` out of the list under `key` (and the list when it empties).
-fn unlink(map: &mut HashMap<String, Vec<String>>, key: &str, item: &str) {
+fn unlink<K, V>(map: &mut HashMap<K, Vec<V>>, key: &str, item: &str)
+where
+    K: std::borrow::Borrow<str> + std::hash::Hash + Eq,
+    V: AsRef<str>,
+{
     if let Some(v) = map.get_mut(key) {
-        v.retain(|c| c != item);
+        v.retain(|c| c.as_ref() != item);
         if v.is_empty() {
             map.remove(key);
         }
@@ -424,14 +429,17 @@ impl State {
 
     /// Applies index metadata. Fields a newer record has replace the old ones.
     pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
-        for m in metas {
+        for mut m in metas {
             self.ledger_dirty.insert(m.id.clone());
             let id = m.id.clone();
             let s = self.session_mut(agent, &id);
-            if let Some(k) = &m.key {
-                let shared = s.id.clone();
-                self.by_key.insert(k.to_string(), shared);
+            let shared = s.id.clone();
+            if let Some(k) = m.key.take() {
+                let k = self.share_key(k);
+                self.by_key.insert(k.clone(), shared);
+                m.key = Some(k);
             }
+            m.parent_key = m.parent_key.map(|k| self.share_key(k));
             let s = self.sessions.get_mut(id.as_str()).expect("session exists");
             let mut merged = m;
             merged.fill_from(&s.meta);
@@ -442,27 +450,37 @@ impl State {
         }
     }
 
+    /// `key` as the allocation `by_key` already holds for it, when it holds one (a key read
+    /// again, a parent's key named by its children).
+    fn share_key(&self, key: Key) -> Key {
+        self.by_key.get_key_value(&*key).map_or(key, |(k, _)| k.clone())
+    }
+
     /// Fills the fields a session's metadata lacks from `other` (what the ledger knew of it).
     pub fn fill_meta(&mut self, id: &str, other: &SessionMeta) {
         let Some(s) = self.sessions.get_mut(id) else { return };
         let old_parent = s.meta.parent_key.clone();
         s.meta.fill_from(other);
+        let (key, parent) = (s.meta.key.take(), s.meta.parent_key.take());
+        let (key, parent) = (key.map(|k| self.share_key(k)), parent.map(|k| self.share_key(k)));
+        let s = self.sessions.get_mut(id).expect("looked up above");
+        (s.meta.key, s.meta.parent_key) = (key, parent);
         self.relink_parent(id, old_parent);
     }
 
     /// Moves session `id` in `child_ids` from the parent key it had to the one it has now.
-    fn relink_parent(&mut self, id: &str, old: Option<crate::model::Text>) {
-        let new = self.sessions.get(id).and_then(|s| s.meta.parent_key.as_deref());
-        if old.as_deref() == new {
+    fn relink_parent(&mut self, id: &str, old: Option<Key>) {
+        let Some(s) = self.sessions.get(id) else { return };
+        if old.as_deref() == s.meta.parent_key.as_deref() {
             return;
         }
-        let new = new.map(str::to_string);
+        let (new, shared_id) = (s.meta.parent_key.clone(), s.id.clone());
         if let Some(old) = old {
             unlink(&mut self.child_ids, &old, id);
         }
         if let Some(new) = new {
             // Not there: a session is listed under its parent key only, and that just changed.
-            self.child_ids.entry(new).or_default().push(id.to_string());
+            self.child_ids.entry(new).or_default().push(shared_id);
         }
     }
 
@@ -482,7 +500,7 @@ impl State {
 
     /// The ids of the sessions whose index record names `key` as their parent.
     fn child_ids_of_key(&self, key: Option<&str>) -> impl Iterator<Item = &str> {
-        key.and_then(|k| self.child_ids.get(k)).into_iter().flatten().map(String::as_str)
+        key.and_then(|k| self.child_ids.get(k)).into_iter().flatten().map(|i| &**i)
     }
 
     /// The ids of the sub-agent sessions session `id` spawned: those whose index record names
@@ -497,7 +515,7 @@ impl State {
         }
         let from_meta = self.child_ids_of_key(Some(key));
         let from_runs =
-            self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k)).map(|i| &**i);
+            self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k.as_str())).map(|i| &**i);
         // A key such as `agent:main:main` gathers every sub-agent spawned under it: a set, not
         // a scan of the list, for each child.
         let mut seen: HashSet<&str> = HashSet::new();
@@ -592,12 +610,13 @@ impl State {
         let id = a.session_id.clone();
         self.ledger_dirty.insert(id.clone());
         let shared = self.session_mut(agent, &id).id.clone();
-        if let Some(k) = &a.session_key {
+        let key = a.session_key.as_deref().map(|k| self.share_key(k.into()));
+        if let Some(k) = &key {
             self.by_key.entry(k.clone()).or_insert(shared);
         }
         let s = self.sessions.get_mut(id.as_str()).expect("session exists");
         if s.meta.key.is_none() {
-            s.meta.key = a.session_key.as_deref().map(Into::into);
+            s.meta.key = key;
         }
         let rank = s.store.rank();
         let counted_events = s.tally.events;
@@ -1109,6 +1128,12 @@ mod tests {
         };
         assert_eq!(sorted(st.children_of("p")), "c1,c2");
         assert_eq!(sorted(st.children_of("c1")), "g");
+        // One allocation per key: the session's, `by_key`'s and its children's parent key.
+        let key_of = |id: &str| st.sessions[id].meta.key.clone().unwrap();
+        let (k, _) = st.by_key.get_key_value("agent:main:main").unwrap();
+        assert!(Arc::ptr_eq(k, &key_of("p")));
+        assert!(Arc::ptr_eq(&st.sessions["c2"].meta.parent_key.clone().unwrap(), &key_of("p")));
+        assert!(Arc::ptr_eq(&st.sessions["g"].meta.parent_key.clone().unwrap(), &key_of("c1")));
         // A run record adds a child the index record does not name, and one it does, once.
         st.apply_meta("main", vec![meta("c3", "agent:main:subagent:3", None)]);
         for child in ["agent:main:subagent:3", "agent:main:subagent:2"] {

@@ -186,7 +186,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
             let mut j = cache_json(f);
             j["id"] = json!(s.id);
             j["agent"] = json!(s.agent);
-            j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
+            j["label"] = json!(s.meta.label.as_deref().or(s.meta.key.as_deref()));
             j
         })
         .collect();

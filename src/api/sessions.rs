@@ -125,7 +125,7 @@ fn contains_folded(hay: &str, needle: &str) -> bool {
 /// The text sort key of a session.
 fn sort_text(st: &State, s: &Session, by: &str, now: i64) -> String {
     match by {
-        "label" => s.meta.label.clone().or_else(|| s.meta.key.clone()).unwrap_or_default().to_lowercase(),
+        "label" => s.meta.label.as_deref().or(s.meta.key.as_deref()).unwrap_or("").to_lowercase(),
         "agent" => s.agent.to_lowercase(),
         "model" => s
             .tally
@@ -403,7 +403,7 @@ pub fn subagents(req: &Req, ctx: &Ctx) -> Answer {
         .map(|s| {
             let mut v = summary(&st, s, now);
             let parent = v["parentId"].as_str().and_then(|p| st.sessions.get(p));
-            v["parentLabel"] = json!(parent.and_then(|p| p.meta.label.clone().or_else(|| p.meta.key.clone())));
+            v["parentLabel"] = json!(parent.and_then(|p| p.meta.label.as_deref().or(p.meta.key.as_deref())));
             let run = s.meta.key.as_deref().and_then(|k| st.subagent_runs.get(k));
             v["run"] = json!(run);
             v

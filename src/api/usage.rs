@@ -445,7 +445,7 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         j["id"] = json!(s.id);
         j["agent"] = json!(s.agent);
         j["profile"] = json!(st.profile_of(&s.agent));
-        j["label"] = json!(s.meta.label.clone().or_else(|| s.meta.key.clone()));
+        j["label"] = json!(s.meta.label.as_deref().or(s.meta.key.as_deref()));
         j["trigger"] = json!(x.trigger.to_string());
         j
     };

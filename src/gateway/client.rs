@@ -469,7 +469,7 @@ pub(super) fn live_changed(ctx: &Ctx, old: Option<&LiveSet>, snap: &LiveSet) {
         let st = ctx.index.read();
         let sets = [Some(snap), old];
         let keys = sets.iter().flatten().flat_map(|l| l.keys.iter());
-        let mut ids: Vec<String> = keys.filter_map(|k| st.by_key.get(k).map(|i| i.to_string())).collect();
+        let mut ids: Vec<String> = keys.filter_map(|k| st.by_key.get(k.as_str()).map(|i| i.to_string())).collect();
         ids.extend(sets.iter().flatten().flat_map(|l| l.ids.iter().cloned()));
         ids.sort();
         ids.dedup();

@@ -49,10 +49,17 @@ pub fn classify(name: &str) -> FileRole {
 /// one session id (a cron job's node and its run key): their fields are merged, the shorter key
 /// wins as `key`. Of each entry only the fields the index uses
 /// are kept (an entry's skills snapshot or system prompt report is skipped unread), so a
-/// 100 MB `sessions.json` costs a few MB, not several times its size.
-pub fn read_sessions_json(r: impl std::io::Read) -> Result<Vec<SessionMeta>, String> {
-    let entries: Entries = serde_json::from_reader(std::io::BufReader::with_capacity(256 * 1024, r))
-        .map_err(|e| format!("sessions.json: {e}"))?;
+/// 100 MB `sessions.json` costs a few MB, not several times its size. `len` is the file's
+/// size: one of at most [`READ_WHOLE`] is read whole first and decoded from memory instead.
+pub fn read_sessions_json(mut r: impl std::io::Read, len: u64) -> Result<Vec<SessionMeta>, String> {
+    let entries: Entries = if len <= READ_WHOLE {
+        let mut buf = Vec::with_capacity(len as usize + 1);
+        r.read_to_end(&mut buf).map_err(|e| format!("sessions.json: {e}"))?;
+        serde_json::from_slice(&buf)
+    } else {
+        serde_json::from_reader(std::io::BufReader::with_capacity(256 * 1024, r))
+    }
+    .map_err(|e| format!("sessions.json: {e}"))?;
     let mut entries = entries.0;
     entries.sort_by_key(|(k, _)| k.len());
     let mut out: Vec<SessionMeta> = Vec::new();
@@ -69,6 +76,11 @@ pub fn read_sessions_json(r: impl std::io::Read) -> Result<Vec<SessionMeta>, Str
     }
     Ok(out)
 }
+
+/// The largest `sessions.json` read whole before it is decoded: serde_json decodes a slice
+/// about 3x faster than a reader (a 10 MB index of 50k sessions: 150 -> 50 ms), at the cost of
+/// the file's size in memory while it is decoded.
+const READ_WHOLE: u64 = 32 << 20;
 
 /// The fields of an index entry that [`entry_meta`] reads.
 const ENTRY_FIELDS: [&str; 18] = [
@@ -423,7 +435,7 @@ mod tests {
           "agent:main:subagent:u": {"sessionId": "s2", "spawnedBy": "agent:main:main", "deliveryContext": {"channel": "whatsapp"}},
           "broken": 7
         }"#;
-        let m = read_sessions_json(text.as_bytes()).unwrap();
+        let m = read_sessions_json(text.as_bytes(), text.len() as u64).unwrap();
         assert_eq!(m.len(), 2);
         let s1 = m.iter().find(|x| x.id == "s1").unwrap();
         assert_eq!(s1.key.as_deref(), Some("agent:main:cron:job1"));
@@ -432,5 +444,11 @@ mod tests {
         let s2 = m.iter().find(|x| x.id == "s2").unwrap();
         assert_eq!(s2.parent_key.as_deref(), Some("agent:main:main"));
         assert_eq!(s2.channel.as_deref(), Some("whatsapp"));
+        // A file too big to be read whole is streamed: the same records. A truncated file is
+        // an error either way.
+        assert_eq!(read_sessions_json(text.as_bytes(), u64::MAX).unwrap(), m);
+        let cut = &text[..text.len() / 2];
+        assert!(read_sessions_json(cut.as_bytes(), cut.len() as u64).unwrap_err().starts_with("sessions.json: "));
+        assert!(read_sessions_json(cut.as_bytes(), u64::MAX).is_err());
     }
 }

@@ -222,7 +222,11 @@ pub(super) fn read_db(
     let (health, per_session, rows) = (&mut d.health, &mut d.per_session, &mut d.activity);
     let mut live = live;
     let result = sqlite_store::events_since(conn, cur.max_rowid, |row| {
-        let last = seqs.entry(row.session_id.clone()).or_insert(-1);
+        // Looked up first: an owned id per event row only for a session's first row.
+        let last = match seqs.get_mut(row.session_id.as_str()) {
+            Some(l) => l,
+            None => seqs.entry(row.session_id.clone()).or_insert(-1),
+        };
         if row.seq <= *last {
             health.duplicate_source_lines += 1;
             return;
@@ -271,7 +275,7 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         rows_unchanged(&conn, &r).then(|| {
             cur.conn = Some(conn);
             cur.max_rowid = r.max_rowid;
-            cur.seqs = r.seqs.iter().cloned().collect();
+            cur.seqs = r.seqs.into_iter().collect();
             (r.sessions, h)
         })
     });
@@ -322,9 +326,9 @@ fn rows_unchanged(conn: &Connection, r: &crate::checkpoint::DbResume) -> bool {
     let Ok(mut rows) = stmt.query([r.max_rowid]) else { return false };
     let (mut total, mut sessions) = (0u64, 0usize);
     while let Ok(Some(row)) = rows.next() {
-        let got = (row.get::<_, String>(0), row.get::<_, i64>(1), row.get::<_, i64>(2));
-        let (Ok(id), Ok(n), Ok(max)) = got else { return false };
-        if seqs.get(id.as_str()) != Some(&max) {
+        let id = row.get_ref(0).ok().and_then(|v| v.as_str().ok());
+        let (Some(id), Ok(n), Ok(max)) = (id, row.get::<_, i64>(1), row.get::<_, i64>(2)) else { return false };
+        if seqs.get(id) != Some(&max) {
             return false;
         }
         total += n as u64;

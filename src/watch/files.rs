@@ -140,7 +140,8 @@ impl Watcher {
             Ok(f) => f,
             Err(_) => return,
         };
-        match jsonl_store::read_sessions_json(file) {
+        let len = file.metadata().map_or(u64::MAX, |m| m.len());
+        match jsonl_store::read_sessions_json(file, len) {
             Ok(metas) => self.index.write().apply_meta(agent, metas),
             Err(e) => {
                 let mut st = self.index.write();
@@ -195,7 +196,7 @@ impl Watcher {
             for r in runs {
                 let before = st.subagent_runs.get(&r.child_key);
                 if live {
-                    let id = st.by_key.get(&r.child_key).map(|i| i.to_string()).unwrap_or_default();
+                    let id = st.by_key.get(r.child_key.as_str()).map(|i| i.to_string()).unwrap_or_default();
                     if before.is_none() {
                         rows.extend(activity::subagent_row(&r, "spawned").map(|row| (id.clone(), row)));
                     }
