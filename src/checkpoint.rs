@@ -94,8 +94,10 @@ pub struct Checkpoint {
     conn: Mutex<Connection>,
     pub path: PathBuf,
     /// Sources loaded at start and not yet claimed (by key): what is left once the cold index
-    /// ends are sources gone, dropped from the file at the next write.
-    saved: Mutex<HashMap<String, Saved>>,
+    /// ends are sources gone, dropped from the file at the next write. Boxed: a `Saved` is
+    /// ~700 bytes, and 100k of them inline made the table's spare slots and its copies while
+    /// it grew the peak of a restart.
+    saved: Mutex<HashMap<String, Box<Saved>>>,
     /// Sources read since the last write, to be written.
     /// Encoded at once (`rows::encode`): a source's `Saved` is ~5x its row, and a first start
     /// at 100k sessions held every one of them until the write.
@@ -184,7 +186,7 @@ impl Checkpoint {
     /// (`session_key`): one missing and the database is not taken (its rows stay to be pruned).
     pub fn take(&self, key: &str) -> Option<Saved> {
         let mut saved = crate::sync::lock(&self.saved);
-        let mut got = saved.remove(key)?;
+        let mut got = *saved.remove(key)?;
         if let Some(db) = got.db.as_mut() {
             let mut taken = Vec::with_capacity(db.sessions.len());
             for (id, t) in db.sessions.iter_mut() {
@@ -196,9 +198,9 @@ impl Checkpoint {
                     }
                     None => {
                         for (k, (_, t)) in taken.into_iter().zip(db.sessions.drain(..)) {
-                            saved.insert(k, Saved { tally: t, ..Saved::default() });
+                            saved.insert(k, Box::new(Saved { tally: t, ..Saved::default() }));
                         }
-                        saved.insert(key.to_string(), Saved::default());
+                        saved.insert(key.to_string(), Box::default());
                         return None;
                     }
                 }
@@ -273,7 +275,7 @@ impl Checkpoint {
 }
 
 /// Reads a checkpoint whole; any fault refuses it whole.
-fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
+fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String> {
     // Read-write (never created here): a write cut short (clawmetry killed in its transaction)
     // leaves a hot journal, which only a connection that may write rolls back; read-only, the
     // whole file would be refused for it.
@@ -300,7 +302,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
     let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as i64;
     // In i128: rowids may span the whole i64 range in a hostile file.
     let step = ((i128::from(hi) - i128::from(lo) + 1) / i128::from(parts)).clamp(1, i128::from(i64::MAX)) as i64;
-    let shares: Vec<Result<Vec<(String, Saved)>, String>> = std::thread::scope(|s| {
+    let shares: Vec<Result<Vec<(String, Box<Saved>)>, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..parts)
             .map(|i| {
                 let from = lo.saturating_add(i.saturating_mul(step));
@@ -310,7 +312,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader failed".to_string()))).collect()
     });
-    let mut out = HashMap::new();
+    let mut out = HashMap::with_capacity(shares.iter().map(|s| s.as_ref().map_or(0, Vec::len)).sum());
     for share in shares {
         out.extend(share?);
     }
@@ -318,7 +320,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Saved>, String> {
 }
 
 /// The rows with rowids `from..=to`, checked and decoded; any fault refuses the file.
-fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Saved)>, String> {
+fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Box<Saved>)>, String> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
@@ -334,7 +336,7 @@ fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Saved)>, S
             return Err(format!("row {key:?} does not match its checksum"));
         }
         let saved = rows::decode(data).ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
-        out.push((key, saved));
+        out.push((key, Box::new(saved)));
     }
     Ok(out)
 }

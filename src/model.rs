@@ -183,6 +183,8 @@ pub struct Tally {
     pub last_ms: Option<i64>,
     pub last_stop_reason: Option<Name>,
     pub last_kind_assistant: bool,
+    /// A sub-agent's task, from its first message ([`subagent_task`]), redacted, at most 400
+    /// bytes (older checkpoints and ledger rows hold the message's first 400 bytes instead).
     pub first_user_text: Option<Text>,
     /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
     /// poll, see [`is_heartbeat_text`]): the heartbeat's share of a main session.
@@ -241,6 +243,16 @@ fn shift_up(mask: u64, i: usize) -> u64 {
 /// The positions set in `mask`.
 fn positions(mask: u64) -> impl Iterator<Item = usize> {
     (0..64).filter(move |i| mask & (1 << i) != 0)
+}
+
+/// The task in a sub-agent's first message: what follows the last `[Subagent Task]` marker
+/// (OpenClaw's context paragraph before it names the marker too), up to the closing
+/// `Begin.` paragraph; the whole text when it has no marker.
+pub fn subagent_task(text: &str) -> &str {
+    const MARK: &str = "[Subagent Task]";
+    let body = text.rfind(MARK).map_or(text, |i| &text[i + MARK.len()..]);
+    let body = body.trim_start_matches(|c: char| c == ':' || c.is_whitespace());
+    body.split("\n\nBegin.").next().unwrap_or(body).trim()
 }
 
 /// Whether a user message is OpenClaw's heartbeat poll (its default prompt reads
@@ -438,11 +450,11 @@ impl Tally {
                     self.head = before;
                     self.opened = true;
                 }
-                // Kept only for sub-agents (their task); other sessions' text stays on disk.
-                // Redacted before it is cut, so that no part of a secret is kept.
+                // Kept only for sub-agents, and only their task; other sessions' text stays on
+                // disk. Redacted before it is cut, so that no part of a secret is kept.
                 if self.first_user_text.is_none() && self.user_messages == 1 {
                     self.first_user_text = line.user_text.as_deref().filter(|t| t.contains("[Subagent")).map(|t| {
-                        let t = crate::redact::text(t);
+                        let t = crate::redact::text(subagent_task(t));
                         let mut end = t.len().min(400);
                         while !t.is_char_boundary(end) {
                             end -= 1;
@@ -684,6 +696,32 @@ mod tests {
         l.usage = Some((Usage { input, output: 10, cost: cost.unwrap_or(0.0), ..Default::default() }, cost.is_some()));
         l.stop_reason = Some("stop".into());
         l
+    }
+
+    #[test]
+    fn a_subagents_task_is_what_follows_the_last_marker() {
+        // OpenClaw 2026.9: the context paragraph names the marker before the task's own.
+        let new = "[Subagent Context] You are running as a subagent (depth 1/5). Complete the current \
+                   [Subagent Task]; inherited conversation is background context, not your assignment.\n\n\
+                   [Subagent Task]\n\nSub-agent job: check the host.\n\nBegin. Execute the assigned task to completion.";
+        assert_eq!(subagent_task(new), "Sub-agent job: check the host.");
+        // The file era's form, a text without a marker, and a task taken out already.
+        assert_eq!(
+            subagent_task("[Subagent Context] x\n\n[Subagent Task]: Name it. Two words."),
+            "Name it. Two words."
+        );
+        assert_eq!(subagent_task("  just text \n"), "just text");
+        assert_eq!(subagent_task(subagent_task(new)), "Sub-agent job: check the host.");
+        // Indexed: only the task is kept, redacted, at most 400 bytes.
+        let price = |_: &str, _: &Usage| 0.0;
+        let mut line = LineSummary::new(LineKind::User);
+        let long = format!("check the host. ghp_16C7e42F292c6912E7710c838347Ae178B4a {}", "é".repeat(300));
+        line.user_text = Some(new.replace("check the host.", &long));
+        let mut t = Tally::default();
+        t.add_line(&line, &price);
+        let kept = t.first_user_text.as_deref().unwrap();
+        assert!(kept.starts_with("Sub-agent job: check the host.") && !kept.contains("ghp_"), "{kept}");
+        assert!(kept.len() == 399 || kept.len() == 400, "{}", kept.len());
     }
 
     #[test]

@@ -82,14 +82,7 @@ fn task(s: &Session, from_run: Option<&str>) -> Option<String> {
     if s.kind() != "subagent" {
         return None;
     }
-    let first = s.tally.first_user_text.as_deref()?;
-    let body = match first.find("[Subagent Task]") {
-        Some(i) => &first[i + "[Subagent Task]".len()..],
-        None => first,
-    };
-    let body = body.trim();
-    let body = body.split("\n\nBegin.").next().unwrap_or(body).trim();
-    Some(body.to_string())
+    Some(crate::model::subagent_task(s.tally.first_user_text.as_deref()?).to_string())
 }
 
 /// The numeric sort key of a session, read straight from the index (no JSON built).

@@ -101,7 +101,7 @@ impl Watcher {
                 .map(|(path, mut cur)| {
                     s.spawn(move || {
                         let d = read_db_kept(cp, &mut cur, &path, prices);
-                        apply_db_delta(index, &path, d);
+                        apply_db_delta(index, &path, d, &mut cur.seqs);
                         (path, cur)
                     })
                 })

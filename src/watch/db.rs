@@ -62,10 +62,10 @@ impl Watcher {
         // since then included); a long history found late is capped at ACTIVITY_BATCH rows.
         let prices = (&self.prices, self.checkpoint.as_ref());
         let mut delta = read_db(&mut cur, path, prices, Some(&mut self.pending_calls));
-        self.dbs.insert(path.to_path_buf(), cur);
         // A database replaced is read again from its start: old lines, not activity.
         let rows = if delta.replaced { Vec::new() } else { std::mem::take(&mut delta.activity) };
-        apply_db_delta(&self.index, path, delta);
+        apply_db_delta(&self.index, path, delta, &mut cur.seqs);
+        self.dbs.insert(path.to_path_buf(), cur);
         publish_activity(&self.index, rows);
     }
 
@@ -225,7 +225,7 @@ pub(super) fn read_db(
         // Looked up first: an owned id per event row only for a session's first row.
         let last = match seqs.get_mut(row.session_id.as_str()) {
             Some(l) => l,
-            None => seqs.entry(row.session_id.clone()).or_insert(-1),
+            None => seqs.entry(Arc::from(row.session_id.as_str())).or_insert(-1),
         };
         if row.seq <= *last {
             health.duplicate_source_lines += 1;
@@ -275,7 +275,7 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         rows_unchanged(&conn, &r).then(|| {
             cur.conn = Some(conn);
             cur.max_rowid = r.max_rowid;
-            cur.seqs = r.seqs.into_iter().collect();
+            cur.seqs = r.seqs.into_iter().map(|(id, seq)| (Arc::from(id), seq)).collect();
             (r.sessions, h)
         })
     });
@@ -302,7 +302,7 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         let db = crate::checkpoint::DbResume {
             max_rowid: cur.max_rowid,
             rows: h.lines + h.duplicate_source_lines,
-            seqs: cur.seqs.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            seqs: cur.seqs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             sessions: d.per_session.iter().map(|(k, t)| (k.clone(), t.clone())).collect(),
         };
         let mut health = h.clone();
@@ -310,6 +310,16 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
         cp.offer(key, Saved { health, db: Some(db), ..Saved::default() });
     }
     d
+}
+
+/// Keys the highest seqs of sessions `ids` by the sessions' ids (`State::sessions`' keys)
+/// instead of an allocation of the cursor's own (100k sessions: ~5 MB).
+fn share_seq_ids(st: &crate::state::State, seqs: &mut HashMap<Arc<str>, i64>, ids: &[String]) {
+    for id in ids {
+        if let (Some((shared, _)), Some(seq)) = (st.sessions.get_key_value(id.as_str()), seqs.remove(id.as_str())) {
+            seqs.insert(shared.clone(), seq);
+        }
+    }
 }
 
 /// Whether the rows of a database up to the rowid the checkpoint read are still the ones it
@@ -463,7 +473,9 @@ pub(super) fn read_archive(a: &Archive, prices: &PriceTable, buf: &mut Vec<u8>) 
 }
 
 /// Applies a database poll to the state (one write lock) and tells the event stream.
-pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta) {
+/// `seqs` is the database cursor's: the ids of the sessions the delta touched become the
+/// sessions' own allocations there ([`share_seq_ids`]).
+pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta, seqs: &mut HashMap<Arc<str>, i64>) {
     if !d.replaced
         && d.metas.is_empty()
         && d.per_session.is_empty()
@@ -501,6 +513,7 @@ pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta) {
         for (id, t) in d.per_session {
             st.apply_tally(&d.agent, &id, Store::Sqlite, t);
         }
+        share_seq_ids(&st, seqs, &touched);
         for (id, agent, old) in before {
             st.keep_at_least(&agent, &id, old);
             touched.push(id);

@@ -94,7 +94,8 @@ struct DbCursor {
     max_rowid: i64,
     meta_since: i64,
     window_rowid: i64,
-    seqs: HashMap<String, i64>,
+    /// Each session's highest seq read (its id shares the session's allocation once applied).
+    seqs: HashMap<Arc<str>, i64>,
     /// Archive names listed in the database at the last poll, and those of them that could not
     /// be read (a copy kept as a file is then read instead).
     archives: HashSet<String>,

@@ -172,6 +172,24 @@ fn current_sqlite_store_2026_9() {
 }
 
 #[test]
+fn a_subagents_task_without_its_run_record_comes_from_its_first_message() {
+    // OpenClaw 2026.9's first message of a sub-agent names `[Subagent Task]` in its context
+    // paragraph before the task's own marker; with the run records gone, the task shown is
+    // still the one the run record had.
+    let (_tmp, home) = install_fixture("lab-2026.9");
+    let state_db = home.join("state/openclaw.sqlite");
+    let conn = rusqlite::Connection::open(&state_db).unwrap();
+    assert_eq!(conn.execute("DELETE FROM subagent_runs", []).unwrap(), 2);
+    drop(conn);
+    let server = start(&["--openclaw-dir", home.to_str().unwrap(), "--fake-now-ms", "1795600000000"]);
+    let subs = server.get("/api/subagents");
+    assert_eq!(subs["total"], 2, "{subs}");
+    for s in subs["subagents"].as_array().unwrap() {
+        assert_eq!(s["task"], "Sub-agent job: check the host with SUBEXEC and reply with a one-line status report.");
+    }
+}
+
+#[test]
 fn legacy_jsonl_store_2026_3() {
     let (_tmp, home) = install_fixture("legacy-2026.3");
     let before = snapshot(&home);
