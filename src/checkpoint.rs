@@ -275,6 +275,9 @@ impl Checkpoint {
 }
 
 /// Reads a checkpoint whole; any fault refuses it whole.
+/// Sources decoded from the file, by key.
+type Loaded = Vec<(String, Box<Saved>)>;
+
 fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String> {
     // Read-write (never created here): a write cut short (clawmetry killed in its transaction)
     // leaves a hot journal, which only a connection that may write rolls back; read-only, the
@@ -302,7 +305,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String>
     let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as i64;
     // In i128: rowids may span the whole i64 range in a hostile file.
     let step = ((i128::from(hi) - i128::from(lo) + 1) / i128::from(parts)).clamp(1, i128::from(i64::MAX)) as i64;
-    let shares: Vec<Result<Vec<(String, Box<Saved>)>, String>> = std::thread::scope(|s| {
+    let shares: Vec<Result<Loaded, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..parts)
             .map(|i| {
                 let from = lo.saturating_add(i.saturating_mul(step));
@@ -320,7 +323,7 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String>
 }
 
 /// The rows with rowids `from..=to`, checked and decoded; any fault refuses the file.
-fn load_share(path: &Path, from: i64, to: i64) -> Result<Vec<(String, Box<Saved>)>, String> {
+fn load_share(path: &Path, from: i64, to: i64) -> Result<Loaded, String> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
