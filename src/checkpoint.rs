@@ -274,10 +274,10 @@ impl Checkpoint {
     }
 }
 
-/// Reads a checkpoint whole; any fault refuses it whole.
 /// Sources decoded from the file, by key.
 type Loaded = Vec<(String, Box<Saved>)>;
 
+/// Reads a checkpoint whole; any fault refuses it whole.
 fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String> {
     // Read-write (never created here): a write cut short (clawmetry killed in its transaction)
     // leaves a hot journal, which only a connection that may write rolls back; read-only, the

@@ -184,7 +184,7 @@ pub struct Tally {
     pub last_stop_reason: Option<Name>,
     pub last_kind_assistant: bool,
     /// A sub-agent's task, from its first message ([`subagent_task`]), redacted, at most 400
-    /// bytes (older checkpoints and ledger rows hold the message's first 400 bytes instead).
+    /// bytes (ledger rows of older builds hold the message's first 400 bytes instead).
     pub first_user_text: Option<Text>,
     /// Cost of the model calls in heartbeat turns (a user message that is OpenClaw's heartbeat
     /// poll, see [`is_heartbeat_text`]): the heartbeat's share of a main session.
@@ -245,12 +245,15 @@ fn positions(mask: u64) -> impl Iterator<Item = usize> {
     (0..64).filter(move |i| mask & (1 << i) != 0)
 }
 
-/// The task in a sub-agent's first message: what follows the last `[Subagent Task]` marker
-/// (OpenClaw's context paragraph before it names the marker too), up to the closing
-/// `Begin.` paragraph; the whole text when it has no marker.
+/// The task in a sub-agent's first message: what follows the first `[Subagent Task]` marker
+/// that begins a line (OpenClaw's context paragraph before it names the marker mid-line; a
+/// task may quote it), else the first one; up to the closing `Begin.` paragraph; the whole
+/// text when it has no marker.
 pub fn subagent_task(text: &str) -> &str {
     const MARK: &str = "[Subagent Task]";
-    let body = text.rfind(MARK).map_or(text, |i| &text[i + MARK.len()..]);
+    let mut marks = text.match_indices(MARK).map(|(i, _)| i);
+    let at_line = marks.clone().find(|&i| i == 0 || text[..i].ends_with('\n'));
+    let body = at_line.or_else(|| marks.next()).map_or(text, |i| &text[i + MARK.len()..]);
     let body = body.trim_start_matches(|c: char| c == ':' || c.is_whitespace());
     body.split("\n\nBegin.").next().unwrap_or(body).trim()
 }
@@ -712,6 +715,9 @@ mod tests {
         );
         assert_eq!(subagent_task("  just text \n"), "just text");
         assert_eq!(subagent_task(subagent_task(new)), "Sub-agent job: check the host.");
+        // A task that quotes the marker keeps what comes before the quote.
+        let quoting = new.replace("check the host.", "explain the [Subagent Task] header.");
+        assert_eq!(subagent_task(&quoting), "Sub-agent job: explain the [Subagent Task] header.");
         // Indexed: only the task is kept, redacted, at most 400 bytes.
         let price = |_: &str, _: &Usage| 0.0;
         let mut line = LineSummary::new(LineKind::User);

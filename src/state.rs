@@ -470,15 +470,14 @@ impl State {
 
     /// Moves session `id` in `child_ids` from the parent key it had to the one it has now.
     fn relink_parent(&mut self, id: &str, old: Option<Key>) {
-        let Some(s) = self.sessions.get(id) else { return };
-        if old.as_deref() == s.meta.parent_key.as_deref() {
+        let new = self.sessions.get(id).map(|s| (s.meta.parent_key.clone(), s.id.clone()));
+        if old.as_deref() == new.as_ref().and_then(|(p, _)| p.as_deref()) {
             return;
         }
-        let (new, shared_id) = (s.meta.parent_key.clone(), s.id.clone());
         if let Some(old) = old {
             unlink(&mut self.child_ids, &old, id);
         }
-        if let Some(new) = new {
+        if let Some((Some(new), shared_id)) = new {
             // Not there: a session is listed under its parent key only, and that just changed.
             self.child_ids.entry(new).or_default().push(shared_id);
         }
@@ -610,7 +609,8 @@ impl State {
         let id = a.session_id.clone();
         self.ledger_dirty.insert(id.clone());
         let shared = self.session_mut(agent, &id).id.clone();
-        let key = a.session_key.as_deref().map(|k| self.share_key(k.into()));
+        let key =
+            a.session_key.as_deref().map(|k| self.by_key.get_key_value(k).map_or_else(|| k.into(), |(k, _)| k.clone()));
         if let Some(k) = &key {
             self.by_key.entry(k.clone()).or_insert(shared);
         }

@@ -54,7 +54,8 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
                 "snippet": h.snippet,
             });
             if let Some(s) = st.sessions.get(h.session.as_str()) {
-                let title = s.meta.label.as_deref().or(s.tally.first_user_text.as_deref()).map(str::to_string);
+                let task = s.tally.first_user_text.as_deref().map(crate::model::subagent_task);
+                let title = s.meta.label.as_deref().or(task).map(str::to_string);
                 v["agent"] = json!(s.agent);
                 v["profile"] = json!(st.profile_of(&s.agent));
                 v["key"] = json!(s.meta.key);

@@ -60,8 +60,8 @@ pub fn read_sessions_json<R: Read + std::io::Seek>(r: R, len: u64) -> Result<Vec
 fn read_index<R: Read + std::io::Seek>(mut r: R, len: u64, whole: u64) -> Result<Vec<SessionMeta>, String> {
     let err = |e: std::io::Error| format!("sessions.json: {e}");
     if len <= whole {
-        // Reserved whole, not grown by doubling: only the pages written become resident.
-        let mut buf = Vec::with_capacity(whole as usize + 1);
+        // The file's size, not grown by doubling unless it grew meanwhile.
+        let mut buf = Vec::with_capacity(len as usize + 1);
         (&mut r).take(whole + 1).read_to_end(&mut buf).map_err(err)?;
         if buf.len() as u64 <= whole {
             let entries: Entries = serde_json::from_slice(&buf).map_err(|e| format!("sessions.json: {e}"))?;
