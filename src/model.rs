@@ -702,7 +702,7 @@ mod tests {
     }
 
     #[test]
-    fn a_subagents_task_is_what_follows_the_last_marker() {
+    fn a_subagents_task_follows_the_first_marker_that_begins_a_line() {
         // OpenClaw 2026.9: the context paragraph names the marker before the task's own.
         let new = "[Subagent Context] You are running as a subagent (depth 1/5). Complete the current \
                    [Subagent Task]; inherited conversation is background context, not your assignment.\n\n\

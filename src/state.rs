@@ -294,7 +294,9 @@ pub struct State {
     /// monitor thread: shown on the session and in the list.
     pub guard: HashMap<String, Vec<Value>>,
     /// Sessions changed since the watcher last wrote them to the ledger (`ledger.rs`).
-    pub ledger_dirty: std::collections::HashSet<String>,
+    /// Ids shared with `sessions`' keys (an allocation of its own per session was ~5 MB at
+    /// 100k sessions after a start, and as many allocations under the write lock).
+    pub ledger_dirty: std::collections::HashSet<Arc<str>>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
     pub ledger: LedgerHealth,
     /// The restart checkpoint (`checkpoint.rs`): loaded or not, what it saved reading.
@@ -430,10 +432,10 @@ impl State {
     /// Applies index metadata. Fields a newer record has replace the old ones.
     pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
         for mut m in metas {
-            self.ledger_dirty.insert(m.id.clone());
             let id = m.id.clone();
             let s = self.session_mut(agent, &id);
             let shared = s.id.clone();
+            self.ledger_dirty.insert(shared.clone());
             if let Some(k) = m.key.take() {
                 let k = self.share_key(k);
                 self.by_key.insert(k.clone(), shared);
@@ -454,6 +456,12 @@ impl State {
     /// again, a parent's key named by its children).
     fn share_key(&self, key: Key) -> Key {
         self.by_key.get_key_value(&*key).map_or(key, |(k, _)| k.clone())
+    }
+
+    /// [`Self::share_key`] of a key not yet allocated: allocated only when `by_key` has no
+    /// allocation for it.
+    fn key_of(&self, key: &str) -> Key {
+        self.by_key.get_key_value(key).map_or_else(|| key.into(), |(k, _)| k.clone())
     }
 
     /// Fills the fields a session's metadata lacks from `other` (what the ledger knew of it).
@@ -529,8 +537,10 @@ impl State {
     /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
     /// dropped because the session's other store is authoritative.
     pub fn apply_tally(&mut self, agent: &str, id: &str, store: Store, delta: Tally) -> bool {
-        self.ledger_dirty.insert(id.to_string());
         let s = self.session_mut(agent, id);
+        let shared = s.id.clone();
+        self.ledger_dirty.insert(shared);
+        let s = self.sessions.get_mut(id).expect("session exists");
         let (current, incoming) = (s.store.rank(), store.rank());
         if incoming < current {
             return false;
@@ -565,9 +575,9 @@ impl State {
         let Some(s) = self.sessions.get_mut(id) else { return Tally::default() };
         let old = std::mem::take(&mut s.tally);
         let agent = s.agent.clone();
+        self.ledger_dirty.insert(s.id.clone());
         let ai = self.agent_index(&agent);
         self.remove_hourly(&old, ai);
-        self.ledger_dirty.insert(id.to_string());
         old
     }
 
@@ -598,7 +608,7 @@ impl State {
         let store = if s.archive.is_some() { Store::Archive } else { Store::Ledger };
         set_store(&mut self.purged, s, store);
         s.files.clear();
-        self.ledger_dirty.insert(id.to_string());
+        self.ledger_dirty.insert(s.id.clone());
     }
 
     /// An archive of a session that OpenClaw keeps: the session's figures when it has no
@@ -607,10 +617,9 @@ impl State {
     /// whole content. Returns true when the figures changed.
     pub fn offer_archive(&mut self, agent: &str, a: Arc<crate::sources::archives::Archive>, tally: Tally) -> bool {
         let id = a.session_id.clone();
-        self.ledger_dirty.insert(id.clone());
         let shared = self.session_mut(agent, &id).id.clone();
-        let key =
-            a.session_key.as_deref().map(|k| self.by_key.get_key_value(k).map_or_else(|| k.into(), |(k, _)| k.clone()));
+        self.ledger_dirty.insert(shared.clone());
+        let key = a.session_key.as_deref().map(|k| self.key_of(k));
         if let Some(k) = &key {
             self.by_key.entry(k.clone()).or_insert(shared);
         }
@@ -662,7 +671,7 @@ impl State {
             if s.store == Store::Archive {
                 set_store(&mut self.purged, s, Store::Ledger);
             }
-            self.ledger_dirty.insert(id);
+            self.ledger_dirty.insert(s.id.clone());
         }
     }
 

@@ -146,7 +146,7 @@ impl Watcher {
             self.index.write().ledger_dirty = Default::default();
             return;
         };
-        let dirty: Vec<String> = {
+        let dirty: Vec<std::sync::Arc<str>> = {
             let mut st = self.index.write();
             if st.ledger_dirty.is_empty() {
                 return;
@@ -163,7 +163,7 @@ impl Watcher {
             let entries: Vec<crate::ledger::Entry> = {
                 let st = self.index.read();
                 ids.iter()
-                    .filter_map(|id| st.sessions.get(id.as_str()))
+                    .filter_map(|id| st.sessions.get(&**id))
                     .filter(|s| s.store != Store::None || s.tally.events > 0)
                     .filter(|s| {
                         known.get(&crate::ledger::id_key(&s.id)).is_none_or(|&(events, cost, print)| {
