@@ -593,6 +593,93 @@ impl Tally {
 
     /// Adds a later delta of the same session.
     pub fn merge(&mut self, d: Tally) {
+        // Into nothing yet (a session's first source; every session at a start): the delta as
+        // it is, the same as adding it (`a_delta_merged_into_nothing_is_itself`)
+        // without building its lists again under the state's write lock.
+        if self.is_blank() && d.merges_as_is() {
+            *self = d;
+            return;
+        }
+        self.add_delta(d);
+    }
+
+    /// Nothing counted: `Tally::default()`. Every field is named (a field added later must be
+    /// added here).
+    fn is_blank(&self) -> bool {
+        let Tally {
+            events,
+            user_messages,
+            assistant_messages,
+            tool_calls,
+            tool_results,
+            tool_errors,
+            tool_exit_failures,
+            max_prompt,
+            max_prompt_model,
+            compactions,
+            compacted_tokens,
+            pending_compaction,
+            lead_prompt,
+            lead_closed,
+            assistant_errors,
+            unknown_events,
+            usage,
+            estimated_cost_calls,
+            models,
+            tools,
+            first_ms,
+            last_ms,
+            last_stop_reason,
+            last_kind_assistant,
+            first_user_text,
+            heartbeat_cost,
+            turn,
+            opened,
+            head,
+            hourly,
+        } = self;
+        let counts = [
+            *events,
+            *user_messages,
+            *assistant_messages,
+            *tool_calls,
+            *tool_results,
+            *tool_errors,
+            *tool_exit_failures,
+            *compactions,
+            *assistant_errors,
+            *unknown_events,
+            *estimated_cost_calls,
+        ];
+        counts.iter().all(|&n| n == 0)
+            && (*max_prompt, *compacted_tokens) == (0, 0)
+            && max_prompt_model.is_none()
+            && (pending_compaction.is_none() && lead_prompt.is_none() && !*lead_closed)
+            && *usage == Usage::default()
+            && models.is_empty()
+            && tools.is_empty()
+            && hourly.is_empty()
+            && (first_ms.is_none() && last_ms.is_none())
+            && last_stop_reason.is_none()
+            && !*last_kind_assistant
+            && first_user_text.is_none()
+            && *heartbeat_cost == 0.0
+            && (*turn == Turn::default() && *head == Turn::default() && !*opened)
+    }
+
+    /// Whether [`Tally::add_delta`] to a blank tally gives this delta unchanged: what lines give
+    /// (a guard against a delta that holds what adding ignores: a stop reason without events,
+    /// a largest prompt's model without a prompt, a head or heartbeat without a turn opened).
+    fn merges_as_is(&self) -> bool {
+        (self.max_prompt > 0 || self.max_prompt_model.is_none())
+            && (self.events > 0 || (self.last_stop_reason.is_none() && !self.last_kind_assistant))
+            && !self.head.heartbeat
+            && (self.opened || (self.head == Turn::default() && !self.turn.heartbeat))
+            && self.models.iter().enumerate().all(|(i, m)| !self.models[..i].contains(m))
+    }
+
+    /// [`Tally::merge`] field by field.
+    fn add_delta(&mut self, d: Tally) {
         self.events = self.events.saturating_add(d.events);
         self.user_messages = self.user_messages.saturating_add(d.user_messages);
         self.assistant_messages = self.assistant_messages.saturating_add(d.assistant_messages);
@@ -699,6 +786,55 @@ mod tests {
         l.usage = Some((Usage { input, output: 10, cost: cost.unwrap_or(0.0), ..Default::default() }, cost.is_some()));
         l.stop_reason = Some("stop".into());
         l
+    }
+
+    /// Real transcripts (file era, OpenClaw 2026.9's lab, a compaction) cut into every run of
+    /// lines: each run's tally merged into a blank one (the fast path, `*self = d`) is what
+    /// adding it field by field gives, and every real run takes the fast path.
+    #[test]
+    fn a_delta_merged_into_nothing_is_itself() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let files = [
+            "legacy-2026.3/home/agents/main/sessions/003d9e5b-51f2-496b-911f-3564cacac047.jsonl",
+            "legacy-2026.3/home/agents/main/sessions/e284ffb1-15b9-4955-bf7f-252e5a91938e.jsonl",
+            "legacy-2026.3/home/agents/main/sessions/eeeeeeee-0000-4000-8000-000000000001.jsonl",
+            "moltbot-2026.1/home/agents/main/sessions/76cc5ab5-0425-4038-b41f-0af9f313d594.jsonl",
+            "lines/tool-loop.lab-2026.9.6.jsonl",
+            "lines/session-v3.all-entry-types.synthetic.jsonl",
+            "lines/pi-mono_v1-session_before-compaction.excerpt.jsonl",
+        ];
+        let price = |_: &str, u: &Usage| u.input as f64 * 1e-6 + 0.001;
+        let (mut runs, mut fast) = (0, 0);
+        for f in files {
+            let text = std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+            assert!(lines.len() > 5, "{f}");
+            for a in 0..lines.len() {
+                for b in a + 1..=lines.len() {
+                    let mut d = Tally::default();
+                    for l in &lines[a..b] {
+                        if let Ok(s) = crate::sources::transcript::summarize(l) {
+                            d.add_line(&s, &price);
+                        }
+                    }
+                    let mut added = Tally::default();
+                    added.add_delta(d.clone());
+                    let mut merged = Tally::default();
+                    merged.merge(d.clone());
+                    assert_eq!(format!("{merged:?}"), format!("{added:?}"), "{f} lines {a}..{b}");
+                    runs += 1;
+                    fast += usize::from(d.merges_as_is());
+                }
+            }
+        }
+        assert!(Tally::default().is_blank());
+        assert_eq!(fast, runs, "every real run merges as it is");
+        // A delta the fast path must not take: a stop reason without events (adding ignores it).
+        let odd = Tally { last_stop_reason: Some("stop".into()), ..Tally::default() };
+        assert!(!odd.merges_as_is());
+        let mut t = Tally::default();
+        t.merge(odd);
+        assert!(t.last_stop_reason.is_none());
     }
 
     #[test]
