@@ -827,14 +827,40 @@ mod tests {
                 }
             }
         }
-        assert!(Tally::default().is_blank());
         assert_eq!(fast, runs, "every real run merges as it is");
-        // A delta the fast path must not take: a stop reason without events (adding ignores it).
-        let odd = Tally { last_stop_reason: Some("stop".into()), ..Tally::default() };
-        assert!(!odd.merges_as_is());
-        let mut t = Tally::default();
-        t.merge(odd);
-        assert!(t.last_stop_reason.is_none());
+        // Deltas the fast path must not take: adding them to a blank tally changes them.
+        let turn = |heartbeat| Turn { cost: 0.5, tools: 0, heartbeat };
+        let odd = [
+            Tally { last_stop_reason: Some("stop".into()), ..Tally::default() },
+            Tally { last_kind_assistant: true, ..Tally::default() },
+            Tally { max_prompt_model: Some(0), models: vec!["m".into()], ..Tally::default() },
+            Tally { head: turn(true), opened: true, ..Tally::default() },
+            Tally { head: turn(false), ..Tally::default() },
+            Tally { turn: turn(true), ..Tally::default() },
+            Tally { models: vec!["m".into(), "m".into()], ..Tally::default() },
+        ];
+        for d in odd {
+            assert!(!d.merges_as_is(), "{d:?}");
+            let (mut merged, mut added) = (Tally::default(), Tally::default());
+            merged.merge(d.clone());
+            added.add_delta(d.clone());
+            assert_eq!(format!("{merged:?}"), format!("{added:?}"));
+            assert_ne!(format!("{merged:?}"), format!("{d:?}"), "adding changes it: the guard is needed");
+        }
+        // Blank is the default and nothing else.
+        assert!(Tally::default().is_blank());
+        let counted = [
+            Tally { events: 1, ..Tally::default() },
+            Tally { heartbeat_cost: 0.1, ..Tally::default() },
+            Tally { opened: true, ..Tally::default() },
+            Tally { head: turn(false), ..Tally::default() },
+            Tally { first_ms: Some(1), ..Tally::default() },
+            Tally { lead_closed: true, ..Tally::default() },
+            Tally { pending_compaction: Some(9), ..Tally::default() },
+            Tally { usage: Usage { reasoning: 1, ..Usage::default() }, ..Tally::default() },
+            Tally { first_user_text: Some("x".into()), ..Tally::default() },
+        ];
+        assert!(counted.iter().all(|t| !t.is_blank()));
     }
 
     #[test]
