@@ -232,6 +232,45 @@ impl Chrome {
         )
         .unwrap();
     }
+
+    /// Waits for a download begun after `from` events to complete and returns its file. Chromium
+    /// makes an empty file under the final name before it writes the bytes (to a `.crdownload`
+    /// beside it), so a file of that name appearing does not mean the download is done; the
+    /// browser's `Browser.downloadProgress` event with state "completed" does.
+    pub fn wait_download(&self, from: usize, dir: &Path, timeout: Duration) -> PathBuf {
+        let t0 = Instant::now();
+        let mut g = self.shared.inbox.lock().unwrap();
+        let guid = loop {
+            let events = &g.events[from.min(g.events.len())..];
+            if let Some(e) = events.iter().find(|e| {
+                e["method"] == "Browser.downloadProgress"
+                    && matches!(e["params"]["state"].as_str(), Some("completed" | "canceled"))
+            }) {
+                assert_eq!(e["params"]["state"], "completed", "the download was cancelled: {e}");
+                break e["params"]["guid"].as_str().unwrap_or_default().to_string();
+            }
+            let left = timeout.checked_sub(t0.elapsed()).unwrap_or_else(|| {
+                panic!(
+                    "no download completed within {timeout:?}; files: {:?}",
+                    std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+                )
+            });
+            g = self.shared.cond.wait_timeout(g, left).unwrap().0;
+        };
+        let begun = g.events[from.min(g.events.len())..]
+            .iter()
+            .find(|e| e["method"] == "Browser.downloadWillBegin" && e["params"]["guid"] == guid.as_str())
+            .unwrap_or_else(|| panic!("a download {guid} completed that never began"))
+            .clone();
+        drop(g);
+        let name = begun["params"]["suggestedFilename"].as_str().expect("a suggested file name");
+        dir.join(name)
+    }
+
+    /// How many events the browser has sent so far (a mark for `wait_download`).
+    pub fn event_count(&self) -> usize {
+        self.shared.inbox.lock().unwrap().events.len()
+    }
 }
 
 impl Drop for Chrome {

@@ -405,20 +405,9 @@ fn csv_download_matches_the_api() {
     page.wait_rendered(0, "usage");
     let href = page.eval("document.querySelector('#u-csv').getAttribute('href')").as_str().unwrap().to_string();
     assert!(href.starts_with("/api/usage.csv?") && href.contains("step=day"), "{href}");
+    let mark = chrome.event_count();
     page.click("#u-csv");
-    let t0 = std::time::Instant::now();
-    let file = loop {
-        let done: Vec<_> = std::fs::read_dir(downloads.path())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
-            .collect();
-        if let Some(e) = done.first() {
-            break e.path();
-        }
-        assert!(t0.elapsed() < S, "no CSV downloaded");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let file = chrome.wait_download(mark, downloads.path(), S);
     assert!(file.file_name().unwrap().to_string_lossy().starts_with("clawmetry-usage-2026-11-01-"), "{file:?}");
     let downloaded = std::fs::read_to_string(&file).unwrap();
     let (status, _, api) = server.get_raw(&href).unwrap();
