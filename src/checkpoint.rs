@@ -16,7 +16,7 @@
 
 mod rows;
 
-use crate::model::Tally;
+use crate::model::{SessionMeta, Tally};
 use crate::state::IndexHealth;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The layout of the file and of its rows; another one is ignored (and rewritten).
-const FORMAT: &str = "2";
+const FORMAT: &str = "3";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +43,9 @@ pub struct Saved {
     pub resume: Option<Resume>,
     /// An agent database: how far it was read, and each session's figures.
     pub db: Option<DbResume>,
+    /// A session index (`sessions.json`) or an agent database: the session records it holds
+    /// (a database's up to `DbResume::meta_since` and `window_rowid`).
+    pub metas: Vec<SessionMeta>,
 }
 
 /// Where an agent database was read to: its highest rowid read, the rows up to it, the highest
@@ -55,6 +58,10 @@ pub struct DbResume {
     pub rows: u64,
     pub seqs: Vec<(String, i64)>,
     pub sessions: Vec<(String, Tally)>,
+    /// Where its session records (`Saved::metas`) were read to: the highest `updated_at` and
+    /// window rowid (`sqlite_store::sessions_since`); a restart reads only the records past them.
+    pub meta_since: i64,
+    pub window_rowid: i64,
 }
 
 /// Where a JSONL file was read to: its size and mtime then (the same now: nothing to read),
@@ -220,8 +227,9 @@ impl Checkpoint {
     }
 
     /// A source read now, to be kept at the next write (a database's sessions each as a row
-    /// of its own: no row, decoded whole, as big as a database).
-    pub fn offer(&self, key: String, mut saved: Saved) {
+    /// of its own: no row, decoded whole, as big as a database). Encoded now; what was given
+    /// comes back, its database's tallies taken (the session records stay: the caller's).
+    pub fn offer(&self, key: String, mut saved: Saved) -> Saved {
         let mut out = Vec::new();
         if let Some(db) = saved.db.as_mut() {
             for (id, t) in db.sessions.iter_mut() {
@@ -232,6 +240,7 @@ impl Checkpoint {
         let data = rows::encode(&saved);
         out.push((key, data));
         crate::sync::lock(&self.fresh).extend(out);
+        saved
     }
 
     /// After the cold index: the sources loaded and not met are gone (or changed), and are
@@ -381,8 +390,16 @@ mod tests {
         let health = IndexHealth { lines: 5, archives: 1, bytes_read: 999, ..IndexHealth::default() };
         let resume = Some(Resume { size: 10, mtime_ns: -3, lines: 4, tail_len: 2, tail_hash: u64::MAX });
         let sessions = vec![("s1".to_string(), t.clone())];
-        let db = Some(DbResume { max_rowid: 9, rows: 12, seqs: vec![("s1".into(), 11)], sessions });
-        Saved { tally: t, health, resume, db }
+        let db = Some(DbResume {
+            max_rowid: 9,
+            rows: 12,
+            seqs: vec![("s1".into(), 11)],
+            sessions,
+            meta_since: 3,
+            window_rowid: 4,
+        });
+        let metas = vec![SessionMeta { id: "s1".into(), label: Some("x".into()), ..SessionMeta::default() }];
+        Saved { tally: t, health, resume, db, metas }
     }
 
     #[test]
@@ -407,7 +424,8 @@ mod tests {
         assert_eq!((got.health.lines, got.health.archives, got.health.bytes_read), (5, 1, 999));
         assert_eq!(got.resume, want.resume);
         let (db, want_db) = (got.db.unwrap(), want.db.unwrap());
-        assert_eq!((db.max_rowid, db.rows, &db.seqs), (9, 12, &want_db.seqs));
+        assert_eq!((db.max_rowid, db.rows, &db.seqs, db.meta_since, db.window_rowid), (9, 12, &want_db.seqs, 3, 4));
+        assert_eq!(got.metas, want.metas);
         assert_eq!(db.sessions[0].0, "s1");
         assert_eq!((db.sessions[0].1.turn, db.sessions[0].1.usage), (want.tally.turn, want.tally.usage));
         assert!(cp.take("k1").is_none());

@@ -9,7 +9,7 @@
 //! checkpoint, like one that fails its checksum.
 
 use super::{DbResume, Resume, Saved};
-use crate::model::{HourUsage, Tally, ToolCounts, Turn, Usage};
+use crate::model::{HourUsage, SessionMeta, Tally, ToolCounts, Turn, Usage};
 use crate::state::IndexHealth;
 use prost::Message;
 
@@ -24,6 +24,37 @@ struct SavedRow {
     resume: Option<ResumeRow>,
     #[prost(message, optional, tag = "4")]
     db: Option<DbRow>,
+    #[prost(message, repeated, tag = "5")]
+    metas: Vec<MetaRow>,
+}
+
+/// A session's index record ([`SessionMeta`]).
+#[derive(Clone, PartialEq, Message)]
+struct MetaRow {
+    #[prost(string, tag = "1")]
+    id: String,
+    #[prost(string, optional, tag = "2")]
+    key: Option<String>,
+    #[prost(string, optional, tag = "3")]
+    label: Option<String>,
+    #[prost(string, optional, tag = "4")]
+    channel: Option<String>,
+    #[prost(string, optional, tag = "5")]
+    model: Option<String>,
+    #[prost(string, optional, tag = "6")]
+    status: Option<String>,
+    #[prost(string, optional, tag = "7")]
+    created_via: Option<String>,
+    #[prost(string, optional, tag = "8")]
+    parent_key: Option<String>,
+    #[prost(int64, optional, tag = "9")]
+    started_ms: Option<i64>,
+    #[prost(int64, optional, tag = "10")]
+    ended_ms: Option<i64>,
+    #[prost(int64, optional, tag = "11")]
+    updated_ms: Option<i64>,
+    #[prost(int64, optional, tag = "12")]
+    archived_ms: Option<i64>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -143,6 +174,11 @@ struct DbRow {
     /// The database's sessions (their tallies are rows of their own, `Checkpoint::take`).
     #[prost(string, repeated, tag = "5")]
     sessions: Vec<String>,
+    /// Where its session metadata was read to (`DbResume::meta_since`, `window_rowid`).
+    #[prost(int64, tag = "6")]
+    meta_since: i64,
+    #[prost(int64, tag = "7")]
+    window_rowid: i64,
 }
 
 /// A tally's counts, in their order in [`TallyRow::counts`] (and [`set_counts`]'s).
@@ -332,6 +368,42 @@ fn tally_from(r: TallyRow) -> Option<Tally> {
     Some(t)
 }
 
+fn meta_row(m: &SessionMeta) -> MetaRow {
+    let text = |s: Option<&str>| s.map(str::to_string);
+    MetaRow {
+        id: m.id.clone(),
+        key: text(m.key.as_deref()),
+        label: text(m.label.as_deref()),
+        channel: text(m.channel.as_deref()),
+        model: text(m.model.as_deref()),
+        status: text(m.status.as_deref()),
+        created_via: text(m.created_via.as_deref()),
+        parent_key: text(m.parent_key.as_deref()),
+        started_ms: m.started_ms,
+        ended_ms: m.ended_ms,
+        updated_ms: m.updated_ms,
+        archived_ms: m.archived_ms,
+    }
+}
+
+fn meta_from(r: MetaRow) -> SessionMeta {
+    use crate::model::name;
+    SessionMeta {
+        id: r.id,
+        key: r.key.map(Into::into),
+        label: r.label.map(Into::into),
+        channel: r.channel.map(name),
+        model: r.model.map(name),
+        status: r.status.map(name),
+        created_via: r.created_via.map(name),
+        parent_key: r.parent_key.map(Into::into),
+        started_ms: r.started_ms,
+        ended_ms: r.ended_ms,
+        updated_ms: r.updated_ms,
+        archived_ms: r.archived_ms,
+    }
+}
+
 /// A source's row.
 pub(super) fn encode(s: &Saved) -> Vec<u8> {
     let row = SavedRow {
@@ -350,7 +422,10 @@ pub(super) fn encode(s: &Saved) -> Vec<u8> {
             seq_ids: d.seqs.iter().map(|(id, _)| id.clone()).collect(),
             seq_values: d.seqs.iter().map(|(_, s)| *s).collect(),
             sessions: d.sessions.iter().map(|(id, _)| id.clone()).collect(),
+            meta_since: d.meta_since,
+            window_rowid: d.window_rowid,
         }),
+        metas: s.metas.iter().map(meta_row).collect(),
     };
     row.encode_to_vec()
 }
@@ -378,10 +453,13 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Saved> {
                 rows: d.rows,
                 seqs: d.seq_ids.into_iter().zip(d.seq_values).collect(),
                 sessions: d.sessions.into_iter().map(|id| (id, Tally::default())).collect(),
+                meta_since: d.meta_since,
+                window_rowid: d.window_rowid,
             })
         }
     };
-    Some(Saved { tally, health, resume, db })
+    let metas = row.metas.into_iter().map(meta_from).collect();
+    Some(Saved { tally, health, resume, db, metas })
 }
 
 #[cfg(test)]
@@ -424,8 +502,27 @@ mod tests {
             rows: 12,
             seqs: vec![("s1".into(), 11), ("s2".into(), -1)],
             sessions: vec![("s1".into(), Tally::default()), ("s2".into(), Tally::default())],
+            meta_since: i64::MIN,
+            window_rowid: 31,
         });
-        Saved { tally: t, health, resume, db }
+        let metas = vec![
+            SessionMeta {
+                id: "s1".into(),
+                key: Some("agent:main:cron:x".into()),
+                label: Some("nightly \u{1F600}".into()),
+                channel: Some("telegram".into()),
+                model: Some("a/x".into()),
+                status: Some("done".into()),
+                created_via: Some("cron".into()),
+                parent_key: Some("agent:main:main".into()),
+                started_ms: Some(-1),
+                ended_ms: Some(i64::MAX),
+                updated_ms: Some(0),
+                archived_ms: Some(5),
+            },
+            SessionMeta { id: "s2".into(), ..SessionMeta::default() },
+        ];
+        Saved { tally: t, health, resume, db, metas }
     }
 
     #[test]
@@ -437,11 +534,13 @@ mod tests {
         assert_eq!(got.resume, want.resume);
         let (g, w) = (got.db.unwrap(), want.db.unwrap());
         assert_eq!((g.max_rowid, g.rows, &g.seqs), (w.max_rowid, w.rows, &w.seqs));
+        assert_eq!((g.meta_since, g.window_rowid), (i64::MIN, 31));
+        assert_eq!(got.metas, want.metas);
         assert_eq!(g.sessions.iter().map(|s| &s.0).collect::<Vec<_>>(), ["s1", "s2"]);
         // An empty source too.
         let empty = decode(&encode(&Saved::default())).expect("decodes");
         assert_eq!(format!("{:?}", empty.tally), format!("{:?}", Tally::default()));
-        assert!(empty.resume.is_none() && empty.db.is_none());
+        assert!(empty.resume.is_none() && empty.db.is_none() && empty.metas.is_empty());
     }
 
     #[test]

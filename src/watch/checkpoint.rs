@@ -93,6 +93,14 @@ pub(super) fn db_key(path: &Path) -> Option<String> {
     Some(format!("db\0{}\0{}\0{}", path.display(), m.dev(), m.ino()))
 }
 
+/// The key of a session index (`sessions.json`): its path, device, inode, size and mtime
+/// (OpenClaw rewrites it whole; any change is another key).
+pub(super) fn index_key(path: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
+    let mtime = m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec());
+    Some(format!("index\0{}\0{}\0{}\0{}\0{mtime}", path.display(), m.dev(), m.ino(), m.len()))
+}
+
 /// The key of an archive in the checkpoint: where it is and the identity of what holds it. A
 /// file: its path, device, inode, size and mtime. A database row: the database's path, device
 /// and inode (a database replaced is another one), the table, the rowid and the archive name
@@ -200,7 +208,7 @@ pub(super) fn read_file_kept(
         all.add(&read);
         all.last_error = None;
         let resume = Resume { size: cur.read_pos, mtime_ns, lines: cur.lines, tail_len, tail_hash };
-        cp.offer(key, Saved { tally: tally.clone(), health: all, resume: Some(resume), db: None });
+        cp.offer(key, Saved { tally: tally.clone(), health: all, resume: Some(resume), ..Saved::default() });
     }
     tally
 }

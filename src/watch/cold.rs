@@ -50,10 +50,8 @@ impl Watcher {
         self.ensure_watches();
         self.load_subagent_runs();
         let agents = self.install.agents.clone();
-        for a in &agents {
-            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
-        }
-        // JSONL files: decoded in parallel, one worker per core.
+        // JSONL files: decoded in parallel, one worker per core (listed while the checkpoint
+        // loads).
         let mut jobs: Vec<ColdJob> = Vec::new();
         let mut ignored = 0;
         for a in &agents {
@@ -83,6 +81,9 @@ impl Watcher {
             buckets[i].push(j);
         }
         self.open_checkpoint(checkpoint);
+        for a in &agents {
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"), true);
+        }
         // Databases: one reader thread each, alongside the file workers.
         let mut db_jobs: Vec<(PathBuf, DbCursor)> = Vec::new();
         for a in &agents {

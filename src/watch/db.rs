@@ -5,7 +5,7 @@ use super::files::*;
 use super::*;
 use crate::activity::{self, PendingCalls};
 use crate::checkpoint::{Checkpoint, Saved, Use};
-use crate::model::Tally;
+use crate::model::{SessionMeta, Tally};
 use crate::pricing::PriceTable;
 use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
@@ -263,26 +263,29 @@ pub(super) fn read_db(
 
 /// A database at the cold index, into a fresh cursor: when the checkpoint has it (the same
 /// path, device and inode) and its rows up to the rowid read then are still those
-/// (`rows_unchanged`), each session's figures are taken from it and only the rows past that
-/// rowid are read (and merged, `Tally::merge`); the metadata is read whole, the archives through
-/// the checkpoint. Else it is read whole. What it then holds is offered to the checkpoint
-/// (unless nothing was read: the entry stays).
+/// (`rows_unchanged`), each session's figures and record are taken from it, and only the rows
+/// past that rowid and the records changed since are read (the figures merged,
+/// `Tally::merge`; the records laid over, `overlay`); the archives through the checkpoint.
+/// Else it is read whole. What it then holds is offered to the checkpoint (unless no row was
+/// read: the entry stays, and the records changed since are read again at the next start).
 pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &Path, prices: &PriceTable) -> DbDelta {
     let key = cp.and(super::checkpoint::db_key(path));
     let (Some(cp), Some(key)) = (cp, key) else { return read_db(cur, path, (prices, cp), None) };
-    let kept = cp.take(&key).and_then(|s| Some((s.db?, s.health))).and_then(|(r, h)| {
+    let kept = cp.take(&key).and_then(|s| Some((s.db?, s.health, s.metas))).and_then(|(r, h, metas)| {
         let conn = sqlite_store::open(path).ok()?;
         rows_unchanged(&conn, &r).then(|| {
             cur.conn = Some(conn);
             cur.max_rowid = r.max_rowid;
+            cur.meta_since = r.meta_since;
+            cur.window_rowid = r.window_rowid;
             cur.seqs = r.seqs.into_iter().map(|(id, seq)| (Arc::from(id), seq)).collect();
-            (r.sessions, h)
+            (r.sessions, h, metas)
         })
     });
     let mut d = read_db(cur, path, (prices, Some(cp)), None);
     let mut unchanged = false;
     match kept {
-        Some((sessions, health)) if !d.replaced => {
+        Some((sessions, health, metas)) if !d.replaced => {
             unchanged = d.per_session.is_empty();
             cp.count(if unchanged { Use::Reused } else { Use::Resumed });
             for (id, mut t) in sessions {
@@ -293,6 +296,7 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
             }
             d.health.add(&health);
             d.events_health.add(&health);
+            d.metas = overlay(metas, std::mem::take(&mut d.metas));
         }
         _ => cp.count(Use::Reread),
     }
@@ -304,12 +308,36 @@ pub(super) fn read_db_kept(cp: Option<&Checkpoint>, cur: &mut DbCursor, path: &P
             rows: h.lines + h.duplicate_source_lines,
             seqs: cur.seqs.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             sessions: d.per_session.iter().map(|(k, t)| (k.clone(), t.clone())).collect(),
+            meta_since: cur.meta_since,
+            window_rowid: cur.window_rowid,
         };
         let mut health = h.clone();
         health.last_error = None;
-        cp.offer(key, Saved { health, db: Some(db), ..Saved::default() });
+        let metas = std::mem::take(&mut d.metas);
+        d.metas = cp.offer(key, Saved { health, db: Some(db), metas, ..Saved::default() }).metas;
     }
     d
+}
+
+/// The session records `old` with the `new` ones laid over them: a session's newer record in
+/// the place of its older one, the fields it lacks filled from it (as `State::apply_meta` does
+/// applying one after the other), records of sessions new since at the end (where a whole read
+/// has them: by window rowid).
+fn overlay(mut old: Vec<SessionMeta>, new: Vec<SessionMeta>) -> Vec<SessionMeta> {
+    if new.is_empty() {
+        return old;
+    }
+    let at: HashMap<String, usize> = old.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+    for mut m in new {
+        match at.get(&m.id) {
+            Some(&i) => {
+                m.fill_from(&old[i]);
+                old[i] = m;
+            }
+            None => old.push(m),
+        }
+    }
+    old
 }
 
 /// Keys the highest seqs of sessions `ids` by the sessions' ids (`State::sessions`' keys)

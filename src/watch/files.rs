@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::activity::{self, PendingCalls};
+use crate::checkpoint::{Saved, Use};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
 use crate::sources::jsonl_store::{self, LineReader};
@@ -132,9 +133,21 @@ impl Watcher {
         }
     }
 
-    pub(super) fn load_sessions_json(&mut self, agent: &str, path: &Path) {
+    /// Reads a session index (`sessions.json`) when it changed since the last look.
+    pub(super) fn load_sessions_json(&mut self, agent: &str, path: &Path, kept: bool) {
         if !self.stamp_changed(path) {
             return;
+        }
+        // At the cold index (`kept`): the records from the checkpoint when it has this very file.
+        let cp = self.checkpoint.as_ref().filter(|_| kept);
+        let key = cp.and(super::checkpoint::index_key(path));
+        if let (Some(cp), Some(key)) = (cp, &key) {
+            if let Some(s) = cp.take(key) {
+                cp.count(Use::Reused);
+                self.index.write().apply_meta(agent, s.metas);
+                return;
+            }
+            cp.count(Use::Reread);
         }
         let file = match crate::sources::open_file(path) {
             Ok(f) => f,
@@ -142,7 +155,12 @@ impl Watcher {
         };
         let len = file.metadata().map_or(u64::MAX, |m| m.len());
         match jsonl_store::read_sessions_json(file, len) {
-            Ok(metas) => self.index.write().apply_meta(agent, metas),
+            Ok(mut metas) => {
+                if let (Some(cp), Some(key)) = (cp, key) {
+                    metas = cp.offer(key, Saved { metas, ..Saved::default() }).metas;
+                }
+                self.index.write().apply_meta(agent, metas)
+            }
             Err(e) => {
                 let mut st = self.index.write();
                 st.health.source_errors += 1;

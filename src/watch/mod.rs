@@ -356,7 +356,7 @@ impl Watcher {
             }
             match jsonl_store::classify(name) {
                 FileRole::Transcript { id } => self.tail_file(path, &agent, &id),
-                FileRole::Index => self.load_sessions_json(&agent, path),
+                FileRole::Index => self.load_sessions_json(&agent, path, false),
                 FileRole::Ignored => {}
             }
             return;
@@ -430,7 +430,7 @@ impl Watcher {
         }
         self.databases_gone();
         for (a, walk) in agents.into_iter().zip(walk) {
-            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"));
+            self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"), false);
             // Read once it settled, like a change inotify reported (OpenClaw's checkpoints); with
             // inotify, only when the database or its WAL changed since the last look (a poll of a
             // big database that did not change is most of an idle rescan's cost).

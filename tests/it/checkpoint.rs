@@ -222,3 +222,57 @@ fn a_checkpoint_start_equals_a_cold_start() {
     assert_eq!((c["loaded"].clone(), c["ignored"].clone()), (json!(true), json!(0)), "{c}");
     assert_eq!(figures(&warm), d, "a checkpoint start after a crash in its write");
 }
+
+/// The session records: a `sessions.json` and an agent database unchanged since the checkpoint
+/// give their records from it (the index is not parsed, the database's records not queried);
+/// a `sessions.json` rewritten and a database record updated while clawmetry was stopped are
+/// read again, and every figure and label is what a cold start shows.
+#[test]
+fn session_records_come_from_the_checkpoint_until_they_change() {
+    let (_tmp, home) = install();
+    let sessions = home.join("agents/main/sessions");
+    std::fs::copy(legacy("sessions.json"), sessions.join("sessions.json")).unwrap();
+    let data = TempDir::new("checkpoint-records");
+    let first = run(&home, data.path(), false);
+    written(&first);
+    let a = figures(&first);
+    let label = |f: &Value, id: &str| {
+        f["sessions"].as_array().unwrap().iter().find(|s| s["id"] == id).map(|s| s["label"].clone())
+    };
+    assert_eq!(label(&a, LIVE), Some(json!("Cron: auto-dream")), "the index's label");
+    drop(first);
+
+    let second = run(&home, data.path(), false);
+    let c = checkpoint(&second);
+    // The eight sources of `a_checkpoint_start_equals_a_cold_start` and the index.
+    assert_eq!((c["sourcesReused"].clone(), c["sourcesReread"].clone()), (json!(9), json!(0)), "{c}");
+    assert_eq!(figures(&second), a);
+    drop(second);
+
+    // While stopped: the index is rewritten with another label, and a database record is
+    // renamed (its `updated_at` moves on, as OpenClaw's writes do).
+    let index = std::fs::read_to_string(sessions.join("sessions.json")).unwrap();
+    assert!(index.contains("\"Cron: auto-dream\""));
+    std::fs::write(sessions.join("sessions.json"), index.replace("\"Cron: auto-dream\"", "\"Cron: renamed\"")).unwrap();
+    let ops = rusqlite::Connection::open(home.join("agents/ops/agent/openclaw-agent.sqlite")).unwrap();
+    let renamed: String = ops
+        .query_row(
+            "UPDATE session_nodes SET label = 'ops renamed', updated_at = updated_at + 1 \
+             WHERE session_key = (SELECT min(session_key) FROM session_nodes) RETURNING current_session_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(ops);
+    let data_cold = TempDir::new("checkpoint-records-cold");
+    copy_dir(data.path(), data_cold.path());
+    let warm = run(&home, data.path(), false);
+    let c = written(&warm);
+    assert_eq!(c["sourcesReread"], 1, "the rewritten index: {c}");
+    let b = figures(&warm);
+    drop(warm);
+    assert_eq!(label(&b, LIVE), Some(json!("Cron: renamed")), "the rewritten index");
+    assert_eq!(label(&b, &renamed), Some(json!("ops renamed")), "the updated database record");
+    let cold = run(&home, data_cold.path(), true);
+    assert_eq!(figures(&cold), b, "a checkpoint start differs from a cold start after the records changed");
+}
