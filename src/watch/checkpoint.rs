@@ -16,8 +16,8 @@ pub(super) type PendingCheckpoint =
 
 impl Watcher {
     /// Starts loading the checkpoint on a thread of its own (seconds at 100k sessions), while
-    /// the watcher reads the session indexes and lists the transcripts; `open_checkpoint`
-    /// takes the result. None with `--no-checkpoint`, without a data dir, or when it is open.
+    /// the watcher lists the transcripts; `open_checkpoint` takes the result (the session
+    /// indexes are read after it: an unchanged one's records come from it). None with `--no-checkpoint`, without a data dir, or when it is open.
     pub(super) fn load_checkpoint(&self) -> Option<PendingCheckpoint> {
         let dir = self.cfg.data_dir.clone()?;
         if self.checkpoint.is_some() || self.cfg.no_checkpoint {
@@ -93,12 +93,14 @@ pub(super) fn db_key(path: &Path) -> Option<String> {
     Some(format!("db\0{}\0{}\0{}", path.display(), m.dev(), m.ino()))
 }
 
-/// The key of a session index (`sessions.json`): its path, device, inode, size and mtime
-/// (OpenClaw rewrites it whole; any change is another key).
+/// The key of a session index (`sessions.json`): its path, device, inode, size, mtime and
+/// ctime (OpenClaw rewrites it whole; any change is another key; the ctime, which no copy can
+/// set, also tells a rewrite in place of the same size within one mtime tick).
 pub(super) fn index_key(path: &Path) -> Option<String> {
     let m = std::fs::symlink_metadata(path).ok().filter(|m| m.is_file())?;
-    let mtime = m.mtime().saturating_mul(1_000_000_000).saturating_add(m.mtime_nsec());
-    Some(format!("index\0{}\0{}\0{}\0{}\0{mtime}", path.display(), m.dev(), m.ino(), m.len()))
+    let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+    let (mtime, ctime) = (ns(m.mtime(), m.mtime_nsec()), ns(m.ctime(), m.ctime_nsec()));
+    Some(format!("index\0{}\0{}\0{}\0{}\0{mtime}\0{ctime}", path.display(), m.dev(), m.ino(), m.len()))
 }
 
 /// The key of an archive in the checkpoint: where it is and the identity of what holds it. A
