@@ -403,24 +403,39 @@ impl State {
     }
 
     fn session_mut(&mut self, agent: &str, id: &str) -> &mut Session {
-        if !self.sessions.contains_key(id) {
-            let agent = self.agent_name(agent);
-            let id: Arc<str> = id.into();
-            self.sessions.insert(
-                id.clone(),
-                Box::new(Session {
-                    id,
-                    agent,
-                    meta: SessionMeta::default(),
-                    store: Store::None,
-                    tally: Tally::default(),
-                    files: Vec::new(),
-                    db: None,
-                    archive: None,
-                }),
-            );
+        self.make_session(agent, id);
+        self.sessions.get_mut(id).expect("made above")
+    }
+
+    /// [`Self::session_mut`] of a session whose figures or record change: marked for the
+    /// ledger's next write, without looking it up again.
+    fn changed_session(&mut self, agent: &str, id: &str) -> &mut Session {
+        self.make_session(agent, id);
+        let s = self.sessions.get_mut(id).expect("made above");
+        self.ledger_dirty.insert(s.id.clone());
+        s
+    }
+
+    /// Adds session `id` of `agent` when the state does not have it yet.
+    fn make_session(&mut self, agent: &str, id: &str) {
+        if self.sessions.contains_key(id) {
+            return;
         }
-        self.sessions.get_mut(id).expect("inserted above")
+        let agent = self.agent_name(agent);
+        let id: Arc<str> = id.into();
+        self.sessions.insert(
+            id.clone(),
+            Box::new(Session {
+                id,
+                agent,
+                meta: SessionMeta::default(),
+                store: Store::None,
+                tally: Tally::default(),
+                files: Vec::new(),
+                db: None,
+                archive: None,
+            }),
+        );
     }
 
     /// The shared allocation of agent name `agent` (added when new).
@@ -433,9 +448,7 @@ impl State {
     pub fn apply_meta(&mut self, agent: &str, metas: Vec<SessionMeta>) {
         for mut m in metas {
             let id = m.id.clone();
-            let s = self.session_mut(agent, &id);
-            let shared = s.id.clone();
-            self.ledger_dirty.insert(shared.clone());
+            let shared = self.changed_session(agent, &id).id.clone();
             if let Some(k) = m.key.take() {
                 let k = self.share_key(k);
                 self.by_key.insert(k.clone(), shared);
@@ -537,10 +550,7 @@ impl State {
     /// Adds a transcript delta from `store` to session `id`. Returns false when the delta was
     /// dropped because the session's other store is authoritative.
     pub fn apply_tally(&mut self, agent: &str, id: &str, store: Store, delta: Tally) -> bool {
-        let s = self.session_mut(agent, id);
-        let shared = s.id.clone();
-        self.ledger_dirty.insert(shared);
-        let s = self.sessions.get_mut(id).expect("session exists");
+        let s = self.changed_session(agent, id);
         let (current, incoming) = (s.store.rank(), store.rank());
         if incoming < current {
             return false;
@@ -617,8 +627,7 @@ impl State {
     /// whole content. Returns true when the figures changed.
     pub fn offer_archive(&mut self, agent: &str, a: Arc<crate::sources::archives::Archive>, tally: Tally) -> bool {
         let id = a.session_id.clone();
-        let shared = self.session_mut(agent, &id).id.clone();
-        self.ledger_dirty.insert(shared.clone());
+        let shared = self.changed_session(agent, &id).id.clone();
         let key = a.session_key.as_deref().map(|k| self.key_of(k));
         if let Some(k) = &key {
             self.by_key.entry(k.clone()).or_insert(shared);

@@ -17,7 +17,8 @@ pub(super) type PendingCheckpoint =
 impl Watcher {
     /// Starts loading the checkpoint on a thread of its own (seconds at 100k sessions), while
     /// the watcher lists the transcripts; `open_checkpoint` takes the result (the session
-    /// indexes are read after it: an unchanged one's records come from it). None with `--no-checkpoint`, without a data dir, or when it is open.
+    /// indexes are read after it: an unchanged one's records come from it). None with
+    /// `--no-checkpoint`, without a data dir, or when it is open.
     pub(super) fn load_checkpoint(&self) -> Option<PendingCheckpoint> {
         let dir = self.cfg.data_dir.clone()?;
         if self.checkpoint.is_some() || self.cfg.no_checkpoint {

@@ -140,7 +140,7 @@ impl Watcher {
         }
         // At the cold index (`kept`): the records from the checkpoint when it has this very file.
         let cp = self.checkpoint.as_ref().filter(|_| kept);
-        let key = cp.and(super::checkpoint::index_key(path));
+        let key = cp.and_then(|_| super::checkpoint::index_key(path));
         if let (Some(cp), Some(key)) = (cp, &key) {
             if let Some(s) = cp.take(key) {
                 cp.count(Use::Reused);
