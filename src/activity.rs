@@ -8,8 +8,8 @@
 //! delivery mirrors) give no row.
 
 use crate::sources::transcript::{render, short, KindFilter};
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// Characters of message text kept in a row.
 pub const TEXT_MAX: usize = 240;

@@ -18,9 +18,9 @@ mod rows;
 
 use crate::model::{SessionMeta, Tally};
 use crate::state::IndexHealth;
+use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -153,11 +153,11 @@ impl Checkpoint {
                     for suffix in ["", "-journal", "-wal", "-shm"] {
                         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                     }
-                    (HashMap::new(), Some(e))
+                    (HashMap::default(), Some(e))
                 }
             }
         } else {
-            (HashMap::new(), None)
+            (HashMap::default(), None)
         };
         let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
         let conn = Connection::open(&path).map_err(err)?;
@@ -324,7 +324,10 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String>
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader failed".to_string()))).collect()
     });
-    let mut out = HashMap::with_capacity(shares.iter().map(|s| s.as_ref().map_or(0, Vec::len)).sum());
+    let mut out = HashMap::with_capacity_and_hasher(
+        shares.iter().map(|s| s.as_ref().map_or(0, Vec::len)).sum(),
+        Default::default(),
+    );
     for share in shares {
         out.extend(share?);
     }

@@ -11,9 +11,9 @@
 //! When the data dir is not writable the same schema lives in memory and `persistent()` is false.
 
 use crate::tz::Zone;
+use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 

@@ -4,8 +4,8 @@
 //! [`LineSummary`] values; the index adds them up into [`Tally`] values per session. Nothing here
 //! knows where an event came from or does any I/O.
 
+use foldhash::HashSet;
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Token counts by kind, and cost in USD.
@@ -413,7 +413,7 @@ pub struct HourUsage {
 #[derive(Debug, Default)]
 pub struct ModelNames {
     names: Vec<String>,
-    ids: std::collections::HashMap<String, u32>,
+    ids: foldhash::HashMap<String, u32>,
 }
 
 impl ModelNames {

@@ -9,6 +9,7 @@
 //! keyed by a session id that a transcript also has is dropped by the index (transcripts win).
 
 use crate::model::Usage;
+use foldhash::{HashMap, HashSet};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -19,7 +20,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use prost::Message;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 
 /// Largest inflated export.

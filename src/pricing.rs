@@ -9,8 +9,8 @@
 //! `models.providers.<p>.models[].contextWindow`, then the embedded table's `context`.
 
 use crate::model::Usage;
+use foldhash::HashMap;
 use serde_json::Value;
-use std::collections::HashMap;
 
 const EMBEDDED: &str = include_str!("../data/prices.json");
 

@@ -6,7 +6,7 @@
 //! Not here: reading anything, or the by-tool rule (a turn's cost is counted as the lines are
 //! added up, `model::Turn`).
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 /// What set a session off, as the API names it:
 /// - `cron:<job name>`: a run of a cron job (`…:cron:<job id>` keys; the id when the job is
@@ -145,7 +145,7 @@ pub fn tree_cost<'a>(
     own: &dyn Fn(&str) -> f64,
     children: &dyn Fn(&str) -> Vec<&'a str>,
 ) -> (f64, usize) {
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<&str> = HashSet::default();
     let mut stack = vec![root];
     let mut cost = 0.0;
     while let Some(s) = stack.pop() {
@@ -332,7 +332,7 @@ mod tests {
             "a1" => 2.0,
             _ => 100.0,
         };
-        let mut ch: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        let mut ch: foldhash::HashMap<&str, Vec<&str>> = Default::default();
         ch.insert("root", vec!["a", "b"]);
         ch.insert("a", vec!["a1", "root"]); // a cycle back to the root adds nothing
         ch.insert("b", vec!["a1"]); // reached twice, counted once

@@ -7,10 +7,11 @@
 
 use crate::model::{Key, ModelNames, SessionMeta, SubagentRun, Tally, Usage};
 use crate::sources::detect::Install;
+use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -296,7 +297,7 @@ pub struct State {
     /// Sessions changed since the watcher last wrote them to the ledger (`ledger.rs`).
     /// Ids shared with `sessions`' keys (an allocation of its own per session was ~5 MB at
     /// 100k sessions after a start, and as many allocations under the write lock).
-    pub ledger_dirty: std::collections::HashSet<Arc<str>>,
+    pub ledger_dirty: foldhash::HashSet<Arc<str>>,
     /// The ledger: where it is, how many sessions only it still has, its last error.
     pub ledger: LedgerHealth,
     /// The restart checkpoint (`checkpoint.rs`): loaded or not, what it saved reading.
@@ -350,12 +351,12 @@ impl State {
     pub fn new(install: Install) -> State {
         State {
             install,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             purged: 0,
-            by_key: HashMap::new(),
-            subagent_runs: HashMap::new(),
-            child_ids: HashMap::new(),
-            run_children: HashMap::new(),
+            by_key: HashMap::default(),
+            subagent_runs: HashMap::default(),
+            child_ids: HashMap::default(),
+            run_children: HashMap::default(),
             models: ModelNames::default(),
             agents: Vec::new(),
             hourly: BTreeMap::new(),
@@ -364,7 +365,7 @@ impl State {
             db_paths: Vec::new(),
             prices: Arc::default(),
             live: None,
-            guard: HashMap::new(),
+            guard: HashMap::default(),
             ledger_dirty: Default::default(),
             ledger: LedgerHealth::default(),
             checkpoint: Default::default(),
@@ -538,7 +539,7 @@ impl State {
             self.run_children.get(key).into_iter().flatten().filter_map(|k| self.by_key.get(k.as_str())).map(|i| &**i);
         // A key such as `agent:main:main` gathers every sub-agent spawned under it: a set, not
         // a scan of the list, for each child.
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: HashSet<&str> = HashSet::default();
         for c in from_meta.chain(from_runs) {
             if c != id && seen.insert(c) {
                 out.push(c);
@@ -747,7 +748,7 @@ impl State {
     pub fn sum_range(&self, from: i64, to: i64) -> (Cell, HashMap<u32, Cell>) {
         let (h0, h1) = (crate::insight::first_hour(from), crate::insight::first_hour(to));
         let mut total = Cell::default();
-        let mut by_model: HashMap<u32, Cell> = HashMap::new();
+        let mut by_model: HashMap<u32, Cell> = HashMap::default();
         for (&(_, m, _), c) in self.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
             total.usage.add(&c.usage);
             total.calls += c.calls;
@@ -777,7 +778,7 @@ impl State {
         let now_h = (now.max(0) / HOUR) as u32;
         // 25 hours a day back: a DST change on the way makes one day 25 hours long.
         let from = now_h.saturating_sub(hours + 25 * crate::spend::BASELINE_DAYS as u32);
-        let mut by_hour: HashMap<u32, (f64, f64)> = HashMap::new();
+        let mut by_hour: HashMap<u32, (f64, f64)> = HashMap::default();
         for (&(h, _, a), c) in self.hourly.range((from, 0, 0)..(now_h + 1, 0, 0)) {
             if keep(a) {
                 let e = by_hour.entry(h).or_default();

@@ -132,7 +132,7 @@ pub struct Memory {
 
 /// `/proc/meminfo`. `MemAvailable` is missing before Linux 3.14: free + buffers + cached then.
 pub fn parse_meminfo(text: &str) -> Option<Memory> {
-    let mut get = std::collections::HashMap::new();
+    let mut get = foldhash::HashMap::default();
     for line in text.lines() {
         let Some((k, v)) = line.split_once(':') else { continue };
         let kb: u64 = v.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);

@@ -22,8 +22,9 @@
 
 use super::json::*;
 use crate::guard::{Obs, Step};
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The longest window a rule may look at (tool calls).
 pub const KEEP_CALLS: usize = 200;

@@ -7,7 +7,7 @@
 //! alerts once per cooldown, not once per flap). Pure: the monitor records, sends and marks
 //! alerts resolved (`history.rs` `alert_resolved`).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 /// What to do with an alert a rule raised at this check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +46,7 @@ impl Incidents {
                 (key, Open { ids: alerts.into_iter().map(|a| a.0).collect(), last_alert_ms })
             })
             .collect();
-        Incidents { open, seen: HashSet::new() }
+        Incidents { open, seen: HashSet::default() }
     }
 
     /// A rule raised `key` at `now_ms`. `last_fired` is asked (only for a new incident) when an

@@ -20,8 +20,8 @@
 
 use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

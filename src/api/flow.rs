@@ -12,8 +12,9 @@ use super::{Answer, ApiError, Ctx};
 use super::{Req, Resp};
 use crate::state::round_cost;
 use crate::timefmt;
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Nodes kept per column; the rest are folded into one "other" node.
 const MAX_MODELS: usize = 8;
@@ -50,7 +51,7 @@ impl Node {
 fn top(map: HashMap<String, Node>, max: usize, key: impl Fn(&Node) -> f64) -> (Vec<Value>, HashMap<String, String>) {
     let mut v: Vec<(String, Node)> = map.into_iter().collect();
     v.sort_by(|a, b| key(&b.1).total_cmp(&key(&a.1)).then_with(|| a.0.cmp(&b.0)));
-    let mut rename = HashMap::new();
+    let mut rename = HashMap::default();
     let mut out = Vec::new();
     let mut other = Node::default();
     let mut folded = 0;
@@ -81,9 +82,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     };
     let now = ctx.index.now_ms();
     let st = ctx.index.read();
-    let mut channels: HashMap<String, Node> = HashMap::new();
-    let mut models: HashMap<String, Node> = HashMap::new();
-    let mut tools: HashMap<String, Node> = HashMap::new();
+    let mut channels: HashMap<String, Node> = HashMap::default();
+    let mut models: HashMap<String, Node> = HashMap::default();
+    let mut tools: HashMap<String, Node> = HashMap::default();
     let mut model_tool: BTreeMap<(String, String), u64> = BTreeMap::new();
     let mut gateway = Node::default();
     let mut agents: BTreeMap<String, u64> = BTreeMap::new();

@@ -9,8 +9,9 @@ use super::{Req, Resp};
 use crate::insight::{self, first_hour, CacheFigures, Crossing, Spend, HOUR};
 use crate::pricing::Price;
 use crate::state::{round_cost, State};
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Sessions listed in `cache.topSessions` (the most cache-read tokens first).
 const TOP_SESSIONS: usize = 10;
@@ -38,7 +39,7 @@ struct Prices<'a> {
 
 impl<'a> Prices<'a> {
     fn new(st: &'a State) -> Self {
-        Prices { st, by_id: HashMap::new(), by_name: HashMap::new() }
+        Prices { st, by_id: HashMap::default(), by_name: HashMap::default() }
     }
     fn of_id(&mut self, m: u32) -> Option<Price> {
         let st = self.st;
@@ -123,7 +124,7 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
 
     // The agents whose own limits are shown, with their spend per hour.
     let limits = budget.limits();
-    let mut agent_spend: HashMap<u16, Spend> = HashMap::new();
+    let mut agent_spend: HashMap<u16, Spend> = HashMap::default();
     for (scope, _, _) in &limits {
         if let Some(i) = scope.and_then(|a| st.agents.iter().position(|x| &**x == a)) {
             agent_spend.entry(i as u16).or_default();
@@ -134,8 +135,8 @@ fn get(req: &Req, ctx: &Ctx, budget: &crate::alerts::Budget) -> Answer {
     let mut prices = Prices::new(&st);
     let mut cache_month = CacheFigures::default();
     let mut cache_total = CacheFigures::default();
-    let mut by_model: HashMap<u32, CacheFigures> = HashMap::new();
-    let mut by_agent: HashMap<u16, CacheFigures> = HashMap::new();
+    let mut by_model: HashMap<u32, CacheFigures> = HashMap::default();
+    let mut by_agent: HashMap<u16, CacheFigures> = HashMap::default();
     let mut daily: BTreeMap<i64, CacheFigures> = BTreeMap::new();
     for (&(h, m, a), c) in st.hourly.range(((from.max(0) / HOUR) as u32, 0, 0)..) {
         if let Some(s) = agent_spend.get_mut(&a) {

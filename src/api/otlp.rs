@@ -11,12 +11,12 @@ use super::{Req, Resp};
 use crate::model::{LineKind, LineSummary, SessionMeta, Tally};
 use crate::otlp::{self, Encoding, Ingested, UsageRecord};
 use crate::state::Store;
+use foldhash::HashMap;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 use prost::Message;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// `google.rpc.Status`, the body of OTLP error responses.
 #[derive(Clone, PartialEq, Message)]
@@ -134,7 +134,7 @@ fn apply_usage(ctx: &Ctx, got: Ingested) {
     }
     let prices = ctx.index.read().prices.clone();
     let cost_of = |m: &str, u: &crate::model::Usage| prices.cost(m, u);
-    let mut per_session: HashMap<String, (UsageRecord, Tally)> = HashMap::new();
+    let mut per_session: HashMap<String, (UsageRecord, Tally)> = HashMap::default();
     for mut u in got.usage {
         if u.absolute && !minus_known(ctx, &mut u) {
             continue;

@@ -4,8 +4,8 @@ use super::sessions::summary;
 use super::{Answer, Ctx};
 use super::{Req, Resp};
 use crate::state::{round_cost, usage_json, Cell, State, StatusCounts};
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// A running session with no activity for this long is reported as stuck.
 const STUCK_MS: i64 = 30 * 60 * 1000;
@@ -39,7 +39,7 @@ pub fn get(_req: &Req, ctx: &Ctx) -> Answer {
     let (t_all, m_all) = st.sum_range(0, end);
 
     let mut counts = StatusCounts::default();
-    let mut kinds: HashMap<&str, u64> = HashMap::new();
+    let mut kinds: HashMap<&str, u64> = HashMap::default();
     let mut active: Vec<(i64, &str)> = Vec::new();
     let mut by_cost: Vec<(f64, &str)> = Vec::new();
     let mut warnings: Vec<Value> = Vec::new();

@@ -403,7 +403,7 @@ pub fn subagents(req: &Req, ctx: &Ctx) -> Answer {
         })
         .collect();
     // Runs whose child transcript is not (or no longer) on disk still count as sub-agents.
-    let known: std::collections::HashSet<&str> = st.sessions.values().filter_map(|s| s.meta.key.as_deref()).collect();
+    let known: foldhash::HashSet<&str> = st.sessions.values().filter_map(|s| s.meta.key.as_deref()).collect();
     for r in st.subagent_runs.values().filter(|r| !known.contains(r.child_key.as_str())) {
         rows.push(json!({"id": null, "key": r.child_key, "kind": "subagent", "label": r.label, "task": r.task,
             "status": match r.outcome.as_deref() { Some("ok") => "done", Some(_) => "failed", None => "running" },

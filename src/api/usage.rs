@@ -12,8 +12,9 @@ use crate::model::{HourUsage, Usage};
 use crate::spend::{self, CronJob, Trigger};
 use crate::state::{round_cost, usage_json, Cell, Session, State};
 use crate::timefmt;
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// Sessions listed in `bySession` (the most expensive first).
@@ -235,7 +236,7 @@ pub fn each_cell(st: &State, r: &Range, sel: &[Selected], mut f: impl FnMut(u32,
             agent_ix.is_none_or(|w| w == Some(i)) && fl.profile.as_deref().is_none_or(|p| p == st.profile_of(a))
         })
         .collect();
-    let mut model_ok: HashMap<u32, bool> = HashMap::new();
+    let mut model_ok: HashMap<u32, bool> = HashMap::default();
     for (&(h, m, a), c) in st.hourly.range((h0, 0, 0)..(h1, 0, 0)) {
         if !agent_ok.get(a as usize).copied().unwrap_or(false)
             || !*model_ok.entry(m).or_insert_with(|| fl.model_ok(st.models.name(m)))
@@ -346,7 +347,7 @@ pub struct Part {
 /// Cost by trigger: each session's trigger, except the heartbeat turns of a conversation,
 /// which move to `heartbeat` (prorated like the tools, see [`Selected::share`]).
 pub fn by_trigger<'a>(sel: &[Selected<'a>]) -> HashMap<Trigger<'a>, Part> {
-    let mut m: HashMap<Trigger, Part> = HashMap::new();
+    let mut m: HashMap<Trigger, Part> = HashMap::default();
     for x in sel {
         let hb = match x.trigger {
             Trigger::Message(_) => x.session.tally.heartbeat_cost * x.share(),
@@ -384,9 +385,9 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
     // Dense rows: a slot per model and a bucket per step.
     let buckets = r.starts.len();
     // Per model id: its cell and its cost per bucket.
-    let mut models: HashMap<u32, (Cell, Vec<f64>)> = HashMap::new();
+    let mut models: HashMap<u32, (Cell, Vec<f64>)> = HashMap::default();
     let mut series: Vec<Cell> = vec![Cell::default(); buckets];
-    let mut by_agent: HashMap<u16, Cell> = HashMap::new();
+    let mut by_agent: HashMap<u16, Cell> = HashMap::default();
     each_cell(&st, &r, &sel, |hour, m, a, u, calls| {
         let idx = r.bucket(hour as i64 * 3_600_000).unwrap_or(usize::MAX);
         let e = models.entry(m).or_insert_with(|| (Cell::default(), vec![0.0; buckets]));
@@ -398,8 +399,8 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         }
     });
     let mut total = Cell::default();
-    let mut by_tool: HashMap<&str, Part> = HashMap::new();
-    let mut groups: HashMap<(&str, Trigger), Vec<f64>> = HashMap::new();
+    let mut by_tool: HashMap<&str, Part> = HashMap::default();
+    let mut groups: HashMap<(&str, Trigger), Vec<f64>> = HashMap::default();
     for x in &sel {
         let s: &Session = x.session;
         add(&mut total, &x.usage, x.calls);
@@ -411,8 +412,8 @@ pub fn get(req: &Req, ctx: &Ctx) -> Answer {
         }
         groups.entry((&*s.agent, x.trigger)).or_default().push(x.usage.cost);
     }
-    let mut by_model: HashMap<&str, Cell> = HashMap::new();
-    let mut by_provider: HashMap<&str, Cell> = HashMap::new();
+    let mut by_model: HashMap<&str, Cell> = HashMap::default();
+    let mut by_provider: HashMap<&str, Cell> = HashMap::default();
     for (m, (c, _)) in &models {
         let name = st.models.name(*m);
         add(by_model.entry(name).or_default(), &c.usage, c.calls);

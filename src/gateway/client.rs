@@ -6,8 +6,8 @@ use super::live::*;
 use super::protocol::*;
 use super::*;
 use crate::state::LiveSet;
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -289,7 +289,7 @@ pub(super) fn serve(ctx: &Ctx, ws: &mut Ws, rx: &Receiver<Call>) -> String {
     if let Err(e) = ws.get_mut().set_read_timeout(Some(POLL)) {
         return e.to_string();
     }
-    let mut pending: HashMap<String, Pending> = HashMap::new();
+    let mut pending: HashMap<String, Pending> = HashMap::default();
     let mut live = Live::default();
     let tick = Duration::from_millis(ctx.gateway.status().tick_interval_ms.max(1000));
     let mut last_in = Instant::now();

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::state::LiveSet;
+use foldhash::{HashMap, HashSet};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 
 /// Which sessions run now, from the gateway's events. Keyed by session key.
 #[derive(Debug, Default)]

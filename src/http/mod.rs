@@ -8,8 +8,8 @@ pub mod gzip;
 
 pub mod server;
 
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// A request as handlers see it: method, decoded path segments, query parameters.
 pub struct Req {

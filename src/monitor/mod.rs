@@ -144,7 +144,7 @@ pub struct Monitor {
     guard: Mutex<alerts::Guard>,
     guard_stats: Mutex<guard::Stats>,
     /// Each agent's usual tokens per minute (the median of its sessions'), from the last check.
-    guard_baseline: Mutex<std::collections::HashMap<String, f64>>,
+    guard_baseline: Mutex<foldhash::HashMap<String, f64>>,
     /// A pause made by hand (`POST /api/guard/pause`): its suspension id and last renewal.
     manual_suspension: Mutex<Option<(String, std::time::Instant)>>,
     /// Every control action (stop, pause, resume): `<data-dir>/audit.jsonl`.

@@ -8,8 +8,8 @@ use crate::alerts::{self, Alert, Job, Observations, Sample};
 use crate::history::{CellKey, Snapshot, UsageRow, SNAPSHOT_METRICS};
 use crate::state::round_cost;
 use crate::sync::lock;
+use foldhash::HashMap;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -191,7 +191,7 @@ pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
         let mut running = Vec::new();
         // The guard's baseline: each agent's sessions' tokens per minute (over their span, at
         // least a minute), whose median is the agent's usual rate.
-        let mut rates: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut rates: HashMap<&str, Vec<f64>> = HashMap::default();
         for s in st.sessions.values() {
             let used = s.tally.usage.total_tokens();
             if let (true, Some(a), Some(b)) = (used > 0, s.first_ms(), s.last_ms()) {

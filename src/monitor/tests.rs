@@ -3,7 +3,7 @@ use super::run::*;
 use super::*;
 use crate::alerts::Period;
 use crate::history::UsageRow;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 #[test]
 fn failed_cron_runs() {
@@ -24,7 +24,7 @@ fn spend_sums_by_period_and_agent() {
     let now = crate::timefmt::parse_iso_ms("2026-11-24T21:00:00Z").unwrap();
     let h = |iso: &str| (crate::timefmt::parse_iso_ms(iso).unwrap() / 3_600_000) as u32;
     let row = |cost: f64| UsageRow { cost, calls: 1, ..Default::default() };
-    let mut known = HashMap::new();
+    let mut known = HashMap::default();
     known.insert((h("2026-11-24T10:00:00Z"), "m".into(), "main".into()), row(1.0));
     known.insert((h("2026-11-24T11:00:00Z"), "m".into(), "ops".into()), row(0.5));
     known.insert((h("2026-11-02T11:00:00Z"), "m".into(), "ops".into()), row(2.0));

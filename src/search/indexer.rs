@@ -8,8 +8,8 @@ use super::text::{doc_of, spread_cjk};
 use super::{open_for_writing, Search};
 use crate::sources::lines::{for_each_line_from, Location};
 use crate::state::{Index, Store};
+use foldhash::HashMap;
 use rusqlite::{params, Connection};
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -119,7 +119,7 @@ impl Writer {
         }
         let conn = open_for_writing(&search.path)?;
         let err = |e: rusqlite::Error| format!("{}: {e}", search.path.display());
-        let mut known = HashMap::new();
+        let mut known = HashMap::default();
         {
             let mut stmt = conn.prepare("SELECT num, id, next_seq, events, sig FROM sessions").map_err(err)?;
             let rows = stmt

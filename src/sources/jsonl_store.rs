@@ -79,7 +79,7 @@ fn metas_of(entries: Entries) -> Vec<SessionMeta> {
     let mut entries = entries.0;
     entries.sort_by_key(|(k, _)| k.len());
     let mut out: Vec<SessionMeta> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut index: foldhash::HashMap<String, usize> = foldhash::HashMap::default();
     for (key, fields) in entries {
         let Some(meta) = entry_meta(&key, &Value::Object(fields)) else { continue };
         match index.get(&meta.id) {

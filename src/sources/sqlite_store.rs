@@ -83,7 +83,7 @@ pub fn max_rowid(conn: &Connection) -> Result<i64, String> {
 }
 
 /// The sessions that have transcript rows now (after a deletion, to tell which went).
-pub fn sessions_with_rows(conn: &Connection) -> Result<std::collections::HashSet<String>, String> {
+pub fn sessions_with_rows(conn: &Connection) -> Result<foldhash::HashSet<String>, String> {
     let mut stmt = conn
         .prepare("SELECT DISTINCT session_id FROM transcript_events")
         .map_err(|e| format!("transcript_events: {e}"))?;

@@ -11,9 +11,9 @@ use crate::sources::archives::{self, Archive};
 use crate::sources::jsonl_store::LineReader;
 use crate::sources::sqlite_store;
 use crate::state::{Index, IndexHealth, Store};
+use foldhash::{HashMap, HashSet};
 use rusqlite::Connection;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -85,9 +85,9 @@ impl Watcher {
             max_rowid: 0,
             meta_since: i64::MIN,
             window_rowid: 0,
-            seqs: HashMap::new(),
-            archives: HashSet::new(),
-            failed_archives: HashSet::new(),
+            seqs: HashMap::default(),
+            archives: HashSet::default(),
+            failed_archives: HashSet::default(),
             deletions: Deletions::default(),
         })
     }
@@ -153,7 +153,7 @@ pub(super) fn read_db(
         agent: cur.agent.clone(),
         replaced: false,
         metas: Vec::new(),
-        per_session: HashMap::new(),
+        per_session: HashMap::default(),
         health: IndexHealth::default(),
         events_health: IndexHealth::default(),
         archives: Vec::new(),

@@ -20,10 +20,10 @@ use crate::sources::archives::{self};
 use crate::sources::detect::{self, Install};
 use crate::sources::jsonl_store::{self, FileRole, LineReader};
 use crate::state::Index;
+use foldhash::{HashMap, HashSet};
 use inotify::{Inotify, WatchDescriptor, WatchMask, Watches};
 use rusqlite::Connection;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -183,23 +183,23 @@ impl Watcher {
             cfg,
             install,
             prices: PriceTable::default(),
-            files: HashMap::new(),
-            dbs: HashMap::new(),
-            stamps: HashMap::new(),
+            files: HashMap::default(),
+            dbs: HashMap::default(),
+            stamps: HashMap::default(),
             watches,
             wd_dirs,
-            watched: HashMap::new(),
+            watched: HashMap::default(),
             rx,
             settling: Vec::new(),
             rebuilds: Vec::new(),
-            pending_calls: HashMap::new(),
-            archive_files: HashMap::new(),
+            pending_calls: HashMap::default(),
+            archive_files: HashMap::default(),
             ledger: None,
-            ledger_known: HashMap::new(),
+            ledger_known: HashMap::default(),
             ledger_loaded: false,
             last_ledger_flush: Instant::now(),
-            dir_stamps: HashMap::new(),
-            db_stamps: HashMap::new(),
+            dir_stamps: HashMap::default(),
+            db_stamps: HashMap::default(),
             last_full_rescan: Instant::now(),
             force_full_rescan: false,
             checkpoint: None,

@@ -382,7 +382,7 @@ pub(super) static BODY_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Bytes of request bodies held per peer address: one address may hold at most a quarter of the
 /// budget, so that a single client cannot take it from everybody else.
-pub(super) static PEER_BODY_BYTES: Mutex<Option<std::collections::HashMap<std::net::IpAddr, usize>>> = Mutex::new(None);
+pub(super) static PEER_BODY_BYTES: Mutex<Option<foldhash::HashMap<std::net::IpAddr, usize>>> = Mutex::new(None);
 
 /// One request's share of `Limits::body_budget`; given back when dropped.
 pub(super) struct Budget {
