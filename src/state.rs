@@ -730,7 +730,9 @@ impl State {
     }
 
     pub fn note_db(&mut self, agent: &str, id: &str, path: &Path) {
-        let shared = match self.db_paths.iter().find(|p| &***p == path) {
+        // Compared as bytes: `Path`'s `==` compares component by component, and this runs
+        // for every session of a database read.
+        let shared = match self.db_paths.iter().find(|p| p.as_os_str() == path.as_os_str()) {
             Some(p) => p.clone(),
             None => {
                 let p: Arc<Path> = Arc::from(path);
@@ -739,7 +741,7 @@ impl State {
             }
         };
         let s = self.session_mut(agent, id);
-        if s.db.as_deref() != Some(path) {
+        if s.db.as_ref().is_none_or(|d| !Arc::ptr_eq(d, &shared)) {
             s.db = Some(shared);
         }
     }

@@ -51,14 +51,18 @@ impl Watcher {
         self.load_subagent_runs();
         let agents = self.install.agents.clone();
         // JSONL files: decoded in parallel, one worker per core (listed while the checkpoint
-        // loads).
+        // loads), each taking the next file when done with one. Without a checkpoint to load,
+        // largest first (a big file last would leave one worker reading it alone); with one,
+        // most files are not read and a stat of each (50k at 100k sessions) would cost more
+        // than the order saves.
+        let sized = checkpoint.is_none() || self.cfg.data_dir.as_ref().is_none_or(|d| !d.join("checkpoint").exists());
         let mut jobs: Vec<ColdJob> = Vec::new();
         let mut ignored = 0;
         for a in &agents {
             for (path, role) in list_dir(&a.sessions_dir) {
                 match role {
                     FileRole::Transcript { id } => {
-                        let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                        let len = if sized { std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) } else { 0 };
                         jobs.push((path.into(), a.id.clone(), id, len));
                     }
                     FileRole::Ignored => ignored += 1,
@@ -72,14 +76,8 @@ impl Watcher {
             st.health.files_total += jobs.len() as u64;
         }
         jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
-        let workers = cold_workers();
-        let mut buckets: Vec<Vec<ColdJob>> = vec![Vec::new(); workers];
-        let mut loads = vec![0u64; workers];
-        for j in jobs {
-            let i = (0..workers).min_by_key(|&i| loads[i]).unwrap_or(0);
-            loads[i] += j.3 + 4096;
-            buckets[i].push(j);
-        }
+        let workers = cold_workers().min(jobs.len().max(1));
+        let queue = std::sync::Mutex::new(jobs.into_iter());
         self.open_checkpoint(checkpoint);
         for a in &agents {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"), true);
@@ -107,14 +105,17 @@ impl Watcher {
                     })
                 })
                 .collect();
-            let handles: Vec<_> = buckets
-                .into_iter()
-                .map(|bucket| {
+            let queue = &queue;
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
                     s.spawn(move || {
                         let mut cursors = Vec::new();
                         let mut batch: Vec<(String, String, Arc<Path>, Tally)> = Vec::new();
                         let mut health = IndexHealth::default();
-                        for (path, agent, id, _) in bucket {
+                        loop {
+                            // Its own statement: the lock is let go before the file is read.
+                            let next = crate::sync::lock(queue).next();
+                            let Some((path, agent, id, _)) = next else { break };
                             let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
                             let tally = read_file_kept(cp, &path, &mut cur, prices, &mut health);
                             health.files += 1;

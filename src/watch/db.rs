@@ -517,6 +517,9 @@ pub(super) fn apply_db_delta(index: &Arc<Index>, path: &Path, d: DbDelta, seqs: 
         return;
     }
     let mut touched: Vec<String> = d.per_session.keys().cloned().chain(d.metas.iter().map(|m| m.id.clone())).collect();
+    // A session with both new rows and a new record is noted once.
+    touched.sort_unstable();
+    touched.dedup();
     {
         let mut st = index.write();
         // Re-read from scratch: what the sessions counted before stays counted if the new copy
