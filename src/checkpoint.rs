@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// The layout of the file and of its rows; another one is ignored (and rewritten).
-const FORMAT: &str = "3";
+const FORMAT: &str = "4";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -361,10 +361,11 @@ fn session_key(db: &str, id: &str) -> String {
     format!("{db}\0session\0{id}")
 }
 
-/// A row's checksum (SipHash with fixed keys over key and data), as SQLite's signed integer.
+/// A row's checksum ([`crate::codec::stable_hasher`] over key and data), as SQLite's signed
+/// integer.
 fn checksum(key: &str, data: &[u8]) -> i64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     (key, data).hash(&mut h);
     h.finish() as i64
 }

@@ -1,7 +1,8 @@
 //! Encodings and ids, each in one place: decoding base64 as peers send it (the gateway's device
 //! keys in base64url, OTLP/JSON ids in standard base64 or URL-safe; over the `base64` crate),
 //! lower-case hex, random bytes and ids (one failure policy: no OS randomness is an error, never
-//! zeros or a guessable fallback), and writing a file atomically.
+//! zeros or a guessable fallback), writing a file atomically, and the hash of what is kept on
+//! disk ([`stable_hasher`]).
 
 use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -100,9 +101,32 @@ pub fn base64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
+/// The hasher of every hash clawmetry keeps on disk or compares with one it kept (the ledger's
+/// metadata fingerprints, the checkpoint's checksums and file tails, the price table's stamp,
+/// the search index's signatures): XXH64 with seed 0, a specified algorithm, so a value
+/// written by one build is the value the next computes. std's `DefaultHasher` may change its
+/// algorithm with any Rust release. (Already in the binary: the zstd decoder checks frames
+/// with it.)
+pub fn stable_hasher() -> twox_hash::XxHash64 {
+    twox_hash::XxHash64::with_seed(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stable_hasher_is_xxh64_with_seed_0() {
+        use std::hash::Hasher;
+        // The reference implementation's values (xxHash's own sanity checks, and `xxh64sum`).
+        let of = |b: &[u8]| {
+            let mut h = stable_hasher();
+            h.write(b);
+            h.finish()
+        };
+        assert_eq!(of(b""), 0xEF46_DB37_51D8_E999);
+        assert_eq!(of(b"abc"), 0x44BC_2CF5_AD77_0999);
+    }
 
     #[test]
     fn hmac_sha256_rfc4231() {

@@ -229,11 +229,11 @@ impl Ledger {
     }
 }
 
-/// A session id as a 64-bit key (SipHash with fixed keys): what the watcher remembers of each
+/// A session id as a 64-bit key ([`crate::codec::stable_hasher`]): what the watcher remembers of each
 /// session the ledger has. A collision could only skip a write whose figures are also equal.
 pub fn id_key(id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     id.hash(&mut h);
     h.finish()
 }
@@ -243,7 +243,7 @@ pub fn id_key(id: &str) -> u64 {
 /// archive) is written again even when its figures did not.
 pub fn fingerprint(store: &str, meta: &SessionMeta) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     store.hash(&mut h);
     let SessionMeta {
         id: _,

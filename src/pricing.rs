@@ -53,7 +53,7 @@ impl PriceTable {
     /// line carried none) is reused from the restart checkpoint only under the same table.
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = crate::codec::stable_hasher();
         let mut exact: Vec<_> = self.exact.iter().collect();
         exact.sort_by(|a, b| a.0.cmp(b.0));
         for (k, p) in exact.into_iter().chain(self.fuzzy.iter().map(|(k, p)| (k, p))) {

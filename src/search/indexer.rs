@@ -10,7 +10,7 @@ use crate::sources::lines::{for_each_line_from, Location};
 use crate::state::{Index, Store};
 use foldhash::HashMap;
 use rusqlite::{params, Connection};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -98,13 +98,13 @@ struct Writer {
 }
 
 fn key_of(id: &str) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     id.hash(&mut h);
     h.finish()
 }
 
 fn sig_of(s: &crate::state::Session) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     // The count hashed as u64, as when it was one: a signature that changed would send every
     // session back to the indexer once.
     let events = u64::from(s.tally.events);

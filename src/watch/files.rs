@@ -324,10 +324,11 @@ pub(super) fn read_file_tail(
     (tally, (last > 0).then(|| (tail.len() as u64, tail_hash(tail))))
 }
 
-/// The hash the restart checkpoint keeps of a file's last bytes read (SipHash, fixed keys).
+/// The hash the restart checkpoint keeps of a file's last bytes read
+/// ([`crate::codec::stable_hasher`]).
 pub(super) fn tail_hash(bytes: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     bytes.hash(&mut h);
     h.finish()
 }

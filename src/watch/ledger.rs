@@ -84,7 +84,7 @@ impl Watcher {
             for (rowid, e) in kept {
                 let found = st.sessions.get(e.id.as_str()).is_some_and(|s| s.store != Store::None);
                 // A row whose fingerprint column is missing (written before it was a column) or
-                // is not what this build computes (another Rust's hasher, another word size) is
+                // is not what this build computes (an older build's hasher, another word size) is
                 // not marked as known: the next write gives it the right one, once.
                 let print = crate::ledger::fingerprint(&e.store, &e.meta);
                 if need.get(&rowid).copied().flatten() == Some(print) {

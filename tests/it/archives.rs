@@ -244,7 +244,7 @@ fn the_ledger_keeps_what_a_purge_removed() {
         let n: i64 = db.query_row(with_columns, [], |r| r.get(0)).unwrap();
         assert_eq!(json!(n), sessions);
         // Half the rows without the columns, half with a fingerprint this build does not
-        // compute (as another Rust's hasher or word size would give).
+        // compute (as an older build's hasher or another word size would give).
         db.execute_batch(
             "UPDATE sessions SET events = NULL, print = NULL WHERE rowid % 2 = 0; \
              UPDATE sessions SET print = print + 1 WHERE rowid % 2 = 1",
