@@ -103,10 +103,10 @@ pub fn base64(b: &[u8]) -> String {
 
 /// The hasher of every hash clawmetry keeps on disk or compares with one it kept (the ledger's
 /// metadata fingerprints, the checkpoint's checksums and file tails, the price table's stamp,
-/// the search index's signatures): XXH64 with seed 0, a specified algorithm, so a value
-/// written by one build is the value the next computes. std's `DefaultHasher` may change its
-/// algorithm with any Rust release. (Already in the binary: the zstd decoder checks frames
-/// with it.)
+/// the search index's signatures, the log cursors a browser holds): XXH64 with seed 0, a
+/// specified algorithm, where std's `DefaultHasher` may change its algorithm with any Rust
+/// release. (The bytes fed to it follow std's `Hash` of the values, which std does not promise
+/// to keep either; a value that changes costs a rewrite or a re-read, never a wrong figure.)
 pub fn stable_hasher() -> twox_hash::XxHash64 {
     twox_hash::XxHash64::with_seed(0)
 }

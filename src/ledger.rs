@@ -277,6 +277,8 @@ fn read_heads(path: &Path, chunk: usize, tx: &std::sync::mpsc::SyncSender<Vec<He
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(err)?;
     conn.busy_timeout(std::time::Duration::from_secs(2)).ok();
+    // One pass over the table: the main connection's small page cache, not SQLite's 2 MB.
+    conn.execute_batch("PRAGMA cache_size = -256;").map_err(err)?;
     let mut stmt = conn
         .prepare("SELECT rowid, id, events, cost, print FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT ?2")
         .map_err(err)?;

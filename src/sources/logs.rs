@@ -71,7 +71,7 @@ fn fingerprint(f: &mut std::fs::File, offset: u64) -> std::io::Result<u64> {
     let mut buf = vec![0u8; (offset - start) as usize];
     f.seek(SeekFrom::Start(start))?;
     f.read_exact(&mut buf)?;
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = crate::codec::stable_hasher();
     buf.hash(&mut h);
     Ok(h.finish())
 }

@@ -51,19 +51,14 @@ impl Watcher {
         self.load_subagent_runs();
         let agents = self.install.agents.clone();
         // JSONL files: decoded in parallel, one worker per core (listed while the checkpoint
-        // loads), each taking the next file when done with one. Without a checkpoint to load,
-        // largest first (a big file last would leave one worker reading it alone); with one,
-        // most files are not read and a stat of each (50k at 100k sessions) would cost more
-        // than the order saves.
-        let sized = checkpoint.is_none() || self.cfg.data_dir.as_ref().is_none_or(|d| !d.join("checkpoint").exists());
+        // loads), each taking the next file when done with one.
         let mut jobs: Vec<ColdJob> = Vec::new();
         let mut ignored = 0;
         for a in &agents {
             for (path, role) in list_dir(&a.sessions_dir) {
                 match role {
                     FileRole::Transcript { id } => {
-                        let len = if sized { std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) } else { 0 };
-                        jobs.push((path.into(), a.id.clone(), id, len));
+                        jobs.push((path.into(), a.id.clone(), id, 0));
                     }
                     FileRole::Ignored => ignored += 1,
                     FileRole::Index => {}
@@ -75,10 +70,19 @@ impl Watcher {
             st.health.ignored_files += ignored;
             st.health.files_total += jobs.len() as u64;
         }
-        jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
+        self.open_checkpoint(checkpoint);
+        // Every file to be read whole (no checkpoint, or none usable): largest first, so that
+        // no big file is left for one worker alone at the end. With a checkpoint most files are
+        // not read, and a stat of each (50k at 100k sessions) would cost more than the order
+        // saves.
+        if self.checkpoint.as_ref().is_none_or(|c| c.loaded() == 0) {
+            for j in &mut jobs {
+                j.3 = std::fs::metadata(&*j.0).map(|m| m.len()).unwrap_or(0);
+            }
+            jobs.sort_by_key(|j| std::cmp::Reverse(j.3));
+        }
         let workers = cold_workers().min(jobs.len().max(1));
         let queue = std::sync::Mutex::new(jobs.into_iter());
-        self.open_checkpoint(checkpoint);
         for a in &agents {
             self.load_sessions_json(&a.id, &a.sessions_dir.join("sessions.json"), true);
         }
