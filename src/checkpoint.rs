@@ -364,10 +364,7 @@ fn session_key(db: &str, id: &str) -> String {
 /// A row's checksum ([`crate::codec::stable_hasher`] over key and data), as SQLite's signed
 /// integer.
 fn checksum(key: &str, data: &[u8]) -> i64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::codec::stable_hasher();
-    (key, data).hash(&mut h);
-    h.finish() as i64
+    crate::codec::stable_hash(&(key, data)) as i64
 }
 
 #[cfg(test)]

@@ -111,6 +111,14 @@ pub fn stable_hasher() -> twox_hash::XxHash64 {
     twox_hash::XxHash64::with_seed(0)
 }
 
+/// [`stable_hasher`]'s hash of one value (a tuple hashes its fields one after the other).
+pub fn stable_hash<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut h = stable_hasher();
+    v.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -232,19 +232,13 @@ impl Ledger {
 /// A session id as a 64-bit key ([`crate::codec::stable_hasher`]): what the watcher remembers of each
 /// session the ledger has. A collision could only skip a write whose figures are also equal.
 pub fn id_key(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::codec::stable_hasher();
-    id.hash(&mut h);
-    h.finish()
+    crate::codec::stable_hash(id)
 }
 
 /// What the ledger row of a session says besides its figures (its store and metadata, not its
 /// id), as 64 bits: a session whose metadata changed (archived, ended, relabelled, moved to an
 /// archive) is written again even when its figures did not.
 pub fn fingerprint(store: &str, meta: &SessionMeta) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::codec::stable_hasher();
-    store.hash(&mut h);
     let SessionMeta {
         id: _,
         key,
@@ -259,9 +253,11 @@ pub fn fingerprint(store: &str, meta: &SessionMeta) -> u64 {
         updated_ms,
         archived_ms,
     } = meta;
-    (key, label, channel, model, status, created_via, parent_key).hash(&mut h);
-    (started_ms, ended_ms, updated_ms, archived_ms).hash(&mut h);
-    h.finish()
+    crate::codec::stable_hash(&(
+        store,
+        (key, label, channel, model, status, created_via, parent_key),
+        (started_ms, ended_ms, updated_ms, archived_ms),
+    ))
 }
 
 /// Whether figures read back from the ledger are those of the index: the same event count and

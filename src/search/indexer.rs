@@ -10,7 +10,6 @@ use crate::sources::lines::{for_each_line_from, Location};
 use crate::state::{Index, Store};
 use foldhash::HashMap;
 use rusqlite::{params, Connection};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -98,18 +97,20 @@ struct Writer {
 }
 
 fn key_of(id: &str) -> u64 {
-    let mut h = crate::codec::stable_hasher();
-    id.hash(&mut h);
-    h.finish()
+    crate::codec::stable_hash(id)
 }
 
 fn sig_of(s: &crate::state::Session) -> u64 {
-    let mut h = crate::codec::stable_hasher();
     // The count hashed as u64, as when it was one: a signature that changed would send every
     // session back to the indexer once.
     let events = u64::from(s.tally.events);
-    (events, s.tally.last_ms, s.store.as_str(), s.files.len(), s.archive.as_ref().map(|a| &a.name)).hash(&mut h);
-    h.finish()
+    crate::codec::stable_hash(&(
+        events,
+        s.tally.last_ms,
+        s.store.as_str(),
+        s.files.len(),
+        s.archive.as_ref().map(|a| &a.name),
+    ))
 }
 
 impl Writer {

@@ -66,14 +66,11 @@ impl Cursor {
 
 /// The fingerprint of the bytes before `offset` (0 for none).
 fn fingerprint(f: &mut std::fs::File, offset: u64) -> std::io::Result<u64> {
-    use std::hash::{Hash, Hasher};
     let start = offset.saturating_sub(PRINT);
     let mut buf = vec![0u8; (offset - start) as usize];
     f.seek(SeekFrom::Start(start))?;
     f.read_exact(&mut buf)?;
-    let mut h = crate::codec::stable_hasher();
-    buf.hash(&mut h);
-    Ok(h.finish())
+    Ok(crate::codec::stable_hash(&buf))
 }
 
 /// The log file a cursor names, when it is still in one of `dirs` (or is `configured`) under

@@ -327,10 +327,7 @@ pub(super) fn read_file_tail(
 /// The hash the restart checkpoint keeps of a file's last bytes read
 /// ([`crate::codec::stable_hasher`]).
 pub(super) fn tail_hash(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::codec::stable_hasher();
-    bytes.hash(&mut h);
-    h.finish()
+    crate::codec::stable_hash(bytes)
 }
 
 pub(super) fn apply_file_batch(
