@@ -8,10 +8,11 @@
 //! (path, device, inode; its rows up to the last one read in `DbResume`). A key that matches is
 //! the same content (or, for a file or a database, the same content followed by more), and its
 //! tally and the health counters reading it gave are taken as they are (a row is binary,
-//! `checkpoint/rows.rs`). Anything else is read as at a cold start. The file is refused whole
-//! (and a cold index runs) when it is not a database, a row does not match its checksum or does
-//! not hold together, or it was written by another format, build or price table; `/api/health`
-//! says so (`checkpoint`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
+//! `checkpoint/rows.rs`, decoded when its source is met). Anything else is read as at a cold
+//! start. The file is refused whole (and a cold index runs) when it is not a database, a row
+//! does not match its checksum, or it was written by another format, build or price table;
+//! `/api/health` says so (`checkpoint`). A row that matches its checksum and still does not
+//! decode is not taken: its source is read (`badRows`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
 //! forever); the checkpoint only saves reading, and deleting it costs one slower start.
 
 mod rows;
@@ -21,9 +22,10 @@ use crate::state::IndexHealth;
 use foldhash::HashMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The layout of the file and of its rows; another one is ignored (and rewritten).
 const FORMAT: &str = "4";
@@ -91,6 +93,9 @@ pub struct CheckpointHealth {
     pub sources_reread: u64,
     /// Checkpoints refused at start (corrupt, another format or build or price table).
     pub ignored: u64,
+    /// Rows that matched their checksum but did not decode when their source was met (written
+    /// by a faulty build): those sources were read.
+    pub bad_rows: u64,
     pub error: Option<String>,
     /// Sources written to it since start.
     pub written: u64,
@@ -100,11 +105,9 @@ pub struct CheckpointHealth {
 pub struct Checkpoint {
     conn: Mutex<Connection>,
     pub path: PathBuf,
-    /// Sources loaded at start and not yet claimed (by key): what is left once the cold index
-    /// ends are sources gone, dropped from the file at the next write. Boxed: a `Saved` is
-    /// ~700 bytes, and 100k of them inline made the table's spare slots and its copies while
-    /// it grew the peak of a restart.
-    saved: Mutex<HashMap<String, Box<Saved>>>,
+    /// Sources loaded at start and not yet claimed: what is left once the cold index ends are
+    /// sources gone, dropped from the file at the next write.
+    kept: Mutex<Kept>,
     /// Sources read since the last write, to be written.
     /// Encoded at once (`rows::encode`): a source's `Saved` is ~5x its row, and a first start
     /// at 100k sessions held every one of them until the write.
@@ -114,6 +117,71 @@ pub struct Checkpoint {
     reused: AtomicU64,
     resumed: AtomicU64,
     reread: AtomicU64,
+    /// Rows that matched their checksum but did not decode when taken (their sources read).
+    bad_rows: AtomicU64,
+}
+
+/// The rows loaded at start, as the file holds them (each checked against its checksum),
+/// decoded when taken. The bytes of each loader's rows lie back to back in one buffer (key,
+/// then data): ~45 MB at 100k sessions, where the rows decoded up front were ~4x that, in
+/// 100k allocations which, freed amid the index's own, the allocator could not give back
+/// (RSS after a restart was ~70 MB above a cold start's).
+#[derive(Default)]
+struct Kept {
+    /// Shared with a `take` decoding outside the lock.
+    bufs: Arc<[Vec<u8>]>,
+    rows: Vec<Span>,
+    /// A row's position by the hash of its key; a row whose hash an earlier row has is in
+    /// `clashes` (looked through in full: in practice empty).
+    by_hash: HashMap<u64, u32>,
+    clashes: Vec<u32>,
+    hasher: foldhash::fast::RandomState,
+    /// Rows not taken.
+    left: usize,
+}
+
+/// Where a row lies in its loader's buffer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    buf: u32,
+    at: usize,
+    key_len: usize,
+    data_len: usize,
+    taken: bool,
+}
+
+impl Kept {
+    fn key(&self, r: &Span) -> &[u8] {
+        &self.bufs[r.buf as usize][r.at..r.at + r.key_len]
+    }
+
+    /// The row with this key, when it is not taken.
+    fn find(&self, key: &str) -> Option<usize> {
+        let hit = |&i: &u32| {
+            let r = &self.rows[i as usize];
+            (!r.taken && self.key(r) == key.as_bytes()).then_some(i as usize)
+        };
+        let h = self.hasher.hash_one(key.as_bytes());
+        self.by_hash.get(&h).and_then(hit).or_else(|| self.clashes.iter().find_map(hit))
+    }
+
+    fn set_taken(&mut self, i: usize, taken: bool) {
+        let r = &mut self.rows[i];
+        if r.taken != taken {
+            r.taken = taken;
+            if taken {
+                self.left -= 1;
+            } else {
+                self.left += 1;
+            }
+        }
+    }
+}
+
+/// The data of row `r`.
+fn data_of<'a>(bufs: &'a [Vec<u8>], r: &Span) -> &'a [u8] {
+    let start = r.at + r.key_len;
+    &bufs[r.buf as usize][start..start + r.data_len]
 }
 
 /// What became of a source at start (`Checkpoint::count`).
@@ -146,18 +214,18 @@ impl Checkpoint {
     pub fn open(data_dir: &Path, prices: u64) -> Result<(Checkpoint, Option<String>), String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
         let path = data_dir.join("checkpoint");
-        let (saved, refused) = if path.exists() {
+        let (kept, refused) = if path.exists() {
             match load(&path, prices) {
-                Ok(saved) => (saved, None),
+                Ok(kept) => (kept, None),
                 Err(e) => {
                     for suffix in ["", "-journal", "-wal", "-shm"] {
                         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
                     }
-                    (HashMap::default(), Some(e))
+                    (Kept::default(), Some(e))
                 }
             }
         } else {
-            (HashMap::default(), None)
+            (Kept::default(), None)
         };
         let err = |e: rusqlite::Error| format!("{}: {e}", path.display());
         let conn = Connection::open(&path).map_err(err)?;
@@ -173,41 +241,76 @@ impl Checkpoint {
         let cp = Checkpoint {
             conn: Mutex::new(conn),
             path,
-            saved: Mutex::new(saved),
+            kept: Mutex::new(kept),
             fresh: Mutex::default(),
             stale: Mutex::default(),
             reused: AtomicU64::new(0),
             resumed: AtomicU64::new(0),
             reread: AtomicU64::new(0),
+            bad_rows: AtomicU64::new(0),
         };
         Ok((cp, refused))
     }
 
-    /// Sources loaded at start (0 when none was, or it was refused).
+    /// Sources loaded at start and not taken yet (0 when none was, or it was refused).
     pub fn loaded(&self) -> usize {
-        crate::sync::lock(&self.saved).len()
+        crate::sync::lock(&self.kept).left
     }
 
     /// What the source with this key gave, when the checkpoint has it (taken: once). The
     /// caller says what it did with it (`count`). A database's sessions are rows of their own
     /// (`session_key`): one missing and the database is not taken (its rows stay to be pruned).
+    /// A row that does not decode (it matched its checksum: written by a faulty build) is not
+    /// taken either: its source is read, and /api/health counts it (`badRows`).
     pub fn take(&self, key: &str) -> Option<Saved> {
-        let mut saved = crate::sync::lock(&self.saved);
-        let mut got = *saved.remove(key)?;
+        let (bufs, at, row) = {
+            let mut kept = crate::sync::lock(&self.kept);
+            let at = kept.find(key)?;
+            kept.set_taken(at, true);
+            (kept.bufs.clone(), at, kept.rows[at])
+        };
+        // Decoded outside the lock: the cold index's readers take rows side by side.
+        let give_back = |rows: &[usize]| {
+            let mut kept = crate::sync::lock(&self.kept);
+            for &i in rows {
+                kept.set_taken(i, false);
+            }
+        };
+        let Some(mut got) = rows::decode(data_of(&bufs, &row)) else {
+            self.bad_rows.fetch_add(1, Ordering::Relaxed);
+            give_back(&[at]);
+            return None;
+        };
         if let Some(db) = got.db.as_mut() {
-            let mut taken = Vec::with_capacity(db.sessions.len());
-            for (id, t) in db.sessions.iter_mut() {
-                let k = session_key(key, id);
-                match saved.remove(&k) {
-                    Some(s) => {
-                        *t = s.tally;
-                        taken.push(k);
-                    }
-                    None => {
-                        for (k, (_, t)) in taken.into_iter().zip(db.sessions.drain(..)) {
-                            saved.insert(k, Box::new(Saved { tally: t, ..Saved::default() }));
+            let mut taken = Vec::with_capacity(db.sessions.len() + 1);
+            taken.push(at);
+            {
+                let mut kept = crate::sync::lock(&self.kept);
+                for (id, _) in &db.sessions {
+                    match kept.find(&session_key(key, id)) {
+                        Some(i) => {
+                            kept.set_taken(i, true);
+                            taken.push(i);
                         }
-                        saved.insert(key.to_string(), Box::default());
+                        None => {
+                            for &i in &taken {
+                                kept.set_taken(i, false);
+                            }
+                            return None;
+                        }
+                    }
+                }
+            }
+            let spans: Vec<Span> = {
+                let kept = crate::sync::lock(&self.kept);
+                taken[1..].iter().map(|&i| kept.rows[i]).collect()
+            };
+            for ((_, t), r) in db.sessions.iter_mut().zip(&spans) {
+                match rows::decode(data_of(&bufs, r)) {
+                    Some(s) => *t = s.tally,
+                    None => {
+                        self.bad_rows.fetch_add(1, Ordering::Relaxed);
+                        give_back(&taken);
                         return None;
                     }
                 }
@@ -246,15 +349,17 @@ impl Checkpoint {
     /// After the cold index: the sources loaded and not met are gone (or changed), and are
     /// dropped from the file at the next write.
     pub fn prune(&self) {
-        // Taken, not drained: the map's table (a slot per source loaded) is given back too.
-        let left: Vec<String> = std::mem::take(&mut *crate::sync::lock(&self.saved)).into_keys().collect();
+        // Taken whole: the loaded rows' buffers are given back.
+        let kept = std::mem::take(&mut *crate::sync::lock(&self.kept));
+        let left = kept.rows.iter().filter(|r| !r.taken);
+        let left: Vec<String> = left.map(|r| String::from_utf8_lossy(kept.key(r)).into_owned()).collect();
         crate::sync::lock(&self.stale).extend(left);
     }
 
-    /// (reused, resumed, reread) since start.
-    pub fn counts(&self) -> (u64, u64, u64) {
+    /// (reused, resumed, reread, rows that did not decode) since start.
+    pub fn counts(&self) -> (u64, u64, u64, u64) {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (n(&self.reused) + n(&self.resumed), n(&self.resumed), n(&self.reread))
+        (n(&self.reused) + n(&self.resumed), n(&self.resumed), n(&self.reread), n(&self.bad_rows))
     }
 
     /// Writes the sources read since the last write and drops the stale ones, in one
@@ -283,11 +388,11 @@ impl Checkpoint {
     }
 }
 
-/// Sources decoded from the file, by key.
-type Loaded = Vec<(String, Box<Saved>)>;
+/// One loader's rows: its buffer, and each row's key hash and place in it.
+type Share = (Vec<u8>, Vec<(u64, Span)>);
 
 /// Reads a checkpoint whole; any fault refuses it whole.
-fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String> {
+fn load(path: &Path, prices: u64) -> Result<Kept, String> {
     // Read-write (never created here): a write cut short (clawmetry killed in its transaction)
     // leaves a hot journal, which only a connection that may write rolls back; read-only, the
     // whole file would be refused for it.
@@ -303,8 +408,8 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String>
             return Err(format!("written with another {k} ({}, this is {want})", got.unwrap_or_default()));
         }
     }
-    // Decoded on one thread per core (most of a restart's time at 100k sources), each with
-    // its own connection over a share of the rowids.
+    // Read and checked on one thread per core, each with its own connection over a share of
+    // the rowids.
     let (lo, hi): (i64, i64) = conn
         .query_row("SELECT ifnull(min(rowid), 0), ifnull(max(rowid), -1) FROM sources", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -314,46 +419,75 @@ fn load(path: &Path, prices: u64) -> Result<HashMap<String, Box<Saved>>, String>
     let parts = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4) as i64;
     // In i128: rowids may span the whole i64 range in a hostile file.
     let step = ((i128::from(hi) - i128::from(lo) + 1) / i128::from(parts)).clamp(1, i128::from(i64::MAX)) as i64;
-    let shares: Vec<Result<Loaded, String>> = std::thread::scope(|s| {
+    let hasher = foldhash::fast::RandomState::default();
+    let by = &hasher;
+    let shares: Vec<Result<Share, String>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..parts)
             .map(|i| {
                 let from = lo.saturating_add(i.saturating_mul(step));
                 let to = if i == parts - 1 { hi } else { from.saturating_add(step - 1) };
-                s.spawn(move || load_share(path, from, to))
+                s.spawn(move || load_share(path, from, to, i as u32, by))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader failed".to_string()))).collect()
     });
-    let mut out = HashMap::with_capacity_and_hasher(
-        shares.iter().map(|s| s.as_ref().map_or(0, Vec::len)).sum(),
-        Default::default(),
-    );
+    let n = shares.iter().map(|s| s.as_ref().map_or(0, |s| s.1.len())).sum();
+    let mut kept = Kept {
+        rows: Vec::with_capacity(n),
+        by_hash: HashMap::with_capacity_and_hasher(n, Default::default()),
+        hasher,
+        left: n,
+        ..Kept::default()
+    };
+    let mut bufs = Vec::with_capacity(shares.len());
     for share in shares {
-        out.extend(share?);
+        let (buf, spans) = share?;
+        bufs.push(buf);
+        for (h, span) in spans {
+            let i = kept.rows.len() as u32;
+            kept.rows.push(span);
+            if let Some(earlier) = kept.by_hash.insert(h, i) {
+                kept.by_hash.insert(h, earlier);
+                kept.clashes.push(i);
+            }
+        }
     }
-    Ok(out)
+    kept.bufs = bufs.into();
+    Ok(kept)
 }
 
-/// The rows with rowids `from..=to`, checked and decoded; any fault refuses the file.
-fn load_share(path: &Path, from: i64, to: i64) -> Result<Loaded, String> {
+/// The rows with rowids `from..=to`, checked against their checksums (any fault refuses the
+/// file), into one buffer (`Kept`).
+fn load_share(
+    path: &Path,
+    from: i64,
+    to: i64,
+    buf_at: u32,
+    hasher: &foldhash::fast::RandomState,
+) -> Result<Share, String> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
+    let mut buf = Vec::new();
+    let mut spans = Vec::new();
     let mut stmt = conn.prepare("SELECT key, sum, data FROM sources WHERE rowid BETWEEN ?1 AND ?2").map_err(err)?;
     let mut rows = stmt.query(params![from, to]).map_err(err)?;
-    let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(err)? {
-        let key: String = r.get(0).map_err(err)?;
-        let sum: i64 = r.get(1).map_err(err)?;
         // Borrowed from SQLite's row, not copied.
+        let key = r.get_ref(0).map_err(err)?.as_str().map_err(|e| format!("a key: {e}"))?;
+        let sum: i64 = r.get(1).map_err(err)?;
         let data = r.get_ref(2).map_err(err)?.as_blob().map_err(|e| format!("row {key:?}: {e}"))?;
-        if sum != checksum(&key, data) {
+        if sum != checksum(key, data) {
             return Err(format!("row {key:?} does not match its checksum"));
         }
-        let saved = rows::decode(data).ok_or_else(|| format!("row {key:?} cannot be decoded"))?;
-        out.push((key, Box::new(saved)));
+        let span = Span { buf: buf_at, at: buf.len(), key_len: key.len(), data_len: data.len(), taken: false };
+        spans.push((hasher.hash_one(key.as_bytes()), span));
+        buf.extend_from_slice(key.as_bytes());
+        buf.extend_from_slice(data);
     }
-    Ok(out)
+    // Grown by doubling: the spare capacity was never touched, and is given back.
+    buf.shrink_to_fit();
+    Ok((buf, spans))
 }
 
 /// The row of one session of the database kept under `db`.
@@ -451,6 +585,53 @@ mod tests {
         drop(cp);
         assert_eq!(Checkpoint::open(&d, 1).unwrap().0.loaded(), 0);
         let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_not_taken() {
+        let d = dir("undecodable");
+        {
+            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+            cp.offer("k1".into(), saved());
+            cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
+            assert_eq!(cp.write().unwrap(), 3);
+        }
+        // The session row of k1's database: bytes that are no row, with their checksum.
+        let raw = Connection::open(d.join("checkpoint")).unwrap();
+        let (key, junk) = (session_key("k1", "s1"), [0xffu8; 16]);
+        raw.execute(
+            "UPDATE sources SET data = ?2, sum = ?3 WHERE key = ?1",
+            params![key, &junk[..], checksum(&key, &junk)],
+        )
+        .unwrap();
+        drop(raw);
+        let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!((cp.loaded(), refused), (3, None));
+        assert!(cp.take("k1").is_none());
+        assert_eq!((cp.loaded(), cp.counts().3), (3, 1), "given back whole, counted");
+        assert_eq!(cp.take("k2").map(|s| s.metas), Some(saved().metas));
+        assert_eq!(cp.loaded(), 2);
+        cp.prune();
+        let mut stale = cp.stale.lock().unwrap().clone();
+        stale.sort();
+        assert_eq!(stale, vec!["k1".to_string(), key]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_key_whose_hash_another_has_is_found() {
+        let bufs: Vec<Vec<u8>> = vec![b"aXbY".to_vec()];
+        let span = |at, taken| Span { buf: 0, at, key_len: 1, data_len: 1, taken };
+        let mut kept =
+            Kept { bufs: bufs.into(), rows: vec![span(0, false), span(2, false)], left: 2, ..Kept::default() };
+        // "b" as if its hash were "a"'s: only in `clashes`.
+        let h = kept.hasher.hash_one(b"a".as_slice());
+        kept.by_hash.insert(h, 0);
+        kept.clashes.push(1);
+        assert_eq!((kept.find("a"), kept.find("b"), kept.find("c")), (Some(0), Some(1), None));
+        kept.set_taken(1, true);
+        assert_eq!((kept.find("b"), kept.left), (None, 1));
+        assert_eq!(data_of(&kept.bufs, &kept.rows[1]), b"Y");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! Decoding checks what a tally's positions point at (an hour's model, the largest prompt's
 //! model), how many counts and health counters there are, that the tools are in name order and
-//! that a database's seqs pair up: a row that does not hold together refuses the whole
-//! checkpoint, like one that fails its checksum.
+//! that a database's seqs pair up: a row that does not hold together is not taken (its source
+//! is read; one that fails its checksum refuses the whole checkpoint).
 
 use super::{DbResume, Resume, Saved};
 use crate::model::{HourUsage, SessionMeta, Tally, ToolCounts, Turn, Usage};

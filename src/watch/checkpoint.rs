@@ -82,10 +82,11 @@ impl Watcher {
 
 /// Copies how many sources the checkpoint saved reading to /api/health.
 pub(super) fn note_counts(cp: &Checkpoint, st: &mut crate::state::State) {
-    let (reused, resumed, reread) = cp.counts();
+    let (reused, resumed, reread, bad_rows) = cp.counts();
     st.checkpoint.sources_reused = reused;
     st.checkpoint.sources_resumed = resumed;
     st.checkpoint.sources_reread = reread;
+    st.checkpoint.bad_rows = bad_rows;
 }
 
 /// The key of an agent database: its path, device and inode (a database replaced is another).
