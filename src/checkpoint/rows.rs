@@ -405,7 +405,15 @@ fn meta_from(r: MetaRow) -> SessionMeta {
 }
 
 /// A source's row.
+#[cfg(test)]
 pub(super) fn encode(s: &Saved) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_to(s, &mut out);
+    out
+}
+
+/// A source's row, appended to `out`.
+pub(super) fn encode_to(s: &Saved, out: &mut Vec<u8>) {
     let row = SavedRow {
         tally: Some(tally_row(&s.tally)),
         health: health_counts(&s.health),
@@ -427,7 +435,8 @@ pub(super) fn encode(s: &Saved) -> Vec<u8> {
         }),
         metas: s.metas.iter().map(meta_row).collect(),
     };
-    row.encode_to_vec()
+    // Into a `Vec`, which grows as needed: cannot fail.
+    let _ = row.encode(out);
 }
 
 /// [`encode`]'s bytes back; None when they are not a row that holds together.
