@@ -12,8 +12,9 @@
 //! start. The file is refused whole (and a cold index runs) when it is not a database, a row
 //! does not match its checksum, or it was written by another format, build or price table;
 //! `/api/health` says so (`checkpoint`). A row that matches its checksum and still does not
-//! decode is not taken: its source is read (`badRows`). What it is not: the ledger (`ledger.rs`, the spend of every session, kept
-//! forever); the checkpoint only saves reading, and deleting it costs one slower start.
+//! decode is not taken: its source is read (`badRows`). What it is not: the ledger
+//! (`ledger.rs`, the spend of every session, kept forever); the checkpoint only saves reading,
+//! and deleting it costs one slower start.
 
 mod rows;
 
@@ -108,7 +109,7 @@ pub struct Checkpoint {
     /// Sources loaded at start and not yet claimed: what is left once the cold index ends are
     /// sources gone, dropped from the file at the next write.
     kept: Mutex<Kept>,
-    /// Sources read since the last write, to be written.
+    /// Sources read since the last write (or `offer`'s last flush), to be written.
     fresh: Mutex<Fresh>,
     /// Keys loaded but not claimed, to drop (set by `prune`).
     stale: Mutex<Vec<String>>,
@@ -132,7 +133,7 @@ const FLUSH_AT: usize = 8 << 20;
 /// decoded when taken. The bytes of each loader's rows lie back to back in one buffer (key,
 /// then data): ~45 MB at 100k sessions, where the rows decoded up front were ~4x that, in
 /// 100k allocations which, freed amid the index's own, the allocator could not give back
-/// (RSS after a restart was ~70 MB above a cold start's).
+/// (RSS after a restart at 100k sessions: 207-241 MB then, 171 MB now).
 #[derive(Default)]
 struct Kept {
     /// Shared with a `take` decoding outside the lock.
@@ -150,7 +151,8 @@ struct Kept {
 /// Sources read since the last write, encoded at once (`rows::encode_to`: a source's `Saved`
 /// is ~5x its row, and a first start at 100k sessions held every one of them until the write),
 /// back to back in one buffer (key, then data): as 100k pairs of allocations, freed amid the
-/// index's own, they left a first start's RSS at 100k sessions ~40 MB above what is in use.
+/// index's own, they left a first start's RSS at 100k sessions ~30 MB higher (179-185 → 150-157
+/// MB).
 #[derive(Default)]
 struct Fresh {
     buf: Vec<u8>,
@@ -202,8 +204,9 @@ impl Kept {
         self.by_hash.get(&h).and_then(hit).or_else(|| self.clashes.iter().find_map(hit))
     }
 
+    /// Marks row `i` taken or not (none once `prune` dropped the rows).
     fn set_taken(&mut self, i: usize, taken: bool) {
-        let r = &mut self.rows[i];
+        let Some(r) = self.rows.get_mut(i) else { return };
         if r.taken != taken {
             r.taken = taken;
             if taken {
@@ -292,7 +295,8 @@ impl Checkpoint {
         Ok((cp, refused))
     }
 
-    /// Sources loaded at start and not taken yet (0 when none was, or it was refused).
+    /// Rows loaded at start and not taken yet (a database's sessions are rows of their own; 0
+    /// when none was loaded, or the file was refused).
     pub fn loaded(&self) -> usize {
         crate::sync::lock(&self.kept).left
     }
@@ -301,7 +305,8 @@ impl Checkpoint {
     /// caller says what it did with it (`count`). A database's sessions are rows of their own
     /// (`session_key`): one missing and the database is not taken (its rows stay to be pruned).
     /// A row that does not decode (it matched its checksum: written by a faulty build) is not
-    /// taken either: its source is read, and /api/health counts it (`badRows`).
+    /// taken either: its source is read, and /api/health counts it (`badRows`). A key is met
+    /// by one reader only (one source), and `prune` comes once every reader is done.
     pub fn take(&self, key: &str) -> Option<Saved> {
         let (bufs, at, row) = {
             let mut kept = crate::sync::lock(&self.kept);
@@ -324,6 +329,7 @@ impl Checkpoint {
         if let Some(db) = got.db.as_mut() {
             let mut taken = Vec::with_capacity(db.sessions.len() + 1);
             taken.push(at);
+            let mut spans = Vec::with_capacity(db.sessions.len());
             {
                 let mut kept = crate::sync::lock(&self.kept);
                 for (id, _) in &db.sessions {
@@ -331,6 +337,7 @@ impl Checkpoint {
                         Some(i) => {
                             kept.set_taken(i, true);
                             taken.push(i);
+                            spans.push(kept.rows[i]);
                         }
                         None => {
                             for &i in &taken {
@@ -341,10 +348,6 @@ impl Checkpoint {
                     }
                 }
             }
-            let spans: Vec<Span> = {
-                let kept = crate::sync::lock(&self.kept);
-                taken[1..].iter().map(|&i| kept.rows[i]).collect()
-            };
             for ((_, t), r) in db.sessions.iter_mut().zip(&spans) {
                 match rows::decode(data_of(&bufs, r)) {
                     Some(s) => *t = s.tally,
@@ -393,7 +396,9 @@ impl Checkpoint {
 
     /// Writes rows offered during the cold index before its end (`offer`). A row loaded at
     /// start under the same key (a source that changed, or a row that did not decode) is taken
-    /// now: else `prune` would list it, and the next write delete what was just written.
+    /// now: else `prune` would list it, and the next write delete what was just written. Two
+    /// readers' flushes may commit in either order: a source is offered once per cold index,
+    /// so no key is in both.
     fn flush(&self, fresh: Fresh) {
         {
             let mut kept = crate::sync::lock(&self.kept);
@@ -431,17 +436,19 @@ impl Checkpoint {
     }
 
     /// Writes the sources read since the last write and drops the stale ones, in one
-    /// transaction (a crash leaves the file as it was before). Returns how many were written:
-    /// those `offer` wrote since the last write count among them, and an error there is this
-    /// write's.
-    pub fn write(&self) -> Result<u64, String> {
+    /// transaction (a crash leaves the file as it was before this write; rows `offer` wrote
+    /// since are in it). Returns how many rows were written, those `offer` wrote included; an
+    /// error (this write's, or one of `offer`'s) comes with how many were written all the same.
+    pub fn write(&self) -> Result<u64, (u64, String)> {
         let fresh = std::mem::take(&mut *crate::sync::lock(&self.fresh));
         let stale = std::mem::take(&mut *crate::sync::lock(&self.stale));
         let written = self.insert(&fresh, &stale);
         let flushed = self.flushed.swap(0, Ordering::Relaxed);
-        match crate::sync::lock(&self.flush_error).take() {
-            Some(e) => Err(e),
-            None => Ok(flushed + written?),
+        let flush_error = crate::sync::lock(&self.flush_error).take();
+        match (written, flush_error) {
+            (Ok(n), None) => Ok(flushed + n),
+            (Ok(n), Some(e)) => Err((flushed + n, e)),
+            (Err(e), _) => Err((flushed, e)),
         }
     }
 
@@ -523,17 +530,28 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
         ..Kept::default()
     };
     let mut bufs = Vec::with_capacity(shares.len());
+    let mut spans = Vec::with_capacity(shares.len());
     for share in shares {
-        let (buf, spans) = share?;
+        let (buf, s) = share?;
         bufs.push(buf);
-        for (h, span) in spans {
-            let i = kept.rows.len() as u32;
-            kept.rows.push(span);
-            if let Some(earlier) = kept.by_hash.insert(h, i) {
-                kept.by_hash.insert(h, earlier);
-                kept.clashes.push(i);
+        spans.push(s);
+    }
+    let key = |r: &Span| &bufs[r.buf as usize][r.at..r.at + r.key_len];
+    for (h, span) in spans.into_iter().flatten() {
+        let i = u32::try_from(kept.rows.len()).map_err(|_| "more rows than 2^32".to_string())?;
+        if let Some(&earlier) = kept.by_hash.get(&h) {
+            // A key twice (it is the table's primary key: a file made by hand) would be taken
+            // once and pruned once, deleting both; two keys of one hash are rare enough to be
+            // looked through in full.
+            let same = |j: u32| key(&kept.rows[j as usize]) == key(&span);
+            if same(earlier) || kept.clashes.iter().any(|&j| same(j)) {
+                return Err(format!("key {:?} is there twice", String::from_utf8_lossy(key(&span))));
             }
+            kept.clashes.push(i);
+        } else {
+            kept.by_hash.insert(h, i);
         }
+        kept.rows.push(span);
     }
     kept.bufs = bufs.into();
     Ok(kept)
@@ -732,6 +750,28 @@ mod tests {
         let (cp, _) = Checkpoint::open(&d, 1).unwrap();
         assert_eq!(cp.loaded(), 4);
         assert_eq!(cp.take("k1").map(|s| (s.tally.events, s.db.unwrap().sessions[0].1.events)), Some((77, 5)));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_key_twice_refuses_the_file() {
+        let d = dir("twice");
+        {
+            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+            cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
+            cp.write().unwrap();
+        }
+        // A table without its primary key, the row in it twice (a file made by hand).
+        let raw = Connection::open(d.join("checkpoint")).unwrap();
+        raw.execute_batch(
+            "CREATE TABLE s2 AS SELECT * FROM sources; DROP TABLE sources; ALTER TABLE s2 RENAME TO sources;
+             INSERT INTO sources SELECT * FROM sources;",
+        )
+        .unwrap();
+        drop(raw);
+        let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(cp.loaded(), 0);
+        assert!(refused.unwrap().contains("twice"));
         let _ = std::fs::remove_dir_all(&d);
     }
 

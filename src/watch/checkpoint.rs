@@ -1,6 +1,7 @@
 //! The restart checkpoint from the watcher's side: opened before the cold index (unless
 //! `--no-checkpoint`), consulted for each archive before it is inflated, written after the cold
-//! index and then with the ledger, for the archives read since.
+//! index (and during it by its readers, once what they offered passes 8 MiB) and then with the
+//! ledger, for the archives read since.
 
 use super::db::read_archive;
 use super::files::{read_file_tail, tail_hash};
@@ -63,19 +64,23 @@ impl Watcher {
     }
 
     /// Writes what was read since the last write (the watcher's thread; the HTTP threads never
-    /// wait for it: the state lock is held only to note the outcome).
+    /// wait for it: the state lock is held only to note the outcome). Rows the cold index's
+    /// readers wrote count here.
     pub(super) fn write_checkpoint(&mut self) {
         let Some(cp) = self.checkpoint.as_ref() else { return };
         let written = cp.write();
         let mut st = self.index.write();
         note_counts(cp, &mut st);
-        match written {
-            Ok(0) => {}
-            Ok(n) => {
-                st.checkpoint.written += n;
-                st.checkpoint.last_write_ms = Some(crate::timefmt::now_ms());
-            }
-            Err(e) => st.checkpoint.error = Some(e),
+        let (n, error) = match written {
+            Ok(n) => (n, None),
+            Err((n, e)) => (n, Some(e)),
+        };
+        if n > 0 {
+            st.checkpoint.written += n;
+            st.checkpoint.last_write_ms = Some(crate::timefmt::now_ms());
+        }
+        if error.is_some() {
+            st.checkpoint.error = error;
         }
     }
 }

@@ -333,7 +333,8 @@ pub(super) fn read_file_tail(
 thread_local! {
     /// [`read_file_tail`]'s read buffer, one per thread: allocated and zeroed per file, it cost
     /// a 1 MiB `calloc` for each of 50k small files at 100k sessions. Given back with the
-    /// thread (the cold index's readers end with it).
+    /// thread (the cold index's readers end with it); the watcher's stays, resident as far as
+    /// one read filled it (an appended tail: a few pages).
     static READ_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
@@ -367,4 +368,33 @@ pub(super) fn apply_file_batch(
     }
     *health = IndexHealth::default();
     publish_touched(index, touched);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The buffer a big file was read into holds its bytes past a small file's end: the small
+    /// file's tail is its own.
+    #[test]
+    fn a_small_file_read_after_a_big_one_hashes_its_own_tail() {
+        let d = std::env::temp_dir().join(format!("clawmetry-read-buf-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let (big, small) = (d.join("big.jsonl"), d.join("small.jsonl"));
+        let mut text = "{\"type\":\"custom\"}\n".repeat(CHUNK / 10);
+        text.push_str("{\"type\":\"last\"}\n");
+        std::fs::write(&big, &text).unwrap();
+        std::fs::write(&small, b"{}\n").unwrap();
+        let prices = PriceTable::default();
+        let read = |p: &Path| {
+            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
+            let mut health = IndexHealth::default();
+            let tail = read_file_tail(p, &mut cur, &prices, &mut health, None).1;
+            (tail, cur.read_pos, cur.lines)
+        };
+        let last = &text.as_bytes()[text.len() - TAIL..];
+        assert_eq!(read(&big), (Some((TAIL as u64, tail_hash(last))), text.len() as u64, CHUNK as u64 / 10 + 1));
+        assert_eq!(read(&small), (Some((3, tail_hash(b"{}\n"))), 3, 1));
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }
