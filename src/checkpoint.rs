@@ -536,16 +536,16 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
         bufs.push(buf);
         spans.push(s);
     }
-    let key = |r: &Span| &bufs[r.buf as usize][r.at..r.at + r.key_len];
+    kept.bufs = bufs.into();
     for (h, span) in spans.into_iter().flatten() {
         let i = u32::try_from(kept.rows.len()).map_err(|_| "more rows than 2^32".to_string())?;
         if let Some(&earlier) = kept.by_hash.get(&h) {
             // A key twice (it is the table's primary key: a file made by hand) would be taken
             // once and pruned once, deleting both; two keys of one hash are rare enough to be
             // looked through in full.
-            let same = |j: u32| key(&kept.rows[j as usize]) == key(&span);
+            let same = |j: u32| kept.key(&kept.rows[j as usize]) == kept.key(&span);
             if same(earlier) || kept.clashes.iter().any(|&j| same(j)) {
-                return Err(format!("key {:?} is there twice", String::from_utf8_lossy(key(&span))));
+                return Err(format!("key {:?} is there twice", String::from_utf8_lossy(kept.key(&span))));
             }
             kept.clashes.push(i);
         } else {
@@ -553,7 +553,6 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
         }
         kept.rows.push(span);
     }
-    kept.bufs = bufs.into();
     Ok(kept)
 }
 
