@@ -1,11 +1,11 @@
 //! Budget enforcement: spend against every limit, the 80 % / 100 % alerts, and the gateway
 //! pause (`gateway.suspend.*`) with its lease, renewal and resume.
 
+use super::cells::Cells;
 use super::health::*;
 use super::run::*;
 use super::*;
 use crate::alerts::{self, Alert, Budget, Level, Period};
-use crate::history::{CellKey, UsageRow};
 use crate::state::round_cost;
 use crate::sync::lock;
 use foldhash::HashMap;
@@ -104,15 +104,15 @@ pub(super) fn period_end(now: i64, month: bool) -> i64 {
 }
 
 /// Spend per (agent or all, period) from the history's cells.
-pub(super) fn spend(known: &HashMap<CellKey, UsageRow>, now: i64) -> HashMap<(Option<String>, Period), f64> {
+pub(super) fn spend(known: &Cells, now: i64) -> HashMap<(Option<String>, Period), f64> {
     let z = crate::tz::zone();
     let (day, month) = (crate::insight::first_hour(z.day_start(now)), crate::insight::first_hour(z.month_start(now)));
     let mut out: HashMap<(Option<String>, Period), f64> = HashMap::default();
-    for ((hour, _, agent), r) in known {
-        if *hour >= month {
+    for (hour, agent, r) in known.iter() {
+        if hour >= month {
             *out.entry((None, Period::Month)).or_default() += r.cost;
             *out.entry((Some(agent.to_string()), Period::Month)).or_default() += r.cost;
-            if *hour >= day {
+            if hour >= day {
                 *out.entry((None, Period::Day)).or_default() += r.cost;
                 *out.entry((Some(agent.to_string()), Period::Day)).or_default() += r.cost;
             }
@@ -124,7 +124,7 @@ pub(super) fn spend(known: &HashMap<CellKey, UsageRow>, now: i64) -> HashMap<(Op
 /// Compares spend with every limit, raises the 80% / 100% alerts (once per period and limit)
 /// and pauses or resumes the gateway. Returns the status `GET /api/budget` shows.
 pub(super) fn budget_check(mon: &Monitor, l: &Loop, b: &Budget, now: i64) -> Value {
-    let empty = HashMap::default();
+    let empty = Cells::default();
     let spent = spend(l.known.as_ref().unwrap_or(&empty), now);
     let mut rows = Vec::new();
     let mut over: Vec<String> = Vec::new();

@@ -35,6 +35,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod budget;
+mod cells;
 mod guard;
 mod health;
 mod run;

@@ -2,6 +2,7 @@
 //! rules every interval; history snapshots and retention.
 
 use super::budget::*;
+use super::cells::{CellId, Cells};
 use super::health::*;
 use super::*;
 use crate::alerts::{self, Alert, Job, Observations, Sample};
@@ -27,7 +28,7 @@ pub(super) struct Loop {
     /// The guard also runs without new lines now and then, to forget idle sessions.
     pub(super) next_guard: Instant,
     /// The history's cells (max of what was stored and what the index holds).
-    pub(super) known: Option<HashMap<CellKey, UsageRow>>,
+    pub(super) known: Option<Cells>,
     pub(super) requeued: bool,
     pub(super) gateway_open: Option<bool>,
     /// The rules' open incidents (`None` until the first check restores them from the history).
@@ -108,12 +109,15 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
     let now = mon.index.now_ms();
     let from_hour = (mon.history.cutoff_ms(now) / 3_600_000) as u32;
     if l.known.is_none() {
-        l.known = Some(mon.history.load_cells(from_hour).map_err(|e| format!("reading history.db: {e}"))?);
+        l.known =
+            Some(Cells::from_rows(mon.history.load_cells(from_hour).map_err(|e| format!("reading history.db: {e}"))?));
     }
     let known = l.known.as_mut().expect("loaded");
-    let mut changed: Vec<(CellKey, UsageRow)> = Vec::new();
+    let mut changed: Vec<(CellId, UsageRow)> = Vec::new();
     {
         let st = mon.index.read();
+        // The index's model and agent positions as the cells' (looked up once each).
+        let (mut models, mut agents): (Vec<Option<u32>>, Vec<Option<u32>>) = (Vec::new(), Vec::new());
         for (&(hour, m, a), c) in st.hourly.range((from_hour, 0, 0)..) {
             let row = UsageRow {
                 input: c.usage.input,
@@ -124,23 +128,27 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
                 cost: c.usage.cost,
                 calls: c.calls,
             };
-            let key = (
-                hour,
-                crate::model::shared_name(st.models.name(m)),
-                st.agents.get(a as usize).cloned().unwrap_or_else(|| crate::model::shared_name("")),
-            );
-            match known.get(&key) {
+            let (m, a) = (m as usize, a as usize);
+            if models.len() <= m {
+                models.resize(m + 1, None);
+            }
+            let model = *models[m].get_or_insert_with(|| known.intern(st.models.name(m as u32)));
+            if agents.len() <= a {
+                agents.resize(a + 1, None);
+            }
+            let agent = *agents[a].get_or_insert_with(|| known.intern(st.agents.get(a).map_or("", |n| &**n)));
+            let id = (hour, model, agent);
+            match known.get(id) {
                 Some(k) if k.calls > row.calls || *k == row => {}
-                _ => changed.push((key, row)),
+                _ => changed.push((id, row)),
             }
         }
     }
     if changed.is_empty() {
         return Ok(0);
     }
-    for (k, r) in &changed {
-        known.insert(k.clone(), *r);
-    }
+    known.set(&changed);
+    let changed: Vec<(CellKey, UsageRow)> = changed.into_iter().map(|(id, r)| (known.key(id), r)).collect();
     mon.history.store_cells(&changed).map_err(|e| format!("writing history.db: {e}"))?;
     if mon.history.meta("backfilled_ms").is_none() {
         let _ = mon.history.set_meta("backfilled_ms", &now.to_string());
@@ -311,11 +319,11 @@ pub(super) fn snapshot(mon: &Monitor, l: &Loop) -> Result<(), String> {
         set("failed", Some(counts.failed as f64));
     }
     if let Some(known) = &l.known {
-        let tokens: u64 = known.values().map(|r| r.input + r.output + r.cache_read + r.cache_write).sum();
+        let tokens: u64 = known.iter().map(|(_, _, r)| r.input + r.output + r.cache_read + r.cache_write).sum();
         set("tokensTotal", Some(tokens as f64));
-        set("costTotal", Some(round_cost(known.values().map(|r| r.cost).sum())));
+        set("costTotal", Some(round_cost(known.iter().map(|(_, _, r)| r.cost).sum())));
         let day = crate::insight::first_hour(crate::tz::zone().day_start(now));
-        set("costToday", Some(round_cost(known.iter().filter(|(k, _)| k.0 >= day).map(|(_, r)| r.cost).sum())));
+        set("costToday", Some(round_cost(known.iter().filter(|(h, _, _)| *h >= day).map(|(_, _, r)| r.cost).sum())));
     }
     if let Some(h) = lock(&mon.status).health.clone() {
         let disk = |name: &str| {

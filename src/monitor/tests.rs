@@ -3,7 +3,6 @@ use super::run::*;
 use super::*;
 use crate::alerts::Period;
 use crate::history::UsageRow;
-use foldhash::HashMap;
 
 #[test]
 fn failed_cron_runs() {
@@ -24,11 +23,12 @@ fn spend_sums_by_period_and_agent() {
     let now = crate::timefmt::parse_iso_ms("2026-11-24T21:00:00Z").unwrap();
     let h = |iso: &str| (crate::timefmt::parse_iso_ms(iso).unwrap() / 3_600_000) as u32;
     let row = |cost: f64| UsageRow { cost, calls: 1, ..Default::default() };
-    let mut known = HashMap::default();
-    known.insert((h("2026-11-24T10:00:00Z"), "m".into(), "main".into()), row(1.0));
-    known.insert((h("2026-11-24T11:00:00Z"), "m".into(), "ops".into()), row(0.5));
-    known.insert((h("2026-11-02T11:00:00Z"), "m".into(), "ops".into()), row(2.0));
-    known.insert((h("2026-10-31T11:00:00Z"), "m".into(), "ops".into()), row(9.0));
+    let known = super::cells::Cells::from_rows(vec![
+        ((h("2026-11-24T10:00:00Z"), "m".into(), "main".into()), row(1.0)),
+        ((h("2026-11-24T11:00:00Z"), "m".into(), "ops".into()), row(0.5)),
+        ((h("2026-11-02T11:00:00Z"), "m".into(), "ops".into()), row(2.0)),
+        ((h("2026-10-31T11:00:00Z"), "m".into(), "ops".into()), row(9.0)),
+    ]);
     let s = spend(&known, now);
     assert_eq!(s[&(None, Period::Day)], 1.5);
     assert_eq!(s[&(None, Period::Month)], 3.5);
