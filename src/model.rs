@@ -330,8 +330,8 @@ pub struct ToolCounts(Vec<(Arc<str>, u64, f64)>);
 impl ToolCounts {
     /// From (name, calls, turn cost) rows in name order, each name once (what
     /// [`Self::with_cost`] gave); None when they are not.
-    pub fn from_rows(rows: impl Iterator<Item = (String, u64, f64)>) -> Option<ToolCounts> {
-        let rows: Vec<_> = rows.map(|(t, n, c)| (shared_name(&t), n, c)).collect();
+    pub fn from_rows<S: AsRef<str>>(rows: impl Iterator<Item = (S, u64, f64)>) -> Option<ToolCounts> {
+        let rows: Vec<_> = rows.map(|(t, n, c)| (shared_name(t.as_ref()), n, c)).collect();
         rows.windows(2).all(|w| w[0].0 < w[1].0).then_some(ToolCounts(rows))
     }
     /// The index of `name`, and whether it was added now (the tools at and after it moved up
