@@ -62,6 +62,15 @@ impl Cells {
             }
         }
         if !added.is_empty() {
+            // A new id given twice: the last one holds (as a map's insert would).
+            added.sort_by_key(|&(id, _)| id);
+            added.dedup_by(|later, earlier| {
+                let same = later.0 == earlier.0;
+                if same {
+                    *earlier = *later;
+                }
+                same
+            });
             // Exactly: doubling would leave up to half the list unused (the first sync adds
             // every cell, 0.6 MB of spare room with the 1 GB corpus).
             self.rows.reserve_exact(added.len());
@@ -117,5 +126,9 @@ mod tests {
         assert_eq!(c.key((8, m1, main)), (8, "m1".into(), "main".into()));
         let new = c.intern("m3");
         assert_eq!(new, 4, "a new name gets the next position");
+        // A new cell given twice in one call: once, the last figures.
+        c.set(&[((2, new, ops), row(7)), ((2, new, ops), row(8))]);
+        assert_eq!(c.len(), 6);
+        assert_eq!(c.get((2, new, ops)).map(|r| r.calls), Some(8));
     }
 }
