@@ -130,14 +130,19 @@ pub struct Checkpoint {
 const FLUSH_AT: usize = 8 << 20;
 
 /// The rows loaded at start, as the file holds them (each checked against its checksum),
-/// decoded when taken. The bytes of each loader's rows lie back to back in one buffer (key,
-/// then data): ~45 MB at 100k sessions, where the rows decoded up front were ~4x that, in
+/// decoded when taken. The bytes of the rows lie back to back (key, then data) in chunks of
+/// about [`CHUNK`]: ~45 MB at 100k sessions, where the rows decoded up front were ~4x that, in
 /// 100k allocations which, freed amid the index's own, the allocator could not give back
-/// (RSS after a restart at 100k sessions: 207-241 MB then, 171 MB now).
+/// (RSS after a restart at 100k sessions: 207-241 MB then, 140 MB now). A chunk is given back
+/// as soon as every row in it is taken for good ([`Kept::finish`]): a database's rows, written
+/// together, go when it is taken, not at the end of the cold index (peak RSS of a restart at
+/// 100k sessions 208-218 -> 169-177 MB).
 #[derive(Default)]
 struct Kept {
-    /// Shared with a `take` decoding outside the lock.
-    bufs: Arc<[Vec<u8>]>,
+    /// Shared with a `take` decoding outside the lock; an empty one once given back.
+    bufs: Vec<Arc<Vec<u8>>>,
+    /// Per chunk, its rows not taken for good yet.
+    unfinished: Vec<u32>,
     rows: Vec<Span>,
     /// A row's position by the hash of its key; a row whose hash an earlier row has is in
     /// `clashes` (looked through in full: in practice empty).
@@ -187,6 +192,8 @@ struct Span {
     key_len: usize,
     data_len: usize,
     taken: bool,
+    /// Taken for good (its chunk's count of unfinished rows went down).
+    finished: bool,
 }
 
 impl Kept {
@@ -204,6 +211,28 @@ impl Kept {
         self.by_hash.get(&h).and_then(hit).or_else(|| self.clashes.iter().find_map(hit))
     }
 
+    /// The chunk holding row `r`.
+    fn chunk(&self, r: &Span) -> Arc<Vec<u8>> {
+        self.bufs[r.buf as usize].clone()
+    }
+
+    /// Rows taken for good (decoded, or written again by `flush`): never given back, nor read
+    /// again. A chunk none of whose rows is left is given back (freed once no `take` holds it).
+    fn finish(&mut self, rows: &[usize]) {
+        for &i in rows {
+            let Some(r) = self.rows.get_mut(i) else { continue };
+            if !r.taken || r.finished {
+                continue;
+            }
+            r.finished = true;
+            let b = r.buf as usize;
+            self.unfinished[b] -= 1;
+            if self.unfinished[b] == 0 {
+                self.bufs[b] = Arc::default();
+            }
+        }
+    }
+
     /// Marks row `i` taken or not (none once `prune` dropped the rows).
     fn set_taken(&mut self, i: usize, taken: bool) {
         let Some(r) = self.rows.get_mut(i) else { return };
@@ -218,10 +247,10 @@ impl Kept {
     }
 }
 
-/// The data of row `r`.
-fn data_of<'a>(bufs: &'a [Vec<u8>], r: &Span) -> &'a [u8] {
+/// The data of row `r`, in its chunk.
+fn data_of<'a>(chunk: &'a [u8], r: &Span) -> &'a [u8] {
     let start = r.at + r.key_len;
-    &bufs[r.buf as usize][start..start + r.data_len]
+    &chunk[start..start + r.data_len]
 }
 
 /// What became of a source at start (`Checkpoint::count`).
@@ -308,11 +337,11 @@ impl Checkpoint {
     /// taken either: its source is read, and /api/health counts it (`badRows`). A key is met
     /// by one reader only (one source), and `prune` comes once every reader is done.
     pub fn take(&self, key: &str) -> Option<Saved> {
-        let (bufs, at, row) = {
+        let (chunk, at, row) = {
             let mut kept = crate::sync::lock(&self.kept);
             let at = kept.find(key)?;
             kept.set_taken(at, true);
-            (kept.bufs.clone(), at, kept.rows[at])
+            (kept.chunk(&kept.rows[at]), at, kept.rows[at])
         };
         // Decoded outside the lock: the cold index's readers take rows side by side.
         let give_back = |rows: &[usize]| {
@@ -321,11 +350,12 @@ impl Checkpoint {
                 kept.set_taken(i, false);
             }
         };
-        let Some(mut got) = rows::decode(data_of(&bufs, &row)) else {
+        let Some(mut got) = rows::decode(data_of(&chunk, &row)) else {
             self.bad_rows.fetch_add(1, Ordering::Relaxed);
             give_back(&[at]);
             return None;
         };
+        drop(chunk);
         if let Some(db) = got.db.as_mut() {
             let mut taken = Vec::with_capacity(db.sessions.len() + 1);
             taken.push(at);
@@ -337,7 +367,7 @@ impl Checkpoint {
                         Some(i) => {
                             kept.set_taken(i, true);
                             taken.push(i);
-                            spans.push(kept.rows[i]);
+                            spans.push((kept.rows[i], kept.chunk(&kept.rows[i])));
                         }
                         None => {
                             for &i in &taken {
@@ -348,8 +378,8 @@ impl Checkpoint {
                     }
                 }
             }
-            for ((_, t), r) in db.sessions.iter_mut().zip(&spans) {
-                match rows::decode(data_of(&bufs, r)) {
+            for ((_, t), (r, chunk)) in db.sessions.iter_mut().zip(&spans) {
+                match rows::decode(data_of(chunk, r)) {
                     Some(s) => *t = s.tally,
                     None => {
                         self.bad_rows.fetch_add(1, Ordering::Relaxed);
@@ -358,6 +388,10 @@ impl Checkpoint {
                     }
                 }
             }
+            drop(spans);
+            crate::sync::lock(&self.kept).finish(&taken);
+        } else {
+            crate::sync::lock(&self.kept).finish(&[at]);
         }
         Some(got)
     }
@@ -406,6 +440,7 @@ impl Checkpoint {
                 for (k, _) in fresh.each() {
                     if let Some(i) = std::str::from_utf8(k).ok().and_then(|k| kept.find(k)) {
                         kept.set_taken(i, true);
+                        kept.finish(&[i]);
                     }
                 }
             }
@@ -479,7 +514,11 @@ impl Checkpoint {
 }
 
 /// One loader's rows: its buffer, and each row's key hash and place in it.
-type Share = (Vec<u8>, Vec<(u64, Span)>);
+/// A loader's chunks and its rows (their chunk numbered within the share).
+type Share = (Vec<Vec<u8>>, Vec<(u64, Span)>);
+
+/// The size past which a loader starts a new chunk of rows ([`Kept`]).
+const CHUNK: usize = 1 << 20;
 
 /// Reads a checkpoint whole; any fault refuses it whole.
 fn load(path: &Path, prices: u64) -> Result<Kept, String> {
@@ -516,7 +555,7 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
             .map(|i| {
                 let from = lo.saturating_add(i.saturating_mul(step));
                 let to = if i == parts - 1 { hi } else { from.saturating_add(step - 1) };
-                s.spawn(move || load_share(path, from, to, i as u32, by))
+                s.spawn(move || load_share(path, from, to, by))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader failed".to_string()))).collect()
@@ -529,14 +568,17 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
         left: n,
         ..Kept::default()
     };
-    let mut bufs = Vec::with_capacity(shares.len());
     let mut spans = Vec::with_capacity(shares.len());
     for share in shares {
-        let (buf, s) = share?;
-        bufs.push(buf);
+        let (chunks, mut s) = share?;
+        let first = u32::try_from(kept.bufs.len()).map_err(|_| "more chunks than 2^32".to_string())?;
+        for (_, span) in &mut s {
+            span.buf += first;
+        }
+        kept.bufs.extend(chunks.into_iter().map(Arc::new));
         spans.push(s);
     }
-    kept.bufs = bufs.into();
+    kept.unfinished = vec![0; kept.bufs.len()];
     for (h, span) in spans.into_iter().flatten() {
         let i = u32::try_from(kept.rows.len()).map_err(|_| "more rows than 2^32".to_string())?;
         if let Some(&earlier) = kept.by_hash.get(&h) {
@@ -551,23 +593,19 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
         } else {
             kept.by_hash.insert(h, i);
         }
+        kept.unfinished[span.buf as usize] += 1;
         kept.rows.push(span);
     }
     Ok(kept)
 }
 
 /// The rows with rowids `from..=to`, checked against their checksums (any fault refuses the
-/// file), into one buffer (`Kept`).
-fn load_share(
-    path: &Path,
-    from: i64,
-    to: i64,
-    buf_at: u32,
-    hasher: &foldhash::fast::RandomState,
-) -> Result<Share, String> {
+/// file), into chunks of about [`CHUNK`] (`Kept`).
+fn load_share(path: &Path, from: i64, to: i64, hasher: &foldhash::fast::RandomState) -> Result<Share, String> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut buf = Vec::new();
     let mut spans = Vec::new();
     let mut stmt = conn.prepare("SELECT key, sum, data FROM sources WHERE rowid BETWEEN ?1 AND ?2").map_err(err)?;
@@ -580,14 +618,23 @@ fn load_share(
         if sum != checksum(key, data) {
             return Err(format!("row {key:?} does not match its checksum"));
         }
-        let span = Span { buf: buf_at, at: buf.len(), key_len: key.len(), data_len: data.len(), taken: false };
+        if buf.len() >= CHUNK {
+            // Grown by doubling: the spare capacity was never touched, and is given back.
+            buf.shrink_to_fit();
+            chunks.push(std::mem::take(&mut buf));
+        }
+        let at = chunks.len() as u32;
+        let span =
+            Span { buf: at, at: buf.len(), key_len: key.len(), data_len: data.len(), taken: false, finished: false };
         spans.push((hasher.hash_one(key.as_bytes()), span));
         buf.extend_from_slice(key.as_bytes());
         buf.extend_from_slice(data);
     }
-    // Grown by doubling: the spare capacity was never touched, and is given back.
-    buf.shrink_to_fit();
-    Ok((buf, spans))
+    if !buf.is_empty() {
+        buf.shrink_to_fit();
+        chunks.push(buf);
+    }
+    Ok((chunks, spans))
 }
 
 /// The row of one session of the database kept under `db`.
@@ -776,10 +823,14 @@ mod tests {
 
     #[test]
     fn a_key_whose_hash_another_has_is_found() {
-        let bufs: Vec<Vec<u8>> = vec![b"aXbY".to_vec()];
-        let span = |at, taken| Span { buf: 0, at, key_len: 1, data_len: 1, taken };
-        let mut kept =
-            Kept { bufs: bufs.into(), rows: vec![span(0, false), span(2, false)], left: 2, ..Kept::default() };
+        let span = |at, taken| Span { buf: 0, at, key_len: 1, data_len: 1, taken, finished: false };
+        let mut kept = Kept {
+            bufs: vec![Arc::new(b"aXbY".to_vec())],
+            unfinished: vec![2],
+            rows: vec![span(0, false), span(2, false)],
+            left: 2,
+            ..Kept::default()
+        };
         // "b" as if its hash were "a"'s: only in `clashes`.
         let h = kept.hasher.hash_one(b"a".as_slice());
         kept.by_hash.insert(h, 0);
@@ -787,7 +838,40 @@ mod tests {
         assert_eq!((kept.find("a"), kept.find("b"), kept.find("c")), (Some(0), Some(1), None));
         kept.set_taken(1, true);
         assert_eq!((kept.find("b"), kept.left), (None, 1));
-        assert_eq!(data_of(&kept.bufs, &kept.rows[1]), b"Y");
+        assert_eq!(data_of(&kept.bufs[0], &kept.rows[1]), b"Y");
+    }
+
+    #[test]
+    fn a_chunk_is_given_back_once_every_row_in_it_is_taken_for_good() {
+        let span = |buf, at| Span { buf, at, key_len: 1, data_len: 1, taken: false, finished: false };
+        let mut kept = Kept {
+            bufs: vec![Arc::new(b"aXbY".to_vec()), Arc::new(b"cZ".to_vec())],
+            unfinished: vec![2, 1],
+            rows: vec![span(0, 0), span(0, 2), span(1, 0)],
+            left: 3,
+            ..Kept::default()
+        };
+        for (i, k) in ["a", "b", "c"].iter().enumerate() {
+            kept.by_hash.insert(kept.hasher.hash_one(k.as_bytes()), i as u32);
+        }
+        // Taken and given back (a row that did not decode): nothing is finished.
+        kept.set_taken(0, true);
+        kept.finish(&[1]);
+        kept.set_taken(0, false);
+        assert_eq!((kept.unfinished.clone(), kept.bufs[0].len()), (vec![2, 1], 4));
+        // One row of the first chunk taken for good, twice: the chunk stays for the other.
+        kept.set_taken(0, true);
+        kept.finish(&[0, 0]);
+        assert_eq!((kept.unfinished.clone(), kept.bufs[0].len()), (vec![1, 1], 4));
+        assert_eq!(kept.find("b"), Some(1));
+        // A `take` still decoding holds its chunk: given back by the index, freed by the taker.
+        let held = kept.chunk(&kept.rows[1]);
+        kept.set_taken(1, true);
+        kept.finish(&[1]);
+        assert!(kept.bufs[0].is_empty());
+        assert_eq!(data_of(&held, &kept.rows[1]), b"Y");
+        assert_eq!((kept.find("c"), kept.bufs[1].len()), (Some(2), 2));
+        assert_eq!(kept.left, 1);
     }
 
     #[test]
