@@ -133,10 +133,10 @@ const FLUSH_AT: usize = 8 << 20;
 /// decoded when taken. The bytes of the rows lie back to back (key, then data) in chunks of
 /// about [`CHUNK`]: ~45 MB at 100k sessions, where the rows decoded up front were ~4x that, in
 /// 100k allocations which, freed amid the index's own, the allocator could not give back
-/// (RSS after a restart at 100k sessions: 207-241 MB then, 140 MB now). A chunk is given back
+/// (RSS after a restart at 100k sessions: 207-241 MB then, 138 MB now). A chunk is given back
 /// as soon as every row in it is taken for good ([`Kept::finish`]): a database's rows, written
 /// together, go when it is taken, not at the end of the cold index (peak RSS of a restart at
-/// 100k sessions 208-218 -> 169-177 MB).
+/// 100k sessions 214-218 -> 169-177 MB).
 #[derive(Default)]
 struct Kept {
     /// Shared with a `take` decoding outside the lock; an empty one once given back.
@@ -184,7 +184,7 @@ impl Fresh {
     }
 }
 
-/// Where a row lies in its loader's buffer.
+/// Where a row lies: its chunk (a position in `Kept::bufs`) and its place in it.
 #[derive(Debug, Clone, Copy)]
 struct Span {
     buf: u32,
@@ -217,7 +217,8 @@ impl Kept {
     }
 
     /// Rows taken for good (decoded, or written again by `flush`): never given back, nor read
-    /// again. A chunk none of whose rows is left is given back (freed once no `take` holds it).
+    /// again. A chunk all of whose rows are finished is given back (freed once no `take` holds
+    /// it).
     fn finish(&mut self, rows: &[usize]) {
         for &i in rows {
             let Some(r) = self.rows.get_mut(i) else { continue };
@@ -513,8 +514,8 @@ impl Checkpoint {
     }
 }
 
-/// One loader's rows: its buffer, and each row's key hash and place in it.
-/// A loader's chunks and its rows (their chunk numbered within the share).
+/// A loader's chunks and its rows: each row's key hash and place (its chunk numbered within
+/// the share).
 type Share = (Vec<Vec<u8>>, Vec<(u64, Span)>);
 
 /// The size past which a loader starts a new chunk of rows ([`Kept`]).
@@ -555,7 +556,7 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
             .map(|i| {
                 let from = lo.saturating_add(i.saturating_mul(step));
                 let to = if i == parts - 1 { hi } else { from.saturating_add(step - 1) };
-                s.spawn(move || load_share(path, from, to, by))
+                s.spawn(move || load_share(path, from, to, CHUNK, by))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err("a reader failed".to_string()))).collect()
@@ -600,13 +601,21 @@ fn load(path: &Path, prices: u64) -> Result<Kept, String> {
 }
 
 /// The rows with rowids `from..=to`, checked against their checksums (any fault refuses the
-/// file), into chunks of about [`CHUNK`] (`Kept`).
-fn load_share(path: &Path, from: i64, to: i64, hasher: &foldhash::fast::RandomState) -> Result<Share, String> {
+/// file), into chunks of about `chunk` bytes (`Kept`).
+fn load_share(
+    path: &Path,
+    from: i64,
+    to: i64,
+    chunk: usize,
+    hasher: &foldhash::fast::RandomState,
+) -> Result<Share, String> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
         .map_err(|e| format!("cannot open: {e}"))?;
     let err = |e: rusqlite::Error| format!("unreadable: {e}");
     let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut buf = Vec::new();
+    // `buf` holds a row (maybe of no bytes): it is a chunk.
+    let mut open = false;
     let mut spans = Vec::new();
     let mut stmt = conn.prepare("SELECT key, sum, data FROM sources WHERE rowid BETWEEN ?1 AND ?2").map_err(err)?;
     let mut rows = stmt.query(params![from, to]).map_err(err)?;
@@ -618,11 +627,13 @@ fn load_share(path: &Path, from: i64, to: i64, hasher: &foldhash::fast::RandomSt
         if sum != checksum(key, data) {
             return Err(format!("row {key:?} does not match its checksum"));
         }
-        if buf.len() >= CHUNK {
+        if open && buf.len() >= chunk {
             // Grown by doubling: the spare capacity was never touched, and is given back.
             buf.shrink_to_fit();
             chunks.push(std::mem::take(&mut buf));
         }
+        // A row of no bytes (a file made by hand) has a chunk all the same.
+        open = true;
         let at = chunks.len() as u32;
         let span =
             Span { buf: at, at: buf.len(), key_len: key.len(), data_len: data.len(), taken: false, finished: false };
@@ -630,7 +641,7 @@ fn load_share(path: &Path, from: i64, to: i64, hasher: &foldhash::fast::RandomSt
         buf.extend_from_slice(key.as_bytes());
         buf.extend_from_slice(data);
     }
-    if !buf.is_empty() {
+    if open {
         buf.shrink_to_fit();
         chunks.push(buf);
     }
@@ -765,6 +776,59 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// Rows are loaded in chunks (one per row here), a row of no bytes included; a database
+    /// taken gives back the chunks of its rows, the rows `flush` wrote again theirs.
+    #[test]
+    fn chunks_are_given_back_as_their_rows_are_taken() {
+        let d = dir("chunks");
+        {
+            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
+            cp.offer("k1".into(), saved());
+            cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
+            assert_eq!(cp.write().unwrap(), 3);
+        }
+        let path = d.join("checkpoint");
+        let raw = Connection::open(&path).unwrap();
+        raw.execute("INSERT INTO sources (key, sum, data) VALUES ('', ?1, x'')", params![checksum("", b"")]).unwrap();
+        drop(raw);
+        let hasher = foldhash::fast::RandomState::default();
+        let (chunks, spans) = load_share(&path, i64::MIN, i64::MAX, 1, &hasher).unwrap();
+        assert_eq!((chunks.len(), spans.len()), (4, 4), "a chunk per row, the empty one too");
+        assert!(spans.iter().all(|(_, s)| (s.buf as usize) < chunks.len()));
+        let (chunks, spans) = load_share(&path, i64::MIN, i64::MAX, CHUNK, &hasher).unwrap();
+        assert_eq!((chunks.len(), spans.len()), (1, 4));
+        // Loaded with one chunk per row: taking k1 (a database and its session row) gives
+        // back two chunks; k2 re-offered and flushed, a third; the empty row's stays.
+        let (cp, refused) = Checkpoint::open(&d, 1).unwrap();
+        assert_eq!(refused, None);
+        {
+            let mut kept = cp.kept.lock().unwrap();
+            let fresh = load(&path, 1).unwrap();
+            assert_eq!(fresh.rows.len(), 4);
+            // The same rows, one chunk each.
+            let mut k = Kept { hasher: kept.hasher.clone(), left: 4, ..Kept::default() };
+            let (chunks, spans) = load_share(&path, i64::MIN, i64::MAX, 1, &k.hasher).unwrap();
+            k.bufs = chunks.into_iter().map(Arc::new).collect();
+            k.unfinished = vec![1; k.bufs.len()];
+            for (i, (h, span)) in spans.into_iter().enumerate() {
+                k.by_hash.insert(h, i as u32);
+                k.rows.push(span);
+            }
+            *kept = k;
+        }
+        let live = |cp: &Checkpoint| cp.kept.lock().unwrap().bufs.iter().filter(|b| !b.is_empty()).count();
+        assert_eq!(live(&cp), 3, "the empty row's chunk holds no bytes");
+        assert!(cp.take("k1").is_some());
+        assert_eq!((live(&cp), cp.loaded()), (1, 2));
+        cp.offer("k2".into(), saved());
+        let full = std::mem::take(&mut *cp.fresh.lock().unwrap());
+        cp.flush(full);
+        assert_eq!((live(&cp), cp.loaded()), (0, 1));
+        cp.prune();
+        assert_eq!(cp.stale.lock().unwrap().clone(), vec![String::new()]);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn rows_past_the_threshold_are_written_at_once_and_not_pruned() {
         let d = dir("flush");
@@ -854,10 +918,12 @@ mod tests {
         for (i, k) in ["a", "b", "c"].iter().enumerate() {
             kept.by_hash.insert(kept.hasher.hash_one(k.as_bytes()), i as u32);
         }
-        // Taken and given back (a row that did not decode): nothing is finished.
-        kept.set_taken(0, true);
+        // A row not taken is not finished; one taken and given back (it did not decode) is
+        // not taken any more.
         kept.finish(&[1]);
+        kept.set_taken(0, true);
         kept.set_taken(0, false);
+        kept.finish(&[0]);
         assert_eq!((kept.unfinished.clone(), kept.bufs[0].len()), (vec![2, 1], 4));
         // One row of the first chunk taken for good, twice: the chunk stays for the other.
         kept.set_taken(0, true);
