@@ -745,15 +745,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 
+    /// A checkpoint in `d` of two sources: k1, a database with its session row (`saved`), and
+    /// k2, a file with session records.
+    fn write_two_sources(d: &Path) {
+        let (cp, _) = Checkpoint::open(d, 1).unwrap();
+        cp.offer("k1".into(), saved());
+        cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
+        assert_eq!(cp.write().unwrap(), 3);
+    }
+
     #[test]
     fn a_row_that_does_not_decode_is_not_taken() {
         let d = dir("undecodable");
-        {
-            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
-            cp.offer("k1".into(), saved());
-            cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
-            assert_eq!(cp.write().unwrap(), 3);
-        }
+        write_two_sources(&d);
         // The session row of k1's database: bytes that are no row, with their checksum.
         let raw = Connection::open(d.join("checkpoint")).unwrap();
         let (key, junk) = (session_key("k1", "s1"), [0xffu8; 16]);
@@ -781,12 +785,7 @@ mod tests {
     #[test]
     fn chunks_are_given_back_as_their_rows_are_taken() {
         let d = dir("chunks");
-        {
-            let (cp, _) = Checkpoint::open(&d, 1).unwrap();
-            cp.offer("k1".into(), saved());
-            cp.offer("k2".into(), Saved { metas: saved().metas, ..Saved::default() });
-            assert_eq!(cp.write().unwrap(), 3);
-        }
+        write_two_sources(&d);
         let path = d.join("checkpoint");
         let raw = Connection::open(&path).unwrap();
         raw.execute("INSERT INTO sources (key, sum, data) VALUES ('', ?1, x'')", params![checksum("", b"")]).unwrap();
