@@ -674,7 +674,7 @@ fn main() {
         let (warm_bytes, warm_s) = warm_page_cache(&state);
         if warm_s > 1.0 {
             notes.push(format!(
-                "{}: {:.0} MB of corpus read once before its first start in {warm_s:.1} s ({:.0} MB/s: not all of it was in the page cache)",
+                "{}: {:.0} MB of corpus read once before its first start in {warm_s:.1} s ({:.0} MB/s)",
                 v.name,
                 warm_bytes as f64 / 1e6,
                 warm_bytes as f64 / 1e6 / warm_s
