@@ -166,7 +166,7 @@ fn read_file_from(
 
 fn db_lines_at(loc: &Location, from: u64, f: &mut PageSink) -> Result<Count, String> {
     let db = loc.db.as_ref().ok_or("session has no database")?;
-    let conn = sqlite_store::open(db)?;
+    let conn = sqlite_store::lend(db)?;
     let m = marks::of_db(&conn, db, &loc.id)?;
     if let Some((mut k, seq)) = m.before(from).filter(|_| from < m.lines) {
         sqlite_store::session_events_while(&conn, &loc.id, seq as i64, |s, ev| {
@@ -202,7 +202,7 @@ fn archive_lines_at(a: &Archive, from: u64, f: &mut PageSink) -> Result<Count, S
 /// at all (asked separately when none is past `from`).
 fn for_each_db_line(loc: &Location, from: u64, f: &mut LineSink) -> Result<bool, String> {
     let db = loc.db.as_ref().ok_or("session has no database")?;
-    let conn = sqlite_store::open(db)?;
+    let conn = sqlite_store::lend(db)?;
     let n = sqlite_store::session_events(&conn, &loc.id, from.min(i64::MAX as u64) as i64, |s, ev| {
         let s = s.max(0) as u64;
         match ev {

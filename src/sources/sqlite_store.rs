@@ -30,6 +30,74 @@ pub fn open(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
+/// Read-only connections kept between the HTTP threads' short reads (transcript pages), so
+/// that a page does not open the database, read its schema and prepare its statements each
+/// time (~12 % of a page of 100 events at 1 GB). At most [`SPARES`]; one is dropped once its
+/// path names another file (replaced, deleted) or it sat unused for [`SPARE_IDLE`], checked
+/// at each loan. No statement or transaction outlives a loan.
+static SPARE: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
+
+/// See [`SPARE`]: one per agent database a page was read from lately (three agents, or two
+/// pages at once).
+const SPARES: usize = 3;
+const SPARE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+
+struct Spare {
+    path: std::path::PathBuf,
+    /// The file's device and inode when it was opened.
+    file: (u64, u64),
+    conn: Connection,
+    since: std::time::Instant,
+}
+
+/// A connection lent by [`lend`]; given back as a spare when dropped.
+pub struct Lent(Option<Spare>);
+
+impl std::ops::Deref for Lent {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0.as_ref().expect("lent until dropped").conn
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let Some(mut s) = self.0.take() else { return };
+        s.since = std::time::Instant::now();
+        let mut spares = crate::sync::lock(&SPARE);
+        spares.push(s);
+        // The oldest goes (closed outside the lock).
+        let extra = (spares.len() > SPARES).then(|| spares.remove(0));
+        drop(spares);
+        drop(extra);
+    }
+}
+
+/// A read-only connection to the agent database at `path` for one short read: a spare one
+/// when there is one for the same file, else one opened now ([`open`]).
+pub fn lend(path: &Path) -> Result<Lent, String> {
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_file()).map(|m| (m.dev(), m.ino()));
+    let now = std::time::Instant::now();
+    let (found, gone) = {
+        let mut spares = crate::sync::lock(&SPARE);
+        let all = std::mem::take(&mut *spares);
+        let (keep, gone): (Vec<Spare>, Vec<Spare>) = all
+            .into_iter()
+            .partition(|s| now.duration_since(s.since) < SPARE_IDLE && (s.path != path || Some(s.file) == file));
+        *spares = keep;
+        let at = spares.iter().rposition(|s| s.path == path);
+        (at.map(|i| spares.remove(i)), gone)
+    };
+    drop(gone);
+    if let Some(s) = found {
+        return Ok(Lent(Some(s)));
+    }
+    let conn = open(path)?;
+    let file = file.ok_or_else(|| format!("{}: not a file", path.display()))?;
+    Ok(Lent(Some(Spare { path: path.to_path_buf(), file, conn, since: now })))
+}
+
 /// Inflates an `event_zstd` frame.
 pub fn inflate(frame: &[u8]) -> Result<Vec<u8>, String> {
     let mut src = frame;
@@ -271,6 +339,50 @@ pub fn sessions_since(conn: &Connection, since: i64, after_rowid: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lent_connection_is_lent_again_until_its_file_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("clawmetry-lend-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("agent.sqlite");
+        let make = |at: &Path, v: i64| {
+            let _ = std::fs::remove_file(at);
+            let c = Connection::open(at).unwrap();
+            c.execute_batch(&format!("CREATE TABLE t(v); INSERT INTO t VALUES ({v});")).unwrap();
+        };
+        let value = |c: &Connection| c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0)).unwrap();
+        make(&db, 1);
+        let first = lend(&db).unwrap();
+        assert_eq!(value(&first), 1);
+        // A second loan while the first is out is a connection of its own.
+        let second = lend(&db).unwrap();
+        assert_eq!(value(&second), 1);
+        drop(first);
+        drop(second);
+        let spares = || crate::sync::lock(&SPARE).iter().filter(|s| s.path == db).count();
+        assert_eq!(spares(), 2);
+        let again = lend(&db).unwrap();
+        assert_eq!(spares(), 1, "the spare is lent");
+        drop(again);
+        // Replaced (another inode at the same path): the spares of the old file are dropped,
+        // and what is lent reads the new one.
+        let new = dir.join("new.sqlite");
+        make(&new, 2);
+        std::fs::rename(&new, &db).unwrap();
+        let after = lend(&db).unwrap();
+        assert_eq!(value(&after), 2);
+        assert_eq!(spares(), 0);
+        drop(after);
+        // Gone: an error, and no spare of it is kept.
+        std::fs::remove_file(&db).unwrap();
+        assert!(lend(&db).is_err());
+        assert_eq!(spares(), 0);
+        // A symlink is refused, as `open` refuses it.
+        make(&new, 3);
+        std::os::unix::fs::symlink(&new, &db).unwrap();
+        assert!(lend(&db).err().expect("refused").contains("symlink"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn zstd_round_trip_and_garbage() {
