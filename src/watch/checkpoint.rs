@@ -212,7 +212,7 @@ pub(super) fn read_file_kept(
     if unchanged {
         return tally;
     }
-    if let (true, 0, Some((tail_len, tail_hash))) = (cur.reader.is_idle(), read.source_errors, tail) {
+    if let (true, 0, Some((tail_len, tail_hash))) = (cur.reader.is_none(), read.source_errors, tail) {
         let mut all = kept;
         all.add(&read);
         all.last_error = None;

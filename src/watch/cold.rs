@@ -8,7 +8,7 @@ use super::*;
 use crate::model::Tally;
 use crate::sources::archives::{self, Archive};
 use crate::sources::detect::{self};
-use crate::sources::jsonl_store::{FileRole, LineReader};
+use crate::sources::jsonl_store::FileRole;
 use crate::state::IndexHealth;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,7 @@ impl Watcher {
                             // Its own statement: the lock is let go before the file is read.
                             let next = crate::sync::lock(queue).next();
                             let Some((path, agent, id, _)) = next else { break };
-                            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
+                            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: None, lines: 0 };
                             let tally = read_file_kept(cp, &path, &mut cur, prices, &mut health);
                             health.files += 1;
                             batch.push((agent, id, path.clone(), tally));

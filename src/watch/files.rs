@@ -6,7 +6,7 @@ use crate::activity::{self, PendingCalls};
 use crate::checkpoint::{Saved, Use};
 use crate::model::Tally;
 use crate::pricing::PriceTable;
-use crate::sources::jsonl_store::{self, LineReader};
+use crate::sources::jsonl_store;
 use crate::sources::{subagents, transcript};
 use crate::state::{Index, IndexHealth, Store};
 use serde_json::Value;
@@ -57,7 +57,7 @@ impl Watcher {
                     self.index.write().note_file(agent, id, &shared);
                     c
                 }
-                None => FileCursor { ino: md.ino(), read_pos: 0, reader: LineReader::default(), lines: 0 },
+                None => FileCursor { ino: md.ino(), read_pos: 0, reader: None, lines: 0 },
             };
             let fresh = cur.read_pos == 0;
             self.files.insert(shared, cur);
@@ -111,7 +111,7 @@ impl Watcher {
         for p in paths {
             let Some(cur) = self.files.get_mut(&p) else { continue };
             cur.read_pos = 0;
-            cur.reader = LineReader::default();
+            cur.reader = None;
             cur.lines = 0;
             if !p.exists() {
                 self.files.remove(&p);
@@ -297,7 +297,8 @@ pub(super) fn read_file_tail(
     if buf.len() < CHUNK {
         buf = vec![0u8; CHUNK];
     }
-    let huge_before = cur.reader.huge_lines;
+    let mut reader = cur.reader.take().map(|r| *r).unwrap_or_default();
+    let huge_before = reader.huge_lines;
     loop {
         let n = match f.read(&mut buf) {
             Ok(0) => break,
@@ -313,7 +314,7 @@ pub(super) fn read_file_tail(
         health.bytes_read += n as u64;
         last = n;
         let lines = &mut cur.lines;
-        cur.reader.feed(&buf[..n], |line| {
+        reader.feed(&buf[..n], |line| {
             health.lines += 1;
             let cost_before = tally.usage.cost;
             decode_line(line, &mut tally, health, &cost_of);
@@ -323,7 +324,8 @@ pub(super) fn read_file_tail(
             *lines += 1;
         });
     }
-    health.huge_lines += cur.reader.huge_lines - huge_before;
+    health.huge_lines += reader.huge_lines - huge_before;
+    cur.reader = (!reader.is_idle()).then(|| Box::new(reader));
     let tail = &buf[last - last.min(TAIL)..last];
     let tail = (last > 0).then(|| (tail.len() as u64, tail_hash(tail)));
     READ_BUF.set(buf);
@@ -387,7 +389,7 @@ mod tests {
         std::fs::write(&small, b"{}\n").unwrap();
         let prices = PriceTable::default();
         let read = |p: &Path| {
-            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: LineReader::default(), lines: 0 };
+            let mut cur = FileCursor { ino: 0, read_pos: 0, reader: None, lines: 0 };
             let mut health = IndexHealth::default();
             let tail = read_file_tail(p, &mut cur, &prices, &mut health, None).1;
             (tail, cur.read_pos, cur.lines)

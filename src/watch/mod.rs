@@ -80,7 +80,9 @@ struct FileCursor {
     ino: u64,
     /// Bytes read so far (the reader holds any unfinished last line).
     read_pos: u64,
-    reader: LineReader,
+    /// The line reader, only while it holds part of a line: most files end with a whole line,
+    /// and an idle reader took 40 bytes in each of 50k cursors at 100k sessions.
+    reader: Option<Box<LineReader>>,
     /// Complete lines read so far: the next line's place in the session (its `seq`).
     lines: u64,
 }
