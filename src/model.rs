@@ -409,29 +409,37 @@ pub struct HourUsage {
     pub calls: u32,
 }
 
-/// Interns model names so that time buckets stay small.
+/// Names (models, agents) as positions, so that time buckets stay small; each name one
+/// allocation shared by the table's list and its map (and, through [`shared_name`], with
+/// whoever else holds it).
 #[derive(Debug, Default)]
 pub struct ModelNames {
-    names: Vec<String>,
-    ids: foldhash::HashMap<String, u32>,
+    names: Vec<Name>,
+    ids: foldhash::HashMap<Name, u32>,
 }
 
 impl ModelNames {
+    /// The position of `name` (added when new).
     pub fn id(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.ids.get(name) {
             return i;
         }
+        let n = shared_name(name);
         let i = self.names.len() as u32;
-        self.names.push(name.to_string());
-        self.ids.insert(name.to_string(), i);
+        self.names.push(n.clone());
+        self.ids.insert(n, i);
         i
+    }
+    /// The shared allocation of the name at position `id`.
+    pub fn get(&self, id: u32) -> Option<&Name> {
+        self.names.get(id as usize)
     }
     /// The id of a name already interned.
     pub fn find(&self, name: &str) -> Option<u32> {
         self.ids.get(name).copied()
     }
     pub fn name(&self, id: u32) -> &str {
-        self.names.get(id as usize).map(String::as_str).unwrap_or("?")
+        self.get(id).map_or("?", |n| n)
     }
 }
 

@@ -4,21 +4,20 @@
 //! history snapshot sum them.
 //!
 //! Compact, since there is one per hour of history per model and agent (tens of thousands at
-//! 100k sessions): model and agent names are positions in a table of their own, and the cells
+//! 100k sessions): model and agent names are positions in a table of their own (a
+//! [`ModelNames`], apart from the index's: the history keeps names the index no longer has), and the cells
 //! one sorted list (72 bytes a cell; as a hash map keyed by the names it was ~144 with the
 //! table's empty slots: 3.2 MB at 100k sessions, 1.6 MB with the 1 GB corpus).
 
 use crate::history::{CellKey, UsageRow};
-use crate::model::Name;
-use foldhash::HashMap;
+use crate::model::ModelNames;
 
 /// (epoch hour, model, agent), the names as positions in [`Cells`]' table.
 pub type CellId = (u32, u32, u32);
 
 #[derive(Debug, Default)]
 pub struct Cells {
-    names: Vec<Name>,
-    ids: HashMap<Name, u32>,
+    names: ModelNames,
     /// Sorted by id, each id once.
     rows: Vec<(CellId, UsageRow)>,
 }
@@ -38,14 +37,7 @@ impl Cells {
 
     /// The position of a model or agent name (added when new).
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&i) = self.ids.get(name) {
-            return i;
-        }
-        let n = crate::model::shared_name(name);
-        let i = self.names.len() as u32;
-        self.names.push(n.clone());
-        self.ids.insert(n, i);
-        i
+        self.names.id(name)
     }
 
     pub fn get(&self, id: CellId) -> Option<&UsageRow> {
@@ -81,12 +73,13 @@ impl Cells {
 
     /// The key of a cell as `history.db` stores it.
     pub fn key(&self, (hour, model, agent): CellId) -> CellKey {
-        (hour, self.names[model as usize].clone(), self.names[agent as usize].clone())
+        let name = |i: u32| self.names.get(i).expect("a position given by intern").clone();
+        (hour, name(model), name(agent))
     }
 
     /// Every cell: (hour, agent, figures).
     pub fn iter(&self) -> impl Iterator<Item = (u32, &str, &UsageRow)> {
-        self.rows.iter().map(|((hour, _, agent), r)| (*hour, &*self.names[*agent as usize], r))
+        self.rows.iter().map(|((hour, _, agent), r)| (*hour, self.names.name(*agent), r))
     }
 
     #[cfg(test)]

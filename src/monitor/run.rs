@@ -128,15 +128,10 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
                 cost: c.usage.cost,
                 calls: c.calls,
             };
-            let (m, a) = (m as usize, a as usize);
-            if models.len() <= m {
-                models.resize(m + 1, None);
-            }
-            let model = *models[m].get_or_insert_with(|| known.intern(st.models.name(m as u32)));
-            if agents.len() <= a {
-                agents.resize(a + 1, None);
-            }
-            let agent = *agents[a].get_or_insert_with(|| known.intern(st.agents.get(a).map_or("", |n| &**n)));
+            let model = position(&mut models, m as usize, || known.intern(st.models.name(m)));
+            let agent = position(&mut agents, usize::from(a), || {
+                known.intern(st.agents.get(usize::from(a)).map_or("", |n| &**n))
+            });
             let id = (hour, model, agent);
             match known.get(id) {
                 Some(k) if k.calls > row.calls || *k == row => {}
@@ -154,6 +149,15 @@ pub(super) fn sync_usage(mon: &Monitor, l: &mut Loop) -> Result<usize, String> {
         let _ = mon.history.set_meta("backfilled_ms", &now.to_string());
     }
     Ok(changed.len())
+}
+
+/// The cells' position of the index's name at position `i`, interned the first time (`seen`:
+/// what each index position became).
+fn position(seen: &mut Vec<Option<u32>>, i: usize, intern: impl FnOnce() -> u32) -> u32 {
+    if seen.len() <= i {
+        seen.resize(i + 1, None);
+    }
+    *seen[i].get_or_insert_with(intern)
 }
 
 pub(super) fn check(mon: &Monitor, l: &mut Loop) -> Result<(), String> {
