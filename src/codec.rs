@@ -135,7 +135,7 @@ pub fn stable_hash<T: std::hash::Hash + ?Sized>(v: &T) -> u64 {
     g.0.clear();
     v.hash(&mut g);
     let h = g.finish();
-    // Not kept after a large value (a log file's tail): the thread would hold its room.
+    // Not kept after a large value (a checkpoint row's data): the thread would hold its room.
     if g.0.capacity() <= 64 * 1024 {
         BUF.set(g.0);
     }

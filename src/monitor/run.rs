@@ -60,6 +60,7 @@ pub(super) fn run(mon: Arc<Monitor>) {
             let h = collect_health(&mon, &mut l);
             lock(&mon.status).health = Some(h);
             l.next_health = now + health_every;
+            crate::sources::sqlite_store::drop_idle_spares();
         }
         let ready = mon.index.read().health.ready;
         let (woken, guard_due) = {

@@ -30,17 +30,23 @@ pub fn open(path: &Path) -> Result<Connection, String> {
     Ok(conn)
 }
 
-/// Read-only connections kept between the HTTP threads' short reads (transcript pages), so
-/// that a page does not open the database, read its schema and prepare its statements each
-/// time (~12 % of a page of 100 events at 1 GB). At most [`SPARES`]; one is dropped once its
-/// path names another file (replaced, deleted) or it sat unused for [`SPARE_IDLE`], checked
-/// at each loan. No statement or transaction outlives a loan.
-static SPARE: std::sync::Mutex<Vec<Spare>> = std::sync::Mutex::new(Vec::new());
+/// Read-only connections kept between short reads of the agent databases by the HTTP threads
+/// (transcript pages, exports, search and activity reads through `sources/lines.rs`), so that a
+/// read does not open the database, read its schema and prepare its statements each time
+/// (~12 % of a page of 100 events at 1 GB). No statement or transaction outlives a loan, so no
+/// writer or checkpoint of OpenClaw waits on a spare; like the watcher's own connection to each
+/// database, an open one keeps OpenClaw's last connection from deleting the WAL as it closes.
+static SPARES: Spares = Spares::new(3, std::time::Duration::from_secs(60));
 
-/// See [`SPARE`]: one per agent database a page was read from lately (three agents, or two
-/// pages at once).
-const SPARES: usize = 3;
-const SPARE_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
+/// A few connections kept for loans ([`lend`]): at most `cap` (one per agent database read
+/// from lately, or two reads at once); one is dropped once its path names another file
+/// (replaced, deleted) or it sat unused for `idle`, checked at each loan and at each
+/// [`drop_idle_spares`].
+pub struct Spares {
+    list: std::sync::Mutex<Vec<Spare>>,
+    cap: usize,
+    idle: std::time::Duration,
+}
 
 struct Spare {
     path: std::path::PathBuf,
@@ -50,52 +56,89 @@ struct Spare {
     since: std::time::Instant,
 }
 
-/// A connection lent by [`lend`]; given back as a spare when dropped.
-pub struct Lent(Option<Spare>);
+/// A connection lent by [`lend`]; given back as a spare when dropped (unless its file changed
+/// while it was opened).
+pub struct Lent {
+    spare: Option<Spare>,
+    to: Option<&'static Spares>,
+}
 
 impl std::ops::Deref for Lent {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        &self.0.as_ref().expect("lent until dropped").conn
+        &self.spare.as_ref().expect("lent until dropped").conn
     }
 }
 
 impl Drop for Lent {
     fn drop(&mut self) {
-        let Some(mut s) = self.0.take() else { return };
+        let (Some(mut s), Some(to)) = (self.spare.take(), self.to) else { return };
         s.since = std::time::Instant::now();
-        let mut spares = crate::sync::lock(&SPARE);
-        spares.push(s);
+        let mut list = crate::sync::lock(&to.list);
+        list.push(s);
         // The oldest goes (closed outside the lock).
-        let extra = (spares.len() > SPARES).then(|| spares.remove(0));
-        drop(spares);
+        let extra = (list.len() > to.cap).then(|| list.remove(0));
+        drop(list);
         drop(extra);
+    }
+}
+
+/// The device and inode of the regular file at `path` (None: missing, or not a plain file).
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_file()).map(|m| (m.dev(), m.ino()))
+}
+
+impl Spares {
+    pub const fn new(cap: usize, idle: std::time::Duration) -> Spares {
+        Spares { list: std::sync::Mutex::new(Vec::new()), cap, idle }
+    }
+
+    /// Drops the spares unused for `idle`, and those whose path now names another file or
+    /// none (`path`, with its file now: only those of that path are looked at).
+    fn sweep(&self, path: Option<(&Path, Option<(u64, u64)>)>) {
+        let now = std::time::Instant::now();
+        let mut list = crate::sync::lock(&self.list);
+        let all = std::mem::take(&mut *list);
+        let (keep, gone): (Vec<Spare>, Vec<Spare>) = all.into_iter().partition(|s| {
+            now.duration_since(s.since) < self.idle && path.is_none_or(|(p, file)| s.path != p || Some(s.file) == file)
+        });
+        *list = keep;
+        drop(list);
+        drop(gone);
+    }
+
+    /// See [`lend`].
+    pub fn lend(&'static self, path: &Path) -> Result<Lent, String> {
+        let file = file_id(path);
+        self.sweep(Some((path, file)));
+        let found = {
+            let mut list = crate::sync::lock(&self.list);
+            let at = list.iter().rposition(|s| s.path == path);
+            at.map(|i| list.remove(i))
+        };
+        if let Some(s) = found {
+            return Ok(Lent { spare: Some(s), to: Some(self) });
+        }
+        let conn = open(path)?;
+        let file = file.ok_or_else(|| format!("{}: not a file", path.display()))?;
+        // Replaced between the look and the open: lent, not kept (its inode is not known).
+        let to = (file_id(path) == Some(file)).then_some(self);
+        let since = std::time::Instant::now();
+        Ok(Lent { spare: Some(Spare { path: path.to_path_buf(), file, conn, since }), to })
     }
 }
 
 /// A read-only connection to the agent database at `path` for one short read: a spare one
 /// when there is one for the same file, else one opened now ([`open`]).
 pub fn lend(path: &Path) -> Result<Lent, String> {
-    use std::os::unix::fs::MetadataExt;
-    let file = std::fs::symlink_metadata(path).ok().filter(|m| m.file_type().is_file()).map(|m| (m.dev(), m.ino()));
-    let now = std::time::Instant::now();
-    let (found, gone) = {
-        let mut spares = crate::sync::lock(&SPARE);
-        let all = std::mem::take(&mut *spares);
-        let (keep, gone): (Vec<Spare>, Vec<Spare>) = all
-            .into_iter()
-            .partition(|s| now.duration_since(s.since) < SPARE_IDLE && (s.path != path || Some(s.file) == file));
-        *spares = keep;
-        let at = spares.iter().rposition(|s| s.path == path);
-        (at.map(|i| spares.remove(i)), gone)
-    };
-    drop(gone);
-    if let Some(s) = found {
-        return Ok(Lent(Some(s)));
-    }
-    let conn = open(path)?;
-    let file = file.ok_or_else(|| format!("{}: not a file", path.display()))?;
-    Ok(Lent(Some(Spare { path: path.to_path_buf(), file, conn, since: now })))
+    SPARES.lend(path)
+}
+
+/// Closes the spare connections unused for a minute (the monitor's loop calls it, so that a
+/// database deleted meanwhile is not held open until the next read).
+pub fn drop_idle_spares() {
+    SPARES.sweep(None);
 }
 
 /// Inflates an `event_zstd` frame.
@@ -341,7 +384,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lent_connection_is_lent_again_until_its_file_is_replaced() {
+    fn a_lent_connection_is_lent_again_until_its_file_is_replaced_or_idle() {
+        // A pool of the test's own (other tests may lend from the process's).
+        static POOL: Spares = Spares::new(2, std::time::Duration::from_secs(1));
         let dir = std::env::temp_dir().join(format!("clawmetry-lend-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = dir.join("agent.sqlite");
@@ -351,36 +396,54 @@ mod tests {
             c.execute_batch(&format!("CREATE TABLE t(v); INSERT INTO t VALUES ({v});")).unwrap();
         };
         let value = |c: &Connection| c.query_row("SELECT v FROM t", [], |r| r.get::<_, i64>(0)).unwrap();
+        let spares = || crate::sync::lock(&POOL.list).len();
         make(&db, 1);
-        let first = lend(&db).unwrap();
+        let first = POOL.lend(&db).unwrap();
+        // A mark only this connection has (a temporary table: a read-only connection may make one).
+        first.execute_batch("CREATE TEMP TABLE lent(x)").unwrap();
         assert_eq!(value(&first), 1);
         // A second loan while the first is out is a connection of its own.
-        let second = lend(&db).unwrap();
+        let second = POOL.lend(&db).unwrap();
         assert_eq!(value(&second), 1);
         drop(first);
         drop(second);
-        let spares = || crate::sync::lock(&SPARE).iter().filter(|s| s.path == db).count();
         assert_eq!(spares(), 2);
-        let again = lend(&db).unwrap();
-        assert_eq!(spares(), 1, "the spare is lent");
-        drop(again);
-        // Replaced (another inode at the same path): the spares of the old file are dropped,
-        // and what is lent reads the new one.
+        // The last one given back is lent first; then the other, which has the mark.
+        let a = POOL.lend(&db).unwrap();
+        let b = POOL.lend(&db).unwrap();
+        assert!(a.prepare("SELECT * FROM temp.lent").is_err());
+        assert!(b.prepare("SELECT * FROM temp.lent").is_ok(), "a spare is lent again");
+        assert_eq!(spares(), 0);
+        // No more than the cap are kept: the oldest goes.
+        let c = POOL.lend(&db).unwrap();
+        drop(b);
+        drop(a);
+        drop(c);
+        assert_eq!(spares(), 2);
+        // Unused for the idle time: dropped at the next sweep.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        POOL.sweep(None);
+        assert_eq!(spares(), 0);
+        drop(POOL.lend(&db).unwrap());
+        assert_eq!(spares(), 1);
+        // Replaced (another inode at the same path): its spares are dropped, and what is lent
+        // reads the new file.
         let new = dir.join("new.sqlite");
         make(&new, 2);
         std::fs::rename(&new, &db).unwrap();
-        let after = lend(&db).unwrap();
+        let after = POOL.lend(&db).unwrap();
         assert_eq!(value(&after), 2);
         assert_eq!(spares(), 0);
         drop(after);
+        assert_eq!(spares(), 1);
         // Gone: an error, and no spare of it is kept.
         std::fs::remove_file(&db).unwrap();
-        assert!(lend(&db).is_err());
+        assert!(POOL.lend(&db).is_err());
         assert_eq!(spares(), 0);
         // A symlink is refused, as `open` refuses it.
         make(&new, 3);
         std::os::unix::fs::symlink(&new, &db).unwrap();
-        assert!(lend(&db).err().expect("refused").contains("symlink"));
+        assert!(POOL.lend(&db).err().expect("refused").contains("symlink"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
