@@ -61,6 +61,7 @@ pub(super) fn run(mon: Arc<Monitor>) {
             lock(&mon.status).health = Some(h);
             l.next_health = now + health_every;
             crate::sources::sqlite_store::drop_idle_spares();
+            crate::sources::lines::drop_idle_inflated();
         }
         let ready = mon.index.read().health.ready;
         let (woken, guard_due) = {
