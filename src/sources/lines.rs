@@ -189,7 +189,7 @@ fn archive_lines_at(a: &Archive, from: u64, f: &mut PageSink) -> Result<Count, S
 
 /// [`archive_lines_at`], keeping archives of at most `cap` inflated bytes.
 fn archive_lines_kept(a: &Archive, from: u64, f: &mut PageSink, cap: usize) -> Result<Count, String> {
-    if let Some(kept) = Inflated::get(&a.name) {
+    if let Some(kept) = Inflated::get(a) {
         for seq in from..kept.lines() {
             if !f(seq, kept.line(seq)) {
                 break;
@@ -197,16 +197,24 @@ fn archive_lines_kept(a: &Archive, from: u64, f: &mut PageSink, cap: usize) -> R
         }
         return Ok(Count { lines: kept.lines(), unreadable: 0 });
     }
-    let known = marks::archive_lines(&a.name);
+    // Its line count is kept by name and place (a row of another database may have the name).
+    let counted = format!("{}\0{:?}", a.name, a.place);
+    let known = marks::archive_lines(&counted);
     let mut more = true;
-    // Its lines as read, while they fit in `cap`.
-    let mut keep = Some(Inflated { name: a.name.clone(), bytes: Vec::new(), ends: Vec::new() });
+    // Its lines as read, while they fit in `cap` (an archive without a name is not kept: the
+    // name tells archives apart).
+    let mut keep = (!a.name.is_empty()).then(|| {
+        // The one kept before goes first: one at a time in memory.
+        drop(crate::sync::lock(&INFLATED).take());
+        Inflated { name: a.name.clone(), place: a.place.clone(), bytes: Vec::new(), ends: Vec::new() }
+    });
     let read = read_archive(a, |seq, line| {
         if more && seq >= from {
             more = f(seq, line);
         }
         if let Some(k) = keep.as_mut() {
-            if k.bytes.len() + line.len() > cap {
+            // The line's end counts too (a file of short lines).
+            if k.bytes.len() + line.len() + 4 * (k.ends.len() + 1) > cap {
                 keep = None;
             } else {
                 k.bytes.extend_from_slice(line);
@@ -216,10 +224,12 @@ fn archive_lines_kept(a: &Archive, from: u64, f: &mut PageSink, cap: usize) -> R
         more || known.is_none() || keep.is_some()
     })?;
     let lines = known.unwrap_or_else(|| {
-        marks::keep_archive_lines(&a.name, read);
+        marks::keep_archive_lines(&counted, read);
         read
     });
-    if let Some(k) = keep.filter(|k| k.lines() == read) {
+    // Still kept: read to its end (the reader went on while it was kept, and a failed read
+    // returned above).
+    if let Some(k) = keep {
         k.keep();
     }
     Ok(Count { lines, unreadable: 0 })
@@ -230,16 +240,20 @@ fn archive_lines_kept(a: &Archive, from: u64, f: &mut PageSink, cap: usize) -> R
 /// inflated from its start each time (the last page of a 1,030-event archive took 7.5 ms, five
 /// times a live one's). One archive of at most [`INFLATED_CAP`] bytes; replaced by the next
 /// one paged, dropped after [`INFLATED_IDLE`] unused (the monitor's loop calls
-/// [`drop_idle_inflated`]). An archive never changes: its name says which one it is. A page of
+/// [`drop_idle_inflated`]). An archive never changes: its name and place say which one it is
+/// (a row of another database may have the same name). A page of
 /// a larger one reads on past the page until the bound is passed (at most 8 MiB more).
 struct Inflated {
     name: String,
+    place: archives::Place,
     bytes: Vec<u8>,
     ends: Vec<u32>,
 }
 
 /// See [`Inflated`]: within the memory bound of a page served (1.5x the index's RSS at 1 GB).
 const INFLATED_CAP: usize = 8 << 20;
+// Line ends are u32.
+const _: () = assert!(INFLATED_CAP <= u32::MAX as usize);
 const INFLATED_IDLE: std::time::Duration = std::time::Duration::from_secs(60);
 
 static INFLATED: std::sync::Mutex<Option<(Arc<Inflated>, std::time::Instant)>> = std::sync::Mutex::new(None);
@@ -255,10 +269,10 @@ impl Inflated {
         &self.bytes[start..self.ends[i] as usize]
     }
 
-    /// The archive `name` when it is the one kept (its idle time starts again).
-    fn get(name: &str) -> Option<Arc<Inflated>> {
+    /// Archive `a` when it is the one kept (its idle time starts again).
+    fn get(a: &Archive) -> Option<Arc<Inflated>> {
         let mut kept = crate::sync::lock(&INFLATED);
-        let (k, used) = kept.as_mut().filter(|(k, _)| k.name == name)?;
+        let (k, used) = kept.as_mut().filter(|(k, _)| k.name == a.name && k.place == a.place)?;
         *used = std::time::Instant::now();
         Some(k.clone())
     }
@@ -273,8 +287,13 @@ impl Inflated {
 
 /// Drops the inflated archive kept for its pages once unused for a minute.
 pub fn drop_idle_inflated() {
+    drop_inflated_idle_at(std::time::Instant::now());
+}
+
+/// [`drop_idle_inflated`] as of `now`.
+fn drop_inflated_idle_at(now: std::time::Instant) {
     let mut kept = crate::sync::lock(&INFLATED);
-    let idle = kept.as_ref().is_some_and(|(_, used)| used.elapsed() >= INFLATED_IDLE);
+    let idle = kept.as_ref().is_some_and(|(_, used)| now.saturating_duration_since(*used) >= INFLATED_IDLE);
     let old = if idle { kept.take() } else { None };
     drop(kept);
     drop(old);
@@ -391,13 +410,27 @@ mod tests {
         assert_eq!(page(&a, 200, 100, INFLATED_CAP), (want(200, 50), 250));
         assert_eq!(page(&a, 249, 100, INFLATED_CAP), (want(249, 1), 250));
         assert_eq!(page(&a, 250, 100, INFLATED_CAP), (vec![], 250));
-        // Unused for a while: dropped.
-        if let Some((_, used)) = crate::sync::lock(&INFLATED).as_mut() {
-            *used -= INFLATED_IDLE;
-        }
-        drop_idle_inflated();
-        assert!(!kept());
+        // Another archive of the same name elsewhere (a row of another database may share it)
+        // is not taken for the one kept.
+        let other_dir = dir.join("other");
+        std::fs::create_dir_all(&other_dir).unwrap();
+        let other_path = other_dir.join(&name);
+        let other =
+            ruzstd::encoding::compress_to_vec(&b"{\"other\":1}\n"[..], ruzstd::encoding::CompressionLevel::Fastest);
+        std::fs::write(&other_path, other).unwrap();
+        let b = archives::classify_file(&other_path).expect("an archive file");
+        assert_eq!(b.name, a.name);
+        assert_eq!(page(&b, 0, 100, INFLATED_CAP), (vec![(0, b"{\"other\":1}".to_vec())], 1));
+        // ... and paging it replaced the one kept.
         assert!(archive_lines_kept(&a, 0, &mut |_, _| true, INFLATED_CAP).is_err(), "read again: the file is gone");
+        assert_eq!(page(&b, 0, 100, INFLATED_CAP).1, 1);
+        // Unused for a while: dropped.
+        let kept_b = || crate::sync::lock(&INFLATED).as_ref().is_some_and(|(k, _)| k.place == b.place);
+        assert!(kept_b());
+        drop_inflated_idle_at(std::time::Instant::now() + INFLATED_IDLE / 2);
+        assert!(kept_b());
+        drop_inflated_idle_at(std::time::Instant::now() + INFLATED_IDLE);
+        assert!(!kept_b());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

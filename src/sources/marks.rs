@@ -226,14 +226,15 @@ pub fn of_db(conn: &Connection, db: &Path, session_id: &str) -> Result<Arc<Marks
     Ok(marks)
 }
 
-/// The line count of an archive, when a page read it to the end before.
-pub fn archive_lines(name: &str) -> Option<u64> {
-    cached(&Key::Archive(name.to_string())).map(|(_, m)| m.lines)
+/// The line count of an archive, when a page read it to the end before (`id`: what tells the
+/// archive apart, its name and place).
+pub fn archive_lines(id: &str) -> Option<u64> {
+    cached(&Key::Archive(id.to_string())).map(|(_, m)| m.lines)
 }
 
 /// Keeps the line count of an archive read to its end.
-pub fn keep_archive_lines(name: &str, lines: u64) {
-    keep(Key::Archive(name.to_string()), Stamp::Fixed, Arc::new(Marks { lines, ..Marks::default() }));
+pub fn keep_archive_lines(id: &str, lines: u64) {
+    keep(Key::Archive(id.to_string()), Stamp::Fixed, Arc::new(Marks { lines, ..Marks::default() }));
 }
 
 #[cfg(test)]
